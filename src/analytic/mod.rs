@@ -1,0 +1,1 @@
+//! Infinite-width NNGP and NTK in closed form.

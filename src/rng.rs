@@ -1,0 +1,102 @@
+//! A small deterministic generator for initialisation and sampling.
+
+use crate::Real;
+
+/// xoshiro256++ seeded by SplitMix64: fast, small, reproducible on every
+/// target, with standard normal samples by the Box–Muller transform.
+///
+/// # Examples
+///
+/// ```
+/// use ntk::Rng;
+/// let mut a = Rng::new(7);
+/// let mut b = Rng::new(7);
+/// assert_eq!(a.next_u64(), b.next_u64());
+/// let z: f64 = a.normal();
+/// assert!(z.is_finite());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Rng {
+    s: [u64; 4],
+    /// A second Box–Muller sample kept for the next call (bits of an f64).
+    spare: Option<u64>,
+}
+
+impl Rng {
+    /// A generator from a seed; equal seeds give equal streams.
+    pub fn new(seed: u64) -> Self {
+        let mut z = seed;
+        let mut s = [0u64; 4];
+        for v in s.iter_mut() {
+            z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut x = z;
+            x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            *v = x ^ (x >> 31);
+        }
+        Self { s, spare: None }
+    }
+
+    /// Next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        let s = &mut self.s;
+        let result = s[0].wrapping_add(s[3]).rotate_left(23).wrapping_add(s[0]);
+        let t = s[1] << 17;
+        s[2] ^= s[0];
+        s[3] ^= s[1];
+        s[1] ^= s[2];
+        s[0] ^= s[3];
+        s[2] ^= t;
+        s[3] = s[3].rotate_left(45);
+        result
+    }
+
+    /// Uniform in [0, 1) with 53 random bits (rounded for `f32`).
+    pub fn uniform<T: Real>(&mut self) -> T {
+        T::from_f64((self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64))
+    }
+
+    /// A standard normal sample.
+    pub fn normal<T: Real>(&mut self) -> T {
+        if let Some(bits) = self.spare.take() {
+            return T::from_f64(f64::from_bits(bits));
+        }
+        // u1 in (0, 1], u2 in [0, 1): ln(u1) is finite.
+        let u1 = T::ONE - self.uniform::<T>();
+        let u1 = if u1 > T::ZERO { u1 } else { T::MIN_POSITIVE };
+        let u2: T = self.uniform();
+        let r = (-T::TWO * u1.ln()).sqrt();
+        let theta = T::TWO * T::PI * u2;
+        self.spare = Some((r * theta.sin()).to_f64().to_bits());
+        r * theta.cos()
+    }
+
+    /// Fills `out` with standard normal samples.
+    pub fn fill_normal<T: Real>(&mut self, out: &mut [T]) {
+        for v in out.iter_mut() {
+            *v = self.normal();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normal_moments() {
+        let mut r = Rng::new(1);
+        let n = 200_000;
+        let (mut s1, mut s2) = (0.0, 0.0);
+        for _ in 0..n {
+            let z: f64 = r.normal();
+            s1 += z;
+            s2 += z * z;
+        }
+        let mean = s1 / n as f64;
+        let var = s2 / n as f64 - mean * mean;
+        assert!(mean.abs() < 0.01, "{mean}");
+        assert!((var - 1.0).abs() < 0.01, "{var}");
+    }
+}
