@@ -347,15 +347,20 @@ fn parse_layer<T: Real>(token: &str, position: usize, custom: &[Activation<T>]) 
     Ok(layer)
 }
 
-/// Parses a finite number of type `T` (an `f32` is parsed as `f32`, so the
-/// shortest representation printed by `Display` reads back bit for bit).
-pub(crate) fn parse_real<T: Real>(text: &str) -> Option<T> {
-    let v = if T::MANTISSA_DIGITS == f32::MANTISSA_DIGITS {
+/// Parses a number of type `T`, finite or not (an `f32` is parsed as `f32`,
+/// so the shortest representation printed by `Display` reads back bit for
+/// bit).
+pub(crate) fn parse_any<T: Real>(text: &str) -> Option<T> {
+    if T::MANTISSA_DIGITS == f32::MANTISSA_DIGITS {
         text.parse::<f32>().ok().map(|v| T::from_f64(f64::from(v)))
     } else {
         text.parse::<f64>().ok().map(T::from_f64)
-    };
-    v.filter(|v| v.is_finite())
+    }
+}
+
+/// Parses a finite number of type `T`.
+fn parse_real<T: Real>(text: &str) -> Option<T> {
+    parse_any(text).filter(|v: &T| v.is_finite())
 }
 
 fn number<T: Real>(arg: Arg<'_>) -> Result<T, ParseError> {

@@ -37,7 +37,7 @@
 
 use core::fmt;
 
-use super::arch::{parse_real, Architecture};
+use super::arch::{parse_any, Architecture};
 use crate::error::{ParseError, ParseErrorKind};
 use crate::{Error, Real};
 
@@ -93,6 +93,7 @@ struct Layout<'a> {
 pub struct Case<'a> {
     text: &'a str,
     name: &'a str,
+    arch: Option<&'a str>,
     position: usize,
     layout: Result<Layout<'a>, ParseError>,
 }
@@ -149,14 +150,23 @@ impl<'a> Iterator for Cases<'a> {
         let (position, head) = start?;
         self.at = end;
         let name = after_first_word(head);
+        let arch = lines(text, position, end)
+            .filter(|(_, l)| !l.trim().is_empty())
+            .nth(1)
+            .filter(|(_, l)| first_word(l).1 == "arch")
+            .map(|(_, l)| after_first_word(l));
         Some(Case {
             text,
             name,
+            arch,
             position,
             layout: layout(text, position, end, name),
         })
     }
 }
+
+/// The token of errors about a line that is missing.
+const MISSING: &str = "<end of case>";
 
 fn unexpected(position: usize, token: &str) -> ParseError {
     ParseError::new(ParseErrorKind::Unexpected, position, token)
@@ -178,7 +188,7 @@ fn layout<'a>(text: &'a str, from: usize, to: usize, name: &str) -> Result<Layou
                     Err(unexpected(offset + at, word))
                 }
             }
-            None => Err(unexpected(to, keyword)),
+            None => Err(unexpected(to, MISSING)),
         }
     };
     let (_, arch_line) = expect(it.next(), "arch")?;
@@ -190,7 +200,7 @@ fn layout<'a>(text: &'a str, from: usize, to: usize, name: &str) -> Result<Layou
             .parse::<usize>()
             .map(|v| (at, v))
             .map_err(|_| ParseError::new(ParseErrorKind::BadNumber, at, s)),
-        None => Err(unexpected(offset + inputs_line.len(), "inputs")),
+        None => Err(unexpected(offset + inputs_line.len(), MISSING)),
     };
     let (_, n) = count(w.next())?;
     let (d_at, d) = count(w.next())?;
@@ -200,17 +210,17 @@ fn layout<'a>(text: &'a str, from: usize, to: usize, name: &str) -> Result<Layou
     if d == 0 && n > 0 {
         return Err(ParseError::new(ParseErrorKind::OutOfRange, d_at, "0"));
     }
-    let inputs = rows(&mut it, n, d, to, "input row")?.unwrap_or(to);
+    let inputs = rows(&mut it, n, d, to)?.unwrap_or(to);
     let (mut nngp, mut ntk) = (None, None);
     loop {
         let Some((offset, line)) = it.next() else {
-            return Err(unexpected(to, "end"));
+            return Err(unexpected(to, MISSING));
         };
         let (at, word) = first_word(line);
         match word {
             "end" => break,
-            "nngp" if nngp.is_none() => nngp = Some(rows(&mut it, n, n, to, "nngp row")?.unwrap_or(to)),
-            "ntk" if ntk.is_none() => ntk = Some(rows(&mut it, n, n, to, "ntk row")?.unwrap_or(to)),
+            "nngp" if nngp.is_none() => nngp = Some(rows(&mut it, n, n, to)?.unwrap_or(to)),
+            "ntk" if ntk.is_none() => ntk = Some(rows(&mut it, n, n, to)?.unwrap_or(to)),
             _ => return Err(unexpected(offset + at, word)),
         }
     }
@@ -231,11 +241,10 @@ fn rows<'a, I: Iterator<Item = (usize, &'a str)>>(
     count: usize,
     width: usize,
     to: usize,
-    what: &str,
 ) -> Result<Option<usize>, ParseError> {
     let mut first = None;
     for _ in 0..count {
-        let (offset, line) = it.next().ok_or_else(|| unexpected(to, what))?;
+        let (offset, line) = it.next().ok_or_else(|| unexpected(to, MISSING))?;
         first.get_or_insert(offset);
         let (at, word) = first_word(line);
         if word == "end" || word == "nngp" || word == "ntk" {
@@ -259,13 +268,10 @@ impl<'a> Case<'a> {
         self.position
     }
 
-    /// The architecture text of the `arch` line.
-    ///
-    /// # Errors
-    ///
-    /// As [`dims`](Self::dims).
-    pub fn arch(&self) -> Result<&'a str, ParseError> {
-        self.layout.map(|l| l.arch)
+    /// The architecture text of the `arch` line (`None` if the line after
+    /// `case` is not an `arch` line).
+    pub fn arch(&self) -> Option<&'a str> {
+        self.arch
     }
 
     /// The number of inputs N and their dimension D.
@@ -307,7 +313,7 @@ impl<'a> Case<'a> {
                 break;
             }
             for (at, word) in words(line, offset) {
-                let v: T = parse_real(word).ok_or(ParseError::new(ParseErrorKind::BadNumber, at, word))?;
+                let v: T = parse_any(word).ok_or(ParseError::new(ParseErrorKind::BadNumber, at, word))?;
                 if let Some(slot) = slots.next() {
                     *slot = v;
                 }
@@ -319,8 +325,8 @@ impl<'a> Case<'a> {
 
     /// Reads the inputs, row-major, into the first N·D entries of `out`.
     ///
-    /// Values that do not read as finite numbers (`nan`, `inf`, `1e999`) are
-    /// [`ParseErrorKind::BadNumber`] errors.
+    /// `nan` and `inf` read as such (the kernel functions then report
+    /// [`Error::NonFinite`]).
     ///
     /// # Errors
     ///
@@ -411,7 +417,7 @@ pub fn evaluate<T: Real, const CAP: usize, W: fmt::Write>(
     let l = match case.layout {
         Ok(l) => l,
         Err(e) => {
-            if let Ok(arch) = case.arch() {
+            if let Some(arch) = case.arch() {
                 writeln!(out, "arch {arch}")?;
             }
             return writeln!(out, "error {}\nend", Error::Parse(e));
