@@ -68,7 +68,7 @@ impl<T: Real> AbRelu<T> {
     #[inline(always)]
     pub fn pair(&self, vi: Var<T>, vj: Var<T>, k: T) -> (T, T) {
         let (rho, s) = correlation(vi, vj, k);
-        let theta = s.atan2(rho);
+        let theta = super::angle::angle(s, rho);
         let dot = self.half - self.factor * theta;
         (self.factor * (vi.sq * vj.sq * s) + dot * k, dot)
     }

@@ -65,6 +65,7 @@
 //! See [`Architecture::parse`] for the tokens, and [`text`] for the file
 //! format of reference kernels.
 
+mod angle;
 mod arch;
 mod dual;
 mod gram;
