@@ -9,16 +9,22 @@ fn a1(c: &mut Criterion) {
     use ntk::analytic::Architecture;
     const N: usize = 512;
     const D: usize = 16;
-    let arch: Architecture<f64> = "dense(1.5,0.1) relu dense(1.5,0.1) relu dense(1.5,0.1) relu dense(1.5,0.1)"
-        .parse()
-        .expect("A1 architecture");
+    let arch: Architecture<f64> =
+        "dense(1.5,0.1) relu dense(1.5,0.1) relu dense(1.5,0.1) relu dense(1.5,0.1)"
+            .parse()
+            .expect("A1 architecture");
     let mut rng = ntk::Rng::new(0xA1);
     let mut x = vec![[0.0_f64; D]; N];
     for row in x.iter_mut() {
         rng.fill_normal(row);
     }
     let x: Box<[[f64; D]; N]> = x.into_boxed_slice().try_into().expect("N rows");
-    let zeros = || -> Box<[[f64; N]; N]> { vec![[0.0; N]; N].into_boxed_slice().try_into().expect("N rows") };
+    let zeros = || -> Box<[[f64; N]; N]> {
+        vec![[0.0; N]; N]
+            .into_boxed_slice()
+            .try_into()
+            .expect("N rows")
+    };
     let (mut nngp, mut ntk) = (zeros(), zeros());
     c.bench_function("A1", |b| {
         b.iter(|| {

@@ -261,8 +261,14 @@ struct Arg<'a> {
     position: usize,
 }
 
-fn parse_layer<T: Real>(token: &str, position: usize, custom: &[Activation<T>]) -> Result<Layer<T>, ParseError> {
-    let syntax = |offset: usize, text: &str| ParseError::new(ParseErrorKind::Syntax, position + offset, text);
+fn parse_layer<T: Real>(
+    token: &str,
+    position: usize,
+    custom: &[Activation<T>],
+) -> Result<Layer<T>, ParseError> {
+    let syntax = |offset: usize, text: &str| {
+        ParseError::new(ParseErrorKind::Syntax, position + offset, text)
+    };
     let (name, inner) = match token.find('(') {
         None => {
             if let Some(p) = token.find([')', ',']) {
@@ -288,11 +294,20 @@ fn parse_layer<T: Real>(token: &str, position: usize, custom: &[Activation<T>]) 
         Some(a) => a,
         None => match custom.iter().find(|a| a.name() == name) {
             Some(_) => 0,
-            None => return Err(ParseError::new(ParseErrorKind::UnknownLayer, position, name)),
+            None => {
+                return Err(ParseError::new(
+                    ParseErrorKind::UnknownLayer,
+                    position,
+                    name,
+                ))
+            }
         },
     };
     // Split the arguments, each with its position.
-    let mut args = [Arg { text: "", position: 0 }; 3];
+    let mut args = [Arg {
+        text: "",
+        position: 0,
+    }; 3];
     let mut count = 0;
     if let Some((inner, offset)) = inner {
         if inner.is_empty() {
@@ -341,7 +356,13 @@ fn parse_layer<T: Real>(token: &str, position: usize, custom: &[Activation<T>]) 
         },
         _ => match custom.iter().find(|a| a.name() == name) {
             Some(a) => Layer::Custom(*a),
-            None => return Err(ParseError::new(ParseErrorKind::UnknownLayer, position, name)),
+            None => {
+                return Err(ParseError::new(
+                    ParseErrorKind::UnknownLayer,
+                    position,
+                    name,
+                ))
+            }
         },
     };
     Ok(layer)
@@ -364,13 +385,18 @@ fn parse_real<T: Real>(text: &str) -> Option<T> {
 }
 
 fn number<T: Real>(arg: Arg<'_>) -> Result<T, ParseError> {
-    parse_real(arg.text).ok_or_else(|| ParseError::new(ParseErrorKind::BadNumber, arg.position, arg.text))
+    parse_real(arg.text)
+        .ok_or_else(|| ParseError::new(ParseErrorKind::BadNumber, arg.position, arg.text))
 }
 
 fn std_dev<T: Real>(arg: Arg<'_>) -> Result<T, ParseError> {
     let v: T = number(arg)?;
     if v < T::ZERO {
-        return Err(ParseError::new(ParseErrorKind::OutOfRange, arg.position, arg.text));
+        return Err(ParseError::new(
+            ParseErrorKind::OutOfRange,
+            arg.position,
+            arg.text,
+        ));
     }
     Ok(v)
 }
@@ -378,12 +404,22 @@ fn std_dev<T: Real>(arg: Arg<'_>) -> Result<T, ParseError> {
 fn fan_in(arg: Arg<'_>) -> Result<u32, ParseError> {
     use core::num::IntErrorKind;
     match arg.text.parse::<u32>() {
-        Ok(0) => Err(ParseError::new(ParseErrorKind::OutOfRange, arg.position, arg.text)),
+        Ok(0) => Err(ParseError::new(
+            ParseErrorKind::OutOfRange,
+            arg.position,
+            arg.text,
+        )),
         Ok(n) => Ok(n),
-        Err(e) if matches!(e.kind(), IntErrorKind::PosOverflow) => {
-            Err(ParseError::new(ParseErrorKind::OutOfRange, arg.position, arg.text))
-        }
-        Err(_) => Err(ParseError::new(ParseErrorKind::BadNumber, arg.position, arg.text)),
+        Err(e) if matches!(e.kind(), IntErrorKind::PosOverflow) => Err(ParseError::new(
+            ParseErrorKind::OutOfRange,
+            arg.position,
+            arg.text,
+        )),
+        Err(_) => Err(ParseError::new(
+            ParseErrorKind::BadNumber,
+            arg.position,
+            arg.text,
+        )),
     }
 }
 

@@ -73,10 +73,59 @@ impl<T: Real> AbRelu<T> {
         (self.factor * (vi.sq * vj.sq * s) + dot * k, dot)
     }
 
+    /// The pair map over one row segment: `k[l]`, `t[l]` against columns with
+    /// √q = `sq[l]` and 1/√q = `r[l]`. Written in passes over small arrays so
+    /// that everything but the square roots vectorises.
+    #[inline(always)]
+    pub fn row(&self, vi: Var<T>, sq: &[T], r: &[T], k: &mut [T], t: &mut [T]) {
+        const CHUNK: usize = 32;
+        let n = k.len().min(t.len()).min(sq.len()).min(r.len());
+        let mut done = 0;
+        while done < n {
+            let m = CHUNK.min(n - done);
+            let end = done + m;
+            let (Some(kc), Some(tc), Some(sqc), Some(rc)) = (
+                k.get_mut(done..end),
+                t.get_mut(done..end),
+                sq.get(done..end),
+                r.get(done..end),
+            ) else {
+                return;
+            };
+            let mut rho = [T::ZERO; CHUNK];
+            let mut sin = [T::ZERO; CHUNK];
+            for (((p, s), &kv), &rj) in rho.iter_mut().zip(sin.iter_mut()).zip(kc.iter()).zip(rc) {
+                let c = (kv * vi.r * rj).clamp(-T::ONE, T::ONE);
+                *p = c;
+                *s = (T::ONE - c) * (T::ONE + c);
+            }
+            for s in sin.iter_mut().take(m) {
+                *s = s.sqrt();
+            }
+            for ((((kv, tv), &sj), &p), &s) in kc
+                .iter_mut()
+                .zip(tc.iter_mut())
+                .zip(sqc)
+                .zip(&rho)
+                .zip(&sin)
+            {
+                let theta = super::angle::angle(s, p);
+                let dot = self.half - self.factor * theta;
+                *kv = self.factor * (vi.sq * sj * s) + dot * *kv;
+                *tv *= dot;
+            }
+            done = end;
+        }
+    }
+
     /// Σ′ = (a² + b²)/2·q exactly.
     #[inline(always)]
     pub fn diag(&self, q: T) -> (T, T) {
-        let dot = if q > T::ZERO { self.half } else { self.zero_dot };
+        let dot = if q > T::ZERO {
+            self.half
+        } else {
+            self.zero_dot
+        };
         (self.half * q, dot)
     }
 }
@@ -91,14 +140,20 @@ pub(crate) fn erf_pair<T: Real>(vi: Var<T>, vj: Var<T>, k: T) -> (T, T) {
     let det = T::ONE + T::TWO * (vi.q + vj.q) + four * (g * g) * ((T::ONE - rho) * (T::ONE + rho));
     let root = det.sqrt();
     let two_over_pi = T::TWO / T::PI;
-    (two_over_pi * (T::TWO * k).atan2(root), T::TWO * two_over_pi / root)
+    (
+        two_over_pi * (T::TWO * k).atan2(root),
+        T::TWO * two_over_pi / root,
+    )
 }
 
 #[inline(always)]
 pub(crate) fn erf_diag<T: Real>(q: T) -> (T, T) {
     let root = (T::ONE + T::TWO * T::TWO * q).sqrt();
     let two_over_pi = T::TWO / T::PI;
-    (two_over_pi * (T::TWO * q).atan2(root), T::TWO * two_over_pi / root)
+    (
+        two_over_pi * (T::TWO * q).atan2(root),
+        T::TWO * two_over_pi / root,
+    )
 }
 
 /// Exact GELU x·Φ(x) (neural-tangents `Gelu`, arXiv:2002.08517), with
@@ -160,15 +215,25 @@ fn dtanh<T: Real>(x: T) -> T {
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Step<T> {
     /// Σ ← w2·Σ + b2; Θ ← Σ + w2·Θ.
-    Affine { w2: T, b2: T },
+    Affine {
+        w2: T,
+        b2: T,
+    },
     /// Θ ← n·Σ + 1 + w2·Θ; Σ ← w2·Σ + b2.
-    AffineStandard { w2: T, b2: T, n: T },
+    AffineStandard {
+        w2: T,
+        b2: T,
+        n: T,
+    },
     AbRelu(AbRelu<T>),
     Erf,
     Gelu,
     Sin,
     Identity,
-    Quadrature { phi: fn(T) -> T, dphi: fn(T) -> T },
+    Quadrature {
+        phi: fn(T) -> T,
+        dphi: fn(T) -> T,
+    },
 }
 
 impl<T: Real> Step<T> {

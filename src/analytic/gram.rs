@@ -59,7 +59,9 @@ impl<T> Rows<T> for Flat<'_, T> {
     }
     fn row(&self, i: usize) -> &[T] {
         let start = i.saturating_mul(self.width);
-        self.data.get(start..start.saturating_add(self.width)).unwrap_or(&[])
+        self.data
+            .get(start..start.saturating_add(self.width))
+            .unwrap_or(&[])
     }
 }
 
@@ -75,7 +77,9 @@ impl<T> RowsMut<T> for FlatMut<'_, T> {
     }
     fn row_mut(&mut self, i: usize) -> &mut [T] {
         let start = i.saturating_mul(self.width);
-        self.data.get_mut(start..start.saturating_add(self.width)).unwrap_or(&mut [])
+        self.data
+            .get_mut(start..start.saturating_add(self.width))
+            .unwrap_or(&mut [])
     }
 }
 
@@ -104,7 +108,11 @@ fn check_inputs<T: Real, X: Rows<T> + ?Sized>(x: &X, d: Option<usize>) -> Result
 }
 
 /// Checks that `m` has at least `rows` rows of at least `cols` entries.
-fn check_output<T, M: RowsMut<T> + ?Sized>(m: &mut M, rows: usize, cols: usize) -> Result<(), Error> {
+fn check_output<T, M: RowsMut<T> + ?Sized>(
+    m: &mut M,
+    rows: usize,
+    cols: usize,
+) -> Result<(), Error> {
     if m.count() < rows {
         return Err(Error::BufferTooSmall {
             needed: rows,
@@ -114,7 +122,10 @@ fn check_output<T, M: RowsMut<T> + ?Sized>(m: &mut M, rows: usize, cols: usize) 
     for i in 0..rows {
         let len = m.row_mut(i).len();
         if len < cols {
-            return Err(Error::BufferTooSmall { needed: cols, given: len });
+            return Err(Error::BufferTooSmall {
+                needed: cols,
+                given: len,
+            });
         }
     }
     Ok(())
@@ -132,6 +143,28 @@ fn poison<T: Real, M: RowsMut<T> + ?Sized>(m: &mut M, rows: usize, cols: usize) 
 
 fn all_finite<T: Real, M: RowsMut<T> + ?Sized>(m: &mut M, rows: usize, cols: usize) -> bool {
     (0..rows).all(|i| m.row_mut(i).iter().take(cols).all(|v| v.is_finite()))
+}
+
+/// Copies the entries above the diagonal of a tile to their mirror images.
+fn mirror<T: Real, M: RowsMut<T> + ?Sized>(
+    m: &mut M,
+    (r0, nr): (usize, usize),
+    (c0, nc): (usize, usize),
+) {
+    let mut col = [T::ZERO; TILE];
+    for lj in 0..nc {
+        let j = c0 + lj;
+        // Column j of the tile, rows r0..min(j, r0 + nr).
+        let rows = nr.min(j.saturating_sub(r0));
+        for (li, v) in col.iter_mut().enumerate().take(rows) {
+            *v = m.row_mut(r0 + li).get(j).copied().unwrap_or(T::NAN);
+        }
+        if let Some(dst) = m.row_mut(j).get_mut(r0..r0 + rows) {
+            for (d, v) in dst.iter_mut().zip(&col) {
+                *d = *v;
+            }
+        }
+    }
 }
 
 /// Runs `steps` on one tile: rows `r0..r0 + nr` of `x1` against columns
@@ -169,7 +202,13 @@ fn tile<T, X1, X2, M>(
         *q = crate::simd::dot(x, x) * inv_d;
     }
     // The column range of row `li` within the tile.
-    let first = |li: usize| if upper { (r0 + li + 1).saturating_sub(c0).min(nc) } else { 0 };
+    let first = |li: usize| {
+        if upper {
+            (r0 + li + 1).saturating_sub(c0).min(nc)
+        } else {
+            0
+        }
+    };
 
     // Σ⁰ = x·x′/D, Θ⁰ = 0.
     for li in 0..nr {
@@ -188,16 +227,22 @@ fn tile<T, X1, X2, M>(
 
     let mut vr = [Var::default(); TILE];
     let mut vc = [Var::default(); TILE];
+    let mut csq = [T::ZERO; TILE];
+    let mut cr = [T::ZERO; TILE];
     for step in steps {
         match *step {
             Step::Identity => continue,
-            Step::Affine { w2, b2 } => sweep_affine(nngp, ntk, (r0, nr), (c0, nc), &first, |k, t| {
-                let k2 = w2 * k + b2;
-                (k2, k2 + w2 * t)
-            }),
-            Step::AffineStandard { w2, b2, n } => sweep_affine(nngp, ntk, (r0, nr), (c0, nc), &first, |k, t| {
-                (w2 * k + b2, n * k + T::ONE + w2 * t)
-            }),
+            Step::Affine { w2, b2 } => {
+                sweep_affine(nngp, ntk, (r0, nr), (c0, nc), &first, |k, t| {
+                    let k2 = w2 * k + b2;
+                    (k2, k2 + w2 * t)
+                })
+            }
+            Step::AffineStandard { w2, b2, n } => {
+                sweep_affine(nngp, ntk, (r0, nr), (c0, nc), &first, |k, t| {
+                    (w2 * k + b2, n * k + T::ONE + w2 * t)
+                })
+            }
             _ => {
                 for (v, q) in vr.iter_mut().zip(&qr).take(nr) {
                     *v = Var::new(*q);
@@ -207,11 +252,29 @@ fn tile<T, X1, X2, M>(
                 }
                 let (vr, vc) = (&vr[..nr.min(TILE)], &vc[..nc.min(TILE)]);
                 match *step {
-                    Step::AbRelu(c) => sweep(nngp, ntk, r0, c0, vr, vc, &first, |a, b, k| c.pair(a, b, k)),
+                    Step::AbRelu(c) => {
+                        for (v, (s, r)) in vc.iter().zip(csq.iter_mut().zip(cr.iter_mut())) {
+                            (*s, *r) = (v.sq, v.r);
+                        }
+                        for (li, &vi) in vr.iter().enumerate() {
+                            let f = first(li);
+                            let (Some(krow), Some(trow), Some(sq), Some(r)) = (
+                                nngp.row_mut(r0 + li).get_mut(c0 + f..c0 + nc),
+                                ntk.row_mut(r0 + li).get_mut(c0 + f..c0 + nc),
+                                csq.get(f..nc),
+                                cr.get(f..nc),
+                            ) else {
+                                continue;
+                            };
+                            c.row(vi, sq, r, krow, trow);
+                        }
+                    }
                     Step::Erf => sweep(nngp, ntk, r0, c0, vr, vc, &first, super::dual::erf_pair),
                     Step::Gelu => sweep(nngp, ntk, r0, c0, vr, vc, &first, super::dual::gelu_pair),
                     Step::Sin => sweep(nngp, ntk, r0, c0, vr, vc, &first, super::dual::sin_pair),
-                    _ => sweep(nngp, ntk, r0, c0, vr, vc, &first, |a, b, k| step.pair(a, b, k)),
+                    _ => sweep(nngp, ntk, r0, c0, vr, vc, &first, |a, b, k| {
+                        step.pair(a, b, k)
+                    }),
                 }
             }
         }
@@ -363,17 +426,9 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
             for c0 in (r0..n).step_by(TILE) {
                 let nc = TILE.min(n - c0);
                 tile(steps, x, x, (r0, nr), (c0, nc), c0 == r0, nngp, ntk);
-            }
-        }
-        // Mirror: the lower triangle is a bitwise copy.
-        for m in [&mut *nngp, &mut *ntk] {
-            for i in 1..n {
-                for j in 0..i {
-                    let v = m.row_mut(j).get(i).copied().unwrap_or(T::NAN);
-                    if let Some(dst) = m.row_mut(i).get_mut(j) {
-                        *dst = v;
-                    }
-                }
+                // The lower triangle is a bitwise copy, made while the tile is in cache.
+                mirror(nngp, (r0, nr), (c0, nc));
+                mirror(ntk, (r0, nr), (c0, nc));
             }
         }
         if !(all_finite(nngp, n, n) && all_finite(ntk, n, n)) {
@@ -384,7 +439,13 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         Ok(())
     }
 
-    fn cross_impl<X1, X2, M>(&self, x1: &X1, x2: &X2, nngp: &mut M, ntk: &mut M) -> Result<(), Error>
+    fn cross_impl<X1, X2, M>(
+        &self,
+        x1: &X1,
+        x2: &X2,
+        nngp: &mut M,
+        ntk: &mut M,
+    ) -> Result<(), Error>
     where
         X1: Rows<T> + ?Sized,
         X2: Rows<T> + ?Sized,
@@ -518,8 +579,14 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
             }
         }
         let x = Flat { data: x, width: d };
-        let mut k = FlatMut { data: nngp, width: n };
-        let mut t = FlatMut { data: ntk, width: n };
+        let mut k = FlatMut {
+            data: nngp,
+            width: n,
+        };
+        let mut t = FlatMut {
+            data: ntk,
+            width: n,
+        };
         self.gram_impl(&x, &mut k, &mut t)
     }
 
@@ -541,7 +608,14 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// assert!((k[0] - (1.0 - (-2.0_f64).exp()) / 2.0).abs() < 1e-15);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn cross_flat(&self, x: &[T], x_train: &[T], d: usize, nngp: &mut [T], ntk: &mut [T]) -> Result<(), Error> {
+    pub fn cross_flat(
+        &self,
+        x: &[T],
+        x_train: &[T],
+        d: usize,
+        nngp: &mut [T],
+        ntk: &mut [T],
+    ) -> Result<(), Error> {
         let m = flat_count(x.len(), d)?;
         let n = flat_count(x_train.len(), d)?;
         let needed = m.saturating_mul(n);
@@ -554,7 +628,10 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
             }
         }
         let x1 = Flat { data: x, width: d };
-        let x2 = Flat { data: x_train, width: d };
+        let x2 = Flat {
+            data: x_train,
+            width: d,
+        };
         // With n = 0 there is nothing to write; a width of 1 keeps the view valid.
         let mut k = FlatMut {
             data: nngp,

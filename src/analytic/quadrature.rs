@@ -45,16 +45,27 @@ include!("quadrature_rules.rs");
 
 /// E[φ(u)φ(v)] and E[φ′(u)φ′(v)] for (u, v) with variances `vi.q`, `vj.q` and
 /// covariance `k`.
-pub(crate) fn pair<T: Real>(phi: fn(T) -> T, dphi: fn(T) -> T, vi: Var<T>, vj: Var<T>, k: T) -> (T, T) {
+pub(crate) fn pair<T: Real>(
+    phi: fn(T) -> T,
+    dphi: fn(T) -> T,
+    vi: Var<T>,
+    vj: Var<T>,
+    k: T,
+) -> (T, T) {
     let rho = (k * vi.r * vj.r).clamp(-T::ONE, T::ONE);
     let s = ((T::ONE - rho) * (T::ONE + rho)).sqrt();
     let beta = s.atan2(rho);
     let hp = T::PI * T::HALF;
-    let arcs = [(-hp, beta - hp), (beta - hp, hp), (hp, beta + hp), (beta + hp, T::TWO * T::PI - hp)];
+    let arcs = [
+        (-hp, beta - hp),
+        (beta - hp, hp),
+        (hp, beta + hp),
+        (beta + hp, T::TWO * T::PI - hp),
+    ];
     let (mut e, mut ed) = (T::ZERO, T::ZERO);
     for (lo, hi) in arcs {
         let h = (hi - lo) * T::HALF;
-        if !(h > T::ZERO) {
+        if h <= T::ZERO {
             continue;
         }
         let mid = (hi + lo) * T::HALF;
@@ -105,7 +116,11 @@ mod tests {
 
     /// Γ(k/2) for k ≥ 1, exactly from Γ(1/2) = √π and Γ(1) = 1.
     fn gamma_half(k: u32) -> f64 {
-        let (mut g, mut x) = if k % 2 == 0 { (1.0, 1.0) } else { (core::f64::consts::PI.sqrt(), 0.5) };
+        let (mut g, mut x) = if k % 2 == 0 {
+            (1.0, 1.0)
+        } else {
+            (core::f64::consts::PI.sqrt(), 0.5)
+        };
         while x < k as f64 / 2.0 - 0.25 {
             g *= x;
             x += 1.0;
@@ -118,8 +133,15 @@ mod tests {
         // ∫₀^∞ r^k · r e^(−r²/2) dr = 2^(k/2) Γ(k/2 + 1), exact for k < 80.
         for k in 0..40u32 {
             let exact = 2f64.powf(k as f64 / 2.0) * gamma_half(k + 2);
-            let q: f64 = RADIAL_NODES.iter().zip(RADIAL_WEIGHTS.iter()).map(|(r, w)| w * r.powi(k as i32)).sum();
-            assert!((q - exact).abs() <= 1e-12 * exact, "k = {k}: {q} vs {exact}");
+            let q: f64 = RADIAL_NODES
+                .iter()
+                .zip(RADIAL_WEIGHTS.iter())
+                .map(|(r, w)| w * r.powi(k as i32))
+                .sum();
+            assert!(
+                (q - exact).abs() <= 1e-12 * exact,
+                "k = {k}: {q} vs {exact}"
+            );
         }
     }
 
@@ -128,16 +150,31 @@ mod tests {
         // ∫₀^∞ x^k e^(−x²/2) dx = 2^((k−1)/2) Γ((k+1)/2).
         for k in 0..40u32 {
             let exact = 2f64.powf((k as f64 - 1.0) / 2.0) * gamma_half(k + 1);
-            let q: f64 = HALF_NODES.iter().zip(HALF_WEIGHTS.iter()).map(|(x, w)| w * x.powi(k as i32)).sum();
-            assert!((q - exact).abs() <= 1e-12 * exact, "k = {k}: {q} vs {exact}");
+            let q: f64 = HALF_NODES
+                .iter()
+                .zip(HALF_WEIGHTS.iter())
+                .map(|(x, w)| w * x.powi(k as i32))
+                .sum();
+            assert!(
+                (q - exact).abs() <= 1e-12 * exact,
+                "k = {k}: {q} vs {exact}"
+            );
         }
     }
 
     #[test]
     fn legendre_rule_integrates_polynomials() {
         for k in 0..64i32 {
-            let exact = if k % 2 == 0 { 2.0 / (k as f64 + 1.0) } else { 0.0 };
-            let q: f64 = ANGULAR_NODES.iter().zip(ANGULAR_WEIGHTS.iter()).map(|(x, w)| w * x.powi(k)).sum();
+            let exact = if k % 2 == 0 {
+                2.0 / (k as f64 + 1.0)
+            } else {
+                0.0
+            };
+            let q: f64 = ANGULAR_NODES
+                .iter()
+                .zip(ANGULAR_WEIGHTS.iter())
+                .map(|(x, w)| w * x.powi(k))
+                .sum();
             assert!((q - exact).abs() <= 1e-14, "k = {k}: {q} vs {exact}");
         }
     }
@@ -155,14 +192,24 @@ mod tests {
 
     #[test]
     fn relu_by_quadrature_is_exact() {
-        for &(a, b, rho) in &[(1.0, 1.0, 0.0), (2.0, 0.5, 0.3), (0.1, 3.0, -0.9), (1.0, 1.0, 1.0), (1.0, 4.0, -1.0)] {
+        for &(a, b, rho) in &[
+            (1.0, 1.0, 0.0),
+            (2.0, 0.5, 0.3),
+            (0.1, 3.0, -0.9),
+            (1.0, 1.0, 1.0),
+            (1.0, 4.0, -1.0),
+        ] {
             let k = rho * f64::sqrt(a * b);
             let (e, ed) = pair(relu, step, Var::new(a), Var::new(b), k);
             let theta = f64::acos(rho);
             let pi = core::f64::consts::PI;
-            let e0 = f64::sqrt(a * b) * ((1.0 - rho * rho).sqrt() + (pi - theta) * rho) / (2.0 * pi);
+            let e0 =
+                f64::sqrt(a * b) * ((1.0 - rho * rho).sqrt() + (pi - theta) * rho) / (2.0 * pi);
             let ed0 = (pi - theta) / (2.0 * pi);
-            assert!((e - e0).abs() < 1e-14 * f64::sqrt(a * b), "{a} {b} {rho}: {e} vs {e0}");
+            assert!(
+                (e - e0).abs() < 1e-14 * f64::sqrt(a * b),
+                "{a} {b} {rho}: {e} vs {e0}"
+            );
             assert!((ed - ed0).abs() < 1e-14, "{a} {b} {rho}: {ed} vs {ed0}");
         }
         let (e, ed) = diag(relu, step, 3.0);

@@ -174,23 +174,26 @@ fn unexpected(position: usize, token: &str) -> ParseError {
 
 /// Checks the structure of the case in `text[from..to]`.
 fn layout<'a>(text: &'a str, from: usize, to: usize, name: &str) -> Result<Layout<'a>, ParseError> {
-    let mut it = lines(text, from, to).filter(|(_, l)| !l.trim().is_empty()).skip(1);
+    let mut it = lines(text, from, to)
+        .filter(|(_, l)| !l.trim().is_empty())
+        .skip(1);
     if name.is_empty() {
         return Err(unexpected(from, "case"));
     }
-    let expect = |item: Option<(usize, &'a str)>, keyword: &str| -> Result<(usize, &'a str), ParseError> {
-        match item {
-            Some((offset, line)) => {
-                let (at, word) = first_word(line);
-                if word == keyword {
-                    Ok((offset, line))
-                } else {
-                    Err(unexpected(offset + at, word))
+    let expect =
+        |item: Option<(usize, &'a str)>, keyword: &str| -> Result<(usize, &'a str), ParseError> {
+            match item {
+                Some((offset, line)) => {
+                    let (at, word) = first_word(line);
+                    if word == keyword {
+                        Ok((offset, line))
+                    } else {
+                        Err(unexpected(offset + at, word))
+                    }
                 }
+                None => Err(unexpected(to, MISSING)),
             }
-            None => Err(unexpected(to, MISSING)),
-        }
-    };
+        };
     let (_, arch_line) = expect(it.next(), "arch")?;
     let arch = after_first_word(arch_line);
     let (offset, inputs_line) = expect(it.next(), "inputs")?;
@@ -298,7 +301,13 @@ impl<'a> Case<'a> {
     }
 
     /// Reads `rows × width` numbers starting at byte `from` into `out`.
-    fn read_block<T: Real>(&self, from: usize, rows: usize, width: usize, out: &mut [T]) -> Result<(), Error> {
+    fn read_block<T: Real>(
+        &self,
+        from: usize,
+        rows: usize,
+        width: usize,
+        out: &mut [T],
+    ) -> Result<(), Error> {
         let needed = rows.saturating_mul(width);
         if out.len() < needed {
             return Err(Error::BufferTooSmall {
@@ -308,12 +317,15 @@ impl<'a> Case<'a> {
         }
         let mut slots = out.iter_mut();
         let mut read = 0;
-        for (offset, line) in lines(self.text, from, self.text.len()).filter(|(_, l)| !l.trim().is_empty()) {
+        for (offset, line) in
+            lines(self.text, from, self.text.len()).filter(|(_, l)| !l.trim().is_empty())
+        {
             if read == needed {
                 break;
             }
             for (at, word) in words(line, offset) {
-                let v: T = parse_any(word).ok_or(ParseError::new(ParseErrorKind::BadNumber, at, word))?;
+                let v: T =
+                    parse_any(word).ok_or(ParseError::new(ParseErrorKind::BadNumber, at, word))?;
                 if let Some(slot) = slots.next() {
                     *slot = v;
                 }
@@ -377,7 +389,12 @@ impl<'a> Case<'a> {
 }
 
 /// Writes `n × n` row-major values, one row per line, `{:.17e}` in f64.
-fn write_matrix<T: Real, W: fmt::Write>(out: &mut W, title: &str, m: &[T], n: usize) -> fmt::Result {
+fn write_matrix<T: Real, W: fmt::Write>(
+    out: &mut W,
+    title: &str,
+    m: &[T],
+    n: usize,
+) -> fmt::Result {
     writeln!(out, "{title}")?;
     for row in m.chunks_exact(n.max(1)).take(n) {
         for (j, v) in row.iter().enumerate() {
@@ -428,14 +445,16 @@ pub fn evaluate<T: Real, const CAP: usize, W: fmt::Write>(
         return writeln!(out, "error {e}\nend");
     }
     case.write_inputs(&l, out)?;
-    let result = Architecture::<T, CAP>::parse(l.arch).map_err(Error::Parse).and_then(|a| {
-        a.gram_flat(
-            x.get(..l.n.saturating_mul(l.d)).unwrap_or(&[]),
-            l.d.max(1),
-            nngp,
-            ntk,
-        )
-    });
+    let result = Architecture::<T, CAP>::parse(l.arch)
+        .map_err(Error::Parse)
+        .and_then(|a| {
+            a.gram_flat(
+                x.get(..l.n.saturating_mul(l.d)).unwrap_or(&[]),
+                l.d.max(1),
+                nngp,
+                ntk,
+            )
+        });
     match result {
         Ok(()) => {
             let nn = l.n.saturating_mul(l.n);
