@@ -371,7 +371,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// // Orthogonal inputs of variance 1/2: Σ = (1/2)/(2π), Θ = Σ⁰·(π − π/2)/(2π) = 0.
     /// assert!((s.sigma12 - 0.25 / core::f64::consts::PI).abs() < 1e-15);
     /// assert_eq!(s.sigma11, 0.25);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # Ok::<(), ntk::Error>(())
     /// ```
     pub fn kernel(&self, x1: &[T], x2: &[T]) -> Result<PairState<T>, Error> {
         if x1.len() != x2.len() || x1.is_empty() {
@@ -503,7 +503,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// assert_eq!(k[0][1].to_bits(), k[1][0].to_bits());
     /// assert!((k[0][2] - k[0][0]).abs() < 1e-15);
     /// assert!(t[0][0] > k[0][0]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # Ok::<(), ntk::Error>(())
     /// ```
     pub fn gram<const N: usize, const D: usize>(
         &self,
@@ -533,7 +533,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// a.cross(&test, &train, &mut k, &mut t)?;
     /// let s = a.kernel(&test[0], &train[2])?;
     /// assert!((k[0][2] - s.sigma12).abs() < 1e-15 && (t[0][2] - s.theta12).abs() < 1e-15);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # Ok::<(), ntk::Error>(())
     /// ```
     pub fn cross<const M: usize, const N: usize, const D: usize>(
         &self,
@@ -565,7 +565,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// let (mut k, mut t) = ([0.0_f32; 4], [0.0_f32; 4]);
     /// a.gram_flat(&x, 2, &mut k, &mut t)?;
     /// assert_eq!(k[1], k[2]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # Ok::<(), ntk::Error>(())
     /// ```
     pub fn gram_flat(&self, x: &[T], d: usize, nngp: &mut [T], ntk: &mut [T]) -> Result<(), Error> {
         let n = flat_count(x.len(), d)?;
@@ -606,7 +606,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// let (mut k, mut t) = ([0.0; 2], [0.0; 2]);
     /// a.cross_flat(&[1.0], &[1.0, -1.0], 1, &mut k, &mut t)?;
     /// assert!((k[0] - (1.0 - (-2.0_f64).exp()) / 2.0).abs() < 1e-15);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # Ok::<(), ntk::Error>(())
     /// ```
     pub fn cross_flat(
         &self,

@@ -29,7 +29,7 @@
 //! assert!((nngp[0][0] - (2.25 * q / 2.0 + 0.01)).abs() < 1e-15);
 //! assert_eq!(nngp[0][1], nngp[1][0]);
 //! assert!(ntk[0][1] > nngp[0][1]);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # Ok::<(), ntk::Error>(())
 //! ```
 //!
 //! # Numerics

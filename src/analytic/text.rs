@@ -29,10 +29,10 @@
 //! assert_eq!(case.dims()?, (2, 1));
 //! let (mut x, mut k, mut t) = ([0.0; 2], [0.0; 4], [0.0; 4]);
 //! let mut out = String::new();
-//! text::evaluate::<f64, 8, _>(&case, &mut x, &mut k, &mut t, &mut out)?;
+//! text::evaluate::<f64, 8, _>(&case, &mut x, &mut k, &mut t, &mut out).unwrap();
 //! assert!(out.starts_with("case a\narch dense(1,0) relu\ninputs 2 1\n1.0\n-2.0\nnngp\n5.00000000000000000e-1 0.00000000000000000e0\n"));
 //! assert!(out.ends_with("end\n"));
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # Ok::<(), ntk::Error>(())
 //! ```
 
 use core::fmt;
