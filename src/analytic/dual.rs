@@ -30,11 +30,27 @@ impl<T: Real> Var<T> {
     }
 }
 
-/// The clamped correlation ρ = Σ₁₂/√(Σ₁₁Σ₂₂) (0 when a variance is 0), and
-/// √(1 − ρ²) computed as √((1 − ρ)(1 + ρ)).
+/// Clamps a correlation to [−1, 1], and snaps values within 8 ulp of ±1 to
+/// ±1: they cannot be told from ±1 after the rounding of Σ₁₂/√(Σ₁₁Σ₂₂), and
+/// snapping makes a repeated input give exactly the diagonal entry. NaN stays
+/// NaN.
+#[inline(always)]
+pub(crate) fn snap<T: Real>(rho: T) -> T {
+    let edge = T::ONE - T::from_f64(8.0) * T::EPSILON;
+    if rho >= edge {
+        T::ONE
+    } else if rho <= -edge {
+        -T::ONE
+    } else {
+        rho
+    }
+}
+
+/// The correlation ρ = Σ₁₂/√(Σ₁₁Σ₂₂) (0 when a variance is 0; see [`snap`]),
+/// and √(1 − ρ²) computed as √((1 − ρ)(1 + ρ)).
 #[inline(always)]
 fn correlation<T: Real>(vi: Var<T>, vj: Var<T>, k: T) -> (T, T) {
-    let rho = (k * vi.r * vj.r).clamp(-T::ONE, T::ONE);
+    let rho = snap(k * (vi.r * vj.r));
     let s = ((T::ONE - rho) * (T::ONE + rho)).sqrt();
     (rho, s)
 }
@@ -95,7 +111,7 @@ impl<T: Real> AbRelu<T> {
             let mut rho = [T::ZERO; CHUNK];
             let mut sin = [T::ZERO; CHUNK];
             for (((p, s), &kv), &rj) in rho.iter_mut().zip(sin.iter_mut()).zip(kc.iter()).zip(rc) {
-                let c = (kv * vi.r * rj).clamp(-T::ONE, T::ONE);
+                let c = snap(kv * (vi.r * rj));
                 *p = c;
                 *s = (T::ONE - c) * (T::ONE + c);
             }
@@ -131,29 +147,30 @@ impl<T: Real> AbRelu<T> {
 }
 
 /// erf: Σ′ = (2/π)·atan2(2Σ₁₂, √det), Σ̇ = (4/π)/√det with
-/// det = (1 + 2Σ₁₁)(1 + 2Σ₂₂) − 4Σ₁₂² = 1 + 2(Σ₁₁ + Σ₂₂) + 4Σ₁₁Σ₂₂(1 − ρ²) ≥ 1.
+/// det = (1 + 2Σ₁₁)(1 + 2Σ₂₂) − 4Σ₁₂² = 1 + 2(Σ₁₁ + Σ₂₂) + 4Σ₁₁Σ₂₂(1 − ρ²) ≥ 1,
+/// evaluated with both arguments of atan2 divided by m = max(1, Σ₁₁ + Σ₂₂)
+/// so that nothing overflows before the result does.
 #[inline(always)]
 pub(crate) fn erf_pair<T: Real>(vi: Var<T>, vj: Var<T>, k: T) -> (T, T) {
-    let (rho, _) = correlation(vi, vj, k);
-    let g = vi.sq * vj.sq;
-    let four = T::TWO * T::TWO;
-    let det = T::ONE + T::TWO * (vi.q + vj.q) + four * (g * g) * ((T::ONE - rho) * (T::ONE + rho));
-    let root = det.sqrt();
+    let (_, s) = correlation(vi, vj, k);
+    let sum = vi.q + vj.q;
+    let m = if sum > T::ONE { sum } else { T::ONE };
+    let inv = T::ONE / m;
+    let gs = (vi.sq * vj.sq) * inv * s;
+    let root = (inv * inv + T::TWO * sum * inv * inv + T::TWO * T::TWO * gs * gs).sqrt();
     let two_over_pi = T::TWO / T::PI;
     (
-        two_over_pi * (T::TWO * k).atan2(root),
-        T::TWO * two_over_pi / root,
+        two_over_pi * (T::TWO * k * inv).atan2(root),
+        T::TWO * two_over_pi / (root * m),
     )
 }
 
+/// The pair map at x₁ = x₂ (ρ = 1), so that a repeated input gives the
+/// diagonal entry bit for bit.
 #[inline(always)]
 pub(crate) fn erf_diag<T: Real>(q: T) -> (T, T) {
-    let root = (T::ONE + T::TWO * T::TWO * q).sqrt();
-    let two_over_pi = T::TWO / T::PI;
-    (
-        two_over_pi * (T::TWO * q).atan2(root),
-        T::TWO * two_over_pi / root,
-    )
+    let v = Var::new(q);
+    erf_pair(v, v, v.q)
 }
 
 /// Exact GELU x·Φ(x) (neural-tangents `Gelu`, arXiv:2002.08517), with
@@ -163,7 +180,7 @@ pub(crate) fn erf_diag<T: Real>(q: T) -> (T, T) {
 fn gelu_core<T: Real>(qi: T, qj: T, k: T, rest: T) -> (T, T) {
     let quarter = T::HALF * T::HALF;
     let two_pi = T::TWO * T::PI;
-    let d2 = T::ONE + qi + qj + rest;
+    let d2 = T::ONE + (qi + qj) + rest;
     let d = d2.sqrt();
     let angle = k.atan2(d);
     let pp1 = (qi + T::ONE) * (qj + T::ONE);

@@ -391,7 +391,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
 
     /// NNGP and NTK of a single input with itself, by the exact diagonal maps.
     fn diagonal(&self, steps: &[Step<T>], x: &[T]) -> (T, T) {
-        let mut q = crate::simd::dot(x, x) / T::from_usize(x.len().max(1));
+        let mut q = crate::simd::dot(x, x) * (T::ONE / T::from_usize(x.len().max(1)));
         let mut t = T::ZERO;
         for s in steps {
             (q, t) = s.diag_ntk(q, t);

@@ -52,7 +52,7 @@ pub(crate) fn pair<T: Real>(
     vj: Var<T>,
     k: T,
 ) -> (T, T) {
-    let rho = (k * vi.r * vj.r).clamp(-T::ONE, T::ONE);
+    let rho = super::dual::snap(k * vi.r * vj.r);
     let s = ((T::ONE - rho) * (T::ONE + rho)).sqrt();
     let beta = s.atan2(rho);
     let hp = T::PI * T::HALF;
