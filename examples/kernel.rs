@@ -52,7 +52,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = if f32_mode { run::<f32>(&file) } else { run::<f64>(&file) };
+    let result = if f32_mode {
+        run::<f32>(&file)
+    } else {
+        run::<f64>(&file)
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -44,7 +44,11 @@ fn compare(output: &str, reference: &str, tol: f64) {
             assert!(want.read_reference(which, &mut b).unwrap());
             let diff: Vec<f64> = a.iter().zip(&b).map(|(x, y)| x - y).collect();
             let err = max_abs(&diff) / max_abs(&b);
-            assert!(err <= tol, "{} {which:?}: relative error {err:e}", want.name());
+            assert!(
+                err <= tol,
+                "{} {which:?}: relative error {err:e}",
+                want.name()
+            );
         }
         count += 1;
     }
@@ -114,7 +118,10 @@ fn failing_cases_print_an_error_and_the_run_goes_on() {
     assert!(errors[2].contains("overflow"));
     assert!(errors[3].contains("unexpected"));
     let names: Vec<&str> = text::cases(&out).map(|c| c.name()).collect();
-    assert_eq!(names, ["unknown", "nonfinite", "overflow", "good", "short", "last"]);
+    assert_eq!(
+        names,
+        ["unknown", "nonfinite", "overflow", "good", "short", "last"]
+    );
     // The good cases carry their matrices.
     let good = text::cases(&out).find(|c| c.name() == "good").unwrap();
     let mut k = [0.0; 4];
@@ -129,15 +136,24 @@ fn malformed_cases_name_the_line() {
     let text = "case a\narch relu\ninputs 2 x\n";
     let c = text::cases(text).next().unwrap();
     let e = c.dims().unwrap_err();
-    assert_eq!((e.kind, e.token(), e.position), (ParseErrorKind::BadNumber, "x", 26));
+    assert_eq!(
+        (e.kind, e.token(), e.position),
+        (ParseErrorKind::BadNumber, "x", 26)
+    );
 
     let text = "case a\nrelu\n";
     let e = text::cases(text).next().unwrap().dims().unwrap_err();
-    assert_eq!((e.kind, e.token(), e.position), (ParseErrorKind::Unexpected, "relu", 7));
+    assert_eq!(
+        (e.kind, e.token(), e.position),
+        (ParseErrorKind::Unexpected, "relu", 7)
+    );
 
     let text = "case a\narch relu\ninputs 1 2\n1 2 3\nend\n";
     let e = text::cases(text).next().unwrap().dims().unwrap_err();
-    assert_eq!((e.kind, e.token(), e.position), (ParseErrorKind::Unexpected, "1 2 3", 28));
+    assert_eq!(
+        (e.kind, e.token(), e.position),
+        (ParseErrorKind::Unexpected, "1 2 3", 28)
+    );
 
     let text = "case a\narch relu\ninputs 1 1\n1\nnngp\n1\nbogus\nend\n";
     let e = text::cases(text).next().unwrap().dims().unwrap_err();
@@ -145,17 +161,29 @@ fn malformed_cases_name_the_line() {
 
     let text = "case a\narch relu\ninputs 1 1\n1\n";
     let e = text::cases(text).next().unwrap().dims().unwrap_err();
-    assert_eq!((e.kind, e.token()), (ParseErrorKind::Unexpected, "<end of case>"));
+    assert_eq!(
+        (e.kind, e.token()),
+        (ParseErrorKind::Unexpected, "<end of case>")
+    );
 
     let text = "case a\narch relu\ninputs 1 1\n1x\nend\n";
     let c = text::cases(text).next().unwrap();
     let mut x = [0.0_f64; 1];
     match c.read_inputs(&mut x) {
-        Err(Error::Parse(e)) => assert_eq!((e.kind, e.token(), e.position), (ParseErrorKind::BadNumber, "1x", 28)),
+        Err(Error::Parse(e)) => assert_eq!(
+            (e.kind, e.token(), e.position),
+            (ParseErrorKind::BadNumber, "1x", 28)
+        ),
         other => panic!("{other:?}"),
     }
     let mut small = [0.0_f64; 0];
-    assert!(matches!(c.read_inputs(&mut small), Err(Error::BufferTooSmall { needed: 1, given: 0 })));
+    assert!(matches!(
+        c.read_inputs(&mut small),
+        Err(Error::BufferTooSmall {
+            needed: 1,
+            given: 0
+        })
+    ));
 }
 
 #[test]
