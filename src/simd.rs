@@ -14,7 +14,12 @@ pub const LANES: usize = 8;
 
 #[inline(always)]
 fn reduce<T: Real>(acc: [T; LANES]) -> T {
-    let a = [acc[0] + acc[4], acc[1] + acc[5], acc[2] + acc[6], acc[3] + acc[7]];
+    let a = [
+        acc[0] + acc[4],
+        acc[1] + acc[5],
+        acc[2] + acc[6],
+        acc[3] + acc[7],
+    ];
     (a[0] + a[2]) + (a[1] + a[3])
 }
 
@@ -73,7 +78,12 @@ pub fn dot4<T: Real>(a: &[T], b: [&[T]; 4]) -> [T; 4] {
     let mut s = 0;
     while s < full {
         let x = &a[s..s + step];
-        let y = [&b0[s..s + step], &b1[s..s + step], &b2[s..s + step], &b3[s..s + step]];
+        let y = [
+            &b0[s..s + step],
+            &b1[s..s + step],
+            &b2[s..s + step],
+            &b3[s..s + step],
+        ];
         for r in 0..4 {
             for l in 0..LANES {
                 acc[r][l] += x[l] * y[r][l];
