@@ -107,7 +107,16 @@ impl<T: Real, const IN: usize, const OUT: usize> Dense<T, IN, OUT> {
     #[inline]
     fn input_cotangent(&self, dy: &[T; OUT], ws: T) -> [T; IN] {
         let mut dx = [T::ZERO; IN];
-        for (row, &d) in self.weight.iter().zip(dy) {
+        let (rows4, rest) = self.weight.as_chunks::<4>();
+        let (dy4, dy_rest) = dy.as_chunks::<4>();
+        for (w, d) in rows4.iter().zip(dy4) {
+            simd::axpy4(
+                [d[0] * ws, d[1] * ws, d[2] * ws, d[3] * ws],
+                [&w[0], &w[1], &w[2], &w[3]],
+                &mut dx,
+            );
+        }
+        for (row, &d) in rest.iter().zip(dy_rest) {
             simd::axpy(d * ws, row, &mut dx);
         }
         dx
@@ -123,8 +132,16 @@ impl<T: Real, const IN: usize, const OUT: usize> Module<T, [T; IN]> for Dense<T,
         *cache = *x;
         let (ws, bs) = self.scales();
         let mut y = [T::ZERO; OUT];
-        for ((yo, row), &b) in y.iter_mut().zip(&self.weight).zip(&self.bias) {
-            *yo = ws * simd::dot(row, x) + bs * b;
+        let (rows4, rest) = self.weight.as_chunks::<4>();
+        let (y4, y_rest) = y.as_chunks_mut::<4>();
+        for (yq, w) in y4.iter_mut().zip(rows4) {
+            *yq = simd::dot4(x, [&w[0], &w[1], &w[2], &w[3]]);
+        }
+        for (yo, row) in y_rest.iter_mut().zip(rest) {
+            *yo = simd::dot(row, x);
+        }
+        for (yo, &b) in y.iter_mut().zip(&self.bias) {
+            *yo = ws * *yo + bs * b;
         }
         y
     }
