@@ -4,15 +4,22 @@
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
-#![warn(clippy::float_cmp_const, clippy::dbg_macro, clippy::unwrap_used, clippy::expect_used)]
+#![warn(
+    clippy::float_cmp_const,
+    clippy::dbg_macro,
+    clippy::unwrap_used,
+    clippy::expect_used
+)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
 pub mod analytic;
+pub mod empirical;
 pub mod error;
 pub mod linalg;
+pub mod nn;
 pub mod predict;
 pub mod real;
 pub mod rng;
