@@ -233,6 +233,22 @@ fn tql<T: Real>(
     mut rot: impl FnMut(usize, T, T),
 ) -> Result<(), Error> {
     let n = d.len().min(e.len());
+    // Scale by a power of two (exactly) so that the entries are O(1): the
+    // rotations can then use √(f² + g²) without overflow, one root and one
+    // division per rotation on the latency-bound recurrence.
+    let big = d[..n]
+        .iter()
+        .chain(&e[..n])
+        .fold(T::ZERO, |m, v| m.max(v.abs()));
+    let scale = if big > T::ZERO && big.is_finite() {
+        let k = (big.ln() / T::TWO.ln()).to_f64() as i32;
+        T::TWO.powi(-k)
+    } else {
+        T::ONE
+    };
+    for v in d[..n].iter_mut().chain(e[..n].iter_mut()) {
+        *v *= scale;
+    }
     for l in 0..n {
         let mut iter = 0;
         loop {
@@ -263,7 +279,7 @@ fn tql<T: Real>(
                 i -= 1;
                 let f = s * e[i];
                 let b = c * e[i];
-                r = hypot(f, g);
+                r = (f * f + g * g).sqrt();
                 e[i + 1] = r;
                 if r == T::ZERO {
                     d[i + 1] -= p;
@@ -271,8 +287,9 @@ fn tql<T: Real>(
                     deflated = true;
                     break;
                 }
-                s = f / r;
-                c = g / r;
+                let inv = T::ONE / r;
+                s = f * inv;
+                c = g * inv;
                 g = d[i + 1] - p;
                 r = (d[i] - g) * s + T::TWO * c * b;
                 p = s * r;
@@ -287,6 +304,10 @@ fn tql<T: Real>(
             e[l] = g;
             e[m] = T::ZERO;
         }
+    }
+    let unscale = T::ONE / scale;
+    for v in d[..n].iter_mut() {
+        *v *= unscale;
     }
     if d.iter().all(|v| v.is_finite()) {
         Ok(())
@@ -760,60 +781,63 @@ pub fn apply_matrix_function<T: Real, const N: usize, const K: usize>(
             apply_reflector(work, k, out);
         }
         let cap = rotations.len() / 3;
+        let ring = &mut rotations[..3 * cap];
         let (mut d, mut e) = (d0, e0);
         let mut total = 0usize;
-        tql(
-            &mut d,
-            &mut e,
-            opts.tolerance,
-            opts.max_iterations,
-            |i, c, s| {
-                rotate_rows(out, i, c, s);
-                let slot = 3 * (total % cap);
-                rotations[slot] = T::from_usize(i);
-                rotations[slot + 1] = c;
-                rotations[slot + 2] = s;
-                total += 1;
-            },
-        )?;
+        let mut slot = 0usize;
+        let (tol, max_iter) = (opts.tolerance, opts.max_iterations);
+        tql(&mut d, &mut e, tol, max_iter, |i, c, s| {
+            rotate_rows(out, i, c, s);
+            ring[slot] = T::from_usize(i);
+            ring[slot + 1] = c;
+            ring[slot + 2] = s;
+            slot += 3;
+            if slot == ring.len() {
+                slot = 0;
+            }
+            total += 1;
+        })?;
         for (row, lambda) in out.iter_mut().zip(d.iter()) {
             let f = g(*lambda);
             for v in row.iter_mut() {
                 *v *= f;
             }
         }
-        // Replay the rotations transposed, last first, one segment at a time.
-        let replay = |out: &mut [[T; K]; N], rotations: &[T], lo: usize, hi: usize| {
-            for j in (lo..hi).rev() {
-                let slot = 3 * (j % cap);
-                let i = rotations[slot].to_f64() as usize;
-                rotate_rows(out, i, rotations[slot + 1], -rotations[slot + 2]);
+        // Replay the rotations transposed, last first, one segment at a time;
+        // rotation j sits in slot j mod cap.
+        let replay = |out: &mut [[T; K]; N], ring: &[T], lo: usize, hi: usize| {
+            if hi == lo {
+                return;
+            }
+            let mut slot = 3 * ((hi - 1) % cap);
+            for _ in lo..hi {
+                let (i, c, s) = (ring[slot].to_f64() as usize, ring[slot + 1], ring[slot + 2]);
+                rotate_rows(out, i, c, -s);
+                slot = if slot == 0 { ring.len() - 3 } else { slot - 3 };
             }
         };
         let mut hi = total;
         let mut lo = total.saturating_sub(cap);
-        replay(out, rotations, lo, hi);
+        replay(out, ring, lo, hi);
         while lo > 0 {
             hi = lo;
             lo = hi.saturating_sub(cap);
             let (mut d, mut e) = (d0, e0);
             let mut idx = 0usize;
-            tql(
-                &mut d,
-                &mut e,
-                opts.tolerance,
-                opts.max_iterations,
-                |i, c, s| {
-                    if (lo..hi).contains(&idx) {
-                        let slot = 3 * (idx % cap);
-                        rotations[slot] = T::from_usize(i);
-                        rotations[slot + 1] = c;
-                        rotations[slot + 2] = s;
+            let mut slot = 3 * (lo % cap);
+            tql(&mut d, &mut e, tol, max_iter, |i, c, s| {
+                if idx >= lo && idx < hi {
+                    ring[slot] = T::from_usize(i);
+                    ring[slot + 1] = c;
+                    ring[slot + 2] = s;
+                    slot += 3;
+                    if slot == ring.len() {
+                        slot = 0;
                     }
-                    idx += 1;
-                },
-            )?;
-            replay(out, rotations, lo, hi);
+                }
+                idx += 1;
+            })?;
+            replay(out, ring, lo, hi);
         }
         for k in (0..N.saturating_sub(1)).rev() {
             apply_reflector(work, k, out);
