@@ -37,6 +37,8 @@
 mod cholesky;
 mod eigen;
 
+pub(crate) use cholesky::{forward_in_place, solve_columns_in_place};
+
 pub use cholesky::{
     cholesky, cholesky_append, cholesky_remove_first, cholesky_solve, cholesky_solve_columns,
     cholesky_solve_rows, log_det, solve_lower, solve_lower_transpose,
