@@ -103,19 +103,7 @@ fn structured_equals_jacobian_across_architectures() {
     );
     compare_methods(&two_out, &xs, &xt, 1e-10);
 
-    let deep: (
-        Dense<f64, 3, 8>,
-        Tanh,
-        Dense<f64, 8, 8>,
-        Sin,
-        Dense<f64, 8, 8>,
-        LeakyRelu<f64>,
-        Dense<f64, 8, 8>,
-        Abs,
-        Dense<f64, 8, 8>,
-        Identity,
-        Dense<f64, 8, 3>,
-    ) = (
+    let deep: Deep = (
         Dense::ntk(1.0, 0.1, &mut rng),
         Tanh,
         Dense::ntk(1.3, 0.1, &mut rng),
@@ -378,6 +366,20 @@ fn repeated_inputs_give_identical_rows() {
         assert_eq!(k[0][j].to_bits(), k[2][j].to_bits());
     }
 }
+
+type Deep = (
+    Dense<f64, 3, 8>,
+    Tanh,
+    Dense<f64, 8, 8>,
+    Sin,
+    Dense<f64, 8, 8>,
+    LeakyRelu<f64>,
+    Dense<f64, 8, 8>,
+    Abs,
+    Dense<f64, 8, 8>,
+    Identity,
+    Dense<f64, 8, 3>,
+);
 
 type Small = (
     Dense<f64, 3, 6>,

@@ -109,18 +109,20 @@ fn gradient_dense_both_parameterizations() {
     check_gradients(&std_layer, 2);
 }
 
+type DeepNet = (
+    Dense<f64, 4, 9>,
+    Tanh,
+    Dense<f64, 9, 6>,
+    Gelu,
+    Dense<f64, 6, 5>,
+    Erf,
+    Dense<f64, 5, 3>,
+);
+
 #[test]
 fn gradient_deep_network() {
     let mut rng = Rng::new(11);
-    let net: (
-        Dense<f64, 4, 9>,
-        Tanh,
-        Dense<f64, 9, 6>,
-        Gelu,
-        Dense<f64, 6, 5>,
-        Erf,
-        Dense<f64, 5, 3>,
-    ) = (
+    let net: DeepNet = (
         Dense::ntk(1.2, 0.1, &mut rng),
         Tanh,
         Dense::standard(1.4, 0.2, &mut rng),
