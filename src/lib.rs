@@ -28,3 +28,7 @@ pub mod simd;
 pub use error::Error;
 pub use real::Real;
 pub use rng::Rng;
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

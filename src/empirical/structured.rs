@@ -19,7 +19,7 @@ use crate::nn::{GradSink, Module, Params, Zeroed};
 use crate::{Error, Real};
 
 /// Elements of one input's record for a network with `outputs` outputs.
-fn record_len<T: Real, Net: Params<T>>(outputs: usize) -> usize {
+const fn record_len<T: Real, Net: Params<T>>(outputs: usize) -> usize {
     Net::DENSE_IN + Net::DENSE_LAYERS + outputs * Net::DENSE_OUT
 }
 
@@ -35,7 +35,7 @@ fn record_len<T: Real, Net: Params<T>>(outputs: usize) -> usize {
 /// // per input: (16 + 1) + (128 + 1) activations, 128 + 1 cotangents
 /// assert_eq!(workspace_len::<f32, Net>(10, 1), 10 * (17 + 129 + 129));
 /// ```
-pub fn workspace_len<T: Real, Net: Params<T>>(inputs: usize, outputs: usize) -> usize {
+pub const fn workspace_len<T: Real, Net: Params<T>>(inputs: usize, outputs: usize) -> usize {
     inputs * record_len::<T, Net>(outputs)
 }
 
