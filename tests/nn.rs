@@ -198,3 +198,50 @@ fn flat_view_round_trips_and_rejects_bad_buffers() {
     doubled.axpy(1.0, &net);
     assert!((doubled.dot(&doubled) - 4.0 * net.dot(&net)).abs() < 1e-4 * net.dot(&net));
 }
+
+#[test]
+fn batched_passes_equal_single_passes_bitwise() {
+    let mut rng = Rng::new(21);
+    let net: (
+        Dense<f32, 5, 19>,
+        Gelu,
+        Dense<f32, 19, 6>,
+        Relu,
+        Dense<f32, 6, 3>,
+    ) = (
+        Dense::ntk(1.3, 0.2, &mut rng),
+        Gelu,
+        Dense::standard(1.1, 0.1, &mut rng),
+        Relu,
+        Dense::ntk(0.9, 0.3, &mut rng),
+    );
+    type Net = (
+        Dense<f32, 5, 19>,
+        Gelu,
+        Dense<f32, 19, 6>,
+        Relu,
+        Dense<f32, 6, 3>,
+    );
+    let xs: [[f32; 5]; 3] = core::array::from_fn(|_| core::array::from_fn(|_| rng.normal()));
+    let dys: [[f32; 3]; 3] = core::array::from_fn(|_| core::array::from_fn(|_| rng.normal()));
+    let mut batch_cache = <Net as Module<f32, [f32; 5]>>::BatchCache::<3>::zeroed();
+    let ys = net.forward_batch(&xs, &mut batch_cache);
+    let mut grads = vec![vec![0.0_f32; Net::NUM_PARAMS]; 3];
+    let dxs = {
+        let mut it = grads.iter_mut();
+        let mut sinks: [FlatGradient<'_, f32>; 3] =
+            core::array::from_fn(|_| FlatGradient::new(it.next().unwrap()));
+        let dxs = net.backward_with_batch(&batch_cache, &dys, &mut sinks);
+        assert!(sinks.iter().all(FlatGradient::is_complete));
+        dxs
+    };
+    for b in 0..3 {
+        let mut cache = Zeroed::zeroed();
+        let y = net.forward(&xs[b], &mut cache);
+        assert_eq!(y.map(f32::to_bits), ys[b].map(f32::to_bits));
+        let mut g = vec![0.0_f32; Net::NUM_PARAMS];
+        let dx = net.backward_with(&cache, &dys[b], &mut FlatGradient::new(&mut g));
+        assert_eq!(dx.map(f32::to_bits), dxs[b].map(f32::to_bits));
+        assert_eq!(g, grads[b]);
+    }
+}
