@@ -137,7 +137,7 @@ fn r1(c: &mut Criterion) {
         }
     }
     let y: Box<[[f64; 1]; N]> = Box::new(core::array::from_fn(|i| [train[i][0].sin()]));
-    let gd = GradientDescentMse::new(&*y, 1.0)
+    let gd = GradientDescentMse::new(&y, 1.0)
         .and_then(|g| g.with_regularizer(Regularizer::Relative(1e-6)))
         .expect("valid settings");
     let mut work = boxed_matrix::<f64, N, N>();
@@ -149,15 +149,8 @@ fn r1(c: &mut Criterion) {
                 matrix: &mut work,
                 rotations: &mut rotations,
             };
-            gd.test_outputs_direct(
-                black_box(&*k_train),
-                &*k_test,
-                None,
-                10.0,
-                &mut out,
-                scratch,
-            )
-            .expect("converges");
+            gd.test_outputs_direct(black_box(&*k_train), &k_test, None, 10.0, &mut out, scratch)
+                .expect("converges");
             black_box(out[0][0])
         })
     });

@@ -115,7 +115,7 @@ impl<T: Real> Filter<T> {
 
     /// `h(λ)`: `1 − e^{−τλ}` or `1 − (1 − xλ)^k`.
     fn h(self, lambda: T) -> T {
-        if !(lambda > T::ZERO) {
+        if lambda.is_nan() || lambda <= T::ZERO {
             return T::ZERO;
         }
         match self {
@@ -134,7 +134,7 @@ impl<T: Real> Filter<T> {
 
     /// `g(λ) = h(λ)/λ`.
     fn g(self, lambda: T) -> T {
-        if !(lambda > T::ZERO) {
+        if lambda.is_nan() || lambda <= T::ZERO {
             return T::ZERO;
         }
         self.h(lambda) / lambda
@@ -728,7 +728,7 @@ pub fn max_learning_rate<T: Real, const N: usize>(
         });
     }
     let top = max_eigenvalue(ntk_train, work)?;
-    if !(top > T::ZERO) {
+    if top.is_nan() || top <= T::ZERO {
         return Err(Error::InvalidArgument {
             what: "kernel has no positive eigenvalue",
         });

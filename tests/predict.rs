@@ -152,7 +152,10 @@ const M: usize = 3;
 
 /// A random kernel: Gram matrix of N + M feature vectors in 8 dimensions,
 /// plus 0.05 on the diagonal.
-fn kernels(v: &[f64]) -> ([[f64; N]; N], [[f64; N]; M], [[f64; M]; M]) {
+/// A row-major `R × C` matrix.
+type Mat<const R: usize, const C: usize> = [[f64; C]; R];
+
+fn kernels(v: &[f64]) -> (Mat<N, N>, Mat<M, N>, Mat<M, M>) {
     let feat = |i: usize| &v[i * 8..i * 8 + 8];
     let k = |i: usize, j: usize| {
         feat(i).iter().zip(feat(j)).map(|(a, b)| a * b).sum::<f64>() / 8.0

@@ -14,7 +14,10 @@ type Net<const W: usize> = (Dense<f64, 1, W>, Relu, Dense<f64, W, 1>);
 const N: usize = 8;
 const M: usize = 5;
 
-fn data() -> ([[f64; 1]; N], [[f64; 1]; N], [[f64; 1]; M]) {
+/// One value per point.
+type Column<const R: usize> = [[f64; 1]; R];
+
+fn data() -> (Column<N>, Column<N>, Column<M>) {
     let xs: [[f64; 1]; N] = core::array::from_fn(|i| [-1.0 + 2.0 * i as f64 / (N - 1) as f64]);
     let y = xs.map(|x| [(2.0 * x[0]).sin()]);
     let xt: [[f64; 1]; M] =

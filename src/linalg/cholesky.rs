@@ -89,7 +89,7 @@ pub(crate) fn factor_in_place<T: Real, const N: usize>(
         }
         let diag = row[i];
         let d = diag - dot(&row[..i], &row[..i]);
-        if !(d > T::EPSILON * diag) || !d.is_finite() {
+        if d.is_nan() || d <= T::EPSILON * diag || !d.is_finite() {
             return Err(Error::NotPositiveDefinite { index: i });
         }
         row[i] = d.sqrt();
@@ -102,7 +102,7 @@ pub(crate) fn factor_in_place<T: Real, const N: usize>(
 fn check_factor<T: Real, const N: usize>(l: &[[T; N]; N], n: usize) -> Result<(), Error> {
     for (i, row) in l.iter().enumerate().take(n) {
         check_finite(&row[..=i], "Cholesky factor")?;
-        if !(row[i] > T::ZERO) {
+        if row[i].is_nan() || row[i] <= T::ZERO {
             return Err(Error::NotPositiveDefinite { index: i });
         }
     }
@@ -427,7 +427,11 @@ pub fn cholesky_append<T: Real, const N: usize>(
         row[i] = (row[i] - dot(&row[..i], &li[..i])) / li[i];
     }
     let d = k_self - dot(&row[..n], &row[..n]);
-    if !(d > T::EPSILON * k_self) || !d.is_finite() || !row[..n].iter().all(|v| v.is_finite()) {
+    if d.is_nan()
+        || d <= T::EPSILON * k_self
+        || !d.is_finite()
+        || !row[..n].iter().all(|v| v.is_finite())
+    {
         row.fill(T::ZERO);
         return Err(Error::NotPositiveDefinite { index: n });
     }
