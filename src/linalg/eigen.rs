@@ -667,7 +667,7 @@ pub fn max_eigenvalue<T: Real, const N: usize>(
 /// let a = [[4.0_f64, 0.0], [0.0, -0.5]];
 /// let mut work = [[0.0; 2]; 2];
 /// assert!((ntk::linalg::condition_number(&a, &mut work)? - 8.0).abs() < 1e-12);
-/// assert_eq!(ntk::linalg::condition_number(&[[1.0, 0.0], [1.0, 1.0]], &mut work)?, f64::INFINITY);
+/// assert_eq!(ntk::linalg::condition_number(&[[1.0, 0.0], [0.0, 0.0]], &mut work)?, f64::INFINITY);
 /// # Ok::<(), ntk::Error>(())
 /// ```
 ///
