@@ -1210,7 +1210,6 @@ impl<T: Real, const CAP: usize, const K: usize> OnlineGp<T, CAP, K> {
 
     /// Removes every point.
     pub fn clear(&mut self) {
-        let noise = self.noise;
         for m in [&mut self.gram, &mut self.factor] {
             for row in m.iter_mut() {
                 row.fill(T::ZERO);
@@ -1219,7 +1218,6 @@ impl<T: Real, const CAP: usize, const K: usize> OnlineGp<T, CAP, K> {
         self.y = [[T::ZERO; K]; CAP];
         self.beta = [[T::ZERO; K]; CAP];
         self.len = 0;
-        self.noise = noise;
     }
 
     /// `z = L⁻¹·k_row` after checks.
