@@ -1,9 +1,162 @@
 //! Criterion benchmarks with the ids of DESIGN.md: E1, E2, E1J, E2J, A1, R1.
+//!
+//! `cargo bench --bench workloads -- ID` runs one; inputs are standard normal
+//! from a fixed seed and the timed region is the whole computation.
 use criterion::{criterion_group, criterion_main, Criterion};
+use ntk::empirical::{jacobian, structured};
+use ntk::nn::{Dense, Relu};
+use ntk::Rng;
+use std::hint::black_box;
 
-fn workloads(_c: &mut Criterion) {}
+/// A boxed N×N matrix (too large for the stack at N = 512 in f64).
+fn boxed_matrix<T: Copy + Default, const N: usize, const M: usize>() -> Box<[[T; N]; M]> {
+    let v = vec![[T::default(); N]; M].into_boxed_slice();
+    match v.try_into() {
+        Ok(b) => b,
+        Err(_) => unreachable!("length is M by construction"),
+    }
+}
 
-/// A1: analytic NNGP + NTK Gram, f64, `dense(1.5,0.1) relu` ×3 then
+fn inputs<const D: usize, const N: usize>(seed: u64) -> Box<[[f32; D]; N]> {
+    let mut rng = Rng::new(seed);
+    let mut xs = boxed_matrix::<f32, D, N>();
+    for row in xs.iter_mut() {
+        rng.fill_normal(row);
+    }
+    xs
+}
+
+type Mlp<const W: usize> = (
+    Dense<f32, 16, W>,
+    Relu,
+    Dense<f32, W, W>,
+    Relu,
+    Dense<f32, W, 1>,
+);
+
+fn mlp<const W: usize>(seed: u64) -> Box<Mlp<W>> {
+    let mut rng = Rng::new(seed);
+    Box::new((
+        Dense::ntk(1.5, 0.1, &mut rng),
+        Relu,
+        Dense::ntk(1.5, 0.1, &mut rng),
+        Relu,
+        Dense::ntk(1.5, 0.1, &mut rng),
+    ))
+}
+
+fn empirical_structured<const W: usize, const N: usize>(c: &mut Criterion, id: &str) {
+    let net = mlp::<W>(1);
+    let xs = inputs::<16, N>(2);
+    let mut out = boxed_matrix::<f32, N, N>();
+    let mut ws = vec![0.0_f32; structured::workspace_len::<f32, Mlp<W>>(N, 1)];
+    c.bench_function(id, |b| {
+        b.iter(|| {
+            structured::ntk(black_box(&*net), black_box(&*xs), &mut ws, &mut out).expect("finite");
+            black_box(out[N - 1][0])
+        })
+    });
+}
+
+fn empirical_jacobian<const W: usize, const N: usize>(c: &mut Criterion, id: &str) {
+    let net = mlp::<W>(1);
+    let xs = inputs::<16, N>(2);
+    let mut out = boxed_matrix::<f32, N, N>();
+    let mut wj = vec![0.0_f32; jacobian::workspace_len::<f32, [f32; 16], Mlp<W>>(N)];
+    c.bench_function(id, |b| {
+        b.iter(|| {
+            jacobian::ntk(black_box(&*net), black_box(&*xs), &mut wj, &mut out).expect("finite");
+            black_box(out[N - 1][0])
+        })
+    });
+}
+
+fn empirical(c: &mut Criterion) {
+    empirical_structured::<128, 128>(c, "E1");
+    empirical_structured::<512, 256>(c, "E2");
+}
+
+fn empirical_reference(c: &mut Criterion) {
+    empirical_jacobian::<128, 128>(c, "E1J");
+    empirical_jacobian::<512, 256>(c, "E2J");
+}
+
+/// NNGP/NTK recursion of the `A1` architecture (`dense(1.5,0.1) relu` ×3,
+/// then `dense(1.5,0.1)`, NTK parameterization) between two inputs, by the
+/// arc-cosine closed forms; used to set up `R1` outside the timed region.
+fn a1_ntk(x: &[f64], z: &[f64]) -> f64 {
+    use std::f64::consts::PI;
+    let d = x.len() as f64;
+    let (w2, b2) = (1.5_f64 * 1.5, 0.1_f64 * 0.1);
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| p * q).sum::<f64>() / d;
+    let (mut s11, mut s22, mut s12) = (dot(x, x), dot(z, z), dot(x, z));
+    let mut theta = 0.0;
+    for layer in 0..4 {
+        (s11, s22, s12) = (w2 * s11 + b2, w2 * s22 + b2, w2 * s12 + b2);
+        theta = s12 + w2 * theta;
+        if layer == 3 {
+            break;
+        }
+        let norm = (s11 * s22).sqrt();
+        let cos = (s12 / norm).clamp(-1.0, 1.0);
+        let th = cos.acos();
+        theta *= (PI - th) / (2.0 * PI);
+        s12 = norm * (th.sin() + (PI - th) * cos) / (2.0 * PI);
+        s11 /= 2.0;
+        s22 /= 2.0;
+    }
+    theta
+}
+
+/// `R1`: gradient-flow prediction of 256 test outputs at t = 10 (η = 1,
+/// f₀ = 0, y = sin(x₀), regulariser 1e-6 relative) from the given A1 NTK on
+/// 256 training inputs; the eigen-solve (tridiagonalisation and QL rotations
+/// applied to the residual) is inside the timed region.
+fn r1(c: &mut Criterion) {
+    use ntk::linalg::Regularizer;
+    use ntk::predict::{GradientDescentMse, Scratch};
+    const N: usize = 256;
+    const D: usize = 16;
+    let mut rng = Rng::new(11);
+    let mut draw = || -> Vec<[f64; D]> {
+        (0..N)
+            .map(|_| {
+                let mut x = [0.0; D];
+                rng.fill_normal(&mut x);
+                x
+            })
+            .collect()
+    };
+    let (train, test) = (draw(), draw());
+    let mut k_train = boxed_matrix::<f64, N, N>();
+    let mut k_test = boxed_matrix::<f64, N, N>();
+    for i in 0..N {
+        for j in 0..N {
+            k_train[i][j] = a1_ntk(&train[i], &train[j]);
+            k_test[i][j] = a1_ntk(&test[i], &train[j]);
+        }
+    }
+    let y: Box<[[f64; 1]; N]> = Box::new(core::array::from_fn(|i| [train[i][0].sin()]));
+    let gd = GradientDescentMse::new(&y, 1.0)
+        .and_then(|g| g.with_regularizer(Regularizer::Relative(1e-6)))
+        .expect("valid settings");
+    let mut work = boxed_matrix::<f64, N, N>();
+    let mut rotations = vec![0.0; 3 * N * N];
+    let mut out = boxed_matrix::<f64, 1, N>();
+    c.bench_function("R1", |b| {
+        b.iter(|| {
+            let scratch = Scratch {
+                matrix: &mut work,
+                rotations: &mut rotations,
+            };
+            gd.test_outputs_direct(black_box(&*k_train), &k_test, None, 10.0, &mut out, scratch)
+                .expect("converges");
+            black_box(out[0][0])
+        })
+    });
+}
+
+/// `A1`: analytic NNGP + NTK Gram, f64, `dense(1.5,0.1) relu` ×3 then
 /// `dense(1.5,0.1)`, N = 512 standard normal inputs of dimension 16.
 fn a1(c: &mut Criterion) {
     use ntk::analytic::Architecture;
@@ -13,26 +166,26 @@ fn a1(c: &mut Criterion) {
         "dense(1.5,0.1) relu dense(1.5,0.1) relu dense(1.5,0.1) relu dense(1.5,0.1)"
             .parse()
             .expect("A1 architecture");
-    let mut rng = ntk::Rng::new(0xA1);
-    let mut x = vec![[0.0_f64; D]; N];
+    let mut rng = Rng::new(0xA1);
+    let mut x = boxed_matrix::<f64, D, N>();
     for row in x.iter_mut() {
         rng.fill_normal(row);
     }
-    let x: Box<[[f64; D]; N]> = x.into_boxed_slice().try_into().expect("N rows");
-    let zeros = || -> Box<[[f64; N]; N]> {
-        vec![[0.0; N]; N]
-            .into_boxed_slice()
-            .try_into()
-            .expect("N rows")
-    };
-    let (mut nngp, mut ntk) = (zeros(), zeros());
+    let mut nngp = boxed_matrix::<f64, N, N>();
+    let mut ntk = boxed_matrix::<f64, N, N>();
     c.bench_function("A1", |b| {
         b.iter(|| {
-            arch.gram(&x, &mut nngp, &mut ntk).expect("A1 Gram");
-            criterion::black_box((&nngp, &ntk));
+            arch.gram(black_box(&*x), &mut nngp, &mut ntk)
+                .expect("finite");
+            black_box((nngp[N - 1][0], ntk[N - 1][0]))
         })
     });
 }
 
-criterion_group!(benches, workloads, a1);
-criterion_main!(benches);
+criterion_group!(benches, empirical, r1, a1);
+criterion_group! {
+    name = slow;
+    config = Criterion::default().sample_size(10);
+    targets = empirical_reference
+}
+criterion_main!(benches, slow);

@@ -151,7 +151,13 @@ impl fmt::Display for ParseErrorKind {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} `{}` at byte {}", self.kind, self.token(), self.position)
+        write!(
+            f,
+            "{} `{}` at byte {}",
+            self.kind,
+            self.token(),
+            self.position
+        )
     }
 }
 
@@ -167,7 +173,10 @@ impl fmt::Display for Error {
                 write!(f, "no convergence within {iterations} iterations")
             }
             Error::BufferTooSmall { needed, given } => {
-                write!(f, "buffer too small: {needed} elements needed, {given} given")
+                write!(
+                    f,
+                    "buffer too small: {needed} elements needed, {given} given"
+                )
             }
             Error::InvalidArgument { what } => write!(f, "invalid argument: {what}"),
             Error::Parse(e) => write!(f, "parse error: {e}"),

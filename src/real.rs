@@ -22,7 +22,9 @@ use core::iter::Sum;
 use core::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 
 #[cfg(not(any(feature = "libm", feature = "std", feature = "micromath")))]
-compile_error!("ntk needs a math backend: enable one of the features `libm` (default), `std` or `micromath`");
+compile_error!(
+    "ntk needs a math backend: enable one of the features `libm` (default), `std` or `micromath`"
+);
 
 mod sealed {
     pub trait Sealed {}
@@ -68,6 +70,7 @@ pub trait Real:
     + MulAssign
     + DivAssign
     + Sum
+    + crate::nn::Zeroed
 {
     /// 0.
     const ZERO: Self;
@@ -266,13 +269,15 @@ impl_real!(f64, 53, f64m);
 /// let e = ntk::real::erf_approx(0.5);
 /// assert!((e - 0.520_499_876).abs() < 2e-7);
 /// ```
+#[allow(clippy::excessive_precision)] // the published coefficients, kept as printed
 pub fn erf_approx(x: f32) -> f32 {
     let sign = if x < 0.0 { -1.0 } else { 1.0 };
     let x = x.abs();
     let t = 1.0 / (1.0 + 0.327_591_1 * x);
     let poly = t
         * (0.254_829_592
-            + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
     sign * (1.0 - poly * <f32 as Real>::exp(-x * x))
 }
 

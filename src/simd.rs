@@ -10,12 +10,16 @@
 use crate::Real;
 
 /// Number of independent accumulators (lanes) per dot product.
-pub const LANES: usize = 8;
+pub const LANES: usize = 16;
 
 #[inline(always)]
 fn reduce<T: Real>(acc: [T; LANES]) -> T {
-    let a = [acc[0] + acc[4], acc[1] + acc[5], acc[2] + acc[6], acc[3] + acc[7]];
-    (a[0] + a[2]) + (a[1] + a[3])
+    let mut h = [T::ZERO; 8];
+    for l in 0..8 {
+        h[l] = acc[l] + acc[l + 8];
+    }
+    let q = [h[0] + h[4], h[1] + h[5], h[2] + h[6], h[3] + h[7]];
+    (q[0] + q[2]) + (q[1] + q[3])
 }
 
 /// Dot product Σ aᵢ·bᵢ over the common length of `a` and `b`.
@@ -29,26 +33,19 @@ fn reduce<T: Real>(acc: [T; LANES]) -> T {
 #[inline]
 pub fn dot<T: Real>(a: &[T], b: &[T]) -> T {
     let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let ca = a.chunks_exact(2 * LANES);
-    let cb = b.chunks_exact(2 * LANES);
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    let mut acc0 = [T::ZERO; LANES];
-    let mut acc1 = [T::ZERO; LANES];
-    for (x, y) in ca.zip(cb) {
+    let (ca, ra) = a[..n].as_chunks::<LANES>();
+    let (cb, rb) = b[..n].as_chunks::<LANES>();
+    let mut acc = [T::ZERO; LANES];
+    for (x, y) in ca.iter().zip(cb) {
         for l in 0..LANES {
-            acc0[l] += x[l] * y[l];
-            acc1[l] += x[LANES + l] * y[LANES + l];
+            acc[l] += x[l] * y[l];
         }
-    }
-    for l in 0..LANES {
-        acc0[l] += acc1[l];
     }
     let mut tail = T::ZERO;
     for (x, y) in ra.iter().zip(rb) {
         tail += *x * *y;
     }
-    reduce(acc0) + tail
+    reduce(acc) + tail
 }
 
 /// Four dot products of `a` with `b0..b3` sharing the loads of `a`: the Gram
@@ -64,37 +61,94 @@ pub fn dot<T: Real>(a: &[T], b: &[T]) -> T {
 #[inline]
 pub fn dot4<T: Real>(a: &[T], b: [&[T]; 4]) -> [T; 4] {
     let n = b.iter().fold(a.len(), |n, r| n.min(r.len()));
-    let a = &a[..n];
-    let (b0, b1, b2, b3) = (&b[0][..n], &b[1][..n], &b[2][..n], &b[3][..n]);
-    let mut acc = [[T::ZERO; LANES]; 4];
-    let mut acc1 = [[T::ZERO; LANES]; 4];
-    let step = 2 * LANES;
-    let full = n - n % step;
-    let mut s = 0;
-    while s < full {
-        let x = &a[s..s + step];
-        let y = [&b0[s..s + step], &b1[s..s + step], &b2[s..s + step], &b3[s..s + step]];
-        for r in 0..4 {
-            for l in 0..LANES {
-                acc[r][l] += x[l] * y[r][l];
-                acc1[r][l] += x[LANES + l] * y[r][LANES + l];
-            }
-        }
-        s += step;
-    }
-    let mut out = [T::ZERO; 4];
-    let ys = [b0, b1, b2, b3];
-    for r in 0..4 {
+    let (ca, ra) = a[..n].as_chunks::<LANES>();
+    let (c0, r0) = b[0][..n].as_chunks::<LANES>();
+    let (c1, r1) = b[1][..n].as_chunks::<LANES>();
+    let (c2, r2) = b[2][..n].as_chunks::<LANES>();
+    let (c3, r3) = b[3][..n].as_chunks::<LANES>();
+    let mut s0 = [T::ZERO; LANES];
+    let mut s1 = [T::ZERO; LANES];
+    let mut s2 = [T::ZERO; LANES];
+    let mut s3 = [T::ZERO; LANES];
+    for ((((x, y0), y1), y2), y3) in ca.iter().zip(c0).zip(c1).zip(c2).zip(c3) {
         for l in 0..LANES {
-            acc[r][l] += acc1[r][l];
+            s0[l] += x[l] * y0[l];
+            s1[l] += x[l] * y1[l];
+            s2[l] += x[l] * y2[l];
+            s3[l] += x[l] * y3[l];
         }
-        let mut tail = T::ZERO;
-        for (x, y) in a[full..].iter().zip(&ys[r][full..]) {
-            tail += *x * *y;
-        }
-        out[r] = reduce(acc[r]) + tail;
     }
-    out
+    let tail = |r: &[T]| {
+        let mut t = T::ZERO;
+        for (x, y) in ra.iter().zip(r) {
+            t += *x * *y;
+        }
+        t
+    };
+    [
+        reduce(s0) + tail(r0),
+        reduce(s1) + tail(r1),
+        reduce(s2) + tail(r2),
+        reduce(s3) + tail(r3),
+    ]
+}
+
+/// Eight dot products: rows `a[0], a[1]` against `b[0..4]`, the 2×4 Gram
+/// register tile. Each result equals [`dot`] of the same pair bitwise.
+///
+/// # Examples
+///
+/// ```
+/// let x = [1.0_f64; 21];
+/// let y = [2.0_f64; 21];
+/// let r = ntk::simd::dot2x4([&x, &y], [&x, &y, &x, &y]);
+/// assert_eq!(r, [[21.0, 42.0, 21.0, 42.0], [42.0, 84.0, 42.0, 84.0]]);
+/// ```
+#[inline]
+pub fn dot2x4<T: Real>(a: [&[T]; 2], b: [&[T]; 4]) -> [[T; 4]; 2] {
+    let n = b.iter().chain(&a).fold(usize::MAX, |n, r| n.min(r.len()));
+    let (p, rp) = a[0][..n].as_chunks::<LANES>();
+    let (q, rq) = a[1][..n].as_chunks::<LANES>();
+    let (c0, r0) = b[0][..n].as_chunks::<LANES>();
+    let (c1, r1) = b[1][..n].as_chunks::<LANES>();
+    let (c2, r2) = b[2][..n].as_chunks::<LANES>();
+    let (c3, r3) = b[3][..n].as_chunks::<LANES>();
+    let z = [T::ZERO; LANES];
+    let (mut s00, mut s01, mut s02, mut s03) = (z, z, z, z);
+    let (mut s10, mut s11, mut s12, mut s13) = (z, z, z, z);
+    for (((((x, w), y0), y1), y2), y3) in p.iter().zip(q).zip(c0).zip(c1).zip(c2).zip(c3) {
+        for l in 0..LANES {
+            s00[l] += x[l] * y0[l];
+            s01[l] += x[l] * y1[l];
+            s02[l] += x[l] * y2[l];
+            s03[l] += x[l] * y3[l];
+            s10[l] += w[l] * y0[l];
+            s11[l] += w[l] * y1[l];
+            s12[l] += w[l] * y2[l];
+            s13[l] += w[l] * y3[l];
+        }
+    }
+    let tail = |u: &[T], v: &[T]| {
+        let mut t = T::ZERO;
+        for (x, y) in u.iter().zip(v) {
+            t += *x * *y;
+        }
+        t
+    };
+    [
+        [
+            reduce(s00) + tail(rp, r0),
+            reduce(s01) + tail(rp, r1),
+            reduce(s02) + tail(rp, r2),
+            reduce(s03) + tail(rp, r3),
+        ],
+        [
+            reduce(s10) + tail(rq, r0),
+            reduce(s11) + tail(rq, r1),
+            reduce(s12) + tail(rq, r2),
+            reduce(s13) + tail(rq, r3),
+        ],
+    ]
 }
 
 /// `y ← y + alpha·x` over the common length.
@@ -108,17 +162,30 @@ pub fn dot4<T: Real>(a: &[T], b: [&[T]; 4]) -> [T; 4] {
 /// ```
 #[inline]
 pub fn axpy<T: Real>(alpha: T, x: &[T], y: &mut [T]) {
-    let n = x.len().min(y.len());
-    let (x, y) = (&x[..n], &mut y[..n]);
-    let mut cy = y.chunks_exact_mut(LANES);
-    let mut cx = x.chunks_exact(LANES);
-    for (yc, xc) in (&mut cy).zip(&mut cx) {
-        for l in 0..LANES {
-            yc[l] += alpha * xc[l];
-        }
-    }
-    for (yv, xv) in cy.into_remainder().iter_mut().zip(cx.remainder()) {
+    // Elementwise, no reduction: the plain loop vectorises as it is.
+    for (yv, xv) in y.iter_mut().zip(x) {
         *yv += alpha * *xv;
+    }
+}
+
+/// `y ← y + Σᵣ alpha[r]·x[r]` over the common length: four axpys sharing
+/// the loads and stores of `y` (the transposed matrix–vector kernel).
+///
+/// # Examples
+///
+/// ```
+/// let mut y = [0.0_f64; 3];
+/// let x = [1.0, 2.0, 3.0];
+/// ntk::simd::axpy4([1.0, 2.0, 0.0, -1.0], [&x, &x, &x, &x], &mut y);
+/// assert_eq!(y, [2.0, 4.0, 6.0]);
+/// ```
+#[inline]
+pub fn axpy4<T: Real>(alpha: [T; 4], x: [&[T]; 4], y: &mut [T]) {
+    let n = x.iter().fold(y.len(), |n, r| n.min(r.len()));
+    let (x0, x1, x2, x3) = (&x[0][..n], &x[1][..n], &x[2][..n], &x[3][..n]);
+    let [a0, a1, a2, a3] = alpha;
+    for (q, yv) in y[..n].iter_mut().enumerate() {
+        *yv += (a0 * x0[q] + a1 * x1[q]) + (a2 * x2[q] + a3 * x3[q]);
     }
 }
 
@@ -156,6 +223,9 @@ mod tests {
             let r = dot4(&a[..n], [&b[..n], &a[..n], &b[..n], &b[..n]]);
             assert_eq!(r[0].to_bits(), d.to_bits());
             assert_eq!(r[1].to_bits(), dot(&a[..n], &a[..n]).to_bits());
+            let t = dot2x4([&a[..n], &b[..n]], [&b[..n], &a[..n], &b[..n], &a[..n]]);
+            assert_eq!(t[0][0].to_bits(), d.to_bits());
+            assert_eq!(t[1][1].to_bits(), dot(&b[..n], &a[..n]).to_bits());
         }
     }
 

@@ -1,0 +1,234 @@
+//! The empirical NTK by plain Jacobian contraction: the reference method,
+//! for any [`JacobianModel`].
+//!
+//! Per input the workspace holds the K×P Jacobian (row-major); the kernel is
+//! `Θ_kk'(x, x') = J_k(x)·J_k'(x')`, contracted in blocks of
+//! [`CHUNK`] parameters so that one block of every row stays in cache.
+//!
+//! Workspace: [`workspace_len`] elements for the inputs involved (N for
+//! [`ntk`], M + N for [`ntk_cross`]).
+
+use super::gram::{self, Layout, Mode, Segment};
+use super::{fail, JacobianModel};
+use crate::error::check_result;
+use crate::{Error, Real};
+
+/// Parameters per contraction block.
+pub const CHUNK: usize = 1024;
+
+/// Workspace elements the Jacobian method needs for `inputs` inputs of a
+/// model `M`: `inputs · (OUTPUTS · PARAMS + PAD)`, where the [`PAD`] elements
+/// between records keep records whose size is a multiple of a large power of
+/// two from mapping onto the same cache sets.
+///
+/// # Examples
+///
+/// ```
+/// use ntk::empirical::jacobian::workspace_len;
+/// use ntk::nn::{Dense, Relu};
+/// type Net = (Dense<f64, 2, 4>, Relu, Dense<f64, 4, 1>);
+/// assert_eq!(workspace_len::<f64, [f64; 2], Net>(3), 3 * (12 + 5 + 16));
+/// ```
+pub const fn workspace_len<T: Real, X, M: JacobianModel<T, X>>(inputs: usize) -> usize {
+    inputs * record_stride(M::OUTPUTS * M::PARAMS)
+}
+
+/// Padding between Jacobian records, in elements.
+pub const PAD: usize = 16;
+
+const fn record_stride(len: usize) -> usize {
+    if len == 0 {
+        0
+    } else {
+        len + PAD
+    }
+}
+
+fn run<T: Real, X, Mdl: JacobianModel<T, X>>(
+    model: &Mdl,
+    x1: &[X],
+    x2: Option<&[X]>,
+    workspace: &mut [T],
+    out: &mut [T],
+    mode: Mode,
+) -> Result<(), Error> {
+    let (k, p) = (Mdl::OUTPUTS, Mdl::PARAMS);
+    if k == 0 {
+        return Err(Error::InvalidArgument {
+            what: "a model needs at least one output",
+        });
+    }
+    let m = x1.len();
+    let n = x2.map_or(m, <[_]>::len);
+    let rec = record_stride(k * p);
+    let needed = (m + x2.map_or(0, <[_]>::len)) * rec;
+    if workspace.len() < needed {
+        return Err(Error::BufferTooSmall {
+            needed,
+            given: workspace.len(),
+        });
+    }
+    let (r1, rest) = workspace[..needed].split_at_mut(m * rec);
+    if rec > 0 {
+        for (x, r) in x1.iter().zip(r1.chunks_exact_mut(rec)) {
+            model.jacobian(x, &mut r[..k * p])?;
+        }
+        if let Some(x2) = x2 {
+            for (x, r) in x2.iter().zip(rest.chunks_exact_mut(rec)) {
+                model.jacobian(x, &mut r[..k * p])?;
+            }
+        }
+    }
+    let (r1, rest) = (&*r1, &*rest);
+    check_result(r1, "per-input Jacobians")?;
+    check_result(rest, "per-input Jacobians")?;
+
+    let symmetric = x2.is_none();
+    let r2 = if symmetric { r1 } else { rest };
+    let lay = Layout {
+        rec,
+        delta_base: 0,
+        delta_stride: p,
+        k,
+    };
+    out.fill(T::ZERO);
+    let mut off = 0;
+    while off < p {
+        let seg = Segment {
+            a_off: 0,
+            a_len: 0,
+            d_off: off,
+            d_len: CHUNK.min(p - off),
+        };
+        gram::accumulate(r1, m, r2, n, &lay, &seg, symmetric, mode, out);
+        off += CHUNK;
+    }
+    gram::finish(out, m, n, k, symmetric, mode);
+    if out.iter().all(|v| v.is_finite()) {
+        Ok(())
+    } else {
+        fail(
+            out,
+            Error::Overflow {
+                what: "empirical NTK",
+            },
+        )
+    }
+}
+
+/// The N×N empirical NTK of `model` on `xs` by Jacobian contraction (trace
+/// convention: mean over outputs), bitwise symmetric.
+///
+/// # Examples
+///
+/// ```
+/// use ntk::empirical::jacobian;
+/// use ntk::nn::Dense;
+/// use ntk::Rng;
+/// // A linear model's NTK is ws²·x·x' + bs² exactly.
+/// let net: Dense<f64, 2, 1> = Dense::ntk(2.0, 0.5, &mut Rng::new(0));
+/// let xs = [[1.0, 2.0], [3.0, -1.0]];
+/// let mut ws = [0.0; jacobian::workspace_len::<f64, [f64; 2], Dense<f64, 2, 1>>(2)];
+/// let mut theta = [[0.0; 2]; 2];
+/// jacobian::ntk(&net, &xs, &mut ws, &mut theta)?;
+/// assert!((theta[0][1] - (2.0 * (3.0 - 2.0) + 0.25)).abs() < 1e-14);
+/// # Ok::<(), ntk::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// [`Error::BufferTooSmall`] for a workspace under [`workspace_len`]`(N)`;
+/// whatever [`JacobianModel::jacobian`] reports (for this crate's networks
+/// [`Error::NonFinite`] on non-finite parameters) with `out` untouched;
+/// [`Error::Overflow`] if a Jacobian or the kernel is not finite (`out`
+/// zeroed if it was reached).
+pub fn ntk<T: Real, X, Mdl: JacobianModel<T, X>, const N: usize>(
+    model: &Mdl,
+    xs: &[X; N],
+    workspace: &mut [T],
+    out: &mut [[T; N]; N],
+) -> Result<(), Error> {
+    run(
+        model,
+        xs,
+        None,
+        workspace,
+        out.as_flattened_mut(),
+        Mode::Trace,
+    )
+}
+
+/// The M×N empirical NTK between `x1` and `x2` by Jacobian contraction
+/// (trace convention).
+///
+/// # Errors
+///
+/// As [`ntk`], with a workspace of [`workspace_len`]`(M + N)` elements.
+pub fn ntk_cross<T: Real, X, Mdl: JacobianModel<T, X>, const M: usize, const N: usize>(
+    model: &Mdl,
+    x1: &[X; M],
+    x2: &[X; N],
+    workspace: &mut [T],
+    out: &mut [[T; N]; M],
+) -> Result<(), Error> {
+    run(
+        model,
+        x1,
+        Some(x2),
+        workspace,
+        out.as_flattened_mut(),
+        Mode::Trace,
+    )
+}
+
+/// The full K×K-block empirical NTK on `xs` by Jacobian contraction,
+/// `out[i][j][k][k']`; `K` must equal the model's output count.
+///
+/// # Errors
+///
+/// As [`ntk`].
+pub fn ntk_blocks<T: Real, X, Mdl: JacobianModel<T, X>, const K: usize, const N: usize>(
+    model: &Mdl,
+    xs: &[X; N],
+    workspace: &mut [T],
+    out: &mut [[[[T; K]; K]; N]; N],
+) -> Result<(), Error> {
+    const {
+        assert!(
+            K == Mdl::OUTPUTS,
+            "the block size must equal the model's output count"
+        )
+    };
+    let flat = out.as_flattened_mut().as_flattened_mut().as_flattened_mut();
+    run(model, xs, None, workspace, flat, Mode::Blocks)
+}
+
+/// The full K×K-block empirical NTK between `x1` and `x2` by Jacobian
+/// contraction, `out[i][j][k][k']`.
+///
+/// # Errors
+///
+/// As [`ntk_cross`].
+pub fn ntk_blocks_cross<
+    T: Real,
+    X,
+    Mdl: JacobianModel<T, X>,
+    const K: usize,
+    const M: usize,
+    const N: usize,
+>(
+    model: &Mdl,
+    x1: &[X; M],
+    x2: &[X; N],
+    workspace: &mut [T],
+    out: &mut [[[[T; K]; K]; N]; M],
+) -> Result<(), Error> {
+    const {
+        assert!(
+            K == Mdl::OUTPUTS,
+            "the block size must equal the model's output count"
+        )
+    };
+    let flat = out.as_flattened_mut().as_flattened_mut().as_flattened_mut();
+    run(model, x1, Some(x2), workspace, flat, Mode::Blocks)
+}

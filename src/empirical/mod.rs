@@ -1,0 +1,147 @@
+//! Empirical NTK of finite networks: the factored (structured) method and the
+//! plain Jacobian contraction.
+//!
+//! For a network f(x; θ) with K outputs the empirical NTK is
+//! `Θ_kk'(x, x') = ∇θ f_k(x) · ∇θ f_k'(x')`. Two methods compute it:
+//!
+//! - [`structured`]: for the dense layers of this crate, a layer's share
+//!   factorises as `(δ(x)·δ(x')) · (ws²·a(x)·a(x') + bs²)` with `a` the layer's
+//!   input and `δ = ∂f/∂y` its output cotangent, so each entry costs
+//!   O(widths) instead of O(parameters). Per-input `a` and `δ` are cached in a
+//!   caller workspace and the Gram matrix is built segment by segment with
+//!   the four-row dot micro-kernel (Novak, Sohl-Dickstein, Schoenholz 2022).
+//! - [`jacobian`]: for any [`JacobianModel`] (every network of this crate,
+//!   and any model a user can differentiate), the per-input Jacobian rows are
+//!   written into the workspace and contracted, blocked along the parameter
+//!   axis.
+//!
+//! Each comes as an N×N train×train matrix (`ntk`, bitwise symmetric, both
+//! triangles written), an M×N test×train matrix (`ntk_cross`), and their full
+//! K×K-block forms (`ntk_blocks`, `ntk_blocks_cross`, indexed
+//! `[i][j][k][k']`). The plain forms use neural-tangents' default trace
+//! convention: the mean over outputs of the diagonal blocks.
+//!
+//! ```
+//! use ntk::empirical::{jacobian, structured};
+//! use ntk::nn::{Dense, Relu};
+//! use ntk::Rng;
+//! let mut rng = Rng::new(1);
+//! type Net = (Dense<f64, 2, 8>, Relu, Dense<f64, 8, 1>);
+//! let net: Net = (Dense::ntk(1.5, 0.1, &mut rng), Relu, Dense::ntk(1.5, 0.1, &mut rng));
+//! let xs = [[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]];
+//!
+//! let mut ws = [0.0; structured::workspace_len::<f64, Net>(3, 1)];
+//! let mut theta = [[0.0; 3]; 3];
+//! structured::ntk(&net, &xs, &mut ws, &mut theta)?;
+//!
+//! let mut wj = [0.0; jacobian::workspace_len::<f64, [f64; 2], Net>(3)];
+//! let mut reference = [[0.0; 3]; 3];
+//! jacobian::ntk(&net, &xs, &mut wj, &mut reference)?;
+//! for i in 0..3 {
+//!     for j in 0..3 {
+//!         assert!((theta[i][j] - reference[i][j]).abs() < 1e-12);
+//!         assert_eq!(theta[i][j].to_bits(), theta[j][i].to_bits());
+//!     }
+//! }
+//! # Ok::<(), ntk::Error>(())
+//! ```
+
+mod gram;
+pub mod jacobian;
+pub mod structured;
+
+use crate::nn::{FlatGradient, Module, Params, Zeroed};
+use crate::{Error, Real};
+
+/// A model whose per-input parameter Jacobian can be written into a flat
+/// buffer: what the Jacobian-contraction NTK needs ("NTK for generic
+/// nonlinear models").
+///
+/// Every network of this crate implements it; implement it for your own
+/// model to get its empirical NTK from [`jacobian`].
+///
+/// # Examples
+///
+/// ```
+/// use ntk::empirical::{jacobian, JacobianModel};
+/// use ntk::Error;
+///
+/// /// f(x; a, b) = a·sin(b·x), one output, two parameters.
+/// struct Wave { a: f64, b: f64 }
+/// impl JacobianModel<f64, f64> for Wave {
+///     const OUTPUTS: usize = 1;
+///     const PARAMS: usize = 2;
+///     fn jacobian(&self, x: &f64, out: &mut [f64]) -> Result<(), Error> {
+///         out[0] = (self.b * x).sin();
+///         out[1] = self.a * x * (self.b * x).cos();
+///         Ok(())
+///     }
+/// }
+///
+/// let model = Wave { a: 2.0, b: 0.5 };
+/// let xs = [0.3, 1.2];
+/// let mut ws = [0.0; jacobian::workspace_len::<f64, f64, Wave>(2)];
+/// let mut theta = [[0.0; 2]; 2];
+/// jacobian::ntk(&model, &xs, &mut ws, &mut theta)?;
+/// let g = |x: f64| [(0.5 * x).sin(), 2.0 * x * (0.5 * x).cos()];
+/// let (g0, g1) = (g(0.3), g(1.2));
+/// assert!((theta[0][1] - (g0[0] * g1[0] + g0[1] * g1[1])).abs() < 1e-15);
+/// # Ok::<(), Error>(())
+/// ```
+pub trait JacobianModel<T: Real, X> {
+    /// Number of outputs K.
+    const OUTPUTS: usize;
+    /// Number of parameters P.
+    const PARAMS: usize;
+    /// Writes `∂f_k(x)/∂θ_p` into `out[k·PARAMS + p]`; `out` holds exactly
+    /// `OUTPUTS·PARAMS` elements.
+    ///
+    /// # Errors
+    ///
+    /// Whatever the model reports; the crate's networks report
+    /// [`Error::NonFinite`] for non-finite parameters.
+    fn jacobian(&self, x: &X, out: &mut [T]) -> Result<(), Error>;
+}
+
+impl<T: Real, X, M, const K: usize> JacobianModel<T, X> for M
+where
+    M: Module<T, X, Output = [T; K]> + Params<T>,
+{
+    const OUTPUTS: usize = K;
+    const PARAMS: usize = M::NUM_PARAMS;
+
+    fn jacobian(&self, x: &X, out: &mut [T]) -> Result<(), Error> {
+        let p = M::NUM_PARAMS;
+        if out.len() != K * p {
+            return Err(Error::BufferTooSmall {
+                needed: K * p,
+                given: out.len(),
+            });
+        }
+        if !self.is_finite() {
+            return Err(Error::NonFinite {
+                what: "network parameters",
+            });
+        }
+        let mut cache = M::Cache::zeroed();
+        self.forward(x, &mut cache);
+        for (k, row) in out.chunks_exact_mut(p.max(1)).enumerate().take(K) {
+            let mut dy = [T::ZERO; K];
+            dy[k] = T::ONE;
+            let mut sink = FlatGradient::new(row);
+            self.backward_with(&cache, &dy, &mut sink);
+            if !sink.is_complete() {
+                return Err(Error::InvalidArgument {
+                    what: "the network's parameter count disagrees with its backward pass",
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Zeroes an output and reports `err`: outputs are never left half-written.
+fn fail<T: Real>(out: &mut [T], err: Error) -> Result<(), Error> {
+    out.fill(T::ZERO);
+    Err(err)
+}

@@ -1,0 +1,330 @@
+//! The factored (structured) empirical NTK of networks built from this
+//! crate's layers.
+//!
+//! A dense layer `y = ws·W·a + bs·b` contributes
+//! `Θ_layer(x, x') = (δ(x)·δ(x')) · (ws²·a(x)·a(x') + bs²)` with `δ = ∂f/∂y`.
+//! Per input the workspace holds one record: for every dense layer the scaled
+//! input `[ws·a, bs]`, then for every output `k` the cotangents `δ_k` of every
+//! dense layer. The Gram matrix is then a sum over layers of Hadamard
+//! products of two Gram matrices, computed without ever forming a parameter
+//! gradient: O(N²·Σ widths) instead of O(N²·parameters).
+//!
+//! Workspace: [`workspace_len`] elements for the inputs involved (N for
+//! [`ntk`], M + N for [`ntk_cross`]).
+
+use super::fail;
+use super::gram::{self, Layout, Mode, Segment};
+use crate::error::{check_finite, check_result};
+use crate::nn::{GradSink, Module, Params, Zeroed};
+use crate::{Error, Real};
+
+/// Elements of one input's record for a network with `outputs` outputs.
+const fn record_len<T: Real, Net: Params<T>>(outputs: usize) -> usize {
+    Net::DENSE_IN + Net::DENSE_LAYERS + outputs * Net::DENSE_OUT
+}
+
+/// Workspace elements the structured method needs for `inputs` inputs (the
+/// sum over both sets for a cross matrix) of a network with `outputs` outputs.
+///
+/// # Examples
+///
+/// ```
+/// use ntk::empirical::structured::workspace_len;
+/// use ntk::nn::{Dense, Relu};
+/// type Net = (Dense<f32, 16, 128>, Relu, Dense<f32, 128, 1>);
+/// // per input: (16 + 1) + (128 + 1) activations, 128 + 1 cotangents
+/// assert_eq!(workspace_len::<f32, Net>(10, 1), 10 * (17 + 129 + 129));
+/// ```
+pub const fn workspace_len<T: Real, Net: Params<T>>(inputs: usize, outputs: usize) -> usize {
+    inputs * record_len::<T, Net>(outputs)
+}
+
+/// Writes the factors of one dense layer at a time into a record, from the
+/// end (backward passes visit the last layer first).
+struct FactorSink<'a, T> {
+    rec: &'a mut [T],
+    a_end: usize,
+    d_base: usize,
+    d_end: usize,
+    write_acts: bool,
+    bad: bool,
+}
+
+impl<T: Real> GradSink<T> for FactorSink<'_, T> {
+    fn dense(&mut self, a: &[T], ws: T, dy: &[T], bs: T) {
+        let na = a.len() + 1;
+        if na > self.a_end || dy.len() > self.d_end {
+            self.bad = true;
+            return;
+        }
+        self.a_end -= na;
+        if self.write_acts {
+            let dst = &mut self.rec[self.a_end..self.a_end + na];
+            for (d, &v) in dst.iter_mut().zip(a) {
+                *d = ws * v;
+            }
+            dst[na - 1] = bs;
+        }
+        self.d_end -= dy.len();
+        let at = self.d_base + self.d_end;
+        self.rec[at..at + dy.len()].copy_from_slice(dy);
+    }
+}
+
+/// Inputs per forward/backward batch: each weight row is loaded once per
+/// batch.
+const BATCH: usize = 4;
+
+fn sink_for<T: Real, Net: Params<T>>(rec: &mut [T], k: usize) -> FactorSink<'_, T> {
+    let acts = Net::DENSE_IN + Net::DENSE_LAYERS;
+    FactorSink {
+        rec,
+        a_end: acts,
+        d_base: acts + k * Net::DENSE_OUT,
+        d_end: Net::DENSE_OUT,
+        write_acts: k == 0,
+        bad: false,
+    }
+}
+
+fn shapes_disagree() -> Error {
+    Error::InvalidArgument {
+        what: "the network's dense shapes disagree with its backward pass",
+    }
+}
+
+fn write_records<T, Net, const D: usize, const K: usize>(
+    net: &Net,
+    xs: &[[T; D]],
+    recs: &mut [T],
+) -> Result<(), Error>
+where
+    T: Real,
+    Net: Module<T, [T; D], Output = [T; K]> + Params<T>,
+{
+    let rec = record_len::<T, Net>(K);
+    if rec == 0 {
+        return Ok(());
+    }
+    let (batches, rest) = xs.as_chunks::<BATCH>();
+    let (recs_b, recs_rest) = recs.split_at_mut(batches.len() * BATCH * rec);
+    for (xb, rb) in batches.iter().zip(recs_b.chunks_exact_mut(BATCH * rec)) {
+        let mut cache = Net::BatchCache::<BATCH>::zeroed();
+        net.forward_batch(xb, &mut cache);
+        for k in 0..K {
+            let mut dy = [T::ZERO; K];
+            dy[k] = T::ONE;
+            let mut parts = rb.chunks_exact_mut(rec);
+            let mut sinks: [FactorSink<'_, T>; BATCH] =
+                core::array::from_fn(|_| sink_for::<T, Net>(parts.next().unwrap_or_default(), k));
+            net.backward_with_batch(&cache, &[dy; BATCH], &mut sinks);
+            if sinks.iter().any(|s| s.bad || s.a_end != 0 || s.d_end != 0) {
+                return Err(shapes_disagree());
+            }
+        }
+    }
+    for (x, r) in rest.iter().zip(recs_rest.chunks_exact_mut(rec)) {
+        let mut cache = Net::Cache::zeroed();
+        net.forward(x, &mut cache);
+        for k in 0..K {
+            let mut dy = [T::ZERO; K];
+            dy[k] = T::ONE;
+            let mut sink = sink_for::<T, Net>(r, k);
+            net.backward_with(&cache, &dy, &mut sink);
+            if sink.bad || sink.a_end != 0 || sink.d_end != 0 {
+                return Err(shapes_disagree());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn run<T, Net, const D: usize, const K: usize>(
+    net: &Net,
+    x1: &[[T; D]],
+    x2: Option<&[[T; D]]>,
+    workspace: &mut [T],
+    out: &mut [T],
+    mode: Mode,
+) -> Result<(), Error>
+where
+    T: Real,
+    Net: Module<T, [T; D], Output = [T; K]> + Params<T>,
+{
+    const { assert!(K > 0, "a network needs at least one output") };
+    let m = x1.len();
+    let n = x2.map_or(m, <[_]>::len);
+    let rec = record_len::<T, Net>(K);
+    let needed = (m + x2.map_or(0, <[_]>::len)) * rec;
+    if workspace.len() < needed {
+        return Err(Error::BufferTooSmall {
+            needed,
+            given: workspace.len(),
+        });
+    }
+    check_finite(x1.as_flattened(), "inputs")?;
+    if let Some(x2) = x2 {
+        check_finite(x2.as_flattened(), "inputs")?;
+    }
+    if !net.is_finite() {
+        return Err(Error::NonFinite {
+            what: "network parameters",
+        });
+    }
+    let (r1, rest) = workspace[..needed].split_at_mut(m * rec);
+    write_records(net, x1, r1)?;
+    if let Some(x2) = x2 {
+        write_records(net, x2, rest)?;
+    }
+    let (r1, rest) = (&*r1, &*rest);
+    check_result(r1, "per-input activations and cotangents")?;
+    check_result(rest, "per-input activations and cotangents")?;
+
+    let symmetric = x2.is_none();
+    let r2 = if symmetric { r1 } else { rest };
+    let lay = Layout {
+        rec,
+        delta_base: Net::DENSE_IN + Net::DENSE_LAYERS,
+        delta_stride: Net::DENSE_OUT,
+        k: K,
+    };
+    out.fill(T::ZERO);
+    let (mut a_off, mut d_off) = (0, 0);
+    Net::dense_shapes(&mut |fan_in, fan_out| {
+        let seg = Segment {
+            a_off,
+            a_len: fan_in + 1,
+            d_off,
+            d_len: fan_out,
+        };
+        gram::accumulate(r1, m, r2, n, &lay, &seg, symmetric, mode, out);
+        a_off += fan_in + 1;
+        d_off += fan_out;
+    });
+    gram::finish(out, m, n, K, symmetric, mode);
+    if out.iter().all(|v| v.is_finite()) {
+        Ok(())
+    } else {
+        fail(
+            out,
+            Error::Overflow {
+                what: "empirical NTK",
+            },
+        )
+    }
+}
+
+/// The N×N empirical NTK of `net` on `xs` (trace convention: mean over the
+/// K outputs), bitwise symmetric.
+///
+/// # Examples
+///
+/// ```
+/// use ntk::empirical::structured;
+/// use ntk::nn::{Dense, Tanh};
+/// use ntk::Rng;
+/// let mut rng = Rng::new(5);
+/// let net: (Dense<f32, 3, 32>, Tanh, Dense<f32, 32, 2>) =
+///     (Dense::ntk(1.0, 0.0, &mut rng), Tanh, Dense::ntk(1.0, 0.0, &mut rng));
+/// let xs = [[1.0, 2.0, 3.0], [0.5, -1.0, 0.0]];
+/// let mut ws = [0.0; 2 * (4 + 33 + 2 * 34)];
+/// let mut theta = [[0.0; 2]; 2];
+/// structured::ntk(&net, &xs, &mut ws, &mut theta)?;
+/// assert!(theta[0][0] > 0.0 && theta[0][1] == theta[1][0]);
+/// # Ok::<(), ntk::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// [`Error::BufferTooSmall`] if `workspace` holds fewer than
+/// [`workspace_len`]`(N, K)` elements; [`Error::NonFinite`] for non-finite
+/// inputs or parameters (`out` untouched); [`Error::Overflow`] if the kernel
+/// overflows (`out` zeroed).
+pub fn ntk<T, Net, const D: usize, const K: usize, const N: usize>(
+    net: &Net,
+    xs: &[[T; D]; N],
+    workspace: &mut [T],
+    out: &mut [[T; N]; N],
+) -> Result<(), Error>
+where
+    T: Real,
+    Net: Module<T, [T; D], Output = [T; K]> + Params<T>,
+{
+    run(
+        net,
+        xs,
+        None,
+        workspace,
+        out.as_flattened_mut(),
+        Mode::Trace,
+    )
+}
+
+/// The M×N empirical NTK between test inputs `x1` and training inputs `x2`
+/// (trace convention): `out[i][j] = Θ(x1[i], x2[j])`.
+///
+/// # Errors
+///
+/// As [`ntk`], with a workspace of [`workspace_len`]`(M + N, K)` elements.
+pub fn ntk_cross<T, Net, const D: usize, const K: usize, const M: usize, const N: usize>(
+    net: &Net,
+    x1: &[[T; D]; M],
+    x2: &[[T; D]; N],
+    workspace: &mut [T],
+    out: &mut [[T; N]; M],
+) -> Result<(), Error>
+where
+    T: Real,
+    Net: Module<T, [T; D], Output = [T; K]> + Params<T>,
+{
+    run(
+        net,
+        x1,
+        Some(x2),
+        workspace,
+        out.as_flattened_mut(),
+        Mode::Trace,
+    )
+}
+
+/// The full K×K-block empirical NTK on `xs`:
+/// `out[i][j][k][k'] = ∇θ f_k(x_i) · ∇θ f_k'(x_j)`, with
+/// `out[i][j][k][k'] == out[j][i][k'][k]` bitwise.
+///
+/// # Errors
+///
+/// As [`ntk`].
+pub fn ntk_blocks<T, Net, const D: usize, const K: usize, const N: usize>(
+    net: &Net,
+    xs: &[[T; D]; N],
+    workspace: &mut [T],
+    out: &mut [[[[T; K]; K]; N]; N],
+) -> Result<(), Error>
+where
+    T: Real,
+    Net: Module<T, [T; D], Output = [T; K]> + Params<T>,
+{
+    let flat = out.as_flattened_mut().as_flattened_mut().as_flattened_mut();
+    run(net, xs, None, workspace, flat, Mode::Blocks)
+}
+
+/// The full K×K-block empirical NTK between `x1` and `x2`:
+/// `out[i][j][k][k'] = ∇θ f_k(x1_i) · ∇θ f_k'(x2_j)`.
+///
+/// # Errors
+///
+/// As [`ntk_cross`].
+pub fn ntk_blocks_cross<T, Net, const D: usize, const K: usize, const M: usize, const N: usize>(
+    net: &Net,
+    x1: &[[T; D]; M],
+    x2: &[[T; D]; N],
+    workspace: &mut [T],
+    out: &mut [[[[T; K]; K]; N]; M],
+) -> Result<(), Error>
+where
+    T: Real,
+    Net: Module<T, [T; D], Output = [T; K]> + Params<T>,
+{
+    let flat = out.as_flattened_mut().as_flattened_mut().as_flattened_mut();
+    run(net, x1, Some(x2), workspace, flat, Mode::Blocks)
+}

@@ -1,0 +1,241 @@
+//! Elementwise nonlinearities.
+
+use super::{GradSink, Module, Params};
+use crate::{Real, Rng};
+
+/// An elementwise nonlinearity φ with its derivative φ′.
+///
+/// Every `Activation` is a parameter-free [`Module`] over `[T; N]` for any `N`.
+/// Derivatives at kinks follow JAX: `relu′(0) = 0`, `abs′(0) = 0`,
+/// `leaky_relu′(0) = α`.
+///
+/// # Examples
+///
+/// ```
+/// use ntk::nn::{Activation, Gelu};
+/// let g = <Gelu as Activation<f64>>::value(&Gelu, 1.0);
+/// assert!((g - 0.841_344_746_068_542_9).abs() < 1e-15);
+/// ```
+pub trait Activation<T: Real> {
+    /// φ(x).
+    fn value(&self, x: T) -> T;
+    /// φ′(x).
+    fn derivative(&self, x: T) -> T;
+}
+
+/// max(x, 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Relu;
+
+/// x for x > 0, α·x otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct LeakyRelu<T> {
+    /// The negative slope α.
+    pub alpha: T,
+}
+
+/// |x|.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Abs;
+
+/// erf(x).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Erf;
+
+/// x·Φ(x), the exact GELU (Φ the standard normal CDF).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Gelu;
+
+/// sin(x).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Sin;
+
+/// tanh(x).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Tanh;
+
+/// x.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Identity;
+
+impl<T: Real> Activation<T> for Relu {
+    #[inline(always)]
+    fn value(&self, x: T) -> T {
+        if x > T::ZERO {
+            x
+        } else {
+            T::ZERO
+        }
+    }
+    #[inline(always)]
+    fn derivative(&self, x: T) -> T {
+        if x > T::ZERO {
+            T::ONE
+        } else {
+            T::ZERO
+        }
+    }
+}
+
+impl<T: Real> Activation<T> for LeakyRelu<T> {
+    #[inline(always)]
+    fn value(&self, x: T) -> T {
+        if x > T::ZERO {
+            x
+        } else {
+            self.alpha * x
+        }
+    }
+    #[inline(always)]
+    fn derivative(&self, x: T) -> T {
+        if x > T::ZERO {
+            T::ONE
+        } else {
+            self.alpha
+        }
+    }
+}
+
+impl<T: Real> Activation<T> for Abs {
+    #[inline(always)]
+    fn value(&self, x: T) -> T {
+        x.abs()
+    }
+    #[inline(always)]
+    fn derivative(&self, x: T) -> T {
+        if x > T::ZERO {
+            T::ONE
+        } else if x < T::ZERO {
+            -T::ONE
+        } else {
+            T::ZERO
+        }
+    }
+}
+
+/// 2/√π.
+const FRAC_2_SQRT_PI: f64 = core::f64::consts::FRAC_2_SQRT_PI;
+/// 1/√2.
+const FRAC_1_SQRT_2: f64 = core::f64::consts::FRAC_1_SQRT_2;
+/// 1/√(2π).
+const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
+
+impl<T: Real> Activation<T> for Erf {
+    #[inline(always)]
+    fn value(&self, x: T) -> T {
+        x.erf()
+    }
+    #[inline(always)]
+    fn derivative(&self, x: T) -> T {
+        T::from_f64(FRAC_2_SQRT_PI) * (-x * x).exp()
+    }
+}
+
+impl<T: Real> Activation<T> for Gelu {
+    #[inline(always)]
+    fn value(&self, x: T) -> T {
+        x * T::HALF * (T::ONE + (x * T::from_f64(FRAC_1_SQRT_2)).erf())
+    }
+    #[inline(always)]
+    fn derivative(&self, x: T) -> T {
+        let cdf = T::HALF * (T::ONE + (x * T::from_f64(FRAC_1_SQRT_2)).erf());
+        cdf + x * T::from_f64(FRAC_1_SQRT_2PI) * (-T::HALF * x * x).exp()
+    }
+}
+
+impl<T: Real> Activation<T> for Sin {
+    #[inline(always)]
+    fn value(&self, x: T) -> T {
+        x.sin()
+    }
+    #[inline(always)]
+    fn derivative(&self, x: T) -> T {
+        x.cos()
+    }
+}
+
+impl<T: Real> Activation<T> for Tanh {
+    #[inline(always)]
+    fn value(&self, x: T) -> T {
+        x.tanh()
+    }
+    #[inline(always)]
+    fn derivative(&self, x: T) -> T {
+        let t = x.tanh();
+        T::ONE - t * t
+    }
+}
+
+impl<T: Real> Activation<T> for Identity {
+    #[inline(always)]
+    fn value(&self, x: T) -> T {
+        x
+    }
+    #[inline(always)]
+    fn derivative(&self, _x: T) -> T {
+        T::ONE
+    }
+}
+
+macro_rules! activation_module {
+    ($($ty:ty),*) => {$(
+        impl<T: Real, const N: usize> Module<T, [T; N]> for $ty {
+            type Output = [T; N];
+            type Cache = [T; N];
+
+            #[inline]
+            fn forward(&self, x: &[T; N], cache: &mut [T; N]) -> [T; N] {
+                *cache = *x;
+                core::array::from_fn(|i| self.value(x[i]))
+            }
+            #[inline]
+            fn backward(&self, cache: &[T; N], dy: &[T; N], _grad: &mut Self) -> [T; N] {
+                core::array::from_fn(|i| dy[i] * self.derivative(cache[i]))
+            }
+            #[inline]
+            fn backward_with<S: GradSink<T>>(&self, cache: &[T; N], dy: &[T; N], _sink: &mut S) -> [T; N] {
+                core::array::from_fn(|i| dy[i] * self.derivative(cache[i]))
+            }
+
+            type BatchCache<const B: usize> = [[T; N]; B];
+
+            #[inline]
+            fn forward_batch<const B: usize>(&self, xs: &[[T; N]; B], cache: &mut [[T; N]; B]) -> [[T; N]; B] {
+                *cache = *xs;
+                xs.map(|x| x.map(|v| self.value(v)))
+            }
+            #[inline]
+            fn backward_with_batch<S: GradSink<T>, const B: usize>(
+                &self,
+                cache: &[[T; N]; B],
+                dys: &[[T; N]; B],
+                _sinks: &mut [S; B],
+            ) -> [[T; N]; B] {
+                core::array::from_fn(|b| core::array::from_fn(|i| dys[b][i] * self.derivative(cache[b][i])))
+            }
+        }
+
+        impl<T: Real> Params<T> for $ty {
+            const NUM_PARAMS: usize = 0;
+            const DENSE_LAYERS: usize = 0;
+            const DENSE_IN: usize = 0;
+            const DENSE_OUT: usize = 0;
+            fn dense_shapes<F: FnMut(usize, usize)>(_f: &mut F) {}
+            fn visit<F: FnMut(&[T])>(&self, _f: &mut F) {}
+            fn visit_mut<F: FnMut(&mut [T])>(&mut self, _f: &mut F) {}
+            fn zip<F: FnMut(&[T], &[T])>(&self, _other: &Self, _f: &mut F) {}
+            fn zip_mut<F: FnMut(&mut [T], &[T])>(&mut self, _other: &Self, _f: &mut F) {}
+            fn reinit(&mut self, _rng: &mut Rng) {}
+        }
+    )*};
+}
+
+activation_module!(Relu, LeakyRelu<T>, Abs, Erf, Gelu, Sin, Tanh, Identity);

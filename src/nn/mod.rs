@@ -1,0 +1,304 @@
+//! Networks whose shapes live in their types.
+//!
+//! A layer is a [`Module`] over its input type: [`Dense<T, IN, OUT>`] maps
+//! `[T; IN]` to `[T; OUT]`; the activations ([`Relu`], [`Erf`], …) map any
+//! `[T; N]` to itself; tuples `(A, B, C, …)` compose layers in sequence, so
+//!
+//! ```
+//! use ntk::nn::{Dense, Relu, Module};
+//! use ntk::Rng;
+//! type Mlp = (Dense<f64, 2, 16>, Relu, Dense<f64, 16, 1>);
+//! let mut rng = Rng::new(0);
+//! let net: Mlp = (Dense::ntk(1.5, 0.1, &mut rng), Relu, Dense::ntk(1.5, 0.1, &mut rng));
+//! let y = net.eval(&[0.3, -0.2]);
+//! assert!(y[0].is_finite());
+//! ```
+//!
+//! is a 2-16-1 ReLU network with its widths checked by the compiler.
+//!
+//! Forward passes store what the backward pass needs in a [`Module::Cache`]
+//! the caller owns. Backward passes take the cotangent of the output and
+//! either accumulate the parameter gradient into a value of the network's own
+//! type ([`Module::backward`]: the gradient of a `Dense<T, 2, 16>` is a
+//! `Dense<T, 2, 16>`, of a tuple a tuple) or hand each dense layer's factors
+//! to a [`GradSink`] ([`Module::backward_with`]), which is how the flat
+//! Jacobian rows and the factored (structured) empirical NTK are built without
+//! materialising per-layer gradients.
+//!
+//! [`Params`] is the flat parameter view: the parameters in a fixed order
+//! (layers in forward order; in each dense layer the weight matrix row-major,
+//! then the bias), their count, and arithmetic between same-typed values.
+
+mod activation;
+mod dense;
+mod tuple;
+
+pub use activation::{Abs, Activation, Erf, Gelu, Identity, LeakyRelu, Relu, Sin, Tanh};
+pub use dense::{Dense, Parameterization};
+
+use crate::{error::check_finite, simd, Error, Real, Rng};
+
+/// Values with an all-zero state: caches and buffers the crate creates.
+pub trait Zeroed {
+    /// The all-zero value.
+    fn zeroed() -> Self;
+}
+
+impl Zeroed for f32 {
+    fn zeroed() -> Self {
+        0.0
+    }
+}
+impl Zeroed for f64 {
+    fn zeroed() -> Self {
+        0.0
+    }
+}
+impl Zeroed for () {
+    fn zeroed() -> Self {}
+}
+impl<X: Zeroed, const N: usize> Zeroed for [X; N] {
+    fn zeroed() -> Self {
+        core::array::from_fn(|_| X::zeroed())
+    }
+}
+
+/// Receives each dense layer's gradient factors during a backward pass.
+///
+/// For a dense layer `y = ws·W·a + bs·b` and the cotangent `dy = ∂f/∂y`, the
+/// parameter gradient is `∂f/∂W[o][i] = dy[o]·ws·a[i]` and
+/// `∂f/∂b[o] = dy[o]·bs`. [`Module::backward_with`] calls [`GradSink::dense`]
+/// once per dense layer, **last layer first**.
+pub trait GradSink<T: Real> {
+    /// One dense layer: its input `a`, weight scale `ws`, output cotangent
+    /// `dy` and bias scale `bs`.
+    fn dense(&mut self, a: &[T], ws: T, dy: &[T], bs: T);
+}
+
+/// Discards parameter gradients: a backward pass for the input gradient only.
+impl<T: Real> GradSink<T> for () {
+    #[inline]
+    fn dense(&mut self, _a: &[T], _ws: T, _dy: &[T], _bs: T) {}
+}
+
+/// Writes the parameter gradient into a flat slice in [`Params`] order
+/// (overwriting it), for Jacobian rows.
+///
+/// # Examples
+///
+/// ```
+/// use ntk::nn::{Dense, FlatGradient, Module, Params, Zeroed};
+/// use ntk::Rng;
+/// let net: Dense<f64, 2, 1> = Dense::ntk(1.0, 1.0, &mut Rng::new(1));
+/// let mut cache = Zeroed::zeroed();
+/// net.forward(&[3.0, 4.0], &mut cache);
+/// let mut g = [0.0; 3];
+/// let mut sink = FlatGradient::new(&mut g);
+/// net.backward_with(&cache, &[1.0], &mut sink);
+/// assert!(sink.is_complete());
+/// // ∂f/∂W = a/√2, ∂f/∂b = 1
+/// assert!((g[0] - 3.0 / 2f64.sqrt()).abs() < 1e-15 && g[2] == 1.0);
+/// ```
+#[derive(Debug)]
+pub struct FlatGradient<'a, T> {
+    buf: &'a mut [T],
+    end: usize,
+    overrun: bool,
+}
+
+impl<'a, T: Real> FlatGradient<'a, T> {
+    /// A sink filling `buf`, which should hold exactly the network's
+    /// [`Params::NUM_PARAMS`] elements.
+    pub fn new(buf: &'a mut [T]) -> Self {
+        let end = buf.len();
+        Self {
+            buf,
+            end,
+            overrun: false,
+        }
+    }
+
+    /// `true` once every element of the buffer was written and nothing
+    /// overran it: the buffer length matched the network.
+    pub fn is_complete(&self) -> bool {
+        self.end == 0 && !self.overrun
+    }
+}
+
+impl<T: Real> GradSink<T> for FlatGradient<'_, T> {
+    fn dense(&mut self, a: &[T], ws: T, dy: &[T], bs: T) {
+        let n = dy.len() * (a.len() + 1);
+        if n > self.end {
+            self.overrun = true;
+            return;
+        }
+        let start = self.end - n;
+        let (w, b) = self.buf[start..self.end].split_at_mut(dy.len() * a.len());
+        for (o, (&d, bo)) in dy.iter().zip(b.iter_mut()).enumerate() {
+            let s = d * ws;
+            for (r, &ai) in w[o * a.len()..(o + 1) * a.len()].iter_mut().zip(a) {
+                *r = s * ai;
+            }
+            *bo = d * bs;
+        }
+        self.end = start;
+    }
+}
+
+/// A layer or network: maps an input `X` to [`Module::Output`] and
+/// back-propagates cotangents.
+///
+/// Implemented by [`Dense`], the activations and tuples of modules whose
+/// types chain (`(A, B)` needs `B: Module<T, A::Output>`), up to 12 elements;
+/// nest tuples for longer chains.
+pub trait Module<T: Real, X> {
+    /// The output type, e.g. `[T; OUT]`.
+    type Output;
+    /// What the forward pass stores for the backward pass.
+    type Cache: Zeroed;
+
+    /// Forward pass, storing what [`Module::backward`] needs in `cache`.
+    fn forward(&self, x: &X, cache: &mut Self::Cache) -> Self::Output;
+
+    /// Forward pass without keeping the cache.
+    fn eval(&self, x: &X) -> Self::Output {
+        let mut cache = Self::Cache::zeroed();
+        self.forward(x, &mut cache)
+    }
+
+    /// Backward pass: adds the parameter gradient of `dy · f(x)` to `grad` (a
+    /// value of the network's own type; its non-trainable fields are left
+    /// as they are) and returns the input cotangent.
+    fn backward(&self, cache: &Self::Cache, dy: &Self::Output, grad: &mut Self) -> X;
+
+    /// Backward pass that hands each dense layer's gradient factors to `sink`
+    /// (last layer first) and returns the input cotangent.
+    fn backward_with<S: GradSink<T>>(
+        &self,
+        cache: &Self::Cache,
+        dy: &Self::Output,
+        sink: &mut S,
+    ) -> X;
+
+    /// What [`Module::forward_batch`] stores for `B` inputs.
+    type BatchCache<const B: usize>: Zeroed;
+
+    /// Forward pass of `B` inputs at once: the same results as `B` calls of
+    /// [`Module::forward`], bitwise, with each weight row loaded once per
+    /// batch instead of once per input.
+    fn forward_batch<const B: usize>(
+        &self,
+        xs: &[X; B],
+        cache: &mut Self::BatchCache<B>,
+    ) -> [Self::Output; B];
+
+    /// Backward pass of `B` inputs at once: the same as `B` calls of
+    /// [`Module::backward_with`], input `b` reporting to `sinks[b]`.
+    fn backward_with_batch<S: GradSink<T>, const B: usize>(
+        &self,
+        cache: &Self::BatchCache<B>,
+        dys: &[Self::Output; B],
+        sinks: &mut [S; B],
+    ) -> [X; B];
+}
+
+/// The flat parameter view of a network and arithmetic between networks of
+/// the same type (gradients, updates).
+///
+/// The order is fixed: layers in forward order, in each dense layer the weight
+/// matrix row-major (`[out][in]`), then the bias.
+pub trait Params<T: Real> {
+    /// Number of trainable parameters.
+    const NUM_PARAMS: usize;
+    /// Number of dense layers.
+    const DENSE_LAYERS: usize;
+    /// Sum of the dense layers' input widths.
+    const DENSE_IN: usize;
+    /// Sum of the dense layers' output widths.
+    const DENSE_OUT: usize;
+
+    /// Calls `f(in, out)` for each dense layer, in forward order.
+    fn dense_shapes<F: FnMut(usize, usize)>(f: &mut F);
+    /// Visits the parameter slices in order.
+    fn visit<F: FnMut(&[T])>(&self, f: &mut F);
+    /// Visits the parameter slices in order, mutably.
+    fn visit_mut<F: FnMut(&mut [T])>(&mut self, f: &mut F);
+    /// Visits the parameter slices of `self` and `other` side by side.
+    fn zip<F: FnMut(&[T], &[T])>(&self, other: &Self, f: &mut F);
+    /// Visits the parameter slices of `self` (mutably) and `other` side by side.
+    fn zip_mut<F: FnMut(&mut [T], &[T])>(&mut self, other: &Self, f: &mut F);
+    /// Draws every parameter afresh from `rng` (layers in forward order),
+    /// keeping the scales and parameterisation.
+    fn reinit(&mut self, rng: &mut Rng);
+
+    /// Sets every parameter to `v`.
+    fn fill(&mut self, v: T) {
+        self.visit_mut(&mut |s| s.fill(v));
+    }
+    /// `self ← self + alpha·x`.
+    fn axpy(&mut self, alpha: T, x: &Self) {
+        self.zip_mut(x, &mut |y, x| simd::axpy(alpha, x, y));
+    }
+    /// Σ θᵢ·θ'ᵢ over all parameters.
+    fn dot(&self, other: &Self) -> T {
+        let mut acc = T::ZERO;
+        self.zip(other, &mut |a, b| acc += simd::dot(a, b));
+        acc
+    }
+    /// `true` if no parameter is NaN or ±∞.
+    fn is_finite(&self) -> bool {
+        let mut ok = true;
+        self.visit(&mut |s| ok &= s.iter().all(|v| v.is_finite()));
+        ok
+    }
+    /// Copies the parameters into `out`, which must hold exactly
+    /// [`Params::NUM_PARAMS`] elements.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BufferTooSmall`] (or `InvalidArgument` for a longer buffer);
+    /// `out` is untouched then.
+    fn write_flat(&self, out: &mut [T]) -> Result<(), Error> {
+        flat_len_check(out.len(), Self::NUM_PARAMS)?;
+        let mut at = 0;
+        self.visit(&mut |s| {
+            if let Some(dst) = out.get_mut(at..at + s.len()) {
+                dst.copy_from_slice(s);
+            }
+            at += s.len();
+        });
+        Ok(())
+    }
+    /// Sets the parameters from `flat` ([`Params`] order, exactly
+    /// [`Params::NUM_PARAMS`] finite elements).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BufferTooSmall`] / [`Error::InvalidArgument`] for a wrong
+    /// length, [`Error::NonFinite`] for NaN or ±∞; `self` is untouched then.
+    fn read_flat(&mut self, flat: &[T]) -> Result<(), Error> {
+        flat_len_check(flat.len(), Self::NUM_PARAMS)?;
+        check_finite(flat, "flat parameters")?;
+        let mut at = 0;
+        self.visit_mut(&mut |s| {
+            let n = s.len();
+            if let Some(src) = flat.get(at..at + n) {
+                s.copy_from_slice(src);
+            }
+            at += n;
+        });
+        Ok(())
+    }
+}
+
+fn flat_len_check(given: usize, needed: usize) -> Result<(), Error> {
+    if given < needed {
+        Err(Error::BufferTooSmall { needed, given })
+    } else if given > needed {
+        Err(Error::InvalidArgument {
+            what: "flat parameter buffer longer than the network's parameter count",
+        })
+    } else {
+        Ok(())
+    }
+}
