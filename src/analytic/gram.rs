@@ -646,7 +646,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
 }
 
 fn flat_count(len: usize, d: usize) -> Result<usize, Error> {
-    if d == 0 || len % d != 0 {
+    if d == 0 || !len.is_multiple_of(d) {
         return Err(Error::InvalidArgument {
             what: "the input length must be a nonzero multiple of the dimension",
         });

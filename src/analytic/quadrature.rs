@@ -116,7 +116,7 @@ mod tests {
 
     /// Γ(k/2) for k ≥ 1, exactly from Γ(1/2) = √π and Γ(1) = 1.
     fn gamma_half(k: u32) -> f64 {
-        let (mut g, mut x) = if k % 2 == 0 {
+        let (mut g, mut x) = if k.is_multiple_of(2) {
             (1.0, 1.0)
         } else {
             (core::f64::consts::PI.sqrt(), 0.5)
