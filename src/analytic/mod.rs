@@ -70,8 +70,10 @@ mod arch;
 mod dual;
 mod gram;
 mod layer;
+pub mod monte_carlo;
 mod quadrature;
 pub mod text;
 
 pub use arch::{Architecture, DEFAULT_CAPACITY};
 pub use layer::{Activation, Layer, PairState};
+pub use monte_carlo::MonteCarlo;
