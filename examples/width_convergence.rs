@@ -40,6 +40,9 @@ fn distance(a: &[[f64; N]; N], b: &[[f64; N]; N]) -> f64 {
     (d / n).sqrt()
 }
 
+/// Computes one point of the curve.
+type Point = fn(&[[f64; D]; N], &[[f64; N]; N]) -> Result<f64, ntk::Error>;
+
 /// Root mean square over [`REPEATS`] Monte Carlo estimates at width W of
 /// their distance to the analytic `reference`.
 fn point<const W: usize>(x: &[[f64; D]; N], reference: &[[f64; N]; N]) -> Result<f64, ntk::Error> {
@@ -158,10 +161,7 @@ fn run() -> Result<(), String> {
     println!("RMS over {REPEATS} Monte Carlo estimates of {SAMPLES} initialisations each");
     println!("{:>6} {:>12} {:>14}", "width", "distance", "distance·√W");
     let mut points = Vec::new();
-    let runs: [(
-        usize,
-        fn(&[[f64; D]; N], &[[f64; N]; N]) -> Result<f64, ntk::Error>,
-    ); 7] = [
+    let runs: [(usize, Point); 7] = [
         (64, point::<64>),
         (128, point::<128>),
         (256, point::<256>),
