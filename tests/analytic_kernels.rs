@@ -153,6 +153,22 @@ proptest! {
     }
 
     #[test]
+    fn repeated_inputs_give_identical_rows(arch in architecture(), (x, d) in inputs()) {
+        let n = x.len() / d;
+        let (k, t) = gram(&arch, &x, d).unwrap();
+        for i in 0..n {
+            for j in 0..n {
+                if x[i * d..(i + 1) * d] == x[j * d..(j + 1) * d] {
+                    for m in [&k, &t] {
+                        let (ri, rj) = (&m[i * n..(i + 1) * n], &m[j * n..(j + 1) * n]);
+                        prop_assert!(ri.iter().zip(rj).all(|(a, b)| a.to_bits() == b.to_bits()), "{arch}: rows {i} and {j}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn entries_agree_with_pairs_and_cross(arch in architecture(), (x, d) in inputs()) {
         let n = x.len() / d;
         let (k, t) = gram(&arch, &x, d).unwrap();

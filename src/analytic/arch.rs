@@ -127,6 +127,16 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     }
 
     /// The layers, in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::{Architecture, Layer};
+    /// let a: Architecture<f64> = "dense(2,0) erf".parse()?;
+    /// assert_eq!(a.layers(), &[Layer::dense(2.0, 0.0), Layer::Erf]);
+    /// assert_eq!((a.len(), a.is_empty()), (2, false));
+    /// # Ok::<(), ntk::Error>(())
+    /// ```
     pub fn layers(&self) -> &[Layer<T>] {
         self.layers.get(..self.len).unwrap_or(&[])
     }

@@ -37,6 +37,17 @@ pub struct Activation<T> {
 
 impl<T> Activation<T> {
     /// An activation named `name` with function `phi` and derivative `dphi`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::Activation;
+    /// fn square(x: f32) -> f32 { x * x }
+    /// fn twice(x: f32) -> f32 { 2.0 * x }
+    /// let a = Activation::new("square", square, twice);
+    /// assert_eq!((a.phi())(3.0), 9.0);
+    /// assert_eq!((a.dphi())(3.0), 6.0);
+    /// ```
     pub const fn new(name: &'static str, phi: fn(T) -> T, dphi: fn(T) -> T) -> Self {
         Self { name, phi, dphi }
     }
@@ -103,8 +114,13 @@ pub enum Layer<T> {
     /// Affine layer in standard parameterization, y = W·a + β with
     /// W ~ N(0, w²/n), β ~ N(0, b²), where n = `fan_in` is the width of the
     /// layer's input (the input dimension for a first layer). As in
-    /// neural-tangents, Σ ← w²Σ + b² and Θ ← n·Σ_in + 1 + w²Θ (the 1 is the
-    /// bias gradient; Σ_in is the covariance entering the layer).
+    /// neural-tangents, Σ ← w²Σ + b² and Θ ← n·Σ_in + 1 + w²Θ (Σ_in is the
+    /// covariance entering the layer; the 1 is the gradient of the bias
+    /// β, trained even when b = 0).
+    ///
+    /// [`nn::Dense`](crate::nn::Dense) in standard parameterization writes
+    /// the bias as b·β with β ~ N(0, 1) instead, so its NTK has b² in place
+    /// of the 1; the two agree for b = 1.
     DenseStandard {
         /// Weight standard deviation σw (≥ 0).
         w: T,
@@ -302,6 +318,14 @@ pub struct PairState<T> {
 
 impl<T: Real> PairState<T> {
     /// A state from its four entries.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::{Layer, PairState};
+    /// let s = Layer::Sin.apply(PairState::new(1.0_f64, 1.0, 1.0, 0.0));
+    /// assert!((s.sigma12 - (1.0 - (-2.0_f64).exp()) / 2.0).abs() < 1e-15);
+    /// ```
     pub const fn new(sigma11: T, sigma12: T, sigma22: T, theta12: T) -> Self {
         Self {
             sigma11,
@@ -313,6 +337,14 @@ impl<T: Real> PairState<T> {
 
     /// The input state Σ⁰ = x·x′/D, Θ⁰ = 0, over the common length D of the
     /// inputs (all zeros when it is 0).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::PairState;
+    /// let s = PairState::from_inputs(&[2.0_f64, 0.0], &[1.0, 1.0]);
+    /// assert_eq!((s.sigma11, s.sigma12, s.sigma22, s.theta12), (2.0, 1.0, 1.0, 0.0));
+    /// ```
     pub fn from_inputs(x1: &[T], x2: &[T]) -> Self {
         let d = x1.len().min(x2.len());
         let (x1, x2) = (&x1[..d], &x2[..d]);

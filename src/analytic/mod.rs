@@ -3,7 +3,7 @@
 //! An [`Architecture`] is a sequence of [`Layer`]s, read from text such as
 //! `dense(1.5,0.1) relu dense(1.5,0.1)`. Its kernels follow the recursions of
 //! neural-tangents (`stax`, NTK parameterization) and agree with it to about
-//! 1e-8 relative:
+//! 10⁻⁸ relative:
 //!
 //! - inputs: Σ⁰(x, x′) = x·x′/D, Θ⁰ = 0;
 //! - dense: Σ ← σw²Σ + σb², then Θ ← Σ + σw²Θ;
@@ -34,14 +34,26 @@
 //!
 //! # Numerics
 //!
-//! Correlations are clamped to [−1, 1] and computed as
-//! √((1 − ρ)(1 + ρ)), so repeated inputs and cos θ = ±1 give no NaN; a
-//! zero-variance input is handled exactly (with the angle π/2 convention of
-//! neural-tangents for the derivative kernel). The diagonal of a Gram matrix
-//! uses the exact diagonal maps (ReLU: q ↦ q/2). Non-finite inputs are
-//! [`Error::NonFinite`](crate::Error::NonFinite); a non-finite result (a huge
-//! σw, a very deep network) is [`Error::Overflow`](crate::Error::Overflow)
-//! and the outputs are filled with NaN.
+//! The correlation ρ = Σ₁₂/√(Σ₁₁Σ₂₂) is clamped to [−1, 1], values within
+//! 8 ulp of ±1 (indistinguishable from ±1 after rounding) are taken as ±1,
+//! and √(1 − ρ²) is computed as √((1 − ρ)(1 + ρ)): repeated inputs and
+//! cos θ = ±1 give no NaN, and with the closed forms a repeated input gives
+//! exactly the entries of the original (its row of a Gram matrix is a bitwise
+//! copy). A zero-variance input is handled exactly (with the angle π/2
+//! convention of neural-tangents for the derivative kernel). The diagonal of
+//! a Gram matrix uses the exact diagonal maps (ReLU: q ↦ q/2), and the pair
+//! maps of the closed forms are symmetric bit for bit in their two inputs.
+//!
+//! Non-finite inputs are [`Error::NonFinite`](crate::Error::NonFinite); a
+//! non-finite result (a huge σw, a very deep network) is
+//! [`Error::Overflow`](crate::Error::Overflow) and the outputs are filled
+//! with NaN. The closed forms stay finite as long as the variances do,
+//! except GELU's, which overflows beyond variances of about 10⁷⁷ (10⁹ in
+//! f32).
+//!
+//! Against the neural-tangents reference kernels of `tests/data` the largest
+//! relative difference is 1.4·10⁻⁸ in f64 (from the rounding of ρ near 1,
+//! where the arc-cosine is ill-conditioned, on either side).
 //!
 //! # Quadrature
 //!
@@ -63,7 +75,14 @@
 //! # Text form
 //!
 //! See [`Architecture::parse`] for the tokens, and [`text`] for the file
-//! format of reference kernels.
+//! format of reference kernels (what `examples/kernel.rs` reads and writes).
+//!
+//! # Finite networks
+//!
+//! [`MonteCarlo`] averages the NNGP and the empirical NTK of a finite
+//! network of [`nn`](crate::nn) layers over random initialisations, to
+//! compare with these limits (`examples/width_convergence.rs` shows the
+//! 1/√width convergence of the NTK).
 
 mod angle;
 mod arch;

@@ -85,6 +85,15 @@ impl MonteCarlo {
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] if `samples` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::MonteCarlo;
+    /// assert_eq!(MonteCarlo::new(16, 1)?.samples(), 16);
+    /// assert!(MonteCarlo::new(0, 1).is_err());
+    /// # Ok::<(), ntk::Error>(())
+    /// ```
     pub fn new(samples: usize, seed: u64) -> Result<Self, Error> {
         if samples == 0 {
             return Err(Error::InvalidArgument {
@@ -117,8 +126,26 @@ impl MonteCarlo {
     /// [`Error::BufferTooSmall`] for a short `work` and [`Error::NonFinite`]
     /// for non-finite inputs (outputs untouched); [`Error::Overflow`] if a
     /// sample overflows, and the errors of
-    /// [`structured::ntk`](crate::empirical::structured::ntk) (outputs filled
+    /// [`structured::ntk`] (outputs filled
     /// with NaN).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::{monte_carlo, MonteCarlo};
+    /// use ntk::nn::{Dense, Erf};
+    /// use ntk::Rng;
+    /// type Net = (Dense<f32, 1, 64>, Erf, Dense<f32, 64, 2>);
+    /// let mut rng = Rng::new(3);
+    /// let mut net: Net = (Dense::ntk(1.0, 0.0, &mut rng), Erf, Dense::ntk(1.0, 0.0, &mut rng));
+    /// let x = [[1.0], [-1.0]];
+    /// let mut work = [0.0; monte_carlo::workspace_len::<f32, Net>(2, 2)];
+    /// let (mut s, mut k, mut t) = ([[0.0; 2]; 2], [[0.0; 2]; 2], [[0.0; 2]; 2]);
+    /// MonteCarlo::new(4, 9)?.gram(&mut net, &x, &mut work, &mut s, &mut k, &mut t)?;
+    /// // erf is odd and the network has no bias: x and −x are anticorrelated.
+    /// assert!((k[0][1] + k[0][0]).abs() < 1e-5 && (t[0][1] + t[0][0]).abs() < 1e-4);
+    /// # Ok::<(), ntk::Error>(())
+    /// ```
     pub fn gram<T, Net, const D: usize, const K: usize, const N: usize>(
         &mut self,
         net: &mut Net,

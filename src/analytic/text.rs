@@ -120,6 +120,26 @@ pub struct Cases<'a> {
 /// `case` line or the end of the text, which [`Case::dims`] then reports);
 /// other non-blank lines between cases are skipped. A case's structure is
 /// checked when it is read: see [`Case::dims`].
+///
+/// # Examples
+///
+/// ```
+/// use ntk::analytic::text::{self, Matrix};
+/// let file = "case a\narch relu\ninputs 1 2\n3 4\nnngp\n12.5\nend\ncase b\narch erf\n";
+/// let mut it = text::cases(file);
+/// let a = it.next().unwrap();
+/// assert_eq!((a.name(), a.arch(), a.dims()?), ("a", Some("relu"), (1, 2)));
+/// let mut x = [0.0_f64; 2];
+/// a.read_inputs(&mut x)?;
+/// assert_eq!(x, [3.0, 4.0]);
+/// let mut k = [0.0_f64; 1];
+/// assert!(a.read_reference(Matrix::Nngp, &mut k)? && !a.has(Matrix::Ntk));
+/// assert_eq!(k, [12.5]);
+/// // The second case has no `inputs` line.
+/// assert!(it.next().unwrap().dims().is_err());
+/// assert!(it.next().is_none());
+/// # Ok::<(), ntk::Error>(())
+/// ```
 pub fn cases(text: &str) -> Cases<'_> {
     Cases { text, at: 0 }
 }
