@@ -196,3 +196,38 @@ fn blank_lines_and_crlf_are_accepted() {
     c.read_inputs(&mut x).unwrap();
     assert_eq!(x, [2.0]);
 }
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn line() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("case x".to_string()),
+            Just("arch dense(1,0) relu".to_string()),
+            Just("inputs 2 1".to_string()),
+            Just("inputs 1 2".to_string()),
+            Just("nngp".to_string()),
+            Just("ntk".to_string()),
+            Just("end".to_string()),
+            Just(String::new()),
+            "[-0-9.e ]{0,12}",
+            "\\PC{0,12}",
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn reading_and_evaluating_never_panics(lines in prop::collection::vec(line(), 0..16)) {
+            let text = lines.join("\n");
+            let out = evaluate_all::<f64>(&text);
+            // Every case read is written back, with its matrices or an error.
+            prop_assert_eq!(text::cases(&text).count(), out.lines().filter(|l| *l == "end").count());
+            for case in text::cases(&text) {
+                let mut buf = [0.0_f32; 4];
+                let _ = case.read_inputs(&mut buf);
+                let _ = case.read_reference(Matrix::Ntk, &mut buf);
+            }
+        }
+    }
+}

@@ -68,10 +68,20 @@ fn after_first_word(line: &str) -> &str {
 /// Words of a line with their byte offsets in `text` (the line starting at
 /// `offset`).
 fn words(line: &str, offset: usize) -> impl Iterator<Item = (usize, &str)> {
-    line.split_whitespace().map(move |w| {
-        // `w` is a subslice of `line`: its offset is the distance of the pointers.
-        let at = w.as_ptr() as usize - line.as_ptr() as usize;
-        (offset + at, w)
+    let mut rest = line;
+    let mut at = offset;
+    core::iter::from_fn(move || {
+        let trimmed = rest.trim_start();
+        at += rest.len() - trimmed.len();
+        if trimmed.is_empty() {
+            return None;
+        }
+        let end = trimmed.find(char::is_whitespace).unwrap_or(trimmed.len());
+        let (word, tail) = trimmed.split_at(end);
+        let start = at;
+        at += end;
+        rest = tail;
+        Some((start, word))
     })
 }
 
@@ -200,7 +210,7 @@ fn layout<'a>(text: &'a str, from: usize, to: usize, name: &str) -> Result<Layou
     if name.is_empty() {
         return Err(unexpected(from, "case"));
     }
-    let expect =
+    let keyword_line =
         |item: Option<(usize, &'a str)>, keyword: &str| -> Result<(usize, &'a str), ParseError> {
             match item {
                 Some((offset, line)) => {
@@ -214,9 +224,9 @@ fn layout<'a>(text: &'a str, from: usize, to: usize, name: &str) -> Result<Layou
                 None => Err(unexpected(to, MISSING)),
             }
         };
-    let (_, arch_line) = expect(it.next(), "arch")?;
+    let (_, arch_line) = keyword_line(it.next(), "arch")?;
     let arch = after_first_word(arch_line);
-    let (offset, inputs_line) = expect(it.next(), "inputs")?;
+    let (offset, inputs_line) = keyword_line(it.next(), "inputs")?;
     let mut w = words(inputs_line, offset).skip(1);
     let count = |w: Option<(usize, &str)>| match w {
         Some((at, s)) => s
