@@ -544,3 +544,16 @@ fn gram_of_512_inputs_fits_the_stack() {
     let (k, t, s) = handle.join().unwrap();
     assert!((k - s.sigma12).abs() < 1e-12 && (t - s.theta12).abs() < 1e-12);
 }
+
+#[test]
+fn repeated_zero_input_in_standard_parameterization() {
+    // No bias: the variance of a zero input stays 0 while the NTK does not
+    // (the bias gradient adds 1); its repeated rows are still identical.
+    let a = Arch::parse("dense_std(1,0,2) relu dense_std(1,0,8) abs dense_std(1,0,8)").unwrap();
+    let x = [[0.0, 0.0], [1.0, -0.5], [0.0, 0.0]];
+    let (mut k, mut t) = ([[0.0; 3]; 3], [[0.0; 3]; 3]);
+    a.gram(&x, &mut k, &mut t).unwrap();
+    assert!(t[0][0] > 0.0);
+    assert_eq!(t[0].map(f64::to_bits), t[2].map(f64::to_bits));
+    assert_eq!(k[0].map(f64::to_bits), k[2].map(f64::to_bits));
+}

@@ -62,19 +62,21 @@ pub(crate) struct AbRelu<T> {
     factor: T,
     /// (a² + b²)/2.
     half: T,
-    /// (a + b)²/4: the derivative factor when a variance is 0 (angle π/2,
-    /// the neural-tangents convention).
+    /// (a² + b²)/2 − (a − b)²/4 = (a + b)²/4: the derivative factor when a
+    /// variance is 0 (angle π/2, the neural-tangents convention).
     zero_dot: T,
 }
 
 impl<T: Real> AbRelu<T> {
     fn new(a: T, b: T) -> Self {
         let d = a - b;
-        let s = a + b;
+        let factor = d * d / (T::TWO * T::PI);
+        let half = (a * a + b * b) * T::HALF;
         Self {
-            factor: d * d / (T::TWO * T::PI),
-            half: (a * a + b * b) * T::HALF,
-            zero_dot: s * s * T::HALF * T::HALF,
+            factor,
+            half,
+            // The pair map's value at θ = π/2, rounded the same way.
+            zero_dot: half - factor * super::angle::angle(T::ONE, T::ZERO),
         }
     }
 
