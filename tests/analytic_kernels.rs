@@ -1,5 +1,7 @@
 //! Properties of the analytic NNGP and NTK matrices.
 
+mod common;
+
 use ntk::analytic::{Activation, Architecture, Layer, PairState};
 use ntk::Error;
 use proptest::prelude::*;
@@ -133,7 +135,7 @@ fn inputs() -> impl Strategy<Value = (Vec<f64>, usize)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(common::cases(128)))]
 
     #[test]
     fn gram_is_symmetric_and_psd(arch in architecture(), (x, d) in inputs()) {
@@ -328,7 +330,7 @@ fn closed_form() -> impl Strategy<Value = Layer<f64>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(common::cases(48)))]
 
     /// The quadrature agrees with every closed form to 1e-8 (variances ≤ 10).
     #[test]

@@ -1,5 +1,7 @@
 //! The text form of architectures: parsing, errors, canonical display.
 
+mod common;
+
 use ntk::analytic::{Activation, Architecture, Layer};
 use ntk::error::{ParseError, ParseErrorKind};
 use ntk::Error;
@@ -277,6 +279,8 @@ fn layer() -> impl Strategy<Value = Layer<f64>> {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(common::cases(256)))]
+
     #[test]
     fn display_parses_back_f64(layers in prop::collection::vec(layer(), 1..=32)) {
         let a = Arch::from_layers(&layers).unwrap();

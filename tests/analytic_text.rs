@@ -1,6 +1,8 @@
 //! The reference-file format: reading cases and writing results, as the
 //! `kernel` example does.
 
+mod common;
+
 use ntk::analytic::text::{self, Matrix};
 use ntk::error::ParseErrorKind;
 use ntk::{Error, Real};
@@ -217,6 +219,8 @@ mod fuzz {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(crate::common::cases(256)))]
+
         #[test]
         fn reading_and_evaluating_never_panics(lines in prop::collection::vec(line(), 0..16)) {
             let text = lines.join("\n");
