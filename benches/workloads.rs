@@ -81,31 +81,11 @@ fn empirical_reference(c: &mut Criterion) {
     empirical_jacobian::<512, 256>(c, "E2J");
 }
 
-/// NNGP/NTK recursion of the `A1` architecture (`dense(1.5,0.1) relu` ×3,
-/// then `dense(1.5,0.1)`, NTK parameterization) between two inputs, by the
-/// arc-cosine closed forms; used to set up `R1` outside the timed region.
-fn a1_ntk(x: &[f64], z: &[f64]) -> f64 {
-    use std::f64::consts::PI;
-    let d = x.len() as f64;
-    let (w2, b2) = (1.5_f64 * 1.5, 0.1_f64 * 0.1);
-    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| p * q).sum::<f64>() / d;
-    let (mut s11, mut s22, mut s12) = (dot(x, x), dot(z, z), dot(x, z));
-    let mut theta = 0.0;
-    for layer in 0..4 {
-        (s11, s22, s12) = (w2 * s11 + b2, w2 * s22 + b2, w2 * s12 + b2);
-        theta = s12 + w2 * theta;
-        if layer == 3 {
-            break;
-        }
-        let norm = (s11 * s22).sqrt();
-        let cos = (s12 / norm).clamp(-1.0, 1.0);
-        let th = cos.acos();
-        theta *= (PI - th) / (2.0 * PI);
-        s12 = norm * (th.sin() + (PI - th) * cos) / (2.0 * PI);
-        s11 /= 2.0;
-        s22 /= 2.0;
-    }
-    theta
+/// The `A1` architecture: `dense(1.5,0.1) relu` ×3 then `dense(1.5,0.1)`.
+fn a1_architecture() -> ntk::analytic::Architecture<f64> {
+    "dense(1.5,0.1) relu dense(1.5,0.1) relu dense(1.5,0.1) relu dense(1.5,0.1)"
+        .parse()
+        .expect("A1 architecture")
 }
 
 /// `R1`: gradient-flow prediction of 256 test outputs at t = 10 (η = 1,
@@ -128,14 +108,15 @@ fn r1(c: &mut Criterion) {
             .collect()
     };
     let (train, test) = (draw(), draw());
+    let train: Box<[[f64; D]; N]> = train.into_boxed_slice().try_into().expect("N rows");
+    let test: Box<[[f64; D]; N]> = test.into_boxed_slice().try_into().expect("N rows");
     let mut k_train = boxed_matrix::<f64, N, N>();
     let mut k_test = boxed_matrix::<f64, N, N>();
-    for i in 0..N {
-        for j in 0..N {
-            k_train[i][j] = a1_ntk(&train[i], &train[j]);
-            k_test[i][j] = a1_ntk(&test[i], &train[j]);
-        }
-    }
+    let mut nngp = boxed_matrix::<f64, N, N>();
+    let arch = a1_architecture();
+    arch.gram(&train, &mut nngp, &mut k_train).expect("finite");
+    arch.cross(&test, &train, &mut nngp, &mut k_test)
+        .expect("finite");
     let y: Box<[[f64; 1]; N]> = Box::new(core::array::from_fn(|i| [train[i][0].sin()]));
     let gd = GradientDescentMse::new(&y, 1.0)
         .and_then(|g| g.with_regularizer(Regularizer::Relative(1e-6)))
@@ -159,13 +140,9 @@ fn r1(c: &mut Criterion) {
 /// `A1`: analytic NNGP + NTK Gram, f64, `dense(1.5,0.1) relu` ×3 then
 /// `dense(1.5,0.1)`, N = 512 standard normal inputs of dimension 16.
 fn a1(c: &mut Criterion) {
-    use ntk::analytic::Architecture;
     const N: usize = 512;
     const D: usize = 16;
-    let arch: Architecture<f64> =
-        "dense(1.5,0.1) relu dense(1.5,0.1) relu dense(1.5,0.1) relu dense(1.5,0.1)"
-            .parse()
-            .expect("A1 architecture");
+    let arch = a1_architecture();
     let mut rng = Rng::new(0xA1);
     let mut x = boxed_matrix::<f64, D, N>();
     for row in x.iter_mut() {

@@ -6,6 +6,7 @@ use ntk::linalg::{is_positive_semidefinite, Regularizer};
 use ntk::predict::*;
 mod common;
 
+use ntk::analytic::Architecture;
 use ntk::Error;
 use proptest::prelude::*;
 use std::f64::consts::PI;
@@ -16,26 +17,6 @@ fn assert_close(a: f64, b: f64, tol: f64, what: &str) {
 
 /// NNGP and NTK of `dense(1.5,0.1) relu dense(1.5,0.1)` (NTK parameterization)
 /// between two inputs, by the arc-cosine closed forms.
-fn relu_kernels(x: &[f64], z: &[f64]) -> (f64, f64) {
-    let d = x.len() as f64;
-    let (w2, b2) = (1.5_f64 * 1.5, 0.1_f64 * 0.1);
-    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| p * q).sum::<f64>() / d;
-    let (s11, s22, s12) = (
-        w2 * dot(x, x) + b2,
-        w2 * dot(z, z) + b2,
-        w2 * dot(x, z) + b2,
-    );
-    let t12 = s12;
-    let norm = (s11 * s22).sqrt();
-    let cos = (s12 / norm).clamp(-1.0, 1.0);
-    let th = cos.acos();
-    let e_phi = norm * (th.sin() + (PI - th) * cos) / (2.0 * PI);
-    let e_dphi = (PI - th) / (2.0 * PI);
-    let nngp = w2 * e_phi + b2;
-    let ntk = nngp + w2 * t12 * e_dphi;
-    (nngp, ntk)
-}
-
 struct Reference {
     nngp: [[f64; 3]; 3],
     ntk: [[f64; 3]; 3],
@@ -54,20 +35,19 @@ fn reference() -> Reference {
         [c(120.0), s(120.0), 0.0],
     ];
     let xt = [0.0, 1.0, 0.0];
+    // The infinite-width kernels of `dense(1.5,0.1) relu dense(1.5,0.1)`.
+    let arch: Architecture<f64> = "dense(1.5,0.1) relu dense(1.5,0.1)".parse().unwrap();
     let mut r = Reference {
         nngp: [[0.0; 3]; 3],
         ntk: [[0.0; 3]; 3],
         nngp_test: [[0.0; 3]; 1],
         ntk_test: [[0.0; 3]; 1],
-        nngp_self: relu_kernels(&xt, &xt).0,
+        nngp_self: arch.kernel(&xt, &xt).unwrap().sigma12,
         y: [[1.0], [-1.0], [0.5]],
     };
-    for i in 0..3 {
-        for j in 0..3 {
-            (r.nngp[i][j], r.ntk[i][j]) = relu_kernels(&xs[i], &xs[j]);
-        }
-        (r.nngp_test[0][i], r.ntk_test[0][i]) = relu_kernels(&xt, &xs[i]);
-    }
+    arch.gram(&xs, &mut r.nngp, &mut r.ntk).unwrap();
+    arch.cross(&[xt], &xs, &mut r.nngp_test, &mut r.ntk_test)
+        .unwrap();
     r
 }
 
