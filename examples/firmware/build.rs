@@ -1,0 +1,118 @@
+//! Puts `memory.x` on the linker's search path and computes the reference
+//! values: the problem of `src/problem.rs`, solved on the host by the same
+//! library in `f64`, written to `$OUT_DIR/reference.rs` for `src/main.rs` to
+//! `include!`.
+
+use std::env;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::PathBuf;
+
+use ntk::empirical::structured;
+use ntk::nn::Module;
+
+#[path = "src/problem.rs"]
+mod problem;
+
+use problem::{Mlp, D, N_TEST, N_TRAIN};
+
+/// Smallest |pre-activation| of a hidden ReLU unit, relative to the largest
+/// one of its layer, that the problem must keep: f32 rounds a pre-activation
+/// by about 1e-6 of that scale, so no ReLU can switch sides between the f32
+/// and f64 runs and the comparison measures rounding only.
+const MIN_KINK_MARGIN: f64 = 1e-3;
+
+fn main() {
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+
+    // The linker script of cortex-m-rt includes `memory.x` from the search path.
+    fs::copy("memory.x", out.join("memory.x")).expect("copy memory.x");
+    println!("cargo:rustc-link-search={}", out.display());
+    println!("cargo:rerun-if-changed=memory.x");
+    println!("cargo:rerun-if-changed=src/problem.rs");
+    println!("cargo:rerun-if-changed=build.rs");
+
+    let arch = format!(
+        "dense({w},{b}) relu dense({w},{b}) relu dense({w},{b})",
+        w = problem::WEIGHT_STD,
+        b = problem::BIAS_STD
+    );
+    assert_eq!(problem::ARCH, arch, "ARCH must describe the network");
+
+    let net: Mlp<f64> = problem::network();
+    let x_train: [[f64; D]; N_TRAIN] = problem::inputs(&problem::X_TRAIN);
+    let x_test: [[f64; D]; N_TEST] = problem::inputs(&problem::X_TEST);
+
+    check_kink_margin(&net, x_train.iter().chain(&x_test));
+
+    assert_eq!(
+        problem::WORKSPACE,
+        structured::workspace_len::<f64, Mlp<f64>>(N_TRAIN + N_TEST, 1),
+        "WORKSPACE must match the library's workspace_len"
+    );
+    let mut ws = [0.0; problem::WORKSPACE];
+    let mut ntk_train = [[0.0; N_TRAIN]; N_TRAIN];
+    structured::ntk(&net, &x_train, &mut ws, &mut ntk_train).expect("empirical NTK, train");
+    let mut ntk_test = [[0.0; N_TRAIN]; N_TEST];
+    structured::ntk_cross(&net, &x_test, &x_train, &mut ws, &mut ntk_test)
+        .expect("empirical NTK, test × train");
+
+    let mut src = String::new();
+    src.push_str(
+        "// Reference values of the problem in `src/problem.rs`, computed on the host by\n\
+         // `build.rs` with the same library in f64 and rounded to the nearest f32.\n\n",
+    );
+    matrix(
+        &mut src,
+        "Empirical NTK Θ(X_train, X_train) of the network.",
+        "NTK_TRAIN",
+        &ntk_train,
+    );
+    matrix(
+        &mut src,
+        "Empirical NTK Θ(X_test, X_train) of the network.",
+        "NTK_TEST",
+        &ntk_test,
+    );
+    fs::write(out.join("reference.rs"), src).expect("write reference.rs");
+}
+
+/// Panics unless every hidden pre-activation stays clear of the ReLU kink.
+fn check_kink_margin<'a>(net: &Mlp<f64>, xs: impl Iterator<Item = &'a [f64; D]>) {
+    let (mut z1, mut z2) = (Vec::new(), Vec::new());
+    for x in xs {
+        let a = net.0.eval(x);
+        let h = net.1.eval(&a);
+        z1.extend_from_slice(&a);
+        z2.extend_from_slice(&net.2.eval(&h));
+    }
+    for (layer, z) in [(1, z1), (2, z2)] {
+        let scale = z.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        let margin = z.iter().fold(f64::INFINITY, |m, v| m.min(v.abs())) / scale;
+        assert!(
+            margin >= MIN_KINK_MARGIN,
+            "hidden layer {layer}: a pre-activation lies within {margin:e} (relative) of the \
+             ReLU kink; choose another SEED or other inputs"
+        );
+    }
+}
+
+fn matrix<const M: usize, const N: usize>(
+    src: &mut String,
+    doc: &str,
+    name: &str,
+    m: &[[f64; N]; M],
+) {
+    writeln!(src, "/// {doc}\npub const {name}: [[f32; {N}]; {M}] = [").unwrap();
+    for row in m {
+        src.push_str("    [");
+        for (j, v) in row.iter().enumerate() {
+            if j > 0 {
+                src.push_str(", ");
+            }
+            write!(src, "{:e}", *v as f32).unwrap();
+        }
+        src.push_str("],\n");
+    }
+    src.push_str("];\n\n");
+}

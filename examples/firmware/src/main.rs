@@ -1,0 +1,244 @@
+//! `ntk` on a Cortex-M4F.
+//!
+//! Computes, in `f32` on the device, the empirical NTK of a 2-16-16-1 ReLU MLP
+//! on 8 training and 4 test points, and compares every value with the `f64`
+//! reference that `build.rs` computed on the host with the same library
+//! (`src/problem.rs` defines the problem for both). Prints the results, the
+//! stack high-water mark and `PASS` or the first mismatch, then exits through
+//! semihosting with status 0 on success and 1 otherwise.
+//!
+//! Run it under QEMU with `cargo run --release` (the runner is set in
+//! `.cargo/config.toml`).
+
+#![no_std]
+#![no_main]
+
+mod clock;
+mod out;
+mod problem;
+mod stack;
+
+use core::panic::PanicInfo;
+
+use cortex_m_rt::{entry, exception, ExceptionFrame};
+use cortex_m_semihosting::debug;
+use ntk::empirical::structured;
+use ntk::Error;
+
+use out::Out;
+use problem::{Mlp, D, N_TEST, N_TRAIN};
+
+/// The host's `f64` results, rounded to `f32`.
+mod reference {
+    include!(concat!(env!("OUT_DIR"), "/reference.rs"));
+}
+
+/// Largest error allowed, relative to the largest entry of each compared
+/// block: `|device − host| ≤ tol · max |host|`.
+///
+/// The reference is the `f64` result rounded to `f32` (relative error
+/// 6·10⁻⁸, negligible here).
+#[cfg(not(feature = "micromath"))]
+mod tol {
+    /// Kernels. An entry is a sum over layers of products of dot products of
+    /// length ≤ 17, evaluated in `f32` (ε = 1.2·10⁻⁷) from weights drawn in
+    /// `f32`: the rounding error is a few ε·n ≈ 10⁻⁶ of the scale of the
+    /// entries (no cancellation: the terms are products of positive Gram
+    /// factors). `build.rs` guarantees that no ReLU sits so close to its kink
+    /// that rounding could flip it, so 10⁻⁴ leaves two orders of magnitude
+    /// of margin and still catches any real error (a wrong layer, weight or
+    /// index moves entries by 10⁻² or more).
+    pub const KERNEL: f32 = 1e-4;
+}
+
+/// Largest error allowed under `micromath`, relative to the largest entry of
+/// each compared block.
+///
+/// `micromath`'s `f32` functions are approximations: `sqrt` is a bit trick
+/// with errors up to 6 %, `ln` about 10⁻³, `sin`/`cos` 2·10⁻³ absolute.
+/// They enter through the Box–Muller draws of the weights (√(−2 ln u),
+/// cos 2πu) and the NTK scale σw/√fan_in: each weight and each layer's scale
+/// is off by up to a few per cent, and the kernel, a sum of products of
+/// three layers' factors, moves by up to about 10 %. The tolerance states
+/// what the backend delivers on this problem with a margin; it is a check
+/// that the pipeline runs and agrees in substance, not a precision test.
+#[cfg(feature = "micromath")]
+mod tol {
+    /// Kernels.
+    pub const KERNEL: f32 = 0.25;
+}
+
+/// Name of the `f32` math backend in use.
+const BACKEND: &str = if cfg!(feature = "micromath") {
+    "micromath"
+} else {
+    "libm"
+};
+
+#[entry]
+fn main() -> ! {
+    stack::paint();
+    let mut o = Out::new();
+    if let Some(p) = cortex_m::Peripherals::take() {
+        clock::start(p.SYST);
+    }
+    let pass = run(&mut o);
+    o.str("stack high-water mark: ")
+        .uint(stack::high_water_mark())
+        .str(" bytes")
+        .nl();
+    if pass {
+        o.str("PASS").nl();
+        exit(true)
+    } else {
+        o.str("FAIL").nl();
+        exit(false)
+    }
+}
+
+/// Computes, prints and checks everything; `true` if every check passed.
+#[inline(never)]
+fn run(o: &mut Out) -> bool {
+    o.str("ntk on Cortex-M4F: 2-16-16-1 ReLU MLP, NTK parameterization, seed ")
+        .uint(problem::SEED as u32)
+        .str(", f32, math backend ")
+        .str(BACKEND)
+        .nl();
+
+    let net: Mlp<f32> = problem::network();
+    let x_train: [[f32; D]; N_TRAIN] = problem::inputs(&problem::X_TRAIN);
+    let x_test: [[f32; D]; N_TEST] = problem::inputs(&problem::X_TEST);
+
+    let t0 = clock::now();
+    let mut ws = [0.0; problem::WORKSPACE];
+    let mut ntk_train = [[0.0; N_TRAIN]; N_TRAIN];
+    let mut ntk_test = [[0.0; N_TRAIN]; N_TEST];
+    let result = structured::ntk(&net, &x_train, &mut ws, &mut ntk_train)
+        .and_then(|()| structured::ntk_cross(&net, &x_test, &x_train, &mut ws, &mut ntk_test));
+    let t1 = clock::now();
+    if let Err(e) = result {
+        return error(o, "empirical NTK", e);
+    }
+
+    matrix(o, "empirical NTK, train x train", &ntk_train);
+    matrix(o, "empirical NTK, test x train", &ntk_test);
+    o.str("time: empirical NTK ")
+        .uint(t1.wrapping_sub(t0))
+        .str(" SysTick ticks (25 MHz core clock)")
+        .nl();
+
+    check(
+        o,
+        "empirical NTK, train x train",
+        ntk_train.as_flattened(),
+        reference::NTK_TRAIN.as_flattened(),
+        tol::KERNEL,
+    ) && check(
+        o,
+        "empirical NTK, test x train",
+        ntk_test.as_flattened(),
+        reference::NTK_TEST.as_flattened(),
+        tol::KERNEL,
+    )
+}
+
+/// Prints a matrix, one row per line.
+fn matrix<const M: usize, const N: usize>(o: &mut Out, title: &str, m: &[[f32; N]; M]) {
+    o.str(title)
+        .str(" (")
+        .uint(M as u32)
+        .str("x")
+        .uint(N as u32)
+        .str("):")
+        .nl();
+    for row in m {
+        for v in row {
+            o.str(if *v < 0.0 { " " } else { "  " }).real(*v);
+        }
+        o.nl();
+    }
+}
+
+/// Compares `got` with `want`: every `|got − want| ≤ tol · max |want|`.
+/// Prints the largest error on success, the first mismatch otherwise.
+fn check(o: &mut Out, what: &str, got: &[f32], want: &[f32], tol: f32) -> bool {
+    let scale = want.iter().fold(0.0_f32, |m, w| m.max(w.abs()));
+    let mut worst = 0.0_f32;
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        let err = (g - w).abs() / scale;
+        // `!(err <= tol)` also catches NaN.
+        if !(err <= tol) {
+            o.str("MISMATCH in ")
+                .str(what)
+                .str(" at entry ")
+                .uint(i as u32)
+                .nl();
+            o.str("  device ")
+                .real(g)
+                .str(", host ")
+                .real(w)
+                .str(", |difference| / largest entry ")
+                .real(err)
+                .str(" > tolerance ")
+                .real(tol)
+                .nl();
+            return false;
+        }
+        worst = worst.max(err);
+    }
+    o.str("ok ")
+        .str(what)
+        .str(": max |device - host| / largest entry = ")
+        .real(worst)
+        .str(" <= ")
+        .real(tol)
+        .nl();
+    true
+}
+
+/// Reports a library error; always `false`.
+fn error(o: &mut Out, what: &str, e: Error) -> bool {
+    let detail = match e {
+        Error::NonFinite { what } | Error::Overflow { what } | Error::InvalidArgument { what } => {
+            what
+        }
+        Error::NotPositiveDefinite { .. } => "matrix not positive definite",
+        Error::NoConvergence { .. } => "no convergence",
+        Error::BufferTooSmall { .. } => "buffer too small",
+        Error::Parse(_) => "parse error",
+        _ => "unknown error",
+    };
+    o.str("ERROR in ").str(what).str(": ").str(detail).nl();
+    false
+}
+
+/// Ends the program through semihosting: QEMU exits with status 0 on
+/// success and 1 on failure.
+fn exit(success: bool) -> ! {
+    debug::exit(if success {
+        debug::EXIT_SUCCESS
+    } else {
+        debug::EXIT_FAILURE
+    });
+    // Reached only without a debugger or emulator attached.
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
+
+#[panic_handler]
+fn panic(info: &PanicInfo) -> ! {
+    let mut o = Out::new();
+    o.str("PANIC");
+    if let Some(at) = info.location() {
+        o.str(" at ").str(at.file()).str(":").uint(at.line());
+    }
+    o.nl();
+    exit(false)
+}
+
+#[exception]
+unsafe fn HardFault(_frame: &ExceptionFrame) -> ! {
+    Out::new().str("HARD FAULT").nl();
+    exit(false)
+}
