@@ -27,7 +27,7 @@ pub const CHUNK: usize = 1024;
 /// type Net = (Dense<f64, 2, 4>, Relu, Dense<f64, 4, 1>);
 /// assert_eq!(workspace_len::<f64, [f64; 2], Net>(3), 3 * (12 + 5));
 /// ```
-pub fn workspace_len<T: Real, X, M: JacobianModel<T, X>>(inputs: usize) -> usize {
+pub const fn workspace_len<T: Real, X, M: JacobianModel<T, X>>(inputs: usize) -> usize {
     inputs * M::OUTPUTS * M::PARAMS
 }
 

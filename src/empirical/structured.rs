@@ -19,7 +19,7 @@ use crate::nn::{GradSink, Module, Params, Zeroed};
 use crate::{Error, Real};
 
 /// Elements of one input's record for a network with `outputs` outputs.
-fn record_len<T: Real, Net: Params<T>>(outputs: usize) -> usize {
+const fn record_len<T: Real, Net: Params<T>>(outputs: usize) -> usize {
     Net::DENSE_IN + Net::DENSE_LAYERS + outputs * Net::DENSE_OUT
 }
 
@@ -35,7 +35,7 @@ fn record_len<T: Real, Net: Params<T>>(outputs: usize) -> usize {
 /// // per input: (16 + 1) + (128 + 1) activations, 128 + 1 cotangents
 /// assert_eq!(workspace_len::<f32, Net>(10, 1), 10 * (17 + 129 + 129));
 /// ```
-pub fn workspace_len<T: Real, Net: Params<T>>(inputs: usize, outputs: usize) -> usize {
+pub const fn workspace_len<T: Real, Net: Params<T>>(inputs: usize, outputs: usize) -> usize {
     inputs * record_len::<T, Net>(outputs)
 }
 
@@ -71,6 +71,28 @@ impl<T: Real> GradSink<T> for FactorSink<'_, T> {
     }
 }
 
+/// Inputs per forward/backward batch: each weight row is loaded once per
+/// batch.
+const BATCH: usize = 4;
+
+fn sink_for<T: Real, Net: Params<T>>(rec: &mut [T], k: usize) -> FactorSink<'_, T> {
+    let acts = Net::DENSE_IN + Net::DENSE_LAYERS;
+    FactorSink {
+        rec,
+        a_end: acts,
+        d_base: acts + k * Net::DENSE_OUT,
+        d_end: Net::DENSE_OUT,
+        write_acts: k == 0,
+        bad: false,
+    }
+}
+
+fn shapes_disagree() -> Error {
+    Error::InvalidArgument {
+        what: "the network's dense shapes disagree with its backward pass",
+    }
+}
+
 fn write_records<T, Net, const D: usize, const K: usize>(
     net: &Net,
     xs: &[[T; D]],
@@ -81,26 +103,36 @@ where
     Net: Module<T, [T; D], Output = [T; K]> + Params<T>,
 {
     let rec = record_len::<T, Net>(K);
-    let acts = Net::DENSE_IN + Net::DENSE_LAYERS;
-    for (x, r) in xs.iter().zip(recs.chunks_exact_mut(rec.max(1))) {
+    if rec == 0 {
+        return Ok(());
+    }
+    let (batches, rest) = xs.as_chunks::<BATCH>();
+    let (recs_b, recs_rest) = recs.split_at_mut(batches.len() * BATCH * rec);
+    for (xb, rb) in batches.iter().zip(recs_b.chunks_exact_mut(BATCH * rec)) {
+        let mut cache = Net::BatchCache::<BATCH>::zeroed();
+        net.forward_batch(xb, &mut cache);
+        for k in 0..K {
+            let mut dy = [T::ZERO; K];
+            dy[k] = T::ONE;
+            let mut parts = rb.chunks_exact_mut(rec);
+            let mut sinks: [FactorSink<'_, T>; BATCH] =
+                core::array::from_fn(|_| sink_for::<T, Net>(parts.next().unwrap_or_default(), k));
+            net.backward_with_batch(&cache, &[dy; BATCH], &mut sinks);
+            if sinks.iter().any(|s| s.bad || s.a_end != 0 || s.d_end != 0) {
+                return Err(shapes_disagree());
+            }
+        }
+    }
+    for (x, r) in rest.iter().zip(recs_rest.chunks_exact_mut(rec)) {
         let mut cache = Net::Cache::zeroed();
         net.forward(x, &mut cache);
         for k in 0..K {
             let mut dy = [T::ZERO; K];
             dy[k] = T::ONE;
-            let mut sink = FactorSink {
-                rec: &mut *r,
-                a_end: acts,
-                d_base: acts + k * Net::DENSE_OUT,
-                d_end: Net::DENSE_OUT,
-                write_acts: k == 0,
-                bad: false,
-            };
+            let mut sink = sink_for::<T, Net>(r, k);
             net.backward_with(&cache, &dy, &mut sink);
             if sink.bad || sink.a_end != 0 || sink.d_end != 0 {
-                return Err(Error::InvalidArgument {
-                    what: "the network's dense shapes disagree with its backward pass",
-                });
+                return Err(shapes_disagree());
             }
         }
     }

@@ -204,6 +204,23 @@ macro_rules! activation_module {
             fn backward_with<S: GradSink<T>>(&self, cache: &[T; N], dy: &[T; N], _sink: &mut S) -> [T; N] {
                 core::array::from_fn(|i| dy[i] * self.derivative(cache[i]))
             }
+
+            type BatchCache<const B: usize> = [[T; N]; B];
+
+            #[inline]
+            fn forward_batch<const B: usize>(&self, xs: &[[T; N]; B], cache: &mut [[T; N]; B]) -> [[T; N]; B] {
+                *cache = *xs;
+                xs.map(|x| x.map(|v| self.value(v)))
+            }
+            #[inline]
+            fn backward_with_batch<S: GradSink<T>, const B: usize>(
+                &self,
+                cache: &[[T; N]; B],
+                dys: &[[T; N]; B],
+                _sinks: &mut [S; B],
+            ) -> [[T; N]; B] {
+                core::array::from_fn(|b| core::array::from_fn(|i| dys[b][i] * self.derivative(cache[b][i])))
+            }
         }
 
         impl<T: Real> Params<T> for $ty {

@@ -166,6 +166,67 @@ impl<T: Real, const IN: usize, const OUT: usize> Module<T, [T; IN]> for Dense<T,
         sink.dense(cache, ws, dy, bs);
         self.input_cotangent(dy, ws)
     }
+    type BatchCache<const B: usize> = [[T; IN]; B];
+
+    fn forward_batch<const B: usize>(
+        &self,
+        xs: &[[T; IN]; B],
+        cache: &mut [[T; IN]; B],
+    ) -> [[T; OUT]; B] {
+        *cache = *xs;
+        let (ws, bs) = self.scales();
+        let mut ys = [[T::ZERO; OUT]; B];
+        let (rows4, rest) = self.weight.as_chunks::<4>();
+        for (q, w) in rows4.iter().enumerate() {
+            for (y, x) in ys.iter_mut().zip(xs) {
+                let r = simd::dot4(x, [&w[0], &w[1], &w[2], &w[3]]);
+                y[4 * q..4 * q + 4].copy_from_slice(&r);
+            }
+        }
+        let base = 4 * rows4.len();
+        for (o, row) in rest.iter().enumerate() {
+            for (y, x) in ys.iter_mut().zip(xs) {
+                y[base + o] = simd::dot(row, x);
+            }
+        }
+        for y in ys.iter_mut() {
+            for (yo, &b) in y.iter_mut().zip(&self.bias) {
+                *yo = ws * *yo + bs * b;
+            }
+        }
+        ys
+    }
+
+    fn backward_with_batch<S: GradSink<T>, const B: usize>(
+        &self,
+        cache: &[[T; IN]; B],
+        dys: &[[T; OUT]; B],
+        sinks: &mut [S; B],
+    ) -> [[T; IN]; B] {
+        let (ws, bs) = self.scales();
+        for ((sink, a), dy) in sinks.iter_mut().zip(cache).zip(dys) {
+            sink.dense(a, ws, dy, bs);
+        }
+        let mut dxs = [[T::ZERO; IN]; B];
+        let (rows4, rest) = self.weight.as_chunks::<4>();
+        for (q, w) in rows4.iter().enumerate() {
+            for (dx, dy) in dxs.iter_mut().zip(dys) {
+                let d = &dy[4 * q..4 * q + 4];
+                simd::axpy4(
+                    [d[0] * ws, d[1] * ws, d[2] * ws, d[3] * ws],
+                    [&w[0], &w[1], &w[2], &w[3]],
+                    dx,
+                );
+            }
+        }
+        let base = 4 * rows4.len();
+        for (o, row) in rest.iter().enumerate() {
+            for (dx, dy) in dxs.iter_mut().zip(dys) {
+                simd::axpy(dy[base + o] * ws, row, dx);
+            }
+        }
+        dxs
+    }
 }
 
 impl<T: Real, const IN: usize, const OUT: usize> Params<T> for Dense<T, IN, OUT> {

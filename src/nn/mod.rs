@@ -179,6 +179,27 @@ pub trait Module<T: Real, X> {
         dy: &Self::Output,
         sink: &mut S,
     ) -> X;
+
+    /// What [`Module::forward_batch`] stores for `B` inputs.
+    type BatchCache<const B: usize>: Zeroed;
+
+    /// Forward pass of `B` inputs at once: the same results as `B` calls of
+    /// [`Module::forward`], bitwise, with each weight row loaded once per
+    /// batch instead of once per input.
+    fn forward_batch<const B: usize>(
+        &self,
+        xs: &[X; B],
+        cache: &mut Self::BatchCache<B>,
+    ) -> [Self::Output; B];
+
+    /// Backward pass of `B` inputs at once: the same as `B` calls of
+    /// [`Module::backward_with`], input `b` reporting to `sinks[b]`.
+    fn backward_with_batch<S: GradSink<T>, const B: usize>(
+        &self,
+        cache: &Self::BatchCache<B>,
+        dys: &[Self::Output; B],
+        sinks: &mut [S; B],
+    ) -> [X; B];
 }
 
 /// The flat parameter view of a network and arithmetic between networks of

@@ -38,6 +38,23 @@ macro_rules! impl_seq {
             fn backward_with<S: GradSink<T>>(&self, cache: &Self::Cache, dy: &$last, sink: &mut S) -> X0 {
                 impl_seq!(@sink self, cache, dy, sink, $($r)+)
             }
+
+            type BatchCache<const B: usize> = ($($m::BatchCache<B>,)+);
+
+            #[inline]
+            fn forward_batch<const B: usize>(&self, xs: &[X0; B], cache: &mut Self::BatchCache<B>) -> [$last; B] {
+                impl_seq!(@fwdb self, cache, xs, $($i)+)
+            }
+
+            #[inline]
+            fn backward_with_batch<S: GradSink<T>, const B: usize>(
+                &self,
+                cache: &Self::BatchCache<B>,
+                dys: &[$last; B],
+                sinks: &mut [S; B],
+            ) -> [X0; B] {
+                impl_seq!(@sinkb self, cache, dys, sinks, $($r)+)
+            }
         }
 
         impl<T: Real, $($m: Params<T>),+> Params<T> for ($($m,)+) {
@@ -74,6 +91,16 @@ macro_rules! impl_seq {
     (@bwd $s:ident, $c:ident, $dy:ident, ($g:ident), $first:tt $($i:tt)*) => {{
         let h = $s.$first.backward(&$c.$first, $dy, &mut $g.$first);
         $(let h = $s.$i.backward(&$c.$i, &h, &mut $g.$i);)*
+        h
+    }};
+    (@fwdb $s:ident, $c:ident, $x:ident, $first:tt $($i:tt)*) => {{
+        let h = $s.$first.forward_batch($x, &mut $c.$first);
+        $(let h = $s.$i.forward_batch(&h, &mut $c.$i);)*
+        h
+    }};
+    (@sinkb $s:ident, $c:ident, $dy:ident, $g:ident, $first:tt $($i:tt)*) => {{
+        let h = $s.$first.backward_with_batch(&$c.$first, $dy, $g);
+        $(let h = $s.$i.backward_with_batch(&$c.$i, &h, $g);)*
         h
     }};
     (@sink $s:ident, $c:ident, $dy:ident, $g:ident, $first:tt $($i:tt)*) => {{

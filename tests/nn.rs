@@ -1,0 +1,247 @@
+//! Gradients of every layer against central finite differences, and the flat
+//! parameter view.
+mod common;
+
+use ntk::nn::{
+    Abs, Dense, Erf, FlatGradient, Gelu, Identity, LeakyRelu, Module, Params, Relu, Sin, Tanh,
+    Zeroed,
+};
+use ntk::{Error, Rng};
+
+/// Checks `backward` (gradient of the network's own type), `backward_with`
+/// (flat gradient) and the input cotangent against central differences of
+/// `c · f(x; θ)` for a random cotangent `c`.
+fn check_gradients<Net, const D: usize, const K: usize>(net: &Net, seed: u64)
+where
+    Net: Module<f64, [f64; D], Output = [f64; K]> + Params<f64> + Clone,
+{
+    let mut rng = Rng::new(seed);
+    let mut x = [0.0; D];
+    rng.fill_normal(&mut x);
+    let mut c = [0.0; K];
+    rng.fill_normal(&mut c);
+    let objective =
+        |n: &Net, x: &[f64; D]| -> f64 { n.eval(x).iter().zip(&c).map(|(y, c)| y * c).sum() };
+
+    let mut cache = Net::Cache::zeroed();
+    net.forward(&x, &mut cache);
+    let mut grad = net.clone();
+    grad.fill(0.0);
+    let dx = net.backward(&cache, &c, &mut grad);
+    let mut flat_grad = vec![0.0; Net::NUM_PARAMS];
+    grad.write_flat(&mut flat_grad).unwrap();
+
+    let mut flat_sink = vec![0.0; Net::NUM_PARAMS];
+    let mut sink = FlatGradient::new(&mut flat_sink);
+    let dx2 = net.backward_with(&cache, &c, &mut sink);
+    assert!(sink.is_complete());
+    assert_eq!(dx, dx2);
+    for (a, b) in flat_grad.iter().zip(&flat_sink) {
+        assert!((a - b).abs() <= 1e-14 * (1.0 + a.abs()), "{a} vs {b}");
+    }
+
+    let mut theta = vec![0.0; Net::NUM_PARAMS];
+    net.write_flat(&mut theta).unwrap();
+    let h = 1e-6;
+    let mut fd = vec![0.0; Net::NUM_PARAMS];
+    let mut probe = net.clone();
+    for p in 0..Net::NUM_PARAMS {
+        let mut t = theta.clone();
+        t[p] += h;
+        probe.read_flat(&t).unwrap();
+        let up = objective(&probe, &x);
+        t[p] -= 2.0 * h;
+        probe.read_flat(&t).unwrap();
+        let down = objective(&probe, &x);
+        fd[p] = (up - down) / (2.0 * h);
+    }
+    let scale = fd.iter().fold(1e-3_f64, |m, v| m.max(v.abs()));
+    for p in 0..Net::NUM_PARAMS {
+        assert!(
+            (fd[p] - flat_grad[p]).abs() <= 1e-6 * scale,
+            "parameter {p}: finite difference {} vs gradient {}",
+            fd[p],
+            flat_grad[p]
+        );
+    }
+    for i in 0..D {
+        let mut xp = x;
+        xp[i] += h;
+        let mut xm = x;
+        xm[i] -= h;
+        let d = (objective(net, &xp) - objective(net, &xm)) / (2.0 * h);
+        let s = d.abs().max(dx[i].abs()).max(1e-3);
+        assert!((d - dx[i]).abs() <= 1e-6 * s, "input {i}: {d} vs {}", dx[i]);
+    }
+}
+
+macro_rules! activation_gradient_tests {
+    ($($name:ident: $act:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            for seed in 0..4 {
+                let mut rng = Rng::new(100 + seed);
+                let net: (Dense<f64, 3, 7>, _, Dense<f64, 7, 2>) =
+                    (Dense::ntk(1.3, 0.2, &mut rng), $act, Dense::ntk(0.9, 0.3, &mut rng));
+                check_gradients(&net, seed);
+            }
+        }
+    )*};
+}
+
+activation_gradient_tests! {
+    gradient_relu: Relu;
+    gradient_leaky_relu: LeakyRelu { alpha: 0.2 };
+    gradient_abs: Abs;
+    gradient_erf: Erf;
+    gradient_gelu: Gelu;
+    gradient_sin: Sin;
+    gradient_tanh: Tanh;
+    gradient_identity: Identity;
+}
+
+#[test]
+fn gradient_dense_both_parameterizations() {
+    let mut rng = Rng::new(9);
+    let ntk_layer: Dense<f64, 5, 3> = Dense::ntk(1.7, 0.4, &mut rng);
+    check_gradients(&ntk_layer, 1);
+    let std_layer: Dense<f64, 5, 3> = Dense::standard(1.7, 0.4, &mut rng);
+    check_gradients(&std_layer, 2);
+}
+
+type DeepNet = (
+    Dense<f64, 4, 9>,
+    Tanh,
+    Dense<f64, 9, 6>,
+    Gelu,
+    Dense<f64, 6, 5>,
+    Erf,
+    Dense<f64, 5, 3>,
+);
+
+#[test]
+fn gradient_deep_network() {
+    let mut rng = Rng::new(11);
+    let net: DeepNet = (
+        Dense::ntk(1.2, 0.1, &mut rng),
+        Tanh,
+        Dense::standard(1.4, 0.2, &mut rng),
+        Gelu,
+        Dense::ntk(1.1, 0.0, &mut rng),
+        Erf,
+        Dense::ntk(1.0, 0.5, &mut rng),
+    );
+    check_gradients(&net, 3);
+}
+
+#[test]
+fn nested_tuples_compose() {
+    let mut rng = Rng::new(12);
+    let block = |rng: &mut Rng| -> (Dense<f64, 4, 4>, Sin) { (Dense::ntk(1.0, 0.1, rng), Sin) };
+    let net = (
+        block(&mut rng),
+        block(&mut rng),
+        Dense::<f64, 4, 1>::ntk(1.0, 0.1, &mut rng),
+    );
+    fn count<N: Params<f64>>(_: &N) -> usize {
+        N::NUM_PARAMS
+    }
+    assert_eq!(count(&net), 2 * 20 + 5);
+    check_gradients(&net, 4);
+}
+
+#[test]
+fn initialisation_is_deterministic_and_scaled() {
+    let a: Dense<f64, 400, 50> = Dense::standard(2.0, 0.5, &mut Rng::new(1));
+    let b: Dense<f64, 400, 50> = Dense::standard(2.0, 0.5, &mut Rng::new(1));
+    assert_eq!(a, b);
+    let var = a.weight.as_flattened().iter().map(|w| w * w).sum::<f64>() / 20_000.0;
+    // W ~ N(0, σw²/IN) = N(0, 0.01): sampling error of the variance ≈ 0.01·√(2/20000)
+    assert!((var - 0.01).abs() < 5e-4, "{var}");
+    let n: Dense<f64, 400, 50> = Dense::ntk(2.0, 0.5, &mut Rng::new(2));
+    let var = n.weight.as_flattened().iter().map(|w| w * w).sum::<f64>() / 20_000.0;
+    assert!((var - 1.0).abs() < 0.05, "{var}");
+}
+
+#[test]
+fn flat_view_round_trips_and_rejects_bad_buffers() {
+    let mut rng = Rng::new(3);
+    let mut net: (Dense<f32, 2, 3>, Relu, Dense<f32, 3, 1>) = (
+        Dense::ntk(1.0, 1.0, &mut rng),
+        Relu,
+        Dense::ntk(1.0, 1.0, &mut rng),
+    );
+    let mut flat = [0.0_f32; 13];
+    net.write_flat(&mut flat).unwrap();
+    assert_eq!(flat[0], net.0.weight[0][0]);
+    assert_eq!(flat[6], net.0.bias[0]);
+    assert_eq!(flat[12], net.2.bias[0]);
+    let before = net.clone();
+    assert_eq!(
+        net.write_flat(&mut [0.0; 12]),
+        Err(Error::BufferTooSmall {
+            needed: 13,
+            given: 12
+        })
+    );
+    let mut bad = flat;
+    bad[4] = f32::NAN;
+    assert_eq!(
+        net.read_flat(&bad),
+        Err(Error::NonFinite {
+            what: "flat parameters"
+        })
+    );
+    assert_eq!(net, before, "a rejected read leaves the network as it was");
+    assert!(net.read_flat(&[0.0; 14]).is_err());
+    let mut doubled = net.clone();
+    doubled.axpy(1.0, &net);
+    assert!((doubled.dot(&doubled) - 4.0 * net.dot(&net)).abs() < 1e-4 * net.dot(&net));
+}
+
+#[test]
+fn batched_passes_equal_single_passes_bitwise() {
+    let mut rng = Rng::new(21);
+    let net: (
+        Dense<f32, 5, 19>,
+        Gelu,
+        Dense<f32, 19, 6>,
+        Relu,
+        Dense<f32, 6, 3>,
+    ) = (
+        Dense::ntk(1.3, 0.2, &mut rng),
+        Gelu,
+        Dense::standard(1.1, 0.1, &mut rng),
+        Relu,
+        Dense::ntk(0.9, 0.3, &mut rng),
+    );
+    type Net = (
+        Dense<f32, 5, 19>,
+        Gelu,
+        Dense<f32, 19, 6>,
+        Relu,
+        Dense<f32, 6, 3>,
+    );
+    let xs: [[f32; 5]; 3] = core::array::from_fn(|_| core::array::from_fn(|_| rng.normal()));
+    let dys: [[f32; 3]; 3] = core::array::from_fn(|_| core::array::from_fn(|_| rng.normal()));
+    let mut batch_cache = <Net as Module<f32, [f32; 5]>>::BatchCache::<3>::zeroed();
+    let ys = net.forward_batch(&xs, &mut batch_cache);
+    let mut grads = vec![vec![0.0_f32; Net::NUM_PARAMS]; 3];
+    let dxs = {
+        let mut it = grads.iter_mut();
+        let mut sinks: [FlatGradient<'_, f32>; 3] =
+            core::array::from_fn(|_| FlatGradient::new(it.next().unwrap()));
+        let dxs = net.backward_with_batch(&batch_cache, &dys, &mut sinks);
+        assert!(sinks.iter().all(FlatGradient::is_complete));
+        dxs
+    };
+    for b in 0..3 {
+        let mut cache = Zeroed::zeroed();
+        let y = net.forward(&xs[b], &mut cache);
+        assert_eq!(y.map(f32::to_bits), ys[b].map(f32::to_bits));
+        let mut g = vec![0.0_f32; Net::NUM_PARAMS];
+        let dx = net.backward_with(&cache, &dys[b], &mut FlatGradient::new(&mut g));
+        assert_eq!(dx.map(f32::to_bits), dxs[b].map(f32::to_bits));
+        assert_eq!(g, grads[b]);
+    }
+}
