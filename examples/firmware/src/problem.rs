@@ -11,7 +11,8 @@
 //! arithmetic (and, under `micromath`, from the approximate elementary
 //! functions).
 
-use ntk::nn::{Dense, Params, Relu};
+use ntk::empirical::structured;
+use ntk::nn::{Dense, Relu};
 use ntk::{Real, Rng};
 
 /// Seed of the network's initialisation.
@@ -42,14 +43,8 @@ pub type Mlp<T> = (
 );
 
 /// Workspace elements of the structured empirical NTK for the training and
-/// test inputs together: one record per input holding the inputs of the dense
-/// layers with a bias slot each and the output cotangents of the dense layers,
-/// i.e. `structured::workspace_len(N_TRAIN + N_TEST, 1)` (which `build.rs`
-/// checks) as a constant, for a buffer on the stack.
-pub const WORKSPACE: usize = (N_TRAIN + N_TEST)
-    * (<Mlp<f32> as Params<f32>>::DENSE_IN
-        + <Mlp<f32> as Params<f32>>::DENSE_LAYERS
-        + <Mlp<f32> as Params<f32>>::DENSE_OUT);
+/// test inputs together.
+pub const WORKSPACE: usize = structured::workspace_len::<f32, Mlp<f32>>(N_TRAIN + N_TEST, 1);
 
 /// The same architecture in the text format of `ntk::analytic`: the
 /// infinite-width limit of [`Mlp`]. `build.rs` checks that it names

@@ -13,6 +13,8 @@ use core::ptr::{addr_of, read_volatile};
 const PAINT: u32 = 0x5EA5_C0DE;
 
 extern "C" {
+    /// Start of RAM, where `.data` and `.bss` begin.
+    static _ram_start: u32;
     /// Top of the stack (exclusive), from cortex-m-rt's `link.x`.
     static _stack_start: u32;
     /// Bottom of the stack region: the first word after `.bss`/`.uninit`.
@@ -64,4 +66,11 @@ pub fn high_water_mark() -> u32 {
         p = unsafe { p.add(1) };
     }
     (top - p as usize) as u32
+}
+
+/// Bytes of RAM taken by statics (`.data`, `.bss`, `.uninit`): everything
+/// below the stack region.
+pub fn statics() -> u32 {
+    let (bottom, _) = bounds();
+    (bottom - addr_of!(_ram_start) as usize) as u32
 }
