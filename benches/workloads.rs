@@ -81,7 +81,82 @@ fn empirical_reference(c: &mut Criterion) {
     empirical_jacobian::<512, 256>(c, "E2J");
 }
 
-criterion_group!(benches, empirical);
+/// NNGP/NTK recursion of the `A1` architecture (`dense(1.5,0.1) relu` ×3,
+/// then `dense(1.5,0.1)`, NTK parameterization) between two inputs, by the
+/// arc-cosine closed forms; used to set up `R1` outside the timed region.
+fn a1_ntk(x: &[f64], z: &[f64]) -> f64 {
+    use std::f64::consts::PI;
+    let d = x.len() as f64;
+    let (w2, b2) = (1.5_f64 * 1.5, 0.1_f64 * 0.1);
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| p * q).sum::<f64>() / d;
+    let (mut s11, mut s22, mut s12) = (dot(x, x), dot(z, z), dot(x, z));
+    let mut theta = 0.0;
+    for layer in 0..4 {
+        (s11, s22, s12) = (w2 * s11 + b2, w2 * s22 + b2, w2 * s12 + b2);
+        theta = s12 + w2 * theta;
+        if layer == 3 {
+            break;
+        }
+        let norm = (s11 * s22).sqrt();
+        let cos = (s12 / norm).clamp(-1.0, 1.0);
+        let th = cos.acos();
+        theta *= (PI - th) / (2.0 * PI);
+        s12 = norm * (th.sin() + (PI - th) * cos) / (2.0 * PI);
+        s11 /= 2.0;
+        s22 /= 2.0;
+    }
+    theta
+}
+
+/// `R1`: gradient-flow prediction of 256 test outputs at t = 10 (η = 1,
+/// f₀ = 0, y = sin(x₀), regulariser 1e-6 relative) from the given A1 NTK on
+/// 256 training inputs; the eigen-solve (tridiagonalisation and QL rotations
+/// applied to the residual) is inside the timed region.
+fn r1(c: &mut Criterion) {
+    use ntk::linalg::Regularizer;
+    use ntk::predict::{GradientDescentMse, Scratch};
+    const N: usize = 256;
+    const D: usize = 16;
+    let mut rng = Rng::new(11);
+    let mut draw = || -> Vec<[f64; D]> {
+        (0..N)
+            .map(|_| {
+                let mut x = [0.0; D];
+                rng.fill_normal(&mut x);
+                x
+            })
+            .collect()
+    };
+    let (train, test) = (draw(), draw());
+    let mut k_train = boxed_matrix::<f64, N, N>();
+    let mut k_test = boxed_matrix::<f64, N, N>();
+    for i in 0..N {
+        for j in 0..N {
+            k_train[i][j] = a1_ntk(&train[i], &train[j]);
+            k_test[i][j] = a1_ntk(&test[i], &train[j]);
+        }
+    }
+    let y: Box<[[f64; 1]; N]> = Box::new(core::array::from_fn(|i| [train[i][0].sin()]));
+    let gd = GradientDescentMse::new(&y, 1.0)
+        .and_then(|g| g.with_regularizer(Regularizer::Relative(1e-6)))
+        .expect("valid settings");
+    let mut work = boxed_matrix::<f64, N, N>();
+    let mut rotations = vec![0.0; 3 * N * N];
+    let mut out = boxed_matrix::<f64, 1, N>();
+    c.bench_function("R1", |b| {
+        b.iter(|| {
+            let scratch = Scratch {
+                matrix: &mut work,
+                rotations: &mut rotations,
+            };
+            gd.test_outputs_direct(black_box(&*k_train), &k_test, None, 10.0, &mut out, scratch)
+                .expect("converges");
+            black_box(out[0][0])
+        })
+    });
+}
+
+criterion_group!(benches, empirical, r1);
 criterion_group! {
     name = slow;
     config = Criterion::default().sample_size(10);
