@@ -9,7 +9,9 @@ use std::fs;
 use std::path::PathBuf;
 
 use ntk::empirical::structured;
+use ntk::linalg::{condition_number, Regularizer};
 use ntk::nn::Module;
+use ntk::predict::{posterior_mean, Factor};
 
 #[path = "src/problem.rs"]
 mod problem;
@@ -21,6 +23,10 @@ use problem::{Mlp, D, N_TEST, N_TRAIN};
 /// by about 1e-6 of that scale, so no ReLU can switch sides between the f32
 /// and f64 runs and the comparison measures rounding only.
 const MIN_KINK_MARGIN: f64 = 1e-3;
+
+/// Largest condition number of a regularised train kernel that the
+/// prediction tolerance of `src/main.rs` is designed for.
+const MAX_CONDITION: f64 = 1e3;
 
 fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
@@ -40,25 +46,22 @@ fn main() {
     println!("cargo:rerun-if-changed=src/problem.rs");
     println!("cargo:rerun-if-changed=build.rs");
 
-    let arch = format!(
-        "dense({w},{b}) relu dense({w},{b}) relu dense({w},{b})",
-        w = problem::WEIGHT_STD,
-        b = problem::BIAS_STD
-    );
-    assert_eq!(problem::ARCH, arch, "ARCH must describe the network");
-
     let net: Mlp<f64> = problem::network();
     let x_train: [[f64; D]; N_TRAIN] = problem::inputs(&problem::X_TRAIN);
     let x_test: [[f64; D]; N_TEST] = problem::inputs(&problem::X_TEST);
+    let y = problem::targets(&x_train);
+    let ridge = Regularizer::Relative(problem::RIDGE);
 
     check_kink_margin(&net, x_train.iter().chain(&x_test));
 
+    // Finite width: the empirical NTK and the kernel regression it defines.
     let mut ws = [0.0; problem::WORKSPACE];
     let mut ntk_train = [[0.0; N_TRAIN]; N_TRAIN];
-    structured::ntk(&net, &x_train, &mut ws, &mut ntk_train).expect("empirical NTK, train");
+    structured::ntk(&net, &x_train, &mut ws, &mut ntk_train).expect("empirical NTK");
     let mut ntk_test = [[0.0; N_TRAIN]; N_TEST];
     structured::ntk_cross(&net, &x_test, &x_train, &mut ws, &mut ntk_test)
-        .expect("empirical NTK, test × train");
+        .expect("empirical NTK, test x train");
+    let pred = regression(&ntk_train, &ntk_test, &y, ridge);
 
     let mut src = String::new();
     src.push_str(
@@ -67,17 +70,50 @@ fn main() {
     );
     matrix(
         &mut src,
-        "Empirical NTK Θ(X_train, X_train) of the network.",
+        "Empirical NTK Θ(X_train, X_train).",
         "NTK_TRAIN",
         &ntk_train,
     );
     matrix(
         &mut src,
-        "Empirical NTK Θ(X_test, X_train) of the network.",
+        "Empirical NTK Θ(X_test, X_train).",
         "NTK_TEST",
         &ntk_test,
     );
+    vector(
+        &mut src,
+        "Kernel regression with the empirical NTK on the test inputs.",
+        "PREDICTION",
+        &pred,
+    );
     fs::write(out.join("reference.rs"), src).expect("write reference.rs");
+}
+
+/// Kernel regression at t = ∞: `Θ(x, X)·(Θ(X, X) + εI)⁻¹·Y` by Cholesky,
+/// after checking that the regularised kernel is as well conditioned as the
+/// device's tolerance assumes.
+fn regression(
+    k_train: &[[f64; N_TRAIN]; N_TRAIN],
+    k_test: &[[f64; N_TRAIN]; N_TEST],
+    y: &[[f64; 1]; N_TRAIN],
+    ridge: Regularizer<f64>,
+) -> [[f64; 1]; N_TEST] {
+    let eps = ridge.amount(k_train).expect("regulariser");
+    let mut k = *k_train;
+    for (i, row) in k.iter_mut().enumerate() {
+        row[i] += eps;
+    }
+    let mut work = [[0.0; N_TRAIN]; N_TRAIN];
+    let kappa = condition_number(&k, &mut work).expect("condition number");
+    assert!(
+        kappa <= MAX_CONDITION,
+        "condition number {kappa:e} of the regularised kernel exceeds {MAX_CONDITION:e}"
+    );
+    let mut factor = Factor::new();
+    factor.compute(k_train, ridge).expect("Cholesky");
+    let mut pred = [[0.0; 1]; N_TEST];
+    posterior_mean(&factor, y, k_test, &mut pred).expect("prediction");
+    pred
 }
 
 /// Panics unless every hidden pre-activation stays clear of the ReLU kink.
@@ -116,6 +152,14 @@ fn matrix<const M: usize, const N: usize>(
             write!(src, "{:e}", *v as f32).unwrap();
         }
         src.push_str("],\n");
+    }
+    src.push_str("];\n\n");
+}
+
+fn vector<const M: usize>(src: &mut String, doc: &str, name: &str, v: &[[f64; 1]; M]) {
+    writeln!(src, "/// {doc}\npub const {name}: [f32; {M}] = [").unwrap();
+    for [x] in v {
+        writeln!(src, "    {:e},", *x as f32).unwrap();
     }
     src.push_str("];\n\n");
 }

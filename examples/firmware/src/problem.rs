@@ -46,11 +46,6 @@ pub type Mlp<T> = (
 /// test inputs together.
 pub const WORKSPACE: usize = structured::workspace_len::<f32, Mlp<f32>>(N_TRAIN + N_TEST, 1);
 
-/// The same architecture in the text format of `ntk::analytic`: the
-/// infinite-width limit of [`Mlp`]. `build.rs` checks that it names
-/// [`WEIGHT_STD`] and [`BIAS_STD`].
-pub const ARCH: &str = "dense(1.5,0.1) relu dense(1.5,0.1) relu dense(1.5,0.1)";
-
 /// The network, initialised from [`SEED`] (layers drawn in forward order).
 pub fn network<T: Real>() -> Mlp<T> {
     let mut rng = Rng::new(SEED);
@@ -91,7 +86,7 @@ pub fn target<T: Real>(x: &[T; D]) -> T {
     x[0] * x[1] + T::HALF * x[0] - T::HALF * T::HALF * x[1] * x[1]
 }
 
-/// The training targets.
-pub fn targets<T: Real>(xs: &[[T; D]; N_TRAIN]) -> [T; N_TRAIN] {
-    core::array::from_fn(|i| target(&xs[i]))
+/// The training targets, one column.
+pub fn targets<T: Real>(xs: &[[T; D]; N_TRAIN]) -> [[T; 1]; N_TRAIN] {
+    core::array::from_fn(|i| [target(&xs[i])])
 }
