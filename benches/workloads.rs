@@ -156,7 +156,33 @@ fn r1(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, empirical, r1);
+/// `A1`: analytic NNGP + NTK Gram, f64, `dense(1.5,0.1) relu` ×3 then
+/// `dense(1.5,0.1)`, N = 512 standard normal inputs of dimension 16.
+fn a1(c: &mut Criterion) {
+    use ntk::analytic::Architecture;
+    const N: usize = 512;
+    const D: usize = 16;
+    let arch: Architecture<f64> =
+        "dense(1.5,0.1) relu dense(1.5,0.1) relu dense(1.5,0.1) relu dense(1.5,0.1)"
+            .parse()
+            .expect("A1 architecture");
+    let mut rng = Rng::new(0xA1);
+    let mut x = boxed_matrix::<f64, D, N>();
+    for row in x.iter_mut() {
+        rng.fill_normal(row);
+    }
+    let mut nngp = boxed_matrix::<f64, N, N>();
+    let mut ntk = boxed_matrix::<f64, N, N>();
+    c.bench_function("A1", |b| {
+        b.iter(|| {
+            arch.gram(black_box(&*x), &mut nngp, &mut ntk)
+                .expect("finite");
+            black_box((nngp[N - 1][0], ntk[N - 1][0]))
+        })
+    });
+}
+
+criterion_group!(benches, empirical, r1, a1);
 criterion_group! {
     name = slow;
     config = Criterion::default().sample_size(10);

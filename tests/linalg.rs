@@ -2,6 +2,8 @@
 //! solvers, online updates, and typed errors on bad input.
 
 use ntk::linalg::*;
+mod common;
+
 use ntk::Error;
 use proptest::prelude::*;
 
@@ -73,7 +75,7 @@ fn check_eigen(a: &[[f64; N]; N], values: &[f64; N], vectors: &[[f64; N]; N], to
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(common::cases(256)))]
 
     #[test]
     fn cholesky_reconstructs(v in entries(N), shift in 0.1..=10.0_f64) {

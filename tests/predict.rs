@@ -4,6 +4,8 @@
 
 use ntk::linalg::{is_positive_semidefinite, Regularizer};
 use ntk::predict::*;
+mod common;
+
 use ntk::Error;
 use proptest::prelude::*;
 use std::f64::consts::PI;
@@ -176,7 +178,7 @@ fn targets() -> impl Strategy<Value = [[f64; 2]; N]> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(ProptestConfig::with_cases(common::cases(256)))]
 
     #[test]
     fn infinity_by_eigenvectors_equals_cholesky(v in features(), y in targets(), f0 in targets(), reg in 0.0..=0.1_f64) {
