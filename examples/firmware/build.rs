@@ -63,6 +63,16 @@ fn main() {
         .expect("empirical NTK, test x train");
     let pred = regression(&ntk_train, &ntk_test, &y, ridge);
 
+    // Infinite width: the analytic NTK and its kernel regression.
+    let arch = problem::architecture::<f64>().expect("architecture");
+    let (mut nngp_train, mut antk_train) = ([[0.0; N_TRAIN]; N_TRAIN], [[0.0; N_TRAIN]; N_TRAIN]);
+    arch.gram(&x_train, &mut nngp_train, &mut antk_train)
+        .expect("analytic NTK");
+    let (mut nngp_test, mut antk_test) = ([[0.0; N_TRAIN]; N_TEST], [[0.0; N_TRAIN]; N_TEST]);
+    arch.cross(&x_test, &x_train, &mut nngp_test, &mut antk_test)
+        .expect("analytic NTK, test x train");
+    let apred = regression(&antk_train, &antk_test, &y, ridge);
+
     let mut src = String::new();
     src.push_str(
         "// Reference values of the problem in `src/problem.rs`, computed on the host by\n\
@@ -85,6 +95,24 @@ fn main() {
         "Kernel regression with the empirical NTK on the test inputs.",
         "PREDICTION",
         &pred,
+    );
+    matrix(
+        &mut src,
+        "Analytic (infinite-width) NTK Θ(X_train, X_train).",
+        "ANALYTIC_TRAIN",
+        &antk_train,
+    );
+    matrix(
+        &mut src,
+        "Analytic (infinite-width) NTK Θ(X_test, X_train).",
+        "ANALYTIC_TEST",
+        &antk_test,
+    );
+    vector(
+        &mut src,
+        "Kernel regression with the analytic NTK on the test inputs.",
+        "ANALYTIC_PREDICTION",
+        &apred,
     );
     fs::write(out.join("reference.rs"), src).expect("write reference.rs");
 }

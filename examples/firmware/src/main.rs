@@ -52,6 +52,10 @@ mod tol {
     /// magnitude of margin and still catches any real error (a wrong layer,
     /// weight or index moves entries by 10⁻² or more).
     pub const KERNEL: f32 = 1e-4;
+    /// Analytic NTK: five layers of the arc-cosine recursion in `f32`, with
+    /// `sqrt`, `atan2`/`acos` of correlations that `build.rs`'s inputs keep
+    /// away from ±1; errors of a few ε per layer, so the same 10⁻⁴ holds.
+    pub const ANALYTIC: f32 = 1e-4;
     /// Predictions `Θ(x, X)·(Θ + εI)⁻¹·Y`: the kernel errors above (≲ 10⁻⁶)
     /// and the Cholesky rounding (≈ N·ε) are amplified by the condition
     /// number κ of `Θ + εI`, which `build.rs` checks is at most 10³ (it is
@@ -77,6 +81,8 @@ mod tol {
 mod tol {
     /// Empirical NTK.
     pub const KERNEL: f32 = 0.35;
+    /// Analytic NTK.
+    pub const ANALYTIC: f32 = 0.1;
     /// Predictions.
     pub const PREDICTION: f32 = 0.5;
 }
@@ -143,8 +149,26 @@ fn run(o: &mut Out) -> bool {
     };
     let t2 = clock::now();
 
+    // Infinite width: the analytic NTK and its kernel regression.
+    let mut antk_train = [[0.0; N_TRAIN]; N_TRAIN];
+    let mut antk_test = [[0.0; N_TRAIN]; N_TEST];
+    if let Err(e) = analytic(&x_train, &x_test, &mut antk_train, &mut antk_test) {
+        return error(o, "analytic NTK", e);
+    }
+    let t3 = clock::now();
+    let apred = match regression(&antk_train, &antk_test, &y) {
+        Ok(p) => p,
+        Err(e) => return error(o, "kernel regression, analytic NTK", e),
+    };
+
     matrix(o, "empirical NTK, train x train", &ntk_train);
     matrix(o, "empirical NTK, test x train", &ntk_test);
+    matrix(
+        o,
+        "analytic NTK (infinite width), train x train",
+        &antk_train,
+    );
+    matrix(o, "analytic NTK (infinite width), test x train", &antk_test);
     o.str("kernel regression (Cholesky, ridge 1e-3 x mean diagonal) on the test points:")
         .nl();
     for (i, x) in x_test.iter().enumerate() {
@@ -156,13 +180,16 @@ fn run(o: &mut Out) -> bool {
             .real(problem::target(x))
             .str(", empirical NTK ")
             .real(pred[i][0])
+            .str(", analytic NTK ")
+            .real(apred[i][0])
             .nl();
     }
     time(o, "network initialisation", init);
     time(o, "empirical NTK", t1.wrapping_sub(t0).wrapping_sub(init));
     time(o, "Cholesky fit and prediction", t2.wrapping_sub(t1));
+    time(o, "analytic NTK", t3.wrapping_sub(t2));
 
-    let p = pred.map(|[v]| v);
+    let [p, ap] = [pred, apred].map(|p| p.map(|[v]| v));
     check(
         o,
         "empirical NTK, train x train",
@@ -180,6 +207,24 @@ fn run(o: &mut Out) -> bool {
         "prediction, empirical NTK",
         &p,
         &reference::PREDICTION,
+        tol::PREDICTION,
+    ) && check(
+        o,
+        "analytic NTK, train x train",
+        antk_train.as_flattened(),
+        reference::ANALYTIC_TRAIN.as_flattened(),
+        tol::ANALYTIC,
+    ) && check(
+        o,
+        "analytic NTK, test x train",
+        antk_test.as_flattened(),
+        reference::ANALYTIC_TEST.as_flattened(),
+        tol::ANALYTIC,
+    ) && check(
+        o,
+        "prediction, analytic NTK",
+        &ap,
+        &reference::ANALYTIC_PREDICTION,
         tol::PREDICTION,
     )
 }
@@ -225,6 +270,22 @@ fn regression(
     let mut pred = [[0.0; 1]; N_TEST];
     posterior_mean(&factor, y, k_test, &mut pred)?;
     Ok(pred)
+}
+
+/// The infinite-width NTK of the same architecture, train × train and
+/// test × train.
+#[inline(never)]
+fn analytic(
+    x_train: &[[f32; D]; N_TRAIN],
+    x_test: &[[f32; D]; N_TEST],
+    ntk_train: &mut [[f32; N_TRAIN]; N_TRAIN],
+    ntk_test: &mut [[f32; N_TRAIN]; N_TEST],
+) -> Result<(), Error> {
+    let arch = problem::architecture::<f32>()?;
+    let mut nngp_train = [[0.0; N_TRAIN]; N_TRAIN];
+    arch.gram(x_train, &mut nngp_train, ntk_train)?;
+    let mut nngp_test = [[0.0; N_TRAIN]; N_TEST];
+    arch.cross(x_test, x_train, &mut nngp_test, ntk_test)
 }
 
 /// Prints the time of a stage.

@@ -11,9 +11,10 @@
 //! arithmetic (and, under `micromath`, from the approximate elementary
 //! functions).
 
+use ntk::analytic::{Architecture, Layer};
 use ntk::empirical::structured;
 use ntk::nn::{Dense, Relu};
-use ntk::{Real, Rng};
+use ntk::{Error, Real, Rng};
 
 /// Seed of the network's initialisation.
 pub const SEED: u64 = 1690;
@@ -45,6 +46,16 @@ pub type Mlp<T> = (
 /// Workspace elements of the structured empirical NTK for the training and
 /// test inputs together.
 pub const WORKSPACE: usize = structured::workspace_len::<f32, Mlp<f32>>(N_TRAIN + N_TEST, 1);
+
+/// The infinite-width limit of [`Mlp`], layer for layer.
+pub type Arch<T> = Architecture<T, 5>;
+
+/// The layers of [`Arch`]: the NTK-parameterized dense layers and ReLUs of
+/// [`Mlp`].
+pub fn architecture<T: Real>() -> Result<Arch<T>, Error> {
+    let dense = Layer::dense(T::from_f64(WEIGHT_STD), T::from_f64(BIAS_STD));
+    Architecture::from_layers(&[dense, Layer::Relu, dense, Layer::Relu, dense])
+}
 
 /// The network, initialised from [`SEED`] (layers drawn in forward order).
 pub fn network<T: Real>() -> Mlp<T> {
