@@ -9,17 +9,44 @@
 
 use crate::Real;
 
-/// Number of independent accumulators (lanes) per dot product.
+/// Number of independent accumulators (lanes) per dot product: 16 where the
+/// target has vector registers to hold them, 4 elsewhere (microcontrollers),
+/// where wide unrolling only costs flash.
+#[cfg(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64",
+    target_arch = "powerpc64",
+    target_arch = "wasm32",
+    target_arch = "riscv64",
+    target_arch = "loongarch64"
+))]
 pub const LANES: usize = 16;
+/// Number of independent accumulators (lanes) per dot product: 16 where the
+/// target has vector registers to hold them, 4 elsewhere (microcontrollers),
+/// where wide unrolling only costs flash.
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64",
+    target_arch = "powerpc64",
+    target_arch = "wasm32",
+    target_arch = "riscv64",
+    target_arch = "loongarch64"
+)))]
+pub const LANES: usize = 4;
 
 #[inline(always)]
-fn reduce<T: Real>(acc: [T; LANES]) -> T {
-    let mut h = [T::ZERO; 8];
-    for l in 0..8 {
-        h[l] = acc[l] + acc[l + 8];
+fn reduce<T: Real>(mut acc: [T; LANES]) -> T {
+    // pairwise: lanes l and l + w, halving w
+    let mut w = LANES;
+    while w > 1 {
+        w /= 2;
+        for l in 0..w {
+            acc[l] += acc[l + w];
+        }
     }
-    let q = [h[0] + h[4], h[1] + h[5], h[2] + h[6], h[3] + h[7]];
-    (q[0] + q[2]) + (q[1] + q[3])
+    acc[0]
 }
 
 /// Dot product Σ aᵢ·bᵢ over the common length of `a` and `b`.
