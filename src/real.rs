@@ -120,6 +120,10 @@ pub trait Real:
     /// which matters on FPUs without double precision).
     fn from_random_bits(bits: u64) -> Self;
 
+    /// `self · a + b`: fused (one rounding) where `std` is linked and the
+    /// target has FMA instructions (x86 with `fma` enabled, AArch64), so
+    /// that the vectorised kernels compile to FMA; two roundings otherwise.
+    fn mul_add(self, a: Self, b: Self) -> Self;
     /// Square root.
     fn sqrt(self) -> Self;
     /// eˣ.
@@ -236,6 +240,23 @@ macro_rules! impl_real {
             #[inline(always)]
             fn from_random_bits(bits: u64) -> Self {
                 (bits >> (64 - $digits)) as $t * (1.0 / (1u64 << $digits) as $t)
+            }
+            #[inline(always)]
+            fn mul_add(self, a: Self, b: Self) -> Self {
+                #[cfg(all(
+                    feature = "std",
+                    any(target_feature = "fma", target_arch = "aarch64")
+                ))]
+                {
+                    <$t>::mul_add(self, a, b)
+                }
+                #[cfg(not(all(
+                    feature = "std",
+                    any(target_feature = "fma", target_arch = "aarch64")
+                )))]
+                {
+                    self * a + b
+                }
             }
             #[inline(always)]
             fn sqrt(self) -> Self {

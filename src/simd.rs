@@ -65,12 +65,12 @@ pub fn dot<T: Real>(a: &[T], b: &[T]) -> T {
     let mut acc = [T::ZERO; LANES];
     for (x, y) in ca.iter().zip(cb) {
         for l in 0..LANES {
-            acc[l] += x[l] * y[l];
+            acc[l] = x[l].mul_add(y[l], acc[l]);
         }
     }
     let mut tail = T::ZERO;
     for (x, y) in ra.iter().zip(rb) {
-        tail += *x * *y;
+        tail = x.mul_add(*y, tail);
     }
     reduce(acc) + tail
 }
@@ -99,16 +99,16 @@ pub fn dot4<T: Real>(a: &[T], b: [&[T]; 4]) -> [T; 4] {
     let mut s3 = [T::ZERO; LANES];
     for ((((x, y0), y1), y2), y3) in ca.iter().zip(c0).zip(c1).zip(c2).zip(c3) {
         for l in 0..LANES {
-            s0[l] += x[l] * y0[l];
-            s1[l] += x[l] * y1[l];
-            s2[l] += x[l] * y2[l];
-            s3[l] += x[l] * y3[l];
+            s0[l] = x[l].mul_add(y0[l], s0[l]);
+            s1[l] = x[l].mul_add(y1[l], s1[l]);
+            s2[l] = x[l].mul_add(y2[l], s2[l]);
+            s3[l] = x[l].mul_add(y3[l], s3[l]);
         }
     }
     let tail = |r: &[T]| {
         let mut t = T::ZERO;
         for (x, y) in ra.iter().zip(r) {
-            t += *x * *y;
+            t = x.mul_add(*y, t);
         }
         t
     };
@@ -145,20 +145,20 @@ pub fn dot2x4<T: Real>(a: [&[T]; 2], b: [&[T]; 4]) -> [[T; 4]; 2] {
     let (mut s10, mut s11, mut s12, mut s13) = (z, z, z, z);
     for (((((x, w), y0), y1), y2), y3) in p.iter().zip(q).zip(c0).zip(c1).zip(c2).zip(c3) {
         for l in 0..LANES {
-            s00[l] += x[l] * y0[l];
-            s01[l] += x[l] * y1[l];
-            s02[l] += x[l] * y2[l];
-            s03[l] += x[l] * y3[l];
-            s10[l] += w[l] * y0[l];
-            s11[l] += w[l] * y1[l];
-            s12[l] += w[l] * y2[l];
-            s13[l] += w[l] * y3[l];
+            s00[l] = x[l].mul_add(y0[l], s00[l]);
+            s01[l] = x[l].mul_add(y1[l], s01[l]);
+            s02[l] = x[l].mul_add(y2[l], s02[l]);
+            s03[l] = x[l].mul_add(y3[l], s03[l]);
+            s10[l] = w[l].mul_add(y0[l], s10[l]);
+            s11[l] = w[l].mul_add(y1[l], s11[l]);
+            s12[l] = w[l].mul_add(y2[l], s12[l]);
+            s13[l] = w[l].mul_add(y3[l], s13[l]);
         }
     }
     let tail = |u: &[T], v: &[T]| {
         let mut t = T::ZERO;
         for (x, y) in u.iter().zip(v) {
-            t += *x * *y;
+            t = x.mul_add(*y, t);
         }
         t
     };
@@ -191,7 +191,7 @@ pub fn dot2x4<T: Real>(a: [&[T]; 2], b: [&[T]; 4]) -> [[T; 4]; 2] {
 pub fn axpy<T: Real>(alpha: T, x: &[T], y: &mut [T]) {
     // Elementwise, no reduction: the plain loop vectorises as it is.
     for (yv, xv) in y.iter_mut().zip(x) {
-        *yv += alpha * *xv;
+        *yv = alpha.mul_add(*xv, *yv);
     }
 }
 
@@ -212,7 +212,7 @@ pub fn axpy4<T: Real>(alpha: [T; 4], x: [&[T]; 4], y: &mut [T]) {
     let (x0, x1, x2, x3) = (&x[0][..n], &x[1][..n], &x[2][..n], &x[3][..n]);
     let [a0, a1, a2, a3] = alpha;
     for (q, yv) in y[..n].iter_mut().enumerate() {
-        *yv += (a0 * x0[q] + a1 * x1[q]) + (a2 * x2[q] + a3 * x3[q]);
+        *yv = a3.mul_add(x3[q], a2.mul_add(x2[q], a1.mul_add(x1[q], a0.mul_add(x0[q], *yv))));
     }
 }
 
