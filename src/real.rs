@@ -238,15 +238,24 @@ macro_rules! impl_real {
                 n as $t
             }
             #[inline(always)]
+            fn abs(self) -> Self {
+                <$t>::abs(self)
+            }
+            #[inline(always)]
+            fn is_finite(self) -> bool {
+                <$t>::is_finite(self)
+            }
+            #[inline(always)]
+            fn is_nan(self) -> bool {
+                <$t>::is_nan(self)
+            }
+            #[inline(always)]
             fn from_random_bits(bits: u64) -> Self {
                 (bits >> (64 - $digits)) as $t * (1.0 / (1u64 << $digits) as $t)
             }
             #[inline(always)]
             fn mul_add(self, a: Self, b: Self) -> Self {
-                #[cfg(all(
-                    feature = "std",
-                    any(target_feature = "fma", target_arch = "aarch64")
-                ))]
+                #[cfg(all(feature = "std", any(target_feature = "fma", target_arch = "aarch64")))]
                 {
                     <$t>::mul_add(self, a, b)
                 }

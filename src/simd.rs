@@ -178,6 +178,117 @@ pub fn dot2x4<T: Real>(a: [&[T]; 2], b: [&[T]; 4]) -> [[T; 4]; 2] {
     ]
 }
 
+/// Sixteen dot products: rows `a[0..4]` against `b[0..4]`, the 4×4 register
+/// tile of the Gram and matrix–matrix kernels: each row chunk loaded once
+/// serves four products. Each result equals [`dot`] of the same pair bitwise.
+///
+/// # Examples
+///
+/// ```
+/// let x = [1.0_f32; 19];
+/// let y = [3.0_f32; 19];
+/// let r = ntk::simd::dot4x4([&x, &y, &x, &y], [&x, &x, &y, &y]);
+/// assert_eq!(r[1], [57.0, 57.0, 171.0, 171.0]);
+/// ```
+#[inline]
+pub fn dot4x4<T: Real>(a: [&[T]; 4], b: [&[T]; 4]) -> [[T; 4]; 4] {
+    let n = b.iter().chain(&a).fold(usize::MAX, |n, r| n.min(r.len()));
+    let (p0, t0) = a[0][..n].as_chunks::<LANES>();
+    let (p1, t1) = a[1][..n].as_chunks::<LANES>();
+    let (p2, t2) = a[2][..n].as_chunks::<LANES>();
+    let (p3, t3) = a[3][..n].as_chunks::<LANES>();
+    let (c0, r0) = b[0][..n].as_chunks::<LANES>();
+    let (c1, r1) = b[1][..n].as_chunks::<LANES>();
+    let (c2, r2) = b[2][..n].as_chunks::<LANES>();
+    let (c3, r3) = b[3][..n].as_chunks::<LANES>();
+    let z = [T::ZERO; LANES];
+    let (mut s00, mut s01, mut s02, mut s03) = (z, z, z, z);
+    let (mut s10, mut s11, mut s12, mut s13) = (z, z, z, z);
+    let (mut s20, mut s21, mut s22, mut s23) = (z, z, z, z);
+    let (mut s30, mut s31, mut s32, mut s33) = (z, z, z, z);
+    for (((((((x0, x1), x2), x3), y0), y1), y2), y3) in p0
+        .iter()
+        .zip(p1)
+        .zip(p2)
+        .zip(p3)
+        .zip(c0)
+        .zip(c1)
+        .zip(c2)
+        .zip(c3)
+    {
+        for l in 0..LANES {
+            s00[l] = x0[l].mul_add(y0[l], s00[l]);
+            s01[l] = x0[l].mul_add(y1[l], s01[l]);
+            s02[l] = x0[l].mul_add(y2[l], s02[l]);
+            s03[l] = x0[l].mul_add(y3[l], s03[l]);
+            s10[l] = x1[l].mul_add(y0[l], s10[l]);
+            s11[l] = x1[l].mul_add(y1[l], s11[l]);
+            s12[l] = x1[l].mul_add(y2[l], s12[l]);
+            s13[l] = x1[l].mul_add(y3[l], s13[l]);
+            s20[l] = x2[l].mul_add(y0[l], s20[l]);
+            s21[l] = x2[l].mul_add(y1[l], s21[l]);
+            s22[l] = x2[l].mul_add(y2[l], s22[l]);
+            s23[l] = x2[l].mul_add(y3[l], s23[l]);
+            s30[l] = x3[l].mul_add(y0[l], s30[l]);
+            s31[l] = x3[l].mul_add(y1[l], s31[l]);
+            s32[l] = x3[l].mul_add(y2[l], s32[l]);
+            s33[l] = x3[l].mul_add(y3[l], s33[l]);
+        }
+    }
+    let tail = |u: &[T], v: &[T]| {
+        let mut t = T::ZERO;
+        for (x, y) in u.iter().zip(v) {
+            t = x.mul_add(*y, t);
+        }
+        t
+    };
+    let (ta, tb) = ([t0, t1, t2, t3], [r0, r1, r2, r3]);
+    let s = [
+        [s00, s01, s02, s03],
+        [s10, s11, s12, s13],
+        [s20, s21, s22, s23],
+        [s30, s31, s32, s33],
+    ];
+    core::array::from_fn(|i| core::array::from_fn(|j| reduce(s[i][j]) + tail(ta[i], tb[j])))
+}
+
+/// `y[b] ← y[b] + Σᵣ alpha[b][r]·x[r]` for four vectors `y[b]`: the 4×4
+/// tile of the transposed matrix–vector kernel. Each `y[b]` gets exactly
+/// what [`axpy4`] would give it.
+///
+/// # Examples
+///
+/// ```
+/// let x = [1.0_f64, 2.0];
+/// let mut y = [[0.0_f64; 2]; 4];
+/// let [y0, y1, y2, y3] = &mut y;
+/// ntk::simd::axpy4x4([[1.0, 0.0, 0.0, 0.0]; 4], [&x, &x, &x, &x], [y0, y1, y2, y3]);
+/// assert_eq!(y[3], [1.0, 2.0]);
+/// ```
+#[inline]
+pub fn axpy4x4<T: Real>(alpha: [[T; 4]; 4], x: [&[T]; 4], y: [&mut [T]; 4]) {
+    let [y0, y1, y2, y3] = y;
+    let n = x
+        .iter()
+        .map(|r| r.len())
+        .chain([y0.len(), y1.len(), y2.len(), y3.len()])
+        .fold(usize::MAX, usize::min);
+    let (x0, x1, x2, x3) = (&x[0][..n], &x[1][..n], &x[2][..n], &x[3][..n]);
+    let (y0, y1, y2, y3) = (&mut y0[..n], &mut y1[..n], &mut y2[..n], &mut y3[..n]);
+    let f = |a: [T; 4], y: T, q: usize| {
+        a[3].mul_add(
+            x3[q],
+            a[2].mul_add(x2[q], a[1].mul_add(x1[q], a[0].mul_add(x0[q], y))),
+        )
+    };
+    for q in 0..n {
+        y0[q] = f(alpha[0], y0[q], q);
+        y1[q] = f(alpha[1], y1[q], q);
+        y2[q] = f(alpha[2], y2[q], q);
+        y3[q] = f(alpha[3], y3[q], q);
+    }
+}
+
 /// `y ← y + alpha·x` over the common length.
 ///
 /// # Examples
@@ -212,8 +323,24 @@ pub fn axpy4<T: Real>(alpha: [T; 4], x: [&[T]; 4], y: &mut [T]) {
     let (x0, x1, x2, x3) = (&x[0][..n], &x[1][..n], &x[2][..n], &x[3][..n]);
     let [a0, a1, a2, a3] = alpha;
     for (q, yv) in y[..n].iter_mut().enumerate() {
-        *yv = a3.mul_add(x3[q], a2.mul_add(x2[q], a1.mul_add(x1[q], a0.mul_add(x0[q], *yv))));
+        *yv = a3.mul_add(
+            x3[q],
+            a2.mul_add(x2[q], a1.mul_add(x1[q], a0.mul_add(x0[q], *yv))),
+        );
     }
+}
+
+/// `true` if no value is NaN or ±∞; a branch-free pass that vectorises.
+///
+/// # Examples
+///
+/// ```
+/// assert!(ntk::simd::all_finite(&[1.0_f32, -0.0, 3e38]));
+/// assert!(!ntk::simd::all_finite(&[1.0_f64, f64::NAN]));
+/// ```
+#[inline]
+pub fn all_finite<T: Real>(values: &[T]) -> bool {
+    values.iter().fold(true, |ok, v| ok & v.is_finite())
 }
 
 /// `x ← alpha·x`.

@@ -104,7 +104,7 @@ fn run<T: Real, X, Mdl: JacobianModel<T, X>>(
         off += CHUNK;
     }
     gram::finish(out, m, n, k, symmetric, mode);
-    if out.iter().all(|v| v.is_finite()) {
+    if crate::simd::all_finite(out) {
         Ok(())
     } else {
         fail(

@@ -202,7 +202,7 @@ where
         d_off += fan_out;
     });
     gram::finish(out, m, n, K, symmetric, mode);
-    if out.iter().all(|v| v.is_finite()) {
+    if crate::simd::all_finite(out) {
         Ok(())
     } else {
         fail(
