@@ -275,17 +275,19 @@ pub fn axpy4x4<T: Real>(alpha: [[T; 4]; 4], x: [&[T]; 4], y: [&mut [T]; 4]) {
         .fold(usize::MAX, usize::min);
     let (x0, x1, x2, x3) = (&x[0][..n], &x[1][..n], &x[2][..n], &x[3][..n]);
     let (y0, y1, y2, y3) = (&mut y0[..n], &mut y1[..n], &mut y2[..n], &mut y3[..n]);
-    let f = |a: [T; 4], y: T, q: usize| {
-        a[3].mul_add(
-            x3[q],
-            a[2].mul_add(x2[q], a[1].mul_add(x1[q], a[0].mul_add(x0[q], y))),
-        )
-    };
     for q in 0..n {
-        y0[q] = f(alpha[0], y0[q], q);
-        y1[q] = f(alpha[1], y1[q], q);
-        y2[q] = f(alpha[2], y2[q], q);
-        y3[q] = f(alpha[3], y3[q], q);
+        // the four row values are read once and serve all four outputs
+        let v = [x0[q], x1[q], x2[q], x3[q]];
+        let f = |a: [T; 4], y: T| {
+            a[3].mul_add(
+                v[3],
+                a[2].mul_add(v[2], a[1].mul_add(v[1], a[0].mul_add(v[0], y))),
+            )
+        };
+        y0[q] = f(alpha[0], y0[q]);
+        y1[q] = f(alpha[1], y1[q]);
+        y2[q] = f(alpha[2], y2[q]);
+        y3[q] = f(alpha[3], y3[q]);
     }
 }
 
