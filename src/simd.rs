@@ -36,6 +36,11 @@ pub const LANES: usize = 16;
 )))]
 pub const LANES: usize = 4;
 
+/// Whether the register tiles pay off: with few registers (microcontrollers)
+/// the tiled kernels fall back to row-at-a-time calls that give the same
+/// results bitwise in less code.
+const WIDE: bool = LANES >= 16;
+
 #[inline(always)]
 fn reduce<T: Real>(mut acc: [T; LANES]) -> T {
     // pairwise: lanes l and l + w, halving w
@@ -133,6 +138,9 @@ pub fn dot4<T: Real>(a: &[T], b: [&[T]; 4]) -> [T; 4] {
 /// ```
 #[inline]
 pub fn dot2x4<T: Real>(a: [&[T]; 2], b: [&[T]; 4]) -> [[T; 4]; 2] {
+    if !WIDE {
+        return [dot4(a[0], b), dot4(a[1], b)];
+    }
     let n = b.iter().chain(&a).fold(usize::MAX, |n, r| n.min(r.len()));
     let (p, rp) = a[0][..n].as_chunks::<LANES>();
     let (q, rq) = a[1][..n].as_chunks::<LANES>();
@@ -192,6 +200,9 @@ pub fn dot2x4<T: Real>(a: [&[T]; 2], b: [&[T]; 4]) -> [[T; 4]; 2] {
 /// ```
 #[inline]
 pub fn dot4x4<T: Real>(a: [&[T]; 4], b: [&[T]; 4]) -> [[T; 4]; 4] {
+    if !WIDE {
+        return [dot4(a[0], b), dot4(a[1], b), dot4(a[2], b), dot4(a[3], b)];
+    }
     let n = b.iter().chain(&a).fold(usize::MAX, |n, r| n.min(r.len()));
     let (p0, t0) = a[0][..n].as_chunks::<LANES>();
     let (p1, t1) = a[1][..n].as_chunks::<LANES>();
@@ -268,6 +279,12 @@ pub fn dot4x4<T: Real>(a: [&[T]; 4], b: [&[T]; 4]) -> [[T; 4]; 4] {
 #[inline]
 pub fn axpy4x4<T: Real>(alpha: [[T; 4]; 4], x: [&[T]; 4], y: [&mut [T]; 4]) {
     let [y0, y1, y2, y3] = y;
+    if !WIDE {
+        for (a, yb) in alpha.into_iter().zip([y0, y1, y2, y3]) {
+            axpy4(a, x, yb);
+        }
+        return;
+    }
     let n = x
         .iter()
         .map(|r| r.len())
