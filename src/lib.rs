@@ -1,6 +1,70 @@
 //! # ntk — Neural Tangent Kernels without a heap
 //!
-//! (Crate documentation is completed with the public API.)
+//! The NTK of a network f(x; θ) is `Θ(x, x') = ∇θ f(x) · ∇θ f(x')`: it tells
+//! how the network's predictions move under gradient descent. At infinite
+//! width it is constant, the network at initialisation is a Gaussian process
+//! (the NNGP), and training is kernel regression with Θ. This crate computes
+//! the empirical NTK of small networks whose shapes are const generics, and
+//! the infinite-width kernels in closed form, with no standard library and no
+//! allocation: every output goes into a buffer the caller owns.
+//!
+//! ```
+//! use ntk::empirical::{jacobian, structured};
+//! use ntk::nn::{Dense, Relu};
+//! use ntk::Rng;
+//!
+//! type Net = (Dense<f64, 2, 16>, Relu, Dense<f64, 16, 1>);
+//! let mut rng = Rng::new(0);
+//! let net: Net = (Dense::ntk(1.5, 0.1, &mut rng), Relu, Dense::ntk(1.5, 0.1, &mut rng));
+//! let xs = [[1.0, 0.0], [0.0, 1.0], [0.6, 0.8], [-1.0, 0.2]];
+//!
+//! // Factored per-layer method: O(N²·Σ widths).
+//! let mut ws = [0.0; structured::workspace_len::<f64, Net>(4, 1)];
+//! let mut theta = [[0.0; 4]; 4];
+//! structured::ntk(&net, &xs, &mut ws, &mut theta)?;
+//!
+//! // Plain Jacobian contraction, the reference: O(N²·parameters).
+//! let mut wj = [0.0; jacobian::workspace_len::<f64, [f64; 2], Net>(4)];
+//! let mut reference = [[0.0; 4]; 4];
+//! jacobian::ntk(&net, &xs, &mut wj, &mut reference)?;
+//!
+//! for i in 0..4 {
+//!     for j in 0..4 {
+//!         assert!((theta[i][j] - reference[i][j]).abs() <= 1e-12 * theta[i][i]);
+//!         assert_eq!(theta[i][j].to_bits(), theta[j][i].to_bits());
+//!     }
+//! }
+//! # Ok::<(), ntk::Error>(())
+//! ```
+//!
+//! ## Modules
+//!
+//! | module | what |
+//! |---|---|
+//! | [`nn`] | layers with const-generic shapes ([`nn::Dense`], activations), tuples compose them; forward with a cache, backward into a gradient of the network's own type |
+//! | [`empirical`] | the empirical NTK by the structured (factored) method and by Jacobian contraction, train×train and test×train, trace or full K×K blocks |
+//! | [`analytic`] | the infinite-width NNGP and NTK in closed form, and the architecture text format |
+//! | [`linalg`] | Cholesky, solves, symmetric eigensolver on const-size matrices |
+//! | [`predict`] | kernel regression and gradient-descent dynamics |
+//! | [`real`], [`simd`], [`rng`] | the scalar trait and math backend, vectorisable kernels, the generator |
+//!
+//! ## Features
+//!
+//! | feature | default | what it does |
+//! |---|---|---|
+//! | `libm` | yes | math backend from the `libm` crate: portable and accurate on every target |
+//! | `micromath` | no | fast `f32` approximations for firmware; takes precedence for `f32` (`f64` needs `libm` or `std`) |
+//! | `std` | no | links `std`: its float functions back the math when `libm` is off; `Error` implements `std::error::Error` |
+//! | `defmt` | no | derives `defmt::Format` on the public data types |
+//!
+//! Features are additive; at least one of `libm`, `micromath`, `std` is needed.
+//!
+//! ## Conventions
+//!
+//! Matrices are row-major nested arrays: `[[T; N]; M]` has M rows of N
+//! columns. Shape errors are compile errors; numerical failure is an
+//! [`Error`]. No public function panics on any input, and no result is
+//! returned with non-finite entries as if it were valid.
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -93,6 +93,64 @@ pub fn dot4<T: Real>(a: &[T], b: [&[T]; 4]) -> [T; 4] {
     ]
 }
 
+/// Eight dot products: rows `a[0], a[1]` against `b[0..4]`, the 2×4 Gram
+/// register tile. Each result equals [`dot`] of the same pair bitwise.
+///
+/// # Examples
+///
+/// ```
+/// let x = [1.0_f64; 21];
+/// let y = [2.0_f64; 21];
+/// let r = ntk::simd::dot2x4([&x, &y], [&x, &y, &x, &y]);
+/// assert_eq!(r, [[21.0, 42.0, 21.0, 42.0], [42.0, 84.0, 42.0, 84.0]]);
+/// ```
+#[inline]
+pub fn dot2x4<T: Real>(a: [&[T]; 2], b: [&[T]; 4]) -> [[T; 4]; 2] {
+    let n = b.iter().chain(&a).fold(usize::MAX, |n, r| n.min(r.len()));
+    let (p, rp) = a[0][..n].as_chunks::<LANES>();
+    let (q, rq) = a[1][..n].as_chunks::<LANES>();
+    let (c0, r0) = b[0][..n].as_chunks::<LANES>();
+    let (c1, r1) = b[1][..n].as_chunks::<LANES>();
+    let (c2, r2) = b[2][..n].as_chunks::<LANES>();
+    let (c3, r3) = b[3][..n].as_chunks::<LANES>();
+    let z = [T::ZERO; LANES];
+    let (mut s00, mut s01, mut s02, mut s03) = (z, z, z, z);
+    let (mut s10, mut s11, mut s12, mut s13) = (z, z, z, z);
+    for (((((x, w), y0), y1), y2), y3) in p.iter().zip(q).zip(c0).zip(c1).zip(c2).zip(c3) {
+        for l in 0..LANES {
+            s00[l] += x[l] * y0[l];
+            s01[l] += x[l] * y1[l];
+            s02[l] += x[l] * y2[l];
+            s03[l] += x[l] * y3[l];
+            s10[l] += w[l] * y0[l];
+            s11[l] += w[l] * y1[l];
+            s12[l] += w[l] * y2[l];
+            s13[l] += w[l] * y3[l];
+        }
+    }
+    let tail = |u: &[T], v: &[T]| {
+        let mut t = T::ZERO;
+        for (x, y) in u.iter().zip(v) {
+            t += *x * *y;
+        }
+        t
+    };
+    [
+        [
+            reduce(s00) + tail(rp, r0),
+            reduce(s01) + tail(rp, r1),
+            reduce(s02) + tail(rp, r2),
+            reduce(s03) + tail(rp, r3),
+        ],
+        [
+            reduce(s10) + tail(rq, r0),
+            reduce(s11) + tail(rq, r1),
+            reduce(s12) + tail(rq, r2),
+            reduce(s13) + tail(rq, r3),
+        ],
+    ]
+}
+
 /// `y ← y + alpha·x` over the common length.
 ///
 /// # Examples
@@ -165,6 +223,9 @@ mod tests {
             let r = dot4(&a[..n], [&b[..n], &a[..n], &b[..n], &b[..n]]);
             assert_eq!(r[0].to_bits(), d.to_bits());
             assert_eq!(r[1].to_bits(), dot(&a[..n], &a[..n]).to_bits());
+            let t = dot2x4([&a[..n], &b[..n]], [&b[..n], &a[..n], &b[..n], &a[..n]]);
+            assert_eq!(t[0][0].to_bits(), d.to_bits());
+            assert_eq!(t[1][1].to_bits(), dot(&b[..n], &a[..n]).to_bits());
         }
     }
 

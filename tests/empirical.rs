@@ -201,7 +201,7 @@ fn user_models_get_their_ntk() {
         w: [0.3, -0.2, 0.8],
     };
     let xs = inputs::<3, 4>(6, 1.0);
-    let mut ws = [0.0; 4 * 10];
+    let mut ws = [0.0; jacobian::workspace_len::<f64, [f64; 3], TwoHeads>(4)];
     let mut blocks = [[[[0.0; 2]; 2]; 4]; 4];
     jacobian::ntk_blocks(&model, &xs, &mut ws, &mut blocks).unwrap();
     let mut j = [0.0; 10];
@@ -305,10 +305,10 @@ fn bad_input_gets_typed_errors_and_no_partial_output() {
         })
     );
     assert_eq!(
-        jacobian::ntk(&net, &[[1.0, 0.0], [0.0, 1.0]], &mut [0.0; 33], &mut out),
+        jacobian::ntk(&net, &[[1.0, 0.0], [0.0, 1.0]], &mut [0.0; 65], &mut out),
         Err(Error::BufferTooSmall {
-            needed: 34,
-            given: 33
+            needed: 66,
+            given: 65
         })
     );
     assert_eq!(out, [[7.0; 2]; 2]);
@@ -322,7 +322,7 @@ fn bad_input_gets_typed_errors_and_no_partial_output() {
         })
     );
     assert_eq!(
-        jacobian::ntk(&broken, &[[1.0, 0.0], [0.0, 1.0]], &mut [0.0; 34], &mut out),
+        jacobian::ntk(&broken, &[[1.0, 0.0], [0.0, 1.0]], &mut [0.0; 66], &mut out),
         Err(Error::NonFinite {
             what: "network parameters"
         })
@@ -336,7 +336,7 @@ fn bad_input_gets_typed_errors_and_no_partial_output() {
     let r = structured::ntk(&huge, &[[1.0, 0.5], [0.5, 1.0]], &mut ws, &mut out);
     assert!(matches!(r, Err(Error::Overflow { .. })), "{r:?}");
     assert!(out.as_flattened().iter().all(|&v| v == 0.0 || v == 7.0));
-    let r = jacobian::ntk(&huge, &[[1.0, 0.5], [0.5, 1.0]], &mut [0.0; 34], &mut out);
+    let r = jacobian::ntk(&huge, &[[1.0, 0.5], [0.5, 1.0]], &mut [0.0; 66], &mut out);
     assert!(matches!(r, Err(Error::Overflow { .. })), "{r:?}");
 }
 
@@ -434,7 +434,7 @@ proptest! {
         let mut s = [[[[0.0; 2]; 2]; 6]; 6];
         let mut j = [[[[0.0; 2]; 2]; 6]; 6];
         structured::ntk_blocks(&net, &xs, &mut vec![0.0; structured::workspace_len::<f64, Small>(6, 2)], &mut s).unwrap();
-        jacobian::ntk_blocks(&net, &xs, &mut [0.0; 6 * 2 * 71], &mut j).unwrap();
+        jacobian::ntk_blocks(&net, &xs, &mut vec![0.0; jacobian::workspace_len::<f64, [f64; 3], Small>(6)], &mut j).unwrap();
         let (s, j) = (s.as_flattened().as_flattened().as_flattened(), j.as_flattened().as_flattened().as_flattened());
         prop_assert!(rel_err(s, j) <= 1e-10);
     }

@@ -56,6 +56,100 @@ fn seg_d<'a, T>(recs: &'a [T], lay: &Layout, s: &Segment, i: usize, k: usize) ->
     &recs[b..b + s.d_len]
 }
 
+/// `x` against columns `j..j + w` (`w ≤ 4`) given by `col`; unused lanes are 0.
+#[inline(always)]
+fn four<'s, T: Real, F: Fn(usize) -> &'s [T]>(x: &[T], j: usize, w: usize, col: F) -> [T; 4] {
+    if w == 4 {
+        simd::dot4(x, [col(j), col(j + 1), col(j + 2), col(j + 3)])
+    } else {
+        core::array::from_fn(|q| {
+            if q < w {
+                simd::dot(x, col(j + q))
+            } else {
+                T::ZERO
+            }
+        })
+    }
+}
+
+/// One segment of two record sets, and where its products go.
+struct Pass<'a, T> {
+    r1: &'a [T],
+    r2: &'a [T],
+    n: usize,
+    lay: &'a Layout,
+    s: &'a Segment,
+    mode: Mode,
+}
+
+impl<T: Real> Pass<'_, T> {
+    #[inline(always)]
+    fn k2_range(&self, k: usize) -> (usize, usize) {
+        if self.mode == Mode::Blocks {
+            (0, self.lay.k)
+        } else {
+            (k, k + 1)
+        }
+    }
+
+    #[inline(always)]
+    fn at(&self, i: usize, j: usize, k: usize, k2: usize) -> usize {
+        let kk = self.lay.k;
+        if self.mode == Mode::Blocks {
+            (i * self.n + j) * kk * kk + k * kk + k2
+        } else {
+            i * self.n + j
+        }
+    }
+
+    /// Row `i` against columns `j..j + w`, `w ≤ 4`.
+    fn row(&self, i: usize, j: usize, w: usize, out: &mut [T]) {
+        let (lay, s, r1, r2) = (self.lay, self.s, self.r1, self.r2);
+        let ga = if s.a_len == 0 {
+            [T::ONE; 4]
+        } else {
+            four(seg_a(r1, lay, s, i), j, w, |c| seg_a(r2, lay, s, c))
+        };
+        for k in 0..lay.k {
+            let di = seg_d(r1, lay, s, i, k);
+            let (lo, hi) = self.k2_range(k);
+            for k2 in lo..hi {
+                let gd = four(di, j, w, |c| seg_d(r2, lay, s, c, k2));
+                for q in 0..w {
+                    out[self.at(i, j + q, k, k2)] += gd[q] * ga[q];
+                }
+            }
+        }
+    }
+
+    /// Rows `i, i + 1` against columns `j..j + 4`: the 2×4 register tile.
+    fn pair(&self, i: usize, j: usize, out: &mut [T]) {
+        let (lay, s, r1, r2) = (self.lay, self.s, self.r1, self.r2);
+        let ga = if s.a_len == 0 {
+            [[T::ONE; 4]; 2]
+        } else {
+            let c = |q| seg_a(r2, lay, s, j + q);
+            simd::dot2x4(
+                [seg_a(r1, lay, s, i), seg_a(r1, lay, s, i + 1)],
+                [c(0), c(1), c(2), c(3)],
+            )
+        };
+        for k in 0..lay.k {
+            let rows = [seg_d(r1, lay, s, i, k), seg_d(r1, lay, s, i + 1, k)];
+            let (lo, hi) = self.k2_range(k);
+            for k2 in lo..hi {
+                let c = |q| seg_d(r2, lay, s, j + q, k2);
+                let gd = simd::dot2x4(rows, [c(0), c(1), c(2), c(3)]);
+                for (p, (gdp, gap)) in gd.iter().zip(&ga).enumerate() {
+                    for q in 0..4 {
+                        out[self.at(i + p, j + q, k, k2)] += gdp[q] * gap[q];
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Adds one segment's contribution for rows `0..m` of `r1` against rows
 /// `0..n` of `r2` (only `j ≤ i` when `symmetric`) to the flat output.
 #[allow(clippy::too_many_arguments)]
@@ -70,71 +164,34 @@ pub(crate) fn accumulate<T: Real>(
     mode: Mode,
     out: &mut [T],
 ) {
-    let kk = lay.k;
-    let cell = if mode == Mode::Blocks { kk * kk } else { 1 };
-    for i in 0..m {
-        let jend = if symmetric { i + 1 } else { n };
-        let ai = seg_a(r1, lay, s, i);
+    let pass = Pass {
+        r1,
+        r2,
+        n,
+        lay,
+        s,
+        mode,
+    };
+    let jend = |i: usize| if symmetric { i + 1 } else { n };
+    let mut i = 0;
+    while i < m {
+        let pair = i + 1 < m;
+        // columns every row of the pair needs
+        let common = jend(i);
         let mut j = 0;
-        while j < jend {
-            let w = (jend - j).min(4);
-            let ga: [T; 4] = if s.a_len == 0 {
-                [T::ONE; 4]
-            } else if w == 4 {
-                simd::dot4(
-                    ai,
-                    [
-                        seg_a(r2, lay, s, j),
-                        seg_a(r2, lay, s, j + 1),
-                        seg_a(r2, lay, s, j + 2),
-                        seg_a(r2, lay, s, j + 3),
-                    ],
-                )
+        while j + 4 <= common {
+            if pair {
+                pass.pair(i, j, out);
             } else {
-                core::array::from_fn(|q| {
-                    if q < w {
-                        simd::dot(ai, seg_a(r2, lay, s, j + q))
-                    } else {
-                        T::ZERO
-                    }
-                })
-            };
-            for k in 0..kk {
-                let di = seg_d(r1, lay, s, i, k);
-                let (k2_lo, k2_hi) = if mode == Mode::Blocks {
-                    (0, kk)
-                } else {
-                    (k, k + 1)
-                };
-                for k2 in k2_lo..k2_hi {
-                    let gd: [T; 4] = if w == 4 {
-                        simd::dot4(
-                            di,
-                            [
-                                seg_d(r2, lay, s, j, k2),
-                                seg_d(r2, lay, s, j + 1, k2),
-                                seg_d(r2, lay, s, j + 2, k2),
-                                seg_d(r2, lay, s, j + 3, k2),
-                            ],
-                        )
-                    } else {
-                        core::array::from_fn(|q| {
-                            if q < w {
-                                simd::dot(di, seg_d(r2, lay, s, j + q, k2))
-                            } else {
-                                T::ZERO
-                            }
-                        })
-                    };
-                    for q in 0..w {
-                        let at = (i * n + j + q) * cell
-                            + if mode == Mode::Blocks { k * kk + k2 } else { 0 };
-                        out[at] += gd[q] * ga[q];
-                    }
-                }
+                pass.row(i, j, 4, out);
             }
-            j += w;
+            j += 4;
         }
+        pass.row(i, j, common - j, out);
+        if pair {
+            pass.row(i + 1, j, jend(i + 1) - j, out);
+        }
+        i += if pair { 2 } else { 1 };
     }
 }
 

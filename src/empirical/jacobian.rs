@@ -17,7 +17,9 @@ use crate::{Error, Real};
 pub const CHUNK: usize = 1024;
 
 /// Workspace elements the Jacobian method needs for `inputs` inputs of a
-/// model `M`: `inputs · OUTPUTS · PARAMS`.
+/// model `M`: `inputs · (OUTPUTS · PARAMS + PAD)`, where the [`PAD`] elements
+/// between records keep records whose size is a multiple of a large power of
+/// two from mapping onto the same cache sets.
 ///
 /// # Examples
 ///
@@ -25,10 +27,21 @@ pub const CHUNK: usize = 1024;
 /// use ntk::empirical::jacobian::workspace_len;
 /// use ntk::nn::{Dense, Relu};
 /// type Net = (Dense<f64, 2, 4>, Relu, Dense<f64, 4, 1>);
-/// assert_eq!(workspace_len::<f64, [f64; 2], Net>(3), 3 * (12 + 5));
+/// assert_eq!(workspace_len::<f64, [f64; 2], Net>(3), 3 * (12 + 5 + 16));
 /// ```
 pub const fn workspace_len<T: Real, X, M: JacobianModel<T, X>>(inputs: usize) -> usize {
-    inputs * M::OUTPUTS * M::PARAMS
+    inputs * record_stride(M::OUTPUTS * M::PARAMS)
+}
+
+/// Padding between Jacobian records, in elements.
+pub const PAD: usize = 16;
+
+const fn record_stride(len: usize) -> usize {
+    if len == 0 {
+        0
+    } else {
+        len + PAD
+    }
 }
 
 fn run<T: Real, X, Mdl: JacobianModel<T, X>>(
@@ -47,7 +60,7 @@ fn run<T: Real, X, Mdl: JacobianModel<T, X>>(
     }
     let m = x1.len();
     let n = x2.map_or(m, <[_]>::len);
-    let rec = k * p;
+    let rec = record_stride(k * p);
     let needed = (m + x2.map_or(0, <[_]>::len)) * rec;
     if workspace.len() < needed {
         return Err(Error::BufferTooSmall {
@@ -58,11 +71,11 @@ fn run<T: Real, X, Mdl: JacobianModel<T, X>>(
     let (r1, rest) = workspace[..needed].split_at_mut(m * rec);
     if rec > 0 {
         for (x, r) in x1.iter().zip(r1.chunks_exact_mut(rec)) {
-            model.jacobian(x, r)?;
+            model.jacobian(x, &mut r[..k * p])?;
         }
         if let Some(x2) = x2 {
             for (x, r) in x2.iter().zip(rest.chunks_exact_mut(rec)) {
-                model.jacobian(x, r)?;
+                model.jacobian(x, &mut r[..k * p])?;
             }
         }
     }
@@ -115,7 +128,7 @@ fn run<T: Real, X, Mdl: JacobianModel<T, X>>(
 /// // A linear model's NTK is ws²·x·x' + bs² exactly.
 /// let net: Dense<f64, 2, 1> = Dense::ntk(2.0, 0.5, &mut Rng::new(0));
 /// let xs = [[1.0, 2.0], [3.0, -1.0]];
-/// let mut ws = [0.0; 6];
+/// let mut ws = [0.0; jacobian::workspace_len::<f64, [f64; 2], Dense<f64, 2, 1>>(2)];
 /// let mut theta = [[0.0; 2]; 2];
 /// jacobian::ntk(&net, &xs, &mut ws, &mut theta)?;
 /// assert!((theta[0][1] - (2.0 * (3.0 - 2.0) + 0.25)).abs() < 1e-14);

@@ -26,15 +26,15 @@
 //! use ntk::nn::{Dense, Relu};
 //! use ntk::Rng;
 //! let mut rng = Rng::new(1);
-//! let net: (Dense<f64, 2, 8>, Relu, Dense<f64, 8, 1>) =
-//!     (Dense::ntk(1.5, 0.1, &mut rng), Relu, Dense::ntk(1.5, 0.1, &mut rng));
+//! type Net = (Dense<f64, 2, 8>, Relu, Dense<f64, 8, 1>);
+//! let net: Net = (Dense::ntk(1.5, 0.1, &mut rng), Relu, Dense::ntk(1.5, 0.1, &mut rng));
 //! let xs = [[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]];
 //!
-//! let mut ws = [0.0; 64];
+//! let mut ws = [0.0; structured::workspace_len::<f64, Net>(3, 1)];
 //! let mut theta = [[0.0; 3]; 3];
 //! structured::ntk(&net, &xs, &mut ws, &mut theta)?;
 //!
-//! let mut wj = [0.0; 3 * 33];
+//! let mut wj = [0.0; jacobian::workspace_len::<f64, [f64; 2], Net>(3)];
 //! let mut reference = [[0.0; 3]; 3];
 //! jacobian::ntk(&net, &xs, &mut wj, &mut reference)?;
 //! for i in 0..3 {
@@ -80,7 +80,7 @@ use crate::{Error, Real};
 ///
 /// let model = Wave { a: 2.0, b: 0.5 };
 /// let xs = [0.3, 1.2];
-/// let mut ws = [0.0; 4];
+/// let mut ws = [0.0; jacobian::workspace_len::<f64, f64, Wave>(2)];
 /// let mut theta = [[0.0; 2]; 2];
 /// jacobian::ntk(&model, &xs, &mut ws, &mut theta)?;
 /// let g = |x: f64| [(0.5 * x).sin(), 2.0 * x * (0.5 * x).cos()];
