@@ -139,7 +139,8 @@ fn run<T: Real, X, Mdl: JacobianModel<T, X>>(
 ///
 /// [`Error::BufferTooSmall`] for a workspace under [`workspace_len`]`(N)`;
 /// whatever [`JacobianModel::jacobian`] reports (for this crate's networks
-/// [`Error::NonFinite`] on non-finite parameters) with `out` untouched;
+/// [`Error::NonFinite`] naming `"inputs"` or `"network parameters"`,
+/// whichever the inputs in order meet first) with `out` untouched;
 /// [`Error::Overflow`] if a Jacobian or the kernel is not finite (`out`
 /// zeroed if it was reached).
 pub fn ntk<T: Real, X, Mdl: JacobianModel<T, X>, const N: usize>(

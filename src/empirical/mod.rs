@@ -50,6 +50,7 @@ mod gram;
 pub mod jacobian;
 pub mod structured;
 
+use crate::error::check_finite;
 use crate::nn::{FlatGradient, Module, Params, Zeroed};
 use crate::{Error, Real};
 
@@ -99,12 +100,13 @@ pub trait JacobianModel<T: Real, X> {
     /// # Errors
     ///
     /// Whatever the model reports; the crate's networks report
-    /// [`Error::NonFinite`] for non-finite parameters.
+    /// [`Error::NonFinite`] for a non-finite input or parameter.
     fn jacobian(&self, x: &X, out: &mut [T]) -> Result<(), Error>;
 }
 
 impl<T: Real, X, M, const K: usize> JacobianModel<T, X> for M
 where
+    X: AsRef<[T]>,
     M: Module<T, X, Output = [T; K]> + Params<T>,
 {
     const OUTPUTS: usize = K;
@@ -118,6 +120,7 @@ where
                 given: out.len(),
             });
         }
+        check_finite(x.as_ref(), "inputs")?;
         if !self.is_finite() {
             return Err(Error::NonFinite {
                 what: "network parameters",
