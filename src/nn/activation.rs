@@ -234,8 +234,31 @@ macro_rules! activation_module {
             fn zip<F: FnMut(&[T], &[T])>(&self, _other: &Self, _f: &mut F) {}
             fn zip_mut<F: FnMut(&mut [T], &[T])>(&mut self, _other: &Self, _f: &mut F) {}
             fn reinit(&mut self, _rng: &mut Rng) {}
+            fn is_finite(&self) -> bool {
+                FixedFinite::<T>::fixed_finite(self)
+            }
         }
     )*};
+}
+
+/// The fixed numbers of an activation (a leaky ReLU's slope) are finite.
+trait FixedFinite<T> {
+    fn fixed_finite(&self) -> bool {
+        true
+    }
+}
+
+impl<T> FixedFinite<T> for Relu {}
+impl<T> FixedFinite<T> for Abs {}
+impl<T> FixedFinite<T> for Erf {}
+impl<T> FixedFinite<T> for Gelu {}
+impl<T> FixedFinite<T> for Sin {}
+impl<T> FixedFinite<T> for Tanh {}
+impl<T> FixedFinite<T> for Identity {}
+impl<T: Real> FixedFinite<T> for LeakyRelu<T> {
+    fn fixed_finite(&self) -> bool {
+        self.alpha.is_finite()
+    }
 }
 
 activation_module!(Relu, LeakyRelu<T>, Abs, Erf, Gelu, Sin, Tanh, Identity);
