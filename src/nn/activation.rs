@@ -7,7 +7,8 @@ use crate::{Real, Rng};
 ///
 /// Every `Activation` is a parameter-free [`Module`] over `[T; N]` for any `N`.
 /// Derivatives at kinks follow JAX: `relu′(0) = 0`, `abs′(0) = 0`,
-/// `leaky_relu′(0) = α`.
+/// `leaky_relu′(0) = α`. NaN propagates through every value and derivative,
+/// so an overflow upstream is never hidden (`relu(NaN) = NaN`).
 ///
 /// # Examples
 ///
@@ -69,7 +70,7 @@ pub struct Identity;
 impl<T: Real> Activation<T> for Relu {
     #[inline(always)]
     fn value(&self, x: T) -> T {
-        if x > T::ZERO {
+        if x > T::ZERO || x.is_nan() {
             x
         } else {
             T::ZERO
@@ -79,6 +80,8 @@ impl<T: Real> Activation<T> for Relu {
     fn derivative(&self, x: T) -> T {
         if x > T::ZERO {
             T::ONE
+        } else if x.is_nan() {
+            x
         } else {
             T::ZERO
         }
@@ -98,6 +101,8 @@ impl<T: Real> Activation<T> for LeakyRelu<T> {
     fn derivative(&self, x: T) -> T {
         if x > T::ZERO {
             T::ONE
+        } else if x.is_nan() {
+            x
         } else {
             self.alpha
         }
@@ -115,6 +120,8 @@ impl<T: Real> Activation<T> for Abs {
             T::ONE
         } else if x < T::ZERO {
             -T::ONE
+        } else if x.is_nan() {
+            x
         } else {
             T::ZERO
         }
