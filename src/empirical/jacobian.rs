@@ -80,8 +80,10 @@ fn run<T: Real, X, Mdl: JacobianModel<T, X>>(
         }
     }
     let (r1, rest) = (&*r1, &*rest);
-    check_result(r1, "per-input Jacobians")?;
-    check_result(rest, "per-input Jacobians")?;
+    // The padding between records is the caller's and is never read.
+    for r in r1.chunks_exact(rec.max(1)).chain(rest.chunks_exact(rec.max(1))) {
+        check_result(&r[..k * p], "per-input Jacobians")?;
+    }
 
     let symmetric = x2.is_none();
     let r2 = if symmetric { r1 } else { rest };
