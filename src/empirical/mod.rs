@@ -100,7 +100,10 @@ pub trait JacobianModel<T: Real, X> {
     /// # Errors
     ///
     /// Whatever the model reports; the crate's networks report
-    /// [`Error::NonFinite`] for a non-finite input or parameter.
+    /// [`Error::BufferTooSmall`] for a short `out` and
+    /// [`Error::InvalidArgument`] for a longer one (as
+    /// [`Params::write_flat`] does), then [`Error::NonFinite`] for a
+    /// non-finite input or parameter, leaving `out` untouched.
     fn jacobian(&self, x: &X, out: &mut [T]) -> Result<(), Error>;
 }
 
@@ -114,10 +117,15 @@ where
 
     fn jacobian(&self, x: &X, out: &mut [T]) -> Result<(), Error> {
         let p = M::NUM_PARAMS;
-        if out.len() != K * p {
+        if out.len() < K * p {
             return Err(Error::BufferTooSmall {
                 needed: K * p,
                 given: out.len(),
+            });
+        }
+        if out.len() > K * p {
+            return Err(Error::InvalidArgument {
+                what: "Jacobian buffer longer than OUTPUTS·PARAMS",
             });
         }
         check_finite(x.as_ref(), "inputs")?;
