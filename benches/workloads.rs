@@ -81,7 +81,85 @@ fn empirical_reference(c: &mut Criterion) {
     empirical_jacobian::<512, 256>(c, "E2J");
 }
 
-criterion_group!(benches, empirical);
+/// The `A1` architecture: `dense(1.5,0.1) relu` ×3 then `dense(1.5,0.1)`.
+fn a1_architecture() -> ntk::analytic::Architecture<f64> {
+    "dense(1.5,0.1) relu dense(1.5,0.1) relu dense(1.5,0.1) relu dense(1.5,0.1)"
+        .parse()
+        .expect("A1 architecture")
+}
+
+/// `R1`: gradient-flow prediction of 256 test outputs at t = 10 (η = 1,
+/// f₀ = 0, y = sin(x₀), regulariser 1e-6 relative) from the given A1 NTK on
+/// 256 training inputs; the eigen-solve (tridiagonalisation and QL rotations
+/// applied to the residual) is inside the timed region.
+fn r1(c: &mut Criterion) {
+    use ntk::linalg::Regularizer;
+    use ntk::predict::{GradientDescentMse, Scratch};
+    const N: usize = 256;
+    const D: usize = 16;
+    let mut rng = Rng::new(11);
+    let mut draw = || -> Vec<[f64; D]> {
+        (0..N)
+            .map(|_| {
+                let mut x = [0.0; D];
+                rng.fill_normal(&mut x);
+                x
+            })
+            .collect()
+    };
+    let (train, test) = (draw(), draw());
+    let train: Box<[[f64; D]; N]> = train.into_boxed_slice().try_into().expect("N rows");
+    let test: Box<[[f64; D]; N]> = test.into_boxed_slice().try_into().expect("N rows");
+    let mut k_train = boxed_matrix::<f64, N, N>();
+    let mut k_test = boxed_matrix::<f64, N, N>();
+    let mut nngp = boxed_matrix::<f64, N, N>();
+    let arch = a1_architecture();
+    arch.gram(&train, &mut nngp, &mut k_train).expect("finite");
+    arch.cross(&test, &train, &mut nngp, &mut k_test)
+        .expect("finite");
+    let y: Box<[[f64; 1]; N]> = Box::new(core::array::from_fn(|i| [train[i][0].sin()]));
+    let gd = GradientDescentMse::new(&y, 1.0)
+        .and_then(|g| g.with_regularizer(Regularizer::Relative(1e-6)))
+        .expect("valid settings");
+    let mut work = boxed_matrix::<f64, N, N>();
+    let mut rotations = vec![0.0; 3 * N * N];
+    let mut out = boxed_matrix::<f64, 1, N>();
+    c.bench_function("R1", |b| {
+        b.iter(|| {
+            let scratch = Scratch {
+                matrix: &mut work,
+                rotations: &mut rotations,
+            };
+            gd.test_outputs_direct(black_box(&*k_train), &k_test, None, 10.0, &mut out, scratch)
+                .expect("converges");
+            black_box(out[0][0])
+        })
+    });
+}
+
+/// `A1`: analytic NNGP + NTK Gram, f64, `dense(1.5,0.1) relu` ×3 then
+/// `dense(1.5,0.1)`, N = 512 standard normal inputs of dimension 16.
+fn a1(c: &mut Criterion) {
+    const N: usize = 512;
+    const D: usize = 16;
+    let arch = a1_architecture();
+    let mut rng = Rng::new(0xA1);
+    let mut x = boxed_matrix::<f64, D, N>();
+    for row in x.iter_mut() {
+        rng.fill_normal(row);
+    }
+    let mut nngp = boxed_matrix::<f64, N, N>();
+    let mut ntk = boxed_matrix::<f64, N, N>();
+    c.bench_function("A1", |b| {
+        b.iter(|| {
+            arch.gram(black_box(&*x), &mut nngp, &mut ntk)
+                .expect("finite");
+            black_box((nngp[N - 1][0], ntk[N - 1][0]))
+        })
+    });
+}
+
+criterion_group!(benches, empirical, r1, a1);
 criterion_group! {
     name = slow;
     config = Criterion::default().sample_size(10);

@@ -88,6 +88,7 @@ pub mod predict;
 pub mod real;
 pub mod rng;
 pub mod simd;
+pub mod train;
 
 pub use error::Error;
 pub use real::Real;

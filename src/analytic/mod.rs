@@ -1,1 +1,98 @@
-//! Infinite-width NNGP and NTK in closed form.
+//! Infinite-width NNGP and NTK of fully connected networks, in closed form.
+//!
+//! An [`Architecture`] is a sequence of [`Layer`]s, read from text such as
+//! `dense(1.5,0.1) relu dense(1.5,0.1)`. Its kernels follow the recursions of
+//! neural-tangents (`stax`, NTK parameterization) and agree with it to about
+//! 10⁻⁸ relative:
+//!
+//! - inputs: Σ⁰(x, x′) = x·x′/D, Θ⁰ = 0;
+//! - dense: Σ ← σw²Σ + σb², then Θ ← Σ + σw²Θ;
+//! - nonlinearity φ: Σ ← E[φ(u)φ(v)], Θ ← Θ·E[φ′(u)φ′(v)] with
+//!   (u, v) ~ N(0, [[Σ₁₁, Σ₁₂], [Σ₁₂, Σ₂₂]]).
+//!
+//! The expectations have closed forms for ReLU, leaky ReLU, abs and the
+//! general ABReLU (arc-cosine kernels), erf, GELU, sin and the identity; tanh
+//! and user activations ([`Activation`]) use the quadrature described in
+//! [`quadrature`](self#quadrature).
+//!
+//! # Examples
+//!
+//! ```
+//! use ntk::analytic::Architecture;
+//! let arch: Architecture<f64> = "dense(1.5,0.1) relu dense(1.5,0.1)".parse()?;
+//! let x = [[1.0, 0.0, 0.0], [0.6, 0.8, 0.0], [0.0, 0.0, 0.0]];
+//! let mut nngp = [[0.0; 3]; 3];
+//! let mut ntk = [[0.0; 3]; 3];
+//! arch.gram(&x, &mut nngp, &mut ntk)?;
+//! // Σ¹ = 1.5²·x·x′/3 + 0.1²; ReLU halves the variance exactly.
+//! let q = 2.25 / 3.0 + 0.01;
+//! assert!((nngp[0][0] - (2.25 * q / 2.0 + 0.01)).abs() < 1e-15);
+//! assert_eq!(nngp[0][1], nngp[1][0]);
+//! assert!(ntk[0][1] > nngp[0][1]);
+//! # Ok::<(), ntk::Error>(())
+//! ```
+//!
+//! # Numerics
+//!
+//! The correlation ρ = Σ₁₂/√(Σ₁₁Σ₂₂) is clamped to [−1, 1], values within
+//! 8 ulp of ±1 (indistinguishable from ±1 after rounding) are taken as ±1,
+//! and √(1 − ρ²) is computed as √((1 − ρ)(1 + ρ)): repeated inputs and
+//! cos θ = ±1 give no NaN, and with the closed forms a repeated input gives
+//! exactly the entries of the original (its row of a Gram matrix is a bitwise
+//! copy). A zero-variance input is handled exactly (with the angle π/2
+//! convention of neural-tangents for the derivative kernel). The diagonal of
+//! a Gram matrix uses the exact diagonal maps (ReLU: q ↦ q/2), and the pair
+//! maps of the closed forms are symmetric bit for bit in their two inputs.
+//!
+//! Non-finite inputs are [`Error::NonFinite`](crate::Error::NonFinite); a
+//! non-finite result (a huge σw, a very deep network) is
+//! [`Error::Overflow`](crate::Error::Overflow) and the outputs are filled
+//! with NaN. The closed forms stay finite as long as the variances do,
+//! except GELU's, which overflows beyond variances of about 10⁷⁷ (10⁹ in
+//! f32).
+//!
+//! Against the neural-tangents reference kernels of `tests/data` the largest
+//! relative difference is 1.4·10⁻⁸ in f64 (from the rounding of ρ near 1,
+//! where the arc-cosine is ill-conditioned, on either side).
+//!
+//! # Quadrature
+//!
+//! For tanh and [`Activation`]s, E[f(u)g(v)] is computed in polar
+//! coordinates of the standard normal pair behind (u, v): the lines u = 0 and
+//! v = 0 cut the plane into four sectors, each integrated by a 32-point
+//! Gauss–Legendre rule in the angle times a 40-point Gauss rule for the
+//! weight r·e^(−r²/2) in the radius (a generalised Gauss–Hermite rule),
+//! 5120 nodes in all. Because no node straddles a kink at 0, the ABReLU family
+//! is integrated to rounding error, and activations that are analytic on each
+//! side of 0 converge exponentially. Measured error, for variances in
+//! [10⁻³, 10] and every correlation: below 10⁻¹² relative for E[φ(u)φ(v)]
+//! and below 10⁻¹⁰ for E[φ′(u)φ′(v)] (erf, tanh, GELU, sin, ELU, softplus,
+//! swish); for saturating activations the error grows with the variance, to
+//! about 10⁻⁸ at a variance of 30. Diagonal entries use a 40-point
+//! half-range Gauss–Hermite rule on each side of 0. A pair costs 5120
+//! evaluations each of φ and φ′ at both arguments.
+//!
+//! # Text form
+//!
+//! See [`Architecture::parse`] for the tokens, and [`text`] for the file
+//! format of reference kernels (what `examples/kernel.rs` reads and writes).
+//!
+//! # Finite networks
+//!
+//! [`MonteCarlo`] averages the NNGP and the empirical NTK of a finite
+//! network of [`nn`](crate::nn) layers over random initialisations, to
+//! compare with these limits (`examples/width_convergence.rs` shows the
+//! 1/√width convergence of the NTK).
+
+mod angle;
+mod arch;
+mod dual;
+mod gram;
+mod layer;
+pub mod monte_carlo;
+mod quadrature;
+pub mod text;
+
+pub use arch::{Architecture, DEFAULT_CAPACITY};
+pub use layer::{Activation, Layer, PairState};
+pub use monte_carlo::MonteCarlo;

@@ -1,0 +1,402 @@
+//! `ntk` on a Cortex-M4F.
+//!
+//! Computes, in `f32` on the device, the empirical NTK of a 2-16-16-1 ReLU MLP
+//! on 8 training and 4 test points, the kernel regression it defines
+//! (Cholesky), the infinite-width ReLU NTK of the same points and its kernel
+//! regression, and compares every value with the `f64` reference that
+//! `build.rs` computed on the host with the same library (`src/problem.rs`
+//! defines the problem for both). Prints the results, the time of each stage,
+//! the stack high-water mark and `PASS` or the first mismatch, then exits
+//! through semihosting with status 0 on success and 1 otherwise.
+//!
+//! Run it under QEMU with `cargo run --release` (the runner is set in
+//! `.cargo/config.toml`).
+
+#![no_std]
+#![no_main]
+
+mod clock;
+mod out;
+mod problem;
+mod stack;
+mod vectors;
+
+use core::panic::PanicInfo;
+use core::ptr::addr_of_mut;
+
+use cortex_m_rt::{entry, exception, ExceptionFrame};
+use cortex_m_semihosting::debug;
+use ntk::empirical::structured;
+use ntk::linalg::Regularizer;
+use ntk::predict::{posterior_mean, Factor};
+use ntk::Error;
+
+use out::Out;
+use problem::{Mlp, D, N_TEST, N_TRAIN};
+
+/// The host's `f64` results, rounded to `f32`.
+mod reference {
+    include!(concat!(env!("OUT_DIR"), "/reference.rs"));
+}
+
+/// Largest errors allowed, relative to the largest entry of each compared
+/// block: `|device − host| ≤ tol · max |host|`.
+///
+/// The reference is the `f64` result rounded to `f32` (relative error
+/// 6·10⁻⁸, negligible here).
+#[cfg(not(feature = "micromath"))]
+mod tol {
+    /// Empirical NTK. An entry is a sum over layers of products of dot
+    /// products of length ≤ 17, evaluated in `f32` (ε = 1.2·10⁻⁷) from
+    /// weights drawn in `f32`: the rounding error is a few ε·n ≈ 10⁻⁶ of the
+    /// scale of the entries. `build.rs` guarantees that no ReLU sits so close
+    /// to its kink that rounding could flip it, so 10⁻⁴ leaves two orders of
+    /// magnitude of margin and still catches any real error (a wrong layer,
+    /// weight or index moves entries by 10⁻² or more).
+    pub const KERNEL: f32 = 1e-4;
+    /// Analytic NTK: five layers of the arc-cosine recursion in `f32`, a
+    /// square root and an arc tangent per pair and ReLU (the diagonal by the
+    /// exact map q ↦ q/2): errors of a few ε per layer, so the same 10⁻⁴
+    /// holds with the same margin.
+    pub const ANALYTIC: f32 = 1e-4;
+    /// Predictions `Θ(x, X)·(Θ + εI)⁻¹·Y`: the kernel errors above (≲ 10⁻⁶)
+    /// and the Cholesky rounding (≈ N·ε) are amplified by the condition
+    /// number κ of `Θ + εI`, which `build.rs` checks is at most 10³ (it is
+    /// about 90 and 55 for the two kernels): κ·10⁻⁶ = 10⁻³.
+    pub const PREDICTION: f32 = 1e-3;
+}
+
+/// Largest errors allowed under `micromath`, relative to the largest entry
+/// of each compared block.
+///
+/// `micromath`'s `f32` functions are coarse approximations: `sqrt` is a bit
+/// trick with errors up to 6 %, `ln` is off by up to 0.12 below 1 (its
+/// reciprocal is a bit trick too), `sin`/`cos` by 10⁻³. They enter through
+/// the Box–Muller draws of the weights (√(−2 ln u), cos 2πu) and the NTK
+/// scale σw/√fan_in of every layer, so each weight is off by several per
+/// cent and the empirical kernel, a product of three layers' factors, moves
+/// by up to 0.24 of its largest entry (measured); the analytic kernel takes
+/// a `sqrt` per pair and ReLU (measured 0.05), and the predictions inherit
+/// both (measured 0.11). These tolerances state what the backend delivers on
+/// this problem, with a margin: they check that the pipeline runs and agrees
+/// in substance, not its precision.
+#[cfg(feature = "micromath")]
+mod tol {
+    /// Empirical NTK.
+    pub const KERNEL: f32 = 0.35;
+    /// Analytic NTK.
+    pub const ANALYTIC: f32 = 0.1;
+    /// Predictions.
+    pub const PREDICTION: f32 = 0.5;
+}
+
+/// Name of the `f32` math backend in use.
+const BACKEND: &str = if cfg!(feature = "micromath") {
+    "micromath"
+} else {
+    "libm"
+};
+
+#[entry]
+fn main() -> ! {
+    stack::paint();
+    let mut o = Out::new();
+    if let Some(p) = cortex_m::Peripherals::take() {
+        clock::start(p.SYST);
+    }
+    let pass = run(&mut o);
+    o.str("stack high-water mark: ")
+        .uint(stack::high_water_mark())
+        .str(" bytes; statics (.data + .bss): ")
+        .uint(stack::statics())
+        .str(" bytes")
+        .nl();
+    if pass {
+        o.str("PASS").nl();
+        exit(true)
+    } else {
+        o.str("FAIL").nl();
+        exit(false)
+    }
+}
+
+/// Computes, prints and checks everything; `true` if every check passed.
+///
+/// Each stage is a function of its own that keeps its scratch buffers (the
+/// network, the Cholesky factor, the NNGP matrices) in its own stack frame,
+/// so they are gone before the next stage starts; only the results live here.
+#[inline(never)]
+fn run(o: &mut Out) -> bool {
+    o.str("ntk on Cortex-M4F: 2-16-16-1 ReLU MLP, NTK parameterization, seed ")
+        .uint(problem::SEED as u32)
+        .str(", f32, math backend ")
+        .str(BACKEND)
+        .nl();
+
+    let x_train: [[f32; D]; N_TRAIN] = problem::inputs(&problem::X_TRAIN);
+    let x_test: [[f32; D]; N_TEST] = problem::inputs(&problem::X_TEST);
+    let y = problem::targets(&x_train);
+
+    // Finite width: the empirical NTK and the kernel regression it defines.
+    let mut ntk_train = [[0.0; N_TRAIN]; N_TRAIN];
+    let mut ntk_test = [[0.0; N_TRAIN]; N_TEST];
+    let t0 = clock::now();
+    let init = match empirical(&x_train, &x_test, &mut ntk_train, &mut ntk_test) {
+        Ok(ticks) => ticks,
+        Err(e) => return error(o, "empirical NTK", e),
+    };
+    let t1 = clock::now();
+    let pred = match regression(&ntk_train, &ntk_test, &y) {
+        Ok(p) => p,
+        Err(e) => return error(o, "kernel regression, empirical NTK", e),
+    };
+    let t2 = clock::now();
+
+    // Infinite width: the analytic NTK and its kernel regression.
+    let mut antk_train = [[0.0; N_TRAIN]; N_TRAIN];
+    let mut antk_test = [[0.0; N_TRAIN]; N_TEST];
+    if let Err(e) = analytic(&x_train, &x_test, &mut antk_train, &mut antk_test) {
+        return error(o, "analytic NTK", e);
+    }
+    let t3 = clock::now();
+    let apred = match regression(&antk_train, &antk_test, &y) {
+        Ok(p) => p,
+        Err(e) => return error(o, "kernel regression, analytic NTK", e),
+    };
+
+    matrix(o, "empirical NTK, train x train", &ntk_train);
+    matrix(o, "empirical NTK, test x train", &ntk_test);
+    matrix(
+        o,
+        "analytic NTK (infinite width), train x train",
+        &antk_train,
+    );
+    matrix(o, "analytic NTK (infinite width), test x train", &antk_test);
+    o.str("kernel regression (Cholesky, ridge 1e-3 x mean diagonal) on the test points:")
+        .nl();
+    for (i, x) in x_test.iter().enumerate() {
+        o.str("  x = (")
+            .real(x[0])
+            .str(", ")
+            .real(x[1])
+            .str("): target ")
+            .real(problem::target(x))
+            .str(", empirical NTK ")
+            .real(pred[i][0])
+            .str(", analytic NTK ")
+            .real(apred[i][0])
+            .nl();
+    }
+    time(o, "network initialisation", init);
+    time(o, "empirical NTK", t1.wrapping_sub(t0).wrapping_sub(init));
+    time(o, "Cholesky fit and prediction", t2.wrapping_sub(t1));
+    time(o, "analytic NTK", t3.wrapping_sub(t2));
+
+    let [p, ap] = [pred, apred].map(|p| p.map(|[v]| v));
+    check(
+        o,
+        "empirical NTK, train x train",
+        ntk_train.as_flattened(),
+        reference::NTK_TRAIN.as_flattened(),
+        tol::KERNEL,
+    ) && check(
+        o,
+        "empirical NTK, test x train",
+        ntk_test.as_flattened(),
+        reference::NTK_TEST.as_flattened(),
+        tol::KERNEL,
+    ) && check(
+        o,
+        "prediction, empirical NTK",
+        &p,
+        &reference::PREDICTION,
+        tol::PREDICTION,
+    ) && check(
+        o,
+        "analytic NTK, train x train",
+        antk_train.as_flattened(),
+        reference::ANALYTIC_TRAIN.as_flattened(),
+        tol::ANALYTIC,
+    ) && check(
+        o,
+        "analytic NTK, test x train",
+        antk_test.as_flattened(),
+        reference::ANALYTIC_TEST.as_flattened(),
+        tol::ANALYTIC,
+    ) && check(
+        o,
+        "prediction, analytic NTK",
+        &ap,
+        &reference::ANALYTIC_PREDICTION,
+        tol::PREDICTION,
+    )
+}
+
+/// The empirical NTK of the network, train × train and test × train, by the
+/// structured method; returns the SysTick time the initialisation of the
+/// network took.
+///
+/// The workspace (one record of activations and cotangents per input, 3.4 KiB
+/// here) is the largest buffer of the program: it lives in a `static`, in
+/// `.bss`, where the linker accounts for it, rather than on the stack.
+#[inline(never)]
+fn empirical(
+    x_train: &[[f32; D]; N_TRAIN],
+    x_test: &[[f32; D]; N_TEST],
+    ntk_train: &mut [[f32; N_TRAIN]; N_TRAIN],
+    ntk_test: &mut [[f32; N_TRAIN]; N_TEST],
+) -> Result<u32, Error> {
+    static mut WORKSPACE: [f32; problem::WORKSPACE] = [0.0; problem::WORKSPACE];
+    // SAFETY: `empirical` runs once, from `main`, and no interrupt handler
+    // touches the workspace: this is the only reference to it.
+    let ws = unsafe { &mut *addr_of_mut!(WORKSPACE) };
+
+    let t0 = clock::now();
+    let net: Mlp<f32> = problem::network();
+    let init = clock::now().wrapping_sub(t0);
+    structured::ntk(&net, x_train, ws, ntk_train)?;
+    structured::ntk_cross(&net, x_test, x_train, ws, ntk_test)?;
+    Ok(init)
+}
+
+/// Kernel regression at t = ∞ (the trained infinitely wide network, or the
+/// NTK-GP mean): `Θ(x, X)·(Θ(X, X) + εI)⁻¹·Y` through the Cholesky factor of
+/// the regularised train kernel.
+#[inline(never)]
+fn regression(
+    k_train: &[[f32; N_TRAIN]; N_TRAIN],
+    k_test: &[[f32; N_TRAIN]; N_TEST],
+    y: &[[f32; 1]; N_TRAIN],
+) -> Result<[[f32; 1]; N_TEST], Error> {
+    let mut factor = Factor::new();
+    factor.compute(k_train, Regularizer::Relative(problem::RIDGE as f32))?;
+    let mut pred = [[0.0; 1]; N_TEST];
+    posterior_mean(&factor, y, k_test, &mut pred)?;
+    Ok(pred)
+}
+
+/// The infinite-width NTK of the same architecture, train × train and
+/// test × train.
+#[inline(never)]
+fn analytic(
+    x_train: &[[f32; D]; N_TRAIN],
+    x_test: &[[f32; D]; N_TEST],
+    ntk_train: &mut [[f32; N_TRAIN]; N_TRAIN],
+    ntk_test: &mut [[f32; N_TRAIN]; N_TEST],
+) -> Result<(), Error> {
+    let arch = problem::architecture::<f32>()?;
+    let mut nngp_train = [[0.0; N_TRAIN]; N_TRAIN];
+    arch.gram(x_train, &mut nngp_train, ntk_train)?;
+    let mut nngp_test = [[0.0; N_TRAIN]; N_TEST];
+    arch.cross(x_test, x_train, &mut nngp_test, ntk_test)
+}
+
+/// Prints the time of a stage.
+fn time(o: &mut Out, what: &str, ticks: u32) {
+    o.str("time: ")
+        .str(what)
+        .str(" ")
+        .uint(ticks)
+        .str(" SysTick ticks (25 MHz core clock)")
+        .nl();
+}
+
+/// Prints a matrix, one row per line.
+fn matrix<const M: usize, const N: usize>(o: &mut Out, title: &str, m: &[[f32; N]; M]) {
+    o.str(title)
+        .str(" (")
+        .uint(M as u32)
+        .str("x")
+        .uint(N as u32)
+        .str("):")
+        .nl();
+    for row in m {
+        for v in row {
+            o.str(if *v < 0.0 { " " } else { "  " }).real(*v);
+        }
+        o.nl();
+    }
+}
+
+/// Compares `got` with `want`: every `|got − want| ≤ tol · max |want|`.
+/// Prints the largest error on success, the first mismatch otherwise.
+fn check(o: &mut Out, what: &str, got: &[f32], want: &[f32], tol: f32) -> bool {
+    let scale = want.iter().fold(0.0_f32, |m, w| m.max(w.abs()));
+    let mut worst = 0.0_f32;
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        let err = (g - w).abs() / scale;
+        if err > tol || err.is_nan() {
+            o.str("MISMATCH in ")
+                .str(what)
+                .str(" at entry ")
+                .uint(i as u32)
+                .nl();
+            o.str("  device ")
+                .real(g)
+                .str(", host ")
+                .real(w)
+                .str(", |difference| / largest entry ")
+                .real(err)
+                .str(" > tolerance ")
+                .real(tol)
+                .nl();
+            return false;
+        }
+        worst = worst.max(err);
+    }
+    o.str("ok ")
+        .str(what)
+        .str(": max |device - host| / largest entry = ")
+        .real(worst)
+        .str(" <= ")
+        .real(tol)
+        .nl();
+    true
+}
+
+/// Reports a library error; always `false`.
+fn error(o: &mut Out, what: &str, e: Error) -> bool {
+    let detail = match e {
+        Error::NonFinite { what } | Error::Overflow { what } | Error::InvalidArgument { what } => {
+            what
+        }
+        Error::NotPositiveDefinite { .. } => "matrix not positive definite",
+        Error::NoConvergence { .. } => "no convergence",
+        Error::BufferTooSmall { .. } => "buffer too small",
+        Error::Parse(_) => "parse error",
+        _ => "unknown error",
+    };
+    o.str("ERROR in ").str(what).str(": ").str(detail).nl();
+    false
+}
+
+/// Ends the program through semihosting: QEMU exits with status 0 on
+/// success and 1 on failure.
+fn exit(success: bool) -> ! {
+    debug::exit(if success {
+        debug::EXIT_SUCCESS
+    } else {
+        debug::EXIT_FAILURE
+    });
+    // Reached only without a debugger or emulator attached.
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
+
+#[panic_handler]
+fn panic(info: &PanicInfo) -> ! {
+    let mut o = Out::new();
+    o.str("PANIC");
+    if let Some(at) = info.location() {
+        o.str(" at ").str(at.file()).str(":").uint(at.line());
+    }
+    o.nl();
+    exit(false)
+}
+
+#[exception]
+unsafe fn HardFault(_frame: &ExceptionFrame) -> ! {
+    Out::new().str("HARD FAULT").nl();
+    exit(false)
+}

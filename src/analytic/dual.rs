@@ -1,0 +1,366 @@
+//! Dual activations: the closed forms of E[φ(u)φ(v)] and E[φ′(u)φ′(v)] for
+//! each built-in nonlinearity, and the per-layer steps of the recursion.
+//!
+//! Every nonlinearity is written as two functions of the same quantities: a
+//! *pair* map (Σ₁₁, Σ₁₂, Σ₂₂) → (Σ₁₂′, Σ̇₁₂) and a *diagonal* map
+//! Σ → (Σ′, Σ̇) that is the pair map at x₁ = x₂ written without rounding
+//! (so that, e.g., ReLU maps q to q/2 exactly).
+
+use super::layer::{Layer, PairState};
+use super::quadrature;
+use crate::Real;
+
+/// What a nonlinearity needs to know about one input: its variance q, √q and
+/// 1/√q (0 when q = 0).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Var<T> {
+    pub q: T,
+    pub sq: T,
+    pub r: T,
+}
+
+impl<T: Real> Var<T> {
+    #[inline(always)]
+    pub fn new(q: T) -> Self {
+        // Negative rounding residue is clamped; NaN stays NaN.
+        let q = if q < T::ZERO { T::ZERO } else { q };
+        let sq = q.sqrt();
+        let r = if sq > T::ZERO { T::ONE / sq } else { T::ZERO };
+        Self { q, sq, r }
+    }
+}
+
+/// Clamps a correlation to [−1, 1], and snaps values within 8 ulp of ±1 to
+/// ±1: they cannot be told from ±1 after the rounding of Σ₁₂/√(Σ₁₁Σ₂₂), and
+/// snapping makes a repeated input give exactly the diagonal entry. NaN stays
+/// NaN.
+#[inline(always)]
+pub(crate) fn snap<T: Real>(rho: T) -> T {
+    let edge = T::ONE - T::from_f64(8.0) * T::EPSILON;
+    if rho >= edge {
+        T::ONE
+    } else if rho <= -edge {
+        -T::ONE
+    } else {
+        rho
+    }
+}
+
+/// The correlation ρ = Σ₁₂/√(Σ₁₁Σ₂₂) (0 when a variance is 0; see [`snap`]),
+/// and √(1 − ρ²) computed as √((1 − ρ)(1 + ρ)).
+#[inline(always)]
+fn correlation<T: Real>(vi: Var<T>, vj: Var<T>, k: T) -> (T, T) {
+    let rho = snap(k * (vi.r * vj.r));
+    let s = ((T::ONE - rho) * (T::ONE + rho)).sqrt();
+    (rho, s)
+}
+
+/// Constants of the ABReLU family φ(x) = a·min(x, 0) + b·max(x, 0).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AbRelu<T> {
+    /// (a − b)²/(2π).
+    factor: T,
+    /// (a² + b²)/2.
+    half: T,
+    /// (a² + b²)/2 − (a − b)²/4 = (a + b)²/4: the derivative factor when a
+    /// variance is 0 (angle π/2, the neural-tangents convention).
+    zero_dot: T,
+}
+
+impl<T: Real> AbRelu<T> {
+    fn new(a: T, b: T) -> Self {
+        let d = a - b;
+        let factor = d * d / (T::TWO * T::PI);
+        let half = (a * a + b * b) * T::HALF;
+        Self {
+            factor,
+            half,
+            // The pair map's value at θ = π/2, rounded the same way.
+            zero_dot: half - factor * super::angle::angle(T::ONE, T::ZERO),
+        }
+    }
+
+    /// Arc-cosine kernel: with cos θ = ρ,
+    /// Σ′ = (a−b)²/(2π)·√(Σ₁₁Σ₂₂)·sin θ + Σ̇·Σ₁₂ and
+    /// Σ̇ = (a²+b²)/2 − (a−b)²/(2π)·θ.
+    #[inline(always)]
+    pub fn pair(&self, vi: Var<T>, vj: Var<T>, k: T) -> (T, T) {
+        let (rho, s) = correlation(vi, vj, k);
+        let theta = super::angle::angle(s, rho);
+        let dot = self.half - self.factor * theta;
+        (self.factor * (vi.sq * vj.sq * s) + dot * k, dot)
+    }
+
+    /// The pair map over one row segment: `k[l]`, `t[l]` against columns with
+    /// √q = `sq[l]` and 1/√q = `r[l]`. Written in passes over small arrays so
+    /// that everything but the square roots vectorises.
+    #[inline(always)]
+    pub fn row(&self, vi: Var<T>, sq: &[T], r: &[T], k: &mut [T], t: &mut [T]) {
+        const CHUNK: usize = 32;
+        let n = k.len().min(t.len()).min(sq.len()).min(r.len());
+        let mut done = 0;
+        while done < n {
+            let m = CHUNK.min(n - done);
+            let end = done + m;
+            let (Some(kc), Some(tc), Some(sqc), Some(rc)) = (
+                k.get_mut(done..end),
+                t.get_mut(done..end),
+                sq.get(done..end),
+                r.get(done..end),
+            ) else {
+                return;
+            };
+            let mut rho = [T::ZERO; CHUNK];
+            let mut sin = [T::ZERO; CHUNK];
+            for (((p, s), &kv), &rj) in rho.iter_mut().zip(sin.iter_mut()).zip(kc.iter()).zip(rc) {
+                let c = snap(kv * (vi.r * rj));
+                *p = c;
+                *s = (T::ONE - c) * (T::ONE + c);
+            }
+            for s in sin.iter_mut().take(m) {
+                *s = s.sqrt();
+            }
+            for ((((kv, tv), &sj), &p), &s) in kc
+                .iter_mut()
+                .zip(tc.iter_mut())
+                .zip(sqc)
+                .zip(&rho)
+                .zip(&sin)
+            {
+                let theta = super::angle::angle(s, p);
+                let dot = self.half - self.factor * theta;
+                *kv = self.factor * (vi.sq * sj * s) + dot * *kv;
+                *tv *= dot;
+            }
+            done = end;
+        }
+    }
+
+    /// Σ′ = (a² + b²)/2·q exactly.
+    #[inline(always)]
+    pub fn diag(&self, q: T) -> (T, T) {
+        let dot = if q > T::ZERO {
+            self.half
+        } else {
+            self.zero_dot
+        };
+        (self.half * q, dot)
+    }
+}
+
+/// erf: Σ′ = (2/π)·atan2(2Σ₁₂, √det), Σ̇ = (4/π)/√det with
+/// det = (1 + 2Σ₁₁)(1 + 2Σ₂₂) − 4Σ₁₂² = 1 + 2(Σ₁₁ + Σ₂₂) + 4Σ₁₁Σ₂₂(1 − ρ²) ≥ 1,
+/// evaluated with both arguments of atan2 divided by m = max(1, Σ₁₁ + Σ₂₂)
+/// so that nothing overflows before the result does.
+#[inline(always)]
+pub(crate) fn erf_pair<T: Real>(vi: Var<T>, vj: Var<T>, k: T) -> (T, T) {
+    let (_, s) = correlation(vi, vj, k);
+    let sum = vi.q + vj.q;
+    let m = if sum > T::ONE { sum } else { T::ONE };
+    let inv = T::ONE / m;
+    let gs = (vi.sq * vj.sq) * inv * s;
+    let root = (inv * inv + T::TWO * sum * inv * inv + T::TWO * T::TWO * gs * gs).sqrt();
+    let two_over_pi = T::TWO / T::PI;
+    (
+        two_over_pi * (T::TWO * k * inv).atan2(root),
+        T::TWO * two_over_pi / (root * m),
+    )
+}
+
+/// The pair map at x₁ = x₂ (ρ = 1), so that a repeated input gives the
+/// diagonal entry bit for bit.
+#[inline(always)]
+pub(crate) fn erf_diag<T: Real>(q: T) -> (T, T) {
+    let v = Var::new(q);
+    erf_pair(v, v, v.q)
+}
+
+/// Exact GELU x·Φ(x) (neural-tangents `Gelu`, arXiv:2002.08517), with
+/// δ² = (Σ₁₁ + 1)(Σ₂₂ + 1) − Σ₁₂² passed as `1 + Σ₁₁ + Σ₂₂ + rest`,
+/// rest = Σ₁₁Σ₂₂ − Σ₁₂² ≥ 0.
+#[inline(always)]
+fn gelu_core<T: Real>(qi: T, qj: T, k: T, rest: T) -> (T, T) {
+    let quarter = T::HALF * T::HALF;
+    let two_pi = T::TWO * T::PI;
+    let d2 = T::ONE + (qi + qj) + rest;
+    let d = d2.sqrt();
+    let angle = k.atan2(d);
+    let pp1 = (qi + T::ONE) * (qj + T::ONE);
+    let prod = qi * qj;
+    let nngp = ((k * k + prod * d2) / (pp1 * d) + k * angle) / two_pi + quarter * k;
+    let first = (T::ONE / d2 + (T::ONE - prod) / pp1 + T::ONE) * k / (d * two_pi);
+    (nngp, first + quarter + angle / two_pi)
+}
+
+#[inline(always)]
+pub(crate) fn gelu_pair<T: Real>(vi: Var<T>, vj: Var<T>, k: T) -> (T, T) {
+    let (rho, _) = correlation(vi, vj, k);
+    let g = vi.sq * vj.sq;
+    let rest = g * g * ((T::ONE - rho) * (T::ONE + rho));
+    gelu_core(vi.q, vj.q, k, rest)
+}
+
+#[inline(always)]
+pub(crate) fn gelu_diag<T: Real>(q: T) -> (T, T) {
+    gelu_core(q, q, q, T::ZERO)
+}
+
+/// sin: E[sin u sin v] = e^(−(Σ₁₁+Σ₂₂)/2)·sinh Σ₁₂, E[cos u cos v] = e^(−(Σ₁₁+Σ₂₂)/2)·cosh Σ₁₂,
+/// each exponential formed whole so that neither overflows.
+#[inline(always)]
+pub(crate) fn sin_pair<T: Real>(vi: Var<T>, vj: Var<T>, k: T) -> (T, T) {
+    let m = (vi.q + vj.q) * T::HALF;
+    let s1 = (k - m).exp();
+    let s2 = (-k - m).exp();
+    ((s1 - s2) * T::HALF, (s1 + s2) * T::HALF)
+}
+
+#[inline(always)]
+pub(crate) fn sin_diag<T: Real>(q: T) -> (T, T) {
+    let e = (-T::TWO * q).exp();
+    ((T::ONE - e) * T::HALF, (T::ONE + e) * T::HALF)
+}
+
+fn tanh<T: Real>(x: T) -> T {
+    x.tanh()
+}
+
+fn dtanh<T: Real>(x: T) -> T {
+    let t = x.tanh();
+    T::ONE - t * t
+}
+
+/// One layer of the recursion with its constants worked out.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Step<T> {
+    /// Σ ← w2·Σ + b2; Θ ← Σ + w2·Θ.
+    Affine {
+        w2: T,
+        b2: T,
+    },
+    /// Θ ← n·Σ + 1 + w2·Θ; Σ ← w2·Σ + b2.
+    AffineStandard {
+        w2: T,
+        b2: T,
+        n: T,
+    },
+    AbRelu(AbRelu<T>),
+    Erf,
+    Gelu,
+    Sin,
+    Identity,
+    Quadrature {
+        phi: fn(T) -> T,
+        dphi: fn(T) -> T,
+    },
+}
+
+impl<T: Real> Step<T> {
+    pub fn new(layer: &Layer<T>) -> Self {
+        match *layer {
+            Layer::Dense { w, b } => Step::Affine {
+                w2: w * w,
+                b2: b * b,
+            },
+            Layer::DenseStandard { w, b, fan_in } => Step::AffineStandard {
+                w2: w * w,
+                b2: b * b,
+                n: T::from_usize(fan_in as usize),
+            },
+            Layer::Relu => Step::AbRelu(AbRelu::new(T::ZERO, T::ONE)),
+            Layer::LeakyRelu { alpha } => Step::AbRelu(AbRelu::new(alpha, T::ONE)),
+            Layer::Abs => Step::AbRelu(AbRelu::new(-T::ONE, T::ONE)),
+            Layer::AbRelu { a, b } => Step::AbRelu(AbRelu::new(a, b)),
+            Layer::Erf => Step::Erf,
+            Layer::Gelu => Step::Gelu,
+            Layer::Sin => Step::Sin,
+            Layer::Identity => Step::Identity,
+            Layer::Tanh => Step::Quadrature {
+                phi: tanh::<T>,
+                dphi: dtanh::<T>,
+            },
+            Layer::Custom(a) => Step::Quadrature {
+                phi: a.phi(),
+                dphi: a.dphi(),
+            },
+        }
+    }
+
+    /// The variance of one input after this step (and the derivative factor
+    /// of a nonlinearity, 1 for the others).
+    #[inline]
+    pub fn diag(&self, q: T) -> (T, T) {
+        match *self {
+            Step::Affine { w2, b2 } | Step::AffineStandard { w2, b2, .. } => (w2 * q + b2, T::ONE),
+            Step::AbRelu(c) => c.diag(q),
+            Step::Erf => erf_diag(q),
+            Step::Gelu => gelu_diag(q),
+            Step::Sin => sin_diag(q),
+            Step::Identity => (q, T::ONE),
+            Step::Quadrature { phi, dphi } => quadrature::diag(phi, dphi, q),
+        }
+    }
+
+    /// Variance q and NTK diagonal t of one input after this step.
+    #[inline]
+    pub fn diag_ntk(&self, q: T, t: T) -> (T, T) {
+        match *self {
+            Step::Affine { w2, b2 } => {
+                let q2 = w2 * q + b2;
+                (q2, q2 + w2 * t)
+            }
+            Step::AffineStandard { w2, b2, n } => (w2 * q + b2, n * q + T::ONE + w2 * t),
+            _ => {
+                let (q2, dot) = self.diag(q);
+                (q2, t * dot)
+            }
+        }
+    }
+
+    /// The pair map of a nonlinearity: (Σ₁₂′, Σ̇₁₂). Affine steps and the
+    /// identity return (Σ₁₂, 1); they are applied separately.
+    #[inline]
+    pub fn pair(&self, vi: Var<T>, vj: Var<T>, k: T) -> (T, T) {
+        match *self {
+            Step::AbRelu(c) => c.pair(vi, vj, k),
+            Step::Erf => erf_pair(vi, vj, k),
+            Step::Gelu => gelu_pair(vi, vj, k),
+            Step::Sin => sin_pair(vi, vj, k),
+            Step::Quadrature { phi, dphi } => quadrature::pair(phi, dphi, vi, vj, k),
+            Step::Affine { .. } | Step::AffineStandard { .. } | Step::Identity => (k, T::ONE),
+        }
+    }
+}
+
+/// One step of the recursion on a [`PairState`].
+pub(crate) fn apply_pair<T: Real>(step: &Step<T>, s: PairState<T>) -> PairState<T> {
+    match *step {
+        Step::Affine { w2, b2 } => {
+            let k = w2 * s.sigma12 + b2;
+            PairState {
+                sigma11: w2 * s.sigma11 + b2,
+                sigma12: k,
+                sigma22: w2 * s.sigma22 + b2,
+                theta12: k + w2 * s.theta12,
+            }
+        }
+        Step::AffineStandard { w2, b2, n } => PairState {
+            sigma11: w2 * s.sigma11 + b2,
+            sigma12: w2 * s.sigma12 + b2,
+            sigma22: w2 * s.sigma22 + b2,
+            theta12: n * s.sigma12 + T::ONE + w2 * s.theta12,
+        },
+        Step::Identity => s,
+        _ => {
+            let vi = Var::new(s.sigma11);
+            let vj = Var::new(s.sigma22);
+            let (k, dot) = step.pair(vi, vj, s.sigma12);
+            PairState {
+                sigma11: step.diag(s.sigma11).0,
+                sigma12: k,
+                sigma22: step.diag(s.sigma22).0,
+                theta12: s.theta12 * dot,
+            }
+        }
+    }
+}

@@ -1,0 +1,655 @@
+//! NNGP and NTK matrices of an [`Architecture`], tile by tile.
+//!
+//! The matrices are computed in square tiles of [`TILE`] × [`TILE`] entries.
+//! A tile runs through all layers while it is in cache; the per-input
+//! variances it needs are recomputed for its rows and columns in small stack
+//! arrays, so no workspace proportional to the number of inputs is needed and
+//! the stack use is a few kilobytes whatever the matrix size. The diagonal of
+//! a Gram matrix is computed once per input, by the exact diagonal maps.
+
+use super::arch::Architecture;
+use super::dual::{Step, Var};
+use super::layer::PairState;
+use crate::{Error, Real};
+
+/// Side of the square tiles.
+pub(crate) const TILE: usize = 32;
+
+/// Read access to the rows of an input matrix.
+pub(crate) trait Rows<T> {
+    fn count(&self) -> usize;
+    /// Row `i` (empty past the end).
+    fn row(&self, i: usize) -> &[T];
+}
+
+/// Write access to the rows of an output matrix.
+pub(crate) trait RowsMut<T> {
+    fn count(&self) -> usize;
+    /// Row `i` (empty past the end).
+    fn row_mut(&mut self, i: usize) -> &mut [T];
+}
+
+impl<T, const D: usize> Rows<T> for [[T; D]] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn row(&self, i: usize) -> &[T] {
+        self.get(i).map_or(&[], |r| r.as_slice())
+    }
+}
+
+impl<T, const D: usize> RowsMut<T> for [[T; D]] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn row_mut(&mut self, i: usize) -> &mut [T] {
+        self.get_mut(i).map_or(&mut [], |r| r.as_mut_slice())
+    }
+}
+
+/// A row-major matrix in a flat slice.
+pub(crate) struct Flat<'a, T> {
+    pub data: &'a [T],
+    pub width: usize,
+}
+
+impl<T> Rows<T> for Flat<'_, T> {
+    fn count(&self) -> usize {
+        self.data.len().checked_div(self.width).unwrap_or(0)
+    }
+    fn row(&self, i: usize) -> &[T] {
+        let start = i.saturating_mul(self.width);
+        self.data
+            .get(start..start.saturating_add(self.width))
+            .unwrap_or(&[])
+    }
+}
+
+/// A mutable row-major matrix in a flat slice.
+pub(crate) struct FlatMut<'a, T> {
+    pub data: &'a mut [T],
+    pub width: usize,
+}
+
+impl<T> RowsMut<T> for FlatMut<'_, T> {
+    fn count(&self) -> usize {
+        self.data.len().checked_div(self.width).unwrap_or(0)
+    }
+    fn row_mut(&mut self, i: usize) -> &mut [T] {
+        let start = i.saturating_mul(self.width);
+        self.data
+            .get_mut(start..start.saturating_add(self.width))
+            .unwrap_or(&mut [])
+    }
+}
+
+/// Checks that all `x.count()` rows have the same nonzero length and finite
+/// entries; returns that length.
+fn check_inputs<T: Real, X: Rows<T> + ?Sized>(x: &X, d: Option<usize>) -> Result<usize, Error> {
+    let d = match d {
+        Some(d) => d,
+        None => x.row(0).len(),
+    };
+    if d == 0 && x.count() > 0 {
+        return Err(Error::InvalidArgument {
+            what: "inputs must have at least one feature",
+        });
+    }
+    for i in 0..x.count() {
+        let r = x.row(i);
+        if r.len() != d {
+            return Err(Error::InvalidArgument {
+                what: "all inputs must have the same length",
+            });
+        }
+        crate::error::check_finite(r, "inputs")?;
+    }
+    Ok(d)
+}
+
+/// Checks that `m` has at least `rows` rows of at least `cols` entries.
+fn check_output<T, M: RowsMut<T> + ?Sized>(
+    m: &mut M,
+    rows: usize,
+    cols: usize,
+) -> Result<(), Error> {
+    if m.count() < rows {
+        return Err(Error::BufferTooSmall {
+            needed: rows,
+            given: m.count(),
+        });
+    }
+    for i in 0..rows {
+        let len = m.row_mut(i).len();
+        if len < cols {
+            return Err(Error::BufferTooSmall {
+                needed: cols,
+                given: len,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Fills the leading `rows × cols` block with NaN, so that a failed
+/// computation leaves nothing that looks valid.
+fn poison<T: Real, M: RowsMut<T> + ?Sized>(m: &mut M, rows: usize, cols: usize) {
+    for i in 0..rows {
+        for v in m.row_mut(i).iter_mut().take(cols) {
+            *v = T::NAN;
+        }
+    }
+}
+
+fn all_finite<T: Real, M: RowsMut<T> + ?Sized>(m: &mut M, rows: usize, cols: usize) -> bool {
+    (0..rows).all(|i| m.row_mut(i).iter().take(cols).all(|v| v.is_finite()))
+}
+
+/// Copies the entries above the diagonal of a tile to their mirror images.
+fn mirror<T: Real, M: RowsMut<T> + ?Sized>(
+    m: &mut M,
+    (r0, nr): (usize, usize),
+    (c0, nc): (usize, usize),
+) {
+    let mut col = [T::ZERO; TILE];
+    for lj in 0..nc {
+        let j = c0 + lj;
+        // Column j of the tile, rows r0..min(j, r0 + nr).
+        let rows = nr.min(j.saturating_sub(r0));
+        for (li, v) in col.iter_mut().enumerate().take(rows) {
+            *v = m.row_mut(r0 + li).get(j).copied().unwrap_or(T::NAN);
+        }
+        if let Some(dst) = m.row_mut(j).get_mut(r0..r0 + rows) {
+            for (d, v) in dst.iter_mut().zip(&col) {
+                *d = *v;
+            }
+        }
+    }
+}
+
+/// Runs `steps` on one tile: rows `r0..r0 + nr` of `x1` against columns
+/// `c0..c0 + nc` of `x2`; with `upper`, only entries above the diagonal
+/// (global column > global row) are touched.
+#[allow(clippy::too_many_arguments)]
+fn tile<T, X1, X2, M>(
+    steps: &[Step<T>],
+    x1: &X1,
+    x2: &X2,
+    (r0, nr): (usize, usize),
+    (c0, nc): (usize, usize),
+    upper: bool,
+    nngp: &mut M,
+    ntk: &mut M,
+) where
+    T: Real,
+    X1: Rows<T> + ?Sized,
+    X2: Rows<T> + ?Sized,
+    M: RowsMut<T> + ?Sized,
+{
+    let d = x1.row(r0).len();
+    if d == 0 {
+        return;
+    }
+    let inv_d = T::ONE / T::from_usize(d);
+    let mut qr = [T::ZERO; TILE];
+    let mut qc = [T::ZERO; TILE];
+    for (li, q) in qr.iter_mut().enumerate().take(nr) {
+        let x = x1.row(r0 + li);
+        *q = crate::simd::dot(x, x) * inv_d;
+    }
+    for (lj, q) in qc.iter_mut().enumerate().take(nc) {
+        let x = x2.row(c0 + lj);
+        *q = crate::simd::dot(x, x) * inv_d;
+    }
+    // The column range of row `li` within the tile.
+    let first = |li: usize| {
+        if upper {
+            (r0 + li + 1).saturating_sub(c0).min(nc)
+        } else {
+            0
+        }
+    };
+
+    // Σ⁰ = x·x′/D, Θ⁰ = 0.
+    for li in 0..nr {
+        let xi = x1.row(r0 + li);
+        let f = first(li);
+        let Some(krow) = nngp.row_mut(r0 + li).get_mut(c0 + f..c0 + nc) else {
+            continue;
+        };
+        for (lj, k) in krow.iter_mut().enumerate() {
+            *k = crate::simd::dot(xi, x2.row(c0 + f + lj)) * inv_d;
+        }
+        if let Some(trow) = ntk.row_mut(r0 + li).get_mut(c0 + f..c0 + nc) {
+            trow.fill(T::ZERO);
+        }
+    }
+
+    let mut vr = [Var::default(); TILE];
+    let mut vc = [Var::default(); TILE];
+    let mut csq = [T::ZERO; TILE];
+    let mut cr = [T::ZERO; TILE];
+    for step in steps {
+        match *step {
+            Step::Identity => continue,
+            Step::Affine { w2, b2 } => {
+                sweep_affine(nngp, ntk, (r0, nr), (c0, nc), &first, |k, t| {
+                    let k2 = w2 * k + b2;
+                    (k2, k2 + w2 * t)
+                })
+            }
+            Step::AffineStandard { w2, b2, n } => {
+                sweep_affine(nngp, ntk, (r0, nr), (c0, nc), &first, |k, t| {
+                    (w2 * k + b2, n * k + T::ONE + w2 * t)
+                })
+            }
+            _ => {
+                for (v, q) in vr.iter_mut().zip(&qr).take(nr) {
+                    *v = Var::new(*q);
+                }
+                for (v, q) in vc.iter_mut().zip(&qc).take(nc) {
+                    *v = Var::new(*q);
+                }
+                let (vr, vc) = (&vr[..nr.min(TILE)], &vc[..nc.min(TILE)]);
+                match *step {
+                    Step::AbRelu(c) => {
+                        for (v, (s, r)) in vc.iter().zip(csq.iter_mut().zip(cr.iter_mut())) {
+                            (*s, *r) = (v.sq, v.r);
+                        }
+                        for (li, &vi) in vr.iter().enumerate() {
+                            let f = first(li);
+                            let (Some(krow), Some(trow), Some(sq), Some(r)) = (
+                                nngp.row_mut(r0 + li).get_mut(c0 + f..c0 + nc),
+                                ntk.row_mut(r0 + li).get_mut(c0 + f..c0 + nc),
+                                csq.get(f..nc),
+                                cr.get(f..nc),
+                            ) else {
+                                continue;
+                            };
+                            c.row(vi, sq, r, krow, trow);
+                        }
+                    }
+                    Step::Erf => sweep(nngp, ntk, r0, c0, vr, vc, &first, super::dual::erf_pair),
+                    Step::Gelu => sweep(nngp, ntk, r0, c0, vr, vc, &first, super::dual::gelu_pair),
+                    Step::Sin => sweep(nngp, ntk, r0, c0, vr, vc, &first, super::dual::sin_pair),
+                    _ => sweep(nngp, ntk, r0, c0, vr, vc, &first, |a, b, k| {
+                        step.pair(a, b, k)
+                    }),
+                }
+            }
+        }
+        for q in qr.iter_mut().take(nr).chain(qc.iter_mut().take(nc)) {
+            *q = step.diag(*q).0;
+        }
+    }
+}
+
+#[inline(always)]
+fn sweep_affine<T, M, F>(
+    nngp: &mut M,
+    ntk: &mut M,
+    (r0, nr): (usize, usize),
+    (c0, nc): (usize, usize),
+    first: &dyn Fn(usize) -> usize,
+    f: F,
+) where
+    T: Real,
+    M: RowsMut<T> + ?Sized,
+    F: Fn(T, T) -> (T, T),
+{
+    for li in 0..nr {
+        let s = first(li);
+        let (Some(krow), Some(trow)) = (
+            nngp.row_mut(r0 + li).get_mut(c0 + s..c0 + nc),
+            ntk.row_mut(r0 + li).get_mut(c0 + s..c0 + nc),
+        ) else {
+            continue;
+        };
+        for (k, t) in krow.iter_mut().zip(trow.iter_mut()) {
+            (*k, *t) = f(*k, *t);
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn sweep<T, M, F>(
+    nngp: &mut M,
+    ntk: &mut M,
+    r0: usize,
+    c0: usize,
+    vr: &[Var<T>],
+    vc: &[Var<T>],
+    first: &dyn Fn(usize) -> usize,
+    f: F,
+) where
+    T: Real,
+    M: RowsMut<T> + ?Sized,
+    F: Fn(Var<T>, Var<T>, T) -> (T, T),
+{
+    let nc = vc.len();
+    for (li, &vi) in vr.iter().enumerate() {
+        let s = first(li);
+        let (Some(krow), Some(trow), Some(vcs)) = (
+            nngp.row_mut(r0 + li).get_mut(c0 + s..c0 + nc),
+            ntk.row_mut(r0 + li).get_mut(c0 + s..c0 + nc),
+            vc.get(s..),
+        ) else {
+            continue;
+        };
+        for ((k, t), &vj) in krow.iter_mut().zip(trow.iter_mut()).zip(vcs) {
+            let (k2, dot) = f(vi, vj, *k);
+            *k = k2;
+            *t *= dot;
+        }
+    }
+}
+
+impl<T: Real, const CAP: usize> Architecture<T, CAP> {
+    fn steps(&self) -> ([Step<T>; CAP], usize) {
+        let mut steps = [Step::Identity; CAP];
+        for (s, l) in steps.iter_mut().zip(self.layers()) {
+            *s = l.step();
+        }
+        (steps, self.len())
+    }
+
+    /// NNGP and NTK of one pair of inputs, with the final variances.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if `x1` and `x2` differ in length or are
+    /// empty, [`Error::NonFinite`] for a NaN or infinite input,
+    /// [`Error::Overflow`] if a result is not finite.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::Architecture;
+    /// let a: Architecture<f64> = "dense(1,0) relu".parse()?;
+    /// let s = a.kernel(&[1.0, 0.0], &[0.0, 1.0])?;
+    /// // Orthogonal inputs of variance 1/2: Σ = (1/2)/(2π), Θ = Σ⁰·(π − π/2)/(2π) = 0.
+    /// assert!((s.sigma12 - 0.25 / core::f64::consts::PI).abs() < 1e-15);
+    /// assert_eq!(s.sigma11, 0.25);
+    /// # Ok::<(), ntk::Error>(())
+    /// ```
+    pub fn kernel(&self, x1: &[T], x2: &[T]) -> Result<PairState<T>, Error> {
+        if x1.len() != x2.len() || x1.is_empty() {
+            return Err(Error::InvalidArgument {
+                what: "the two inputs must have the same nonzero length",
+            });
+        }
+        crate::error::check_finite(x1, "inputs")?;
+        crate::error::check_finite(x2, "inputs")?;
+        let mut s = PairState::from_inputs(x1, x2);
+        for l in self.layers() {
+            s = l.apply(s);
+        }
+        crate::error::check_result(&[s.sigma11, s.sigma12, s.sigma22, s.theta12], "kernel")?;
+        Ok(s)
+    }
+
+    /// NNGP and NTK of a single input with itself, by the exact diagonal maps.
+    fn diagonal(&self, steps: &[Step<T>], x: &[T]) -> (T, T) {
+        let mut q = crate::simd::dot(x, x) * (T::ONE / T::from_usize(x.len().max(1)));
+        let mut t = T::ZERO;
+        for s in steps {
+            (q, t) = s.diag_ntk(q, t);
+        }
+        (q, t)
+    }
+
+    fn gram_impl<X, M>(&self, x: &X, nngp: &mut M, ntk: &mut M) -> Result<(), Error>
+    where
+        X: Rows<T> + ?Sized,
+        M: RowsMut<T> + ?Sized,
+    {
+        let n = x.count();
+        check_inputs(x, None)?;
+        check_output(nngp, n, n)?;
+        check_output(ntk, n, n)?;
+        let (steps, len) = self.steps();
+        let steps = steps.get(..len).unwrap_or(&[]);
+        // Diagonal, once per input.
+        for i in 0..n {
+            let (q, t) = self.diagonal(steps, x.row(i));
+            if let Some(v) = nngp.row_mut(i).get_mut(i) {
+                *v = q;
+            }
+            if let Some(v) = ntk.row_mut(i).get_mut(i) {
+                *v = t;
+            }
+        }
+        // Upper triangle, tile by tile.
+        for r0 in (0..n).step_by(TILE) {
+            let nr = TILE.min(n - r0);
+            for c0 in (r0..n).step_by(TILE) {
+                let nc = TILE.min(n - c0);
+                tile(steps, x, x, (r0, nr), (c0, nc), c0 == r0, nngp, ntk);
+                // The lower triangle is a bitwise copy, made while the tile is in cache.
+                mirror(nngp, (r0, nr), (c0, nc));
+                mirror(ntk, (r0, nr), (c0, nc));
+            }
+        }
+        if !(all_finite(nngp, n, n) && all_finite(ntk, n, n)) {
+            poison(nngp, n, n);
+            poison(ntk, n, n);
+            return Err(Error::Overflow { what: "kernel" });
+        }
+        Ok(())
+    }
+
+    fn cross_impl<X1, X2, M>(
+        &self,
+        x1: &X1,
+        x2: &X2,
+        nngp: &mut M,
+        ntk: &mut M,
+    ) -> Result<(), Error>
+    where
+        X1: Rows<T> + ?Sized,
+        X2: Rows<T> + ?Sized,
+        M: RowsMut<T> + ?Sized,
+    {
+        let (m, n) = (x1.count(), x2.count());
+        let d = check_inputs(x1, None)?;
+        if m > 0 {
+            check_inputs(x2, Some(d))?;
+        } else {
+            check_inputs(x2, None)?;
+        }
+        check_output(nngp, m, n)?;
+        check_output(ntk, m, n)?;
+        let (steps, len) = self.steps();
+        let steps = steps.get(..len).unwrap_or(&[]);
+        for r0 in (0..m).step_by(TILE) {
+            let nr = TILE.min(m - r0);
+            for c0 in (0..n).step_by(TILE) {
+                let nc = TILE.min(n - c0);
+                tile(steps, x1, x2, (r0, nr), (c0, nc), false, nngp, ntk);
+            }
+        }
+        if !(all_finite(nngp, m, n) && all_finite(ntk, m, n)) {
+            poison(nngp, m, n);
+            poison(ntk, m, n);
+            return Err(Error::Overflow { what: "kernel" });
+        }
+        Ok(())
+    }
+
+    /// NNGP and NTK Gram matrices of `N` inputs of dimension `D`:
+    /// `nngp[i][j] = K(xᵢ, xⱼ)`, `ntk[i][j] = Θ(xᵢ, xⱼ)`.
+    ///
+    /// Both matrices are exactly (bitwise) symmetric: one triangle is computed
+    /// and mirrored. The diagonal is computed once per input by the exact
+    /// diagonal maps (ReLU maps a variance q to q/2 exactly). Extra memory is
+    /// a few kilobytes of stack, whatever `N`; the outputs may live anywhere
+    /// (a `static`, a `Box`, …).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NonFinite`] if an input holds NaN or ±∞ (the outputs are
+    /// untouched), [`Error::Overflow`] if any result is not finite (both
+    /// outputs are then filled with NaN).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::Architecture;
+    /// let a: Architecture<f64> = "dense(1.5,0.1) relu dense(1.5,0.1)".parse()?;
+    /// let x = [[1.0, 0.0], [0.0, 2.0], [1.0, 0.0]];
+    /// let (mut k, mut t) = ([[0.0; 3]; 3], [[0.0; 3]; 3]);
+    /// a.gram(&x, &mut k, &mut t)?;
+    /// assert_eq!(k[0][1].to_bits(), k[1][0].to_bits());
+    /// assert!((k[0][2] - k[0][0]).abs() < 1e-15);
+    /// assert!(t[0][0] > k[0][0]);
+    /// # Ok::<(), ntk::Error>(())
+    /// ```
+    pub fn gram<const N: usize, const D: usize>(
+        &self,
+        x: &[[T; D]; N],
+        nngp: &mut [[T; N]; N],
+        ntk: &mut [[T; N]; N],
+    ) -> Result<(), Error> {
+        const { assert!(D > 0, "inputs need at least one feature") };
+        self.gram_impl(&x[..], &mut nngp[..], &mut ntk[..])
+    }
+
+    /// NNGP and NTK between `M` inputs `x` (test points, rows) and `N`
+    /// inputs `x_train` (columns): `nngp[i][j] = K(xᵢ, x_train_j)`.
+    ///
+    /// # Errors
+    ///
+    /// As [`gram`](Self::gram).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::Architecture;
+    /// let a: Architecture<f64> = "dense(1,0) erf dense(1,0)".parse()?;
+    /// let train = [[1.0, 0.5], [-0.3, 0.2], [0.0, 1.0]];
+    /// let test = [[0.5, 0.5]];
+    /// let (mut k, mut t) = ([[0.0; 3]; 1], [[0.0; 3]; 1]);
+    /// a.cross(&test, &train, &mut k, &mut t)?;
+    /// let s = a.kernel(&test[0], &train[2])?;
+    /// assert!((k[0][2] - s.sigma12).abs() < 1e-15 && (t[0][2] - s.theta12).abs() < 1e-15);
+    /// # Ok::<(), ntk::Error>(())
+    /// ```
+    pub fn cross<const M: usize, const N: usize, const D: usize>(
+        &self,
+        x: &[[T; D]; M],
+        x_train: &[[T; D]; N],
+        nngp: &mut [[T; N]; M],
+        ntk: &mut [[T; N]; M],
+    ) -> Result<(), Error> {
+        const { assert!(D > 0, "inputs need at least one feature") };
+        self.cross_impl(&x[..], &x_train[..], &mut nngp[..], &mut ntk[..])
+    }
+
+    /// [`gram`](Self::gram) on row-major slices with sizes known at run time:
+    /// `x` holds `n = x.len() / d` inputs of dimension `d`, and the leading
+    /// `n × n` entries of `nngp` and `ntk` receive the matrices (row-major).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if `d` is 0 or does not divide `x.len()`,
+    /// [`Error::BufferTooSmall`] if an output holds fewer than `n²` entries,
+    /// and the errors of [`gram`](Self::gram).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::Architecture;
+    /// let a: Architecture<f32> = "dense(1,0.1) gelu".parse()?;
+    /// let x = [0.5_f32, -1.0, 2.0, 0.0];
+    /// let (mut k, mut t) = ([0.0_f32; 4], [0.0_f32; 4]);
+    /// a.gram_flat(&x, 2, &mut k, &mut t)?;
+    /// assert_eq!(k[1], k[2]);
+    /// # Ok::<(), ntk::Error>(())
+    /// ```
+    pub fn gram_flat(&self, x: &[T], d: usize, nngp: &mut [T], ntk: &mut [T]) -> Result<(), Error> {
+        let n = flat_count(x.len(), d)?;
+        let needed = n.saturating_mul(n);
+        for out in [&*nngp, &*ntk] {
+            if out.len() < needed {
+                return Err(Error::BufferTooSmall {
+                    needed,
+                    given: out.len(),
+                });
+            }
+        }
+        let x = Flat { data: x, width: d };
+        let mut k = FlatMut {
+            data: nngp,
+            width: n,
+        };
+        let mut t = FlatMut {
+            data: ntk,
+            width: n,
+        };
+        self.gram_impl(&x, &mut k, &mut t)
+    }
+
+    /// [`cross`](Self::cross) on row-major slices: `x` holds `m` inputs and
+    /// `x_train` holds `n` inputs of dimension `d`; the leading `m × n`
+    /// entries of `nngp` and `ntk` receive the matrices (row-major).
+    ///
+    /// # Errors
+    ///
+    /// As [`gram_flat`](Self::gram_flat).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::Architecture;
+    /// let a: Architecture<f64> = "dense(1,0) sin".parse()?;
+    /// let (mut k, mut t) = ([0.0; 2], [0.0; 2]);
+    /// a.cross_flat(&[1.0], &[1.0, -1.0], 1, &mut k, &mut t)?;
+    /// assert!((k[0] - (1.0 - (-2.0_f64).exp()) / 2.0).abs() < 1e-15);
+    /// # Ok::<(), ntk::Error>(())
+    /// ```
+    pub fn cross_flat(
+        &self,
+        x: &[T],
+        x_train: &[T],
+        d: usize,
+        nngp: &mut [T],
+        ntk: &mut [T],
+    ) -> Result<(), Error> {
+        let m = flat_count(x.len(), d)?;
+        let n = flat_count(x_train.len(), d)?;
+        let needed = m.saturating_mul(n);
+        for out in [&*nngp, &*ntk] {
+            if out.len() < needed {
+                return Err(Error::BufferTooSmall {
+                    needed,
+                    given: out.len(),
+                });
+            }
+        }
+        let x1 = Flat { data: x, width: d };
+        let x2 = Flat {
+            data: x_train,
+            width: d,
+        };
+        // With n = 0 there is nothing to write; a width of 1 keeps the view valid.
+        let mut k = FlatMut {
+            data: nngp,
+            width: n.max(1),
+        };
+        let mut t = FlatMut {
+            data: ntk,
+            width: n.max(1),
+        };
+        self.cross_impl(&x1, &x2, &mut k, &mut t)
+    }
+}
+
+fn flat_count(len: usize, d: usize) -> Result<usize, Error> {
+    if d == 0 || !len.is_multiple_of(d) {
+        return Err(Error::InvalidArgument {
+            what: "the input length must be a nonzero multiple of the dimension",
+        });
+    }
+    Ok(len / d)
+}

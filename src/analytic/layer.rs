@@ -1,0 +1,362 @@
+//! The layers of an infinite-width architecture and the kernel state they act on.
+
+use core::fmt;
+
+use super::dual::{self, Step};
+use crate::{Error, Real};
+
+/// A user-supplied activation φ with its derivative φ′, for kernels by quadrature.
+///
+/// The NNGP and NTK of a [`Layer::Custom`] layer are the Gaussian expectations
+/// E[φ(u)φ(v)] and E[φ′(u)φ′(v)], computed by the quadrature of the
+/// [`analytic`](super) module documentation (accurate for functions that are
+/// smooth on each side of 0, such as ReLU variants, ELU, softplus or swish).
+///
+/// Activations are identified by their `name`: two activations with the same
+/// name compare equal, and [`Architecture::parse_with`](super::Architecture::parse_with)
+/// finds them by name. Use a name made of ASCII letters, digits and `_` so that
+/// the text form of an architecture reads back.
+///
+/// # Examples
+///
+/// ```
+/// use ntk::analytic::{Activation, Layer, PairState};
+/// fn softsign(x: f64) -> f64 { x / (1.0 + x.abs()) }
+/// fn dsoftsign(x: f64) -> f64 { 1.0 / ((1.0 + x.abs()) * (1.0 + x.abs())) }
+/// let act = Activation::new("softsign", softsign, dsoftsign);
+/// let s = Layer::Custom(act).apply(PairState::new(1.0, 0.5, 2.0, 1.0));
+/// assert!(s.sigma12 > 0.0 && s.sigma12 < 0.5);
+/// assert_eq!(act.name(), "softsign");
+/// ```
+#[derive(Clone, Copy)]
+pub struct Activation<T> {
+    name: &'static str,
+    phi: fn(T) -> T,
+    dphi: fn(T) -> T,
+}
+
+impl<T> Activation<T> {
+    /// An activation named `name` with function `phi` and derivative `dphi`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::Activation;
+    /// fn square(x: f32) -> f32 { x * x }
+    /// fn twice(x: f32) -> f32 { 2.0 * x }
+    /// let a = Activation::new("square", square, twice);
+    /// assert_eq!((a.phi())(3.0), 9.0);
+    /// assert_eq!((a.dphi())(3.0), 6.0);
+    /// ```
+    pub const fn new(name: &'static str, phi: fn(T) -> T, dphi: fn(T) -> T) -> Self {
+        Self { name, phi, dphi }
+    }
+
+    /// The name, used in the text form of architectures.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The function φ.
+    pub const fn phi(&self) -> fn(T) -> T {
+        self.phi
+    }
+
+    /// The derivative φ′.
+    pub const fn dphi(&self) -> fn(T) -> T {
+        self.dphi
+    }
+}
+
+impl<T> PartialEq for Activation<T> {
+    /// Activations are equal when their names are.
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl<T> fmt::Debug for Activation<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Activation").field(&self.name).finish()
+    }
+}
+
+/// One layer of a fully connected architecture in the infinite-width limit.
+///
+/// Text tokens (see [`Architecture::parse`](super::Architecture::parse)) and
+/// neural-tangents equivalents:
+///
+/// | variant | token | neural-tangents |
+/// |---|---|---|
+/// | [`Dense`](Layer::Dense) | `dense(W,B)` | `stax.Dense(n, W_std=W, b_std=B)` |
+/// | [`DenseStandard`](Layer::DenseStandard) | `dense_std(W,B,N)` | `stax.Dense(n, W_std=W, b_std=B, parameterization='standard')` after a layer of width `N` |
+/// | [`Relu`](Layer::Relu) | `relu` | `stax.Relu()` |
+/// | [`LeakyRelu`](Layer::LeakyRelu) | `leaky_relu(A)` | `stax.LeakyRelu(A)` |
+/// | [`Abs`](Layer::Abs) | `abs` | `stax.Abs()` |
+/// | [`AbRelu`](Layer::AbRelu) | `abrelu(A,B)` | `stax.ABRelu(A, B)` |
+/// | [`Erf`](Layer::Erf) | `erf` | `stax.Erf()` |
+/// | [`Gelu`](Layer::Gelu) | `gelu` | `stax.Gelu(approximate=False)` |
+/// | [`Sin`](Layer::Sin) | `sin` | `stax.Sin()` |
+/// | [`Identity`](Layer::Identity) | `identity` | `stax.Identity()` |
+/// | [`Tanh`](Layer::Tanh) | `tanh` | `stax.Elementwise(jnp.tanh)` (by quadrature) |
+/// | [`Custom`](Layer::Custom) | its name | `stax.Elementwise(fn)` (by quadrature) |
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Layer<T> {
+    /// Affine layer in NTK parameterization, y = (w/√n)·W·a + b·β with
+    /// W, β ~ N(0, 1): Σ ← w²Σ + b², Θ ← Σ + w²Θ.
+    Dense {
+        /// Weight standard deviation σw (≥ 0).
+        w: T,
+        /// Bias standard deviation σb (≥ 0).
+        b: T,
+    },
+    /// Affine layer in standard parameterization, y = W·a + β with
+    /// W ~ N(0, w²/n), β ~ N(0, b²), where n = `fan_in` is the width of the
+    /// layer's input (the input dimension for a first layer). As in
+    /// neural-tangents, Σ ← w²Σ + b² and Θ ← n·Σ_in + 1 + w²Θ (Σ_in is the
+    /// covariance entering the layer; the 1 is the gradient of the bias
+    /// β, trained even when b = 0).
+    ///
+    /// [`nn::Dense`](crate::nn::Dense) in standard parameterization writes
+    /// the bias as b·β with β ~ N(0, 1) instead, so its NTK has b² in place
+    /// of the 1; the two agree for b = 1.
+    DenseStandard {
+        /// Weight standard deviation σw (≥ 0).
+        w: T,
+        /// Bias standard deviation σb (≥ 0).
+        b: T,
+        /// Width n of the layer's input (≥ 1).
+        fan_in: u32,
+    },
+    /// max(x, 0).
+    Relu,
+    /// x for x > 0, `alpha`·x otherwise.
+    LeakyRelu {
+        /// Slope for x < 0.
+        alpha: T,
+    },
+    /// |x|.
+    Abs,
+    /// `a`·min(x, 0) + `b`·max(x, 0): ReLU is (0, 1), leaky ReLU (α, 1), abs (−1, 1).
+    AbRelu {
+        /// Slope for x < 0.
+        a: T,
+        /// Slope for x > 0.
+        b: T,
+    },
+    /// erf(x).
+    Erf,
+    /// x·Φ(x) with Φ the standard normal distribution function (exact GELU).
+    Gelu,
+    /// sin(x).
+    Sin,
+    /// x.
+    Identity,
+    /// tanh(x), by quadrature.
+    Tanh,
+    /// A user-supplied activation, by quadrature.
+    Custom(Activation<T>),
+}
+
+impl<T: Real> Layer<T> {
+    /// `dense(w, b)`: an affine layer in NTK parameterization.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::Layer;
+    /// assert_eq!(Layer::dense(1.5, 0.1), Layer::Dense { w: 1.5, b: 0.1 });
+    /// ```
+    pub const fn dense(w: T, b: T) -> Self {
+        Layer::Dense { w, b }
+    }
+
+    /// `dense_std(w, b, fan_in)`: an affine layer in standard parameterization.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::Layer;
+    /// let l = Layer::dense_standard(1.0, 0.0, 16);
+    /// assert_eq!(l, Layer::DenseStandard { w: 1.0, b: 0.0, fan_in: 16 });
+    /// ```
+    pub const fn dense_standard(w: T, b: T, fan_in: u32) -> Self {
+        Layer::DenseStandard { w, b, fan_in }
+    }
+
+    /// `true` for the affine layers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::Layer;
+    /// assert!(Layer::dense(1.0_f64, 0.0).is_dense());
+    /// assert!(!Layer::<f64>::Relu.is_dense());
+    /// ```
+    pub fn is_dense(&self) -> bool {
+        matches!(self, Layer::Dense { .. } | Layer::DenseStandard { .. })
+    }
+
+    /// `true` for layers whose kernel is computed by quadrature
+    /// ([`Tanh`](Layer::Tanh) and [`Custom`](Layer::Custom)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::Layer;
+    /// assert!(Layer::<f32>::Tanh.uses_quadrature());
+    /// assert!(!Layer::<f32>::Erf.uses_quadrature());
+    /// ```
+    pub fn uses_quadrature(&self) -> bool {
+        matches!(self, Layer::Tanh | Layer::Custom(_))
+    }
+
+    /// Checks the parameters: finite, standard deviations ≥ 0, `fan_in` ≥ 1.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NonFinite`] for a NaN or infinite parameter,
+    /// [`Error::InvalidArgument`] for a negative standard deviation or a zero
+    /// `fan_in`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::Layer;
+    /// assert!(Layer::dense(1.0, 0.1).validate().is_ok());
+    /// assert!(Layer::dense(-1.0, 0.1).validate().is_err());
+    /// assert!(Layer::LeakyRelu { alpha: f64::NAN }.validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<(), Error> {
+        let finite = |v: &[T]| crate::error::check_finite(v, "layer parameters");
+        match *self {
+            Layer::Dense { w, b } => {
+                finite(&[w, b])?;
+                nonnegative(w, b)
+            }
+            Layer::DenseStandard { w, b, fan_in } => {
+                finite(&[w, b])?;
+                nonnegative(w, b)?;
+                if fan_in == 0 {
+                    return Err(Error::InvalidArgument {
+                        what: "dense_std: the fan-in must be at least 1",
+                    });
+                }
+                Ok(())
+            }
+            Layer::LeakyRelu { alpha } => finite(&[alpha]),
+            Layer::AbRelu { a, b } => finite(&[a, b]),
+            _ => Ok(()),
+        }
+    }
+
+    /// Applies the layer to the kernel state of one pair of inputs.
+    ///
+    /// Dense layers map Σ ← σw²Σ + σb² and Θ ← Σ + σw²Θ (NTK parameterization);
+    /// nonlinearities map Σ ← E[φ(u)φ(v)] and Θ ← Θ·E[φ′(u)φ′(v)] with
+    /// (u, v) ~ N(0, [[Σ₁₁, Σ₁₂], [Σ₁₂, Σ₂₂]]). The correlation is clamped to
+    /// [−1, 1], and a zero variance is handled exactly. Non-finite values
+    /// propagate; the [`Architecture`](super::Architecture) methods turn them
+    /// into [`Error::Overflow`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::{Layer, PairState};
+    /// // Two orthogonal inputs of unit variance through a ReLU: Σ₁₂ = 1/(2π).
+    /// let s = Layer::Relu.apply(PairState::new(1.0_f64, 0.0, 1.0, 2.0));
+    /// assert!((s.sigma12 - 1.0 / (2.0 * core::f64::consts::PI)).abs() < 1e-15);
+    /// assert_eq!(s.sigma11, 0.5);
+    /// assert!((s.theta12 - 2.0 * 0.25).abs() < 1e-15);
+    /// ```
+    pub fn apply(&self, s: PairState<T>) -> PairState<T> {
+        dual::apply_pair(&self.step(), s)
+    }
+
+    pub(crate) fn step(&self) -> Step<T> {
+        Step::new(self)
+    }
+}
+
+fn nonnegative<T: Real>(w: T, b: T) -> Result<(), Error> {
+    if w < T::ZERO || b < T::ZERO {
+        Err(Error::InvalidArgument {
+            what: "dense: standard deviations must be ≥ 0",
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// The kernel state of one pair of inputs (x₁, x₂) between layers: the NNGP
+/// covariances Σ₁₁ = Σ(x₁, x₁), Σ₁₂, Σ₂₂ and the NTK Θ₁₂.
+///
+/// # Examples
+///
+/// ```
+/// use ntk::analytic::{Layer, PairState};
+/// let x1 = [1.0_f64, 0.0];
+/// let x2 = [0.6, 0.8];
+/// let s = PairState::from_inputs(&x1, &x2);
+/// assert_eq!(s.sigma12, 0.3);
+/// let s = Layer::dense(2.0, 0.0).apply(s);
+/// assert_eq!((s.sigma12, s.theta12), (1.2, 1.2));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct PairState<T> {
+    /// Σ(x₁, x₁).
+    pub sigma11: T,
+    /// Σ(x₁, x₂): the NNGP kernel.
+    pub sigma12: T,
+    /// Σ(x₂, x₂).
+    pub sigma22: T,
+    /// Θ(x₁, x₂): the NTK.
+    pub theta12: T,
+}
+
+impl<T: Real> PairState<T> {
+    /// A state from its four entries.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::{Layer, PairState};
+    /// let s = Layer::Sin.apply(PairState::new(1.0_f64, 1.0, 1.0, 0.0));
+    /// assert!((s.sigma12 - (1.0 - (-2.0_f64).exp()) / 2.0).abs() < 1e-15);
+    /// ```
+    pub const fn new(sigma11: T, sigma12: T, sigma22: T, theta12: T) -> Self {
+        Self {
+            sigma11,
+            sigma12,
+            sigma22,
+            theta12,
+        }
+    }
+
+    /// The input state Σ⁰ = x·x′/D, Θ⁰ = 0, over the common length D of the
+    /// inputs (all zeros when it is 0).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::PairState;
+    /// let s = PairState::from_inputs(&[2.0_f64, 0.0], &[1.0, 1.0]);
+    /// assert_eq!((s.sigma11, s.sigma12, s.sigma22, s.theta12), (2.0, 1.0, 1.0, 0.0));
+    /// ```
+    pub fn from_inputs(x1: &[T], x2: &[T]) -> Self {
+        let d = x1.len().min(x2.len());
+        let (x1, x2) = (&x1[..d], &x2[..d]);
+        if d == 0 {
+            return Self::default();
+        }
+        let inv = T::ONE / T::from_usize(d);
+        Self {
+            sigma11: crate::simd::dot(x1, x1) * inv,
+            sigma12: crate::simd::dot(x1, x2) * inv,
+            sigma22: crate::simd::dot(x2, x2) * inv,
+            theta12: T::ZERO,
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! Full-batch gradient descent of a finite network on the MSE loss, and how
+//! far its empirical NTK moves while it trains.
+//!
+//! The loss is `L(θ) = ‖f(X; θ) − Y‖² / (2·N·K)`, the convention of
+//! [`crate::predict`], so a network trained here for `k` steps with learning
+//! rate `η` is what [`crate::predict::GradientDescentMse`] predicts for `k`
+//! steps (or time `t = k` in the gradient-flow limit) from its NTK at
+//! initialisation; the wider the network, the closer the two
+//! ([`ntk_drift`] measures how much the kernel itself changed).
+//!
+//! The gradient has the network's own type: `grad` is a caller-owned value of
+//! the same type as the network (its parameters are overwritten each step).
+//!
+//! # Examples
+//!
+//! ```
+//! use ntk::nn::{Dense, Relu};
+//! use ntk::train::{mse_loss, train};
+//! use ntk::Rng;
+//! type Net = (Dense<f64, 1, 64>, Relu, Dense<f64, 64, 1>);
+//! let mut rng = Rng::new(3);
+//! let mut net: Net = (Dense::ntk(1.5, 0.1, &mut rng), Relu, Dense::ntk(1.5, 0.1, &mut rng));
+//! let mut grad = net.clone();
+//! let xs = [[-1.0], [0.0], [1.0]];
+//! let y = [[0.5], [-0.5], [0.5]];
+//! let before = mse_loss(&net, &xs, &y)?;
+//! let after = train(&mut net, &xs, &y, 0.5, 500, &mut grad)?;
+//! assert!(after < 0.1 * before);
+//! # Ok::<(), ntk::Error>(())
+//! ```
+
+use crate::error::{check_finite, check_result};
+use crate::nn::{Module, Params, Zeroed};
+use crate::{Error, Real};
+
+/// `‖f(X) − Y‖² / (2·N·K)` of `net` on inputs `xs` and targets `y`.
+///
+/// # Examples
+///
+/// ```
+/// use ntk::nn::{Dense, Parameterization};
+/// use ntk::train::mse_loss;
+/// let net: Dense<f64, 1, 1> = Dense::zeros(1.0, 1.0, Parameterization::Ntk);
+/// assert_eq!(mse_loss(&net, &[[1.0], [2.0]], &[[1.0], [3.0]])?, (1.0 + 9.0) / 4.0);
+/// # Ok::<(), ntk::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// [`Error::NonFinite`] for NaN/∞ inputs or targets; [`Error::Overflow`] if
+/// the outputs or the loss are not finite.
+pub fn mse_loss<T, Net, const D: usize, const K: usize, const N: usize>(
+    net: &Net,
+    xs: &[[T; D]; N],
+    y: &[[T; K]; N],
+) -> Result<T, Error>
+where
+    T: Real,
+    Net: Module<T, [T; D], Output = [T; K]>,
+{
+    check_data(xs, y)?;
+    let mut sum = T::ZERO;
+    for (x, yi) in xs.iter().zip(y) {
+        let f = net.eval(x);
+        for (a, b) in f.iter().zip(yi) {
+            sum += (*a - *b) * (*a - *b);
+        }
+    }
+    let loss = sum / T::from_usize(2 * N * K);
+    check_result(&[loss], "loss")?;
+    Ok(loss)
+}
+
+fn check_data<T: Real, const D: usize, const K: usize, const N: usize>(
+    xs: &[[T; D]; N],
+    y: &[[T; K]; N],
+) -> Result<(), Error> {
+    xs.iter().try_for_each(|x| check_finite(x, "inputs"))?;
+    y.iter().try_for_each(|r| check_finite(r, "targets"))
+}
+
+/// Writes the network's outputs on `xs` into `out`.
+///
+/// # Examples
+///
+/// ```
+/// use ntk::nn::{Dense, Parameterization};
+/// let net: Dense<f64, 1, 1> = Dense::zeros(1.0, 2.0, Parameterization::Ntk);
+/// let mut out = [[9.0]; 2];
+/// ntk::train::outputs(&net, &[[1.0], [2.0]], &mut out)?;
+/// assert_eq!(out, [[0.0], [0.0]]);
+/// # Ok::<(), ntk::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// [`Error::NonFinite`] for NaN/∞ inputs, [`Error::Overflow`] for
+/// non-finite outputs; on error `out` is zeroed.
+pub fn outputs<T, Net, const D: usize, const K: usize, const N: usize>(
+    net: &Net,
+    xs: &[[T; D]; N],
+    out: &mut [[T; K]; N],
+) -> Result<(), Error>
+where
+    T: Real,
+    Net: Module<T, [T; D], Output = [T; K]>,
+{
+    let r = (|| {
+        for (o, x) in out.iter_mut().zip(xs) {
+            check_finite(x, "inputs")?;
+            *o = net.eval(x);
+            check_result(o, "outputs")?;
+        }
+        Ok(())
+    })();
+    if r.is_err() {
+        *out = [[T::ZERO; K]; N];
+    }
+    r
+}
+
+/// One full-batch gradient-descent step `θ ← θ − η·∇L(θ)`; returns the loss
+/// **before** the step. `grad` receives `∇L` (a value of the network's type).
+///
+/// # Examples
+///
+/// ```
+/// use ntk::nn::{Dense, Parameterization};
+/// use ntk::train::step;
+/// // f(x) = w·x + b with w = b = 0 (NTK scales 1): ∇L = −(y·x, y)/(N·K) for one point.
+/// let mut net: Dense<f64, 1, 1> = Dense::zeros(1.0, 1.0, Parameterization::Ntk);
+/// let mut grad = net.clone();
+/// let loss = step(&mut net, &[[2.0]], &[[1.0]], 0.5, &mut grad)?;
+/// assert_eq!(loss, 0.5);
+/// assert_eq!(ntk::nn::Module::eval(&net, &[2.0])[0], 0.5 * (2.0 * 2.0 + 1.0));
+/// # Ok::<(), ntk::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// [`Error::InvalidArgument`] for `η ≤ 0` or non-finite;
+/// [`Error::NonFinite`] for NaN/∞ data; [`Error::Overflow`] if the loss or
+/// the updated parameters are not finite (the network is then left with the
+/// non-finite update: training has diverged).
+pub fn step<T, Net, const D: usize, const K: usize, const N: usize>(
+    net: &mut Net,
+    xs: &[[T; D]; N],
+    y: &[[T; K]; N],
+    learning_rate: T,
+    grad: &mut Net,
+) -> Result<T, Error>
+where
+    T: Real,
+    Net: Module<T, [T; D], Output = [T; K]> + Params<T>,
+{
+    if !(learning_rate.is_finite() && learning_rate > T::ZERO) {
+        return Err(Error::InvalidArgument {
+            what: "learning rate must be finite and positive",
+        });
+    }
+    check_data(xs, y)?;
+    step_unchecked(net, xs, y, learning_rate, grad)
+}
+
+fn step_unchecked<T, Net, const D: usize, const K: usize, const N: usize>(
+    net: &mut Net,
+    xs: &[[T; D]; N],
+    y: &[[T; K]; N],
+    learning_rate: T,
+    grad: &mut Net,
+) -> Result<T, Error>
+where
+    T: Real,
+    Net: Module<T, [T; D], Output = [T; K]> + Params<T>,
+{
+    let inv_m = T::ONE / T::from_usize(N * K);
+    grad.fill(T::ZERO);
+    let mut sum = T::ZERO;
+    let mut cache = Net::Cache::zeroed();
+    for (x, yi) in xs.iter().zip(y) {
+        let f = net.forward(x, &mut cache);
+        let mut dy = [T::ZERO; K];
+        for ((d, a), b) in dy.iter_mut().zip(&f).zip(yi) {
+            let r = *a - *b;
+            sum += r * r;
+            *d = r * inv_m;
+        }
+        net.backward(&cache, &dy, grad);
+    }
+    let loss = sum * inv_m / T::TWO;
+    check_result(&[loss], "loss")?;
+    net.axpy(-learning_rate, grad);
+    if net.is_finite() {
+        Ok(loss)
+    } else {
+        Err(Error::Overflow { what: "parameters" })
+    }
+}
+
+/// `steps` full-batch gradient-descent steps; returns the loss after the
+/// last one.
+///
+/// # Errors
+///
+/// As [`step`].
+pub fn train<T, Net, const D: usize, const K: usize, const N: usize>(
+    net: &mut Net,
+    xs: &[[T; D]; N],
+    y: &[[T; K]; N],
+    learning_rate: T,
+    steps: u32,
+    grad: &mut Net,
+) -> Result<T, Error>
+where
+    T: Real,
+    Net: Module<T, [T; D], Output = [T; K]> + Params<T>,
+{
+    for i in 0..steps {
+        if i == 0 {
+            step(net, xs, y, learning_rate, grad)?;
+        } else {
+            step_unchecked(net, xs, y, learning_rate, grad)?;
+        }
+    }
+    mse_loss(net, xs, y)
+}
+
+/// Relative change of an empirical NTK during training:
+/// `‖Θ_t − Θ₀‖_F / ‖Θ₀‖_F`. Small for wide networks (the lazy/kernel
+/// regime), shrinking roughly like `1/√width`.
+///
+/// # Examples
+///
+/// ```
+/// let a = [[1.0_f64, 0.0], [0.0, 1.0]];
+/// let b = [[1.0, 0.0], [0.0, 2.0]];
+/// assert!((ntk::train::ntk_drift(&a, &b)? - 0.5_f64.sqrt()).abs() < 1e-15);
+/// # Ok::<(), ntk::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// [`Error::NonFinite`] for NaN/∞ entries; [`Error::InvalidArgument`] if
+/// `Θ₀` is zero.
+pub fn ntk_drift<T: Real, const M: usize, const N: usize>(
+    theta_0: &[[T; N]; M],
+    theta_t: &[[T; N]; M],
+) -> Result<T, Error> {
+    let (mut diff, mut base) = (T::ZERO, T::ZERO);
+    let scale = theta_0
+        .iter()
+        .flatten()
+        .fold(T::ZERO, |m, v| m.max(v.abs()));
+    for (a, b) in theta_0.iter().zip(theta_t) {
+        check_finite(a, "initial kernel")?;
+        check_finite(b, "trained kernel")?;
+    }
+    if scale == T::ZERO {
+        return Err(Error::InvalidArgument {
+            what: "initial kernel is zero",
+        });
+    }
+    let inv = T::ONE / scale;
+    for (a, b) in theta_0.iter().zip(theta_t) {
+        for (p, q) in a.iter().zip(b) {
+            let (p, q) = (*p * inv, *q * inv);
+            diff += (q - p) * (q - p);
+            base += p * p;
+        }
+    }
+    Ok((diff / base).sqrt())
+}

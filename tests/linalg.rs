@@ -1,0 +1,393 @@
+//! Public behaviour of `ntk::linalg`: reconstructions, agreement between
+//! solvers, online updates, and typed errors on bad input.
+
+use ntk::linalg::*;
+mod common;
+
+use ntk::Error;
+use proptest::prelude::*;
+
+const N: usize = 9;
+
+fn assert_close(a: f64, b: f64, tol: f64, what: &str) {
+    assert!((a - b).abs() <= tol, "{what}: {a} vs {b} (tol {tol})");
+}
+
+/// Entries of a random matrix, bounded.
+fn entries(n: usize) -> impl Strategy<Value = Vec<f64>> {
+    prop::collection::vec(-10.0..=10.0_f64, n * n)
+}
+
+fn symmetric(v: &[f64]) -> [[f64; N]; N] {
+    let mut a = [[0.0; N]; N];
+    for i in 0..N {
+        for j in 0..=i {
+            let x = v[i * N + j];
+            a[i][j] = x;
+            a[j][i] = x;
+        }
+    }
+    a
+}
+
+/// B·Bᵀ + shift·I: symmetric positive definite for shift > 0.
+fn spd(v: &[f64], shift: f64) -> [[f64; N]; N] {
+    let mut a = [[0.0; N]; N];
+    for i in 0..N {
+        for j in 0..N {
+            a[i][j] = (0..N).map(|p| v[i * N + p] * v[j * N + p]).sum::<f64>();
+        }
+        a[i][i] += shift;
+    }
+    a
+}
+
+fn max_abs(a: &[[f64; N]; N]) -> f64 {
+    a.iter().flatten().fold(0.0, |m, v: &f64| m.max(v.abs()))
+}
+
+/// Upper triangle filled with garbage: solvers must read the lower one only.
+fn poison_upper(a: &[[f64; N]; N]) -> [[f64; N]; N] {
+    let mut p = *a;
+    for (i, row) in p.iter_mut().enumerate() {
+        for v in row[i + 1..].iter_mut() {
+            *v = f64::NAN;
+        }
+    }
+    p
+}
+
+fn check_eigen(a: &[[f64; N]; N], values: &[f64; N], vectors: &[[f64; N]; N], tol: f64) {
+    let scale = max_abs(a).max(1.0);
+    for w in values.windows(2) {
+        assert!(w[0] <= w[1], "ascending");
+    }
+    for i in 0..N {
+        for j in 0..N {
+            let dot: f64 = (0..N).map(|p| vectors[i][p] * vectors[j][p]).sum();
+            assert_close(dot, if i == j { 1.0 } else { 0.0 }, tol, "orthonormal rows");
+            let rec: f64 = (0..N)
+                .map(|p| vectors[p][i] * values[p] * vectors[p][j])
+                .sum();
+            assert_close(rec, a[i][j], tol * scale, "V·Λ·Vᵀ");
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(common::cases(256)))]
+
+    #[test]
+    fn cholesky_reconstructs(v in entries(N), shift in 0.1..=10.0_f64) {
+        let k = spd(&v, shift);
+        let mut l = [[0.0; N]; N];
+        cholesky(&poison_upper(&k), Regularizer::None, &mut l).unwrap();
+        for i in 0..N {
+            for j in 0..N {
+                let s: f64 = (0..N).map(|p| l[i][p] * l[j][p]).sum();
+                assert_close(s, k[i][j], 1e-10 * max_abs(&k), "L·Lᵀ");
+                if j > i {
+                    prop_assert_eq!(l[i][j], 0.0);
+                }
+            }
+        }
+        // Solves and the log-determinant agree with the matrix.
+        let b: [f64; N] = core::array::from_fn(|i| v[i] + 1.0);
+        let mut x = [0.0; N];
+        cholesky_solve(&l, &b, &mut x).unwrap();
+        for i in 0..N {
+            let s: f64 = (0..N).map(|j| k[i][j] * x[j]).sum();
+            assert_close(s, b[i], 1e-8 * max_abs(&k) * (1.0 + x.iter().fold(0.0, |m: f64, v| m.max(v.abs()))), "K·x");
+        }
+        let mut y = [0.0; N];
+        solve_lower(&l, &b, &mut y).unwrap();
+        let mut z = [0.0; N];
+        solve_lower_transpose(&l, &y, &mut z).unwrap();
+        for i in 0..N {
+            assert_close(z[i], x[i], 1e-9 * (1.0 + x[i].abs()), "two triangular solves");
+        }
+        let cols: [[f64; 2]; N] = core::array::from_fn(|i| [b[i], 2.0 * b[i]]);
+        let mut xc = [[0.0; 2]; N];
+        cholesky_solve_columns(&l, &cols, &mut xc).unwrap();
+        let rows: [[f64; N]; 2] = [b, b];
+        let mut xr = [[0.0; N]; 2];
+        cholesky_solve_rows(&l, &rows, &mut xr).unwrap();
+        for i in 0..N {
+            assert_close(xc[i][0], x[i], 1e-9 * (1.0 + x[i].abs()), "columns");
+            assert_close(xc[i][1], 2.0 * x[i], 1e-9 * (1.0 + x[i].abs()), "columns");
+            assert_close(xr[1][i], x[i], 1e-9 * (1.0 + x[i].abs()), "rows");
+        }
+        let mut values = [0.0; N];
+        let mut work = [[0.0; N]; N];
+        eigenvalues(&k, EigenOptions::default(), &mut values, &mut work).unwrap();
+        let want: f64 = values.iter().map(|v| v.ln()).sum();
+        assert_close(log_det(&l).unwrap(), want, 1e-9 * want.abs().max(1.0), "log det");
+    }
+
+    #[test]
+    fn eigh_reconstructs(v in entries(N)) {
+        let a = symmetric(&v);
+        let (mut values, mut vectors) = ([0.0; N], [[0.0; N]; N]);
+        eigh(&poison_upper(&a), EigenOptions::default(), &mut values, &mut vectors).unwrap();
+        check_eigen(&a, &values, &vectors, 1e-12 * N as f64);
+    }
+
+    #[test]
+    fn jacobi_reconstructs_and_agrees(v in entries(N)) {
+        let a = symmetric(&v);
+        let (mut values, mut vectors, mut work) = ([0.0; N], [[0.0; N]; N], [[0.0; N]; N]);
+        eigh_jacobi(&poison_upper(&a), EigenOptions::default(), &mut values, &mut vectors, &mut work).unwrap();
+        check_eigen(&a, &values, &vectors, 1e-12 * N as f64);
+        let (mut ql, mut only) = ([0.0; N], [0.0; N]);
+        eigh_tridiagonal_ql(&a, EigenOptions::default(), &mut ql, &mut vectors).unwrap();
+        eigenvalues(&a, EigenOptions::default(), &mut only, &mut work).unwrap();
+        for i in 0..N {
+            assert_close(values[i], ql[i], 1e-11 * max_abs(&a), "Jacobi vs QL");
+            assert_close(only[i], ql[i], 1e-11 * max_abs(&a), "values only vs QL");
+        }
+    }
+
+    #[test]
+    fn matrix_function_matches_eigenvectors(v in entries(N), rot_len in 3usize..400) {
+        let a = symmetric(&v);
+        let (mut values, mut vectors) = ([0.0; N], [[0.0; N]; N]);
+        eigh(&a, EigenOptions::default(), &mut values, &mut vectors).unwrap();
+        let g = |l: f64| (0.3 * l).tanh() + 0.1 * l * l;
+        let b: [[f64; 2]; N] = core::array::from_fn(|i| [v[i], 1.0 - v[N + i]]);
+        let mut want = [[0.0; 2]; N];
+        for i in 0..N {
+            for c in 0..2 {
+                want[i][c] = (0..N)
+                    .map(|j| vectors[j][i] * g(values[j]) * (0..N).map(|p| vectors[j][p] * b[p][c]).sum::<f64>())
+                    .sum();
+            }
+        }
+        let (mut out, mut work) = ([[0.0; 2]; N], [[0.0; N]; N]);
+        let mut rot = vec![0.0; rot_len];
+        apply_matrix_function(&a, EigenOptions::default(), g, &b, &mut out, &mut work, &mut rot).unwrap();
+        let scale = want.iter().flatten().fold(1.0, |m: f64, v| m.max(v.abs()));
+        for i in 0..N {
+            for c in 0..2 {
+                assert_close(out[i][c], want[i][c], 1e-10 * scale, "g(A)·B");
+            }
+        }
+    }
+
+    #[test]
+    fn appending_points_equals_factorising(v in entries(N), shift in 0.1..=10.0_f64) {
+        let k = spd(&v, shift);
+        let mut whole = [[0.0; N]; N];
+        cholesky(&k, Regularizer::None, &mut whole).unwrap();
+        let mut l = [[0.0; N]; N];
+        for n in 0..N {
+            cholesky_append(&mut l, n, &k[n][..n], k[n][n]).unwrap();
+        }
+        let scale = whole.iter().flatten().fold(1.0, |m: f64, v| m.max(v.abs()));
+        for i in 0..N {
+            for j in 0..N {
+                assert_close(l[i][j], whole[i][j], 1e-10 * scale, "appended factor");
+            }
+        }
+        // Dropping the oldest point factorises the trailing block.
+        cholesky_remove_first(&mut l, N).unwrap();
+        let mut sub = [[0.0; N]; N];
+        for i in 0..N - 1 {
+            for j in 0..N - 1 {
+                sub[i][j] = k[i + 1][j + 1];
+            }
+        }
+        sub[N - 1][N - 1] = 1.0;
+        let mut want = [[0.0; N]; N];
+        cholesky(&sub, Regularizer::None, &mut want).unwrap();
+        for i in 0..N - 1 {
+            for j in 0..N - 1 {
+                assert_close(l[i][j], want[i][j], 1e-9 * scale, "downdated factor");
+            }
+        }
+        prop_assert!(l[N - 1].iter().all(|&x| x == 0.0));
+    }
+
+    #[test]
+    fn nonfinite_entries_are_rejected(v in entries(N), i in 0..N, j in 0..N, bad in prop::sample::select(vec![f64::NAN, f64::INFINITY, f64::NEG_INFINITY])) {
+        let (i, j) = if j > i { (j, i) } else { (i, j) };
+        let mut k = spd(&v, 1.0);
+        k[i][j] = bad;
+        let mut l = [[1.0; N]; N];
+        prop_assert_eq!(cholesky(&k, Regularizer::None, &mut l), Err(Error::NonFinite { what: "matrix" }));
+        prop_assert!(l.iter().flatten().all(|&x| x == 0.0));
+        let (mut values, mut vectors) = ([1.0; N], [[1.0; N]; N]);
+        prop_assert_eq!(eigh(&k, EigenOptions::default(), &mut values, &mut vectors), Err(Error::NonFinite { what: "matrix" }));
+        prop_assert!(values.iter().chain(vectors.iter().flatten()).all(|&x| x == 0.0));
+    }
+}
+
+#[test]
+fn singular_and_indefinite_matrices_fail_cholesky() {
+    let singular = [[1.0_f64, 0.0], [1.0, 1.0]];
+    let mut l = [[7.0; 2]; 2];
+    assert_eq!(
+        cholesky(&singular, Regularizer::None, &mut l),
+        Err(Error::NotPositiveDefinite { index: 1 })
+    );
+    assert_eq!(l, [[0.0; 2]; 2]);
+    // A regulariser makes it definite.
+    cholesky(&singular, Regularizer::Relative(1e-6), &mut l).unwrap();
+    let indefinite = [[1.0_f64, 0.0, 0.0], [2.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+    let mut l3 = [[0.0; 3]; 3];
+    assert_eq!(
+        cholesky(&indefinite, Regularizer::None, &mut l3),
+        Err(Error::NotPositiveDefinite { index: 1 })
+    );
+    let negative = [[-1.0_f64]];
+    assert_eq!(
+        cholesky(&negative, Regularizer::None, &mut [[0.0]]),
+        Err(Error::NotPositiveDefinite { index: 0 })
+    );
+    // Rank-deficient Gram matrix of 3 points in a 2-D space.
+    let x = [[1.0_f64, 0.0], [0.0, 1.0], [1.0, 1.0]];
+    let mut g = [[0.0; 3]; 3];
+    for i in 0..3 {
+        for j in 0..3 {
+            g[i][j] = x[i][0] * x[j][0] + x[i][1] * x[j][1];
+        }
+    }
+    assert_eq!(
+        cholesky(&g, Regularizer::None, &mut l3),
+        Err(Error::NotPositiveDefinite { index: 2 })
+    );
+    let mut work = [[0.0; 3]; 3];
+    assert!(is_positive_semidefinite(&g, 1e-12, &mut work).unwrap());
+    assert!(!is_positive_semidefinite(&indefinite, 1e-12, &mut work).unwrap());
+    assert!((condition_number(&indefinite, &mut work).unwrap() - 3.0).abs() < 1e-12);
+    assert!((min_eigenvalue(&indefinite, &mut work).unwrap() + 1.0).abs() < 1e-12);
+    assert!((max_eigenvalue(&indefinite, &mut work).unwrap() - 3.0).abs() < 1e-12);
+}
+
+#[test]
+fn bad_arguments_are_typed_errors() {
+    let k = [[2.0_f64, 0.0], [1.0, 2.0]];
+    let mut l = [[0.0; 2]; 2];
+    for bad in [-1.0, f64::NAN, f64::INFINITY] {
+        assert!(matches!(
+            cholesky(&k, Regularizer::Absolute(bad), &mut l),
+            Err(Error::InvalidArgument { .. })
+        ));
+    }
+    let (mut values, mut vectors) = ([0.0; 2], [[0.0; 2]; 2]);
+    for opts in [
+        EigenOptions {
+            tolerance: 0.0,
+            max_iterations: 10,
+        },
+        EigenOptions {
+            tolerance: f64::NAN,
+            max_iterations: 10,
+        },
+        EigenOptions {
+            tolerance: 1e-12,
+            max_iterations: 0,
+        },
+    ] {
+        assert!(matches!(
+            eigh(&k, opts, &mut values, &mut vectors),
+            Err(Error::InvalidArgument { .. })
+        ));
+    }
+    // Solves with a factor that has a zero pivot.
+    let bad_l = [[1.0_f64, 0.0], [1.0, 0.0]];
+    let mut x = [5.0; 2];
+    assert_eq!(
+        cholesky_solve(&bad_l, &[1.0, 1.0], &mut x),
+        Err(Error::NotPositiveDefinite { index: 1 })
+    );
+    assert_eq!(x, [0.0; 2]);
+    cholesky(&k, Regularizer::None, &mut l).unwrap();
+    assert_eq!(
+        cholesky_solve(&l, &[f64::NAN, 1.0], &mut x),
+        Err(Error::NonFinite {
+            what: "right-hand side"
+        })
+    );
+    assert!(matches!(
+        apply_matrix_function(
+            &k,
+            EigenOptions::default(),
+            |v| v,
+            &[[1.0], [1.0]],
+            &mut [[0.0]; 2],
+            &mut [[0.0; 2]; 2],
+            &mut [0.0; 2]
+        ),
+        Err(Error::BufferTooSmall {
+            needed: 3,
+            given: 2
+        })
+    ));
+    // Online updates: full buffer, wrong row length, duplicate point.
+    let mut f = [[0.0; 2]; 2];
+    cholesky_append(&mut f, 0, &[], 1.0).unwrap();
+    assert!(matches!(
+        cholesky_append(&mut f, 1, &[1.0, 2.0], 1.0),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert_eq!(
+        cholesky_append(&mut f, 1, &[1.0], 1.0),
+        Err(Error::NotPositiveDefinite { index: 1 })
+    );
+    assert_eq!(f, [[1.0, 0.0], [0.0, 0.0]]);
+    assert_eq!(
+        cholesky_append(&mut f, 2, &[1.0, 1.0], 1.0),
+        Err(Error::BufferTooSmall {
+            needed: 3,
+            given: 2
+        })
+    );
+    assert!(matches!(
+        cholesky_remove_first(&mut f, 0),
+        Err(Error::InvalidArgument { .. })
+    ));
+}
+
+#[test]
+fn iteration_cap_is_a_typed_error() {
+    const M: usize = 12;
+    let mut a = [[0.0_f64; M]; M];
+    for i in 0..M {
+        for j in 0..=i {
+            a[i][j] = 1.0 / (1.0 + i as f64 + j as f64) + if i == j { i as f64 } else { 0.0 };
+        }
+    }
+    let (mut values, mut vectors, mut work) = ([0.0; M], [[0.0; M]; M], [[0.0; M]; M]);
+    let opts = EigenOptions {
+        tolerance: f64::EPSILON,
+        max_iterations: 1,
+    };
+    assert_eq!(
+        eigh(&a, opts, &mut values, &mut vectors),
+        Err(Error::NoConvergence { iterations: 1 })
+    );
+    assert!(values
+        .iter()
+        .chain(vectors.iter().flatten())
+        .all(|&x| x == 0.0));
+    assert_eq!(
+        eigh_jacobi(&a, opts, &mut values, &mut vectors, &mut work),
+        Err(Error::NoConvergence { iterations: 1 })
+    );
+}
+
+#[test]
+fn f32_eigendecomposition() {
+    let a = [[4.0_f32, 0.0, 0.0], [1.0, 3.0, 0.0], [0.5, 0.25, 2.0]];
+    let (mut values, mut vectors) = ([0.0; 3], [[0.0; 3]; 3]);
+    eigh(&a, EigenOptions::default(), &mut values, &mut vectors).unwrap();
+    let full = |i: usize, j: usize| if j <= i { a[i][j] } else { a[j][i] };
+    for i in 0..3 {
+        for j in 0..3 {
+            let rec: f32 = (0..3)
+                .map(|p| vectors[p][i] * values[p] * vectors[p][j])
+                .sum();
+            assert!((rec - full(i, j)).abs() < 1e-5);
+        }
+    }
+}
