@@ -81,7 +81,10 @@ fn run<T: Real, X, Mdl: JacobianModel<T, X>>(
     }
     let (r1, rest) = (&*r1, &*rest);
     // The padding between records is the caller's and is never read.
-    for r in r1.chunks_exact(rec.max(1)).chain(rest.chunks_exact(rec.max(1))) {
+    for r in r1
+        .chunks_exact(rec.max(1))
+        .chain(rest.chunks_exact(rec.max(1)))
+    {
         check_result(&r[..k * p], "per-input Jacobians")?;
     }
 
