@@ -281,6 +281,10 @@ fn tql<T: Real>(
                 let f = s * e[i];
                 let b = c * e[i];
                 r = (f * f + g * g).sqrt();
+                if r < T::MIN_POSITIVE.sqrt() {
+                    // f² + g² lost to underflow: the careful root.
+                    r = hypot(f, g);
+                }
                 e[i + 1] = r;
                 if r == T::ZERO {
                     d[i + 1] -= p;
