@@ -368,7 +368,7 @@ fn run<T: Real>(input: &Input) {
                     "posterior mean differs from the t = ∞ prediction"
                 );
             }
-            if consistent && matches!(reg, Regularizer::None) {
+            if consistent && matches!(reg, Regularizer::None) && all_finite(&k_diag) {
                 let mut var = [T::ZERO; M];
                 posterior_variance(&factor, &k_test, &k_diag, &mut var)
                     .expect("posterior variance");
