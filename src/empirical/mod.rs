@@ -50,6 +50,7 @@ mod gram;
 pub mod jacobian;
 pub mod structured;
 
+use crate::error::check_finite;
 use crate::nn::{FlatGradient, Module, Params, Zeroed};
 use crate::{Error, Real};
 
@@ -99,12 +100,16 @@ pub trait JacobianModel<T: Real, X> {
     /// # Errors
     ///
     /// Whatever the model reports; the crate's networks report
-    /// [`Error::NonFinite`] for non-finite parameters.
+    /// [`Error::BufferTooSmall`] for a short `out` and
+    /// [`Error::InvalidArgument`] for a longer one (as
+    /// [`Params::write_flat`] does), then [`Error::NonFinite`] for a
+    /// non-finite input or parameter, leaving `out` untouched.
     fn jacobian(&self, x: &X, out: &mut [T]) -> Result<(), Error>;
 }
 
 impl<T: Real, X, M, const K: usize> JacobianModel<T, X> for M
 where
+    X: AsRef<[T]>,
     M: Module<T, X, Output = [T; K]> + Params<T>,
 {
     const OUTPUTS: usize = K;
@@ -112,12 +117,18 @@ where
 
     fn jacobian(&self, x: &X, out: &mut [T]) -> Result<(), Error> {
         let p = M::NUM_PARAMS;
-        if out.len() != K * p {
+        if out.len() < K * p {
             return Err(Error::BufferTooSmall {
                 needed: K * p,
                 given: out.len(),
             });
         }
+        if out.len() > K * p {
+            return Err(Error::InvalidArgument {
+                what: "Jacobian buffer longer than OUTPUTS·PARAMS",
+            });
+        }
+        check_finite(x.as_ref(), "inputs")?;
         if !self.is_finite() {
             return Err(Error::NonFinite {
                 what: "network parameters",

@@ -88,12 +88,25 @@ impl EigenMethod {
     pub const DEFAULT: EigenMethod = EigenMethod::TridiagonalQl;
 }
 
-/// Copies the lower triangle of `a` into `w` (upper triangle zeroed).
-fn copy_lower<T: Real, const N: usize>(a: &[[T; N]; N], w: &mut [[T; N]; N]) {
+/// Copies the lower triangle of `a` into `w` (upper triangle zeroed), scaled
+/// by a power of two so that its largest entry is about 1, and returns the
+/// factor that undoes the scaling: near either end of the floating-point
+/// range the reflections would overflow or underflow and yield a wrong
+/// decomposition.
+fn copy_lower_scaled<T: Real, const N: usize>(a: &[[T; N]; N], w: &mut [[T; N]; N]) -> T {
+    let big = a
+        .iter()
+        .enumerate()
+        .flat_map(|(i, row)| &row[..=i])
+        .fold(T::ZERO, |m, v| m.max(v.abs()));
+    let scale = pow2_scale(big);
     for (i, (dst, src)) in w.iter_mut().zip(a).enumerate() {
-        dst[..=i].copy_from_slice(&src[..=i]);
+        for (d, &v) in dst[..=i].iter_mut().zip(&src[..=i]) {
+            *d = v * scale;
+        }
         dst[i + 1..].fill(T::ZERO);
     }
+    T::ONE / scale
 }
 
 /// Householder reduction `T = Qᵀ·A·Q` of the symmetric matrix held in the
@@ -123,18 +136,23 @@ fn tridiagonalize<T: Real, const N: usize>(a: &mut [[T; N]; N], d: &mut [T; N], 
             x.fill(T::ZERO);
             continue;
         }
+        // The reflector of x/‖x‖∞ (entries of order 1 even when the column
+        // is subnormal, whose reciprocal would overflow and whose squares
+        // would underflow), divided rather than multiplied by reciprocals.
         let scale = x.iter().fold(T::ZERO, |m, v| m.max(v.abs()));
-        let inv_scale = T::ONE / scale;
-        let ss: T = x.iter().map(|v| (*v * inv_scale) * (*v * inv_scale)).sum();
-        let sigma = scale * ss.sqrt();
-        let alpha = if x0 > T::ZERO { -sigma } else { sigma };
-        x[0] = x0 - alpha;
-        // ‖x − α·e₁‖² = 2σ(σ + |x₀|)
-        let inv_norm = T::ONE / ((T::TWO * sigma).sqrt() * (sigma + x0.abs()).sqrt());
         for v in x.iter_mut() {
-            *v *= inv_norm;
+            *v /= scale;
         }
-        e[k] = alpha;
+        let y0 = x[0];
+        let sigma = x.iter().map(|v| *v * *v).sum::<T>().sqrt();
+        let alpha = if x0 > T::ZERO { -sigma } else { sigma };
+        x[0] = y0 - alpha;
+        // ‖y − α·e₁‖² = 2σ(σ + |y₀|)
+        let norm = (T::TWO * sigma).sqrt() * (sigma + y0.abs()).sqrt();
+        for v in x.iter_mut() {
+            *v /= norm;
+        }
+        e[k] = alpha * scale;
         let v = &vrow[k + 1..];
         let m = N - k - 1;
         let p = &mut p[..m];
@@ -226,6 +244,20 @@ fn rotate_rows<T: Real, const C: usize>(z: &mut [[T; C]], i: usize, c: T, s: T) 
 /// T[i][i+1]`); `d` ends as the eigenvalues (unsorted). Each plane rotation
 /// of rows `(i, i+1)` is reported as `rot(i, c, s)`, in order, so a caller
 /// can apply `Wᵀ` (the transposed eigenvector matrix of `T`) to anything.
+/// A power of two (exact to apply) that brings `big` to about 1; 1 for 0 or
+/// a non-finite `big`.
+fn pow2_scale<T: Real>(big: T) -> T {
+    if big > T::ZERO && big.is_finite() {
+        // 2^−k must stay finite when `big` is subnormal (log₂ MAX rounds
+        // to the first power of two beyond the range).
+        let top = (T::MAX.ln() / T::TWO.ln()).to_f64() as i32 - 1;
+        let k = ((big.ln() / T::TWO.ln()).to_f64() as i32).max(-top);
+        T::TWO.powi(-k)
+    } else {
+        T::ONE
+    }
+}
+
 fn tql<T: Real>(
     d: &mut [T],
     e: &mut [T],
@@ -241,12 +273,7 @@ fn tql<T: Real>(
         .iter()
         .chain(&e[..n])
         .fold(T::ZERO, |m, v| m.max(v.abs()));
-    let scale = if big > T::ZERO && big.is_finite() {
-        let k = (big.ln() / T::TWO.ln()).to_f64() as i32;
-        T::TWO.powi(-k)
-    } else {
-        T::ONE
-    };
+    let scale = pow2_scale(big);
     for v in d[..n].iter_mut().chain(e[..n].iter_mut()) {
         *v *= scale;
     }
@@ -256,7 +283,11 @@ fn tql<T: Real>(
             let mut m = l;
             while m + 1 < n {
                 let dd = d[m].abs() + d[m + 1].abs();
-                if e[m].abs() <= tol * dd {
+                // The entries are scaled into [0, 2): an off-diagonal entry
+                // below ε² is negligible whatever its neighbours (splitting
+                // moves the eigenvalues by less than ε²·‖T‖), also where the
+                // relative test cannot pass (neighbours 0 or as tiny).
+                if e[m].abs() <= tol * dd || e[m].abs() <= T::EPSILON * T::EPSILON {
                     break;
                 }
                 m += 1;
@@ -281,6 +312,10 @@ fn tql<T: Real>(
                 let f = s * e[i];
                 let b = c * e[i];
                 r = (f * f + g * g).sqrt();
+                if r < T::MIN_POSITIVE.sqrt() {
+                    // f² + g² lost to underflow: the careful root.
+                    r = hypot(f, g);
+                }
                 e[i + 1] = r;
                 if r == T::ZERO {
                     d[i + 1] -= p;
@@ -427,7 +462,7 @@ pub fn eigh_tridiagonal_ql<T: Real, const N: usize>(
     eigen_outputs(values, vectors, |values, vectors| {
         opts.validate()?;
         check_lower_finite(a, "matrix")?;
-        copy_lower(a, vectors);
+        let unscale = copy_lower_scaled(a, vectors);
         let mut e = [T::ZERO; N];
         tridiagonalize(vectors, values, &mut e);
         form_qt(vectors);
@@ -438,6 +473,9 @@ pub fn eigh_tridiagonal_ql<T: Real, const N: usize>(
             opts.max_iterations,
             |i, c, s| rotate_rows(vectors, i, c, s),
         )?;
+        for v in values.iter_mut() {
+            *v *= unscale;
+        }
         sort_ascending(values, Some(vectors));
         Ok(())
     })
@@ -490,7 +528,14 @@ pub fn eigh_jacobi<T: Real, const N: usize>(
             .iter()
             .flat_map(|row| row.iter())
             .fold(T::ZERO, |m, v| m.max(v.abs()));
-        let floor = tol * tol * max_abs * T::from_usize(N);
+        // Rotate the matrix scaled to entries of order 1 (exactly, by a power
+        // of two): near the ends of the range the rotations would overflow
+        // or underflow and converge to a wrong decomposition.
+        let scale = pow2_scale(max_abs);
+        for v in work.iter_mut().flat_map(|row| row.iter_mut()) {
+            *v *= scale;
+        }
+        let floor = tol * tol * (max_abs * scale) * T::from_usize(N);
         let mut converged = false;
         for _ in 0..opts.max_iterations {
             let mut rotated = false;
@@ -498,7 +543,8 @@ pub fn eigh_jacobi<T: Real, const N: usize>(
                 for q in p + 1..N {
                     let apq = work[p][q];
                     let (app, aqq) = (work[p][p], work[q][q]);
-                    if apq.abs() <= tol * (app * aqq).abs().sqrt() + floor {
+                    // √|app|·√|aqq|: the product itself overflows beyond 1e154.
+                    if apq.abs() <= tol * (app.abs().sqrt() * aqq.abs().sqrt()) + floor {
                         continue;
                     }
                     rotated = true;
@@ -545,8 +591,9 @@ pub fn eigh_jacobi<T: Real, const N: usize>(
                 iterations: opts.max_iterations,
             });
         }
+        let unscale = T::ONE / scale;
         for (i, v) in values.iter_mut().enumerate() {
-            *v = work[i][i];
+            *v = work[i][i] * unscale;
         }
         sort_ascending(values, Some(vectors));
         Ok(())
@@ -580,7 +627,7 @@ pub fn eigenvalues<T: Real, const N: usize>(
     let r = (|| {
         opts.validate()?;
         check_lower_finite(a, "matrix")?;
-        copy_lower(a, work);
+        let unscale = copy_lower_scaled(a, work);
         let mut e = [T::ZERO; N];
         tridiagonalize(work, values, &mut e);
         tql(
@@ -590,6 +637,9 @@ pub fn eigenvalues<T: Real, const N: usize>(
             opts.max_iterations,
             |_, _, _| {},
         )?;
+        for v in values.iter_mut() {
+            *v *= unscale;
+        }
         sort_ascending(values, None);
         check_result(values, "eigenvalues")
     })();
@@ -774,7 +824,7 @@ pub fn apply_matrix_function<T: Real, const N: usize, const K: usize>(
         for row in b {
             check_finite(row, "right-hand side")?;
         }
-        copy_lower(a, work);
+        let unscale = copy_lower_scaled(a, work);
         let (mut d0, mut e0) = ([T::ZERO; N], [T::ZERO; N]);
         tridiagonalize(work, &mut d0, &mut e0);
         out.copy_from_slice(b);
@@ -799,7 +849,7 @@ pub fn apply_matrix_function<T: Real, const N: usize, const K: usize>(
             total += 1;
         })?;
         for (row, lambda) in out.iter_mut().zip(d.iter()) {
-            let f = g(*lambda);
+            let f = g(*lambda * unscale);
             for v in row.iter_mut() {
                 *v *= f;
             }
@@ -871,9 +921,12 @@ mod tests {
             }
         }
         let mut w = [[0.0; N]; N];
-        copy_lower(&a, &mut w);
+        let unscale = copy_lower_scaled(&a, &mut w);
         let (mut d, mut e) = ([0.0; N], [0.0; N]);
         tridiagonalize(&mut w, &mut d, &mut e);
+        for v in d.iter_mut().chain(e.iter_mut()) {
+            *v *= unscale;
+        }
         // Qᵀ·A·Q must be the tridiagonal (d, e).
         form_qt(&mut w);
         for i in 0..N {

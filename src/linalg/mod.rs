@@ -85,7 +85,8 @@ impl<T: Real> Regularizer<T> {
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] if the strength is negative or not finite,
-    /// [`Error::NonFinite`] if a relative regulariser meets a non-finite diagonal.
+    /// [`Error::NonFinite`] if a relative regulariser meets a non-finite
+    /// diagonal, [`Error::Overflow`] if its amount overflows.
     pub fn amount<const N: usize>(self, k: &[[T; N]; N]) -> Result<T, Error> {
         let strength = match self {
             Regularizer::None => return Ok(T::ZERO),
@@ -98,13 +99,16 @@ impl<T: Real> Regularizer<T> {
         }
         match self {
             Regularizer::Relative(r) if N > 0 => {
-                let trace: T = k.iter().enumerate().map(|(i, row)| row[i]).sum();
-                if !trace.is_finite() {
+                if !k.iter().enumerate().all(|(i, row)| row[i].is_finite()) {
                     return Err(Error::NonFinite {
                         what: "matrix diagonal",
                     });
                 }
-                Ok(r * trace / T::from_usize(N))
+                let trace: T = k.iter().enumerate().map(|(i, row)| row[i]).sum();
+                let amount = r * trace / T::from_usize(N);
+                // A finite diagonal whose trace, or its multiple, overflows.
+                crate::error::check_result(&[trace, amount], "regulariser")?;
+                Ok(amount)
             }
             Regularizer::Relative(_) => Ok(T::ZERO),
             _ => Ok(strength),

@@ -7,7 +7,8 @@ use crate::{Real, Rng};
 ///
 /// Every `Activation` is a parameter-free [`Module`] over `[T; N]` for any `N`.
 /// Derivatives at kinks follow JAX: `relu′(0) = 0`, `abs′(0) = 0`,
-/// `leaky_relu′(0) = α`.
+/// `leaky_relu′(0) = α`. NaN propagates through every value and derivative,
+/// so an overflow upstream is never hidden (`relu(NaN) = NaN`).
 ///
 /// # Examples
 ///
@@ -69,7 +70,7 @@ pub struct Identity;
 impl<T: Real> Activation<T> for Relu {
     #[inline(always)]
     fn value(&self, x: T) -> T {
-        if x > T::ZERO {
+        if x > T::ZERO || x.is_nan() {
             x
         } else {
             T::ZERO
@@ -79,6 +80,8 @@ impl<T: Real> Activation<T> for Relu {
     fn derivative(&self, x: T) -> T {
         if x > T::ZERO {
             T::ONE
+        } else if x.is_nan() {
+            x
         } else {
             T::ZERO
         }
@@ -98,6 +101,8 @@ impl<T: Real> Activation<T> for LeakyRelu<T> {
     fn derivative(&self, x: T) -> T {
         if x > T::ZERO {
             T::ONE
+        } else if x.is_nan() {
+            x
         } else {
             self.alpha
         }
@@ -115,6 +120,8 @@ impl<T: Real> Activation<T> for Abs {
             T::ONE
         } else if x < T::ZERO {
             -T::ONE
+        } else if x.is_nan() {
+            x
         } else {
             T::ZERO
         }
@@ -260,8 +267,31 @@ macro_rules! activation_module {
             fn zip<F: FnMut(&[T], &[T])>(&self, _other: &Self, _f: &mut F) {}
             fn zip_mut<F: FnMut(&mut [T], &[T])>(&mut self, _other: &Self, _f: &mut F) {}
             fn reinit(&mut self, _rng: &mut Rng) {}
+            fn is_finite(&self) -> bool {
+                FixedFinite::<T>::fixed_finite(self)
+            }
         }
     )*};
+}
+
+/// The fixed numbers of an activation (a leaky ReLU's slope) are finite.
+trait FixedFinite<T> {
+    fn fixed_finite(&self) -> bool {
+        true
+    }
+}
+
+impl<T> FixedFinite<T> for Relu {}
+impl<T> FixedFinite<T> for Abs {}
+impl<T> FixedFinite<T> for Erf {}
+impl<T> FixedFinite<T> for Gelu {}
+impl<T> FixedFinite<T> for Sin {}
+impl<T> FixedFinite<T> for Tanh {}
+impl<T> FixedFinite<T> for Identity {}
+impl<T: Real> FixedFinite<T> for LeakyRelu<T> {
+    fn fixed_finite(&self) -> bool {
+        self.alpha.is_finite()
+    }
 }
 
 activation_module!(Relu, LeakyRelu<T>, Abs, Erf, Gelu, Sin, Tanh, Identity);

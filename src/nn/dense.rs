@@ -267,6 +267,12 @@ impl<T: Real, const IN: usize, const OUT: usize> Params<T> for Dense<T, IN, OUT>
         f(self.weight.as_flattened_mut());
         f(&mut self.bias);
     }
+    fn is_finite(&self) -> bool {
+        self.weight_std.is_finite()
+            && self.bias_std.is_finite()
+            && self.weight.as_flattened().iter().all(|v| v.is_finite())
+            && self.bias.iter().all(|v| v.is_finite())
+    }
     fn zip<F: FnMut(&[T], &[T])>(&self, other: &Self, f: &mut F) {
         f(self.weight.as_flattened(), other.weight.as_flattened());
         f(&self.bias, &other.bias);

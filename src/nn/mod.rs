@@ -245,7 +245,8 @@ pub trait Params<T: Real> {
         self.zip(other, &mut |a, b| acc += simd::dot(a, b));
         acc
     }
-    /// `true` if no parameter is NaN or ±∞.
+    /// `true` if no parameter is NaN or ±∞, nor any fixed number of a layer
+    /// (a dense layer's σw and σb, a leaky ReLU's slope).
     fn is_finite(&self) -> bool {
         let mut ok = true;
         self.visit(&mut |s| ok &= simd::all_finite(s));

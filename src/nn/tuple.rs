@@ -72,6 +72,9 @@ macro_rules! impl_seq {
             fn visit_mut<F: FnMut(&mut [T])>(&mut self, f: &mut F) {
                 $(self.$i.visit_mut(f);)+
             }
+            fn is_finite(&self) -> bool {
+                true $(&& self.$i.is_finite())+
+            }
             fn zip<F: FnMut(&[T], &[T])>(&self, other: &Self, f: &mut F) {
                 $(self.$i.zip(&other.$i, f);)+
             }

@@ -1,0 +1,370 @@
+//! The architecture text parser and the infinite-width NNGP/NTK on arbitrary
+//! text, layers and inputs.
+//!
+//! Properties:
+//!
+//! - parsing arbitrary text never panics; an error names a position inside
+//!   the text and a token taken from it; on `Ok` the canonical form
+//!   (`Display`) parses back to an equal architecture and is a fixed point;
+//!   a capacity of 3 fails exactly when the text is bad or holds more than 3
+//!   layers (`TooManyLayers`); an `f32` architecture parses only if the `f64`
+//!   one does;
+//! - arbitrary layers: `from_layers` fails exactly when a layer is invalid
+//!   (`NonFinite { what: "layer parameters" }`, `InvalidArgument`), and
+//!   otherwise round-trips through its text bit for bit;
+//! - the Gram matrices of arbitrary inputs: `NonFinite { what: "inputs" }`
+//!   (outputs untouched) for a non-finite input, `Overflow { what: "kernel" }`
+//!   (outputs all NaN, as documented) when a result is not finite, and
+//!   otherwise finite, bitwise symmetric, with a non-negative diagonal and
+//!   positive semidefinite within tolerance (1e-6 relative in `f64`, 2e-3
+//!   in `f32`, 1e-3 with a quadrature layer, whose documented error grows
+//!   with the variance); moderate architectures on
+//!   moderate inputs always succeed; the cross kernel agrees with the pair
+//!   kernel and with the Gram matrix; the flat forms report their size
+//!   errors exactly.
+#![no_main]
+
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
+use ntk::analytic::{Architecture, Layer};
+use ntk::error::ParseErrorKind;
+use ntk::{Error, Real};
+use ntk_fuzz::{eigenvalues_jacobi, max_abs, Num};
+
+const N: usize = 4;
+const M: usize = 2;
+const D: usize = 3;
+
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Spec {
+    Dense(Num, Num),
+    DenseStd(Num, Num, u8),
+    Relu,
+    LeakyRelu(Num),
+    Abs,
+    AbRelu(Num, Num),
+    Erf,
+    Gelu,
+    Sin,
+    Identity,
+    Tanh,
+}
+
+#[derive(Arbitrary, Debug)]
+struct Input {
+    text: String,
+    /// Use the parsed text (when it parses) instead of `layers`.
+    use_text: bool,
+    layers: Vec<Spec>,
+    x: [[Num; D]; N],
+    xt: [[Num; D]; M],
+    single: bool,
+    flat_d: u8,
+    flat_len: u8,
+}
+
+fn layer<T: Real>(s: Spec) -> Layer<T> {
+    let c = |n: Num| T::from_f64(n.get());
+    match s {
+        Spec::Dense(w, b) => Layer::dense(c(w), c(b)),
+        Spec::DenseStd(w, b, n) => Layer::dense_standard(c(w), c(b), u32::from(n)),
+        Spec::Relu => Layer::Relu,
+        Spec::LeakyRelu(a) => Layer::LeakyRelu { alpha: c(a) },
+        Spec::Abs => Layer::Abs,
+        Spec::AbRelu(a, b) => Layer::AbRelu { a: c(a), b: c(b) },
+        Spec::Erf => Layer::Erf,
+        Spec::Gelu => Layer::Gelu,
+        Spec::Sin => Layer::Sin,
+        Spec::Identity => Layer::Identity,
+        Spec::Tanh => Layer::Tanh,
+    }
+}
+
+/// The numbers of a layer, for the validity rules.
+fn numbers<T: Real>(l: &Layer<T>) -> (Vec<T>, bool, bool) {
+    // (numbers, has standard deviations, fan-in ok)
+    match *l {
+        Layer::Dense { w, b } => (vec![w, b], true, true),
+        Layer::DenseStandard { w, b, fan_in } => (vec![w, b], true, fan_in > 0),
+        Layer::LeakyRelu { alpha } => (vec![alpha], false, true),
+        Layer::AbRelu { a, b } => (vec![a, b], false, true),
+        _ => (vec![], false, true),
+    }
+}
+
+fn check_parse(text: &str) -> Option<Architecture<f64>> {
+    let full = Architecture::<f64>::parse(text);
+    let small = Architecture::<f64, 3>::parse(text);
+    let single = Architecture::<f32>::parse(text);
+    if single.is_ok() {
+        assert!(full.is_ok(), "f32 parses, f64 does not: {full:?}");
+    }
+    match &full {
+        Ok(a) => {
+            assert!(!a.is_empty());
+            let canon = a.to_string();
+            let back = Architecture::<f64>::parse(&canon).expect("the canonical form parses");
+            assert_eq!(&back, a, "{canon}");
+            assert_eq!(
+                back.to_string(),
+                canon,
+                "the canonical form is not a fixed point"
+            );
+            match &small {
+                Ok(s) => {
+                    assert!(a.len() <= 3);
+                    assert_eq!(s.layers(), a.layers());
+                }
+                Err(e) => {
+                    assert!(a.len() > 3);
+                    assert_eq!(e.kind, ParseErrorKind::TooManyLayers);
+                }
+            }
+        }
+        Err(e) => {
+            assert!(small.is_err());
+            assert!(e.position <= text.len(), "{e:?}");
+            if e.kind != ParseErrorKind::Empty {
+                assert!(
+                    text.contains(e.token()),
+                    "{e:?} names a token not in the text"
+                );
+            }
+            let shown = format!("{}", Error::from(*e));
+            assert!(shown.starts_with("parse error"));
+        }
+    }
+    full.ok()
+}
+
+fn check_layers<T: Real>(specs: &[Spec]) -> Option<Architecture<T>> {
+    let layers: Vec<Layer<T>> = specs.iter().take(8).map(|s| layer(*s)).collect();
+    let r = Architecture::<T>::from_layers(&layers);
+    let mut expect = Ok(());
+    for l in &layers {
+        let (nums, std, fan) = numbers(l);
+        if !nums.iter().all(|v| v.is_finite()) {
+            expect = Err(Error::NonFinite {
+                what: "layer parameters",
+            });
+            break;
+        }
+        if std && nums.iter().any(|v| *v < T::ZERO) || !fan {
+            expect = Err(Error::InvalidArgument { what: "" });
+            break;
+        }
+    }
+    match (&r, expect) {
+        (Ok(a), Ok(())) if a.is_empty() => {
+            // The empty architecture (the identity) has no text form: the
+            // parser rejects empty text.
+            assert_eq!(a.to_string(), "");
+            Some(*a)
+        }
+        (Ok(a), Ok(())) => {
+            let text = a.to_string();
+            let back = Architecture::<T>::parse(&text).expect("a valid architecture's text parses");
+            assert_eq!(back.to_string(), text);
+            for (x, y) in back.layers().iter().zip(a.layers()) {
+                let (p, _, _) = numbers(x);
+                let (q, _, _) = numbers(y);
+                assert!(
+                    p.iter()
+                        .zip(&q)
+                        .all(|(u, v)| u.to_f64().to_bits() == v.to_f64().to_bits()),
+                    "{text}: numbers do not round-trip bit for bit"
+                );
+            }
+            Some(*a)
+        }
+        (Err(e), Err(Error::InvalidArgument { .. })) => {
+            assert!(matches!(e, Error::InvalidArgument { .. }), "{e:?}");
+            None
+        }
+        (Err(e), Err(want)) => {
+            assert_eq!(*e, want);
+            None
+        }
+        (r, want) => panic!("from_layers: {r:?}, expected {want:?}"),
+    }
+}
+
+/// σw, σb of every dense layer at most 4, slopes at most 4, at most 6 layers.
+fn moderate<T: Real>(a: &Architecture<T>) -> bool {
+    a.len() <= 6
+        && a.layers().iter().all(|l| {
+            let (nums, _, _) = numbers(l);
+            nums.iter().all(|v| v.abs().to_f64() <= 4.0)
+        })
+}
+
+fn check_kernels<T: Real>(a: &Architecture<T>, input: &Input, tol: f64) {
+    // Quadrature (tanh) is accurate to about 1e-8 at a variance of 30 and
+    // degrades beyond (documented); compare such architectures loosely.
+    let tol = if a.layers().iter().any(Layer::uses_quadrature) {
+        tol.max(1e-3)
+    } else {
+        tol
+    };
+    let x: [[T; D]; N] = input.x.map(|r| r.map(|v| T::from_f64(v.get())));
+    let xt: [[T; D]; M] = input.xt.map(|r| r.map(|v| T::from_f64(v.get())));
+    let finite = |v: &[T]| v.iter().all(|x| x.is_finite());
+    let s = T::from_f64(7.0);
+    let (mut k, mut t) = ([[s; N]; N], [[s; N]; N]);
+    let r = a.gram(&x, &mut k, &mut t);
+    let all = |m: &[[T; N]; N], f: &dyn Fn(T) -> bool| m.as_flattened().iter().all(|v| f(*v));
+    let small_inputs = x.as_flattened().iter().all(|v| v.abs().to_f64() <= 100.0);
+    match r {
+        Err(e) if !finite(x.as_flattened()) => {
+            assert_eq!(e, Error::NonFinite { what: "inputs" });
+            assert!(
+                all(&k, &|v| v == s) && all(&t, &|v| v == s),
+                "outputs touched"
+            );
+            return;
+        }
+        Err(Error::Overflow { what: "kernel" }) => {
+            assert!(
+                all(&k, &|v| v.is_nan()) && all(&t, &|v| v.is_nan()),
+                "not NaN-filled"
+            );
+            assert!(
+                !(moderate(a) && small_inputs),
+                "a moderate architecture overflowed on moderate inputs"
+            );
+            return;
+        }
+        Err(e) => panic!("gram: unexpected {e:?}"),
+        Ok(()) => assert!(finite(x.as_flattened())),
+    }
+    let kf = k.map(|r| r.map(|v| v.to_f64()));
+    let tf = t.map(|r| r.map(|v| v.to_f64()));
+    for (name, m) in [("NNGP", &kf), ("NTK", &tf)] {
+        for i in 0..N {
+            assert!(m[i][i] >= 0.0, "{name}: negative diagonal {}", m[i][i]);
+            for j in 0..N {
+                assert!(m[i][j].is_finite());
+                assert_eq!(
+                    m[i][j].to_bits(),
+                    m[j][i].to_bits(),
+                    "{name}: not bitwise symmetric"
+                );
+            }
+        }
+        let scale = max_abs(m.as_flattened());
+        if scale > 0.0 && scale.is_finite() {
+            let ev = eigenvalues_jacobi(&m.map(|r| r.map(|v| v / scale)));
+            let lmin = ev.iter().fold(f64::INFINITY, |a, &b| a.min(b));
+            assert!(lmin >= -tol * N as f64, "{name}: λmin/‖K‖ = {lmin:e}");
+        }
+    }
+    // Pair kernels and the cross kernel.
+    if !finite(xt.as_flattened()) {
+        let (mut kc, mut tc) = ([[s; N]; M], [[s; N]; M]);
+        let rc = a.cross(&xt, &x, &mut kc, &mut tc);
+        assert_eq!(rc, Err(Error::NonFinite { what: "inputs" }));
+        return;
+    }
+    let (mut kc, mut tc) = ([[s; N]; M], [[s; N]; M]);
+    if a.cross(&xt, &x, &mut kc, &mut tc).is_ok() {
+        let kscale = max_abs(
+            kc.as_flattened()
+                .iter()
+                .map(|v| v.to_f64())
+                .collect::<Vec<_>>()
+                .as_slice(),
+        );
+        let tscale = max_abs(
+            tc.as_flattened()
+                .iter()
+                .map(|v| v.to_f64())
+                .collect::<Vec<_>>()
+                .as_slice(),
+        );
+        for i in 0..M {
+            for j in 0..N {
+                if let Ok(p) = a.kernel(&xt[i], &x[j]) {
+                    let (dk, dt) = (
+                        (p.sigma12.to_f64() - kc[i][j].to_f64()).abs(),
+                        (p.theta12.to_f64() - tc[i][j].to_f64()).abs(),
+                    );
+                    assert!(
+                        dk <= tol * kscale,
+                        "cross NNGP {:e} vs pair {:e}",
+                        kc[i][j],
+                        p.sigma12
+                    );
+                    assert!(
+                        dt <= tol * tscale,
+                        "cross NTK {:e} vs pair {:e}",
+                        tc[i][j],
+                        p.theta12
+                    );
+                }
+            }
+        }
+    }
+    let (mut ks, mut ts) = ([[s; N]; N], [[s; N]; N]);
+    if a.cross(&x, &x, &mut ks, &mut ts).is_ok() {
+        let (ksc, tsc) = (max_abs(kf.as_flattened()), max_abs(tf.as_flattened()));
+        for i in 0..N {
+            for j in 0..N {
+                assert!(
+                    (ks[i][j].to_f64() - kf[i][j]).abs() <= tol * ksc,
+                    "cross(x, x) ≠ gram(x) (NNGP)"
+                );
+                assert!(
+                    (ts[i][j].to_f64() - tf[i][j]).abs() <= tol * tsc,
+                    "cross(x, x) ≠ gram(x) (NTK)"
+                );
+            }
+        }
+    }
+    // The flat forms: sizes.
+    let d = usize::from(input.flat_d % 5);
+    let len = usize::from(input.flat_len % 16);
+    let flat: Vec<T> = x.as_flattened().iter().copied().cycle().take(len).collect();
+    let (mut fk, mut ft) = (vec![s; 9], vec![s; 9]);
+    let rf = a.gram_flat(&flat, d, &mut fk, &mut ft);
+    if d == 0 || len % d != 0 {
+        assert!(matches!(rf, Err(Error::InvalidArgument { .. })), "{rf:?}");
+    } else if (len / d) * (len / d) > 9 {
+        assert_eq!(
+            rf,
+            Err(Error::BufferTooSmall {
+                needed: (len / d) * (len / d),
+                given: 9
+            })
+        );
+    }
+    if matches!(
+        rf,
+        Err(Error::InvalidArgument { .. } | Error::BufferTooSmall { .. })
+    ) {
+        assert!(
+            fk.iter().chain(&ft).all(|v| *v == s),
+            "size errors touched the outputs"
+        );
+    }
+}
+
+fuzz_target!(|input: Input| {
+    let parsed = check_parse(&input.text);
+    if input.single {
+        let built = check_layers::<f32>(&input.layers);
+        let arch = if input.use_text {
+            Architecture::<f32>::parse(&input.text).ok()
+        } else {
+            built
+        };
+        if let Some(a) = arch {
+            check_kernels(&a, &input, 2e-3);
+        }
+    } else {
+        let built = check_layers::<f64>(&input.layers);
+        let arch = if input.use_text { parsed } else { built };
+        if let Some(a) = arch {
+            check_kernels(&a, &input, 1e-6);
+        }
+    }
+});
