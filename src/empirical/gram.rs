@@ -11,7 +11,7 @@
 //! within a segment, row `i` against four rows `j` at a time with
 //! [`simd::dot4`].
 
-use crate::{simd, Real};
+use crate::{simd, Error, Real};
 
 /// Where records and segments live in a workspace.
 #[derive(Clone, Copy, Debug)]
@@ -238,6 +238,11 @@ pub(crate) fn accumulate<T: Real>(
 /// Finishes an accumulated output: averages the trace over outputs and, for
 /// a symmetric (train × train) matrix, mirrors the lower triangle so the
 /// result is bitwise symmetric.
+///
+/// # Errors
+///
+/// [`Error::Overflow`] if any entry is not finite; `out` is zeroed then, so
+/// that no partial kernel is left behind.
 pub(crate) fn finish<T: Real>(
     out: &mut [T],
     m: usize,
@@ -245,7 +250,7 @@ pub(crate) fn finish<T: Real>(
     k: usize,
     symmetric: bool,
     mode: Mode,
-) {
+) -> Result<(), Error> {
     let cell = if mode == Mode::Blocks { k * k } else { 1 };
     if mode == Mode::Trace && k > 1 {
         let inv = T::ONE / T::from_usize(k);
@@ -275,5 +280,13 @@ pub(crate) fn finish<T: Real>(
                 }
             }
         }
+    }
+    if simd::all_finite(out) {
+        Ok(())
+    } else {
+        out.fill(T::ZERO);
+        Err(Error::Overflow {
+            what: "empirical NTK",
+        })
     }
 }
