@@ -39,7 +39,7 @@ pub const LANES: usize = 4;
 /// Whether the register tiles pay off: with few registers (microcontrollers)
 /// the tiled kernels fall back to row-at-a-time calls that give the same
 /// results bitwise in less code.
-const WIDE: bool = LANES >= 16;
+pub(crate) const WIDE: bool = LANES >= 16;
 
 #[inline(always)]
 fn reduce<T: Real>(mut acc: [T; LANES]) -> T {

@@ -204,7 +204,9 @@ pub(crate) fn accumulate<T: Real>(
     let mut i = 0;
     while i < m {
         // rows i..i + h, h = 4, 2 or 1, tiled against the columns they all need
-        let h = if i + 4 <= m {
+        let h = if !simd::WIDE {
+            1
+        } else if i + 4 <= m {
             4
         } else if i + 2 <= m {
             2

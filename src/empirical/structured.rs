@@ -105,7 +105,15 @@ where
     if rec == 0 {
         return Ok(());
     }
-    let (batches, rest) = xs.as_chunks::<BATCH>();
+    // Batches pay off where weight rows are long vectors; on targets without
+    // vector registers every input takes the single path (less code).
+    let batched = if crate::simd::WIDE {
+        xs.len() / BATCH * BATCH
+    } else {
+        0
+    };
+    let (batches, rest) = xs.split_at(batched);
+    let (batches, _) = batches.as_chunks::<BATCH>();
     let (recs_b, recs_rest) = recs.split_at_mut(batches.len() * BATCH * rec);
     for (xb, rb) in batches.iter().zip(recs_b.chunks_exact_mut(BATCH * rec)) {
         let mut cache = Net::BatchCache::<BATCH>::zeroed();
