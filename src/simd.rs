@@ -73,11 +73,18 @@ pub fn dot<T: Real>(a: &[T], b: &[T]) -> T {
             acc[l] = x[l].mul_add(y[l], acc[l]);
         }
     }
-    let mut tail = T::ZERO;
-    for (x, y) in ra.iter().zip(rb) {
-        tail = x.mul_add(*y, tail);
+    reduce(acc) + tail_dot(ra, rb)
+}
+
+/// The sequential dot product of the elements past the last full chunk,
+/// shared by every kernel so that their results agree bitwise.
+#[inline(always)]
+fn tail_dot<T: Real>(u: &[T], v: &[T]) -> T {
+    let mut t = T::ZERO;
+    for (x, y) in u.iter().zip(v) {
+        t = x.mul_add(*y, t);
     }
-    reduce(acc) + tail
+    t
 }
 
 /// Four dot products of `a` with `b0..b3` sharing the loads of `a`: the Gram
@@ -110,13 +117,7 @@ pub fn dot4<T: Real>(a: &[T], b: [&[T]; 4]) -> [T; 4] {
             s3[l] = x[l].mul_add(y3[l], s3[l]);
         }
     }
-    let tail = |r: &[T]| {
-        let mut t = T::ZERO;
-        for (x, y) in ra.iter().zip(r) {
-            t = x.mul_add(*y, t);
-        }
-        t
-    };
+    let tail = |r: &[T]| tail_dot(ra, r);
     [
         reduce(s0) + tail(r0),
         reduce(s1) + tail(r1),
@@ -163,13 +164,7 @@ pub fn dot2x4<T: Real>(a: [&[T]; 2], b: [&[T]; 4]) -> [[T; 4]; 2] {
             s13[l] = w[l].mul_add(y3[l], s13[l]);
         }
     }
-    let tail = |u: &[T], v: &[T]| {
-        let mut t = T::ZERO;
-        for (x, y) in u.iter().zip(v) {
-            t = x.mul_add(*y, t);
-        }
-        t
-    };
+    let tail = tail_dot::<T>;
     [
         [
             reduce(s00) + tail(rp, r0),
@@ -246,13 +241,7 @@ pub fn dot4x4<T: Real>(a: [&[T]; 4], b: [&[T]; 4]) -> [[T; 4]; 4] {
             s33[l] = x3[l].mul_add(y3[l], s33[l]);
         }
     }
-    let tail = |u: &[T], v: &[T]| {
-        let mut t = T::ZERO;
-        for (x, y) in u.iter().zip(v) {
-            t = x.mul_add(*y, t);
-        }
-        t
-    };
+    let tail = tail_dot::<T>;
     let (ta, tb) = ([t0, t1, t2, t3], [r0, r1, r2, r3]);
     let s = [
         [s00, s01, s02, s03],
