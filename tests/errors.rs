@@ -7,20 +7,35 @@
 //! # What the library promises
 //!
 //! - Nothing panics on any input, and no `Ok` result holds NaN or ±∞.
-//! - Argument errors are found before anything is written:
-//!   [`Error::BufferTooSmall`] (a short buffer, `needed` and `given` in
-//!   elements), [`Error::InvalidArgument`], [`Error::NonFinite`] (`what`
-//!   names the argument: `"inputs"`, `"network parameters"`, …) and
-//!   [`Error::Parse`] leave every output **untouched**. The checks run in
-//!   that order: a short buffer is reported even when the data are bad too.
-//! - Numerical failure found while computing ([`Error::Overflow`]) leaves
-//!   the output **untouched** if it is found in the per-input records (the
-//!   activations and cotangents of the structured method, the Jacobian rows
-//!   of the Jacobian method) and **zeroed** if it is found in the kernel.
-//!   Either way no output is half-written.
+//! - The error says what went wrong: [`Error::BufferTooSmall`] (a short
+//!   buffer, `needed` and `given` in elements), [`Error::InvalidArgument`]
+//!   (a scalar outside its domain, a buffer too long), [`Error::NonFinite`]
+//!   (`what` names the argument: `"inputs"`, `"network parameters"`,
+//!   `"matrix"`, `"targets"`, …), [`Error::Parse`] (kind, byte position and
+//!   token), [`Error::NotPositiveDefinite`] (the failing pivot),
+//!   [`Error::NoConvergence`] (the cap reached) and [`Error::Overflow`] (a NaN
+//!   or ∞ arising from finite data). Size errors are reported first, even
+//!   when the data are bad too.
+//! - No output is left half-written. What a failed call leaves depends on
+//!   the module, as documented there:
+//!   - the empirical NTK (`empirical`) leaves its output **untouched** for
+//!     argument errors and for an overflow found in the per-input records
+//!     (activations and cotangents, Jacobian rows), and **zeroes** it for an
+//!     overflow found in the kernel;
+//!   - the infinite-width kernels (`analytic`) leave their outputs
+//!     **untouched** for argument errors and fill both with **NaN** on
+//!     `Overflow`;
+//!   - `linalg`, `predict` and `train::outputs` **zero** every output on
+//!     every error;
+//!   - `train::step` rejects a bad learning rate before touching the
+//!     network; when training diverges (`Overflow`) the network holds the
+//!     diverged update.
 //! - A network's non-finite numbers are every parameter, σw, σb and a leaky
 //!   ReLU's slope; NaN propagates through every activation, so an overflow
 //!   inside the forward pass is reported, never hidden.
+//! - −0.0, zero vectors, duplicate points, tiny (1e-300) and large but
+//!   representable values are valid inputs with finite, correct results:
+//!   duplicate points give bitwise identical rows.
 
 use ntk::empirical::{jacobian, structured, JacobianModel};
 use ntk::nn::{Dense, LeakyRelu, Module, Params, Relu};
@@ -760,7 +775,7 @@ use ntk::predict::{max_learning_rate, posterior_variance, Factor, GradientDescen
 /// What a row's call left in its outputs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Out {
-    /// `Ok`, every output finite.
+    /// Every output finite (rows of calls without outputs use this).
     Finite,
     /// The outputs hold the sentinel still.
     Untouched,
