@@ -201,7 +201,7 @@ impl std::error::Error for ParseError {}
 ///
 /// [`Error::NonFinite`] naming `what`.
 pub(crate) fn check_finite<T: crate::Real>(values: &[T], what: &'static str) -> Result<(), Error> {
-    if values.iter().all(|v| v.is_finite()) {
+    if crate::simd::all_finite(values) {
         Ok(())
     } else {
         Err(Error::NonFinite { what })
@@ -214,7 +214,7 @@ pub(crate) fn check_finite<T: crate::Real>(values: &[T], what: &'static str) -> 
 ///
 /// [`Error::Overflow`] naming `what`.
 pub(crate) fn check_result<T: crate::Real>(values: &[T], what: &'static str) -> Result<(), Error> {
-    if values.iter().all(|v| v.is_finite()) {
+    if crate::simd::all_finite(values) {
         Ok(())
     } else {
         Err(Error::Overflow { what })

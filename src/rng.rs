@@ -52,24 +52,31 @@ impl Rng {
         result
     }
 
-    /// Uniform in [0, 1) with 53 random bits (rounded for `f32`).
+    /// Uniform in [0, 1) with the type's full mantissa of random bits.
     pub fn uniform<T: Real>(&mut self) -> T {
-        T::from_f64((self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64))
+        T::from_random_bits(self.next_u64())
     }
 
-    /// A standard normal sample.
+    /// A standard normal sample, by Marsaglia's polar method (no sine or
+    /// cosine: cheap on firmware). Each accepted pair gives two samples; the
+    /// second is kept for the next call.
     pub fn normal<T: Real>(&mut self) -> T {
         if let Some(bits) = self.spare.take() {
             return T::from_f64(f64::from_bits(bits));
         }
-        // u1 in (0, 1], u2 in [0, 1): ln(u1) is finite.
-        let u1 = T::ONE - self.uniform::<T>();
-        let u1 = if u1 > T::ZERO { u1 } else { T::MIN_POSITIVE };
-        let u2: T = self.uniform();
-        let r = (-T::TWO * u1.ln()).sqrt();
-        let theta = T::TWO * T::PI * u2;
-        self.spare = Some((r * theta.sin()).to_f64().to_bits());
-        r * theta.cos()
+        // A pair is accepted with probability π/4: 64 tries fail with
+        // probability below 10⁻⁴³.
+        for _ in 0..64 {
+            let u = T::TWO * self.uniform::<T>() - T::ONE;
+            let v = T::TWO * self.uniform::<T>() - T::ONE;
+            let s = u * u + v * v;
+            if s > T::ZERO && s < T::ONE {
+                let f = (-T::TWO * s.ln() / s).sqrt();
+                self.spare = Some((v * f).to_f64().to_bits());
+                return u * f;
+            }
+        }
+        T::ZERO
     }
 
     /// Fills `out` with standard normal samples.

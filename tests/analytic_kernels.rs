@@ -202,8 +202,14 @@ proptest! {
         a32.gram_flat(&x32, d, &mut k32, &mut t32).unwrap();
         let k32: Vec<f64> = k32.iter().map(|&v| v as f64).collect();
         let t32: Vec<f64> = t32.iter().map(|&v| v as f64).collect();
-        prop_assert!(rel_diff(&k32, &k) < 1e-3, "{arch}");
-        prop_assert!(rel_diff(&t32, &t) < 1e-3, "{arch}");
+        // Near coincident inputs the derivative maps of the kinked
+        // activations ((π − θ)/π for ReLU) have an infinite slope in the
+        // correlation, so each such layer can lose √ε(f32) ≈ 3.5·10⁻⁴ of the
+        // largest entry; four layers of them stay within 1.5·10⁻³.
+        let nonlinear = arch.layers().iter().filter(|l| !l.is_dense()).count().max(1);
+        let tol = 1e-3_f64.max(4e-4 * nonlinear as f64);
+        prop_assert!(rel_diff(&k32, &k) < tol, "{arch}: {:e}", rel_diff(&k32, &k));
+        prop_assert!(rel_diff(&t32, &t) < tol, "{arch}: {:e}", rel_diff(&t32, &t));
     }
 
     #[test]

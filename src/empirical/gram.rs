@@ -11,7 +11,7 @@
 //! within a segment, row `i` against four rows `j` at a time with
 //! [`simd::dot4`].
 
-use crate::{simd, Real};
+use crate::{simd, Error, Real};
 
 /// Where records and segments live in a workspace.
 #[derive(Clone, Copy, Debug)]
@@ -150,6 +150,34 @@ impl<T: Real> Pass<'_, T> {
     }
 }
 
+impl<T: Real> Pass<'_, T> {
+    /// Rows `i..i + 4` against columns `j..j + 4`: the 4×4 register tile.
+    fn quad(&self, i: usize, j: usize, out: &mut [T]) {
+        let (lay, s, r1, r2) = (self.lay, self.s, self.r1, self.r2);
+        let ga = if s.a_len == 0 {
+            [[T::ONE; 4]; 4]
+        } else {
+            let r = |p| seg_a(r1, lay, s, i + p);
+            let c = |q| seg_a(r2, lay, s, j + q);
+            simd::dot4x4([r(0), r(1), r(2), r(3)], [c(0), c(1), c(2), c(3)])
+        };
+        for k in 0..lay.k {
+            let r = |p| seg_d(r1, lay, s, i + p, k);
+            let rows = [r(0), r(1), r(2), r(3)];
+            let (lo, hi) = self.k2_range(k);
+            for k2 in lo..hi {
+                let c = |q| seg_d(r2, lay, s, j + q, k2);
+                let gd = simd::dot4x4(rows, [c(0), c(1), c(2), c(3)]);
+                for (p, (gdp, gap)) in gd.iter().zip(&ga).enumerate() {
+                    for q in 0..4 {
+                        out[self.at(i + p, j + q, k, k2)] += gdp[q] * gap[q];
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Adds one segment's contribution for rows `0..m` of `r1` against rows
 /// `0..n` of `r2` (only `j ≤ i` when `symmetric`) to the flat output.
 #[allow(clippy::too_many_arguments)]
@@ -175,29 +203,46 @@ pub(crate) fn accumulate<T: Real>(
     let jend = |i: usize| if symmetric { i + 1 } else { n };
     let mut i = 0;
     while i < m {
-        let pair = i + 1 < m;
-        // columns every row of the pair needs
+        // rows i..i + h, h = 4, 2 or 1, tiled against the columns they all need
+        let h = if i + 4 <= m {
+            4
+        } else if i + 2 <= m {
+            2
+        } else {
+            1
+        };
         let common = jend(i);
         let mut j = 0;
         while j + 4 <= common {
-            if pair {
-                pass.pair(i, j, out);
-            } else {
-                pass.row(i, j, 4, out);
+            match h {
+                4 => pass.quad(i, j, out),
+                2 => pass.pair(i, j, out),
+                _ => pass.row(i, j, 4, out),
             }
             j += 4;
         }
-        pass.row(i, j, common - j, out);
-        if pair {
-            pass.row(i + 1, j, jend(i + 1) - j, out);
+        for r in 0..h {
+            // what is left of row i + r: fewer than 4 shared columns, and in a
+            // symmetric matrix the extra ones up to its diagonal
+            let mut jr = j;
+            while jr < jend(i + r) {
+                let w = (jend(i + r) - jr).min(4);
+                pass.row(i + r, jr, w, out);
+                jr += w;
+            }
         }
-        i += if pair { 2 } else { 1 };
+        i += h;
     }
 }
 
 /// Finishes an accumulated output: averages the trace over outputs and, for
 /// a symmetric (train × train) matrix, mirrors the lower triangle so the
 /// result is bitwise symmetric.
+///
+/// # Errors
+///
+/// [`Error::Overflow`] if any entry is not finite; `out` is zeroed then, so
+/// that no partial kernel is left behind.
 pub(crate) fn finish<T: Real>(
     out: &mut [T],
     m: usize,
@@ -205,7 +250,7 @@ pub(crate) fn finish<T: Real>(
     k: usize,
     symmetric: bool,
     mode: Mode,
-) {
+) -> Result<(), Error> {
     let cell = if mode == Mode::Blocks { k * k } else { 1 };
     if mode == Mode::Trace && k > 1 {
         let inv = T::ONE / T::from_usize(k);
@@ -235,5 +280,13 @@ pub(crate) fn finish<T: Real>(
                 }
             }
         }
+    }
+    if simd::all_finite(out) {
+        Ok(())
+    } else {
+        out.fill(T::ZERO);
+        Err(Error::Overflow {
+            what: "empirical NTK",
+        })
     }
 }

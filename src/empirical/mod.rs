@@ -150,9 +150,3 @@ where
         Ok(())
     }
 }
-
-/// Zeroes an output and reports `err`: outputs are never left half-written.
-fn fail<T: Real>(out: &mut [T], err: Error) -> Result<(), Error> {
-    out.fill(T::ZERO);
-    Err(err)
-}

@@ -192,6 +192,22 @@ impl<T: Real> Activation<T> for Identity {
     }
 }
 
+/// `x ← φ(x)` elementwise, as a plain loop that vectorises.
+#[inline(always)]
+fn apply<T: Real>(x: &mut [T], f: impl Fn(T) -> T) {
+    for v in x.iter_mut() {
+        *v = f(*v);
+    }
+}
+
+/// `dy ← dy · φ′(x)` elementwise.
+#[inline(always)]
+fn scale_by<T: Real>(dy: &mut [T], x: &[T], df: impl Fn(T) -> T) {
+    for (d, &v) in dy.iter_mut().zip(x) {
+        *d *= df(v);
+    }
+}
+
 macro_rules! activation_module {
     ($($ty:ty),*) => {$(
         impl<T: Real, const N: usize> Module<T, [T; N]> for $ty {
@@ -201,15 +217,21 @@ macro_rules! activation_module {
             #[inline]
             fn forward(&self, x: &[T; N], cache: &mut [T; N]) -> [T; N] {
                 *cache = *x;
-                core::array::from_fn(|i| self.value(x[i]))
+                let mut y = *x;
+                apply(&mut y, |v| self.value(v));
+                y
             }
             #[inline]
             fn backward(&self, cache: &[T; N], dy: &[T; N], _grad: &mut Self) -> [T; N] {
-                core::array::from_fn(|i| dy[i] * self.derivative(cache[i]))
+                let mut dx = *dy;
+                scale_by(&mut dx, cache, |v| self.derivative(v));
+                dx
             }
             #[inline]
             fn backward_with<S: GradSink<T>>(&self, cache: &[T; N], dy: &[T; N], _sink: &mut S) -> [T; N] {
-                core::array::from_fn(|i| dy[i] * self.derivative(cache[i]))
+                let mut dx = *dy;
+                scale_by(&mut dx, cache, |v| self.derivative(v));
+                dx
             }
 
             type BatchCache<const B: usize> = [[T; N]; B];
@@ -217,7 +239,9 @@ macro_rules! activation_module {
             #[inline]
             fn forward_batch<const B: usize>(&self, xs: &[[T; N]; B], cache: &mut [[T; N]; B]) -> [[T; N]; B] {
                 *cache = *xs;
-                xs.map(|x| x.map(|v| self.value(v)))
+                let mut ys = *xs;
+                apply(ys.as_flattened_mut(), |v| self.value(v));
+                ys
             }
             #[inline]
             fn backward_with_batch<S: GradSink<T>, const B: usize>(
@@ -226,7 +250,9 @@ macro_rules! activation_module {
                 dys: &[[T; N]; B],
                 _sinks: &mut [S; B],
             ) -> [[T; N]; B] {
-                core::array::from_fn(|b| core::array::from_fn(|i| dys[b][i] * self.derivative(cache[b][i])))
+                let mut dxs = *dys;
+                scale_by(dxs.as_flattened_mut(), cache.as_flattened(), |v| self.derivative(v));
+                dxs
             }
         }
 

@@ -177,10 +177,18 @@ impl<T: Real, const IN: usize, const OUT: usize> Module<T, [T; IN]> for Dense<T,
         let (ws, bs) = self.scales();
         let mut ys = [[T::ZERO; OUT]; B];
         let (rows4, rest) = self.weight.as_chunks::<4>();
+        let (x4, x_rest) = xs.as_chunks::<4>();
         for (q, w) in rows4.iter().enumerate() {
-            for (y, x) in ys.iter_mut().zip(xs) {
-                let r = simd::dot4(x, [&w[0], &w[1], &w[2], &w[3]]);
-                y[4 * q..4 * q + 4].copy_from_slice(&r);
+            let w = [&w[0][..], &w[1][..], &w[2][..], &w[3][..]];
+            let (y4, y_rest) = ys.as_chunks_mut::<4>();
+            for (yb, xb) in y4.iter_mut().zip(x4) {
+                let r = simd::dot4x4([&xb[0], &xb[1], &xb[2], &xb[3]], w);
+                for (y, rb) in yb.iter_mut().zip(r) {
+                    y[4 * q..4 * q + 4].copy_from_slice(&rb);
+                }
+            }
+            for (y, x) in y_rest.iter_mut().zip(x_rest) {
+                y[4 * q..4 * q + 4].copy_from_slice(&simd::dot4(x, w));
             }
         }
         let base = 4 * rows4.len();
@@ -209,14 +217,27 @@ impl<T: Real, const IN: usize, const OUT: usize> Module<T, [T; IN]> for Dense<T,
         }
         let mut dxs = [[T::ZERO; IN]; B];
         let (rows4, rest) = self.weight.as_chunks::<4>();
+        let (dy4, dy_rest) = dys.as_chunks::<4>();
+        let alpha =
+            |dy: &[T; OUT], q: usize| -> [T; 4] { core::array::from_fn(|r| dy[4 * q + r] * ws) };
         for (q, w) in rows4.iter().enumerate() {
-            for (dx, dy) in dxs.iter_mut().zip(dys) {
-                let d = &dy[4 * q..4 * q + 4];
-                simd::axpy4(
-                    [d[0] * ws, d[1] * ws, d[2] * ws, d[3] * ws],
-                    [&w[0], &w[1], &w[2], &w[3]],
-                    dx,
+            let w = [&w[0][..], &w[1][..], &w[2][..], &w[3][..]];
+            let (dx4, dx_rest) = dxs.as_chunks_mut::<4>();
+            for (dxb, dyb) in dx4.iter_mut().zip(dy4) {
+                let [d0, d1, d2, d3] = dxb;
+                simd::axpy4x4(
+                    [
+                        alpha(&dyb[0], q),
+                        alpha(&dyb[1], q),
+                        alpha(&dyb[2], q),
+                        alpha(&dyb[3], q),
+                    ],
+                    w,
+                    [d0, d1, d2, d3],
                 );
+            }
+            for (dx, dy) in dx_rest.iter_mut().zip(dy_rest) {
+                simd::axpy4(alpha(dy, q), w, dx);
             }
         }
         let base = 4 * rows4.len();

@@ -249,7 +249,7 @@ pub trait Params<T: Real> {
     /// (a dense layer's σw and σb, a leaky ReLU's slope).
     fn is_finite(&self) -> bool {
         let mut ok = true;
-        self.visit(&mut |s| ok &= s.iter().all(|v| v.is_finite()));
+        self.visit(&mut |s| ok &= simd::all_finite(s));
         ok
     }
     /// Copies the parameters into `out`, which must hold exactly
