@@ -7,20 +7,35 @@
 //! # What the library promises
 //!
 //! - Nothing panics on any input, and no `Ok` result holds NaN or ±∞.
-//! - Argument errors are found before anything is written:
-//!   [`Error::BufferTooSmall`] (a short buffer, `needed` and `given` in
-//!   elements), [`Error::InvalidArgument`], [`Error::NonFinite`] (`what`
-//!   names the argument: `"inputs"`, `"network parameters"`, …) and
-//!   [`Error::Parse`] leave every output **untouched**. The checks run in
-//!   that order: a short buffer is reported even when the data are bad too.
-//! - Numerical failure found while computing ([`Error::Overflow`]) leaves
-//!   the output **untouched** if it is found in the per-input records (the
-//!   activations and cotangents of the structured method, the Jacobian rows
-//!   of the Jacobian method) and **zeroed** if it is found in the kernel.
-//!   Either way no output is half-written.
+//! - The error says what went wrong: [`Error::BufferTooSmall`] (a short
+//!   buffer, `needed` and `given` in elements), [`Error::InvalidArgument`]
+//!   (a scalar outside its domain, a buffer too long), [`Error::NonFinite`]
+//!   (`what` names the argument: `"inputs"`, `"network parameters"`,
+//!   `"matrix"`, `"targets"`, …), [`Error::Parse`] (kind, byte position and
+//!   token), [`Error::NotPositiveDefinite`] (the failing pivot),
+//!   [`Error::NoConvergence`] (the cap reached) and [`Error::Overflow`] (a NaN
+//!   or ∞ arising from finite data). Size errors are reported first, even
+//!   when the data are bad too.
+//! - No output is left half-written. What a failed call leaves depends on
+//!   the module, as documented there:
+//!   - the empirical NTK (`empirical`) leaves its output **untouched** for
+//!     argument errors and for an overflow found in the per-input records
+//!     (activations and cotangents, Jacobian rows), and **zeroes** it for an
+//!     overflow found in the kernel;
+//!   - the infinite-width kernels (`analytic`) leave their outputs
+//!     **untouched** for argument errors and fill both with **NaN** on
+//!     `Overflow`;
+//!   - `linalg`, `predict` and `train::outputs` **zero** every output on
+//!     every error;
+//!   - `train::step` rejects a bad learning rate before touching the
+//!     network; when training diverges (`Overflow`) the network holds the
+//!     diverged update.
 //! - A network's non-finite numbers are every parameter, σw, σb and a leaky
 //!   ReLU's slope; NaN propagates through every activation, so an overflow
 //!   inside the forward pass is reported, never hidden.
+//! - −0.0, zero vectors, duplicate points, tiny (1e-300) and large but
+//!   representable values are valid inputs with finite, correct results:
+//!   duplicate points give bitwise identical rows.
 
 use ntk::empirical::{jacobian, structured, JacobianModel};
 use ntk::nn::{Dense, LeakyRelu, Module, Params, Relu};
@@ -740,4 +755,713 @@ fn tiny_and_huge_finite_values_are_valid() {
     d.0 .0.weight_std = 0.0;
     d.0 .2.bias_std = 0.0;
     all_forms(&d);
+}
+
+// ---------------------------------------------------------------------------
+// The rest of the library: one table per module. Each row runs one call on
+// one bad (or valid-looking) input and returns its result and its outputs
+// (filled with SENTINEL before the call).
+// ---------------------------------------------------------------------------
+
+use ntk::analytic::{Architecture, Layer};
+use ntk::error::ParseErrorKind;
+use ntk::linalg::{
+    apply_matrix_function, cholesky, cholesky_append, cholesky_solve, eigenvalues, eigh,
+    eigh_jacobi, is_positive_semidefinite, log_det, min_eigenvalue, solve_lower, EigenOptions,
+    Regularizer,
+};
+use ntk::predict::{max_learning_rate, posterior_variance, Factor, GradientDescentMse, Spectrum};
+
+/// What a row's call left in its outputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Out {
+    /// Every output finite (rows of calls without outputs use this).
+    Finite,
+    /// The outputs hold the sentinel still.
+    Untouched,
+    /// The outputs are all 0.
+    Zeroed,
+    /// The outputs are all NaN (the analytic kernels' documented state).
+    Nan,
+}
+
+/// One row of a catalogue.
+type Call = fn() -> (Result<(), Error>, Vec<f64>);
+
+fn judge_rows(rows: &[(&str, Call, Result<(), Error>, Out)]) {
+    let mut failures = Vec::new();
+    for (name, call, expect, out) in rows {
+        let (r, o) = call();
+        let left = match out {
+            Out::Finite => o.iter().all(|v| v.is_finite()),
+            Out::Untouched => o.iter().all(|&v| v == SENTINEL),
+            Out::Zeroed => o.iter().all(|&v| v == 0.0),
+            Out::Nan => o.iter().all(|v| v.is_nan()),
+        };
+        if r != *expect || !left {
+            failures.push(format!(
+                "{name}: expected {expect:?} with {out:?} outputs, got {r:?} and {o:?}"
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} rows:\n{}",
+        failures.len(),
+        rows.len(),
+        failures.join("\n")
+    );
+}
+
+fn flat<const C: usize>(m: &[[f64; C]]) -> Vec<f64> {
+    m.as_flattened().to_vec()
+}
+
+const S: f64 = SENTINEL;
+
+// ---- analytic ----
+
+fn parse_err(text: &str) -> (ParseErrorKind, usize, String) {
+    let e = Architecture::<f64>::parse(text).expect_err(text);
+    (e.kind, e.position, e.token().to_string())
+}
+
+#[test]
+fn malformed_specs() {
+    use ParseErrorKind::*;
+    #[rustfmt::skip]
+    let rows: &[(&str, ParseErrorKind, usize, &str)] = &[
+        // text                          kind           byte  token
+        ("",                             Empty,         0,    ""),
+        ("   \n\t",                      Empty,         0,    ""),
+        ("rleu",                         UnknownLayer,  0,    "rleu"),
+        ("dense(1,0) rleu",              UnknownLayer,  11,   "rleu"),
+        ("Relu",                         UnknownLayer,  0,    "Relu"),
+        ("dense(1,x)",                   BadNumber,     8,    "x"),
+        ("dense(1,nan)",                 BadNumber,     8,    "nan"),
+        ("dense(inf,0)",                 BadNumber,     6,    "inf"),
+        ("dense(1e400,0)",               BadNumber,     6,    "1e400"),
+        ("dense(-1,0)",                  OutOfRange,    6,    "-1"),
+        ("dense(1,-0.5)",                OutOfRange,    8,    "-0.5"),
+        ("leaky_relu(nan)",              BadNumber,     11,   "nan"),
+        ("dense(1)",                     WrongArity,    0,    "dense(1)"),
+        ("dense(1,0,0)",                 WrongArity,    0,    "dense(1,0,0)"),
+        ("relu(1)",                      WrongArity,    0,    "relu(1)"),
+        ("dense(1,0",                    Syntax,        0,    "dense(1,0"),
+        ("dense(1,,0)",                  Syntax,        7,    ","),
+        ("dense()",                      Syntax,        5,    "dense()"),
+        ("relu)",                        Syntax,        4,    ")"),
+        ("dense_std(1,0,0)",             OutOfRange,    14,   "0"),
+        ("dense_std(1,0,1.5)",           BadNumber,     14,   "1.5"),
+        ("dense_std(1,0,99999999999)",   OutOfRange,    14,   "99999999999"),
+    ];
+    let mut failures = Vec::new();
+    for (text, kind, pos, token) in rows {
+        let got = parse_err(text);
+        if got != (*kind, *pos, token.to_string()) {
+            failures.push(format!(
+                "{text:?}: expected {kind:?} at {pos} `{token}`, got {got:?}"
+            ));
+        }
+    }
+    // More layers than the capacity: the first one too many is named.
+    let e = Architecture::<f64, 2>::parse("relu erf gelu").unwrap_err();
+    if (e.kind, e.position, e.token()) != (TooManyLayers, 9, "gelu") {
+        failures.push(format!("capacity 2: {e:?}"));
+    }
+    // A number beyond the f32 range is not finite in f32.
+    let e = Architecture::<f32>::parse("dense(1e39,0)").unwrap_err();
+    if (e.kind, e.position, e.token()) != (BadNumber, 6, "1e39") {
+        failures.push(format!("f32 1e39: {e:?}"));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn invalid_layers() {
+    let err = |l: Layer<f64>| Architecture::<f64>::from_layers(&[Layer::Relu, l]).map(|_| ());
+    let stds = Error::InvalidArgument {
+        what: "dense: standard deviations must be ≥ 0",
+    };
+    let layer_nf = Error::NonFinite {
+        what: "layer parameters",
+    };
+    #[rustfmt::skip]
+    let rows: &[(&str, Layer<f64>, Result<(), Error>)] = &[
+        ("dense(NaN, 0)",        Layer::dense(NAN, 0.0),                Err(layer_nf)),
+        ("dense(1, +∞)",         Layer::dense(1.0, INF),                Err(layer_nf)),
+        ("dense(−1, 0)",         Layer::dense(-1.0, 0.0),               Err(stds)),
+        ("dense_std(1, 0, 0)",   Layer::dense_standard(1.0, 0.0, 0),
+            Err(Error::InvalidArgument { what: "dense_std: the fan-in must be at least 1" })),
+        ("leaky_relu(−∞)",       Layer::LeakyRelu { alpha: -INF },      Err(layer_nf)),
+        ("abrelu(0, NaN)",       Layer::AbRelu { a: 0.0, b: NAN },      Err(layer_nf)),
+        // Valid: −0.0 is a standard deviation of 0; any finite slope.
+        ("dense(−0, −0)",        Layer::dense(-0.0, -0.0),              Ok(())),
+        ("leaky_relu(−1e300)",   Layer::LeakyRelu { alpha: -1e300 },    Ok(())),
+    ];
+    for (name, l, expect) in rows {
+        assert_eq!(err(*l), *expect, "{name}");
+    }
+    let mut a = Architecture::<f64, 1>::new();
+    assert_eq!(a.push(Layer::Relu), Ok(()));
+    assert_eq!(
+        a.push(Layer::Erf),
+        Err(Error::BufferTooSmall {
+            needed: 2,
+            given: 1
+        })
+    );
+    assert_eq!(a.len(), 1);
+}
+
+fn gram64(arch: &str, x: [[f64; 2]; 3]) -> (Result<(), Error>, Vec<f64>) {
+    let a = Architecture::<f64>::parse(arch).unwrap();
+    let (mut k, mut t) = ([[S; 3]; 3], [[S; 3]; 3]);
+    let r = a.gram(&x, &mut k, &mut t);
+    (r, [flat(&k), flat(&t)].concat())
+}
+
+fn gram32(arch: &str, x: [[f32; 2]; 3]) -> (Result<(), Error>, Vec<f64>) {
+    let a = Architecture::<f32>::parse(arch).unwrap();
+    let s = S as f32;
+    let (mut k, mut t) = ([[s; 3]; 3], [[s; 3]; 3]);
+    let r = a.gram(&x, &mut k, &mut t);
+    let o = k
+        .as_flattened()
+        .iter()
+        .chain(t.as_flattened())
+        .map(|&v| f64::from(v))
+        .collect();
+    (r, o)
+}
+
+const RELU: &str = "dense(1.5,0.1) relu dense(1.5,0.1)";
+const X: [[f64; 2]; 3] = [[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]];
+
+#[test]
+fn analytic_kernels_catalogue() {
+    let overflow = Error::Overflow { what: "kernel" };
+    #[rustfmt::skip]
+    let rows: &[(&str, Call, Result<(), Error>, Out)] = &[
+        ("gram, NaN input",          || gram64(RELU, [[NAN, 0.0], X[1], X[2]]), Err(INPUTS_E), Out::Untouched),
+        ("gram, +∞ input",           || gram64(RELU, [X[0], [0.0, INF], X[2]]), Err(INPUTS_E), Out::Untouched),
+        ("gram, −∞ input (f32)",     || gram32(RELU, [[1.0, 0.0], [0.0, 1.0], [f32::NEG_INFINITY, 0.0]]), Err(INPUTS_E), Out::Untouched),
+        // Σ⁰ = x·x/D overflows: the kernel is not representable.
+        ("gram, 1e300 input",        || gram64(RELU, [[1e300, 1e300], X[1], X[2]]), Err(overflow), Out::Nan),
+        ("gram, 1e30 input (f32)",   || gram32(RELU, [[1e30, 0.0], [0.0, 1.0], [0.6, 0.8]]), Err(overflow), Out::Nan),
+        ("gram, f32::MAX input",     || gram32(RELU, [[f32::MAX, 0.0], [0.0, 1.0], [0.6, 0.8]]), Err(overflow), Out::Nan),
+        ("gram, σw = 1e200",         || gram64("dense(1e200,0) relu dense(1e200,0)", X), Err(overflow), Out::Nan),
+        ("gram, 30 layers of σw = 30 (f32)", || gram32(&"dense(30,0) relu ".repeat(15), [[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]]), Err(overflow), Out::Nan),
+        // Valid inputs that look bad.
+        ("gram, 1e100 input",        || gram64(RELU, [[1e100, 0.0], X[1], X[2]]), Ok(()), Out::Finite),
+        ("gram, zero vectors",       || gram64(RELU, [[0.0; 2]; 3]), Ok(()), Out::Finite),
+        ("gram, −0.0",               || gram64(RELU, [[-0.0, -0.0], X[1], X[2]]), Ok(()), Out::Finite),
+        ("gram, 1e-300",             || gram64("dense(1,0) erf dense(1,0)", [[1e-300, 0.0], X[1], X[2]]), Ok(()), Out::Finite),
+        ("gram, duplicates",         || gram64(RELU, [X[0], X[0], X[2]]), Ok(()), Out::Finite),
+    ];
+    judge_rows(rows);
+
+    // Size errors are found first; outputs untouched.
+    let a = Architecture::<f64>::parse(RELU).unwrap();
+    let (mut k, mut t) = (vec![S; 4], vec![S; 4]);
+    assert_eq!(
+        a.gram_flat(&[1.0, 2.0, 3.0], 2, &mut k, &mut t),
+        Err(Error::InvalidArgument {
+            what: "the input length must be a nonzero multiple of the dimension"
+        })
+    );
+    assert_eq!(
+        a.gram_flat(&[1.0, 2.0, 3.0], 0, &mut k, &mut t),
+        Err(Error::InvalidArgument {
+            what: "the input length must be a nonzero multiple of the dimension"
+        })
+    );
+    assert_eq!(
+        a.gram_flat(&[1.0, 2.0, 3.0], 1, &mut k, &mut t),
+        Err(Error::BufferTooSmall {
+            needed: 9,
+            given: 4
+        })
+    );
+    assert!(k.iter().chain(&t).all(|&v| v == S));
+    assert_eq!(
+        a.kernel(&[1.0, 2.0], &[1.0]),
+        Err(Error::InvalidArgument {
+            what: "the two inputs must have the same nonzero length"
+        })
+    );
+    assert_eq!(
+        a.kernel(&[], &[]),
+        Err(Error::InvalidArgument {
+            what: "the two inputs must have the same nonzero length"
+        })
+    );
+
+    // Duplicates: identical rows, bitwise; −0.0 is 0.0; zero vectors give
+    // the bias kernel exactly (Σ = σb² after the first layer).
+    let (_, d) = gram64(RELU, [X[0], X[1], X[0]]);
+    for m in [&d[..9], &d[9..]] {
+        for j in 0..3 {
+            assert_eq!(m[j].to_bits(), m[6 + j].to_bits(), "duplicate rows differ");
+        }
+    }
+    let (_, z) = gram64(RELU, [[0.0, 0.0], X[1], X[2]]);
+    let (_, nz) = gram64(RELU, [[-0.0, -0.0], X[1], X[2]]);
+    assert_eq!(z, nz, "−0.0 and 0.0 give different kernels");
+    let (_, zz) = gram64("dense(1.5,0.1)", [[0.0; 2]; 3]);
+    assert!(zz[..9].iter().all(|&v| v == 0.1 * 0.1), "{zz:?}");
+}
+
+const INPUTS_E: Error = Error::NonFinite { what: "inputs" };
+
+// ---- linalg ----
+
+const PD: [[f64; 3]; 3] = [[4.0, S, S], [2.0, 3.0, S], [0.5, 1.0, 2.0]];
+const SINGULAR: [[f64; 3]; 3] = [[1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+const INDEFINITE: [[f64; 3]; 3] = [[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, 1.0]];
+
+fn chol(k: [[f64; 3]; 3], reg: Regularizer<f64>) -> (Result<(), Error>, Vec<f64>) {
+    let mut l = [[S; 3]; 3];
+    let r = cholesky(&k, reg, &mut l);
+    (r, flat(&l))
+}
+
+fn eig(k: [[f64; 3]; 3], opts: EigenOptions<f64>) -> (Result<(), Error>, Vec<f64>) {
+    let (mut v, mut w) = ([S; 3], [[S; 3]; 3]);
+    let r = eigh(&k, opts, &mut v, &mut w);
+    (r, [v.to_vec(), flat(&w)].concat())
+}
+
+fn jac(k: [[f64; 3]; 3], opts: EigenOptions<f64>) -> (Result<(), Error>, Vec<f64>) {
+    let (mut v, mut w, mut work) = ([S; 3], [[S; 3]; 3], [[0.0; 3]; 3]);
+    let r = eigh_jacobi(&k, opts, &mut v, &mut w, &mut work);
+    (r, [v.to_vec(), flat(&w)].concat())
+}
+
+fn with(mut k: [[f64; 3]; 3], i: usize, j: usize, v: f64) -> [[f64; 3]; 3] {
+    k[i][j] = v;
+    k
+}
+
+/// The default eigensolver options.
+const DEF: EigenOptions<f64> = opts(f64::EPSILON, 64);
+
+const fn opts(tolerance: f64, max_iterations: usize) -> EigenOptions<f64> {
+    EigenOptions {
+        tolerance,
+        max_iterations,
+    }
+}
+
+#[test]
+fn linalg_catalogue() {
+    let matrix = Error::NonFinite { what: "matrix" };
+    let bad_reg = Error::InvalidArgument {
+        what: "regulariser must be finite and non-negative",
+    };
+    let bad_tol = Error::InvalidArgument {
+        what: "eigensolver tolerance must be finite and positive",
+    };
+    // The matrices of duplicate points are singular; the upper triangle is
+    // never read (PD holds the sentinel there).
+    #[rustfmt::skip]
+    let rows: &[(&str, Call, Result<(), Error>, Out)] = &[
+        ("cholesky, NaN in the lower triangle",  || chol(with(PD, 2, 1, NAN), Regularizer::None), Err(matrix), Out::Zeroed),
+        ("cholesky, −∞ on the diagonal",         || chol(with(PD, 0, 0, -INF), Regularizer::None), Err(matrix), Out::Zeroed),
+        ("cholesky, NaN above the diagonal",     || chol(with(PD, 0, 2, NAN), Regularizer::None), Ok(()), Out::Finite),
+        ("cholesky, singular (duplicate points)", || chol(SINGULAR, Regularizer::None), Err(Error::NotPositiveDefinite { index: 1 }), Out::Zeroed),
+        ("cholesky, singular + 1e-6 relative",   || chol(SINGULAR, Regularizer::Relative(1e-6)), Ok(()), Out::Finite),
+        ("cholesky, indefinite",                 || chol(INDEFINITE, Regularizer::None), Err(Error::NotPositiveDefinite { index: 1 }), Out::Zeroed),
+        ("cholesky, zero matrix",                || chol([[0.0; 3]; 3], Regularizer::None), Err(Error::NotPositiveDefinite { index: 0 }), Out::Zeroed),
+        ("cholesky, zero matrix + 1 absolute",   || chol([[0.0; 3]; 3], Regularizer::Absolute(1.0)), Ok(()), Out::Finite),
+        ("cholesky, −0.0 regulariser",           || chol(PD, Regularizer::Absolute(-0.0)), Ok(()), Out::Finite),
+        ("cholesky, negative regulariser",       || chol(PD, Regularizer::Absolute(-1.0)), Err(bad_reg), Out::Zeroed),
+        ("cholesky, NaN regulariser",            || chol(PD, Regularizer::Relative(NAN)), Err(bad_reg), Out::Zeroed),
+        ("cholesky, relative f64::MAX",          || chol(PD, Regularizer::Relative(f64::MAX)), Err(Error::Overflow { what: "regulariser" }), Out::Zeroed),
+        ("cholesky, 1e300 entries",              || chol([[1e300, 0.0, 0.0], [5e299, 1e300, 0.0], [0.0, 0.0, 1e300]], Regularizer::None), Ok(()), Out::Finite),
+        ("eigh, NaN",                            || eig(with(PD, 1, 0, NAN), DEF), Err(matrix), Out::Zeroed),
+        ("eigh, tolerance 0",                    || eig(PD, opts(0.0, 64)), Err(bad_tol), Out::Zeroed),
+        ("eigh, tolerance NaN",                  || eig(PD, opts(NAN, 64)), Err(bad_tol), Out::Zeroed),
+        ("eigh, no iterations",                  || eig(PD, opts(f64::EPSILON, 0)), Err(Error::InvalidArgument { what: "eigensolver iteration cap must be at least 1" }), Out::Zeroed),
+        ("eigh, one iteration",                  || eig(PD, opts(f64::EPSILON, 1)), Err(Error::NoConvergence { iterations: 1 }), Out::Zeroed),
+        ("eigh, eigenvalue beyond the range",    || eig([[f64::MAX, 0.0, 0.0], [f64::MAX, f64::MAX, 0.0], [0.0, 0.0, 1.0]], DEF), Err(Error::Overflow { what: "eigenvalues" }), Out::Zeroed),
+        ("eigh, singular",                       || eig(SINGULAR, DEF), Ok(()), Out::Finite),
+        ("eigh, indefinite",                     || eig(INDEFINITE, DEF), Ok(()), Out::Finite),
+        ("eigh, subnormal entries",              || eig([[0.0; 3], [4e-317, 0.0, 0.0], [0.0, 0.0, 0.0]], DEF), Ok(()), Out::Finite),
+        ("eigh, 1e300 entries",                  || eig([[-0.0625, 0.0, 0.0], [-1e300, 0.0, 0.0], [-1e300, 0.0, 0.0]], DEF), Ok(()), Out::Finite),
+        ("eigh_jacobi, 1e300 entries",           || jac([[-0.0625, 0.0, 0.0], [-1e300, 0.0, 0.0], [-1e300, 0.0, 0.0]], DEF), Ok(()), Out::Finite),
+        ("eigh_jacobi, NaN",                     || jac(with(PD, 2, 2, NAN), DEF), Err(matrix), Out::Zeroed),
+        ("eigenvalues, +∞",                      || {
+            let (mut v, mut w) = ([S; 3], [[0.0; 3]; 3]);
+            let r = eigenvalues(&with(PD, 1, 1, INF), DEF, &mut v, &mut w);
+            (r, v.to_vec())
+        }, Err(matrix), Out::Zeroed),
+        ("solve_lower, zero pivot",              || {
+            let mut x = [S; 3];
+            let r = solve_lower(&[[1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], &[1.0; 3], &mut x);
+            (r, x.to_vec())
+        }, Err(Error::NotPositiveDefinite { index: 1 }), Out::Zeroed),
+        ("cholesky_solve, NaN right-hand side",  || {
+            let mut x = [S; 3];
+            let r = cholesky_solve(&[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], &[1.0, NAN, 0.0], &mut x);
+            (r, x.to_vec())
+        }, Err(Error::NonFinite { what: "right-hand side" }), Out::Zeroed),
+        ("apply_matrix_function, 2 rotations",   || {
+            let (mut out, mut w, mut rot) = ([[S; 1]; 3], [[0.0; 3]; 3], [0.0; 2]);
+            let r = apply_matrix_function(&PD, DEF, |l| l, &[[1.0]; 3], &mut out, &mut w, &mut rot);
+            (r, flat(&out))
+        }, Err(Error::BufferTooSmall { needed: 3, given: 2 }), Out::Zeroed),
+        ("apply_matrix_function, g = ∞",         || {
+            let (mut out, mut w, mut rot) = ([[S; 1]; 3], [[0.0; 3]; 3], [0.0; 30]);
+            let r = apply_matrix_function(&PD, DEF, |_| INF, &[[1.0]; 3], &mut out, &mut w, &mut rot);
+            (r, flat(&out))
+        }, Err(Error::Overflow { what: "matrix function product" }), Out::Zeroed),
+    ];
+    judge_rows(rows);
+
+    let mut work = [[0.0; 3]; 3];
+    assert_eq!(
+        is_positive_semidefinite(&PD, -1.0, &mut work),
+        Err(Error::InvalidArgument {
+            what: "tolerance must be finite and non-negative"
+        })
+    );
+    assert_eq!(
+        is_positive_semidefinite(&SINGULAR, 1e-12, &mut work),
+        Ok(true)
+    );
+    assert_eq!(
+        is_positive_semidefinite(&INDEFINITE, 1e-12, &mut work),
+        Ok(false)
+    );
+    assert_eq!(
+        min_eigenvalue::<f64, 0>(&[], &mut []),
+        Err(Error::InvalidArgument {
+            what: "matrix must not be empty"
+        })
+    );
+    assert_eq!(
+        log_det(&[[1.0, 0.0], [0.0, -1.0]]),
+        Err(Error::NotPositiveDefinite { index: 1 })
+    );
+    // Online updates: a duplicate point is not positive definite; the factor
+    // held is unchanged and the new row zero.
+    let mut l = [[0.0; 3]; 3];
+    cholesky_append(&mut l, 0, &[], 2.0).unwrap();
+    let before = l;
+    assert_eq!(
+        cholesky_append(&mut l, 1, &[2.0], 2.0),
+        Err(Error::NotPositiveDefinite { index: 1 })
+    );
+    assert_eq!(l, before);
+    assert_eq!(
+        cholesky_append(&mut l, 1, &[NAN], 2.0),
+        Err(Error::NonFinite { what: "kernel row" })
+    );
+    assert_eq!(
+        cholesky_append(&mut l, 1, &[1.0, 1.0], 2.0),
+        Err(Error::InvalidArgument {
+            what: "kernel row length must equal the number of points held"
+        })
+    );
+    assert_eq!(
+        cholesky_append(&mut l, 3, &[1.0; 3], 2.0),
+        Err(Error::BufferTooSmall {
+            needed: 4,
+            given: 3
+        })
+    );
+}
+
+// ---- predict ----
+
+const KT: [[f64; 3]; 3] = [[2.0, 0.0, 0.0], [0.5, 1.0, 0.0], [0.25, 0.0, 1.5]];
+const KX: [[f64; 3]; 1] = [[0.5, 0.25, 0.0]];
+const Y: [[f64; 1]; 3] = [[1.0], [-1.0], [0.5]];
+const F0: [[f64; 1]; 3] = [[0.25], [0.0], [-0.5]];
+
+fn spectrum(k: &[[f64; 3]; 3]) -> Spectrum<f64, 3> {
+    let mut s = Spectrum::new();
+    s.compute(k, Regularizer::None).unwrap();
+    s
+}
+
+fn train_at(t: f64) -> (Result<(), Error>, Vec<f64>) {
+    let gd = GradientDescentMse::new(&Y, 1.0)
+        .unwrap()
+        .with_initial_outputs(&F0)
+        .unwrap();
+    let mut out = [[S; 1]; 3];
+    let r = gd.train_outputs(&spectrum(&KT), t, &mut out);
+    (r, flat(&out))
+}
+
+fn test_at(kx: [[f64; 3]; 1], f0: [[f64; 1]; 1], t: f64) -> (Result<(), Error>, Vec<f64>) {
+    let gd = GradientDescentMse::new(&Y, 1.0).unwrap();
+    let mut out = [[S; 1]; 1];
+    let r = gd.test_outputs(&spectrum(&KT), &kx, Some(&f0), t, &mut out);
+    (r, flat(&out))
+}
+
+fn new_gd(y: [[f64; 1]; 3], lr: f64) -> (Result<(), Error>, Vec<f64>) {
+    (GradientDescentMse::new(&y, lr).map(|_| ()), vec![])
+}
+
+#[test]
+fn predict_catalogue() {
+    let lr = Error::InvalidArgument {
+        what: "learning rate must be finite and positive",
+    };
+    let time = Error::InvalidArgument {
+        what: "time must be non-negative",
+    };
+    #[rustfmt::skip]
+    let rows: &[(&str, Call, Result<(), Error>, Out)] = &[
+        ("new, NaN target",                 || new_gd([[1.0], [NAN], [0.0]], 1.0), Err(Error::NonFinite { what: "targets" }), Out::Finite),
+        ("new, NaN target and bad rate",    || new_gd([[INF], [0.0], [0.0]], -1.0), Err(Error::NonFinite { what: "targets" }), Out::Finite),
+        ("new, learning rate 0",            || new_gd(Y, 0.0), Err(lr), Out::Finite),
+        ("new, learning rate −0.0",         || new_gd(Y, -0.0), Err(lr), Out::Finite),
+        ("new, learning rate NaN",          || new_gd(Y, NAN), Err(lr), Out::Finite),
+        ("new, learning rate +∞",           || new_gd(Y, INF), Err(lr), Out::Finite),
+        ("new, 1e300 targets",              || new_gd([[1e300]; 3], 1.0), Ok(()), Out::Finite),
+        ("initial outputs, −∞",             || (GradientDescentMse::new(&Y, 1.0).unwrap().with_initial_outputs(&[[0.0], [-INF], [0.0]]).map(|_| ()), vec![]),
+                                               Err(Error::NonFinite { what: "initial outputs" }), Out::Finite),
+        ("regulariser, −1",                 || (GradientDescentMse::new(&Y, 1.0).unwrap().with_regularizer(Regularizer::Absolute(-1.0)).map(|_| ()), vec![]),
+                                               Err(Error::InvalidArgument { what: "regulariser must be finite and non-negative" }), Out::Finite),
+        ("train outputs, t = −1",           || train_at(-1.0), Err(time), Out::Zeroed),
+        ("train outputs, t = NaN",          || train_at(NAN), Err(time), Out::Zeroed),
+        ("train outputs, t = −0.0",         || train_at(-0.0), Ok(()), Out::Finite),
+        ("train outputs, t = +∞",           || train_at(INF), Ok(()), Out::Finite),
+        ("train outputs, t = 1e300",        || train_at(1e300), Ok(()), Out::Finite),
+        ("test outputs, NaN kernel",        || test_at([[NAN, 0.0, 0.0]], [[0.0]], 1.0), Err(Error::NonFinite { what: "test-train kernel" }), Out::Zeroed),
+        ("test outputs, ∞ initial output",  || test_at(KX, [[INF]], 1.0), Err(Error::NonFinite { what: "initial test outputs" }), Out::Zeroed),
+        ("test outputs, 1e300 kernel",      || test_at([[1e300, 1e300, 0.0]], [[0.0]], 1.0), Ok(()), Out::Finite),
+        ("steps, learning rate far beyond 2m/λ", || {
+            let gd = GradientDescentMse::new(&Y, 1e6).unwrap();
+            let mut out = [[S; 1]; 3];
+            let r = gd.train_outputs_after_steps(&spectrum(&KT), 1000, &mut out);
+            (r, flat(&out))
+        }, Err(Error::Overflow { what: "train outputs" }), Out::Zeroed),
+        ("factor, duplicate points",        || {
+            let gd = GradientDescentMse::new(&Y, 1.0).unwrap();
+            let mut f = Factor::new();
+            let r = gd.factor(&[[1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]], &mut f);
+            (r, flat(f.l()))
+        }, Err(Error::NotPositiveDefinite { index: 1 }), Out::Zeroed),
+        ("max_learning_rate, zero kernel",  || (max_learning_rate(&[[0.0; 3]; 3], 1, &mut [[0.0; 3]; 3]).map(|_| ()), vec![]),
+                                               Err(Error::InvalidArgument { what: "kernel has no positive eigenvalue" }), Out::Finite),
+        ("max_learning_rate, no outputs",   || (max_learning_rate(&KT, 0, &mut [[0.0; 3]; 3]).map(|_| ()), vec![]),
+                                               Err(Error::InvalidArgument { what: "number of outputs must be at least 1" }), Out::Finite),
+        ("posterior variance, NaN diagonal", || {
+            let mut f = Factor::new();
+            f.compute(&KT, Regularizer::None).unwrap();
+            let mut v = [S; 1];
+            let r = posterior_variance(&f, &KX, &[NAN], &mut v);
+            (r, v.to_vec())
+        }, Err(Error::NonFinite { what: "test kernel diagonal" }), Out::Zeroed),
+    ];
+    judge_rows(rows);
+
+    // t = 0 and zero steps return f₀ exactly.
+    let (_, f) = train_at(0.0);
+    assert_eq!(f, flat(&F0));
+    let (_, f) = test_at(KX, [[0.75]], 0.0);
+    assert_eq!(f, vec![0.75]);
+    // Duplicate training points: gradient flow is still defined (the
+    // spectrum has a zero eigenvalue, which contributes nothing).
+    let dup = [[1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+    let gd = GradientDescentMse::new(&[[1.0], [1.0], [0.0]], 1.0).unwrap();
+    let mut out = [[S; 1]; 3];
+    gd.train_outputs(&spectrum(&dup), INF, &mut out).unwrap();
+    assert!(
+        (out[0][0] - 1.0).abs() < 1e-12 && (out[1][0] - 1.0).abs() < 1e-12,
+        "{out:?}"
+    );
+}
+
+// ---- train ----
+
+#[test]
+fn train_catalogue() {
+    use ntk::train::{mse_loss, ntk_drift, outputs, step};
+    let n = net::<f64>();
+    let xs = train::<f64>();
+    let y = [[0.5, -0.5]; N];
+    let mut bad_x = xs;
+    bad_x[2][1] = NAN;
+    assert_eq!(mse_loss(&n, &bad_x, &y), Err(INPUTS_E));
+    let mut bad_y = y;
+    bad_y[0][0] = INF;
+    assert!(matches!(
+        mse_loss(&n, &xs, &bad_y),
+        Err(Error::NonFinite { .. })
+    ));
+    let mut out = [[S; K]; N];
+    assert_eq!(outputs(&n, &bad_x, &mut out), Err(INPUTS_E));
+    assert!(
+        out.as_flattened().iter().all(|&v| v == 0.0),
+        "outputs not zeroed"
+    );
+    let mut m = n.clone();
+    let mut grad = n.clone();
+    for lr in [0.0, -1.0, NAN, INF] {
+        assert_eq!(
+            step(&mut m, &xs, &y, lr, &mut grad),
+            Err(Error::InvalidArgument {
+                what: "learning rate must be finite and positive"
+            }),
+            "learning rate {lr}"
+        );
+        assert_eq!(m, n, "a rejected step changed the network");
+    }
+    // A step that diverges reports Overflow (the network then holds the
+    // diverged update, as documented).
+    let mut m = n.clone();
+    let r = (0..50).try_for_each(|_| step(&mut m, &xs, &y, 1e150, &mut grad).map(|_| ()));
+    assert!(matches!(r, Err(Error::Overflow { .. })), "{r:?}");
+    assert_eq!(
+        ntk_drift(&[[0.0; 2]; 2], &[[1.0; 2]; 2]),
+        Err(Error::InvalidArgument {
+            what: "initial kernel is zero"
+        })
+    );
+    assert!(matches!(
+        ntk_drift(&[[1.0; 2]; 2], &[[NAN; 2]; 2]),
+        Err(Error::NonFinite { .. })
+    ));
+}
+
+// ---------------------------------------------------------------------------
+// Precision: f32 against f64.
+//
+// The analytic kernels promise 1e-3 relative in f32 (largest difference over
+// the largest entry) on the reference cases of `tests/data`. Beyond the
+// range where f32 carries that accuracy the result must be a typed error or
+// within a documented limit: overflow is reported (`Overflow`), but loss of
+// precision (a correlation driven to ±1 by depth or a huge σw, where
+// arc-sines and arc-cosines are ill-conditioned; sin kernels of huge
+// variance, which cancel) is not detected yet; see
+// `f32_beyond_its_precision_is_not_garbage`.
+// ---------------------------------------------------------------------------
+
+const PUBLIC: &str = include_str!("data/analytic_public.txt");
+
+/// Largest |a − b| over the largest |b|.
+fn rel_diff(a: &[f64], b: &[f64]) -> f64 {
+    let scale = b.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+    a.iter()
+        .zip(b)
+        .fold(0.0_f64, |m, (x, y)| m.max((x - y).abs()))
+        / scale.max(f64::MIN_POSITIVE)
+}
+
+/// The f64 and f32 Gram matrices (NNGP then NTK, row-major) of `arch` on
+/// `x` (n inputs of dimension d), the f32 one read back as f64.
+fn both_precisions(
+    arch: &str,
+    x: &[f64],
+    d: usize,
+) -> (Result<Vec<f64>, Error>, Result<Vec<f64>, Error>) {
+    let n = x.len() / d;
+    let a64 = Architecture::<f64>::parse(arch).unwrap();
+    let a32 = Architecture::<f32>::parse(arch).unwrap();
+    let (mut k, mut t) = (vec![0.0; n * n], vec![0.0; n * n]);
+    let r64 = a64
+        .gram_flat(x, d, &mut k, &mut t)
+        .map(|()| [k, t].concat());
+    let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+    let (mut k, mut t) = (vec![0.0_f32; n * n], vec![0.0_f32; n * n]);
+    let r32 = a32
+        .gram_flat(&x32, d, &mut k, &mut t)
+        .map(|()| k.iter().chain(&t).map(|&v| f64::from(v)).collect());
+    (r64, r32)
+}
+
+#[test]
+fn f32_within_1e3_of_f64_on_the_reference_cases() {
+    let mut worst = (0.0_f64, String::new());
+    let mut count = 0;
+    for case in ntk::analytic::text::cases(PUBLIC) {
+        let (n, d) = case.dims().unwrap();
+        let mut x = vec![0.0; n * d];
+        case.read_inputs(&mut x).unwrap();
+        let (r64, r32) = both_precisions(case.arch().unwrap(), &x, d);
+        let (g64, g32) = (r64.unwrap(), r32.expect("f32 kernel of a reference case"));
+        let (k, t) = (
+            rel_diff(&g32[..n * n], &g64[..n * n]),
+            rel_diff(&g32[n * n..], &g64[n * n..]),
+        );
+        assert!(
+            k <= 1e-3 && t <= 1e-3,
+            "{}: f32 NNGP {k:e}, NTK {t:e}",
+            case.name()
+        );
+        if k.max(t) > worst.0 {
+            worst = (k.max(t), case.name().to_string());
+        }
+        count += 1;
+    }
+    assert_eq!(count, 40);
+    eprintln!(
+        "largest f32 − f64 difference on the reference cases: {:.2e} ({})",
+        worst.0, worst.1
+    );
+}
+
+const STRESS_X: [f64; 12] = [
+    1.0, 0.0, 0.5, 0.9, 0.1, 0.5, 0.0, 1.0, -1.0, 1.0, 0.0, 0.5001,
+];
+
+/// f32 within `bound` of f64, or f32 overflowing: the stress cases where
+/// f32 still holds (the limits measured by this table).
+#[test]
+fn f32_stress_cases_within_their_bounds() {
+    #[rustfmt::skip]
+    let rows: &[(String, Option<f64>)] = &[
+        // (architecture, Some(bound on the f32 − f64 difference) or None: f32 overflows)
+        ("dense(2,0) erf ".repeat(10),                               Some(1e-4)),
+        ("dense(1.5,0.1) relu ".repeat(15),                          Some(1e-3)),
+        ("dense(3,0.01) erf ".repeat(10),                            Some(1e-3)),
+        ("dense(10,0) erf dense(10,0) erf dense(10,0)".into(),       Some(1e-4)),
+        ("dense(100,0) gelu dense(100,0) gelu dense(100,0)".into(),  Some(1e-3)),
+        ("dense(1e4,0) relu dense(1e4,0) relu dense(1e4,0)".into(),  Some(1e-3)),
+        ("dense(1e8,0) relu dense(1e8,0) relu dense(1e8,0)".into(),  None),
+        ("dense(1e4,0) gelu dense(1e4,0) gelu dense(1e4,0)".into(),  None),
+    ];
+    for (arch, bound) in rows {
+        let (r64, r32) = both_precisions(arch, &STRESS_X, 3);
+        let g64 = r64.unwrap_or_else(|e| panic!("{arch}: f64 {e:?}"));
+        match (bound, r32) {
+            (Some(b), Ok(g32)) => {
+                let e = rel_diff(&g32[..16], &g64[..16]).max(rel_diff(&g32[16..], &g64[16..]));
+                assert!(e <= *b, "{arch}: f32 differs by {e:e} > {b:e}");
+            }
+            (None, Err(e)) => assert_eq!(e, Error::Overflow { what: "kernel" }, "{arch}"),
+            (b, r) => panic!("{arch}: expected {b:?}, got {r:?}"),
+        }
+    }
+}
+
+/// Where f32 loses all its digits without overflowing, the library returns
+/// a finite kernel with an O(1) error today (measured: 0.92 for 30 layers of
+/// `dense(2,0) erf`, 0.78 for `erf` behind σw = 1e4, 10 for `sin` behind
+/// σw = 100). It should report it (or document the limit and refuse).
+#[test]
+#[ignore = "f32 precision loss in the analytic recursions is not detected: needs an error estimate in analytic"]
+fn f32_beyond_its_precision_is_not_garbage() {
+    for arch in [
+        "dense(2,0) erf ".repeat(30),
+        "dense(1e4,0) erf dense(1e4,0) erf dense(1e4,0)".into(),
+        "dense(100,0) sin dense(100,0) sin dense(100,0)".into(),
+    ] {
+        let (r64, r32) = both_precisions(&arch, &STRESS_X, 3);
+        let g64 = r64.unwrap();
+        if let Ok(g32) = r32 {
+            let e = rel_diff(&g32, &g64);
+            assert!(
+                e <= 1e-2,
+                "{arch}: f32 returned Ok with a difference of {e:e}"
+            );
+        }
+    }
 }
