@@ -958,6 +958,9 @@ fn analytic_kernels_catalogue() {
         ("gram, −0.0",               || gram64(RELU, [[-0.0, -0.0], X[1], X[2]]), Ok(()), Out::Finite),
         ("gram, 1e-300",             || gram64("dense(1,0) erf dense(1,0)", [[1e-300, 0.0], X[1], X[2]]), Ok(()), Out::Finite),
         ("gram, duplicates",         || gram64(RELU, [X[0], X[0], X[2]]), Ok(()), Out::Finite),
+        // Variances of about 1e-42: subnormal in f32, still a kernel.
+        ("gram, 3e-21 inputs (f32)", || gram32("relu", [[0.0, 3e-21], [3e-21, 3e-21], [3e-21, 0.0]]), Ok(()), Out::Finite),
+        ("gram, 3e-21 inputs, erf (f32)", || gram32("erf tanh", [[0.0, 3e-21], [3e-21, 3e-21], [3e-21, 0.0]]), Ok(()), Out::Finite),
     ];
     judge_rows(rows);
 

@@ -46,11 +46,21 @@ pub(crate) fn snap<T: Real>(rho: T) -> T {
     }
 }
 
+/// `Σ₁₂/√(Σ₁₁Σ₂₂)` from the reciprocal roots, symmetric bit for bit in the
+/// two inputs: the smaller reciprocal first, so that no partial product
+/// overflows (`r₁·r₂` does when both variances are below about 1/MAX, as for
+/// inputs of 1e-21 in f32, and `Σ₁₂·r₁·r₂` was then ∞ or NaN).
+#[inline(always)]
+pub(crate) fn cosine<T: Real>(k: T, ri: T, rj: T) -> T {
+    let (lo, hi) = if ri <= rj { (ri, rj) } else { (rj, ri) };
+    (k * lo) * hi
+}
+
 /// The correlation ρ = Σ₁₂/√(Σ₁₁Σ₂₂) (0 when a variance is 0; see [`snap`]),
 /// and √(1 − ρ²) computed as √((1 − ρ)(1 + ρ)).
 #[inline(always)]
 fn correlation<T: Real>(vi: Var<T>, vj: Var<T>, k: T) -> (T, T) {
-    let rho = snap(k * (vi.r * vj.r));
+    let rho = snap(cosine(k, vi.r, vj.r));
     let s = ((T::ONE - rho) * (T::ONE + rho)).sqrt();
     (rho, s)
 }
@@ -113,7 +123,7 @@ impl<T: Real> AbRelu<T> {
             let mut rho = [T::ZERO; CHUNK];
             let mut sin = [T::ZERO; CHUNK];
             for (((p, s), &kv), &rj) in rho.iter_mut().zip(sin.iter_mut()).zip(kc.iter()).zip(rc) {
-                let c = snap(kv * (vi.r * rj));
+                let c = snap(cosine(kv, vi.r, rj));
                 *p = c;
                 *s = (T::ONE - c) * (T::ONE + c);
             }

@@ -52,7 +52,7 @@ pub(crate) fn pair<T: Real>(
     vj: Var<T>,
     k: T,
 ) -> (T, T) {
-    let rho = super::dual::snap(k * vi.r * vj.r);
+    let rho = super::dual::snap(super::dual::cosine(k, vi.r, vj.r));
     let s = ((T::ONE - rho) * (T::ONE + rho)).sqrt();
     let beta = s.atan2(rho);
     let hp = T::PI * T::HALF;
