@@ -139,9 +139,9 @@ where
 /// # Errors
 ///
 /// [`Error::InvalidArgument`] for `η ≤ 0` or non-finite;
-/// [`Error::NonFinite`] for NaN/∞ data; [`Error::Overflow`] if the loss or
-/// the updated parameters are not finite (the network is then left with the
-/// non-finite update: training has diverged).
+/// [`Error::NonFinite`] for NaN/∞ data; [`Error::Overflow`] if the loss, the
+/// gradient or the updated parameters would not be finite (training has
+/// diverged); the network is then left as it was.
 pub fn step<T, Net, const D: usize, const K: usize, const N: usize>(
     net: &mut Net,
     xs: &[[T; D]; N],
@@ -189,12 +189,19 @@ where
     }
     let loss = sum * inv_m / T::TWO;
     check_result(&[loss], "loss")?;
-    net.axpy(-learning_rate, grad);
-    if net.is_finite() {
-        Ok(loss)
-    } else {
-        Err(Error::Overflow { what: "parameters" })
+    // Check the update before making it, so that a diverging step leaves the
+    // network as it was.
+    let mut finite = grad.is_finite();
+    net.zip(grad, &mut |theta, g| {
+        finite &= theta.iter().zip(g).fold(true, |ok, (&t, &d)| {
+            ok & (-learning_rate).mul_add(d, t).is_finite()
+        });
+    });
+    if !finite {
+        return Err(Error::Overflow { what: "parameters" });
     }
+    net.axpy(-learning_rate, grad);
+    Ok(loss)
 }
 
 /// `steps` full-batch gradient-descent steps; returns the loss after the

@@ -447,22 +447,27 @@ fn overflow_is_reported_with_no_half_valid_output() {
     let a = Arch::parse("dense(1e50,0) relu dense(1e50,0) relu dense(1e50,0) relu dense(1e50,0)")
         .unwrap();
     let x = [[1.0, 2.0], [0.5, -1.0], [3.0, 0.0]];
-    let (mut k, mut t) = ([[0.0; 3]; 3], [[0.0; 3]; 3]);
+    let (mut k, mut t) = ([[7.0; 3]; 3], [[7.0; 3]; 3]);
     assert_eq!(
         a.gram(&x, &mut k, &mut t),
         Err(Error::Overflow { what: "kernel" })
     );
+    // zeroed, not left half-written
     assert!(k
         .iter()
         .flatten()
         .chain(t.iter().flatten())
-        .all(|v| v.is_nan()));
-    let (mut kc, mut tc) = ([[0.0; 3]; 1], [[0.0; 3]; 1]);
+        .all(|&v| v == 0.0));
+    let (mut kc, mut tc) = ([[7.0; 3]; 1], [[7.0; 3]; 1]);
     assert_eq!(
         a.cross(&[[1.0, 1.0]], &x, &mut kc, &mut tc),
         Err(Error::Overflow { what: "kernel" })
     );
-    assert!(kc.iter().flatten().all(|v| v.is_nan()));
+    assert!(kc
+        .iter()
+        .flatten()
+        .chain(tc.iter().flatten())
+        .all(|&v| v == 0.0));
     assert!(matches!(
         a.kernel(&x[0], &x[1]),
         Err(Error::Overflow { .. })

@@ -131,12 +131,12 @@ fn check_output<T, M: RowsMut<T> + ?Sized>(
     Ok(())
 }
 
-/// Fills the leading `rows × cols` block with NaN, so that a failed
-/// computation leaves nothing that looks valid.
+/// Zeroes the leading `rows × cols` block, so that a failed computation
+/// leaves no partial kernel behind (the crate's policy for every output).
 fn poison<T: Real, M: RowsMut<T> + ?Sized>(m: &mut M, rows: usize, cols: usize) {
     for i in 0..rows {
         for v in m.row_mut(i).iter_mut().take(cols) {
-            *v = T::NAN;
+            *v = T::ZERO;
         }
     }
 }
@@ -490,7 +490,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     ///
     /// [`Error::NonFinite`] if an input holds NaN or ±∞ (the outputs are
     /// untouched), [`Error::Overflow`] if any result is not finite (both
-    /// outputs are then filled with NaN).
+    /// outputs are then zeroed).
     ///
     /// # Examples
     ///

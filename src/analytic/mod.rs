@@ -46,8 +46,7 @@
 //!
 //! Non-finite inputs are [`Error::NonFinite`](crate::Error::NonFinite); a
 //! non-finite result (a huge σw, a very deep network) is
-//! [`Error::Overflow`](crate::Error::Overflow) and the outputs are filled
-//! with NaN. The closed forms stay finite as long as the variances do,
+//! [`Error::Overflow`](crate::Error::Overflow) and the outputs are zeroed. The closed forms stay finite as long as the variances do,
 //! except GELU's, which overflows beyond variances of about 10⁷⁷ (10⁹ in
 //! f32).
 //!

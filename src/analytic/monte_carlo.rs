@@ -126,8 +126,7 @@ impl MonteCarlo {
     /// [`Error::BufferTooSmall`] for a short `work` and [`Error::NonFinite`]
     /// for non-finite inputs (outputs untouched); [`Error::Overflow`] if a
     /// sample overflows, and the errors of
-    /// [`structured::ntk`] (outputs filled
-    /// with NaN).
+    /// [`structured::ntk`] (outputs zeroed).
     ///
     /// # Examples
     ///
@@ -241,7 +240,7 @@ impl MonteCarlo {
 
 fn fail<T: Real, const N: usize>(nngp: &mut [[T; N]; N], ntk: &mut [[T; N]; N], e: Error) -> Error {
     for row in nngp.iter_mut().chain(ntk.iter_mut()) {
-        row.fill(T::NAN);
+        row.fill(T::ZERO);
     }
     e
 }
