@@ -570,3 +570,32 @@ fn repeated_zero_input_in_standard_parameterization() {
     assert_eq!(t[0].map(f64::to_bits), t[2].map(f64::to_bits));
     assert_eq!(k[0].map(f64::to_bits), k[2].map(f64::to_bits));
 }
+
+/// A repeated input gives the diagonal entry through the pair maps too, even
+/// at variances where Σ₁₁ + Σ₂₂ − 2Σ₁₂ would cancel catastrophically.
+#[test]
+fn sin_of_huge_variances_repeated_input() {
+    let a: Arch = "dense(5.0625,0.25) tanh abrelu(-6e66,-6e66) sin sin"
+        .parse()
+        .unwrap();
+    let x = [[0.3, -0.2], [0.3, -0.2], [1.0, 0.5]];
+    let (mut k, mut t) = ([[0.0; 3]; 3], [[0.0; 3]; 3]);
+    a.gram(&x, &mut k, &mut t).unwrap();
+    let (mut kc, mut tc) = ([[0.0; 3]; 3], [[0.0; 3]; 3]);
+    a.cross(&x, &x, &mut kc, &mut tc).unwrap();
+    assert!(k[0][0] > 0.1, "{}", k[0][0]);
+    assert!((k[0][1] - k[0][0]).abs() <= 1e-12 * k[0][0]);
+    for j in 0..3 {
+        assert!((k[0][j] - k[1][j]).abs() <= 1e-12 * k[0][0]);
+    }
+    for i in 0..2 {
+        for j in 0..2 {
+            assert!(
+                (kc[i][j] - k[0][0]).abs() <= 1e-12 * k[0][0],
+                "({i}, {j}): {} vs {}",
+                kc[i][j],
+                k[0][0]
+            );
+        }
+    }
+}

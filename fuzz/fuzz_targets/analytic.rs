@@ -332,11 +332,15 @@ fn check_kernels<T: Real>(a: &Architecture<T>, input: &Input, tol: f64) {
             for j in 0..N {
                 assert!(
                     (ks[i][j].to_f64() - kf[i][j]).abs() <= tol.min(f64::MAX) * ksc + floor,
-                    "cross(x, x) ≠ gram(x) (NNGP)"
+                    "cross(x, x) ≠ gram(x) (NNGP) at ({i}, {j}): {:e} vs {:e}, scale {ksc:e}, tol {tol:e}, floor {floor:e}, arch {a}",
+                    ks[i][j].to_f64(),
+                    kf[i][j]
                 );
                 assert!(
                     (ts[i][j].to_f64() - tf[i][j]).abs() <= tol.min(f64::MAX) * tsc + floor,
-                    "cross(x, x) ≠ gram(x) (NTK)"
+                    "cross(x, x) ≠ gram(x) (NTK) at ({i}, {j}): {:e} vs {:e}, scale {tsc:e}, tol {tol:e}, floor {floor:e}, arch {a}",
+                    ts[i][j].to_f64(),
+                    tf[i][j]
                 );
             }
         }

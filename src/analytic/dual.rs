@@ -216,12 +216,19 @@ pub(crate) fn gelu_diag<T: Real>(q: T) -> (T, T) {
 }
 
 /// sin: E[sin u sin v] = e^(−(Σ₁₁+Σ₂₂)/2)·sinh Σ₁₂, E[cos u cos v] = e^(−(Σ₁₁+Σ₂₂)/2)·cosh Σ₁₂,
-/// each exponential formed whole so that neither overflows.
+/// each exponential formed whole so that neither overflows. The exponent
+/// (Σ₁₁+Σ₂₂)/2 − Σ₁₂ = Var(u − v)/2 is formed as (√Σ₁₁ − √Σ₂₂)²/2 +
+/// (1 − ρ)·√(Σ₁₁Σ₂₂) from the snapped correlation, not as a difference of
+/// large numbers: it is exactly 0 for a repeated input at any scale, so the
+/// pair map then equals the diagonal map.
 #[inline(always)]
 pub(crate) fn sin_pair<T: Real>(vi: Var<T>, vj: Var<T>, k: T) -> (T, T) {
-    let m = (vi.q + vj.q) * T::HALF;
-    let s1 = (k - m).exp();
-    let s2 = (-k - m).exp();
+    let (rho, _) = correlation(vi, vj, k);
+    let g = vi.sq * vj.sq;
+    let dsq = vi.sq - vj.sq;
+    let half_var = dsq * dsq * T::HALF + (T::ONE - rho) * g;
+    let s1 = (-half_var).exp();
+    let s2 = (-half_var - T::TWO * rho * g).exp();
     ((s1 - s2) * T::HALF, (s1 + s2) * T::HALF)
 }
 
