@@ -228,7 +228,7 @@ pub(crate) fn sin_pair<T: Real>(vi: Var<T>, vj: Var<T>, k: T) -> (T, T) {
     let dsq = vi.sq - vj.sq;
     let half_var = dsq * dsq * T::HALF + (T::ONE - rho) * g;
     let s1 = (-half_var).exp();
-    let s2 = (-half_var - T::TWO * rho * g).exp();
+    let s2 = (-k - (vi.q + vj.q) * T::HALF).exp();
     ((s1 - s2) * T::HALF, (s1 + s2) * T::HALF)
 }
 
