@@ -216,11 +216,20 @@ pub(crate) fn gelu_diag<T: Real>(q: T) -> (T, T) {
 }
 
 /// sin: E[sin u sin v] = e^(−(Σ₁₁+Σ₂₂)/2)·sinh Σ₁₂, E[cos u cos v] = e^(−(Σ₁₁+Σ₂₂)/2)·cosh Σ₁₂,
-/// each exponential formed whole so that neither overflows.
+/// each exponential formed whole so that neither overflows. At a correlation
+/// that [`snap`]s to 1, Σ₁₂ − (Σ₁₁+Σ₂₂)/2 is −(√Σ₁₁ − √Σ₂₂)²/2 exactly: for
+/// huge variances an ulp of Σ₁₂ − m would otherwise be e^(−ulp) = 0, and a
+/// repeated input would get 0 instead of the diagonal entry.
 #[inline(always)]
 pub(crate) fn sin_pair<T: Real>(vi: Var<T>, vj: Var<T>, k: T) -> (T, T) {
     let m = (vi.q + vj.q) * T::HALF;
-    let s1 = (k - m).exp();
+    let km = if snap(cosine(k, vi.r, vj.r)) == T::ONE {
+        let d = vi.sq - vj.sq;
+        -(d * d) * T::HALF
+    } else {
+        k - m
+    };
+    let s1 = km.exp();
     let s2 = (-k - m).exp();
     ((s1 - s2) * T::HALF, (s1 + s2) * T::HALF)
 }
