@@ -998,10 +998,23 @@ fn analytic_kernels_catalogue() {
 
     // Duplicates: identical rows, bitwise; −0.0 is 0.0; zero vectors give
     // the bias kernel exactly (Σ = σb² after the first layer).
-    let (_, d) = gram64(RELU, [X[0], X[1], X[0]]);
-    for m in [&d[..9], &d[9..]] {
-        for j in 0..3 {
-            assert_eq!(m[j].to_bits(), m[6 + j].to_bits(), "duplicate rows differ");
+    // (Also through sin at a variance of 1e120, where the kernel of two
+    // different inputs underflows to 0 and a repeated input must still get
+    // the diagonal entry.)
+    for arch in [
+        RELU,
+        "dense(2,0.5) gelu abrelu(-1,2) dense(1e60,0) sin dense(1,0)",
+    ] {
+        let (r, d) = gram64(arch, [X[0], X[1], X[0]]);
+        assert_eq!(r, Ok(()), "{arch}");
+        for m in [&d[..9], &d[9..]] {
+            for j in 0..3 {
+                assert_eq!(
+                    m[j].to_bits(),
+                    m[6 + j].to_bits(),
+                    "{arch}: duplicate rows differ"
+                );
+            }
         }
     }
     let (_, z) = gram64(RELU, [[0.0, 0.0], X[1], X[2]]);
