@@ -170,11 +170,8 @@ impl MonteCarlo {
             row.fill(T::ZERO);
         }
         let result = self.accumulate(net, x, work, sample, nngp, ntk);
-        let finite = nngp
-            .iter()
-            .chain(ntk.iter())
-            .flatten()
-            .all(|v| v.is_finite());
+        let finite = crate::simd::all_finite(nngp.as_flattened())
+            && crate::simd::all_finite(ntk.as_flattened());
         match result {
             Ok(()) if finite => Ok(()),
             Ok(()) => Err(fail(
