@@ -119,6 +119,11 @@ pub trait Real:
     /// of `bits`, in the type's own arithmetic (no `f64` work for `f32`,
     /// which matters on FPUs without double precision).
     fn from_random_bits(bits: u64) -> Self;
+    /// The IEEE 754 bit pattern, zero-extended to 64 bits.
+    fn to_bits_u64(self) -> u64;
+    /// The value whose bit pattern [`Real::to_bits_u64`] returned (the low
+    /// bits of `bits` for `f32`).
+    fn from_bits_u64(bits: u64) -> Self;
 
     /// `self · a + b`: fused (one rounding) where `std` is linked and the
     /// target has FMA instructions (x86 with `fma` enabled, AArch64), so
@@ -211,7 +216,7 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ident, $digits:expr, $m:ident) => {
+    ($t:ident, $digits:expr, $m:ident, $u:ident) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -251,7 +256,17 @@ macro_rules! impl_real {
             }
             #[inline(always)]
             fn from_random_bits(bits: u64) -> Self {
-                (bits >> (64 - $digits)) as $t * (1.0 / (1u64 << $digits) as $t)
+                // Through the narrowest integer type that holds the bits, so
+                // that `f32` converts from `u32` (one instruction on an FPU).
+                ((bits >> (64 - $digits)) as $u) as $t * (1.0 / (1u64 << $digits) as $t)
+            }
+            #[inline(always)]
+            fn to_bits_u64(self) -> u64 {
+                self.to_bits() as u64
+            }
+            #[inline(always)]
+            fn from_bits_u64(bits: u64) -> Self {
+                $t::from_bits(bits as $u)
             }
             #[inline(always)]
             fn mul_add(self, a: Self, b: Self) -> Self {
@@ -307,9 +322,9 @@ macro_rules! impl_real {
     };
 }
 
-impl_real!(f32, 24, f32m);
+impl_real!(f32, 24, f32m, u32);
 #[cfg(any(feature = "libm", feature = "std"))]
-impl_real!(f64, 53, f64m);
+impl_real!(f64, 53, f64m, u64);
 
 /// Error function by Abramowitz & Stegun 7.1.26 (1.5·10⁻⁷ in exact arithmetic,
 /// at most 3·10⁻⁷ absolute in f32 with an accurate `exp`, about 3·10⁻³ with

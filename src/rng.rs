@@ -3,7 +3,7 @@
 use crate::Real;
 
 /// xoshiro256++ seeded by SplitMix64: fast, small, reproducible on every
-/// target, with standard normal samples by the Box–Muller transform.
+/// target, with standard normal samples by Marsaglia's polar method.
 ///
 /// # Examples
 ///
@@ -19,8 +19,9 @@ use crate::Real;
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Rng {
     s: [u64; 4],
-    /// A second Box–Muller sample kept for the next call (bits of an f64).
-    spare: Option<u64>,
+    /// The second sample of the last accepted pair, kept for the next call:
+    /// its bit pattern and the mantissa digits of its type.
+    spare: Option<(u64, u32)>,
 }
 
 impl Rng {
@@ -59,10 +60,13 @@ impl Rng {
 
     /// A standard normal sample, by Marsaglia's polar method (no sine or
     /// cosine: cheap on firmware). Each accepted pair gives two samples; the
-    /// second is kept for the next call.
+    /// second is kept for the next call of the same type (a call for the
+    /// other float type discards it), so that `f32` never works in `f64`.
     pub fn normal<T: Real>(&mut self) -> T {
-        if let Some(bits) = self.spare.take() {
-            return T::from_f64(f64::from_bits(bits));
+        if let Some((bits, digits)) = self.spare.take() {
+            if digits == T::MANTISSA_DIGITS {
+                return T::from_bits_u64(bits);
+            }
         }
         // A pair is accepted with probability π/4: 64 tries fail with
         // probability below 10⁻⁴³.
@@ -72,7 +76,7 @@ impl Rng {
             let s = u * u + v * v;
             if s > T::ZERO && s < T::ONE {
                 let f = (-T::TWO * s.ln() / s).sqrt();
-                self.spare = Some((v * f).to_f64().to_bits());
+                self.spare = Some(((v * f).to_bits_u64(), T::MANTISSA_DIGITS));
                 return u * f;
             }
         }
@@ -90,6 +94,26 @@ impl Rng {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spare_is_kept_per_type() {
+        let mut r = Rng::new(9);
+        let _: f32 = r.normal();
+        let (bits, digits) = r.spare.expect("a pair leaves a spare");
+        assert_eq!(digits, 24);
+        let second: f32 = r.normal();
+        assert_eq!(second.to_bits() as u64, bits);
+        assert_eq!(r.spare, None);
+
+        // An f32 spare is dropped by an f64 call, which then draws its own pair.
+        let mut a = Rng::new(11);
+        let _: f32 = a.normal();
+        let mut b = a.clone();
+        b.spare = None;
+        let (p, q): (f64, f64) = (a.normal(), a.normal());
+        let (p2, q2): (f64, f64) = (b.normal(), b.normal());
+        assert_eq!((p.to_bits(), q.to_bits()), (p2.to_bits(), q2.to_bits()));
+    }
 
     #[test]
     fn normal_moments() {
