@@ -104,6 +104,8 @@ pub enum ParseErrorKind {
     OutOfRange,
     /// A line or keyword expected at this place is missing or different.
     Unexpected,
+    /// A layer this build leaves out: `tanh` needs the `quadrature` feature.
+    NotCompiled,
 }
 
 impl ParseError {
@@ -145,6 +147,7 @@ impl fmt::Display for ParseErrorKind {
             ParseErrorKind::TooManyLayers => "too many layers",
             ParseErrorKind::OutOfRange => "value out of range",
             ParseErrorKind::Unexpected => "unexpected token",
+            ParseErrorKind::NotCompiled => "layer needs a feature this build leaves out",
         })
     }
 }

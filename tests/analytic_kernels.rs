@@ -2,7 +2,7 @@
 
 mod common;
 
-use ntk::analytic::{Activation, Architecture, Layer, PairState};
+use ntk::analytic::{Architecture, Layer};
 use ntk::Error;
 use proptest::prelude::*;
 
@@ -251,138 +251,144 @@ proptest! {
     }
 }
 
-// Activations through the quadrature path.
-fn relu(x: f64) -> f64 {
-    x.max(0.0)
-}
-fn drelu(x: f64) -> f64 {
-    if x > 0.0 {
-        1.0
-    } else {
-        0.0
+/// Activations through the quadrature path.
+#[cfg(feature = "quadrature")]
+mod quadrature {
+    use super::*;
+    use ntk::analytic::{Activation, PairState};
+
+    fn relu(x: f64) -> f64 {
+        x.max(0.0)
     }
-}
-fn leaky(x: f64) -> f64 {
-    if x > 0.0 {
+    fn drelu(x: f64) -> f64 {
+        if x > 0.0 {
+            1.0
+        } else {
+            0.0
+        }
+    }
+    fn leaky(x: f64) -> f64 {
+        if x > 0.0 {
+            x
+        } else {
+            0.2 * x
+        }
+    }
+    fn dleaky(x: f64) -> f64 {
+        if x > 0.0 {
+            1.0
+        } else {
+            0.2
+        }
+    }
+    fn abs(x: f64) -> f64 {
+        x.abs()
+    }
+    fn dabs(x: f64) -> f64 {
+        x.signum()
+    }
+    fn erf(x: f64) -> f64 {
+        libm::erf(x)
+    }
+    fn derf(x: f64) -> f64 {
+        2.0 / core::f64::consts::PI.sqrt() * (-x * x).exp()
+    }
+    fn phi(x: f64) -> f64 {
+        0.5 * (1.0 + libm::erf(x / core::f64::consts::SQRT_2))
+    }
+    fn gelu(x: f64) -> f64 {
+        x * phi(x)
+    }
+    fn dgelu(x: f64) -> f64 {
+        phi(x) + x * (-x * x / 2.0).exp() / (2.0 * core::f64::consts::PI).sqrt()
+    }
+    fn sin(x: f64) -> f64 {
+        x.sin()
+    }
+    fn cos(x: f64) -> f64 {
+        x.cos()
+    }
+    fn id(x: f64) -> f64 {
         x
-    } else {
-        0.2 * x
     }
-}
-fn dleaky(x: f64) -> f64 {
-    if x > 0.0 {
+    fn one(_: f64) -> f64 {
         1.0
-    } else {
-        0.2
     }
-}
-fn abs(x: f64) -> f64 {
-    x.abs()
-}
-fn dabs(x: f64) -> f64 {
-    x.signum()
-}
-fn erf(x: f64) -> f64 {
-    libm::erf(x)
-}
-fn derf(x: f64) -> f64 {
-    2.0 / core::f64::consts::PI.sqrt() * (-x * x).exp()
-}
-fn phi(x: f64) -> f64 {
-    0.5 * (1.0 + libm::erf(x / core::f64::consts::SQRT_2))
-}
-fn gelu(x: f64) -> f64 {
-    x * phi(x)
-}
-fn dgelu(x: f64) -> f64 {
-    phi(x) + x * (-x * x / 2.0).exp() / (2.0 * core::f64::consts::PI).sqrt()
-}
-fn sin(x: f64) -> f64 {
-    x.sin()
-}
-fn cos(x: f64) -> f64 {
-    x.cos()
-}
-fn id(x: f64) -> f64 {
-    x
-}
-fn one(_: f64) -> f64 {
-    1.0
-}
 
-fn quadrature_twin(layer: Layer<f64>) -> Layer<f64> {
-    let act = match layer {
-        Layer::Relu => Activation::new("q_relu", relu, drelu),
-        Layer::LeakyRelu { .. } => Activation::new("q_leaky", leaky, dleaky),
-        Layer::Abs => Activation::new("q_abs", abs, dabs),
-        Layer::Erf => Activation::new("q_erf", erf, derf),
-        Layer::Gelu => Activation::new("q_gelu", gelu, dgelu),
-        Layer::Sin => Activation::new("q_sin", sin, cos),
-        _ => Activation::new("q_id", id, one),
-    };
-    Layer::Custom(act)
-}
+    fn quadrature_twin(layer: Layer<f64>) -> Layer<f64> {
+        let act = match layer {
+            Layer::Relu => Activation::new("q_relu", relu, drelu),
+            Layer::LeakyRelu { .. } => Activation::new("q_leaky", leaky, dleaky),
+            Layer::Abs => Activation::new("q_abs", abs, dabs),
+            Layer::Erf => Activation::new("q_erf", erf, derf),
+            Layer::Gelu => Activation::new("q_gelu", gelu, dgelu),
+            Layer::Sin => Activation::new("q_sin", sin, cos),
+            _ => Activation::new("q_id", id, one),
+        };
+        Layer::Custom(act)
+    }
 
-fn closed_form() -> impl Strategy<Value = Layer<f64>> {
-    prop_oneof![
-        Just(Layer::Relu),
-        Just(Layer::LeakyRelu { alpha: 0.2 }),
-        Just(Layer::Abs),
-        Just(Layer::Erf),
-        Just(Layer::Gelu),
-        Just(Layer::Sin),
-        Just(Layer::Identity),
-    ]
-}
+    fn closed_form() -> impl Strategy<Value = Layer<f64>> {
+        prop_oneof![
+            Just(Layer::Relu),
+            Just(Layer::LeakyRelu { alpha: 0.2 }),
+            Just(Layer::Abs),
+            Just(Layer::Erf),
+            Just(Layer::Gelu),
+            Just(Layer::Sin),
+            Just(Layer::Identity),
+        ]
+    }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(common::cases(48)))]
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(common::cases(48)))]
 
-    /// The quadrature agrees with every closed form to 1e-8 (variances ≤ 10).
+        /// The quadrature agrees with every closed form to 1e-8 (variances ≤ 10).
+        #[test]
+        fn quadrature_matches_closed_forms(
+            act in closed_form(),
+            w in 0.5..1.5_f64,
+            b in 0.0..0.5_f64,
+            x in prop::collection::vec(-2.0..2.0_f64, 3 * 2),
+        ) {
+            let closed = Arch::from_layers(&[Layer::dense(w, b), act, Layer::dense(w, b), act, Layer::dense(1.0, 0.1)]).unwrap();
+            let q = quadrature_twin(act);
+            let quad = Arch::from_layers(&[Layer::dense(w, b), q, Layer::dense(w, b), q, Layer::dense(1.0, 0.1)]).unwrap();
+            let (k1, t1) = gram(&closed, &x, 2).unwrap();
+            let (k2, t2) = gram(&quad, &x, 2).unwrap();
+            prop_assert!(rel_diff(&k2, &k1) < 1e-8, "{act}: nngp {:e}", rel_diff(&k2, &k1));
+            prop_assert!(rel_diff(&t2, &t1) < 1e-8, "{act}: ntk {:e}", rel_diff(&t2, &t1));
+        }
+
+        /// Single steps, over correlations including ±1 and variances in [1e-3, 10].
+        #[test]
+        fn quadrature_matches_closed_forms_per_step(
+            act in closed_form(),
+            a in -3.0..1.0_f64,
+            b in -3.0..1.0_f64,
+            rho in prop_oneof![Just(1.0), Just(-1.0), Just(0.0), -1.0..1.0_f64],
+        ) {
+            let (a, b) = (10f64.powf(a), 10f64.powf(b));
+            let s = PairState::new(a, rho * (a * b).sqrt(), b, 1.0);
+            let c = act.apply(s);
+            let q = quadrature_twin(act).apply(s);
+            let scale = (c.sigma11 * c.sigma22).sqrt();
+            prop_assert!((c.sigma12 - q.sigma12).abs() <= 1e-8 * scale, "{act}: {c:?} vs {q:?}");
+            prop_assert!((c.sigma11 - q.sigma11).abs() <= 1e-8 * c.sigma11, "{act}: {c:?} vs {q:?}");
+            prop_assert!((c.theta12 - q.theta12).abs() <= 1e-8 * c.theta12.abs().max(1e-2), "{act}: {c:?} vs {q:?}");
+        }
+    }
+
     #[test]
-    fn quadrature_matches_closed_forms(
-        act in closed_form(),
-        w in 0.5..1.5_f64,
-        b in 0.0..0.5_f64,
-        x in prop::collection::vec(-2.0..2.0_f64, 3 * 2),
-    ) {
-        let closed = Arch::from_layers(&[Layer::dense(w, b), act, Layer::dense(w, b), act, Layer::dense(1.0, 0.1)]).unwrap();
-        let q = quadrature_twin(act);
-        let quad = Arch::from_layers(&[Layer::dense(w, b), q, Layer::dense(w, b), q, Layer::dense(1.0, 0.1)]).unwrap();
-        let (k1, t1) = gram(&closed, &x, 2).unwrap();
-        let (k2, t2) = gram(&quad, &x, 2).unwrap();
-        prop_assert!(rel_diff(&k2, &k1) < 1e-8, "{act}: nngp {:e}", rel_diff(&k2, &k1));
-        prop_assert!(rel_diff(&t2, &t1) < 1e-8, "{act}: ntk {:e}", rel_diff(&t2, &t1));
+    fn tanh_is_bounded_and_odd() {
+        let a = Arch::parse("dense(1.2,0) tanh dense(1,0)").unwrap();
+        let x = [1.0, -1.0, 0.5];
+        let (k, t) = gram(&a, &x, 1).unwrap();
+        // tanh is odd: K(x, −x) = −K(x, x).
+        assert!((k[1] + k[0]).abs() < 1e-10 * k[0]);
+        assert!((t[1] + t[0]).abs() < 1e-10 * t[0]);
+        assert!(k[0] < 1.0 && k[0] > 0.0);
     }
-
-    /// Single steps, over correlations including ±1 and variances in [1e-3, 10].
-    #[test]
-    fn quadrature_matches_closed_forms_per_step(
-        act in closed_form(),
-        a in -3.0..1.0_f64,
-        b in -3.0..1.0_f64,
-        rho in prop_oneof![Just(1.0), Just(-1.0), Just(0.0), -1.0..1.0_f64],
-    ) {
-        let (a, b) = (10f64.powf(a), 10f64.powf(b));
-        let s = PairState::new(a, rho * (a * b).sqrt(), b, 1.0);
-        let c = act.apply(s);
-        let q = quadrature_twin(act).apply(s);
-        let scale = (c.sigma11 * c.sigma22).sqrt();
-        prop_assert!((c.sigma12 - q.sigma12).abs() <= 1e-8 * scale, "{act}: {c:?} vs {q:?}");
-        prop_assert!((c.sigma11 - q.sigma11).abs() <= 1e-8 * c.sigma11, "{act}: {c:?} vs {q:?}");
-        prop_assert!((c.theta12 - q.theta12).abs() <= 1e-8 * c.theta12.abs().max(1e-2), "{act}: {c:?} vs {q:?}");
-    }
-}
-
-#[test]
-fn tanh_is_bounded_and_odd() {
-    let a = Arch::parse("dense(1.2,0) tanh dense(1,0)").unwrap();
-    let x = [1.0, -1.0, 0.5];
-    let (k, t) = gram(&a, &x, 1).unwrap();
-    // tanh is odd: K(x, −x) = −K(x, x).
-    assert!((k[1] + k[0]).abs() < 1e-10 * k[0]);
-    assert!((t[1] + t[0]).abs() < 1e-10 * t[0]);
-    assert!(k[0] < 1.0 && k[0] > 0.0);
 }
 
 #[test]
@@ -393,6 +399,7 @@ fn zero_inputs_repeats_and_opposites() {
         "dense(1,0) erf dense(1,0)",
         "dense(1,0) gelu dense(1,0)",
         "dense(1,0) sin dense(1,0)",
+        #[cfg(feature = "quadrature")]
         "dense(1,0) tanh dense(1,0)",
     ] {
         let a = Arch::parse(spec).unwrap();
@@ -573,6 +580,7 @@ fn repeated_zero_input_in_standard_parameterization() {
 
 /// A repeated input gives the diagonal entry through the pair maps too, even
 /// at variances where Σ₁₁ + Σ₂₂ − 2Σ₁₂ would cancel catastrophically.
+#[cfg(feature = "quadrature")]
 #[test]
 fn sin_of_huge_variances_repeated_input() {
     let a: Arch = "dense(5.0625,0.25) tanh abrelu(-6e66,-6e66) sin sin"

@@ -1,7 +1,9 @@
 //! Monte Carlo kernels of finite networks against the infinite-width ones.
 
 use ntk::analytic::{monte_carlo, Architecture, MonteCarlo};
-use ntk::nn::{Abs, Dense, Erf, Gelu, Identity, LeakyRelu, Module, Params, Relu, Sin, Tanh};
+#[cfg(feature = "quadrature")]
+use ntk::nn::Tanh;
+use ntk::nn::{Abs, Dense, Erf, Gelu, Identity, LeakyRelu, Module, Params, Relu, Sin};
 use ntk::{Error, Real, Rng};
 
 const N: usize = 4;
@@ -113,6 +115,7 @@ fn wide_networks() {
         "dense(1,0.3) sin dense(1,0.3) sin dense(1,0.3)",
         0.08,
     );
+    #[cfg(feature = "quadrature")]
     check(
         &mut *two_hidden!(Tanh, 1.5, 0.1),
         "dense(1.5,0.1) tanh dense(1.5,0.1) tanh dense(1.5,0.1)",

@@ -2,7 +2,9 @@
 
 mod common;
 
-use ntk::analytic::{Activation, Architecture, Layer};
+#[cfg(feature = "quadrature")]
+use ntk::analytic::Activation;
+use ntk::analytic::{Architecture, Layer};
 use ntk::error::{ParseError, ParseErrorKind};
 use ntk::Error;
 use proptest::prelude::*;
@@ -25,7 +27,7 @@ fn check(text: &str, kind: ParseErrorKind, position: usize, token: &str) {
 #[test]
 fn parses_every_layer() {
     let a = Arch::parse(
-        "dense(1.5,0.1) dense_std(2,0,16) relu leaky_relu(0.2) abs abrelu(-0.5,2) erf gelu sin identity tanh",
+        "dense(1.5,0.1) dense_std(2,0,16) relu leaky_relu(0.2) abs abrelu(-0.5,2) erf gelu sin identity",
     )
     .unwrap();
     assert_eq!(
@@ -45,13 +47,36 @@ fn parses_every_layer() {
             Layer::Gelu,
             Layer::Sin,
             Layer::Identity,
-            Layer::Tanh,
         ]
     );
     assert_eq!(
         a.to_string(),
-        "dense(1.5,0.1) dense_std(2,0,16) relu leaky_relu(0.2) abs abrelu(-0.5,2) erf gelu sin identity tanh"
+        "dense(1.5,0.1) dense_std(2,0,16) relu leaky_relu(0.2) abs abrelu(-0.5,2) erf gelu sin identity"
     );
+}
+
+#[cfg(feature = "quadrature")]
+#[test]
+fn parses_tanh() {
+    let a = Arch::parse("dense(1,0) tanh").unwrap();
+    assert_eq!(a.layers(), &[Layer::dense(1.0, 0.0), Layer::Tanh]);
+    assert_eq!(a.to_string(), "dense(1,0) tanh");
+    check("tanh(1)", ParseErrorKind::WrongArity, 0, "tanh(1)");
+}
+
+/// A build without the `quadrature` feature names the reason `tanh` does
+/// not parse, rather than calling it unknown.
+#[cfg(not(feature = "quadrature"))]
+#[test]
+fn tanh_needs_the_quadrature_feature() {
+    check("dense(1,0) tanh", ParseErrorKind::NotCompiled, 11, "tanh");
+    check(
+        "dense(1,0)  tanh(1)",
+        ParseErrorKind::WrongArity,
+        12,
+        "tanh(1)",
+    );
+    assert!(!Layer::<f64>::Relu.uses_quadrature());
 }
 
 #[test]
@@ -183,13 +208,16 @@ fn errors_display_token_and_position() {
     assert_eq!(e.token().len(), ParseError::TOKEN_CAP);
 }
 
+#[cfg(feature = "quadrature")]
 fn softsign(x: f64) -> f64 {
     x / (1.0 + x.abs())
 }
+#[cfg(feature = "quadrature")]
 fn dsoftsign(x: f64) -> f64 {
     1.0 / ((1.0 + x.abs()) * (1.0 + x.abs()))
 }
 
+#[cfg(feature = "quadrature")]
 #[test]
 fn custom_activations_by_name() {
     let acts = [
@@ -258,8 +286,8 @@ fn number() -> impl Strategy<Value = f64> {
     ]
 }
 
-fn layer() -> impl Strategy<Value = Layer<f64>> {
-    prop_oneof![
+fn layer() -> BoxedStrategy<Layer<f64>> {
+    let closed = prop_oneof![
         (number(), number()).prop_map(|(w, b)| Layer::Dense { w, b }),
         (number(), number(), 1u32..=u32::MAX).prop_map(|(w, b, fan_in)| Layer::DenseStandard {
             w,
@@ -274,8 +302,10 @@ fn layer() -> impl Strategy<Value = Layer<f64>> {
         Just(Layer::Gelu),
         Just(Layer::Sin),
         Just(Layer::Identity),
-        Just(Layer::Tanh),
-    ]
+    ];
+    #[cfg(feature = "quadrature")]
+    let closed = prop_oneof![10 => closed, 1 => Just(Layer::Tanh)];
+    closed.boxed()
 }
 
 proptest! {

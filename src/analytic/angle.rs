@@ -68,9 +68,51 @@ pub(crate) fn angle<T: Real>(s: T, rho: T) -> T {
     }
 }
 
+/// atan2(y, x) for x > 0 (an angle in [−π/2, π/2]), by [`angle`]: the
+/// erf and GELU maps use it, so that no closed form links the backend's
+/// `atan2` (and all of them get the same accuracy under every backend).
+/// One out-of-line copy serves both maps and their diagonals: the call costs
+/// little next to the square root and divisions around it.
+#[inline(never)]
+pub(crate) fn atan2_right<T: Real>(y: T, x: T) -> T {
+    let a = angle(y.abs(), x);
+    if y < T::ZERO {
+        -a
+    } else {
+        a
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn atan2_right_matches_libm() {
+        let mut worst = 0.0_f64;
+        for i in -400..=400 {
+            let y = libm::sinh(i as f64 / 20.0);
+            for x in [1e-300, 1e-8, 0.3, 1.0, 2.5, 1e6, 1e300] {
+                let (got, want) = (atan2_right(y, x), libm::atan2(y, x));
+                worst = worst.max((got - want).abs() / want.abs().max(1e-300));
+            }
+        }
+        assert!(worst <= 4e-16, "{worst:e}");
+        assert_eq!(atan2_right(0.0, 1.0), 0.0);
+        assert_eq!(
+            atan2_right(f64::INFINITY, 1.0),
+            core::f64::consts::FRAC_PI_2
+        );
+        assert_eq!(
+            atan2_right(f64::NEG_INFINITY, 1.0),
+            -core::f64::consts::FRAC_PI_2
+        );
+        assert!(atan2_right(f64::NAN, 1.0).is_nan());
+        for i in -100..=100 {
+            let y = i as f32 / 7.0;
+            assert!((atan2_right(y, 1.5_f32) - libm::atan2f(y, 1.5)).abs() < 2.5e-7);
+        }
+    }
 
     #[test]
     fn matches_libm_atan2() {

@@ -3,7 +3,9 @@
 
 use core::fmt;
 
-use super::layer::{Activation, Layer};
+#[cfg(feature = "quadrature")]
+use super::layer::Activation;
+use super::layer::Layer;
 use crate::error::{ParseError, ParseErrorKind};
 use crate::{Error, Real};
 
@@ -158,7 +160,8 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// |---|---|
     /// | `dense(W,B)` | [`Layer::Dense`], W, B ≥ 0 |
     /// | `dense_std(W,B,N)` | [`Layer::DenseStandard`], W, B ≥ 0, integer fan-in N ≥ 1 |
-    /// | `relu`, `abs`, `erf`, `gelu`, `sin`, `identity`, `tanh` | the layer of that name |
+    /// | `relu`, `abs`, `erf`, `gelu`, `sin`, `identity` | the layer of that name |
+    /// | `tanh` | `Layer::Tanh` (feature `quadrature`, on by default) |
     /// | `leaky_relu(A)` | [`Layer::LeakyRelu`] |
     /// | `abrelu(A,B)` | [`Layer::AbRelu`] |
     ///
@@ -177,7 +180,9 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// arguments, spaces inside parentheses),
     /// [`TooManyLayers`](ParseErrorKind::TooManyLayers) (more than `CAP`),
     /// [`OutOfRange`](ParseErrorKind::OutOfRange) (a negative standard
-    /// deviation, a fan-in of 0 or above `u32::MAX`).
+    /// deviation, a fan-in of 0 or above `u32::MAX`),
+    /// [`NotCompiled`](ParseErrorKind::NotCompiled) (`tanh` without the
+    /// `quadrature` feature).
     ///
     /// # Examples
     ///
@@ -190,7 +195,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// assert_eq!((e.kind, e.position, e.token()), (ParseErrorKind::BadNumber, 8, "x"));
     /// ```
     pub fn parse(text: &str) -> Result<Self, ParseError> {
-        Self::parse_with(text, &[])
+        Self::parse_tokens(text, &|_| None)
     }
 
     /// Parses the text form, also accepting the names of `custom` activations
@@ -199,6 +204,8 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// # Errors
     ///
     /// As [`parse`](Self::parse).
+    ///
+    /// Only with the `quadrature` feature (on by default).
     ///
     /// # Examples
     ///
@@ -212,7 +219,22 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// assert_eq!(Architecture::parse_with(&a.to_string(), &acts)?, a);
     /// # Ok::<(), ntk::error::ParseError>(())
     /// ```
+    #[cfg(feature = "quadrature")]
     pub fn parse_with(text: &str, custom: &[Activation<T>]) -> Result<Self, ParseError> {
+        Self::parse_tokens(text, &|name| {
+            custom
+                .iter()
+                .find(|a| a.name() == name)
+                .map(|a| Layer::Custom(*a))
+        })
+    }
+
+    /// The parser behind [`parse`](Self::parse), with `custom` resolving the
+    /// names that are not built in.
+    fn parse_tokens(
+        text: &str,
+        custom: &dyn Fn(&str) -> Option<Layer<T>>,
+    ) -> Result<Self, ParseError> {
         let mut arch = Self::new();
         let bytes = text.as_bytes();
         let mut i = 0;
@@ -274,7 +296,7 @@ struct Arg<'a> {
 fn parse_layer<T: Real>(
     token: &str,
     position: usize,
-    custom: &[Activation<T>],
+    custom: &dyn Fn(&str) -> Option<Layer<T>>,
 ) -> Result<Layer<T>, ParseError> {
     let syntax = |offset: usize, text: &str| {
         ParseError::new(ParseErrorKind::Syntax, position + offset, text)
@@ -302,7 +324,7 @@ fn parse_layer<T: Real>(
     }
     let arity = match builtin_arity(name) {
         Some(a) => a,
-        None => match custom.iter().find(|a| a.name() == name) {
+        None => match custom(name) {
             Some(_) => 0,
             None => {
                 return Err(ParseError::new(
@@ -358,14 +380,17 @@ fn parse_layer<T: Real>(
         "gelu" => Layer::Gelu,
         "sin" => Layer::Sin,
         "identity" => Layer::Identity,
+        #[cfg(feature = "quadrature")]
         "tanh" => Layer::Tanh,
+        #[cfg(not(feature = "quadrature"))]
+        "tanh" => return Err(ParseError::new(ParseErrorKind::NotCompiled, position, name)),
         "leaky_relu" => Layer::LeakyRelu { alpha: number(a0)? },
         "abrelu" => Layer::AbRelu {
             a: number(a0)?,
             b: number(a1)?,
         },
-        _ => match custom.iter().find(|a| a.name() == name) {
-            Some(a) => Layer::Custom(*a),
+        _ => match custom(name) {
+            Some(layer) => layer,
             None => {
                 return Err(ParseError::new(
                     ParseErrorKind::UnknownLayer,
@@ -481,7 +506,9 @@ impl<T: Real> fmt::Display for Layer<T> {
             Layer::Gelu => f.write_str("gelu"),
             Layer::Sin => f.write_str("sin"),
             Layer::Identity => f.write_str("identity"),
+            #[cfg(feature = "quadrature")]
             Layer::Tanh => f.write_str("tanh"),
+            #[cfg(feature = "quadrature")]
             Layer::Custom(a) => f.write_str(a.name()),
         }
     }

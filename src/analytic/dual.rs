@@ -6,7 +6,9 @@
 //! Σ → (Σ′, Σ̇) that is the pair map at x₁ = x₂ written without rounding
 //! (so that, e.g., ReLU maps q to q/2 exactly).
 
+use super::angle::atan2_right;
 use super::layer::{Layer, PairState};
+#[cfg(feature = "quadrature")]
 use super::quadrature;
 use crate::Real;
 
@@ -172,7 +174,7 @@ pub(crate) fn erf_pair<T: Real>(vi: Var<T>, vj: Var<T>, k: T) -> (T, T) {
     let root = (inv * inv + T::TWO * sum * inv * inv + T::TWO * T::TWO * gs * gs).sqrt();
     let two_over_pi = T::TWO / T::PI;
     (
-        two_over_pi * (T::TWO * k * inv).atan2(root),
+        two_over_pi * atan2_right(T::TWO * k * inv, root),
         T::TWO * two_over_pi / (root * m),
     )
 }
@@ -194,7 +196,7 @@ fn gelu_core<T: Real>(qi: T, qj: T, k: T, rest: T) -> (T, T) {
     let two_pi = T::TWO * T::PI;
     let d2 = T::ONE + (qi + qj) + rest;
     let d = d2.sqrt();
-    let angle = k.atan2(d);
+    let angle = atan2_right(k, d);
     let pp1 = (qi + T::ONE) * (qj + T::ONE);
     let prod = qi * qj;
     let nngp = ((k * k + prod * d2) / (pp1 * d) + k * angle) / two_pi + quarter * k;
@@ -238,10 +240,12 @@ pub(crate) fn sin_diag<T: Real>(q: T) -> (T, T) {
     ((T::ONE - e) * T::HALF, (T::ONE + e) * T::HALF)
 }
 
+#[cfg(feature = "quadrature")]
 fn tanh<T: Real>(x: T) -> T {
     x.tanh()
 }
 
+#[cfg(feature = "quadrature")]
 fn dtanh<T: Real>(x: T) -> T {
     let t = x.tanh();
     T::ONE - t * t
@@ -266,6 +270,7 @@ pub(crate) enum Step<T> {
     Gelu,
     Sin,
     Identity,
+    #[cfg(feature = "quadrature")]
     Quadrature {
         phi: fn(T) -> T,
         dphi: fn(T) -> T,
@@ -292,10 +297,12 @@ impl<T: Real> Step<T> {
             Layer::Gelu => Step::Gelu,
             Layer::Sin => Step::Sin,
             Layer::Identity => Step::Identity,
+            #[cfg(feature = "quadrature")]
             Layer::Tanh => Step::Quadrature {
                 phi: tanh::<T>,
                 dphi: dtanh::<T>,
             },
+            #[cfg(feature = "quadrature")]
             Layer::Custom(a) => Step::Quadrature {
                 phi: a.phi(),
                 dphi: a.dphi(),
@@ -314,6 +321,7 @@ impl<T: Real> Step<T> {
             Step::Gelu => gelu_diag(q),
             Step::Sin => sin_diag(q),
             Step::Identity => (q, T::ONE),
+            #[cfg(feature = "quadrature")]
             Step::Quadrature { phi, dphi } => quadrature::diag(phi, dphi, q),
         }
     }
@@ -343,6 +351,7 @@ impl<T: Real> Step<T> {
             Step::Erf => erf_pair(vi, vj, k),
             Step::Gelu => gelu_pair(vi, vj, k),
             Step::Sin => sin_pair(vi, vj, k),
+            #[cfg(feature = "quadrature")]
             Step::Quadrature { phi, dphi } => quadrature::pair(phi, dphi, vi, vj, k),
             Step::Affine { .. } | Step::AffineStandard { .. } | Step::Identity => (k, T::ONE),
         }

@@ -252,6 +252,14 @@ fn tile<T, X1, X2, M>(
                 }
                 let (vr, vc) = (&vr[..nr.min(TILE)], &vc[..nc.min(TILE)]);
                 match *step {
+                    // With few registers (microcontrollers), one loop through
+                    // the generic pair map serves every nonlinearity: the
+                    // specialised loops below would cost flash, not time.
+                    _ if !crate::simd::WIDE => {
+                        sweep(nngp, ntk, r0, c0, vr, vc, &first, |a, b, k| {
+                            step.pair(a, b, k)
+                        })
+                    }
                     Step::AbRelu(c) => {
                         for (v, (s, r)) in vc.iter().zip(csq.iter_mut().zip(cr.iter_mut())) {
                             (*s, *r) = (v.sq, v.r);

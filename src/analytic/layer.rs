@@ -1,7 +1,5 @@
 //! The layers of an infinite-width architecture and the kernel state they act on.
 
-use core::fmt;
-
 use super::dual::{self, Step};
 use crate::{Error, Real};
 
@@ -17,6 +15,8 @@ use crate::{Error, Real};
 /// finds them by name. Use a name made of ASCII letters, digits and `_` so that
 /// the text form of an architecture reads back.
 ///
+/// Only with the `quadrature` feature (on by default).
+///
 /// # Examples
 ///
 /// ```
@@ -28,6 +28,7 @@ use crate::{Error, Real};
 /// assert!(s.sigma12 > 0.0 && s.sigma12 < 0.5);
 /// assert_eq!(act.name(), "softsign");
 /// ```
+#[cfg(feature = "quadrature")]
 #[derive(Clone, Copy)]
 pub struct Activation<T> {
     name: &'static str,
@@ -35,6 +36,7 @@ pub struct Activation<T> {
     dphi: fn(T) -> T,
 }
 
+#[cfg(feature = "quadrature")]
 impl<T> Activation<T> {
     /// An activation named `name` with function `phi` and derivative `dphi`.
     ///
@@ -68,6 +70,7 @@ impl<T> Activation<T> {
     }
 }
 
+#[cfg(feature = "quadrature")]
 impl<T> PartialEq for Activation<T> {
     /// Activations are equal when their names are.
     fn eq(&self, other: &Self) -> bool {
@@ -75,8 +78,9 @@ impl<T> PartialEq for Activation<T> {
     }
 }
 
-impl<T> fmt::Debug for Activation<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+#[cfg(feature = "quadrature")]
+impl<T> core::fmt::Debug for Activation<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_tuple("Activation").field(&self.name).finish()
     }
 }
@@ -98,8 +102,11 @@ impl<T> fmt::Debug for Activation<T> {
 /// | [`Gelu`](Layer::Gelu) | `gelu` | `stax.Gelu(approximate=False)` |
 /// | [`Sin`](Layer::Sin) | `sin` | `stax.Sin()` |
 /// | [`Identity`](Layer::Identity) | `identity` | `stax.Identity()` |
-/// | [`Tanh`](Layer::Tanh) | `tanh` | `stax.Elementwise(jnp.tanh)` (by quadrature) |
-/// | [`Custom`](Layer::Custom) | its name | `stax.Elementwise(fn)` (by quadrature) |
+/// | `Tanh` | `tanh` | `stax.Elementwise(jnp.tanh)` (by quadrature) |
+/// | `Custom` | its name | `stax.Elementwise(fn)` (by quadrature) |
+///
+/// `Tanh` and `Custom` exist with the `quadrature` feature (on by default);
+/// without it, only the closed forms are compiled in.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum Layer<T> {
@@ -153,9 +160,11 @@ pub enum Layer<T> {
     Sin,
     /// x.
     Identity,
-    /// tanh(x), by quadrature.
+    /// tanh(x), by quadrature (feature `quadrature`).
+    #[cfg(feature = "quadrature")]
     Tanh,
-    /// A user-supplied activation, by quadrature.
+    /// A user-supplied activation, by quadrature (feature `quadrature`).
+    #[cfg(feature = "quadrature")]
     Custom(Activation<T>),
 }
 
@@ -198,18 +207,26 @@ impl<T: Real> Layer<T> {
         matches!(self, Layer::Dense { .. } | Layer::DenseStandard { .. })
     }
 
-    /// `true` for layers whose kernel is computed by quadrature
-    /// ([`Tanh`](Layer::Tanh) and [`Custom`](Layer::Custom)).
+    /// `true` for layers whose kernel is computed by quadrature (`Tanh` and
+    /// `Custom`, which exist with the `quadrature` feature).
     ///
     /// # Examples
     ///
     /// ```
     /// use ntk::analytic::Layer;
+    /// # #[cfg(feature = "quadrature")]
     /// assert!(Layer::<f32>::Tanh.uses_quadrature());
     /// assert!(!Layer::<f32>::Erf.uses_quadrature());
     /// ```
     pub fn uses_quadrature(&self) -> bool {
-        matches!(self, Layer::Tanh | Layer::Custom(_))
+        #[cfg(feature = "quadrature")]
+        {
+            matches!(self, Layer::Tanh | Layer::Custom(_))
+        }
+        #[cfg(not(feature = "quadrature"))]
+        {
+            false
+        }
     }
 
     /// Checks the parameters: finite, standard deviations ≥ 0, `fan_in` ≥ 1.

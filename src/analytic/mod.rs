@@ -12,8 +12,9 @@
 //!
 //! The expectations have closed forms for ReLU, leaky ReLU, abs and the
 //! general ABReLU (arc-cosine kernels), erf, GELU, sin and the identity; tanh
-//! and user activations ([`Activation`]) use the quadrature described in
-//! [`quadrature`](self#quadrature).
+//! and user activations (`Activation`) use the quadrature described in
+//! [`quadrature`](self#quadrature), which the `quadrature` feature (on by
+//! default) compiles in.
 //!
 //! # Examples
 //!
@@ -70,7 +71,7 @@
 //!
 //! # Quadrature
 //!
-//! For tanh and [`Activation`]s, E[f(u)g(v)] is computed in polar
+//! For tanh and `Activation`s, E[f(u)g(v)] is computed in polar
 //! coordinates of the standard normal pair behind (u, v): the lines u = 0 and
 //! v = 0 cut the plane into four sectors, each integrated by a 32-point
 //! Gauss–Legendre rule in the angle times a 40-point Gauss rule for the
@@ -103,9 +104,12 @@ mod dual;
 mod gram;
 mod layer;
 pub mod monte_carlo;
+#[cfg(feature = "quadrature")]
 mod quadrature;
 pub mod text;
 
 pub use arch::{Architecture, DEFAULT_CAPACITY};
-pub use layer::{Activation, Layer, PairState};
+#[cfg(feature = "quadrature")]
+pub use layer::Activation;
+pub use layer::{Layer, PairState};
 pub use monte_carlo::MonteCarlo;
