@@ -132,8 +132,9 @@ fn run(o: &mut Out) -> bool {
         .str(BACKEND)
         .nl();
 
-    let x_train: [[f32; D]; N_TRAIN] = problem::inputs(&problem::X_TRAIN);
-    let x_test: [[f32; D]; N_TEST] = problem::inputs(&problem::X_TEST);
+    const X_TRAIN: [[f32; D]; N_TRAIN] = problem::inputs_f32(&problem::X_TRAIN);
+    const X_TEST: [[f32; D]; N_TEST] = problem::inputs_f32(&problem::X_TEST);
+    let (x_train, x_test) = (X_TRAIN, X_TEST);
     let y = problem::targets(&x_train);
 
     // Finite width: the empirical NTK and the kernel regression it defines.
@@ -300,16 +301,22 @@ fn time(o: &mut Out, what: &str, ticks: u32) {
         .nl();
 }
 
-/// Prints a matrix, one row per line.
+/// Prints a matrix, one row per line (one instance for every shape).
 fn matrix<const M: usize, const N: usize>(o: &mut Out, title: &str, m: &[[f32; N]; M]) {
+    rows(o, title, m.as_flattened(), N);
+}
+
+/// Prints the row-major `values` with `cols` columns, one row per line.
+#[inline(never)]
+fn rows(o: &mut Out, title: &str, values: &[f32], cols: usize) {
     o.str(title)
         .str(" (")
-        .uint(M as u32)
+        .uint((values.len() / cols) as u32)
         .str("x")
-        .uint(N as u32)
+        .uint(cols as u32)
         .str("):")
         .nl();
-    for row in m {
+    for row in values.chunks(cols) {
         for v in row {
             o.str(if *v < 0.0 { " " } else { "  " }).real(*v);
         }

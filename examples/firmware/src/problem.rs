@@ -87,8 +87,26 @@ pub const X_TEST: [[f64; D]; N_TEST] = [
 ];
 
 /// Converts inputs to the scalar type (exact: they are dyadic).
+#[allow(dead_code)] // the host side
 pub fn inputs<T: Real, const N: usize>(xs: &[[f64; D]; N]) -> [[T; D]; N] {
     core::array::from_fn(|i| core::array::from_fn(|d| T::from_f64(xs[i][d])))
+}
+
+/// [`inputs`] for `f32`, at compile time: the device converts nothing from
+/// `f64` (which would link soft double-precision routines).
+#[allow(dead_code)] // the device side
+pub const fn inputs_f32<const N: usize>(xs: &[[f64; D]; N]) -> [[f32; D]; N] {
+    let mut out = [[0.0; D]; N];
+    let mut i = 0;
+    while i < N {
+        let mut d = 0;
+        while d < D {
+            out[i][d] = xs[i][d] as f32;
+            d += 1;
+        }
+        i += 1;
+    }
+    out
 }
 
 /// The function the regression learns, `y = x₀·x₁ + x₀/2 − x₁²/4`: exact in
