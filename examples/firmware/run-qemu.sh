@@ -8,12 +8,20 @@
 # instruction, so the SysTick times the firmware prints are reproducible
 # instruction counts (1 tick of the 25 MHz clock = 40 instructions).
 #
+# Each build must also stay within the footprint budget: flash
+# (.vector_table + .text + .rodata + .data) at most FLASH_BUDGET bytes and a
+# stack high-water mark of at most STACK_BUDGET bytes, as the firmware
+# reports it.
+#
 # Usage: bash examples/firmware/run-qemu.sh   (from anywhere)
-# Environment: QEMU_TIMEOUT (seconds per run, default 120).
+# Environment: QEMU_TIMEOUT (seconds per run, default 120), FLASH_BUDGET
+# (default 24576 = 24 KiB), STACK_BUDGET (default 8192 = 8 KiB).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 timeout_s="${QEMU_TIMEOUT:-120}"
+flash_budget="${FLASH_BUDGET:-24576}"
+stack_budget="${STACK_BUDGET:-8192}"
 elf=target/thumbv7em-none-eabihf/release/ntk-firmware
 
 # Flash = .vector_table + .text + .rodata + .data (the initial values of .data
@@ -32,7 +40,14 @@ for features in "" "micromath"; do
   label="${features:-libm}"
   echo "==> firmware ($label): build"
   cargo build --release ${features:+--features "$features"}
-  echo "==> firmware ($label): flash $(flash_bytes "$elf") bytes; run under QEMU"
+  flash="$(flash_bytes "$elf")"
+  over=0
+  echo "==> firmware ($label): flash $flash bytes (budget $flash_budget); run under QEMU"
+  if [ "$flash" -gt "$flash_budget" ]; then
+    echo "==> firmware ($label): FAILED: flash $flash bytes > budget $flash_budget"
+    failed=1
+    over=1
+  fi
   log="$(mktemp)"
   status=0
   timeout "$timeout_s" cargo run --release ${features:+--features "$features"} \
@@ -48,7 +63,13 @@ for features in "" "micromath"; do
     echo "==> firmware ($label): FAILED: no PASS line"
     failed=1
   else
-    echo "==> firmware ($label): passed"
+    stack="$(sed -n 's/^stack high-water mark: \([0-9]*\) bytes.*/\1/p' "$log")"
+    if [ -z "$stack" ] || [ "$stack" -gt "$stack_budget" ]; then
+      echo "==> firmware ($label): FAILED: stack ${stack:-unknown} bytes > budget $stack_budget"
+      failed=1
+    elif [ "$over" -eq 0 ]; then
+      echo "==> firmware ($label): passed (flash $flash B, stack $stack B)"
+    fi
   fi
   rm -f "$log"
 done
