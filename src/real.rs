@@ -356,8 +356,10 @@ mod math {
     pub(super) mod f32m {
         use micromath::F32Ext;
         /// micromath's estimate (within 6 %) refined by three Newton steps,
-        /// each of which squares the relative error.
-        #[inline]
+        /// each of which squares the relative error. Out of line: three
+        /// divisions dwarf a call, and the many call sites would each hold a
+        /// copy on firmware.
+        #[inline(never)]
         pub fn sqrt(x: f32) -> f32 {
             if x < 0.0 || x.is_nan() {
                 f32::NAN

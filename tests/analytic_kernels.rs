@@ -2,7 +2,7 @@
 
 mod common;
 
-use ntk::analytic::{Architecture, Layer};
+use ntk::analytic::{Architecture, Layer, PairState};
 use ntk::Error;
 use proptest::prelude::*;
 
@@ -255,7 +255,7 @@ proptest! {
 #[cfg(feature = "quadrature")]
 mod quadrature {
     use super::*;
-    use ntk::analytic::{Activation, PairState};
+    use ntk::analytic::Activation;
 
     fn relu(x: f64) -> f64 {
         x.max(0.0)
@@ -605,5 +605,19 @@ fn sin_of_huge_variances_repeated_input() {
                 k[0][0]
             );
         }
+    }
+}
+
+/// GELU's derivative factor at large variances keeps f32 accuracy: the sum
+/// 1 + (1 − Σ₁₁Σ₂₂)/((Σ₁₁+1)(Σ₂₂+1)) is formed without cancellation (it lost
+/// 10⁻⁴ relative at a variance of 2·10⁷ when formed as written).
+#[test]
+fn gelu_derivative_factor_at_large_variance_in_f32() {
+    for q in [1.0, 1e2, 1e4, 1e6, 2e7, 1e9] {
+        let want = Layer::<f64>::Gelu.apply(PairState::new(q, 0.999 * q, q, 1.0));
+        let (q32, k32) = (q as f32, (0.999 * q) as f32);
+        let got = Layer::<f32>::Gelu.apply(PairState::new(q32, k32, q32, 1.0));
+        let e = (f64::from(got.theta12) - want.theta12).abs() / want.theta12;
+        assert!(e < 2e-6, "q = {q:e}: {e:e}");
     }
 }

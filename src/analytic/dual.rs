@@ -200,7 +200,10 @@ fn gelu_core<T: Real>(qi: T, qj: T, k: T, rest: T) -> (T, T) {
     let pp1 = (qi + T::ONE) * (qj + T::ONE);
     let prod = qi * qj;
     let nngp = ((k * k + prod * d2) / (pp1 * d) + k * angle) / two_pi + quarter * k;
-    let first = (T::ONE / d2 + (T::ONE - prod) / pp1 + T::ONE) * k / (d * two_pi);
+    // 1/δ² + (1 − Σ₁₁Σ₂₂)/((Σ₁₁+1)(Σ₂₂+1)) + 1, with the last two terms
+    // summed exactly: (2 + Σ₁₁ + Σ₂₂)/((Σ₁₁+1)(Σ₂₂+1)) (no cancellation at
+    // large variances).
+    let first = (T::ONE / d2 + (T::TWO + qi + qj) / pp1) * k / (d * two_pi);
     (nngp, first + quarter + angle / two_pi)
 }
 
