@@ -202,8 +202,9 @@ fn gelu_core<T: Real>(qi: T, qj: T, k: T, rest: T) -> (T, T) {
     let nngp = ((k * k + prod * d2) / (pp1 * d) + k * angle) / two_pi + quarter * k;
     // 1/δ² + (1 − Σ₁₁Σ₂₂)/((Σ₁₁+1)(Σ₂₂+1)) + 1, with the last two terms
     // summed exactly: (2 + Σ₁₁ + Σ₂₂)/((Σ₁₁+1)(Σ₂₂+1)) (no cancellation at
-    // large variances).
-    let first = (T::ONE / d2 + (T::TWO + qi + qj) / pp1) * k / (d * two_pi);
+    // large variances; Σ₁₁ + Σ₂₂ first, so that the map stays symmetric bit
+    // for bit).
+    let first = (T::ONE / d2 + (T::TWO + (qi + qj)) / pp1) * k / (d * two_pi);
     (nngp, first + quarter + angle / two_pi)
 }
 
