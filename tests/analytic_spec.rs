@@ -95,6 +95,8 @@ fn numbers_in_any_float_syntax() {
 fn empty() {
     check("", ParseErrorKind::Empty, 0, "");
     check("  \n\t", ParseErrorKind::Empty, 0, "");
+    // The empty architecture has no text form: it displays as "", refused.
+    assert_eq!(Arch::new().to_string(), "");
 }
 
 #[test]

@@ -516,6 +516,10 @@ impl<T: Real> fmt::Display for Layer<T> {
 
 impl<T: Real, const CAP: usize> fmt::Display for Architecture<T, CAP> {
     /// The canonical text form: layer tokens separated by single spaces.
+    /// Every non-empty architecture reads back equal (bit for bit) through
+    /// [`Architecture::parse`]; an empty one displays as the empty string,
+    /// which the parser refuses ([`ParseErrorKind::Empty`]): the text form
+    /// has no empty network.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, l) in self.layers().iter().enumerate() {
             if i > 0 {

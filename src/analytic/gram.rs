@@ -142,7 +142,10 @@ fn poison<T: Real, M: RowsMut<T> + ?Sized>(m: &mut M, rows: usize, cols: usize) 
 }
 
 fn all_finite<T: Real, M: RowsMut<T> + ?Sized>(m: &mut M, rows: usize, cols: usize) -> bool {
-    (0..rows).all(|i| m.row_mut(i).iter().take(cols).all(|v| v.is_finite()))
+    (0..rows).all(|i| {
+        let row = m.row_mut(i);
+        crate::simd::all_finite(&row[..cols.min(row.len())])
+    })
 }
 
 /// Copies the entries above the diagonal of a tile to their mirror images.

@@ -64,10 +64,13 @@
 //!   the reference file (up to 5 layers, σw ≤ 2), and random architectures of
 //!   up to 4 nonlinear layers with σw ≤ 2. Near coincident inputs, each kinked
 //!   layer may lose up to √ε ≈ 3.5·10⁻⁴.
-//! - **Outside it, f32 results can be wrong by O(1) while finite:**
-//!   - long stacks of saturating layers (30 × `dense(2,0) erf`: 0.92);
+//! - **Outside it, f32 results can be far off while finite**, above all
+//!   for pairs of nearly equal inputs, whose correlation f32 rounds to 1
+//!   (measured with inputs 10⁻⁴ apart):
+//!   - long stacks of saturating layers in the chaotic phase
+//!     (30 × `dense(2,0) erf`: 4·10⁻³);
 //!   - σw ≳ 10² in front of erf, gelu or sin (erf behind σw = 10⁴: 0.78);
-//!   - sin behind σw = 100: about 10.
+//!   - sin behind σw = 100: 6·10⁻².
 //!
 //! # Quadrature
 //!

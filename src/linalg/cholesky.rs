@@ -430,7 +430,7 @@ pub fn cholesky_append<T: Real, const N: usize>(
     if d.is_nan()
         || d <= T::EPSILON * k_self
         || !d.is_finite()
-        || !row[..n].iter().all(|v| v.is_finite())
+        || !crate::simd::all_finite(&row[..n])
     {
         row.fill(T::ZERO);
         return Err(Error::NotPositiveDefinite { index: n });

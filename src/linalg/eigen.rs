@@ -345,7 +345,7 @@ fn tql<T: Real>(
     for v in d[..n].iter_mut() {
         *v *= unscale;
     }
-    if d.iter().all(|v| v.is_finite()) {
+    if crate::simd::all_finite(d) {
         Ok(())
     } else {
         Err(Error::Overflow {
