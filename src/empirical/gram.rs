@@ -201,7 +201,43 @@ pub(crate) fn accumulate<T: Real>(
         mode,
     };
     let jend = |i: usize| if symmetric { i + 1 } else { n };
-    let mut i = 0;
+    // Where the register tiles pay off, the rows that fill whole 4×4 tiles
+    // go in panels of PANEL rows: each column quad is then read once per
+    // panel (from cache) rather than once per row quad. Every output entry
+    // gets the same arithmetic in the same order as row quad by row quad.
+    const PANEL: usize = 16;
+    let full = if simd::WIDE { m / 4 * 4 } else { 0 };
+    let mut p0 = 0;
+    while p0 < full {
+        let p1 = (p0 + PANEL).min(full);
+        let mut j = 0;
+        while j + 4 <= jend(p1 - 4) {
+            let mut i = p0;
+            while i < p1 {
+                if j + 4 <= jend(i) {
+                    pass.quad(i, j, out);
+                }
+                i += 4;
+            }
+            j += 4;
+        }
+        let mut i = p0;
+        while i < p1 {
+            for r in 0..4 {
+                // what is left of row i + r: fewer than 4 shared columns,
+                // and in a symmetric matrix the extra ones up to its diagonal
+                let mut jr = jend(i) / 4 * 4;
+                while jr < jend(i + r) {
+                    let w = (jend(i + r) - jr).min(4);
+                    pass.row(i + r, jr, w, out);
+                    jr += w;
+                }
+            }
+            i += 4;
+        }
+        p0 = p1;
+    }
+    let mut i = full;
     while i < m {
         // rows i..i + h, h = 4, 2 or 1, tiled against the columns they all need
         let h = if !simd::WIDE {
