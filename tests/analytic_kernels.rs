@@ -621,3 +621,24 @@ fn gelu_derivative_factor_at_large_variance_in_f32() {
         assert!(e < 2e-6, "q = {q:e}: {e:e}");
     }
 }
+
+/// A repeated input through a quadrature layer gives the diagonal entry bit
+/// for bit, so that a later layer of huge variance (here sin behind a scale of
+/// 10⁶⁶) still sees the same input twice: cross(x, x) equals the Gram matrix.
+#[cfg(feature = "quadrature")]
+#[test]
+fn repeated_input_through_quadrature_then_huge_sin() {
+    let a: Arch = "dense(5.0625,0.25) relu tanh abrelu(-6.2774385622041925e66,-6.2774385622041925e66) sin sin sin tanh"
+        .parse()
+        .unwrap();
+    let x = [[0.3, -0.2], [1.0, 0.5], [-0.7, 0.1]];
+    let (mut k, mut t) = ([[0.0; 3]; 3], [[0.0; 3]; 3]);
+    a.gram(&x, &mut k, &mut t).unwrap();
+    let (mut kc, mut tc) = ([[0.0; 3]; 3], [[0.0; 3]; 3]);
+    a.cross(&x, &x, &mut kc, &mut tc).unwrap();
+    for i in 0..3 {
+        assert_eq!(kc[i][i].to_bits(), k[i][i].to_bits(), "NNGP ({i},{i})");
+        assert_eq!(tc[i][i].to_bits(), t[i][i].to_bits(), "NTK ({i},{i})");
+        assert!(k[i][i] > 0.1);
+    }
+}

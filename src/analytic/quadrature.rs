@@ -53,6 +53,12 @@ pub(crate) fn pair<T: Real>(
     k: T,
 ) -> (T, T) {
     let rho = super::dual::snap(super::dual::cosine(k, vi.r, vj.r));
+    // A repeated input: the diagonal rule, so that the pair map gives the
+    // diagonal entry bit for bit (two rules would differ by their errors,
+    // which a later layer of huge variance can blow up).
+    if rho == T::ONE && vi.q == vj.q {
+        return diag(phi, dphi, vi.q);
+    }
     let s = ((T::ONE - rho) * (T::ONE + rho)).sqrt();
     let beta = s.atan2(rho);
     let hp = T::PI * T::HALF;
