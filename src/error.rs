@@ -31,6 +31,14 @@ pub enum Error {
         /// Which quantity.
         what: &'static str,
     },
+    /// A result is finite but its bound on the rounding error passes the
+    /// crate's limit (for example a correlation near ±1 behind an erf of
+    /// huge variance, or a deep chaotic network, in `f32`); the result is
+    /// withheld. See [`analytic::PRECISION_LIMIT`](crate::analytic::PRECISION_LIMIT).
+    PrecisionLoss {
+        /// Which quantity.
+        what: &'static str,
+    },
     /// A symmetric matrix is not (numerically) positive definite, after any
     /// requested regularisation: the Cholesky pivot at `index` was not positive.
     NotPositiveDefinite {
@@ -169,6 +177,9 @@ impl fmt::Display for Error {
         match self {
             Error::NonFinite { what } => write!(f, "non-finite value (NaN or ±∞) in {what}"),
             Error::Overflow { what } => write!(f, "overflow or NaN while computing {what}"),
+            Error::PrecisionLoss { what } => {
+                write!(f, "{what} too inaccurate in this floating-point precision")
+            }
             Error::NotPositiveDefinite { index } => {
                 write!(f, "matrix is not positive definite (pivot {index})")
             }

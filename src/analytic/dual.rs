@@ -8,6 +8,7 @@
 
 use super::angle::atan2_right;
 use super::layer::{Layer, PairState};
+use super::precision::Input;
 #[cfg(feature = "quadrature")]
 use super::quadrature;
 use crate::Real;
@@ -227,6 +228,10 @@ pub(crate) fn gelu_diag<T: Real>(q: T) -> (T, T) {
 /// (1 − ρ)·√(Σ₁₁Σ₂₂) from the snapped correlation, not as a difference of
 /// large numbers: it is exactly 0 for a repeated input at any scale, so the
 /// pair map then equals the diagonal map.
+///
+/// The difference of the two exponentials is e^(−half)·(1 − e^(−2Σ₁₂)): for
+/// |2Σ₁₂| < 1 it is formed with [`exp_m1`] (no cancellation at small
+/// variances), otherwise directly.
 #[inline(always)]
 pub(crate) fn sin_pair<T: Real>(vi: Var<T>, vj: Var<T>, k: T) -> (T, T) {
     let (rho, _) = correlation(vi, vj, k);
@@ -235,13 +240,46 @@ pub(crate) fn sin_pair<T: Real>(vi: Var<T>, vj: Var<T>, k: T) -> (T, T) {
     let half_var = dsq * dsq * T::HALF + (T::ONE - rho) * g;
     let s1 = (-half_var).exp();
     let s2 = (-k - (vi.q + vj.q) * T::HALF).exp();
-    ((s1 - s2) * T::HALF, (s1 + s2) * T::HALF)
+    (sin_difference(s1, s2, k), (s1 + s2) * T::HALF)
 }
 
+/// (s1 − s2)/2 with s2 = s1·e^(−2k).
+#[inline(always)]
+fn sin_difference<T: Real>(s1: T, s2: T, k: T) -> T {
+    let two_k = T::TWO * k;
+    if two_k.abs() < T::ONE {
+        -(s1 * exp_m1(-two_k)) * T::HALF
+    } else {
+        (s1 - s2) * T::HALF
+    }
+}
+
+/// The pair map at x₁ = x₂ (ρ = 1), bit for bit.
 #[inline(always)]
 pub(crate) fn sin_diag<T: Real>(q: T) -> (T, T) {
     let e = (-T::TWO * q).exp();
-    ((T::ONE - e) * T::HALF, (T::ONE + e) * T::HALF)
+    (sin_difference(T::ONE, e, q), (T::ONE + e) * T::HALF)
+}
+
+/// eˣ − 1 without cancellation near 0: the Taylor series to x¹³ for
+/// |x| < 1/4 (truncation below 3·10⁻¹⁷ relative), eˣ − 1 beyond (a relative
+/// error of at most 5ε there). Out of line: the pair and diagonal maps share
+/// one copy.
+#[inline(never)]
+pub(crate) fn exp_m1<T: Real>(x: T) -> T {
+    let quarter = T::HALF * T::HALF;
+    if x.abs() < quarter {
+        // Horner on x·(1 + x/2·(1 + x/3·(1 + …))).
+        let mut acc = T::ONE;
+        let mut n = 13;
+        while n > 1 {
+            acc = T::ONE + x * acc / T::from_usize(n);
+            n -= 1;
+        }
+        x * acc
+    } else {
+        x.exp() - T::ONE
+    }
 }
 
 #[cfg(feature = "quadrature")]
@@ -343,6 +381,96 @@ impl<T: Real> Step<T> {
                 let (q2, dot) = self.diag(q);
                 (q2, t * dot)
             }
+        }
+    }
+
+    /// Per-input factors of the error bounds of [`super::precision`], from
+    /// the variance `q` before this step and the diagonal map's `(q2, dot)`
+    /// after it.
+    pub fn input_factors(&self, q: T, q2: T, dot: T) -> Input<T> {
+        let positive = |v: T| v > T::ZERO && v.is_finite();
+        let ratio = |a: T, b: T| {
+            if positive(a) && positive(b) {
+                (a / b).sqrt()
+            } else {
+                T::ZERO
+            }
+        };
+        // √E[φ″(u)²] for u ~ N(0, q), where no pair form of E[φ″(u)φ″(v)]
+        // is used (Cauchy–Schwarz then bounds it by the product).
+        let e2 = match *self {
+            Step::Gelu => {
+                // φ″ = (2 − x²)·e^(−x²/2)/√(2π): with a = 1 + 2q,
+                // (4/√a − 4q/a^(3/2) + 3q²/a^(5/2))/(2π).
+                let a = T::ONE + T::TWO * q;
+                let four = T::TWO * T::TWO;
+                let three = T::TWO + T::ONE;
+                (four - four * q / a + three * q * q / (a * a)) / (a.sqrt() * T::TWO * T::PI)
+            }
+            #[cfg(feature = "quadrature")]
+            Step::Quadrature { dphi, .. } => quadrature::curvature(dphi, q),
+            _ => T::ZERO,
+        };
+        Input {
+            g: ratio(q, q2),
+            h: ratio(q, dot),
+            b: if positive(e2) { e2.sqrt() } else { T::ZERO },
+        }
+    }
+
+    /// |E[φ″(u)φ″(v)]| of a pair with covariance `k`, from the pair map's
+    /// outputs `(k2, dot)` where it has a closed form (erf, sin; 0 for the
+    /// piecewise-linear maps, whose kink is bounded apart), and otherwise
+    /// `cs`, the Cauchy–Schwarz bound from the per-input factors of
+    /// [`input_factors`](Self::input_factors) (for GELU also
+    /// (∫|φ″|)²·max p(u, v) = (∫|φ″|)²/(2π√(Σ₁₁Σ₂₂)·sin θ), whichever is
+    /// smaller: GELU's φ″ is a smoothed kink at large variance).
+    #[inline(always)]
+    pub fn second_moment(&self, vi: Var<T>, vj: Var<T>, k: T, (k2, dot): (T, T), cs: T) -> T {
+        match *self {
+            // Σ̇ = (4/π)/√det with ∂det/∂Σ₁₂ = −8Σ₁₂: ∂Σ̇/∂Σ₁₂ = 4Σ₁₂·Σ̇·(πΣ̇/4)².
+            Step::Erf => {
+                let c = T::PI * dot * T::HALF * T::HALF;
+                (T::TWO * T::TWO * k * dot * c * c).abs()
+            }
+            // E[sin u sin v] is the NNGP output itself.
+            Step::Sin => k2.abs(),
+            Step::Gelu => {
+                let (_, s) = correlation(vi, vj, k);
+                // (∫|φ″|)² = (2(erf 1 + 2√2·ϕ(√2)) − 1)² for φ″ = (2 − x²)ϕ(x).
+                let mass = T::from_f64(2.297_093_6);
+                let kinked = mass / (T::TWO * T::PI * vi.sq * vj.sq * s);
+                if kinked < cs {
+                    kinked
+                } else {
+                    cs
+                }
+            }
+            #[cfg(feature = "quadrature")]
+            Step::Quadrature { .. } => cs,
+            _ => T::ZERO,
+        }
+    }
+
+    /// Whether the map keeps collinear inputs collinear whatever their
+    /// variances (the positively homogeneous ABReLU family), and whether its
+    /// activation is odd or even (erf, sin; the ABReLU family needs neither:
+    /// it is homogeneous).
+    pub fn symmetries(&self) -> (bool, bool) {
+        match *self {
+            Step::AbRelu(_) => (true, false),
+            Step::Erf | Step::Sin => (false, true),
+            _ => (false, false),
+        }
+    }
+
+    /// For the ABReLU family, the change of Σ̇ per radian of the angle
+    /// between the inputs relative to its scale: ((a−b)²/(2π))/((a²+b²)/2).
+    /// 0 for the other steps.
+    pub fn kink(&self) -> T {
+        match *self {
+            Step::AbRelu(c) if c.half > T::ZERO => c.factor / c.half,
+            _ => T::ZERO,
         }
     }
 

@@ -10,6 +10,7 @@
 use super::arch::Architecture;
 use super::dual::{Step, Var};
 use super::layer::PairState;
+use super::precision::{self, worse, Errors, Input};
 use crate::{Error, Real};
 
 /// Side of the square tiles.
@@ -27,6 +28,8 @@ pub(crate) trait RowsMut<T> {
     fn count(&self) -> usize;
     /// Row `i` (empty past the end).
     fn row_mut(&mut self, i: usize) -> &mut [T];
+    /// Row `i`, read only (empty past the end).
+    fn row_ref(&self, i: usize) -> &[T];
 }
 
 impl<T, const D: usize> Rows<T> for [[T; D]] {
@@ -44,6 +47,9 @@ impl<T, const D: usize> RowsMut<T> for [[T; D]] {
     }
     fn row_mut(&mut self, i: usize) -> &mut [T] {
         self.get_mut(i).map_or(&mut [], |r| r.as_mut_slice())
+    }
+    fn row_ref(&self, i: usize) -> &[T] {
+        self.get(i).map_or(&[], |r| r.as_slice())
     }
 }
 
@@ -80,6 +86,12 @@ impl<T> RowsMut<T> for FlatMut<'_, T> {
         self.data
             .get_mut(start..start.saturating_add(self.width))
             .unwrap_or(&mut [])
+    }
+    fn row_ref(&self, i: usize) -> &[T] {
+        let start = i.saturating_mul(self.width);
+        self.data
+            .get(start..start.saturating_add(self.width))
+            .unwrap_or(&[])
     }
 }
 
@@ -141,6 +153,30 @@ fn poison<T: Real, M: RowsMut<T> + ?Sized>(m: &mut M, rows: usize, cols: usize) 
     }
 }
 
+/// The verdict on finished `rows × cols` outputs with error bound `error`:
+/// [`Error::Overflow`] if an entry is not finite, [`Error::PrecisionLoss`] if
+/// the bound passes [`PRECISION_LIMIT`](super::PRECISION_LIMIT); both
+/// outputs are zeroed then.
+fn judge<T: Real, M: RowsMut<T> + ?Sized>(
+    nngp: &mut M,
+    ntk: &mut M,
+    (rows, cols): (usize, usize),
+    error: T,
+) -> Result<(), Error> {
+    let verdict = if !(all_finite(nngp, rows, cols) && all_finite(ntk, rows, cols)) {
+        Err(Error::Overflow { what: "kernel" })
+    } else if precision::ENABLED && !precision::accepted(error) {
+        Err(Error::PrecisionLoss { what: "kernel" })
+    } else {
+        Ok(())
+    };
+    if verdict.is_err() {
+        poison(nngp, rows, cols);
+        poison(ntk, rows, cols);
+    }
+    verdict
+}
+
 fn all_finite<T: Real, M: RowsMut<T> + ?Sized>(m: &mut M, rows: usize, cols: usize) -> bool {
     (0..rows).all(|i| {
         let row = m.row_mut(i);
@@ -172,7 +208,8 @@ fn mirror<T: Real, M: RowsMut<T> + ?Sized>(
 
 /// Runs `steps` on one tile: rows `r0..r0 + nr` of `x1` against columns
 /// `c0..c0 + nc` of `x2`; with `upper`, only entries above the diagonal
-/// (global column > global row) are touched.
+/// (global column > global row) are touched. Returns the tile's error bound
+/// (see [`super::precision`]).
 #[allow(clippy::too_many_arguments)]
 fn tile<T, X1, X2, M>(
     steps: &[Step<T>],
@@ -183,7 +220,8 @@ fn tile<T, X1, X2, M>(
     upper: bool,
     nngp: &mut M,
     ntk: &mut M,
-) where
+) -> T
+where
     T: Real,
     X1: Rows<T> + ?Sized,
     X2: Rows<T> + ?Sized,
@@ -191,7 +229,7 @@ fn tile<T, X1, X2, M>(
 {
     let d = x1.row(r0).len();
     if d == 0 {
-        return;
+        return T::ZERO;
     }
     let inv_d = T::ONE / T::from_usize(d);
     let mut qr = [T::ZERO; TILE];
@@ -213,6 +251,9 @@ fn tile<T, X1, X2, M>(
         }
     };
 
+    // Whether row `li` and column `lj` of the tile are the same input.
+    let same = |li: usize, lj: usize| x1.row(r0 + li) == x2.row(c0 + lj);
+
     // Σ⁰ = x·x′/D, Θ⁰ = 0.
     for li in 0..nr {
         let xi = x1.row(r0 + li);
@@ -227,24 +268,54 @@ fn tile<T, X1, X2, M>(
             trow.fill(T::ZERO);
         }
     }
+    let mut errors = Errors::new(d);
+    if precision::ENABLED {
+        let mut vcs = [Var::default(); TILE];
+        for (v, q) in vcs.iter_mut().zip(&qc).take(nc) {
+            *v = Var::new(*q);
+        }
+        for li in 0..nr {
+            let f = first(li);
+            let vi = Var::new(qr.get(li).copied().unwrap_or(T::ZERO));
+            let (Some(krow), Some(vs)) =
+                (nngp.row_mut(r0 + li).get(c0 + f..c0 + nc), vcs.get(f..nc))
+            else {
+                continue;
+            };
+            for (lj, (&k, &vj)) in krow.iter().zip(vs).enumerate() {
+                errors.start(
+                    (li, f + lj),
+                    (vi, vj, k),
+                    || same(li, f + lj),
+                    || precision::deficit(x1.row(r0 + li), x2.row(c0 + f + lj)),
+                );
+            }
+        }
+    }
 
     let mut vr = [Var::default(); TILE];
     let mut vc = [Var::default(); TILE];
     let mut csq = [T::ZERO; TILE];
     let mut cr = [T::ZERO; TILE];
+    let mut ir = [Input::default(); TILE];
+    let mut ic = [Input::default(); TILE];
+    let mut q2r = [T::ZERO; TILE];
+    let mut q2c = [T::ZERO; TILE];
     for step in steps {
         match *step {
             Step::Identity => continue,
             Step::Affine { w2, b2 } => {
+                affine_errors(&mut errors, (&qr[..nr], &qc[..nc]), &first, (w2, b2));
                 sweep_affine(nngp, ntk, (r0, nr), (c0, nc), &first, |k, t| {
                     let k2 = w2 * k + b2;
                     (k2, k2 + w2 * t)
-                })
+                });
             }
             Step::AffineStandard { w2, b2, n } => {
+                affine_errors(&mut errors, (&qr[..nr], &qc[..nc]), &first, (w2, b2));
                 sweep_affine(nngp, ntk, (r0, nr), (c0, nc), &first, |k, t| {
                     (w2 * k + b2, n * k + T::ONE + w2 * t)
-                })
+                });
             }
             _ => {
                 for (v, q) in vr.iter_mut().zip(&qr).take(nr) {
@@ -253,20 +324,41 @@ fn tile<T, X1, X2, M>(
                 for (v, q) in vc.iter_mut().zip(&qc).take(nc) {
                     *v = Var::new(*q);
                 }
+                // The per-input error factors and the variances after this
+                // step, from the diagonal maps.
+                prepare(step, &qr[..nr.min(TILE)], &mut ir, &mut q2r);
+                prepare(step, &qc[..nc.min(TILE)], &mut ic, &mut q2c);
                 let (vr, vc) = (&vr[..nr.min(TILE)], &vc[..nc.min(TILE)]);
+                let (ir, ic) = (&ir[..nr.min(TILE)], &ic[..nc.min(TILE)]);
+                let kink = step.kink();
+                errors.begin(kink, step.symmetries(), matches!(step, Step::Sin));
+                let second = |vi, vj, k, out, cs| step.second_moment(vi, vj, k, out, cs);
+                let tiles = Tile {
+                    nngp,
+                    ntk,
+                    r0,
+                    c0,
+                    vr,
+                    vc,
+                    ir,
+                    ic,
+                    first: &first,
+                    errors: &mut errors,
+                };
                 match *step {
                     // With few registers (microcontrollers), one loop through
                     // the generic pair map serves every nonlinearity: the
                     // specialised loops below would cost flash, not time.
-                    _ if !crate::simd::WIDE => {
-                        sweep(nngp, ntk, r0, c0, vr, vc, &first, |a, b, k| {
-                            step.pair(a, b, k)
-                        })
-                    }
+                    _ if !crate::simd::WIDE => sweep(tiles, |a, b, k| step.pair(a, b, k), second),
                     Step::AbRelu(c) => {
+                        let Tile {
+                            nngp, ntk, errors, ..
+                        } = tiles;
                         for (v, (s, r)) in vc.iter().zip(csq.iter_mut().zip(cr.iter_mut())) {
                             (*s, *r) = (v.sq, v.r);
                         }
+                        // |Σ̇₁₂| ≤ (a² + b²)/2 = Σ̇ᵢᵢ: the map contracts.
+                        contracting_errors(errors, nngp, (r0, c0), (vr, vc, &cr[..nc]), &first);
                         for (li, &vi) in vr.iter().enumerate() {
                             let f = first(li);
                             let (Some(krow), Some(trow), Some(sq), Some(r)) = (
@@ -280,18 +372,86 @@ fn tile<T, X1, X2, M>(
                             c.row(vi, sq, r, krow, trow);
                         }
                     }
-                    Step::Erf => sweep(nngp, ntk, r0, c0, vr, vc, &first, super::dual::erf_pair),
-                    Step::Gelu => sweep(nngp, ntk, r0, c0, vr, vc, &first, super::dual::gelu_pair),
-                    Step::Sin => sweep(nngp, ntk, r0, c0, vr, vc, &first, super::dual::sin_pair),
-                    _ => sweep(nngp, ntk, r0, c0, vr, vc, &first, |a, b, k| {
-                        step.pair(a, b, k)
-                    }),
-                }
+                    Step::Erf => sweep(tiles, super::dual::erf_pair, second),
+                    Step::Gelu => sweep(tiles, super::dual::gelu_pair, second),
+                    Step::Sin => sweep(tiles, super::dual::sin_pair, second),
+                    _ => sweep(tiles, |a, b, k| step.pair(a, b, k), second),
+                };
+                errors.end();
+                qr = q2r;
+                qc = q2c;
             }
         }
-        for q in qr.iter_mut().take(nr).chain(qc.iter_mut().take(nc)) {
-            *q = step.diag(*q).0;
+        if let Step::Affine { w2, b2 } | Step::AffineStandard { w2, b2, .. } = *step {
+            for q in qr.iter_mut().take(nr).chain(qc.iter_mut().take(nc)) {
+                *q = w2 * *q + b2;
+            }
         }
+    }
+    errors.estimate()
+}
+
+/// The bends of an affine layer (`w2`, `b2`) on the tile's collinear pairs,
+/// from the variances `q` of its rows and columns before it, and its
+/// rounding.
+fn affine_errors<T: Real>(
+    errors: &mut Errors<T>,
+    (qr, qc): (&[T], &[T]),
+    first: &dyn Fn(usize) -> usize,
+    w2b2: (T, T),
+) {
+    if !precision::ENABLED {
+        return;
+    }
+    if w2b2.1 > T::ZERO && errors.tracking() {
+        for (li, &q1) in qr.iter().enumerate() {
+            for (lj, &q2) in qc.iter().enumerate().skip(first(li)) {
+                errors.affine_pair((li, lj), (q1, q2), w2b2);
+            }
+        }
+    }
+    errors.affine();
+}
+
+/// The errors of a contracting nonlinearity without curvature (the ABReLU
+/// family) on the tile, before its map.
+fn contracting_errors<T, M>(
+    errors: &mut Errors<T>,
+    nngp: &mut M,
+    (r0, c0): (usize, usize),
+    (vr, vc, rc): (&[Var<T>], &[Var<T>], &[T]),
+    first: &dyn Fn(usize) -> usize,
+) where
+    T: Real,
+    M: RowsMut<T> + ?Sized,
+{
+    if !precision::ENABLED {
+        return;
+    }
+    let nc = vc.len();
+    let m: &M = nngp;
+    let rows = vr.iter().enumerate().map(|(li, &vi)| {
+        let f = first(li);
+        (
+            li,
+            vi,
+            f,
+            m.row_ref(r0 + li).get(c0 + f..c0 + nc).unwrap_or(&[]),
+        )
+    });
+    errors.contracting(rows, (vc, rc));
+}
+
+/// For each variance of `q`, the error factors of `step` and the variance
+/// after it (one out-of-line copy of the diagonal maps for rows and columns).
+#[inline(never)]
+fn prepare<T: Real>(step: &Step<T>, q: &[T], factors: &mut [Input<T>], next: &mut [T]) {
+    for ((&q, f), n) in q.iter().zip(factors.iter_mut()).zip(next.iter_mut()) {
+        let (q2, dot) = step.diag(q);
+        if precision::ENABLED {
+            *f = step.input_factors(q, q2, dot);
+        }
+        *n = q2;
     }
 }
 
@@ -322,34 +482,68 @@ fn sweep_affine<T, M, F>(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn sweep<T, M, F>(
-    nngp: &mut M,
-    ntk: &mut M,
+/// What a nonlinear sweep over a tile needs.
+struct Tile<'a, T, M: ?Sized> {
+    nngp: &'a mut M,
+    ntk: &'a mut M,
     r0: usize,
     c0: usize,
-    vr: &[Var<T>],
-    vc: &[Var<T>],
-    first: &dyn Fn(usize) -> usize,
-    f: F,
-) where
+    vr: &'a [Var<T>],
+    vc: &'a [Var<T>],
+    ir: &'a [Input<T>],
+    ic: &'a [Input<T>],
+    first: &'a dyn Fn(usize) -> usize,
+    errors: &'a mut Errors<T>,
+}
+
+/// Applies the pair map `f` to a tile; returns the largest amplification of
+/// correlation errors and the largest sensitivity of Σ̇ over its pairs (see
+/// [`super::precision`]), with E[φ″(u)φ″(v)] from `second` (given the
+/// Cauchy–Schwarz bound of the per-input factors).
+#[inline(always)]
+fn sweep<T, M, F, S>(tile: Tile<'_, T, M>, f: F, second: S)
+where
     T: Real,
     M: RowsMut<T> + ?Sized,
     F: Fn(Var<T>, Var<T>, T) -> (T, T),
+    S: Fn(Var<T>, Var<T>, T, (T, T), T) -> T,
 {
+    let Tile {
+        nngp,
+        ntk,
+        r0,
+        c0,
+        vr,
+        vc,
+        ir,
+        ic,
+        first,
+        errors,
+    } = tile;
     let nc = vc.len();
-    for (li, &vi) in vr.iter().enumerate() {
+    for ((li, &vi), fi) in vr.iter().enumerate().zip(ir) {
         let s = first(li);
-        let (Some(krow), Some(trow), Some(vcs)) = (
+        let (Some(krow), Some(trow), Some(vcs), Some(fcs)) = (
             nngp.row_mut(r0 + li).get_mut(c0 + s..c0 + nc),
             ntk.row_mut(r0 + li).get_mut(c0 + s..c0 + nc),
             vc.get(s..),
+            ic.get(s..),
         ) else {
             continue;
         };
-        for ((k, t), &vj) in krow.iter_mut().zip(trow.iter_mut()).zip(vcs) {
+        for (lj, (((k, t), &vj), fj)) in krow
+            .iter_mut()
+            .zip(trow.iter_mut())
+            .zip(vcs)
+            .zip(fcs)
+            .enumerate()
+        {
             let (k2, dot) = f(vi, vj, *k);
+            if precision::ENABLED {
+                let e2 = second(vi, vj, *k, (k2, dot), fi.b * fj.b);
+                let (amp, curv) = (dot.abs() * fi.g * fj.g, e2 * fi.h * fj.h);
+                errors.pair((li, s + lj), (vi, vj, *k), (amp, curv));
+            }
             *k = k2;
             *t *= dot;
         }
@@ -397,6 +591,13 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
             s = l.apply(s);
         }
         crate::error::check_result(&[s.sigma11, s.sigma12, s.sigma22, s.theta12], "kernel")?;
+        if precision::ENABLED {
+            let (steps, len) = self.steps();
+            let bound = precision::pair_bound(steps.get(..len).unwrap_or(&[]), x1, x2);
+            if !precision::accepted(bound) {
+                return Err(Error::PrecisionLoss { what: "kernel" });
+            }
+        }
         Ok(s)
     }
 
@@ -432,22 +633,19 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
             }
         }
         // Upper triangle, tile by tile.
+        let mut error = T::ZERO;
         for r0 in (0..n).step_by(TILE) {
             let nr = TILE.min(n - r0);
             for c0 in (r0..n).step_by(TILE) {
                 let nc = TILE.min(n - c0);
-                tile(steps, x, x, (r0, nr), (c0, nc), c0 == r0, nngp, ntk);
+                let e = tile(steps, x, x, (r0, nr), (c0, nc), c0 == r0, nngp, ntk);
+                error = worse(error, e);
                 // The lower triangle is a bitwise copy, made while the tile is in cache.
                 mirror(nngp, (r0, nr), (c0, nc));
                 mirror(ntk, (r0, nr), (c0, nc));
             }
         }
-        if !(all_finite(nngp, n, n) && all_finite(ntk, n, n)) {
-            poison(nngp, n, n);
-            poison(ntk, n, n);
-            return Err(Error::Overflow { what: "kernel" });
-        }
-        Ok(())
+        judge(nngp, ntk, (n, n), error)
     }
 
     fn cross_impl<X1, X2, M>(
@@ -473,19 +671,16 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         check_output(ntk, m, n)?;
         let (steps, len) = self.steps();
         let steps = steps.get(..len).unwrap_or(&[]);
+        let mut error = T::ZERO;
         for r0 in (0..m).step_by(TILE) {
             let nr = TILE.min(m - r0);
             for c0 in (0..n).step_by(TILE) {
                 let nc = TILE.min(n - c0);
-                tile(steps, x1, x2, (r0, nr), (c0, nc), false, nngp, ntk);
+                let e = tile(steps, x1, x2, (r0, nr), (c0, nc), false, nngp, ntk);
+                error = worse(error, e);
             }
         }
-        if !(all_finite(nngp, m, n) && all_finite(ntk, m, n)) {
-            poison(nngp, m, n);
-            poison(ntk, m, n);
-            return Err(Error::Overflow { what: "kernel" });
-        }
-        Ok(())
+        judge(nngp, ntk, (m, n), error)
     }
 
     /// NNGP and NTK Gram matrices of `N` inputs of dimension `D`:

@@ -99,6 +99,29 @@ pub(crate) fn pair<T: Real>(
     (e * inv, ed * inv)
 }
 
+/// E[φ″(u)²] for u ~ N(0, q), with φ″ by central differences of φ′ at the
+/// nodes of the half-range rule (an activation with a kink at 0 contributes
+/// nothing for it: the rule has no node there). For the error bounds of
+/// [`super::precision`] only.
+pub(crate) fn curvature<T: Real>(dphi: fn(T) -> T, q: T) -> T {
+    let q = if q < T::ZERO { T::ZERO } else { q };
+    let sq = q.sqrt();
+    // A step of ε^(1/3) relative to the node: the truncation and rounding
+    // errors of the difference then balance.
+    let h = T::from_f64(f64::from(T::MANTISSA_DIGITS) * -core::f64::consts::LN_2 / 3.0);
+    let h = h.exp();
+    let mut e = T::ZERO;
+    for (&x, &w) in HALF_NODES.iter().zip(HALF_WEIGHTS.iter()) {
+        let (x, w) = (T::from_f64(x), T::from_f64(w));
+        for u in [sq * x, -sq * x] {
+            let step = h * (if u.abs() > T::ONE { u.abs() } else { T::ONE });
+            let d2 = (dphi(u + step) - dphi(u - step)) / (T::TWO * step);
+            e += w * d2 * d2;
+        }
+    }
+    e / (T::TWO * T::PI).sqrt()
+}
+
 /// E[φ(u)²] and E[φ′(u)²] for u ~ N(0, q).
 pub(crate) fn diag<T: Real>(phi: fn(T) -> T, dphi: fn(T) -> T, q: T) -> (T, T) {
     let q = if q < T::ZERO { T::ZERO } else { q };

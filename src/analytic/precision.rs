@@ -1,0 +1,494 @@
+//! A first-order bound on the rounding error of the kernel recursion.
+//!
+//! The recursion can lose all its accuracy without overflowing: a correlation
+//! near ±1 behind a nonlinearity of huge variance, or a chaotic network that
+//! separates nearby correlations exponentially with depth, turns the rounding
+//! of the working precision into O(1) errors. With the `error-bounds`
+//! feature every kernel routine carries, next to the kernels, a bound on
+//! their error relative to the diagonal scale, and refuses a result whose
+//! bound passes [`PRECISION_LIMIT`](super::PRECISION_LIMIT).
+//!
+//! Errors are in units of the diagonal: the correlation error
+//! |δΣ₁₂|/√(Σ₁₁Σ₂₂) of each pair, and |δΘ₁₂|/√(Θ₁₁Θ₂₂) for the whole tile.
+//! With ε the machine epsilon:
+//!
+//! - every operation since the last nonlinearity adds its rounding, shared by
+//!   all pairs: (D/L + 3)ε for Σ⁰ = x·x′/D (L-lane sums), 2ε per affine
+//!   layer, 4ε for a nonlinearity's own map; the relative error of the
+//!   variances grows the same way;
+//! - an affine layer contracts correlation errors, and Θ′ = Σ′ + w²Θ keeps
+//!   the larger of the NNGP and NTK errors (Cauchy–Schwarz);
+//! - a nonlinearity φ multiplies a pair's correlation error δρ by
+//!   |Σ̇₁₂|·√(Σ₁₁Σ₂₂/(Σ′₁₁Σ′₂₂)) (Price's theorem: ∂Σ′₁₂/∂Σ₁₂ =
+//!   E[φ′(u)φ′(v)]), and moves its Σ̇ by |E[φ″(u)φ″(v)]|·δρ, in closed form
+//!   where there is one (erf, sin) and otherwise bounded (Cauchy–Schwarz; for
+//!   GELU also by its mass over the density at 0); the ABReLU family has a
+//!   kink instead of φ″: Σ̇ moves by (a−b)²/(2π) per radian of the angle θ,
+//!   which moves by min(δρ/sin θ, √(2δρ));
+//! - sin subtracts variances, (Σ₁₁ + Σ₂₂)/2 − Σ₁₂: their relative errors
+//!   count as correlation errors there (except on the exact symmetry of a
+//!   collinear pair of equal variances).
+//!
+//! Pairs whose computed correlation snaps to ±1 (within 8 ulp) are computed
+//! as exactly collinear. That is exact for a repeated input, whose error
+//! stays 0. For two different inputs the error is how far the truth is from
+//! collinear: at the inputs, 1 − |ρ| is computed without cancellation from
+//! the normalised inputs; a ReLU-type map keeps collinear pairs collinear,
+//! and so does any map for equal variances (odd and even maps also for
+//! opposite inputs); an affine layer with a bias bends a collinear pair of
+//! different norms by w²b²(√Σ₁₁ − √Σ₂₂)²/(√(AB)(√(AB) + C)) (A, B the new
+//! variances, C the new covariance), computed from the variances; after
+//! other maps the distance is bounded by the computed one plus the rounding.
+//!
+//! The bound assumes elementary functions within an ulp or so (the `libm`
+//! and `std` backends); `micromath`'s approximations are not accounted for.
+
+// The comparisons below are written to let NaN through as "not accepted"
+// (`!(x < y)`), and the sentinels of `z` are exact values.
+#![allow(
+    clippy::neg_cmp_op_on_partial_ord,
+    clippy::float_cmp,
+    clippy::float_cmp_const
+)]
+
+use super::dual::{cosine, snap, Step, Var};
+use super::gram::TILE;
+use crate::Real;
+
+/// Whether the bounds are carried (the `error-bounds` feature); without it
+/// the code below is compiled but never run, and the optimiser drops it.
+pub(crate) const ENABLED: bool = cfg!(feature = "error-bounds");
+
+/// Side of the per-pair arrays (0 without the feature: no stack is used).
+const SIDE: usize = if ENABLED { TILE } else { 0 };
+
+/// `Z` of a pair computed with resolved correlations.
+const RESOLVED: f32 = -1.0;
+/// `Z` of a pair that is collinear in the model, at an unknown distance
+/// (bounded by the computed one).
+const UNKNOWN: f32 = -2.0;
+/// `Z` of a repeated input: exact throughout.
+const EXACT: f32 = -3.0;
+
+/// The larger of two bounds; NaN wins.
+#[inline(always)]
+pub(crate) fn worse<T: Real>(a: T, b: T) -> T {
+    if b > a || b.is_nan() {
+        b
+    } else {
+        a
+    }
+}
+
+/// Per-input factors of a nonlinearity's bounds, from its diagonal map: a
+/// pair (i, j) with pair-map outputs (Σ′₁₂, Σ̇₁₂) amplifies correlation
+/// errors by |Σ̇₁₂|·gᵢ·gⱼ and moves Σ̇ by |E[φ″(u)φ″(v)]|·hᵢ·hⱼ per unit of
+/// correlation error.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Input<T> {
+    /// √(qᵢ/Σ′ᵢᵢ).
+    pub g: T,
+    /// √(qᵢ/Σ̇ᵢᵢ).
+    pub h: T,
+    /// √E[φ″(uᵢ)²], for maps without a pair form of E[φ″(u)φ″(v)].
+    pub b: T,
+}
+
+/// The error bounds of the pairs of one tile.
+#[derive(Clone, Debug)]
+pub(crate) struct Errors<T> {
+    /// Per pair: how far the truth is from the model that the computation
+    /// follows (exact arithmetic, collinear where it snapped).
+    a: [[f32; SIDE]; SIDE],
+    /// Per pair: the model's distance 1 − |ρ| from collinear (≥ 0), or
+    /// [`RESOLVED`], [`UNKNOWN`], [`EXACT`].
+    z: [[f32; SIDE]; SIDE],
+    /// Rounding since the last nonlinearity, in correlation units.
+    since: T,
+    /// Relative error of the variances.
+    q: T,
+    /// Bound on |δΘ₁₂|/√(Θ₁₁Θ₂₂).
+    t: T,
+    /// An upper bound of every entry of `a` (NaN if one is).
+    amax: f32,
+    /// Whether some pair is collinear in the model (`z` ≥ 0 or unknown).
+    tracking: bool,
+    /// The NTK increment of the current nonlinearity (largest over pairs).
+    t_step: T,
+    /// The current nonlinearity: its kink factor, whether it keeps
+    /// collinear pairs collinear, and the variance error it feels.
+    kink: T,
+    homogeneous: bool,
+    parity: bool,
+    dq: T,
+}
+
+impl<T: Real> Errors<T> {
+    /// The bounds for inputs of dimension `dim`, every pair resolved.
+    pub fn new(dim: usize) -> Self {
+        let k = T::EPSILON * T::from_usize(dim / crate::simd::LANES + 3);
+        Self {
+            a: [[0.0; SIDE]; SIDE],
+            z: [[RESOLVED; SIDE]; SIDE],
+            since: k,
+            q: k,
+            t: T::ZERO,
+            amax: 0.0,
+            tracking: false,
+            t_step: T::ZERO,
+            kink: T::ZERO,
+            homogeneous: false,
+            parity: false,
+            dq: T::ZERO,
+        }
+    }
+
+    /// Classifies pair (`i`, `j`) at the inputs, with Σ⁰ = `k`: a repeated
+    /// input is exact; a pair of different inputs whose correlation snaps is
+    /// collinear in the model at the distance `deficit()`.
+    #[inline]
+    pub fn start(
+        &mut self,
+        (i, j): (usize, usize),
+        (vi, vj, k): (Var<T>, Var<T>, T),
+        same: impl FnOnce() -> bool,
+        deficit: impl FnOnce() -> T,
+    ) {
+        // A repeated input has Σ₁₂ = Σ₁₁ = Σ₂₂ bit for bit (zero vectors
+        // included, whose correlation is taken as 0).
+        let snap = snapped(vi, vj, k);
+        if snap || (k == vi.q && k == vj.q) {
+            if let Some(z) = self.z.get_mut(i).and_then(|r| r.get_mut(j)) {
+                if same() {
+                    *z = EXACT;
+                } else if snap {
+                    *z = narrow(deficit());
+                    self.tracking = true;
+                }
+            }
+        }
+    }
+
+    /// Whether some pair is collinear in the model, so that an affine layer
+    /// with a bias can bend it ([`affine_pair`](Self::affine_pair)).
+    pub fn tracking(&self) -> bool {
+        self.tracking
+    }
+
+    /// After an affine layer (`w2`, `b2`) on pair (`i`, `j`) with variances
+    /// `q1`, `q2` before it: a bias bends collinear pairs of different norms.
+    pub fn affine_pair(&mut self, (i, j): (usize, usize), (q1, q2): (T, T), (w2, b2): (T, T)) {
+        let Some(z) = self.z.get_mut(i).and_then(|r| r.get_mut(j)) else {
+            return;
+        };
+        if *z < 0.0 || !(b2 > T::ZERO) {
+            return;
+        }
+        let (s1, s2) = (q1.sqrt(), q2.sqrt());
+        // The variances' own errors blur the difference of the roots.
+        let blur = self.q * worse(s1, s2);
+        let d = (s1 - s2).abs() + blur;
+        let (a, b) = (w2 * q1 + b2, w2 * q2 + b2);
+        let c = w2 * s1 * s2 + b2;
+        let root = (a * b).sqrt();
+        let bend = w2 * b2 * d * d / (root * (root + c));
+        *z = narrow(T::from_f64(f64::from(*z)) + bend);
+    }
+
+    /// After an affine layer: its rounding.
+    pub fn affine(&mut self) {
+        let two = T::TWO * T::EPSILON;
+        self.since += two;
+        self.q += two;
+        self.t = worse(self.t, self.largest()) + two;
+    }
+
+    /// Before a nonlinearity: its kink factor (ABReLU family, 0 otherwise),
+    /// whether it keeps collinear pairs collinear (ABReLU family), whether
+    /// it is odd or even (so that it keeps opposite inputs of equal variance
+    /// collinear: erf, sin), and whether it subtracts variances (sin).
+    pub fn begin(&mut self, kink: T, (homogeneous, parity): (bool, bool), variances: bool) {
+        self.kink = kink;
+        self.homogeneous = homogeneous;
+        self.parity = parity;
+        self.dq = if variances { self.q } else { T::ZERO };
+        self.t_step = T::ZERO;
+    }
+
+    /// One pair (`i`, `j`) of the nonlinearity, with (`vi`, `vj`, `k`)
+    /// before it, `amp` = |Σ̇₁₂|·√(Σ₁₁Σ₂₂/(Σ′₁₁Σ′₂₂)) and `curv` =
+    /// |E[φ″(u)φ″(v)]|·√(Σ₁₁Σ₂₂/(Σ̇₁₁Σ̇₂₂)).
+    #[inline]
+    pub fn pair(
+        &mut self,
+        (i, j): (usize, usize),
+        (vi, vj, k): (Var<T>, Var<T>, T),
+        (amp, curv): (T, T),
+    ) {
+        let (Some(a), Some(z)) = (
+            self.a.get_mut(i).and_then(|r| r.get_mut(j)),
+            self.z.get(i).and_then(|r| r.get(j)),
+        ) else {
+            return;
+        };
+        let z0 = *z;
+        if z0 == EXACT {
+            return;
+        }
+        let rho = snap(cosine(k, vi.r, vj.r));
+        let collinear = !(rho.abs() < T::ONE);
+        let a0 = T::from_f64(f64::from(*a));
+        let dev = || {
+            let c = cosine(k, vi.r, vj.r).abs();
+            let d = T::ONE - c;
+            if d > T::ZERO {
+                d
+            } else {
+                -d
+            }
+        };
+        // The input's error against the truth, as the map uses it.
+        let equal = vi.q == vj.q;
+        // A collinear pair of equal variances sits on the exact symmetry of
+        // the map, where the variances' common errors cannot move it off.
+        let dq = if collinear && equal { T::ZERO } else { self.dq };
+        let err = dq
+            + if collinear {
+                if z0 >= 0.0 {
+                    a0 + T::from_f64(f64::from(z0))
+                } else {
+                    a0 + dev() + self.since
+                }
+            } else {
+                a0 + self.since
+            };
+        let dtheta = if self.kink > T::ZERO {
+            let holder = (T::TWO * err).sqrt();
+            if collinear {
+                holder
+            } else {
+                let s = ((T::ONE - rho) * (T::ONE + rho)).sqrt();
+                let linear = err / s;
+                if linear < holder {
+                    linear
+                } else {
+                    holder
+                }
+            }
+        } else {
+            T::ZERO
+        };
+        self.t_step = worse(self.t_step, curv * err + self.kink * dtheta);
+        *a = narrow(amp * err);
+        if !(*a <= self.amax) {
+            self.amax = *a;
+        }
+        // Collinear inputs of equal variance stay collinear through any map
+        // (u = v), opposite ones through odd and even maps (v = −u).
+        let next = if !collinear {
+            RESOLVED
+        } else if self.homogeneous || (equal && (rho > T::ZERO || self.parity)) {
+            0.0
+        } else {
+            UNKNOWN
+        };
+        if let Some(z) = self.z.get_mut(i).and_then(|r| r.get_mut(j)) {
+            *z = next;
+        }
+        self.tracking |= next != RESOLVED;
+    }
+
+    /// A contracting map without curvature (the ABReLU family) on a tile,
+    /// before it: `rows` yields each row's index, variance and the
+    /// covariances of its pairs, with the index of its first column. When no
+    /// pair snaps to ±1 (the common case) every pair's error grows by the
+    /// same rounding, and the kink moves Σ̇ by at most
+    /// min(δρ/sin θ, √(2δρ)) over the tile; otherwise pair by pair.
+    pub fn contracting<'r>(
+        &mut self,
+        rows: impl Iterator<Item = (usize, Var<T>, usize, &'r [T])> + Clone,
+        (vc, rc): (&[Var<T>], &[T]),
+    ) where
+        T: 'r,
+    {
+        let edge = T::ONE - T::from_f64(8.0) * T::EPSILON;
+        let mut s2min = T::INFINITY;
+        let mut collinear = false;
+        // Lane-wise minima, so that the loop vectorises.
+        const L: usize = crate::simd::LANES;
+        let mut mins = [T::INFINITY; L];
+        let mut snaps = [false; L];
+        let mut lane = |k: T, ri: T, rj: T, l: usize| {
+            // As `cosine` and `snap`, in selects.
+            let (lo, hi) = if ri <= rj { (ri, rj) } else { (rj, ri) };
+            let c = ((k * lo) * hi).abs();
+            let snapped = !(c < edge);
+            let s2 = if snapped {
+                T::INFINITY
+            } else {
+                (T::ONE - c) * (T::ONE + c)
+            };
+            if let (Some(m), Some(f)) = (mins.get_mut(l), snaps.get_mut(l)) {
+                *m = if s2 < *m { s2 } else { *m };
+                *f |= snapped;
+            }
+        };
+        for (_, vi, first, krow) in rows.clone() {
+            let rcs = rc.get(first..).unwrap_or(&[]);
+            let n = krow.len().min(rcs.len());
+            let (kc, kt) = krow[..n].as_chunks::<L>();
+            let (rcc, rct) = rcs[..n].as_chunks::<L>();
+            for (ks, rs) in kc.iter().zip(rcc) {
+                for l in 0..L {
+                    lane(ks[l], vi.r, rs[l], l);
+                }
+            }
+            for (&k, &rj) in kt.iter().zip(rct) {
+                lane(k, vi.r, rj, 0);
+            }
+        }
+        for (&m, &f) in mins.iter().zip(&snaps) {
+            s2min = if m < s2min { m } else { s2min };
+            collinear |= f;
+        }
+        if collinear {
+            for (i, vi, first, krow) in rows {
+                for (lj, (&k, &vj)) in krow.iter().zip(vc.get(first..).unwrap_or(&[])).enumerate() {
+                    self.pair((i, first + lj), (vi, vj, k), (T::ONE, T::ZERO));
+                }
+            }
+            return;
+        }
+        let err = self.largest();
+        if self.kink > T::ZERO && s2min < T::INFINITY {
+            let holder = (T::TWO * err).sqrt();
+            let linear = err / s2min.sqrt();
+            self.t_step = worse(
+                self.t_step,
+                self.kink * if linear < holder { linear } else { holder },
+            );
+        }
+        let since = narrow(self.since);
+        for row in self.a.iter_mut() {
+            for a in row.iter_mut() {
+                *a += since;
+            }
+        }
+        self.amax += since;
+    }
+
+    /// After the nonlinearity.
+    pub fn end(&mut self) {
+        let four = T::TWO * T::TWO * T::EPSILON;
+        self.t += self.t_step + four;
+        self.since = four;
+        self.q += four;
+    }
+
+    /// The largest correlation error over the pairs (a repeated input's
+    /// stays 0); NaN if any is.
+    fn largest(&self) -> T {
+        T::from_f64(f64::from(self.amax)) + self.since
+    }
+
+    /// The tile's bound, doubled for what the first-order terms leave out
+    /// (NaN if any part is).
+    pub fn estimate(&self) -> T {
+        worse(self.largest(), self.t)
+    }
+}
+
+/// Whether an error bound is within [`PRECISION_LIMIT`](super::PRECISION_LIMIT)
+/// (NaN is not).
+pub(crate) fn accepted<T: Real>(bound: T) -> bool {
+    bound.to_f64() <= super::PRECISION_LIMIT
+}
+
+/// A bound stored in `f32`, rounded up to stay a bound (∞ beyond its range,
+/// NaN kept).
+fn narrow<T: Real>(v: T) -> f32 {
+    let x = v.to_f64();
+    let n = x as f32;
+    if f64::from(n) < x {
+        n * (1.0 + f32::EPSILON)
+    } else {
+        n
+    }
+}
+
+/// `true` if the correlation of the pair (`vi`, `vj`, `k`) snaps to ±1.
+#[inline(always)]
+pub(crate) fn snapped<T: Real>(vi: Var<T>, vj: Var<T>, k: T) -> bool {
+    !(snap(cosine(k, vi.r, vj.r)).abs() < T::ONE)
+}
+
+/// 1 − |ρ| of two inputs, computed without cancellation as
+/// ‖x̂ ∓ x̂′‖²/2 from the normalised inputs (0 if either is zero).
+#[inline(never)]
+pub(crate) fn deficit<T: Real>(x1: &[T], x2: &[T]) -> T {
+    let (n1, n2) = (
+        crate::simd::dot(x1, x1).sqrt(),
+        crate::simd::dot(x2, x2).sqrt(),
+    );
+    if !(n1 > T::ZERO && n2 > T::ZERO) {
+        return T::ZERO;
+    }
+    let sign = if crate::simd::dot(x1, x2) < T::ZERO {
+        -T::ONE
+    } else {
+        T::ONE
+    };
+    let (r1, r2) = (T::ONE / n1, sign / n2);
+    let sum = x1.iter().zip(x2).fold(T::ZERO, |acc, (&a, &b)| {
+        let d = a * r1 - b * r2;
+        acc + d * d
+    });
+    // The rounding of the normalised inputs, a few ulp of each component.
+    sum * T::HALF + T::from_usize(x1.len()) * T::EPSILON * T::EPSILON
+}
+
+/// The error bound of one pair of inputs `x1`, `x2` through `steps`, as the
+/// Gram routines compute it for that pair.
+pub(crate) fn pair_bound<T: Real>(steps: &[Step<T>], x1: &[T], x2: &[T]) -> T {
+    let mut e = Errors::new(x1.len());
+    let inv = T::ONE / T::from_usize(x1.len().max(1));
+    let (mut q1, mut q2) = (
+        crate::simd::dot(x1, x1) * inv,
+        crate::simd::dot(x2, x2) * inv,
+    );
+    let mut k = crate::simd::dot(x1, x2) * inv;
+    e.start(
+        (0, 0),
+        (Var::new(q1), Var::new(q2), k),
+        || x1 == x2,
+        || deficit(x1, x2),
+    );
+    for step in steps {
+        match *step {
+            Step::Identity => {}
+            Step::Affine { w2, b2 } | Step::AffineStandard { w2, b2, .. } => {
+                e.affine_pair((0, 0), (q1, q2), (w2, b2));
+                e.affine();
+                k = w2 * k + b2;
+                q1 = w2 * q1 + b2;
+                q2 = w2 * q2 + b2;
+            }
+            _ => {
+                let input = |q: T| {
+                    let (q2, dot) = step.diag(q);
+                    (q2, step.input_factors(q, q2, dot))
+                };
+                let ((n1, f1), (n2, f2)) = (input(q1), input(q2));
+                let (vi, vj) = (Var::new(q1), Var::new(q2));
+                let (k2, dot) = step.pair(vi, vj, k);
+                let e2 = step.second_moment(vi, vj, k, (k2, dot), f1.b * f2.b);
+                e.begin(step.kink(), step.symmetries(), matches!(step, Step::Sin));
+                let spread = (dot.abs() * f1.g * f2.g, e2 * f1.h * f2.h);
+                e.pair((0, 0), (vi, vj, k), spread);
+                e.end();
+                (q1, q2, k) = (n1, n2, k2);
+            }
+        }
+    }
+    e.estimate()
+}
