@@ -271,10 +271,25 @@ where
     let mut errors = Errors::new(d);
     if precision::ENABLED {
         let mut vcs = [Var::default(); TILE];
-        for (v, q) in vcs.iter_mut().zip(&qc).take(nc) {
+        let mut rcs = [T::ZERO; TILE];
+        for ((v, r), q) in vcs.iter_mut().zip(rcs.iter_mut()).zip(&qc).take(nc) {
             *v = Var::new(*q);
+            *r = v.r;
         }
-        for li in 0..nr {
+        // Most tiles hold no pair that snaps or repeats: one vectorised scan
+        // tells, and only the others go pair by pair.
+        let m: &M = nngp;
+        let special = (0..nr).any(|li| {
+            let f = first(li);
+            let vi = Var::new(qr.get(li).copied().unwrap_or(T::ZERO));
+            let krow = m.row_ref(r0 + li).get(c0 + f..c0 + nc).unwrap_or(&[]);
+            precision::any_special(
+                vi,
+                krow,
+                (qc.get(f..nc).unwrap_or(&[]), rcs.get(f..nc).unwrap_or(&[])),
+            )
+        });
+        for li in 0..if special { nr } else { 0 } {
             let f = first(li);
             let vi = Var::new(qr.get(li).copied().unwrap_or(T::ZERO));
             let (Some(krow), Some(vs)) =
@@ -446,9 +461,11 @@ fn contracting_errors<T, M>(
 /// after it (one out-of-line copy of the diagonal maps for rows and columns).
 #[inline(never)]
 fn prepare<T: Real>(step: &Step<T>, q: &[T], factors: &mut [Input<T>], next: &mut [T]) {
+    // The ABReLU family's wide path bounds its errors without the factors.
+    let wanted = precision::ENABLED && !(crate::simd::WIDE && matches!(step, Step::AbRelu(_)));
     for ((&q, f), n) in q.iter().zip(factors.iter_mut()).zip(next.iter_mut()) {
         let (q2, dot) = step.diag(q);
-        if precision::ENABLED {
+        if wanted {
             *f = step.input_factors(q, q2, dot);
         }
         *n = q2;

@@ -416,6 +416,36 @@ fn narrow<T: Real>(v: T) -> f32 {
     }
 }
 
+/// Whether some pair of row `vi` against the columns with variances `qc`
+/// and reciprocal roots `rc`, covariances `krow`, snaps to ±1 or could be a
+/// repeated input (Σ₁₂ = Σ₁₁ = Σ₂₂): the pairs [`Errors::start`] acts on.
+pub(crate) fn any_special<T: Real>(vi: Var<T>, krow: &[T], (qc, rc): (&[T], &[T])) -> bool {
+    const L: usize = crate::simd::LANES;
+    let edge = T::ONE - T::from_f64(8.0) * T::EPSILON;
+    let n = krow.len().min(qc.len()).min(rc.len());
+    let mut hits = [false; L];
+    let mut lane = |k: T, q: T, rj: T, l: usize| {
+        let (lo, hi) = if vi.r <= rj { (vi.r, rj) } else { (rj, vi.r) };
+        let c = ((k * lo) * hi).abs();
+        let hit = !(c < edge) || (k == vi.q && k == q);
+        if let Some(h) = hits.get_mut(l) {
+            *h |= hit;
+        }
+    };
+    let (kc, kt) = krow[..n].as_chunks::<L>();
+    let (qcc, qct) = qc[..n].as_chunks::<L>();
+    let (rcc, rct) = rc[..n].as_chunks::<L>();
+    for ((ks, qs), rs) in kc.iter().zip(qcc).zip(rcc) {
+        for l in 0..L {
+            lane(ks[l], qs[l], rs[l], l);
+        }
+    }
+    for ((&k, &q), &rj) in kt.iter().zip(qct).zip(rct) {
+        lane(k, q, rj, 0);
+    }
+    hits.iter().any(|&h| h)
+}
+
 /// `true` if the correlation of the pair (`vi`, `vj`, `k`) snaps to ±1.
 #[inline(always)]
 pub(crate) fn snapped<T: Real>(vi: Var<T>, vj: Var<T>, k: T) -> bool {
