@@ -86,7 +86,7 @@
 //! are all accepted, within 10⁻³ of f64. The bound assumes elementary
 //! functions within an ulp or so (`libm`, `std`), and smooth custom
 //! activations. Without the feature the kernels are returned unchecked; the
-//! bound adds about 30 % to the time of a ReLU Gram matrix.
+//! bound adds about 25 % to the time of a ReLU Gram matrix.
 //!
 //! # Quadrature
 //!
