@@ -201,6 +201,16 @@ pub(crate) fn accumulate<T: Real>(
         mode,
     };
     let jend = |i: usize| if symmetric { i + 1 } else { n };
+    // What is left of row i from column `from`: fewer than 4 shared columns,
+    // and in a symmetric matrix the extra ones up to its diagonal.
+    let rest = |i: usize, from: usize, out: &mut [T]| {
+        let mut jr = from;
+        while jr < jend(i) {
+            let w = (jend(i) - jr).min(4);
+            pass.row(i, jr, w, out);
+            jr += w;
+        }
+    };
     // Where the register tiles pay off, the rows that fill whole 4×4 tiles
     // go in panels of PANEL rows: each column quad is then read once per
     // panel (from cache) rather than once per row quad. Every output entry
@@ -224,50 +234,27 @@ pub(crate) fn accumulate<T: Real>(
         let mut i = p0;
         while i < p1 {
             for r in 0..4 {
-                // what is left of row i + r: fewer than 4 shared columns,
-                // and in a symmetric matrix the extra ones up to its diagonal
-                let mut jr = jend(i) / 4 * 4;
-                while jr < jend(i + r) {
-                    let w = (jend(i + r) - jr).min(4);
-                    pass.row(i + r, jr, w, out);
-                    jr += w;
-                }
+                rest(i + r, jend(i) / 4 * 4, out);
             }
             i += 4;
         }
         p0 = p1;
     }
+    // The rows left: pairs where the tiles pay off, single rows otherwise.
     let mut i = full;
     while i < m {
-        // rows i..i + h, h = 4, 2 or 1, tiled against the columns they all need
-        let h = if !simd::WIDE {
-            1
-        } else if i + 4 <= m {
-            4
-        } else if i + 2 <= m {
-            2
-        } else {
-            1
-        };
-        let common = jend(i);
+        let h = if simd::WIDE && i + 2 <= m { 2 } else { 1 };
         let mut j = 0;
-        while j + 4 <= common {
-            match h {
-                4 => pass.quad(i, j, out),
-                2 => pass.pair(i, j, out),
-                _ => pass.row(i, j, 4, out),
+        while j + 4 <= jend(i) {
+            if h == 2 {
+                pass.pair(i, j, out);
+            } else {
+                pass.row(i, j, 4, out);
             }
             j += 4;
         }
         for r in 0..h {
-            // what is left of row i + r: fewer than 4 shared columns, and in a
-            // symmetric matrix the extra ones up to its diagonal
-            let mut jr = j;
-            while jr < jend(i + r) {
-                let w = (jend(i + r) - jr).min(4);
-                pass.row(i + r, jr, w, out);
-                jr += w;
-            }
+            rest(i + r, j, out);
         }
         i += h;
     }
