@@ -39,7 +39,7 @@ impl<T: Real> Var<T> {
 /// NaN.
 #[inline(always)]
 pub(crate) fn snap<T: Real>(rho: T) -> T {
-    let edge = T::ONE - T::from_f64(8.0) * T::EPSILON;
+    let edge = snap_edge::<T>();
     if rho >= edge {
         T::ONE
     } else if rho <= -edge {
@@ -47,6 +47,12 @@ pub(crate) fn snap<T: Real>(rho: T) -> T {
     } else {
         rho
     }
+}
+
+/// 1 − 8ε: correlations at least this large in magnitude snap to ±1.
+#[inline(always)]
+pub(crate) fn snap_edge<T: Real>() -> T {
+    T::ONE - T::from_f64(8.0) * T::EPSILON
 }
 
 /// `Σ₁₂/√(Σ₁₁Σ₂₂)` from the reciprocal roots, symmetric bit for bit in the
@@ -492,7 +498,28 @@ impl<T: Real> Step<T> {
 
 /// One step of the recursion on a [`PairState`].
 pub(crate) fn apply_pair<T: Real>(step: &Step<T>, s: PairState<T>) -> PairState<T> {
-    match *step {
+    apply_pair_traced(step, s).0
+}
+
+/// What a nonlinear step of the pair recursion computed, for the error bound
+/// of [`super::precision`]: the inputs' variances, the covariance before the
+/// step, the pair map's outputs and both diagonal maps' outputs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Traced<T> {
+    pub vi: Var<T>,
+    pub vj: Var<T>,
+    pub k: T,
+    pub out: (T, T),
+    pub diag: [(T, T); 2],
+}
+
+/// [`apply_pair`], with what a nonlinear step computed (`None` for the
+/// affine steps and the identity).
+pub(crate) fn apply_pair_traced<T: Real>(
+    step: &Step<T>,
+    s: PairState<T>,
+) -> (PairState<T>, Option<Traced<T>>) {
+    let next = match *step {
         Step::Affine { w2, b2 } => {
             let k = w2 * s.sigma12 + b2;
             PairState {
@@ -513,12 +540,22 @@ pub(crate) fn apply_pair<T: Real>(step: &Step<T>, s: PairState<T>) -> PairState<
             let vi = Var::new(s.sigma11);
             let vj = Var::new(s.sigma22);
             let (k, dot) = step.pair(vi, vj, s.sigma12);
-            PairState {
-                sigma11: step.diag(s.sigma11).0,
+            let diag = [step.diag(s.sigma11), step.diag(s.sigma22)];
+            let traced = Traced {
+                vi,
+                vj,
+                k: s.sigma12,
+                out: (k, dot),
+                diag,
+            };
+            let next = PairState {
+                sigma11: diag[0].0,
                 sigma12: k,
-                sigma22: step.diag(s.sigma22).0,
+                sigma22: diag[1].0,
                 theta12: s.theta12 * dot,
-            }
+            };
+            return (next, Some(traced));
         }
-    }
+    };
+    (next, None)
 }

@@ -8,7 +8,7 @@
 //! a Gram matrix is computed once per input, by the exact diagonal maps.
 
 use super::arch::Architecture;
-use super::dual::{Step, Var};
+use super::dual::{apply_pair_traced, Step, Var};
 use super::layer::PairState;
 use super::precision::{self, worse, Errors, Input};
 use crate::{Error, Real};
@@ -604,16 +604,18 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         crate::error::check_finite(x1, "inputs")?;
         crate::error::check_finite(x2, "inputs")?;
         let mut s = PairState::from_inputs(x1, x2);
-        for l in self.layers() {
-            s = l.apply(s);
+        let mut errors = precision::pair_start(x1, x2, &s);
+        let (steps, len) = self.steps();
+        for step in steps.get(..len).unwrap_or(&[]) {
+            let (next, traced) = apply_pair_traced(step, s);
+            if precision::ENABLED {
+                precision::pair_step(&mut errors, step, &s, traced.as_ref());
+            }
+            s = next;
         }
         crate::error::check_result(&[s.sigma11, s.sigma12, s.sigma22, s.theta12], "kernel")?;
-        if precision::ENABLED {
-            let (steps, len) = self.steps();
-            let bound = precision::pair_bound(steps.get(..len).unwrap_or(&[]), x1, x2);
-            if !precision::accepted(bound) {
-                return Err(Error::PrecisionLoss { what: "kernel" });
-            }
+        if precision::ENABLED && !precision::accepted(errors.estimate()) {
+            return Err(Error::PrecisionLoss { what: "kernel" });
         }
         Ok(s)
     }

@@ -51,8 +51,9 @@
     clippy::float_cmp_const
 )]
 
-use super::dual::{cosine, snap, Step, Var};
+use super::dual::{cosine, snap, snap_edge, Step, Traced, Var};
 use super::gram::TILE;
+use super::layer::PairState;
 use crate::Real;
 
 /// Whether the bounds are carried (the `error-bounds` feature); without it
@@ -311,7 +312,7 @@ impl<T: Real> Errors<T> {
     ) where
         T: 'r,
     {
-        let edge = T::ONE - T::from_f64(8.0) * T::EPSILON;
+        let edge = snap_edge::<T>();
         let mut s2min = T::INFINITY;
         let mut collinear = false;
         // Lane-wise minima, so that the loop vectorises.
@@ -320,8 +321,7 @@ impl<T: Real> Errors<T> {
         let mut snaps = [false; L];
         let mut lane = |k: T, ri: T, rj: T, l: usize| {
             // As `cosine` and `snap`, in selects.
-            let (lo, hi) = if ri <= rj { (ri, rj) } else { (rj, ri) };
-            let c = ((k * lo) * hi).abs();
+            let c = cosine(k, ri, rj).abs();
             let snapped = !(c < edge);
             let s2 = if snapped {
                 T::INFINITY
@@ -421,12 +421,11 @@ fn narrow<T: Real>(v: T) -> f32 {
 /// repeated input (Σ₁₂ = Σ₁₁ = Σ₂₂): the pairs [`Errors::start`] acts on.
 pub(crate) fn any_special<T: Real>(vi: Var<T>, krow: &[T], (qc, rc): (&[T], &[T])) -> bool {
     const L: usize = crate::simd::LANES;
-    let edge = T::ONE - T::from_f64(8.0) * T::EPSILON;
+    let edge = snap_edge::<T>();
     let n = krow.len().min(qc.len()).min(rc.len());
     let mut hits = [false; L];
     let mut lane = |k: T, q: T, rj: T, l: usize| {
-        let (lo, hi) = if vi.r <= rj { (vi.r, rj) } else { (rj, vi.r) };
-        let c = ((k * lo) * hi).abs();
+        let c = cosine(k, vi.r, rj).abs();
         let hit = !(c < edge) || (k == vi.q && k == q);
         if let Some(h) = hits.get_mut(l) {
             *h |= hit;
@@ -477,48 +476,39 @@ pub(crate) fn deficit<T: Real>(x1: &[T], x2: &[T]) -> T {
     sum * T::HALF + T::from_usize(x1.len()) * T::EPSILON * T::EPSILON
 }
 
-/// The error bound of one pair of inputs `x1`, `x2` through `steps`, as the
-/// Gram routines compute it for that pair.
-pub(crate) fn pair_bound<T: Real>(steps: &[Step<T>], x1: &[T], x2: &[T]) -> T {
+/// The bounds of one pair of inputs `x1`, `x2` with Σ⁰ = `s`, before the
+/// first step (the kernel routine of a single pair).
+pub(crate) fn pair_start<T: Real>(x1: &[T], x2: &[T], s: &PairState<T>) -> Errors<T> {
     let mut e = Errors::new(x1.len());
-    let inv = T::ONE / T::from_usize(x1.len().max(1));
-    let (mut q1, mut q2) = (
-        crate::simd::dot(x1, x1) * inv,
-        crate::simd::dot(x2, x2) * inv,
-    );
-    let mut k = crate::simd::dot(x1, x2) * inv;
-    e.start(
-        (0, 0),
-        (Var::new(q1), Var::new(q2), k),
-        || x1 == x2,
-        || deficit(x1, x2),
-    );
-    for step in steps {
-        match *step {
-            Step::Identity => {}
-            Step::Affine { w2, b2 } | Step::AffineStandard { w2, b2, .. } => {
-                e.affine_pair((0, 0), (q1, q2), (w2, b2));
-                e.affine();
-                k = w2 * k + b2;
-                q1 = w2 * q1 + b2;
-                q2 = w2 * q2 + b2;
-            }
-            _ => {
-                let input = |q: T| {
-                    let (q2, dot) = step.diag(q);
-                    (q2, step.input_factors(q, q2, dot))
-                };
-                let ((n1, f1), (n2, f2)) = (input(q1), input(q2));
-                let (vi, vj) = (Var::new(q1), Var::new(q2));
-                let (k2, dot) = step.pair(vi, vj, k);
-                let e2 = step.second_moment(vi, vj, k, (k2, dot), f1.b * f2.b);
-                e.begin(step.kink(), step.symmetries(), matches!(step, Step::Sin));
-                let spread = (dot.abs() * f1.g * f2.g, e2 * f1.h * f2.h);
-                e.pair((0, 0), (vi, vj, k), spread);
-                e.end();
-                (q1, q2, k) = (n1, n2, k2);
-            }
-        }
+    if ENABLED {
+        let (vi, vj) = (Var::new(s.sigma11), Var::new(s.sigma22));
+        e.start((0, 0), (vi, vj, s.sigma12), || x1 == x2, || deficit(x1, x2));
     }
-    e.estimate()
+    e
+}
+
+/// One step of the pair routine: `before` is the state it started from and
+/// `traced` what a nonlinear step computed (`dual::apply_pair_traced`).
+pub(crate) fn pair_step<T: Real>(
+    e: &mut Errors<T>,
+    step: &Step<T>,
+    before: &PairState<T>,
+    traced: Option<&Traced<T>>,
+) {
+    match (*step, traced) {
+        (Step::Affine { w2, b2 } | Step::AffineStandard { w2, b2, .. }, _) => {
+            e.affine_pair((0, 0), (before.sigma11, before.sigma22), (w2, b2));
+            e.affine();
+        }
+        (_, Some(t)) => {
+            let [f1, f2] = [(before.sigma11, t.diag[0]), (before.sigma22, t.diag[1])]
+                .map(|(q, (q2, dot))| step.input_factors(q, q2, dot));
+            let e2 = step.second_moment(t.vi, t.vj, t.k, t.out, f1.b * f2.b);
+            e.begin(step.kink(), step.symmetries(), matches!(step, Step::Sin));
+            let spread = (t.out.1.abs() * f1.g * f2.g, e2 * f1.h * f2.h);
+            e.pair((0, 0), (t.vi, t.vj, t.k), spread);
+            e.end();
+        }
+        _ => {}
+    }
 }
