@@ -228,7 +228,7 @@ impl<T: Real> Errors<T> {
     ) {
         let (Some(a), Some(z)) = (
             self.a.get_mut(i).and_then(|r| r.get_mut(j)),
-            self.z.get(i).and_then(|r| r.get(j)),
+            self.z.get_mut(i).and_then(|r| r.get_mut(j)),
         ) else {
             return;
         };
@@ -236,29 +236,21 @@ impl<T: Real> Errors<T> {
         if z0 == EXACT {
             return;
         }
-        let rho = snap(cosine(k, vi.r, vj.r));
+        let c = cosine(k, vi.r, vj.r);
+        let rho = snap(c);
         let collinear = !(rho.abs() < T::ONE);
         let a0 = T::from_f64(f64::from(*a));
-        let dev = || {
-            let c = cosine(k, vi.r, vj.r).abs();
-            let d = T::ONE - c;
-            if d > T::ZERO {
-                d
-            } else {
-                -d
-            }
-        };
-        // The input's error against the truth, as the map uses it.
         let equal = vi.q == vj.q;
         // A collinear pair of equal variances sits on the exact symmetry of
         // the map, where the variances' common errors cannot move it off.
         let dq = if collinear && equal { T::ZERO } else { self.dq };
+        // The input's error against the truth, as the map uses it.
         let err = dq
             + if collinear {
                 if z0 >= 0.0 {
                     a0 + T::from_f64(f64::from(z0))
                 } else {
-                    a0 + dev() + self.since
+                    a0 + (T::ONE - c.abs()).abs() + self.since
                 }
             } else {
                 a0 + self.since
@@ -293,9 +285,7 @@ impl<T: Real> Errors<T> {
         } else {
             UNKNOWN
         };
-        if let Some(z) = self.z.get_mut(i).and_then(|r| r.get_mut(j)) {
-            *z = next;
-        }
+        *z = next;
         self.tracking |= next != RESOLVED;
     }
 
