@@ -13,6 +13,7 @@
 //! [`ntk`], M + N for [`ntk_cross`]).
 
 use super::gram::{self, Layout, Mode, Segment};
+use super::range::Diagonal;
 use crate::error::{check_finite, check_result};
 use crate::nn::{GradSink, Module, Params, Zeroed};
 use crate::{Error, Real};
@@ -47,10 +48,12 @@ struct FactorSink<'a, T> {
     d_end: usize,
     write_acts: bool,
     bad: bool,
+    diag: Diagonal<T>,
 }
 
 impl<T: Real> GradSink<T> for FactorSink<'_, T> {
     fn dense(&mut self, a: &[T], ws: T, dy: &[T], bs: T) {
+        self.diag.dense(a, ws, dy, bs);
         let na = a.len() + 1;
         if na > self.a_end || dy.len() > self.d_end {
             self.bad = true;
@@ -83,6 +86,7 @@ fn sink_for<T: Real, Net: Params<T>>(rec: &mut [T], k: usize) -> FactorSink<'_, 
         d_end: Net::DENSE_OUT,
         write_acts: k == 0,
         bad: false,
+        diag: Diagonal::new(),
     }
 }
 
@@ -128,6 +132,9 @@ where
             if sinks.iter().any(|s| s.bad || s.a_end != 0 || s.d_end != 0) {
                 return Err(shapes_disagree());
             }
+            for s in &sinks {
+                s.diag.verdict()?;
+            }
         }
     }
     for (x, r) in rest.iter().zip(recs_rest.chunks_exact_mut(rec)) {
@@ -141,6 +148,7 @@ where
             if sink.bad || sink.a_end != 0 || sink.d_end != 0 {
                 return Err(shapes_disagree());
             }
+            sink.diag.verdict()?;
         }
     }
     Ok(())
@@ -162,7 +170,13 @@ where
     let m = x1.len();
     let n = x2.map_or(m, <[_]>::len);
     let rec = record_len::<T, Net>(K);
-    let needed = (m + x2.map_or(0, <[_]>::len)) * rec;
+    let needed = m
+        .checked_add(x2.map_or(0, <[_]>::len))
+        .and_then(|inputs| inputs.checked_mul(rec))
+        .ok_or(Error::BufferTooSmall {
+            needed: usize::MAX,
+            given: workspace.len(),
+        })?;
     if workspace.len() < needed {
         return Err(Error::BufferTooSmall {
             needed,
