@@ -585,7 +585,8 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     ///
     /// [`Error::InvalidArgument`] if `x1` and `x2` differ in length or are
     /// empty, [`Error::NonFinite`] for a NaN or infinite input,
-    /// [`Error::Overflow`] if a result is not finite.
+    /// [`Error::Overflow`] if a result is not finite,
+    /// [`Error::PrecisionLoss`] as for [`gram`](Self::gram).
     ///
     /// # Examples
     ///
@@ -744,8 +745,11 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// # Errors
     ///
     /// [`Error::NonFinite`] if an input holds NaN or ±∞ (the outputs are
-    /// untouched), [`Error::Overflow`] if any result is not finite (both
-    /// outputs are then zeroed).
+    /// untouched), [`Error::Overflow`] if any result is not finite,
+    /// [`Error::PrecisionLoss`] if a nonzero input or a layer gives a
+    /// variance below `MIN_POSITIVE/ε` (about 1e-292 in `f64`, 1e-31 in
+    /// `f32`: inputs under about 1e-146 and 3e-16) or the error bound passes
+    /// the limit (both outputs are zeroed for these two).
     ///
     /// # Examples
     ///
@@ -913,9 +917,7 @@ fn tiny<T: Real>() -> T {
 /// zero but `q` is below [`tiny`] (it may have underflowed to 0).
 fn input_in_range<T: Real>(x: &[T], q: T) -> Result<(), Error> {
     if q < tiny() && x.iter().any(|&v| v != T::ZERO) {
-        return Err(Error::PrecisionLoss {
-            what: "input variance below the normal range",
-        });
+        return Err(Error::PrecisionLoss { what: "kernel" });
     }
     Ok(())
 }
@@ -931,9 +933,7 @@ fn step_in_range<T: Real>(step: &Step<T>, q: T, q2: T) -> Result<(), Error> {
         _ => false,
     };
     if underflowed || (q2 > T::ZERO && q2 < tiny()) {
-        return Err(Error::PrecisionLoss {
-            what: "variance below the normal range",
-        });
+        return Err(Error::PrecisionLoss { what: "kernel" });
     }
     Ok(())
 }

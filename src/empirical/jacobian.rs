@@ -9,7 +9,7 @@
 //! [`ntk`], M + N for [`ntk_cross`]).
 
 use super::gram::{self, Layout, Mode, Segment};
-use super::range::Diagonal;
+use super::range::{zero_on_range, Diagonal};
 use super::JacobianModel;
 use crate::error::check_result;
 use crate::{Error, Real};
@@ -95,11 +95,15 @@ fn run<T: Real, X, Mdl: JacobianModel<T, X>>(
     let (r1, rest) = workspace[..needed].split_at_mut(m * rec);
     if rec > 0 {
         for (x, r) in x1.iter().zip(r1.chunks_exact_mut(rec)) {
-            model.jacobian(x, &mut r[..k * p])?;
+            model
+                .jacobian(x, &mut r[..k * p])
+                .map_err(|e| zero_on_range(e, out))?;
         }
         if let Some(x2) = x2 {
             for (x, r) in x2.iter().zip(rest.chunks_exact_mut(rec)) {
-                model.jacobian(x, &mut r[..k * p])?;
+                model
+                    .jacobian(x, &mut r[..k * p])
+                    .map_err(|e| zero_on_range(e, out))?;
             }
         }
     }
@@ -110,10 +114,16 @@ fn run<T: Real, X, Mdl: JacobianModel<T, X>>(
         .chain(rest.chunks_exact(rec.max(1)))
     {
         check_result(&r[..k * p], "per-input Jacobians")?;
+    }
+    // The shared range check on Θ_kk(x, x) = ‖J_k(x)‖², for any model.
+    for r in r1
+        .chunks_exact(rec.max(1))
+        .chain(rest.chunks_exact(rec.max(1)))
+    {
         for row in r[..k * p].chunks_exact(p.max(1)) {
             let mut diag = Diagonal::new();
             diag.row(row);
-            diag.verdict()?;
+            diag.verdict().map_err(|e| zero_on_range(e, out))?;
         }
     }
 
@@ -166,7 +176,11 @@ fn run<T: Real, X, Mdl: JacobianModel<T, X>>(
 /// [`Error::NonFinite`] naming `"inputs"` or `"network parameters"`,
 /// whichever the inputs in order meet first) with `out` untouched;
 /// [`Error::Overflow`] if a Jacobian or the kernel is not finite (`out`
-/// zeroed if it was reached).
+/// zeroed if it was reached); the range check the structured method
+/// applies, on `Θ_kk(x, x) = ‖J_k(x)‖²` for any model and on the layer
+/// factors for this crate's networks: [`Error::Overflow`] or
+/// [`Error::PrecisionLoss`] with `out` zeroed (see
+/// [`structured::ntk`](super::structured::ntk)).
 pub fn ntk<T: Real, X, Mdl: JacobianModel<T, X>, const N: usize>(
     model: &Mdl,
     xs: &[X; N],

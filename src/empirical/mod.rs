@@ -104,7 +104,10 @@ pub trait JacobianModel<T: Real, X> {
     /// [`Error::BufferTooSmall`] for a short `out` and
     /// [`Error::InvalidArgument`] for a longer one (as
     /// [`Params::write_flat`] does), then [`Error::NonFinite`] for a
-    /// non-finite input or parameter, leaving `out` untouched.
+    /// non-finite input or parameter, leaving `out` untouched, and
+    /// [`Error::Overflow`] (with `out` zeroed) when a layer's factors
+    /// `‖ws·a‖² + bs²` or `‖δ‖²` pass `MAX·ε`, where the structured method's
+    /// products would overflow.
     fn jacobian(&self, x: &X, out: &mut [T]) -> Result<(), Error>;
 }
 

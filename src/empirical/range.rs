@@ -31,6 +31,11 @@ fn high<T: Real>() -> T {
     T::MAX * T::EPSILON
 }
 
+/// Above `MAX·ε`, or NaN.
+fn out_of_range<T: Real>(v: T) -> bool {
+    v.is_nan() || v > high()
+}
+
 /// `Σ v²`.
 fn norm2<T: Real>(v: &[T]) -> T {
     v.iter().fold(T::ZERO, |s, &x| s + x * x)
@@ -60,8 +65,7 @@ impl<T: Real> Diagonal<T> {
             s + v * v
         });
         let gg = norm2(dy);
-        // Written so that NaN counts as out of range.
-        if !(aa <= high() && gg <= high()) {
+        if out_of_range(aa) || out_of_range(gg) {
             self.over = true;
         }
         self.sum += aa * gg;
@@ -76,12 +80,26 @@ impl<T: Real> Diagonal<T> {
     /// [`Error::PrecisionLoss`] if the diagonal is nonzero but below
     /// `MIN_POSITIVE/ε`.
     pub(crate) fn verdict(&self) -> Result<(), Error> {
-        if self.over || !(self.sum <= high()) {
-            Err(Error::Overflow { what: "kernel" })
+        if self.over || out_of_range(self.sum) {
+            Err(Error::Overflow {
+                what: "empirical NTK",
+            })
         } else if self.sum > T::ZERO && self.sum < low() {
-            Err(Error::PrecisionLoss { what: "kernel" })
+            Err(Error::PrecisionLoss {
+                what: "empirical NTK",
+            })
         } else {
             Ok(())
         }
     }
+}
+
+/// Numerical failures (the range check's [`Error::Overflow`] and
+/// [`Error::PrecisionLoss`]) zero the output, as a kernel that overflows
+/// does; argument errors leave it untouched.
+pub(crate) fn zero_on_range<T: Real>(e: Error, out: &mut [T]) -> Error {
+    if matches!(e, Error::Overflow { .. } | Error::PrecisionLoss { .. }) {
+        out.fill(T::ZERO);
+    }
+    e
 }

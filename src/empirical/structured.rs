@@ -13,7 +13,7 @@
 //! [`ntk`], M + N for [`ntk_cross`]).
 
 use super::gram::{self, Layout, Mode, Segment};
-use super::range::Diagonal;
+use super::range::{zero_on_range, Diagonal};
 use crate::error::{check_finite, check_result};
 use crate::nn::{GradSink, Module, Params, Zeroed};
 use crate::{Error, Real};
@@ -193,9 +193,9 @@ where
         });
     }
     let (r1, rest) = workspace[..needed].split_at_mut(m * rec);
-    write_records(net, x1, r1)?;
+    write_records(net, x1, r1).map_err(|e| zero_on_range(e, out))?;
     if let Some(x2) = x2 {
-        write_records(net, x2, rest)?;
+        write_records(net, x2, rest).map_err(|e| zero_on_range(e, out))?;
     }
     let (r1, rest) = (&*r1, &*rest);
     check_result(r1, "per-input activations and cotangents")?;
@@ -250,7 +250,11 @@ where
 /// [`Error::BufferTooSmall`] if `workspace` holds fewer than
 /// [`workspace_len`]`(N, K)` elements; [`Error::NonFinite`] for non-finite
 /// inputs or parameters (`out` untouched); [`Error::Overflow`] if the kernel
-/// overflows (`out` zeroed).
+/// overflows or an input's layer factors leave the range where their
+/// products are representable, [`Error::PrecisionLoss`] if an input's
+/// diagonal `Θ_kk(x, x)` is nonzero but below `MIN_POSITIVE/ε` (`out`
+/// zeroed for both). The Jacobian method applies the same range check, so
+/// that the two methods agree or refuse together.
 pub fn ntk<T, Net, const D: usize, const K: usize, const N: usize>(
     net: &Net,
     xs: &[[T; D]; N],
