@@ -33,8 +33,11 @@ pub enum Error {
     },
     /// A result is finite but its bound on the rounding error passes the
     /// crate's limit (for example a correlation near ±1 behind an erf of
-    /// huge variance, or a deep chaotic network, in `f32`); the result is
-    /// withheld. See [`analytic::PRECISION_LIMIT`](crate::analytic::PRECISION_LIMIT).
+    /// huge variance, or a deep chaotic network, in `f32`), or it is made
+    /// of numbers below the normal floating-point range (a nonzero variance
+    /// or kernel diagonal under `MIN_POSITIVE/ε`, whose rounding is absolute,
+    /// not relative); the result is withheld. See
+    /// [`analytic::PRECISION_LIMIT`](crate::analytic::PRECISION_LIMIT).
     PrecisionLoss {
         /// Which quantity.
         what: &'static str,

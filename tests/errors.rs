@@ -285,7 +285,6 @@ use Prec::{Both, F32, F64};
 
 const OK: Expect = Expect::Ok;
 const KERNEL: Expect = Expect::Overflow(Stage::Kernel);
-const RECORDS: Expect = Expect::Overflow(Stage::Records);
 
 /// The empirical NTK catalogue: bad input, corruption, scalar types,
 /// outcome of `ntk`/`ntk_blocks`, outcome of `ntk_cross`/`ntk_blocks_cross`.
@@ -309,18 +308,20 @@ const EMPIRICAL: &[Row] = &[
     row("+∞ leaky-ReLU slope",                 Slope(INF),             Both, PARAMETERS, PARAMETERS),
     row("1e39 weight (∞ in f32)",              Weight(0, 0, 1e39),     F32,  PARAMETERS, PARAMETERS),
     // Finite data whose kernel is not representable: Overflow, output zeroed.
-    // Θ(x, x) holds (ws·x)², beyond the range, while Θ(test, x) does not; a
+    // Θ(x, x) holds (ws·x)², beyond the range; Θ(test, x) does not, but the
+    // range check both methods share refuses an input whose own diagonal is
+    // not representable (the kernel's scale √(Θ(x,x)·Θ(x',x')) is not); a
     // weight of 1e300 makes activations of about 1e300, whose squares overflow.
-    row("1e300 in a training input",           Train(0, 0, 1e300),     F64,  KERNEL,     OK),
-    row("1e30 in a training input",            Train(0, 0, 1e30),      F32,  KERNEL,     OK),
+    row("1e300 in a training input",           Train(0, 0, 1e300),     F64,  KERNEL,     KERNEL),
+    row("1e30 in a training input",            Train(0, 0, 1e30),      F32,  KERNEL,     KERNEL),
     row("σw = 1e200",                          WeightStd(1e200),       F64,  KERNEL,     KERNEL),
     row("σw = 1e25",                           WeightStd(1e25),        F32,  KERNEL,     KERNEL),
     row("weight 1e300",                        Weight(2, 1, 1e300),    F64,  KERNEL,     KERNEL),
-    // Finite data whose activations overflow: found in the per-input
-    // records, output untouched.
-    row("f64::MAX in a training input",        Train(2, 0, f64::MAX),  F64,  RECORDS,    RECORDS),
-    row("f32::MAX in a training input",        Train(2, 0, F32_MAX),   F32,  RECORDS,    RECORDS),
-    row("weight f64::MAX",                     Weight(2, 1, f64::MAX), F64,  RECORDS,    RECORDS),
+    // Finite data whose activations overflow: found by the same range check
+    // on the per-input factors, output zeroed.
+    row("f64::MAX in a training input",        Train(2, 0, f64::MAX),  F64,  KERNEL,     KERNEL),
+    row("f32::MAX in a training input",        Train(2, 0, F32_MAX),   F32,  KERNEL,     KERNEL),
+    row("weight f64::MAX",                     Weight(2, 1, f64::MAX), F64,  KERNEL,     KERNEL),
     // Finite and large, but representable: a finite kernel.
     row("1e100 in a test input",               Test(0, 0, 1e100),      F64,  OK,         OK),
     row("1e15 in a test input",                Test(0, 0, 1e15),       F32,  OK,         OK),
@@ -440,23 +441,19 @@ fn nan_pre_activation_is_not_hidden_by_relu() {
     n.2.weight = [[1.0]];
     let xs = [[2e200, -1e200], [1.0, 1.0]];
     assert!(n.0.eval(&xs[0])[0].is_nan());
+    // Both methods find it in the same range check on the layer factors, and
+    // zero the output as for any numerical failure.
     let mut out = [[SENTINEL; 2]; 2];
     let mut ws = [0.0; 64];
-    assert_eq!(
-        structured::ntk(&n, &xs, &mut ws, &mut out),
-        Err(Error::Overflow {
-            what: "per-input activations and cotangents"
-        })
-    );
-    assert_eq!(out, [[SENTINEL; 2]; 2]);
+    let refused = Err(Error::Overflow {
+        what: "empirical NTK",
+    });
+    assert_eq!(structured::ntk(&n, &xs, &mut ws, &mut out), refused);
+    assert_eq!(out, [[0.0; 2]; 2]);
+    let mut out = [[SENTINEL; 2]; 2];
     let mut wj = [0.0; jacobian::workspace_len::<f64, [f64; 2], Tiny>(2)];
-    assert_eq!(
-        jacobian::ntk(&n, &xs, &mut wj, &mut out),
-        Err(Error::Overflow {
-            what: "per-input Jacobians"
-        })
-    );
-    assert_eq!(out, [[SENTINEL; 2]; 2]);
+    assert_eq!(jacobian::ntk(&n, &xs, &mut wj, &mut out), refused);
+    assert_eq!(out, [[0.0; 2]; 2]);
 }
 
 /// The flat parameter view and the Jacobian of one input.
@@ -939,6 +936,7 @@ const X: [[f64; 2]; 3] = [[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]];
 #[test]
 fn analytic_kernels_catalogue() {
     let overflow = Error::Overflow { what: "kernel" };
+    let tiny = Error::PrecisionLoss { what: "kernel" };
     #[rustfmt::skip]
     let rows: &[(&str, Call, Result<(), Error>, Out)] = &[
         ("gram, NaN input",          || gram64(RELU, [[NAN, 0.0], X[1], X[2]]), Err(INPUTS_E), Out::Untouched),
@@ -954,18 +952,21 @@ fn analytic_kernels_catalogue() {
         ("gram, 1e100 input",        || gram64(RELU, [[1e100, 0.0], X[1], X[2]]), Ok(()), Out::Finite),
         ("gram, zero vectors",       || gram64(RELU, [[0.0; 2]; 3]), Ok(()), Out::Finite),
         ("gram, −0.0",               || gram64(RELU, [[-0.0, -0.0], X[1], X[2]]), Ok(()), Out::Finite),
-        ("gram, 1e-300",             || gram64("dense(1,0) erf dense(1,0)", [[1e-300, 0.0], X[1], X[2]]), Ok(()), Out::Finite),
+        // A variance below MIN_POSITIVE/ε (here it underflows to 0) is refused.
+        ("gram, 1e-300",             || gram64("dense(1,0) erf dense(1,0)", [[1e-300, 0.0], X[1], X[2]]), Err(tiny), Out::Zeroed),
+        ("gram, 1e-140",             || gram64("dense(1,0) erf dense(1,0)", [[1e-140, 0.0], X[1], X[2]]), Ok(()), Out::Finite),
         ("gram, duplicates",         || gram64(RELU, [X[0], X[0], X[2]]), Ok(()), Out::Finite),
-        // Variances of about 1e-42: subnormal in f32, still a kernel.
-        ("gram, 3e-21 inputs (f32)", || gram32("relu", [[0.0, 3e-21], [3e-21, 3e-21], [3e-21, 0.0]]), Ok(()), Out::Finite),
-        ("gram, 3e-21 inputs, erf (f32)", || gram32("erf erf", [[0.0, 3e-21], [3e-21, 3e-21], [3e-21, 0.0]]), Ok(()), Out::Finite),
+        // Variances of about 1e-42, subnormal in f32: refused, not approximated.
+        ("gram, 3e-21 inputs (f32)", || gram32("relu", [[0.0, 3e-21], [3e-21, 3e-21], [3e-21, 0.0]]), Err(tiny), Out::Zeroed),
+        ("gram, 3e-21 inputs, erf (f32)", || gram32("erf erf", [[0.0, 3e-21], [3e-21, 3e-21], [3e-21, 0.0]]), Err(tiny), Out::Zeroed),
+        ("gram, 3e-15 inputs, erf (f32)", || gram32("erf erf", [[0.0, 3e-15], [3e-15, 3e-15], [3e-15, 0.0]]), Ok(()), Out::Finite),
     ];
     judge_rows(rows);
     #[cfg(feature = "quadrature")]
     {
         #[rustfmt::skip]
         let rows: &[(&str, Call, Result<(), Error>, Out)] = &[
-            ("gram, 3e-21 inputs, erf tanh (f32)", || gram32("erf tanh", [[0.0, 3e-21], [3e-21, 3e-21], [3e-21, 0.0]]), Ok(()), Out::Finite),
+            ("gram, 3e-21 inputs, erf tanh (f32)", || gram32("erf tanh", [[0.0, 3e-21], [3e-21, 3e-21], [3e-21, 0.0]]), Err(tiny), Out::Zeroed),
         ];
         judge_rows(rows);
     }

@@ -125,6 +125,9 @@ fn check_output<T, M: RowsMut<T> + ?Sized>(
     rows: usize,
     cols: usize,
 ) -> Result<(), Error> {
+    if rows == 0 || cols == 0 {
+        return Ok(());
+    }
     if m.count() < rows {
         return Err(Error::BufferTooSmall {
             needed: rows,
@@ -582,7 +585,8 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     ///
     /// [`Error::InvalidArgument`] if `x1` and `x2` differ in length or are
     /// empty, [`Error::NonFinite`] for a NaN or infinite input,
-    /// [`Error::Overflow`] if a result is not finite.
+    /// [`Error::Overflow`] if a result is not finite,
+    /// [`Error::PrecisionLoss`] as for [`gram`](Self::gram).
     ///
     /// # Examples
     ///
@@ -604,10 +608,14 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         crate::error::check_finite(x1, "inputs")?;
         crate::error::check_finite(x2, "inputs")?;
         let mut s = PairState::from_inputs(x1, x2);
+        input_in_range(x1, s.sigma11)?;
+        input_in_range(x2, s.sigma22)?;
         let mut errors = precision::pair_start(x1, x2, &s);
         let (steps, len) = self.steps();
         for step in steps.get(..len).unwrap_or(&[]) {
             let (next, traced) = apply_pair_traced(step, s);
+            step_in_range(step, s.sigma11, next.sigma11)?;
+            step_in_range(step, s.sigma22, next.sigma22)?;
             if precision::ENABLED {
                 precision::pair_step(&mut errors, step, &s, traced.as_ref());
             }
@@ -620,14 +628,19 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         Ok(s)
     }
 
-    /// NNGP and NTK of a single input with itself, by the exact diagonal maps.
-    fn diagonal(&self, steps: &[Step<T>], x: &[T]) -> (T, T) {
+    /// NNGP and NTK of a single input with itself, by the exact diagonal
+    /// maps; [`Error::PrecisionLoss`] if a variance on the way leaves the
+    /// normal range (see [`input_in_range`]).
+    fn diagonal(&self, steps: &[Step<T>], x: &[T]) -> Result<(T, T), Error> {
         let mut q = crate::simd::dot(x, x) * (T::ONE / T::from_usize(x.len().max(1)));
+        input_in_range(x, q)?;
         let mut t = T::ZERO;
         for s in steps {
-            (q, t) = s.diag_ntk(q, t);
+            let (q2, t2) = s.diag_ntk(q, t);
+            step_in_range(s, q, q2)?;
+            (q, t) = (q2, t2);
         }
-        (q, t)
+        Ok((q, t))
     }
 
     fn gram_impl<X, M>(&self, x: &X, nngp: &mut M, ntk: &mut M) -> Result<(), Error>
@@ -643,7 +656,14 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         let steps = steps.get(..len).unwrap_or(&[]);
         // Diagonal, once per input.
         for i in 0..n {
-            let (q, t) = self.diagonal(steps, x.row(i));
+            let (q, t) = match self.diagonal(steps, x.row(i)) {
+                Ok(d) => d,
+                Err(e) => {
+                    poison(nngp, n, n);
+                    poison(ntk, n, n);
+                    return Err(e);
+                }
+            };
             if let Some(v) = nngp.row_mut(i).get_mut(i) {
                 *v = q;
             }
@@ -690,6 +710,17 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         check_output(ntk, m, n)?;
         let (steps, len) = self.steps();
         let steps = steps.get(..len).unwrap_or(&[]);
+        if m == 0 || n == 0 {
+            return Ok(());
+        }
+        // The range check, once per input (the tiles do not look at the
+        // diagonal maps); nothing has been written yet.
+        for i in 0..m {
+            self.diagonal(steps, x1.row(i))?;
+        }
+        for j in 0..n {
+            self.diagonal(steps, x2.row(j))?;
+        }
         let mut error = T::ZERO;
         for r0 in (0..m).step_by(TILE) {
             let nr = TILE.min(m - r0);
@@ -714,8 +745,11 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// # Errors
     ///
     /// [`Error::NonFinite`] if an input holds NaN or ±∞ (the outputs are
-    /// untouched), [`Error::Overflow`] if any result is not finite (both
-    /// outputs are then zeroed).
+    /// untouched), [`Error::Overflow`] if any result is not finite,
+    /// [`Error::PrecisionLoss`] if a nonzero input or a layer gives a
+    /// variance below `MIN_POSITIVE/ε` (about 1e-292 in `f64`, 1e-31 in
+    /// `f32`: inputs under about 1e-146 and 3e-16) or the error bound passes
+    /// the limit (both outputs are zeroed for these two).
     ///
     /// # Examples
     ///
@@ -868,6 +902,40 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         };
         self.cross_impl(&x1, &x2, &mut k, &mut t)
     }
+}
+
+/// The smallest nonzero variance accepted, `MIN_POSITIVE/ε`: the maps
+/// multiply variances by correlations, sines and angles resolved down to ε,
+/// and every such product must stay a normal number for its rounding to be
+/// relative (subnormal rounding is absolute, and an underflow to 0 switches
+/// ReLU-type maps to their zero-variance convention).
+fn tiny<T: Real>() -> T {
+    T::MIN_POSITIVE / T::EPSILON
+}
+
+/// An input's variance `q = x·x/d`: [`Error::PrecisionLoss`] if `x` is not
+/// zero but `q` is below [`tiny`] (it may have underflowed to 0).
+fn input_in_range<T: Real>(x: &[T], q: T) -> Result<(), Error> {
+    if q < tiny() && x.iter().any(|&v| v != T::ZERO) {
+        return Err(Error::PrecisionLoss { what: "kernel" });
+    }
+    Ok(())
+}
+
+/// A step's output variance `q2` from `q`: [`Error::PrecisionLoss`] if it is
+/// nonzero but below [`tiny`], or if an affine step with nonzero weights
+/// took a nonzero variance to exactly 0 (`w²·q` underflowed).
+fn step_in_range<T: Real>(step: &Step<T>, q: T, q2: T) -> Result<(), Error> {
+    let underflowed = match *step {
+        Step::Affine { w2, .. } | Step::AffineStandard { w2, .. } => {
+            q2 == T::ZERO && w2 > T::ZERO && q > T::ZERO
+        }
+        _ => false,
+    };
+    if underflowed || (q2 > T::ZERO && q2 < tiny()) {
+        return Err(Error::PrecisionLoss { what: "kernel" });
+    }
+    Ok(())
 }
 
 fn flat_count(len: usize, d: usize) -> Result<usize, Error> {

@@ -9,6 +9,7 @@
 //! [`ntk`], M + N for [`ntk_cross`]).
 
 use super::gram::{self, Layout, Mode, Segment};
+use super::range::{zero_on_range, Diagonal};
 use super::JacobianModel;
 use crate::error::check_result;
 use crate::{Error, Real};
@@ -29,20 +30,36 @@ pub const CHUNK: usize = 1024;
 /// type Net = (Dense<f64, 2, 4>, Relu, Dense<f64, 4, 1>);
 /// assert_eq!(workspace_len::<f64, [f64; 2], Net>(3), 3 * (12 + 5 + 16));
 /// ```
+///
+/// A size that does not fit in `usize` gives `usize::MAX`, which no
+/// workspace can reach: the kernel functions then report
+/// [`Error::BufferTooSmall`].
 pub const fn workspace_len<T: Real, X, M: JacobianModel<T, X>>(inputs: usize) -> usize {
-    inputs * record_stride(M::OUTPUTS * M::PARAMS)
+    match needed_len(inputs, M::OUTPUTS, M::PARAMS) {
+        Some(n) => n,
+        None => usize::MAX,
+    }
+}
+
+/// `inputs · (outputs · params + PAD)` (no padding for empty records), or
+/// `None` if it overflows.
+const fn needed_len(inputs: usize, outputs: usize, params: usize) -> Option<usize> {
+    let Some(len) = outputs.checked_mul(params) else {
+        return None;
+    };
+    let stride = if len == 0 {
+        0
+    } else {
+        match len.checked_add(PAD) {
+            Some(s) => s,
+            None => return None,
+        }
+    };
+    inputs.checked_mul(stride)
 }
 
 /// Padding between Jacobian records, in elements.
 pub const PAD: usize = 16;
-
-const fn record_stride(len: usize) -> usize {
-    if len == 0 {
-        0
-    } else {
-        len + PAD
-    }
-}
 
 fn run<T: Real, X, Mdl: JacobianModel<T, X>>(
     model: &Mdl,
@@ -60,8 +77,15 @@ fn run<T: Real, X, Mdl: JacobianModel<T, X>>(
     }
     let m = x1.len();
     let n = x2.map_or(m, <[_]>::len);
-    let rec = record_stride(k * p);
-    let needed = (m + x2.map_or(0, <[_]>::len)) * rec;
+    // Sizes that overflow `usize` (a model declaring absurd counts) cannot
+    // be held by any workspace.
+    let too_large = Error::BufferTooSmall {
+        needed: usize::MAX,
+        given: workspace.len(),
+    };
+    let inputs = m.checked_add(x2.map_or(0, <[_]>::len)).ok_or(too_large)?;
+    let needed = needed_len(inputs, k, p).ok_or(too_large)?;
+    let rec = needed_len(1, k, p).ok_or(too_large)?;
     if workspace.len() < needed {
         return Err(Error::BufferTooSmall {
             needed,
@@ -71,11 +95,15 @@ fn run<T: Real, X, Mdl: JacobianModel<T, X>>(
     let (r1, rest) = workspace[..needed].split_at_mut(m * rec);
     if rec > 0 {
         for (x, r) in x1.iter().zip(r1.chunks_exact_mut(rec)) {
-            model.jacobian(x, &mut r[..k * p])?;
+            model
+                .jacobian(x, &mut r[..k * p])
+                .map_err(|e| zero_on_range(e, out))?;
         }
         if let Some(x2) = x2 {
             for (x, r) in x2.iter().zip(rest.chunks_exact_mut(rec)) {
-                model.jacobian(x, &mut r[..k * p])?;
+                model
+                    .jacobian(x, &mut r[..k * p])
+                    .map_err(|e| zero_on_range(e, out))?;
             }
         }
     }
@@ -86,6 +114,17 @@ fn run<T: Real, X, Mdl: JacobianModel<T, X>>(
         .chain(rest.chunks_exact(rec.max(1)))
     {
         check_result(&r[..k * p], "per-input Jacobians")?;
+    }
+    // The shared range check on Θ_kk(x, x) = ‖J_k(x)‖², for any model.
+    for r in r1
+        .chunks_exact(rec.max(1))
+        .chain(rest.chunks_exact(rec.max(1)))
+    {
+        for row in r[..k * p].chunks_exact(p.max(1)) {
+            let mut diag = Diagonal::new();
+            diag.row(row);
+            diag.verdict().map_err(|e| zero_on_range(e, out))?;
+        }
     }
 
     let symmetric = x2.is_none();
@@ -137,7 +176,11 @@ fn run<T: Real, X, Mdl: JacobianModel<T, X>>(
 /// [`Error::NonFinite`] naming `"inputs"` or `"network parameters"`,
 /// whichever the inputs in order meet first) with `out` untouched;
 /// [`Error::Overflow`] if a Jacobian or the kernel is not finite (`out`
-/// zeroed if it was reached).
+/// zeroed if it was reached); the range check the structured method
+/// applies, on `Θ_kk(x, x) = ‖J_k(x)‖²` for any model and on the layer
+/// factors for this crate's networks: [`Error::Overflow`] or
+/// [`Error::PrecisionLoss`] with `out` zeroed (see
+/// [`structured::ntk`](super::structured::ntk)).
 pub fn ntk<T: Real, X, Mdl: JacobianModel<T, X>, const N: usize>(
     model: &Mdl,
     xs: &[X; N],

@@ -48,10 +48,11 @@
 
 mod gram;
 pub mod jacobian;
+mod range;
 pub mod structured;
 
 use crate::error::check_finite;
-use crate::nn::{FlatGradient, Module, Params, Zeroed};
+use crate::nn::{FlatGradient, GradSink, Module, Params, Zeroed};
 use crate::{Error, Real};
 
 /// A model whose per-input parameter Jacobian can be written into a flat
@@ -103,7 +104,10 @@ pub trait JacobianModel<T: Real, X> {
     /// [`Error::BufferTooSmall`] for a short `out` and
     /// [`Error::InvalidArgument`] for a longer one (as
     /// [`Params::write_flat`] does), then [`Error::NonFinite`] for a
-    /// non-finite input or parameter, leaving `out` untouched.
+    /// non-finite input or parameter, leaving `out` untouched, and
+    /// [`Error::Overflow`] (with `out` zeroed) when a layer's factors
+    /// `‖ws·a‖² + bs²` or `‖δ‖²` pass `MAX·ε`, where the structured method's
+    /// products would overflow.
     fn jacobian(&self, x: &X, out: &mut [T]) -> Result<(), Error>;
 }
 
@@ -139,14 +143,35 @@ where
         for (k, row) in out.chunks_exact_mut(p.max(1)).enumerate().take(K) {
             let mut dy = [T::ZERO; K];
             dy[k] = T::ONE;
-            let mut sink = FlatGradient::new(row);
+            let mut sink = Checked {
+                flat: FlatGradient::new(row),
+                diag: range::Diagonal::new(),
+            };
             self.backward_with(&cache, &dy, &mut sink);
-            if !sink.is_complete() {
+            if !sink.flat.is_complete() {
                 return Err(Error::InvalidArgument {
                     what: "the network's parameter count disagrees with its backward pass",
                 });
             }
+            if let Err(e) = sink.diag.verdict() {
+                out.fill(T::ZERO);
+                return Err(e);
+            }
         }
         Ok(())
+    }
+}
+
+/// A Jacobian row's sink that also applies the range check the structured
+/// method applies to the same layer factors.
+struct Checked<'a, T> {
+    flat: FlatGradient<'a, T>,
+    diag: range::Diagonal<T>,
+}
+
+impl<T: Real> GradSink<T> for Checked<'_, T> {
+    fn dense(&mut self, a: &[T], ws: T, dy: &[T], bs: T) {
+        self.diag.dense(a, ws, dy, bs);
+        self.flat.dense(a, ws, dy, bs);
     }
 }

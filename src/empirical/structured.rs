@@ -13,6 +13,7 @@
 //! [`ntk`], M + N for [`ntk_cross`]).
 
 use super::gram::{self, Layout, Mode, Segment};
+use super::range::{zero_on_range, Diagonal};
 use crate::error::{check_finite, check_result};
 use crate::nn::{GradSink, Module, Params, Zeroed};
 use crate::{Error, Real};
@@ -47,10 +48,12 @@ struct FactorSink<'a, T> {
     d_end: usize,
     write_acts: bool,
     bad: bool,
+    diag: Diagonal<T>,
 }
 
 impl<T: Real> GradSink<T> for FactorSink<'_, T> {
     fn dense(&mut self, a: &[T], ws: T, dy: &[T], bs: T) {
+        self.diag.dense(a, ws, dy, bs);
         let na = a.len() + 1;
         if na > self.a_end || dy.len() > self.d_end {
             self.bad = true;
@@ -83,6 +86,7 @@ fn sink_for<T: Real, Net: Params<T>>(rec: &mut [T], k: usize) -> FactorSink<'_, 
         d_end: Net::DENSE_OUT,
         write_acts: k == 0,
         bad: false,
+        diag: Diagonal::new(),
     }
 }
 
@@ -128,6 +132,9 @@ where
             if sinks.iter().any(|s| s.bad || s.a_end != 0 || s.d_end != 0) {
                 return Err(shapes_disagree());
             }
+            for s in &sinks {
+                s.diag.verdict()?;
+            }
         }
     }
     for (x, r) in rest.iter().zip(recs_rest.chunks_exact_mut(rec)) {
@@ -141,6 +148,7 @@ where
             if sink.bad || sink.a_end != 0 || sink.d_end != 0 {
                 return Err(shapes_disagree());
             }
+            sink.diag.verdict()?;
         }
     }
     Ok(())
@@ -162,7 +170,13 @@ where
     let m = x1.len();
     let n = x2.map_or(m, <[_]>::len);
     let rec = record_len::<T, Net>(K);
-    let needed = (m + x2.map_or(0, <[_]>::len)) * rec;
+    let needed = m
+        .checked_add(x2.map_or(0, <[_]>::len))
+        .and_then(|inputs| inputs.checked_mul(rec))
+        .ok_or(Error::BufferTooSmall {
+            needed: usize::MAX,
+            given: workspace.len(),
+        })?;
     if workspace.len() < needed {
         return Err(Error::BufferTooSmall {
             needed,
@@ -179,9 +193,9 @@ where
         });
     }
     let (r1, rest) = workspace[..needed].split_at_mut(m * rec);
-    write_records(net, x1, r1)?;
+    write_records(net, x1, r1).map_err(|e| zero_on_range(e, out))?;
     if let Some(x2) = x2 {
-        write_records(net, x2, rest)?;
+        write_records(net, x2, rest).map_err(|e| zero_on_range(e, out))?;
     }
     let (r1, rest) = (&*r1, &*rest);
     check_result(r1, "per-input activations and cotangents")?;
@@ -236,7 +250,11 @@ where
 /// [`Error::BufferTooSmall`] if `workspace` holds fewer than
 /// [`workspace_len`]`(N, K)` elements; [`Error::NonFinite`] for non-finite
 /// inputs or parameters (`out` untouched); [`Error::Overflow`] if the kernel
-/// overflows (`out` zeroed).
+/// overflows or an input's layer factors leave the range where their
+/// products are representable, [`Error::PrecisionLoss`] if an input's
+/// diagonal `Θ_kk(x, x)` is nonzero but below `MIN_POSITIVE/ε` (`out`
+/// zeroed for both). The Jacobian method applies the same range check, so
+/// that the two methods agree or refuse together.
 pub fn ntk<T, Net, const D: usize, const K: usize, const N: usize>(
     net: &Net,
     xs: &[[T; D]; N],
