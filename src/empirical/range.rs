@@ -92,9 +92,11 @@ impl<T: Real> Diagonal<T> {
         }
         let (t1, t2) = (wa * nd, bs * nd);
         self.sum += t1 * t1 + t2 * t2;
-        let zero = |v: T| v == T::ZERO;
-        let a_zero = zero(ws) || a.iter().all(|&x| zero(x));
-        if !zero(nd) && !(zero(bs) && a_zero) {
+        // Nonzero in exact arithmetic: a cotangent, and a bias scale or a
+        // weighted input.
+        let some = |v: T| v != T::ZERO;
+        let weighted = some(ws) && a.iter().any(|&x| some(x));
+        if some(nd) && (some(bs) || weighted) {
             self.nonzero = true;
         }
     }
