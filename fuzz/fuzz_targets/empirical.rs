@@ -354,6 +354,10 @@ struct Factors {
     h1: [f64; H],
     /// Largest intermediate magnitude of either method.
     biggest: f64,
+    /// Smallest diagonal `Θ_kk(x, x)` over the outputs that is not exactly
+    /// zero (∞ if none):
+    /// the range check of both methods refuses one below `MIN_POSITIVE/ε`.
+    smallest_diag: f64,
     /// `|ws₁|`: the Jacobian method forms `(δ·ws₁)·x`, so an underflow of
     /// `δ·ws₁` costs up to one subnormal η times `|x|`, that is `η/|ws₁|` in
     /// units of the factor `δ` (see [`Factors::underflow`]).
@@ -389,6 +393,7 @@ where
         dd0: [[0.0; H]; K],
         h1: to64(&h1),
         biggest: 0.0,
+        smallest_diag: f64::INFINITY,
         ws1: ws1.abs(),
     };
     // Largest magnitude seen; NaN counts as ∞ (f64::max would drop it).
@@ -449,6 +454,19 @@ where
         let gd = sq(&f.d0[k]);
         see(gd);
         see(gd * ga0 + ga1);
+        // Exactly zero only when a factor of each term is zero in exact
+        // arithmetic; a product that underflowed to 0 counts as tiny.
+        let x_nz = x.iter().any(|v| v.to_f64() != 0.0);
+        let a_nz = (0..H).any(|o| net.1.value(h1[o]).to_f64() != 0.0);
+        let d_nz = ws2 != 0.0
+            && (0..H).any(|o| {
+                net.2.weight[k][o].to_f64() != 0.0 && net.1.derivative(h1[o]).to_f64() != 0.0
+            });
+        let zero =
+            !(d_nz && ((ws1 != 0.0 && x_nz) || bs1 != 0.0)) && !(ws2 != 0.0 && a_nz) && bs2 == 0.0;
+        if !zero {
+            f.smallest_diag = f.smallest_diag.min(gd * ga0 + ga1);
+        }
     }
     f.biggest = big;
     f
@@ -644,13 +662,15 @@ where
         };
     }
     let limit = T::MAX.to_f64() * 1e-8;
+    // Clear of the range check's lower edge, MIN_POSITIVE/ε.
+    let floor = 16.0 * T::MIN_POSITIVE.to_f64() / T::EPSILON.to_f64();
     let fs: Vec<Factors> = xs.iter().map(|x| factors(net, lip, x, 0.0, 0.0)).collect();
     Status {
         finite,
         hidden_nan: fs.iter().any(|f| f.h1.iter().any(|h| h.is_nan())),
-        moderate: fs
-            .iter()
-            .all(|f| f.biggest < limit && f.h1.iter().all(|h| h.is_finite())),
+        moderate: fs.iter().all(|f| {
+            f.biggest < limit && f.smallest_diag >= floor && f.h1.iter().all(|h| h.is_finite())
+        }),
     }
 }
 
@@ -759,6 +779,17 @@ where
     if !moderate {
         return;
     }
+    let eta = <f32 as Scalar>::ETA;
+    let train: [Factors; N] =
+        core::array::from_fn(|i| factors(&reference, acts.lip32, &xs_r[i], U32, eta));
+    let test: [Factors; M] =
+        core::array::from_fn(|i| factors(&reference, acts.lip32, &xt_r[i], U32, eta));
+    // Small values can still make a diagonal that the range check refuses
+    // in f32 (nonzero and below MIN_POSITIVE/ε).
+    let floor = 16.0 * f64::from(f32::MIN_POSITIVE) / f64::from(f32::EPSILON);
+    if train.iter().chain(&test).any(|f| f.smallest_diag < floor) {
+        return;
+    }
     assert!(
         s32.train.is_ok() && s32.cross.is_ok(),
         "f32 structured failed on a moderate network: {:?} {:?}",
@@ -776,11 +807,6 @@ where
         r64.train.is_ok() && r64.cross.is_ok(),
         "f64 kernel of a moderate network failed"
     );
-    let eta = <f32 as Scalar>::ETA;
-    let train: [Factors; N] =
-        core::array::from_fn(|i| factors(&reference, acts.lip32, &xs_r[i], U32, eta));
-    let test: [Factors; M] =
-        core::array::from_fn(|i| factors(&reference, acts.lip32, &xt_r[i], U32, eta));
     let bd = bounds(&train, &test, U32, eta);
     compare(
         "structured f32 vs f64",

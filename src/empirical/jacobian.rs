@@ -9,7 +9,7 @@
 //! [`ntk`], M + N for [`ntk_cross`]).
 
 use super::gram::{self, Layout, Mode, Segment};
-use super::range::{zero_on_range, Diagonal};
+use super::range::{note, zero_on_range, Diagonal};
 use super::JacobianModel;
 use crate::error::check_result;
 use crate::{Error, Real};
@@ -94,17 +94,23 @@ fn run<T: Real, X, Mdl: JacobianModel<T, X>>(
     }
     let (r1, rest) = workspace[..needed].split_at_mut(m * rec);
     if rec > 0 {
-        for (x, r) in x1.iter().zip(r1.chunks_exact_mut(rec)) {
-            model
-                .jacobian(x, &mut r[..k * p])
-                .map_err(|e| zero_on_range(e, out))?;
-        }
-        if let Some(x2) = x2 {
-            for (x, r) in x2.iter().zip(rest.chunks_exact_mut(rec)) {
-                model
-                    .jacobian(x, &mut r[..k * p])
-                    .map_err(|e| zero_on_range(e, out))?;
+        // A numerical refusal of one input waits until every input was
+        // seen, so that argument errors (a non-finite input further on) are
+        // reported first, and the worst refusal is reported, as the
+        // structured method reports them.
+        let mut refusal = None;
+        let rows = x1.iter().zip(r1.chunks_exact_mut(rec));
+        let rows = rows.chain(x2.unwrap_or(&[]).iter().zip(rest.chunks_exact_mut(rec)));
+        for (x, r) in rows {
+            match model.jacobian(x, &mut r[..k * p]) {
+                Err(e) if !matches!(e, Error::Overflow { .. } | Error::PrecisionLoss { .. }) => {
+                    return Err(e)
+                }
+                r => note(&mut refusal, r),
             }
+        }
+        if let Some(e) = refusal {
+            return Err(zero_on_range(e, out));
         }
     }
     let (r1, rest) = (&*r1, &*rest);
@@ -115,10 +121,12 @@ fn run<T: Real, X, Mdl: JacobianModel<T, X>>(
     {
         check_result(&r[..k * p], "per-input Jacobians")?;
     }
-    // The shared range check on Θ_kk(x, x) = ‖J_k(x)‖², for any model.
+    // The range check on Θ_kk(x, x) = ‖J_k(x)‖², for models that do not
+    // check their layer factors themselves.
     for r in r1
         .chunks_exact(rec.max(1))
         .chain(rest.chunks_exact(rec.max(1)))
+        .filter(|_| !Mdl::CHECKS_RANGE)
     {
         for row in r[..k * p].chunks_exact(p.max(1)) {
             let mut diag = Diagonal::new();

@@ -95,6 +95,11 @@ pub trait JacobianModel<T: Real, X> {
     const OUTPUTS: usize;
     /// Number of parameters P.
     const PARAMS: usize;
+    /// `true` if [`jacobian`](Self::jacobian) applies the range check of the
+    /// structured method to its own layer factors (this crate's networks
+    /// do); otherwise [`jacobian::ntk`] checks the range of each row's
+    /// `‖J_k(x)‖²`. Leave the default for your own models.
+    const CHECKS_RANGE: bool = false;
     /// Writes `∂f_k(x)/∂θ_p` into `out[k·PARAMS + p]`; `out` holds exactly
     /// `OUTPUTS·PARAMS` elements.
     ///
@@ -106,7 +111,7 @@ pub trait JacobianModel<T: Real, X> {
     /// [`Params::write_flat`] does), then [`Error::NonFinite`] for a
     /// non-finite input or parameter, leaving `out` untouched, and
     /// [`Error::Overflow`] (with `out` zeroed) when a layer's factors
-    /// `‖ws·a‖² + bs²` or `‖δ‖²` pass `MAX·ε`, where the structured method's
+    /// `‖ws·a‖² + bs²` or `‖δ‖²` pass `MAX·2⁻²⁶`, where the structured method's
     /// products would overflow.
     fn jacobian(&self, x: &X, out: &mut [T]) -> Result<(), Error>;
 }
@@ -118,6 +123,7 @@ where
 {
     const OUTPUTS: usize = K;
     const PARAMS: usize = M::NUM_PARAMS;
+    const CHECKS_RANGE: bool = true;
 
     fn jacobian(&self, x: &X, out: &mut [T]) -> Result<(), Error> {
         let p = M::NUM_PARAMS;

@@ -9,8 +9,8 @@
 //! they would return different kernels. So both check, per input and
 //! output k, the same two conditions before anything is contracted:
 //!
-//! - every layer's factors `‖ws·a‖² + bs²` and `‖δ_k‖²` are at most
-//!   `MAX·ε` (otherwise the structured products overflow):
+//! - every layer's factors `‖ws·a‖² + bs²` and `‖δ_k‖²`, and the diagonal,
+//!   are at most `MAX·2⁻²⁶` (otherwise the structured products overflow):
 //!   [`Error::Overflow`];
 //! - the diagonal `Θ_kk(x, x)` (from the factors, or `‖J_k(x)‖²`) is zero or
 //!   at least `MIN_POSITIVE/ε` (otherwise the kernel is made of subnormal
@@ -25,27 +25,50 @@ fn low<T: Real>() -> T {
     T::MIN_POSITIVE / T::EPSILON
 }
 
-/// The largest factor accepted, with room for the sums over layers and
-/// parameters.
+/// The largest factor or diagonal accepted, `MAX·2⁻²⁶`: room for sums of up
+/// to 2²⁶ such terms. Every product either method forms is bounded by it
+/// (Cauchy–Schwarz on the layer factors).
 fn high<T: Real>() -> T {
-    T::MAX * T::EPSILON
+    T::MAX / T::from_f64(67_108_864.0)
 }
 
-/// Above `MAX·ε`, or NaN.
+/// Above `MAX·2⁻²⁶`, or NaN.
 fn out_of_range<T: Real>(v: T) -> bool {
     v.is_nan() || v > high()
 }
 
-/// `Σ v²`.
-fn norm2<T: Real>(v: &[T]) -> T {
-    v.iter().fold(T::ZERO, |s, &x| s + x * x)
+/// `‖c·v‖ = (|c|·max|vᵢ|)·‖v/max|vᵢ|‖`: no square underflows or overflows,
+/// and `c·max|vᵢ|` is formed first so that `c` may pull a vector of huge
+/// entries back into range; NaN if an entry is NaN.
+fn norm<T: Real>(c: T, v: &[T]) -> T {
+    let mut m = T::ZERO;
+    for &x in v {
+        if x.is_nan() {
+            return x;
+        }
+        m = m.max(x.abs());
+    }
+    if m == T::ZERO || !m.is_finite() {
+        return c.abs() * m;
+    }
+    let s = v.iter().fold(T::ZERO, |s, &x| {
+        let y = x / m;
+        s + y * y
+    });
+    (c.abs() * m) * s.sqrt()
 }
 
 /// The diagonal `Θ_kk(x, x)` of one input and output, accumulated layer by
 /// layer or from a Jacobian row, with the verdict on its range.
+///
+/// Each term is formed from norms (`(|ws|·‖a‖·‖δ‖)² + (|bs|·‖δ‖)²`, or
+/// `‖J_k‖²`), so the sum underflows only where the true diagonal is below
+/// the smallest subnormal; a sum that is nonzero in exact arithmetic but
+/// below `MIN_POSITIVE/ε` is refused even if it rounded to 0.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Diagonal<T> {
     sum: T,
+    nonzero: bool,
     over: bool,
 }
 
@@ -53,6 +76,7 @@ impl<T: Real> Diagonal<T> {
     pub(crate) fn new() -> Self {
         Self {
             sum: T::ZERO,
+            nonzero: false,
             over: false,
         }
     }
@@ -60,23 +84,33 @@ impl<T: Real> Diagonal<T> {
     /// One dense layer: input `a`, weight scale `ws`, cotangent `dy`, bias
     /// scale `bs` (as a [`GradSink`](crate::nn::GradSink) sees them).
     pub(crate) fn dense(&mut self, a: &[T], ws: T, dy: &[T], bs: T) {
-        let aa = a.iter().fold(bs * bs, |s, &x| {
-            let v = ws * x;
-            s + v * v
-        });
-        let gg = norm2(dy);
-        if out_of_range(aa) || out_of_range(gg) {
+        let (wa, nd, bs) = (norm(ws, a), norm(T::ONE, dy), bs.abs());
+        // The structured method's factors, ‖ws·a‖² + bs² and ‖δ‖², bound
+        // every product it forms.
+        if out_of_range(wa * wa + bs * bs) || out_of_range(nd * nd) {
             self.over = true;
         }
-        self.sum += aa * gg;
+        let (t1, t2) = (wa * nd, bs * nd);
+        self.sum += t1 * t1 + t2 * t2;
+        // Nonzero in exact arithmetic: a cotangent, and a bias scale or a
+        // weighted input.
+        let some = |v: T| v != T::ZERO;
+        let weighted = some(ws) && a.iter().any(|&x| some(x));
+        if some(nd) && (some(bs) || weighted) {
+            self.nonzero = true;
+        }
     }
 
     /// One Jacobian row `J_k(x)`.
     pub(crate) fn row(&mut self, j: &[T]) {
-        self.sum += norm2(j);
+        let n = norm(T::ONE, j);
+        self.sum += n * n;
+        if n != T::ZERO {
+            self.nonzero = true;
+        }
     }
 
-    /// [`Error::Overflow`] if a factor or the diagonal passes `MAX·ε`,
+    /// [`Error::Overflow`] if a factor or the diagonal passes `MAX·2⁻²⁶`,
     /// [`Error::PrecisionLoss`] if the diagonal is nonzero but below
     /// `MIN_POSITIVE/ε`.
     pub(crate) fn verdict(&self) -> Result<(), Error> {
@@ -84,7 +118,7 @@ impl<T: Real> Diagonal<T> {
             Err(Error::Overflow {
                 what: "empirical NTK",
             })
-        } else if self.sum > T::ZERO && self.sum < low() {
+        } else if self.nonzero && self.sum < low() {
             Err(Error::PrecisionLoss {
                 what: "empirical NTK",
             })
@@ -102,4 +136,19 @@ pub(crate) fn zero_on_range<T: Real>(e: Error, out: &mut [T]) -> Error {
         out.fill(T::ZERO);
     }
     e
+}
+
+/// Keeps the worst numerical refusal seen: the first [`Error::Overflow`],
+/// else the first [`Error::PrecisionLoss`].
+pub(crate) fn note(refusal: &mut Option<Error>, r: Result<(), Error>) {
+    if let Err(e) = r {
+        let worse = match refusal {
+            None => true,
+            Some(Error::Overflow { .. }) => false,
+            Some(_) => matches!(e, Error::Overflow { .. }),
+        };
+        if worse {
+            *refusal = Some(e);
+        }
+    }
 }

@@ -13,7 +13,7 @@
 //! [`ntk`], M + N for [`ntk_cross`]).
 
 use super::gram::{self, Layout, Mode, Segment};
-use super::range::{zero_on_range, Diagonal};
+use super::range::{note, zero_on_range, Diagonal};
 use crate::error::{check_finite, check_result};
 use crate::nn::{GradSink, Module, Params, Zeroed};
 use crate::{Error, Real};
@@ -100,6 +100,7 @@ fn write_records<T, Net, const D: usize, const K: usize>(
     net: &Net,
     xs: &[[T; D]],
     recs: &mut [T],
+    refusal: &mut Option<Error>,
 ) -> Result<(), Error>
 where
     T: Real,
@@ -133,7 +134,7 @@ where
                 return Err(shapes_disagree());
             }
             for s in &sinks {
-                s.diag.verdict()?;
+                note(refusal, s.diag.verdict());
             }
         }
     }
@@ -148,7 +149,7 @@ where
             if sink.bad || sink.a_end != 0 || sink.d_end != 0 {
                 return Err(shapes_disagree());
             }
-            sink.diag.verdict()?;
+            note(refusal, sink.diag.verdict());
         }
     }
     Ok(())
@@ -193,9 +194,15 @@ where
         });
     }
     let (r1, rest) = workspace[..needed].split_at_mut(m * rec);
-    write_records(net, x1, r1).map_err(|e| zero_on_range(e, out))?;
+    // Range refusals are reported once every record is written (the worst
+    // of them), as the Jacobian method reports them.
+    let mut refusal = None;
+    write_records(net, x1, r1, &mut refusal)?;
     if let Some(x2) = x2 {
-        write_records(net, x2, rest).map_err(|e| zero_on_range(e, out))?;
+        write_records(net, x2, rest, &mut refusal)?;
+    }
+    if let Some(e) = refusal {
+        return Err(zero_on_range(e, out));
     }
     let (r1, rest) = (&*r1, &*rest);
     check_result(r1, "per-input activations and cotangents")?;
