@@ -726,7 +726,7 @@ impl fmt::Display for Described<'_> {
 /// let e = stray.next().unwrap();
 /// assert_eq!((e.token(), e.position), ("#", 0));
 /// let e = stray.next().unwrap();
-/// assert_eq!((e.token(), e.position), ("cse", 38));
+/// assert_eq!((e.token(), e.position), ("cse", 40));
 /// assert!(stray.next().is_none());
 /// ```
 pub fn outside_cases(text: &str) -> impl Iterator<Item = ParseError> + '_ {
