@@ -17,7 +17,11 @@
 //! [`cases`] splits a text into [`Case`]s without allocating; a case reads
 //! its inputs and reference matrices into caller buffers, and [`evaluate`]
 //! writes a case back with the matrices computed by this crate (what the
-//! `kernel` example prints).
+//! `kernel` example prints). [`outside_cases`] lists the lines that belong to
+//! no case, [`Case::dims_within`] checks N against a reader's limit before
+//! it allocates, and errors carry byte offsets in the text, which
+//! [`locate`] turns into a line and column ([`describe`] shows an error
+//! that way).
 //!
 //! # Examples
 //!
