@@ -21,10 +21,18 @@ fn file(name: &str, contents: &str) -> PathBuf {
     path
 }
 
-/// Runs the example on `path` with `extra` arguments.
+/// Runs the example on `path` with `extra` arguments (built in the
+/// profile of the tests, so that a release run reuses release artifacts).
 fn kernel(path: &PathBuf, extra: &[&str]) -> Output {
+    let profile: &[&str] = if cfg!(debug_assertions) {
+        &[]
+    } else {
+        &["--release"]
+    };
     Command::new(env!("CARGO"))
-        .args(["run", "--quiet", "--example", "kernel", "--"])
+        .args(["run", "--quiet"])
+        .args(profile)
+        .args(["--example", "kernel", "--"])
         .arg(path)
         .args(extra)
         .output()
