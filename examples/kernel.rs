@@ -1,7 +1,7 @@
 //! Infinite-width NNGP and NTK of every case of a reference file.
 //!
 //! ```text
-//! cargo run --release --example kernel -- FILE [--f32]
+//! cargo run --release --example kernel -- FILE [--f32] [--max-n N]
 //! ```
 //!
 //! Reads each case of FILE (format of `ntk::analytic::text`: `case`, `arch`,
@@ -9,40 +9,130 @@
 //! and prints it in the same format with this crate's `nngp` and `ntk`
 //! matrices (`{:.17e}`), computed in f64, or in f32 with `--f32`. A case that
 //! cannot be computed gets `error MESSAGE` in place of its matrices, and the
-//! run goes on.
+//! run goes on; a parse error names its line and column in FILE and the
+//! offending token.
+//!
+//! A case of more than N inputs (default [`DEFAULT_MAX_N`], set with
+//! `--max-n N`) is refused before anything is allocated for it: its two N×N
+//! matrices would take 16·N² bytes in f64.
+//!
+//! Exit status: 0 when every case was computed; 1 when a case failed, FILE
+//! holds no case or a non-blank line outside every case, or cannot be read
+//! (each problem is also reported on stderr); 2 for bad arguments.
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use ntk::analytic::text;
-use ntk::Real;
+use ntk::analytic::text::{self, Outcome};
+use ntk::{Error, Real};
 
 /// Layers an architecture may have in a file.
 const CAPACITY: usize = 256;
 
-fn run<T: Real>(file: &str) -> std::io::Result<()> {
-    let stdout = std::io::stdout();
-    let mut stdout = stdout.lock();
-    let mut out = String::new();
+/// Largest number of inputs of a case unless `--max-n` says otherwise: the
+/// two 4096×4096 matrices take 256 MiB in f64.
+pub const DEFAULT_MAX_N: usize = 4096;
+
+const USAGE: &str = "usage: kernel FILE [--f32] [--max-n N]";
+
+/// Computes every case of `file`, refusing cases of more than `max_n`
+/// inputs, and writes them to `out`. Returns one message per problem found:
+/// a case that failed, a line outside every case, a file without a case
+/// (empty when every case was computed).
+///
+/// # Errors
+///
+/// Only the errors of `out`.
+pub fn run<T: Real, W: Write>(
+    file: &str,
+    max_n: usize,
+    out: &mut W,
+) -> std::io::Result<Vec<String>> {
+    let mut problems: Vec<String> = text::outside_cases(file)
+        .map(|e| {
+            format!(
+                "{} (outside every case)",
+                text::describe(file, &Error::Parse(e))
+            )
+        })
+        .collect();
+    let mut buf = String::new();
+    let mut count = 0;
     for case in text::cases(file) {
-        let (n, d) = case.dims().unwrap_or((0, 0));
-        let mut x = vec![T::ZERO; n * d];
-        let mut k = vec![T::ZERO; n * n];
-        let mut t = vec![T::ZERO; n * n];
-        out.clear();
-        // Writing into a String cannot fail.
-        let _ = text::evaluate::<T, CAPACITY, _>(&case, &mut x, &mut k, &mut t, &mut out);
-        stdout.write_all(out.as_bytes())?;
+        count += 1;
+        buf.clear();
+        let outcome = match case.dims_within(max_n) {
+            // Well formed, but too large: refused before allocating.
+            Err(e) if case.dims().is_ok() => {
+                let e = Error::Parse(e);
+                buf.push_str(&format!(
+                    "case {}\narch {}\nerror {} (more than {max_n} inputs; raise the limit with --max-n)\nend\n",
+                    case.name(),
+                    case.arch().unwrap_or(""),
+                    text::describe(file, &e)
+                ));
+                Outcome::Failed(e)
+            }
+            dims => {
+                let (n, d) = dims.unwrap_or((0, 0));
+                let mut x = vec![T::ZERO; n * d];
+                let mut k = vec![T::ZERO; n * n];
+                let mut t = vec![T::ZERO; n * n];
+                text::evaluate::<T, CAPACITY, _>(&case, &mut x, &mut k, &mut t, &mut buf)
+                    .map_err(|_| std::io::Error::other("formatting a case failed"))?
+            }
+        };
+        if let Outcome::Failed(e) = outcome {
+            let line = text::locate(file, case.position()).map_or(0, |l| l.line);
+            problems.push(format!(
+                "case {} (line {line}): {}",
+                case.name(),
+                text::describe(file, &e)
+            ));
+        }
+        out.write_all(buf.as_bytes())?;
     }
-    stdout.flush()
+    if count == 0 {
+        problems.push("no `case` line: the file holds no case".to_string());
+    }
+    out.flush()?;
+    Ok(problems)
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let f32_mode = args.iter().any(|a| a == "--f32");
-    let files: Vec<&String> = args.iter().filter(|a| a.as_str() != "--f32").collect();
+    let mut f32_mode = false;
+    let mut max_n = DEFAULT_MAX_N;
+    let mut files = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let limit = match a.as_str() {
+            "--f32" => {
+                f32_mode = true;
+                continue;
+            }
+            "--max-n" => args.next(),
+            _ => match a.strip_prefix("--max-n=") {
+                Some(v) => Some(v.to_string()),
+                None if a.starts_with("--") => {
+                    eprintln!("kernel: unknown option {a}\n{USAGE}");
+                    return ExitCode::from(2);
+                }
+                None => {
+                    files.push(a);
+                    continue;
+                }
+            },
+        };
+        match limit.as_deref().map(str::parse::<usize>) {
+            Some(Ok(n)) => max_n = n,
+            _ => {
+                eprintln!("kernel: --max-n needs a count of inputs\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let [path] = files.as_slice() else {
-        eprintln!("usage: kernel FILE [--f32]");
+        eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
     let file = match std::fs::read_to_string(path) {
@@ -52,13 +142,21 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let stdout = std::io::stdout();
+    let mut stdout = stdout.lock();
     let result = if f32_mode {
-        run::<f32>(&file)
+        run::<f32, _>(&file, max_n, &mut stdout)
     } else {
-        run::<f64>(&file)
+        run::<f64, _>(&file, max_n, &mut stdout)
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(problems) if problems.is_empty() => ExitCode::SUCCESS,
+        Ok(problems) => {
+            for p in &problems {
+                eprintln!("kernel: {path}: {p}");
+            }
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("kernel: {e}");
             ExitCode::FAILURE

@@ -117,6 +117,9 @@ pub enum ParseErrorKind {
     Unexpected,
     /// A layer this build leaves out: `tanh` needs the `quadrature` feature.
     NotCompiled,
+    /// A line or number the format requires is missing: the input ends
+    /// before it. The position is where it should start; the token is empty.
+    Missing,
 }
 
 impl ParseError {
@@ -159,19 +162,27 @@ impl fmt::Display for ParseErrorKind {
             ParseErrorKind::OutOfRange => "value out of range",
             ParseErrorKind::Unexpected => "unexpected token",
             ParseErrorKind::NotCompiled => "layer needs a feature this build leaves out",
+            ParseErrorKind::Missing => "missing line or number",
         })
     }
 }
 
+impl ParseError {
+    /// Writes the kind and the token (if any): `unknown layer `rleu``.
+    pub(crate) fn fmt_what(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.token().is_empty() {
+            write!(f, "{}", self.kind)
+        } else {
+            write!(f, "{} `{}`", self.kind, self.token())
+        }
+    }
+}
+
 impl fmt::Display for ParseError {
+    /// `KIND `TOKEN` at byte POSITION` (without the token when it is empty).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} `{}` at byte {}",
-            self.kind,
-            self.token(),
-            self.position
-        )
+        self.fmt_what(f)?;
+        write!(f, " at byte {}", self.position)
     }
 }
 

@@ -164,8 +164,8 @@ fn malformed_cases_name_the_line() {
     let text = "case a\narch relu\ninputs 1 1\n1\n";
     let e = text::cases(text).next().unwrap().dims().unwrap_err();
     assert_eq!(
-        (e.kind, e.token()),
-        (ParseErrorKind::Unexpected, "<end of case>")
+        (e.kind, e.token(), e.position),
+        (ParseErrorKind::Missing, "", text.len())
     );
 
     let text = "case a\narch relu\ninputs 1 1\n1x\nend\n";

@@ -196,3 +196,19 @@ pub fn max_abs(v: &[f64]) -> f64 {
 pub fn take<'a, T: Arbitrary<'a>>(u: &mut Unstructured<'a>) -> Option<T> {
     T::arbitrary(u).ok()
 }
+
+/// The `kernel` example's reader and writer (`run`), compiled from the
+/// example's own source so that the `text` target exercises its code path.
+#[allow(dead_code)]
+#[path = "../../examples/kernel.rs"]
+pub mod kernel_example;
+
+/// `(line, column)` of byte `offset` of `text`, both from 1, columns in
+/// characters: the characters before `offset` counted one by one (an oracle
+/// for `ntk::analytic::text::locate`).
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before: Vec<char> = text[..offset].chars().collect();
+    let line = 1 + before.iter().filter(|&&c| c == '\n').count();
+    let column = 1 + before.iter().rev().take_while(|&&c| c != '\n').count();
+    (line, column)
+}

@@ -17,7 +17,11 @@
 //! [`cases`] splits a text into [`Case`]s without allocating; a case reads
 //! its inputs and reference matrices into caller buffers, and [`evaluate`]
 //! writes a case back with the matrices computed by this crate (what the
-//! `kernel` example prints).
+//! `kernel` example prints). [`outside_cases`] lists the lines that belong to
+//! no case, [`Case::dims_within`] checks N against a reader's limit before
+//! it allocates, and errors carry byte offsets in the text, which
+//! [`locate`] turns into a line and column ([`describe`] shows an error
+//! that way).
 //!
 //! # Examples
 //!
@@ -89,7 +93,12 @@ fn words(line: &str, offset: usize) -> impl Iterator<Item = (usize, &str)> {
 #[derive(Clone, Copy, Debug)]
 struct Layout<'a> {
     arch: &'a str,
+    /// Byte offset of the architecture text.
+    arch_at: usize,
     n: usize,
+    /// Byte offset of N on the `inputs` line, and its text.
+    n_at: usize,
+    n_text: &'a str,
     d: usize,
     /// Byte offset of the first input row.
     inputs: usize,
@@ -195,11 +204,22 @@ impl<'a> Iterator for Cases<'a> {
     }
 }
 
-/// The token of errors about a line that is missing.
-const MISSING: &str = "<end of case>";
-
 fn unexpected(position: usize, token: &str) -> ParseError {
     ParseError::new(ParseErrorKind::Unexpected, position, token)
+}
+
+/// A line or number missing at byte `position`.
+fn missing(position: usize) -> ParseError {
+    ParseError::new(ParseErrorKind::Missing, position, "")
+}
+
+/// The text after the first word of `line` (which starts at byte `offset`),
+/// trimmed, and its byte offset.
+fn rest_at(line: &str, offset: usize) -> (usize, &str) {
+    let (start, word) = first_word(line);
+    let rest = line.get(start + word.len()..).unwrap_or("");
+    let lead = rest.len() - rest.trim_start().len();
+    (offset + start + word.len() + lead, rest.trim())
 }
 
 /// Checks the structure of the case in `text[from..to]`.
@@ -221,33 +241,33 @@ fn layout<'a>(text: &'a str, from: usize, to: usize, name: &str) -> Result<Layou
                         Err(unexpected(offset + at, word))
                     }
                 }
-                None => Err(unexpected(to, MISSING)),
+                None => Err(missing(to)),
             }
         };
-    let (_, arch_line) = keyword_line(it.next(), "arch")?;
-    let arch = after_first_word(arch_line);
+    let (arch_offset, arch_line) = keyword_line(it.next(), "arch")?;
+    let (arch_at, arch) = rest_at(arch_line, arch_offset);
     let (offset, inputs_line) = keyword_line(it.next(), "inputs")?;
     let mut w = words(inputs_line, offset).skip(1);
-    let count = |w: Option<(usize, &str)>| match w {
+    let count = |w: Option<(usize, &'a str)>| match w {
         Some((at, s)) => s
             .parse::<usize>()
-            .map(|v| (at, v))
+            .map(|v| (at, s, v))
             .map_err(|_| ParseError::new(ParseErrorKind::BadNumber, at, s)),
-        None => Err(unexpected(offset + inputs_line.len(), MISSING)),
+        None => Err(missing(offset + inputs_line.len())),
     };
-    let (_, n) = count(w.next())?;
-    let (d_at, d) = count(w.next())?;
+    let (n_at, n_text, n) = count(w.next())?;
+    let (d_at, d_text, d) = count(w.next())?;
     if let Some((at, extra)) = w.next() {
         return Err(unexpected(at, extra));
     }
     if d == 0 && n > 0 {
-        return Err(ParseError::new(ParseErrorKind::OutOfRange, d_at, "0"));
+        return Err(ParseError::new(ParseErrorKind::OutOfRange, d_at, d_text));
     }
     let inputs = rows(&mut it, n, d, to)?.unwrap_or(to);
     let (mut nngp, mut ntk) = (None, None);
     loop {
         let Some((offset, line)) = it.next() else {
-            return Err(unexpected(to, MISSING));
+            return Err(missing(to));
         };
         let (at, word) = first_word(line);
         match word {
@@ -259,7 +279,10 @@ fn layout<'a>(text: &'a str, from: usize, to: usize, name: &str) -> Result<Layou
     }
     Ok(Layout {
         arch,
+        arch_at,
         n,
+        n_at,
+        n_text,
         d,
         inputs,
         nngp,
@@ -277,7 +300,7 @@ fn rows<'a, I: Iterator<Item = (usize, &'a str)>>(
 ) -> Result<Option<usize>, ParseError> {
     let mut first = None;
     for _ in 0..count {
-        let (offset, line) = it.next().ok_or_else(|| unexpected(to, MISSING))?;
+        let (offset, line) = it.next().ok_or_else(|| missing(to))?;
         first.get_or_insert(offset);
         let (at, word) = first_word(line);
         if word == "end" || word == "nngp" || word == "ntk" {
@@ -311,14 +334,76 @@ impl<'a> Case<'a> {
     ///
     /// # Errors
     ///
-    /// A [`ParseError`] if the case is not well formed: a missing or
-    /// misplaced `arch`, `inputs` or `end` line, or a block with the wrong
-    /// number of lines or of numbers on a line
-    /// ([`Unexpected`](ParseErrorKind::Unexpected)); N or D not a count
-    /// ([`BadNumber`](ParseErrorKind::BadNumber)); D = 0 with N > 0
-    /// ([`OutOfRange`](ParseErrorKind::OutOfRange)).
+    /// A [`ParseError`] (positions are byte offsets in the text) if the case
+    /// is not well formed: a misplaced `arch`, `inputs` or `end` line, or a
+    /// block with the wrong number of lines or of numbers on a line
+    /// ([`Unexpected`](ParseErrorKind::Unexpected)); the case or its
+    /// `inputs` line ending too early ([`Missing`](ParseErrorKind::Missing));
+    /// N or D not a count ([`BadNumber`](ParseErrorKind::BadNumber)); D = 0
+    /// with N > 0 ([`OutOfRange`](ParseErrorKind::OutOfRange)).
     pub fn dims(&self) -> Result<(usize, usize), ParseError> {
         self.layout.map(|l| (l.n, l.d))
+    }
+
+    /// As [`dims`](Self::dims), refusing more than `max_n` inputs: a reader
+    /// checks N against its limit before it allocates the N×N matrices.
+    ///
+    /// # Errors
+    ///
+    /// As [`dims`](Self::dims), and [`OutOfRange`](ParseErrorKind::OutOfRange)
+    /// naming N on the `inputs` line if N > `max_n`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::text;
+    /// use ntk::error::ParseErrorKind;
+    /// let file = "case big\narch relu\ninputs 3 1\n1\n2\n3\nend\n";
+    /// let case = text::cases(file).next().unwrap();
+    /// assert_eq!(case.dims_within(3)?, (3, 1));
+    /// let e = case.dims_within(2).unwrap_err();
+    /// assert_eq!((e.kind, e.token(), e.position), (ParseErrorKind::OutOfRange, "3", 26));
+    /// # Ok::<(), ntk::error::ParseError>(())
+    /// ```
+    pub fn dims_within(&self, max_n: usize) -> Result<(usize, usize), ParseError> {
+        let l = self.layout?;
+        if l.n > max_n {
+            return Err(ParseError::new(
+                ParseErrorKind::OutOfRange,
+                l.n_at,
+                l.n_text,
+            ));
+        }
+        Ok((l.n, l.d))
+    }
+
+    /// Parses the architecture of the case, with the positions of its errors
+    /// as byte offsets in the whole text (not in the `arch` line).
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`dims`](Self::dims) for a malformed case, then those of
+    /// [`Architecture::parse`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::text;
+    /// use ntk::error::ParseErrorKind;
+    /// let file = "case a\narch dense(1,0) rleu\ninputs 1 1\n1\nend\n";
+    /// let case = text::cases(file).next().unwrap();
+    /// let e = case.architecture::<f64, 8>().unwrap_err();
+    /// assert_eq!((e.kind, e.token(), e.position), (ParseErrorKind::UnknownLayer, "rleu", 23));
+    /// assert_eq!(&file[23..27], "rleu");
+    /// ```
+    pub fn architecture<T: Real, const CAP: usize>(
+        &self,
+    ) -> Result<Architecture<T, CAP>, ParseError> {
+        let l = self.layout?;
+        Architecture::parse(l.arch).map_err(|mut e| {
+            e.position = e.position.saturating_add(l.arch_at);
+            e
+        })
     }
 
     /// `true` if the case holds the reference block `which`.
@@ -438,6 +523,16 @@ fn write_matrix<T: Real, W: fmt::Write>(
     Ok(())
 }
 
+/// What [`evaluate`] wrote for a case.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Outcome {
+    /// The computed `nngp` and `ntk` matrices.
+    Computed,
+    /// An `error` line, for this reason (the positions of a
+    /// [`Error::Parse`] are byte offsets in the text: see [`describe`]).
+    Failed(Error),
+}
+
 /// Computes a case with an [`Architecture<T, CAP>`] and writes it in the
 /// same format: the `case`, `arch` and `inputs` lines and the input rows as
 /// read, then this crate's `nngp` and `ntk` matrices (`{:.17e}`, printed in
@@ -445,7 +540,9 @@ fn write_matrix<T: Real, W: fmt::Write>(
 ///
 /// A case that cannot be computed (malformed, unknown layer, non-finite input,
 /// overflow, buffers too small) gets a line `error MESSAGE` in place of the
-/// matrices (and of the inputs, when they cannot be read).
+/// matrices (and of the inputs, when they cannot be read), with the
+/// message of [`describe`]: a parse error names its line and column in the
+/// text and the offending token. The returned [`Outcome`] says which.
 ///
 /// `x` needs N·D entries and `nngp`, `ntk` N² entries each (see
 /// [`Case::dims`]).
@@ -453,13 +550,31 @@ fn write_matrix<T: Real, W: fmt::Write>(
 /// # Errors
 ///
 /// Only the errors of `out`.
+///
+/// # Examples
+///
+/// ```
+/// use ntk::analytic::text::{self, Outcome};
+/// let file = "case a\narch dense(1,0) rleu\ninputs 1 1\n1\nend\n";
+/// let case = text::cases(file).next().unwrap();
+/// let (mut x, mut k, mut t) = ([0.0; 1], [0.0; 1], [0.0; 1]);
+/// let mut out = String::new();
+/// let outcome = text::evaluate::<f64, 8, _>(&case, &mut x, &mut k, &mut t, &mut out)?;
+/// assert!(matches!(outcome, Outcome::Failed(ntk::Error::Parse(_))));
+/// assert!(out.contains("\nerror parse error: unknown layer `rleu` at line 2, column 17\nend\n"));
+/// # Ok::<(), core::fmt::Error>(())
+/// ```
 pub fn evaluate<T: Real, const CAP: usize, W: fmt::Write>(
     case: &Case<'_>,
     x: &mut [T],
     nngp: &mut [T],
     ntk: &mut [T],
     out: &mut W,
-) -> fmt::Result {
+) -> Result<Outcome, fmt::Error> {
+    let text = case.text;
+    let fail = |e: Error, out: &mut W| {
+        writeln!(out, "error {}\nend", describe(text, &e)).map(|()| Outcome::Failed(e))
+    };
     writeln!(out, "case {}", case.name)?;
     let l = match case.layout {
         Ok(l) => l,
@@ -467,15 +582,16 @@ pub fn evaluate<T: Real, const CAP: usize, W: fmt::Write>(
             if let Some(arch) = case.arch() {
                 writeln!(out, "arch {arch}")?;
             }
-            return writeln!(out, "error {}\nend", Error::Parse(e));
+            return fail(Error::Parse(e), out);
         }
     };
     writeln!(out, "arch {}", l.arch)?;
     if let Err(e) = case.read_inputs(x) {
-        return writeln!(out, "error {e}\nend");
+        return fail(e, out);
     }
     case.write_inputs(&l, out)?;
-    let result = Architecture::<T, CAP>::parse(l.arch)
+    let result = case
+        .architecture::<T, CAP>()
         .map_err(Error::Parse)
         .and_then(|a| {
             a.gram_flat(
@@ -490,8 +606,150 @@ pub fn evaluate<T: Real, const CAP: usize, W: fmt::Write>(
             let nn = l.n.saturating_mul(l.n);
             write_matrix(out, "nngp", nngp.get(..nn).unwrap_or(&[]), l.n)?;
             write_matrix(out, "ntk", ntk.get(..nn).unwrap_or(&[]), l.n)?;
+            writeln!(out, "end").map(|()| Outcome::Computed)
         }
-        Err(e) => writeln!(out, "error {e}")?,
+        Err(e) => fail(e, out),
     }
-    writeln!(out, "end")
+}
+
+/// A position in a text: line and column, both counted from 1; columns
+/// count characters (not bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Location {
+    /// The line, from 1.
+    pub line: usize,
+    /// The character on the line, from 1.
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    /// `line L, column C`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}, column {}", self.line, self.column)
+    }
+}
+
+/// The line and column of byte `offset` in `text` (`None` past its end).
+///
+/// Lines end at `\n`; the offset `text.len()` is the place after the last
+/// character. An offset inside a multi-byte character locates that
+/// character.
+///
+/// # Examples
+///
+/// ```
+/// use ntk::analytic::text::{self, Location};
+/// let file = "case a\narch dense(1,0) rleu\n";
+/// assert_eq!(text::locate(file, 23), Some(Location { line: 2, column: 17 }));
+/// assert_eq!(text::locate(file, 0), Some(Location { line: 1, column: 1 }));
+/// assert_eq!(text::locate(file, file.len()), Some(Location { line: 3, column: 1 }));
+/// assert_eq!(text::locate(file, file.len() + 1), None);
+/// assert_eq!(text::locate("é=1", 2).unwrap().to_string(), "line 1, column 2");
+/// ```
+pub fn locate(text: &str, offset: usize) -> Option<Location> {
+    let before = text.as_bytes().get(..offset)?;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
+    // Characters begin at every byte that is not a UTF-8 continuation byte.
+    let chars = before
+        .get(line_start..)
+        .unwrap_or(&[])
+        .iter()
+        .filter(|&&b| b & 0xC0 != 0x80)
+        .count();
+    Some(Location {
+        line,
+        column: 1 + chars,
+    })
+}
+
+/// An [`Error`] about a text, shown with its place in the text; see
+/// [`describe`].
+#[derive(Clone, Copy, Debug)]
+pub struct Described<'a> {
+    text: &'a str,
+    error: &'a Error,
+}
+
+/// Shows `error` as [`Error`]'s `Display` does, except that a
+/// [`Error::Parse`] (whose position is a byte offset in `text`) names its
+/// [`Location`] instead of the byte: `parse error: KIND `TOKEN` at line L,
+/// column C` (the token left out when it is empty).
+///
+/// # Examples
+///
+/// ```
+/// use ntk::analytic::text;
+/// use ntk::error::{ParseError, ParseErrorKind};
+/// use ntk::Error;
+/// let file = "case a\narch rleu\n";
+/// let e = Error::Parse(ParseError::new(ParseErrorKind::UnknownLayer, 12, "rleu"));
+/// assert_eq!(
+///     text::describe(file, &e).to_string(),
+///     "parse error: unknown layer `rleu` at line 2, column 6"
+/// );
+/// let e = Error::NonFinite { what: "inputs" };
+/// assert_eq!(text::describe(file, &e).to_string(), e.to_string());
+/// ```
+pub fn describe<'a>(text: &'a str, error: &'a Error) -> Described<'a> {
+    Described { text, error }
+}
+
+impl fmt::Display for Described<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.error {
+            Error::Parse(e) => match locate(self.text, e.position) {
+                Some(at) => {
+                    f.write_str("parse error: ")?;
+                    e.fmt_what(f)?;
+                    write!(f, " at {at}")
+                }
+                None => write!(f, "{}", self.error),
+            },
+            other => write!(f, "{other}"),
+        }
+    }
+}
+
+/// The non-blank lines of `text` outside every case, as
+/// [`Unexpected`](ParseErrorKind::Unexpected) errors naming their first word
+/// (positions are byte offsets in `text`).
+///
+/// [`cases`] skips these lines; a reader that holds a file to the format
+/// reports them (a misspelt `case` line hides its whole case).
+///
+/// # Examples
+///
+/// ```
+/// use ntk::analytic::text;
+/// let file = "# notes\ncase a\narch relu\ninputs 0 1\nend\ncse b\n";
+/// let mut stray = text::outside_cases(file);
+/// let e = stray.next().unwrap();
+/// assert_eq!((e.token(), e.position), ("#", 0));
+/// let e = stray.next().unwrap();
+/// assert_eq!((e.token(), e.position), ("cse", 40));
+/// assert!(stray.next().is_none());
+/// ```
+pub fn outside_cases(text: &str) -> impl Iterator<Item = ParseError> + '_ {
+    lines(text, 0, text.len())
+        .scan(false, |in_case, (offset, line)| {
+            let (at, word) = first_word(line);
+            let stray = match (*in_case, word) {
+                (false, "case") | (true, "case") => {
+                    *in_case = true;
+                    None
+                }
+                (true, "end") => {
+                    *in_case = false;
+                    None
+                }
+                (true, _) | (false, "") => None,
+                (false, _) => Some(unexpected(offset + at, word)),
+            };
+            Some(stray)
+        })
+        .flatten()
 }
