@@ -47,6 +47,7 @@
 //! | [`linalg`] | Cholesky, solves, symmetric eigensolver on const-size matrices |
 //! | [`predict`] | kernel regression and gradient-descent dynamics |
 //! | [`real`], [`simd`], [`rng`] | the scalar trait and math backend, vectorisable kernels, the generator |
+//! | `boxed` | with the `alloc` feature: large values allocated zeroed and filled in place |
 //!
 //! ## Features
 //!
@@ -58,6 +59,7 @@
 //! | `micromath` | no | fast `f32` approximations for firmware; takes precedence for `f32` (`f64` needs `libm` or `std`) |
 //! | `std` | no | links `std`: its float functions back the math when `libm` is off; `Error` implements `std::error::Error` |
 //! | `defmt` | no | derives `defmt::Format` on the public data types |
+//! | `alloc` | no | links `alloc` for [`boxed`]: networks, spectra, factors and online GPs of any size on the heap, never built on the stack |
 //!
 //! Features are additive; at least one of `libm`, `micromath`, `std` is needed.
 //!
@@ -68,7 +70,7 @@
 //! [`Error`]. No public function panics on any input, and no result is
 //! returned with non-finite entries as if it were valid.
 #![no_std]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(
     clippy::float_cmp_const,
@@ -81,7 +83,13 @@
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
 pub mod analytic;
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+pub mod boxed;
 pub mod empirical;
 pub mod error;
 pub mod linalg;
