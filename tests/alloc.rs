@@ -44,12 +44,21 @@ fn zeroed_allocations_are_the_constant_zero() {
 #[test]
 fn zeroed_values_hold_zero_bits() {
     let d: Box<Dense<f64, 3, 2>> = boxed::zeroed();
-    assert!(d.weight.iter().flatten().chain(&d.bias).all(|v| v.to_bits() == 0));
+    assert!(d
+        .weight
+        .iter()
+        .flatten()
+        .chain(&d.bias)
+        .all(|v| v.to_bits() == 0));
     assert_eq!(d.weight_std.to_bits(), 0);
     assert_eq!(d.bias_std.to_bits(), 0);
     assert_eq!(d.parameterization, Parameterization::Ntk);
     let s: Box<Spectrum<f64, 3>> = boxed::zeroed();
-    assert!(s.values().iter().chain(s.vectors().iter().flatten()).all(|v| v.to_bits() == 0));
+    assert!(s
+        .values()
+        .iter()
+        .chain(s.vectors().iter().flatten())
+        .all(|v| v.to_bits() == 0));
     let gp: Box<OnlineGp<f32, 3>> = boxed::zeroed();
     assert!(gp.is_empty() && gp.noise().to_bits() == 0);
 }
@@ -67,7 +76,13 @@ fn zero_sized_types_allocate_nothing_and_work() {
 
 #[test]
 fn boxed_networks_match_networks_built_by_value() {
-    type Net = (Dense<f64, 3, 8>, Tanh, Dense<f64, 8, 8>, Relu, Dense<f64, 8, 2>);
+    type Net = (
+        Dense<f64, 3, 8>,
+        Tanh,
+        Dense<f64, 8, 8>,
+        Relu,
+        Dense<f64, 8, 2>,
+    );
     fn d<const I: usize, const O: usize>(ntk: bool, rng: &mut Rng) -> Dense<f64, I, O> {
         if ntk {
             Dense::ntk(1.3, 0.2, rng)
@@ -141,7 +156,10 @@ fn boxed_online_gp_refuses_a_bad_noise() {
     let mut gp = OnlineGp::<f64, 2>::ZEROED;
     gp.push(&[], 1.0, [1.0]).unwrap();
     let before = gp.clone();
-    assert!(matches!(gp.set_noise(0.5), Err(Error::InvalidArgument { .. })));
+    assert!(matches!(
+        gp.set_noise(0.5),
+        Err(Error::InvalidArgument { .. })
+    ));
     assert_eq!(gp, before);
     gp.clear();
     gp.set_noise(0.5).unwrap();
