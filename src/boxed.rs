@@ -32,6 +32,7 @@
 //! assert_eq!(spectrum.values()[0], 0.0);
 //! ```
 
+use alloc::alloc::{alloc_zeroed, handle_alloc_error, Layout};
 use alloc::boxed::Box;
 
 use crate::nn::{
@@ -105,7 +106,7 @@ zeroable_tuple!(A, B, C, D, E, F, G, H, I, J, K, L);
 /// the stack, whatever its size.
 ///
 /// A type of size 0 allocates nothing; if the allocator fails, this calls
-/// [`alloc::alloc::handle_alloc_error`] (as `Box::new` does).
+/// [`handle_alloc_error`] (as `Box::new` does), which aborts.
 ///
 /// # Examples
 ///
@@ -118,18 +119,26 @@ zeroable_tuple!(A, B, C, D, E, F, G, H, I, J, K, L);
 /// ```
 #[allow(unsafe_code)]
 pub fn zeroed<T: Zeroable>() -> Box<T> {
-    let memory = Box::<T>::new_zeroed();
-    // SAFETY: `Box::new_zeroed` returns a live, aligned allocation for a `T`
-    // whose bytes are all zero (or a dangling aligned pointer for a `T` of
-    // size 0, which needs no bytes); it diverges through `handle_alloc_error`
-    // if the allocator fails. `T: Zeroable` is sealed and implemented only for
-    // types built from `f32`, `f64`, `usize`, unit structs and
-    // `Parameterization` (`#[repr(u8)]`, `Ntk = 0`), through arrays, tuples
-    // and the crate's structs: all-zero bytes are a valid value of each field
-    // (0.0, 0, `Ntk`), and padding may hold any bytes. So the memory holds a
-    // valid `T` — the one `Zeroed::ZEROED` describes, as `tests/alloc.rs`
-    // checks, under Miri in CI.
-    unsafe { memory.assume_init() }
+    let layout = Layout::new::<T>();
+    if layout.size() == 0 {
+        // Nothing to allocate, nothing on the stack.
+        return Box::new(T::ZEROED);
+    }
+    // SAFETY: `layout` has a nonzero size, as `alloc_zeroed` requires.
+    let memory = unsafe { alloc_zeroed(layout) }.cast::<T>();
+    if memory.is_null() {
+        handle_alloc_error(layout);
+    }
+    // SAFETY: `memory` is a live allocation of the global allocator with the
+    // layout of `T` (size and alignment), owned by nothing else, as
+    // `Box::from_raw` requires; its bytes are all zero. `T: Zeroable` is
+    // sealed and implemented only for types built from `f32`, `f64`, `usize`,
+    // unit structs and `Parameterization` (`#[repr(u8)]`, `Ntk = 0`), through
+    // arrays, tuples and the crate's structs: all-zero bytes are a valid
+    // value of each field (0.0, 0, `Ntk`), and padding may hold any bytes. So
+    // the memory holds a valid `T` — the one `Zeroed::ZEROED` describes, as
+    // `tests/alloc.rs` checks, under Miri in CI.
+    unsafe { Box::from_raw(memory) }
 }
 
 /// A network on the heap, initialised in place by [`Params::init`]: bit for
