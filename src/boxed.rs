@@ -121,8 +121,7 @@ zeroable_tuple!(A, B, C, D, E, F, G, H, I, J, K, L);
 pub fn zeroed<T: Zeroable>() -> Box<T> {
     let layout = Layout::new::<T>();
     if layout.size() == 0 {
-        // Nothing to allocate, nothing on the stack.
-        return Box::new(T::ZEROED);
+        return zero_sized();
     }
     // SAFETY: `layout` has a nonzero size, as `alloc_zeroed` requires.
     let memory = unsafe { alloc_zeroed(layout) }.cast::<T>();
@@ -139,6 +138,14 @@ pub fn zeroed<T: Zeroable>() -> Box<T> {
     // the memory holds a valid `T` — the one `Zeroed::ZEROED` describes, as
     // `tests/alloc.rs` checks, under Miri in CI.
     unsafe { Box::from_raw(memory) }
+}
+
+/// `Box::new` of a value of size 0: nothing to allocate, nothing on the
+/// stack. A function of its own, so that without optimisation the caller's
+/// frame holds no slot for a `T` of any other size.
+#[inline(never)]
+fn zero_sized<T: Zeroed>() -> Box<T> {
+    Box::new(T::ZEROED)
 }
 
 /// A network on the heap, initialised in place by [`Params::init`]: bit for
