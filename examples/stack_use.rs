@@ -240,11 +240,11 @@ fn need(entry: &str, n: usize, frame: usize, base: &mut Vec<(usize, usize)>) -> 
     None
 }
 
-fn show(bytes: Option<usize>) -> String {
+fn show(bytes: Option<usize>, frame: usize) -> String {
     match bytes {
         None => "> 64 MiB".to_string(),
         Some(b) if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1 << 20) as f64),
-        Some(b) if b < 1024 => "< 1 KiB".to_string(),
+        Some(0) => format!("< {:.1} KiB", frame as f64 / 1024.0),
         Some(b) => format!("{} KiB", b.div_ceil(1024)),
     }
 }
@@ -294,7 +294,7 @@ fn main() {
         }
         let cells: Vec<String> = SIZES
             .iter()
-            .map(|&n| show(need(entry, n, frame, &mut base)))
+            .map(|&n| show(need(entry, n, frame, &mut base), frame))
             .collect();
         println!("| {what} | {} |", cells.join(" | "));
     }

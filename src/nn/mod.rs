@@ -46,7 +46,7 @@ use crate::{error::check_finite, simd, Error, Real, Rng};
 /// place ([`Params::init_ntk`] for a network) without ever being built on the
 /// stack. A dense layer's zero has σw = σb = 0 and
 /// [`Parameterization::Ntk`]; an activation's zero is the activation (a leaky
-/// ReLU's slope is 0). See the crate documentation's "Large shapes" section.
+/// ReLU's slope is 0). See the [crate documentation](crate#large-shapes).
 ///
 /// # Examples
 ///
