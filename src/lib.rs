@@ -59,7 +59,7 @@
 //! | `micromath` | no | fast `f32` approximations for firmware; takes precedence for `f32` (`f64` needs `libm` or `std`) |
 //! | `std` | no | links `std`: its float functions back the math when `libm` is off; `Error` implements `std::error::Error` |
 //! | `defmt` | no | derives `defmt::Format` on the public data types |
-//! | `alloc` | no | links `alloc` for [`boxed`]: networks, spectra, factors and online GPs of any size on the heap, never built on the stack |
+//! | `alloc` | no | links `alloc` for the `boxed` module: networks, spectra, factors and online GPs of any size on the heap, never built on the stack |
 //!
 //! Features are additive; at least one of `libm`, `micromath`, `std` is needed.
 //!
