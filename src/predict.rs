@@ -1121,7 +1121,7 @@ impl<T: Real, const CAP: usize, const K: usize> OnlineGp<T, CAP, K> {
     /// let mut gp = GP.lock().unwrap();
     /// gp.set_noise(1e-3)?;
     /// gp.push(&[], 1.0, [0.5])?;
-    /// assert_eq!(gp.noise(), 1e-3);
+    /// assert_eq!(gp.factor()[0][0], (1.0 + 1e-3_f64).sqrt());
     /// assert!(gp.set_noise(1e-2).is_err());
     /// # Ok::<(), ntk::Error>(())
     /// ```
@@ -1138,11 +1138,6 @@ impl<T: Real, const CAP: usize, const K: usize> OnlineGp<T, CAP, K> {
         }
         self.noise = noise;
         Ok(())
-    }
-
-    /// The diagonal regulariser (observation noise variance).
-    pub fn noise(&self) -> T {
-        self.noise
     }
 
     /// Number of points held.
