@@ -28,6 +28,15 @@
 //! [`Params`] is the flat parameter view: the parameters in a fixed order
 //! (layers in forward order; in each dense layer the weight matrix row-major,
 //! then the bias), their count, and arithmetic between same-typed values.
+//!
+//! Every layer, and so every network, has a constant zero
+//! ([`Zeroed::ZEROED`]) and is initialised in place ([`Params::init_ntk`],
+//! [`Params::init`]), so a network of any width can live in a `static` or,
+//! with the `alloc` feature, on the heap without being built on the stack
+//! (see the [crate documentation](crate#large-shapes)). A new layer type
+//! follows the same pattern: a `Zeroed` implementation whose value is all
+//! zero bytes, [`Params::set_scales`], and an entry in the sealed
+//! `boxed::Zeroable`.
 
 mod activation;
 mod dense;
