@@ -47,6 +47,7 @@
 //! | [`linalg`] | Cholesky, solves, symmetric eigensolver on const-size matrices |
 //! | [`predict`] | kernel regression and gradient-descent dynamics |
 //! | [`real`], [`simd`], [`rng`] | the scalar trait and math backend, vectorisable kernels, the generator |
+//! | `boxed` | with the `alloc` feature: large values allocated zeroed and filled in place |
 //!
 //! ## Features
 //!
@@ -58,8 +59,52 @@
 //! | `micromath` | no | fast `f32` approximations for firmware; takes precedence for `f32` (`f64` needs `libm` or `std`) |
 //! | `std` | no | links `std`: its float functions back the math when `libm` is off; `Error` implements `std::error::Error` |
 //! | `defmt` | no | derives `defmt::Format` on the public data types |
+//! | `alloc` | no | links `alloc` for the `boxed` module: networks, spectra, factors and online GPs of any size on the heap, never built on the stack |
 //!
 //! Features are additive; at least one of `libm`, `micromath`, `std` is needed.
+//!
+//! ## Large shapes
+//!
+//! A network, a Gram matrix or a [`predict::Spectrum`] is a plain value whose
+//! size is in its type: a 2-1024-1024-1 `f64` network is 8.4 MiB, an
+//! N = 512 `f64` Gram matrix 2 MiB. Built by value (`let net: Net = (Dense::ntk(..), ..)`,
+//! or `Box::new(..)`, which builds on the stack first) they need that much
+//! stack, more than a 2 MiB test thread or an 8 MiB main thread has in a dev
+//! build. Every such type has a constant zero, [`nn::Zeroed::ZEROED`], and is
+//! filled in place, so it never has to be on the stack:
+//!
+//! - in a `static` (zero-initialised `.bss`), filled by
+//!   [`nn::Params::init_ntk`] (networks), [`predict::OnlineGp::set_noise`] or
+//!   the entry point that writes it — the firmware way, no allocator;
+//! - on the heap with the `alloc` feature: `boxed::ntk`, `boxed::zeroed`,
+//!   `boxed::online_gp` allocate zeroed memory and fill it in place.
+//!
+//! The entry points themselves need far less: a few `[T; N]` rows, or the
+//! caches of a forward pass over a few inputs (340 KiB for the structured NTK
+//! of a 2-1024-1024-1 `f64` network in a release build); the README's "Large
+//! shapes" section tabulates what each needs.
+//!
+//! ```
+//! use ntk::nn::{Dense, Module, Params, Relu, Zeroed};
+//! use ntk::Rng;
+//! use std::sync::Mutex;
+//!
+//! type Net = (Dense<f64, 2, 1024>, Relu, Dense<f64, 1024, 1024>, Relu, Dense<f64, 1024, 1>);
+//! static NET: Mutex<Net> = Mutex::new(Net::ZEROED); // 8.4 MiB of .bss
+//! static NNGP: Mutex<[[f64; 512]; 512]> = Mutex::new([[0.0; 512]; 512]); // 2 MiB
+//! static THETA: Mutex<[[f64; 512]; 512]> = Mutex::new([[0.0; 512]; 512]);
+//!
+//! let mut net = NET.lock().unwrap();
+//! net.init_ntk(1.5, 0.1, &mut Rng::new(0));
+//! assert!(net.eval(&[0.6, 0.8])[0].is_finite());
+//!
+//! let arch: ntk::analytic::Architecture<f64> = "dense(1.5,0.1) relu dense(1.5,0.1)".parse()?;
+//! let x: [[f64; 2]; 512] = core::array::from_fn(|i| [(i as f64).cos(), (i as f64).sin()]);
+//! let (mut nngp, mut theta) = (NNGP.lock().unwrap(), THETA.lock().unwrap());
+//! arch.gram(&x, &mut nngp, &mut theta)?;
+//! assert_eq!(nngp[3][100].to_bits(), nngp[100][3].to_bits());
+//! # Ok::<(), ntk::Error>(())
+//! ```
 //!
 //! ## Conventions
 //!
@@ -68,7 +113,7 @@
 //! [`Error`]. No public function panics on any input, and no result is
 //! returned with non-finite entries as if it were valid.
 #![no_std]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(
     clippy::float_cmp_const,
@@ -81,7 +126,13 @@
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
 pub mod analytic;
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+pub mod boxed;
 pub mod empirical;
 pub mod error;
 pub mod linalg;

@@ -200,6 +200,11 @@ impl<T: Real, const N: usize> Default for Spectrum<T, N> {
     }
 }
 
+/// [`Spectrum::new`]: every byte zero.
+impl<T: Real, const N: usize> crate::nn::Zeroed for Spectrum<T, N> {
+    const ZEROED: Self = Self::new();
+}
+
 impl<T: Real, const N: usize> Spectrum<T, N> {
     /// An all-zero spectrum (usable in a `static`).
     pub const fn new() -> Self {
@@ -284,6 +289,11 @@ impl<T: Real, const N: usize> Default for Factor<T, N> {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// [`Factor::new`]: every byte zero.
+impl<T: Real, const N: usize> crate::nn::Zeroed for Factor<T, N> {
+    const ZEROED: Self = Self::new();
 }
 
 impl<T: Real, const N: usize> Factor<T, N> {
@@ -1070,6 +1080,12 @@ pub struct OnlineGp<T, const CAP: usize, const K: usize = 1> {
     noise: T,
 }
 
+/// An empty model with `noise` = 0 (`OnlineGp::new(0.0)`): every byte zero.
+/// Set the noise with [`OnlineGp::set_noise`].
+impl<T: Real, const CAP: usize, const K: usize> crate::nn::Zeroed for OnlineGp<T, CAP, K> {
+    const ZEROED: Self = Self::new(T::ZERO);
+}
+
 impl<T: Real, const CAP: usize, const K: usize> OnlineGp<T, CAP, K> {
     /// An empty model with diagonal regulariser (observation noise variance)
     /// `noise ≥ 0`, checked at the first [`Self::push`].
@@ -1082,6 +1098,46 @@ impl<T: Real, const CAP: usize, const K: usize> OnlineGp<T, CAP, K> {
             len: 0,
             noise,
         }
+    }
+
+    /// Sets the diagonal regulariser of an empty model in place: with
+    /// [`Zeroed::ZEROED`](crate::nn::Zeroed::ZEROED) in a `static` or a
+    /// zeroed heap allocation, this builds a model of any capacity without a
+    /// temporary on the stack.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if `noise` is negative or not finite, or if
+    /// the model holds points (call [`Self::clear`] first); the model is
+    /// unchanged then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::nn::Zeroed;
+    /// use ntk::predict::OnlineGp;
+    /// use std::sync::Mutex;
+    /// static GP: Mutex<OnlineGp<f64, 256>> = Mutex::new(OnlineGp::ZEROED);
+    /// let mut gp = GP.lock().unwrap();
+    /// gp.set_noise(1e-3)?;
+    /// gp.push(&[], 1.0, [0.5])?;
+    /// assert_eq!(gp.factor()[0][0], (1.0 + 1e-3_f64).sqrt());
+    /// assert!(gp.set_noise(1e-2).is_err());
+    /// # Ok::<(), ntk::Error>(())
+    /// ```
+    pub fn set_noise(&mut self, noise: T) -> Result<(), Error> {
+        if !(noise.is_finite() && noise >= T::ZERO) {
+            return Err(Error::InvalidArgument {
+                what: "noise must be finite and non-negative",
+            });
+        }
+        if self.len != 0 {
+            return Err(Error::InvalidArgument {
+                what: "noise can only be set on an empty model",
+            });
+        }
+        self.noise = noise;
+        Ok(())
     }
 
     /// Number of points held.

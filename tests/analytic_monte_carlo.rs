@@ -46,16 +46,16 @@ where
 
 const W: usize = 512;
 
+/// A 3-W-W-1 network (4.1 MiB) allocated zeroed and filled in place: the
+/// same draws as building its layers with `Dense::ntk` by value, without
+/// the value ever being on the stack.
 macro_rules! two_hidden {
     ($act:expr, $w:expr, $b:expr) => {{
-        let mut rng = Rng::new(1);
-        Box::new((
-            Dense::<f64, D, W>::ntk($w, $b, &mut rng),
-            $act,
-            Dense::<f64, W, W>::ntk($w, $b, &mut rng),
-            $act,
-            Dense::<f64, W, 1>::ntk($w, $b, &mut rng),
-        ))
+        let mut net: Box<(Dense<f64, D, W>, _, Dense<f64, W, W>, _, Dense<f64, W, 1>)> =
+            ntk::boxed::ntk($w, $b, &mut Rng::new(1));
+        net.1 = $act;
+        net.3 = $act;
+        net
     }};
 }
 
@@ -69,22 +69,8 @@ where
     assert!(e < tol, "{spec}: relative distance {e}");
 }
 
-/// Runs `f` on a thread whose stack holds the networks being built.
-fn big_stack(f: impl FnOnce() + Send + 'static) {
-    std::thread::Builder::new()
-        .stack_size(64 << 20)
-        .spawn(f)
-        .unwrap()
-        .join()
-        .unwrap();
-}
-
 #[test]
 fn wide_networks_approach_the_analytic_ntk() {
-    big_stack(wide_networks);
-}
-
-fn wide_networks() {
     check(
         &mut *two_hidden!(Relu, 1.5, 0.1),
         "dense(1.5,0.1) relu dense(1.5,0.1) relu dense(1.5,0.1)",
@@ -130,10 +116,6 @@ fn wide_networks() {
 
 #[test]
 fn distance_shrinks_with_width() {
-    big_stack(shrinks);
-}
-
-fn shrinks() {
     let spec = "dense(1.5,0.1) relu dense(1.5,0.1)";
     let (_, t0) = analytic(spec);
     fn one_hidden<const H: usize>() -> (Dense<f64, D, H>, Relu, Dense<f64, H, 1>) {
@@ -167,10 +149,6 @@ fn nngp_is_the_output_covariance() {
 
 #[test]
 fn standard_parameterization() {
-    big_stack(standard);
-}
-
-fn standard() {
     // With σb = 1 the bias gradient of `nn::Dense::standard` (σb·b, b ~ N(0, 1))
     // and of neural-tangents' standard Dense (b ~ N(0, σb²)) agree.
     const H: usize = 1024;
@@ -187,10 +165,6 @@ fn standard() {
 
 #[test]
 fn outputs_are_symmetric_and_reproducible() {
-    big_stack(symmetric_and_reproducible);
-}
-
-fn symmetric_and_reproducible() {
     let mut net = two_hidden!(Relu, 1.5, 0.1);
     let (k1, t1) = estimate(&mut *net, 2, 42);
     let (k2, t2) = estimate(&mut *net, 2, 42);

@@ -1,6 +1,6 @@
 //! Elementwise nonlinearities.
 
-use super::{GradSink, Module, Params};
+use super::{GradSink, Module, Parameterization, Params, Zeroed};
 use crate::{Real, Rng};
 
 /// An elementwise nonlinearity φ with its derivative φ′.
@@ -267,11 +267,28 @@ macro_rules! activation_module {
             fn zip<F: FnMut(&[T], &[T])>(&self, _other: &Self, _f: &mut F) {}
             fn zip_mut<F: FnMut(&mut [T], &[T])>(&mut self, _other: &Self, _f: &mut F) {}
             fn reinit(&mut self, _rng: &mut Rng) {}
+            fn set_scales(&mut self, _weight_std: T, _bias_std: T, _parameterization: Parameterization) {}
             fn is_finite(&self) -> bool {
                 FixedFinite::<T>::fixed_finite(self)
             }
         }
     )*};
+}
+
+macro_rules! unit_zeroed {
+    ($($ty:ident),*) => {$(
+        /// The activation itself (it has no state).
+        impl Zeroed for $ty {
+            const ZEROED: Self = $ty;
+        }
+    )*};
+}
+
+unit_zeroed!(Relu, Abs, Erf, Gelu, Sin, Tanh, Identity);
+
+/// A slope of 0: a plain ReLU until `alpha` is set.
+impl<T: Real> Zeroed for LeakyRelu<T> {
+    const ZEROED: Self = LeakyRelu { alpha: T::ZERO };
 }
 
 /// The fixed numbers of an activation (a leaky ReLU's slope) are finite.

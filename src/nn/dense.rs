@@ -1,18 +1,22 @@
 //! The fully connected layer.
 
-use super::{GradSink, Module, Params};
+use super::{GradSink, Module, Params, Zeroed};
 use crate::{simd, Real, Rng};
 
 /// How a dense layer scales its weights.
+///
+/// Represented as a `u8` with [`Parameterization::Ntk`] = 0, so that an
+/// all-zero dense layer is a valid value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[repr(u8)]
 pub enum Parameterization {
     /// NTK parameterization: `y = σw/√IN · W·a + σb·b` with `W, b ~ N(0, 1)`;
     /// the NTK has a finite infinite-width limit.
-    Ntk,
+    Ntk = 0,
     /// Standard parameterization: `y = W·a + σb·b` with `W ~ N(0, σw²/IN)`,
     /// `b ~ N(0, 1)`.
-    Standard,
+    Standard = 1,
 }
 
 /// A fully connected layer `[T; IN] → [T; OUT]`.
@@ -46,6 +50,18 @@ pub struct Dense<T, const IN: usize, const OUT: usize> {
     pub bias_std: T,
     /// The parameterisation.
     pub parameterization: Parameterization,
+}
+
+/// All parameters zero, σw = σb = 0, [`Parameterization::Ntk`]: every byte
+/// zero. Fill it in place with [`Params::init`] or [`Params::init_ntk`].
+impl<T: Real, const IN: usize, const OUT: usize> Zeroed for Dense<T, IN, OUT> {
+    const ZEROED: Self = Self {
+        weight: [[T::ZERO; IN]; OUT],
+        bias: [T::ZERO; OUT],
+        weight_std: T::ZERO,
+        bias_std: T::ZERO,
+        parameterization: Parameterization::Ntk,
+    };
 }
 
 impl<T: Real, const IN: usize, const OUT: usize> Dense<T, IN, OUT> {
@@ -280,6 +296,11 @@ impl<T: Real, const IN: usize, const OUT: usize> Params<T> for Dense<T, IN, OUT>
     fn zip_mut<F: FnMut(&mut [T], &[T])>(&mut self, other: &Self, f: &mut F) {
         f(self.weight.as_flattened_mut(), other.weight.as_flattened());
         f(&mut self.bias, &other.bias);
+    }
+    fn set_scales(&mut self, weight_std: T, bias_std: T, parameterization: Parameterization) {
+        self.weight_std = weight_std;
+        self.bias_std = bias_std;
+        self.parameterization = parameterization;
     }
     fn reinit(&mut self, rng: &mut Rng) {
         let wscale = match self.parameterization {

@@ -28,6 +28,15 @@
 //! [`Params`] is the flat parameter view: the parameters in a fixed order
 //! (layers in forward order; in each dense layer the weight matrix row-major,
 //! then the bias), their count, and arithmetic between same-typed values.
+//!
+//! Every layer, and so every network, has a constant zero
+//! ([`Zeroed::ZEROED`]) and is initialised in place ([`Params::init_ntk`],
+//! [`Params::init`]), so a network of any width can live in a `static` or,
+//! with the `alloc` feature, on the heap without being built on the stack
+//! (see the [crate documentation](crate#large-shapes)). A new layer type
+//! follows the same pattern: a `Zeroed` implementation whose value is all
+//! zero bytes, [`Params::set_scales`], and an entry in the sealed
+//! `boxed::Zeroable`.
 
 mod activation;
 mod dense;
@@ -38,26 +47,57 @@ pub use dense::{Dense, Parameterization};
 
 use crate::{error::check_finite, simd, Error, Real, Rng};
 
-/// Values with an all-zero state: caches and buffers the crate creates.
-pub trait Zeroed {
+/// Values with an all-zero state: layers, networks, caches and the crate's
+/// large buffers.
+///
+/// [`Zeroed::ZEROED`] is a constant, so a value of any size can live in a
+/// `static` (in `.bss`, zero-initialised by the loader) and be filled in
+/// place ([`Params::init_ntk`] for a network) without ever being built on the
+/// stack. A dense layer's zero has σw = σb = 0 and
+/// [`Parameterization::Ntk`]; an activation's zero is the activation (a leaky
+/// ReLU's slope is 0). See the [crate documentation](crate#large-shapes).
+///
+/// # Examples
+///
+/// ```
+/// use ntk::nn::{Dense, Module, Params, Relu, Zeroed};
+/// use ntk::Rng;
+/// use std::sync::Mutex;
+///
+/// type Net = (Dense<f64, 2, 256>, Relu, Dense<f64, 256, 1>);
+/// // In `.bss`: nothing is built on the stack, at any width.
+/// static NET: Mutex<Net> = Mutex::new(Net::ZEROED);
+///
+/// let mut net = NET.lock().unwrap();
+/// net.init_ntk(1.5, 0.1, &mut Rng::new(0));
+/// // The same network, bit for bit, as building the layers by value.
+/// let mut rng = Rng::new(0);
+/// let by_value: Net = (Dense::ntk(1.5, 0.1, &mut rng), Relu, Dense::ntk(1.5, 0.1, &mut rng));
+/// assert!(*net == by_value);
+/// ```
+pub trait Zeroed: Sized {
     /// The all-zero value.
-    fn zeroed() -> Self;
+    const ZEROED: Self;
+
+    /// The all-zero value, [`Zeroed::ZEROED`] (built on the stack: for
+    /// large values prefer the constant in a `static` or a heap allocation).
+    fn zeroed() -> Self {
+        Self::ZEROED
+    }
 }
 
 impl Zeroed for f32 {
-    fn zeroed() -> Self {
-        0.0
-    }
+    const ZEROED: Self = 0.0;
 }
 impl Zeroed for f64 {
-    fn zeroed() -> Self {
-        0.0
-    }
+    const ZEROED: Self = 0.0;
 }
 impl Zeroed for () {
-    fn zeroed() -> Self {}
+    const ZEROED: Self = ();
 }
 impl<X: Zeroed, const N: usize> Zeroed for [X; N] {
+    const ZEROED: Self = [const { X::ZEROED }; N];
+
     fn zeroed() -> Self {
         core::array::from_fn(|_| X::zeroed())
     }
@@ -230,6 +270,62 @@ pub trait Params<T: Real> {
     /// Draws every parameter afresh from `rng` (layers in forward order),
     /// keeping the scales and parameterisation.
     fn reinit(&mut self, rng: &mut Rng);
+    /// Sets every dense layer's σw, σb and parameterisation, leaving the
+    /// parameters and every other layer as they are.
+    fn set_scales(&mut self, weight_std: T, bias_std: T, parameterization: Parameterization);
+
+    /// Initialises the network in place: every dense layer gets σw, σb and
+    /// `parameterization`, and its parameters are drawn from `rng` (layers in
+    /// forward order). The result is bit for bit the network built by value
+    /// from [`Dense::new`] with the same arguments and generator, without a
+    /// temporary on the stack: with [`Zeroed::ZEROED`] in a `static`, or a
+    /// zeroed heap allocation, it builds networks of any width.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::nn::{Dense, Parameterization, Params, Relu, Zeroed};
+    /// use ntk::Rng;
+    /// type Net = (Dense<f32, 3, 8>, Relu, Dense<f32, 8, 2>);
+    /// let mut net = Net::ZEROED;
+    /// net.init(1.2, 0.3, Parameterization::Standard, &mut Rng::new(5));
+    /// let mut rng = Rng::new(5);
+    /// let p = Parameterization::Standard;
+    /// let by_value: Net = (Dense::new(1.2, 0.3, p, &mut rng), Relu, Dense::new(1.2, 0.3, p, &mut rng));
+    /// assert_eq!(net, by_value);
+    /// ```
+    fn init(
+        &mut self,
+        weight_std: T,
+        bias_std: T,
+        parameterization: Parameterization,
+        rng: &mut Rng,
+    ) {
+        self.set_scales(weight_std, bias_std, parameterization);
+        self.reinit(rng);
+    }
+
+    /// [`Params::init`] in NTK parameterization: in place, what
+    /// [`Dense::ntk`] builds by value.
+    fn init_ntk(&mut self, weight_std: f64, bias_std: f64, rng: &mut Rng) {
+        self.init(
+            T::from_f64(weight_std),
+            T::from_f64(bias_std),
+            Parameterization::Ntk,
+            rng,
+        );
+    }
+
+    /// [`Params::init`] in standard parameterization: in place, what
+    /// [`Dense::standard`] builds by value.
+    fn init_standard(&mut self, weight_std: f64, bias_std: f64, rng: &mut Rng) {
+        self.init(
+            T::from_f64(weight_std),
+            T::from_f64(bias_std),
+            Parameterization::Standard,
+            rng,
+        );
+    }
 
     /// Sets every parameter to `v`.
     fn fill(&mut self, v: T) {

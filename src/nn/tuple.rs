@@ -1,11 +1,13 @@
 //! Sequential composition: tuples of modules.
 
-use super::{GradSink, Module, Params, Zeroed};
+use super::{GradSink, Module, Parameterization, Params, Zeroed};
 use crate::{Real, Rng};
 
 macro_rules! tuple_zeroed {
     ($($m:ident),+) => {
         impl<$($m: Zeroed),+> Zeroed for ($($m,)+) {
+            const ZEROED: Self = ($($m::ZEROED,)+);
+
             fn zeroed() -> Self {
                 ($($m::zeroed(),)+)
             }
@@ -83,6 +85,9 @@ macro_rules! impl_seq {
             }
             fn reinit(&mut self, rng: &mut Rng) {
                 $(self.$i.reinit(rng);)+
+            }
+            fn set_scales(&mut self, weight_std: T, bias_std: T, parameterization: Parameterization) {
+                $(self.$i.set_scales(weight_std, bias_std, parameterization);)+
             }
         }
     };
