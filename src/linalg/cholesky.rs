@@ -1,7 +1,9 @@
 //! Cholesky factorisation, triangular solves, log-determinant and the O(N²)
 //! online updates of a factor.
 
-use super::{check_lower_finite, hypot, zero_matrix, zero_on_error, Regularizer};
+use super::{
+    check_lower_finite, hypot, is_singular, lower_max_abs, zero_matrix, zero_on_error, Regularizer,
+};
 use crate::error::{check_finite, check_result};
 use crate::simd::{axpy, dot, dot4};
 use crate::{Error, Real};
@@ -9,22 +11,33 @@ use crate::{Error, Real};
 /// Cholesky factor `L` (lower triangular, positive diagonal) of `K + ε·I`,
 /// with `ε` from `reg`; reads the lower triangle of `k` only.
 ///
-/// On success `l` holds `L` with zeros above the diagonal. A pivot that is
-/// not larger than machine epsilon times its diagonal entry (all precision
-/// lost to cancellation) counts as zero: the matrix is then reported as not
-/// positive definite instead of yielding a meaningless factor. Cost N³/3
+/// On success `l` holds `L` with zeros above the diagonal. A pivot `Lᵢᵢ²`
+/// that is not larger than `N·ε·‖K + εI‖` (`‖·‖` the largest absolute
+/// entry; the rank tolerance of LAPACK's pivoted Cholesky) counts as zero:
+/// the matrix is numerically singular, or indefinite, and is reported as not
+/// positive definite instead of yielding a factor dominated by rounding. The
+/// `t = ∞` predictions of [`crate::predict`] that go through the spectrum
+/// apply the same tolerance to the smallest eigenvalue. Cost N³/3
 /// multiply-adds, in dot products over contiguous rows.
 ///
 /// # Examples
 ///
 /// ```
 /// use ntk::linalg::{cholesky, Regularizer};
+/// use ntk::Error;
 /// let k = [[4.0_f64, 99.0], [2.0, 2.0]]; // the upper triangle is not read
 /// let mut l = [[0.0; 2]; 2];
 /// cholesky(&k, Regularizer::Absolute(1.0), &mut l)?;  // [[5, 2], [2, 3]]
 /// assert!((l[0][0] - 5.0_f64.sqrt()).abs() < 1e-12);
 /// assert!((l[1][0] * l[1][0] + l[1][1] * l[1][1] - 3.0).abs() < 1e-12);
 /// assert_eq!(l[0][1], 0.0);
+///
+/// // The Gram matrix of (1, 2), (2, 4), (0, 1): the first two points are
+/// // collinear with the origin, so the matrix is singular.
+/// let k = [[5.0, 0.0, 0.0], [10.0, 20.0, 0.0], [2.0, 4.0, 1.0]];
+/// let mut l = [[0.0; 3]; 3];
+/// assert_eq!(cholesky(&k, Regularizer::None, &mut l), Err(Error::NotPositiveDefinite { index: 1 }));
+/// assert_eq!(l, [[0.0; 3]; 3]);
 /// # Ok::<(), ntk::Error>(())
 /// ```
 ///
@@ -48,16 +61,16 @@ pub fn cholesky<T: Real, const N: usize>(
             dst[i] += eps;
             dst[i + 1..].fill(T::ZERO);
         }
-        factor_in_place(l, N)
+        let norm = lower_max_abs(l, T::ZERO);
+        factor_in_place(l, norm)
     })
 }
 
-/// Factorises the leading `n × n` block of `l` in place (lower triangle in,
-/// `L` out), row by row; 4 columns at a time share the loads of row `i`.
-pub(crate) fn factor_in_place<T: Real, const N: usize>(
-    l: &mut [[T; N]],
-    n: usize,
-) -> Result<(), Error> {
+/// Factorises `l` in place (lower triangle in, `L` out), row by row; 4
+/// columns at a time share the loads of row `i`. `norm` is the largest
+/// absolute entry of the matrix, for the rank decision.
+fn factor_in_place<T: Real, const N: usize>(l: &mut [[T; N]], norm: T) -> Result<(), Error> {
+    let n = l.len().min(N);
     for i in 0..n {
         let (top, rest) = l.split_at_mut(i);
         let row = &mut rest[0];
@@ -87,9 +100,8 @@ pub(crate) fn factor_in_place<T: Real, const N: usize>(
             row[j] = (row[j] - dot(&row[..j], &lj[..j])) / lj[j];
             j += 1;
         }
-        let diag = row[i];
-        let d = diag - dot(&row[..i], &row[..i]);
-        if d.is_nan() || d <= T::EPSILON * diag || !d.is_finite() {
+        let d = row[i] - dot(&row[..i], &row[..i]);
+        if is_singular(d, n, norm) || !d.is_finite() {
             return Err(Error::NotPositiveDefinite { index: i });
         }
         row[i] = d.sqrt();
@@ -362,7 +374,9 @@ pub fn cholesky_solve_rows<T: Real, const N: usize, const M: usize>(
 #[must_use = "the log-determinant can fail"]
 pub fn log_det<T: Real, const N: usize>(l: &[[T; N]; N]) -> Result<T, Error> {
     check_factor(l, N)?;
-    Ok(T::TWO * l.iter().enumerate().map(|(i, r)| r[i].ln()).sum::<T>())
+    let v = T::TWO * l.iter().enumerate().map(|(i, r)| r[i].ln()).sum::<T>();
+    check_result(&[v], "log-determinant")?;
+    Ok(v)
 }
 
 /// Appends one point to a Cholesky factor in O(n²): given the factor `L` of
@@ -392,11 +406,15 @@ pub fn log_det<T: Real, const N: usize>(l: &[[T; N]; N]) -> Result<T, Error> {
 ///
 /// # Errors
 ///
-/// [`Error::BufferTooSmall`] if `n + 1 > N`; [`Error::InvalidArgument`] if
-/// `k_row.len() != n`; [`Error::NonFinite`] for NaN/∞ in the kernel values;
+/// [`Error::BufferTooSmall`] if `n + 1 > N` ([`Error::InvalidArgument`] if
+/// `n + 1` overflows); [`Error::InvalidArgument`] if `k_row.len() != n`;
+/// [`Error::NonFinite`] for NaN/∞ in the kernel values;
 /// [`Error::NotPositiveDefinite`]`{ index: n }` if the enlarged matrix is not
-/// positive definite (the new point is a numerical duplicate). On error the
-/// leading `n × n` factor is unchanged and row `n` of `l` is zero.
+/// positive definite (the new point is a numerical duplicate): its new pivot
+/// is held to the tolerance of [`cholesky`], `(n+1)·ε` times the largest
+/// absolute entry of the enlarged matrix. On error the leading `n × n`
+/// factor is unchanged and row `n` of `l` is zero (not written at all for
+/// the argument errors).
 #[must_use = "the update can fail"]
 pub fn cholesky_append<T: Real, const N: usize>(
     l: &mut [[T; N]; N],
@@ -404,11 +422,13 @@ pub fn cholesky_append<T: Real, const N: usize>(
     k_row: &[T],
     k_self: T,
 ) -> Result<(), Error> {
-    if n >= N {
-        return Err(Error::BufferTooSmall {
-            needed: n + 1,
-            given: N,
+    let Some(needed) = n.checked_add(1) else {
+        return Err(Error::InvalidArgument {
+            what: "number of points held must be below N",
         });
+    };
+    if needed > N {
+        return Err(Error::BufferTooSmall { needed, given: N });
     }
     if k_row.len() != n {
         return Err(Error::InvalidArgument {
@@ -427,11 +447,15 @@ pub fn cholesky_append<T: Real, const N: usize>(
         row[i] = (row[i] - dot(&row[..i], &li[..i])) / li[i];
     }
     let d = k_self - dot(&row[..n], &row[..n]);
-    if d.is_nan()
-        || d <= T::EPSILON * k_self
-        || !d.is_finite()
-        || !crate::simd::all_finite(&row[..n])
-    {
+    // ‖K‖ of the enlarged matrix: the new row, and the diagonal held
+    // (Kᵢᵢ = ‖Lᵢ‖², the largest entry of a positive definite matrix).
+    let norm = top
+        .iter()
+        .enumerate()
+        .map(|(i, li)| dot(&li[..=i], &li[..=i]))
+        .chain(k_row.iter().map(|v| v.abs()))
+        .fold(k_self.abs(), T::max);
+    if is_singular(d, needed, norm) || !d.is_finite() || !crate::simd::all_finite(&row[..n]) {
         row.fill(T::ZERO);
         return Err(Error::NotPositiveDefinite { index: n });
     }
