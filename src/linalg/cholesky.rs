@@ -11,14 +11,20 @@ use crate::{Error, Real};
 /// Cholesky factor `L` (lower triangular, positive diagonal) of `K + ε·I`,
 /// with `ε` from `reg`; reads the lower triangle of `k` only.
 ///
-/// On success `l` holds `L` with zeros above the diagonal. A pivot `Lᵢᵢ²`
-/// that is not larger than `N·ε·‖K + εI‖` (`‖·‖` the largest absolute
-/// entry; the rank tolerance of LAPACK's pivoted Cholesky) counts as zero:
-/// the matrix is numerically singular, or indefinite, and is reported as not
-/// positive definite instead of yielding a factor dominated by rounding. The
-/// `t = ∞` predictions of [`crate::predict`] that go through the spectrum
-/// apply the same tolerance to the smallest eigenvalue. Cost N³/3
-/// multiply-adds, in dot products over contiguous rows.
+/// On success `l` holds `L` with zeros above the diagonal.
+///
+/// A matrix is refused as numerically singular (or indefinite) when its
+/// smallest eigenvalue is at most `N·ε·‖K + εI‖`, `‖·‖` the largest absolute
+/// entry (the rank tolerance of LAPACK-style rank decisions), instead of
+/// yielding a factor dominated by rounding: a pivot `Lᵢᵢ²` at or below the
+/// tolerance stops the factorisation, and once it is done the smallest
+/// eigenvalue, which an unpivoted factor's pivots bound only from above, is
+/// estimated as `1/‖(L·Lᵀ)⁻¹‖₁` by the 1-norm estimator of LAPACK's condition
+/// estimates (a few O(N²) solves). The `t = ∞` predictions of
+/// [`crate::predict`] that go through the spectrum apply the same tolerance to
+/// the smallest eigenvalue itself, so that the routes agree away from the
+/// threshold (within a factor of about √N). Cost N³/3 multiply-adds, in dot
+/// products over contiguous rows.
 ///
 /// # Examples
 ///
@@ -45,7 +51,8 @@ use crate::{Error, Real};
 ///
 /// [`Error::NonFinite`] if the lower triangle holds NaN or ±∞;
 /// [`Error::InvalidArgument`] for a negative or non-finite regulariser;
-/// [`Error::NotPositiveDefinite`] naming the first failing pivot. On error
+/// [`Error::NotPositiveDefinite`] naming the first failing pivot, or the
+/// row of the smallest pivot when the eigenvalue estimate fails. On error
 /// `l` is filled with zeros.
 #[must_use = "the factorisation can fail"]
 pub fn cholesky<T: Real, const N: usize>(
@@ -106,7 +113,93 @@ fn factor_in_place<T: Real, const N: usize>(l: &mut [[T; N]], norm: T) -> Result
         }
         row[i] = d.sqrt();
     }
+    check_rank(l, norm)
+}
+
+/// The rank decision on a finished factor `L` of `K` (the rows of `l`):
+/// pivots bound the smallest eigenvalue only from above (the last pivot of
+/// an unpivoted Cholesky is `λ_min / vₙ²`, `v` the eigenvector), so the
+/// smallest eigenvalue is estimated as `1 / ‖K⁻¹‖₁` and put to
+/// [`is_singular`]. Reports the row of the smallest pivot.
+fn check_rank<T: Real, const N: usize>(l: &[[T; N]], norm: T) -> Result<(), Error> {
+    let n = l.len().min(N);
+    if n == 0 {
+        return Ok(());
+    }
+    let inverse = inverse_norm_estimate(l, norm);
+    if is_singular(T::ONE / inverse, n, T::ONE) {
+        let index = (0..n).fold(0, |m, i| if l[i][i] < l[m][m] { i } else { m });
+        return Err(Error::NotPositiveDefinite { index });
+    }
     Ok(())
+}
+
+/// A lower estimate of `s·‖K⁻¹‖₁` for `K = L·Lᵀ` (the rows of `l`), by the
+/// 1-norm estimator of Hager and Higham that LAPACK's condition estimates
+/// use (`xLACN2`; `K⁻¹` is symmetric, so no transposed solves are needed),
+/// in O(n²) per solve and at most 11 solves. `+∞` if a solve overflows.
+fn inverse_norm_estimate<T: Real, const N: usize>(l: &[[T; N]], s: T) -> T {
+    let n = l.len().min(N);
+    // y = s·K⁻¹·x; returns ‖y‖₁, or ∞ if it is not finite.
+    let apply = |x: &[T; N], y: &mut [T; N]| -> T {
+        for (yi, xi) in y[..n].iter_mut().zip(&x[..n]) {
+            *yi = *xi * s;
+        }
+        forward_in_place(l, &mut y[..n]);
+        backward_in_place(l, &mut y[..n]);
+        let norm: T = y[..n].iter().map(|v| v.abs()).sum();
+        if norm.is_finite() {
+            norm
+        } else {
+            T::INFINITY
+        }
+    };
+    let sign = |v: T| if v < T::ZERO { -T::ONE } else { T::ONE };
+    let mut x = [T::ZERO; N];
+    let mut y = [T::ZERO; N];
+    let mut z = [T::ZERO; N];
+    x[..n].fill(T::ONE / T::from_usize(n));
+    let mut est = apply(&x, &mut y);
+    let mut last = usize::MAX;
+    for _ in 0..5 {
+        if !est.is_finite() {
+            return est;
+        }
+        for (zi, yi) in z[..n].iter_mut().zip(&y[..n]) {
+            *zi = sign(*yi);
+        }
+        let xi = z;
+        if !apply(&xi, &mut z).is_finite() {
+            return T::INFINITY;
+        }
+        let j = (0..n).fold(0, |m, i| if z[i].abs() > z[m].abs() { i } else { m });
+        let ztx: T = z[..n].iter().zip(&x[..n]).map(|(a, b)| *a * *b).sum();
+        if j == last || z[j].abs() <= ztx {
+            break;
+        }
+        last = j;
+        x[..n].fill(T::ZERO);
+        x[j] = T::ONE;
+        let next = apply(&x, &mut y);
+        if next <= est {
+            break;
+        }
+        est = next;
+    }
+    // Higham's extra test vector, alternating in sign, for the matrices
+    // that mislead the iteration.
+    if n > 1 {
+        for (i, xi) in x[..n].iter_mut().enumerate() {
+            // Halved, so that s·x does not overflow.
+            let m = (T::ONE + T::from_usize(i) / T::from_usize(n - 1)) * T::HALF;
+            *xi = if i % 2 == 0 { m } else { -m };
+        }
+        let alt = apply(&x, &mut y) * T::from_usize(4) / (T::from_usize(3) * T::from_usize(n));
+        if alt > est || alt.is_nan() {
+            est = alt;
+        }
+    }
+    est
 }
 
 /// Checks that `l` can serve as a Cholesky factor: finite lower triangle,
@@ -123,8 +216,8 @@ fn check_factor<T: Real, const N: usize>(l: &[[T; N]; N], n: usize) -> Result<()
 
 /// `x ← L⁻¹·x` on the leading `x.len()` rows of `l` (forward substitution).
 #[inline]
-pub(crate) fn forward_in_place<T: Real, const N: usize>(l: &[[T; N]; N], x: &mut [T]) {
-    for i in 0..x.len().min(N) {
+pub(crate) fn forward_in_place<T: Real, const N: usize>(l: &[[T; N]], x: &mut [T]) {
+    for i in 0..x.len().min(l.len()) {
         let row = &l[i];
         let s = dot(&row[..i], &x[..i]);
         x[i] = (x[i] - s) / row[i];
@@ -134,8 +227,8 @@ pub(crate) fn forward_in_place<T: Real, const N: usize>(l: &[[T; N]; N], x: &mut
 /// `x ← L⁻ᵀ·x` on the leading `x.len()` rows of `l` (backward substitution,
 /// by rows of `L`: contiguous axpys).
 #[inline]
-pub(crate) fn backward_in_place<T: Real, const N: usize>(l: &[[T; N]; N], x: &mut [T]) {
-    for i in (0..x.len().min(N)).rev() {
+pub(crate) fn backward_in_place<T: Real, const N: usize>(l: &[[T; N]], x: &mut [T]) {
+    for i in (0..x.len().min(l.len())).rev() {
         let row = &l[i];
         x[i] /= row[i];
         let xi = x[i];
@@ -410,9 +503,9 @@ pub fn log_det<T: Real, const N: usize>(l: &[[T; N]; N]) -> Result<T, Error> {
 /// `n + 1` overflows); [`Error::InvalidArgument`] if `k_row.len() != n`;
 /// [`Error::NonFinite`] for NaN/∞ in the kernel values;
 /// [`Error::NotPositiveDefinite`]`{ index: n }` if the enlarged matrix is not
-/// positive definite (the new point is a numerical duplicate): its new pivot
-/// is held to the tolerance of [`cholesky`], `(n+1)·ε` times the largest
-/// absolute entry of the enlarged matrix. On error the leading `n × n`
+/// positive definite (the new point is a numerical duplicate): the rank
+/// decision of [`cholesky`] on the enlarged matrix, tolerance `(n+1)·ε` times
+/// its largest absolute entry. On error the leading `n × n`
 /// factor is unchanged and row `n` of `l` is zero (not written at all for
 /// the argument errors).
 #[must_use = "the update can fail"]
@@ -460,6 +553,10 @@ pub fn cholesky_append<T: Real, const N: usize>(
         return Err(Error::NotPositiveDefinite { index: n });
     }
     row[n] = d.sqrt();
+    if check_rank(&l[..=n], norm).is_err() {
+        l[n].fill(T::ZERO);
+        return Err(Error::NotPositiveDefinite { index: n });
+    }
     Ok(())
 }
 
