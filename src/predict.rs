@@ -1071,7 +1071,14 @@ impl<'a, T: Real, const N: usize, const K: usize> Ensemble<'a, T, N, K> {
             // P[i][j] = √g₂(λⱼ)·(vⱼ·kᵢ); covariance K_tt − P·Pᵀ.
             for (p, k) in work.iter_mut().zip(nngp_test_train) {
                 for ((pj, v), &l) in p.iter_mut().zip(spectrum.vectors()).zip(spectrum.values()) {
-                    *pj = filter.g(l).sqrt() * dot(v, k);
+                    // A weight of 0 (t = 0, λ ≤ 0) drops the term, even
+                    // where the projection itself overflows.
+                    let w = filter.g(l);
+                    *pj = if w == T::ZERO {
+                        T::ZERO
+                    } else {
+                        w.sqrt() * dot(v, k)
+                    };
                 }
             }
             for i in 0..M {
@@ -1252,8 +1259,15 @@ impl<T: Real, const CAP: usize, const K: usize> OnlineGp<T, CAP, K> {
             });
         }
         check_finite(&y, "targets")?;
+        if k_row.len() != n {
+            return Err(Error::InvalidArgument {
+                what: "kernel row length must equal the number of points held",
+            });
+        }
+        check_finite(k_row, "kernel row")?;
+        check_finite(&[k_self], "kernel diagonal")?;
         let diag = k_self + self.noise;
-        if k_self.is_finite() && !diag.is_finite() {
+        if !diag.is_finite() {
             return Err(Error::Overflow {
                 what: "kernel diagonal plus noise",
             });

@@ -505,9 +505,8 @@ pub fn log_det<T: Real, const N: usize>(l: &[[T; N]; N]) -> Result<T, Error> {
 /// [`Error::NotPositiveDefinite`]`{ index: n }` if the enlarged matrix is not
 /// positive definite (the new point is a numerical duplicate): the rank
 /// decision of [`cholesky`] on the enlarged matrix, tolerance `(n+1)·ε` times
-/// its largest absolute entry. On error the leading `n × n`
-/// factor is unchanged and row `n` of `l` is zero (not written at all for
-/// the argument errors).
+/// its largest absolute entry. On error the leading `n × n` factor is
+/// unchanged and row `n` of `l` (if `n < N`) is zero.
 #[must_use = "the update can fail"]
 pub fn cholesky_append<T: Real, const N: usize>(
     l: &mut [[T; N]; N],
@@ -523,13 +522,17 @@ pub fn cholesky_append<T: Real, const N: usize>(
     if needed > N {
         return Err(Error::BufferTooSmall { needed, given: N });
     }
-    if k_row.len() != n {
-        return Err(Error::InvalidArgument {
+    let checked = if k_row.len() != n {
+        Err(Error::InvalidArgument {
             what: "kernel row length must equal the number of points held",
-        });
+        })
+    } else {
+        check_finite(k_row, "kernel row").and_then(|()| check_finite(&[k_self], "kernel diagonal"))
+    };
+    if let Err(e) = checked {
+        l[n].fill(T::ZERO);
+        return Err(e);
     }
-    check_finite(k_row, "kernel row")?;
-    check_finite(&[k_self], "kernel diagonal")?;
     let (top, rest) = l.split_at_mut(n);
     let row = &mut rest[0];
     row.fill(T::ZERO);
