@@ -127,7 +127,7 @@ impl<T: Real> Regularizer<T> {
 #[inline]
 pub(crate) fn is_singular<T: Real>(smallest: T, n: usize, norm: T) -> bool {
     // n·ε first: it stays below 1, so the product does not overflow.
-    !(smallest > T::from_usize(n) * T::EPSILON * norm)
+    smallest.is_nan() || smallest <= T::from_usize(n) * T::EPSILON * norm
 }
 
 /// The largest absolute entry of the lower triangle of `a + shift·I`: the
