@@ -43,9 +43,11 @@ pub enum Error {
         what: &'static str,
     },
     /// A symmetric matrix is not (numerically) positive definite, after any
-    /// requested regularisation: the Cholesky pivot at `index` was not positive.
+    /// requested regularisation: the Cholesky pivot at `index`, or on a route
+    /// through the eigenvalues the smallest eigenvalue (`index` 0), was not
+    /// above the rank tolerance `N·ε·‖K‖` (`‖K‖` the largest absolute entry).
     NotPositiveDefinite {
-        /// Row of the failing pivot.
+        /// Row of the failing pivot; 0 for the smallest eigenvalue.
         index: usize,
     },
     /// An iterative algorithm did not converge within its iteration cap.

@@ -15,7 +15,18 @@
 //! Finite times go through the eigendecomposition `Θ + εI = V·Λ·Vᵀ`
 //! ([`Spectrum`]); `t = ∞` through a Cholesky factor ([`Factor`]) or
 //! `g(λ) = 1/λ`. As in neural-tangents, eigenvalues `λ ≤ 0` (numerical noise
-//! of a positive semidefinite kernel) contribute nothing.
+//! of a positive semidefinite kernel) contribute nothing at finite times.
+//!
+//! At `t = ∞` (or a time so large that `η·t/m` overflows) the test outputs
+//! and the ensemble covariances need `(Θ + εI)⁻¹`, and every route applies
+//! the same rank decision: the kernel is refused with
+//! [`Error::NotPositiveDefinite`] when its smallest Cholesky pivot
+//! ([`Factor`]) or smallest eigenvalue ([`Spectrum`],
+//! [`GradientDescentMse::test_outputs_direct`]) is at most `N·ε·‖Θ + εI‖`,
+//! `‖·‖` the largest absolute entry (add a regulariser to such a kernel).
+//! The train outputs at `t = ∞` invert nothing: they are the projection of
+//! the residual on the eigenvectors above that tolerance, the limit of
+//! gradient flow on a singular kernel too.
 //!
 //! Matrices are row-major const-generic arrays: the train kernel
 //! `[[T; N]; N]` (lower triangle read), the test×train kernel `[[T; N]; M]`,
@@ -46,8 +57,8 @@
 
 use crate::error::{check_finite, check_result};
 use crate::linalg::{
-    apply_matrix_function, cholesky, cholesky_append, cholesky_remove_first, eigh, max_eigenvalue,
-    EigenOptions, Regularizer,
+    apply_matrix_function_checked, cholesky, cholesky_append, cholesky_remove_first, eigh,
+    max_eigenvalue, EigenOptions, Regularizer,
 };
 use crate::simd::{axpy, dot};
 use crate::{Error, Real};
@@ -113,6 +124,11 @@ impl<T: Real> Filter<T> {
         }))
     }
 
+    /// Gradient flow to `τ = ∞`, where the test outputs need `Θ⁻¹`.
+    fn at_infinity(self) -> bool {
+        matches!(self, Filter::Flow(tau) if !tau.is_finite())
+    }
+
     /// `h(λ)`: `1 − e^{−τλ}` or `1 − (1 − xλ)^k`.
     fn h(self, lambda: T) -> T {
         if lambda.is_nan() || lambda <= T::ZERO {
@@ -171,8 +187,9 @@ fn output<T: Real, const C: usize>(
 }
 
 /// The eigendecomposition `Θ + ε·I = V·Λ·Vᵀ` of a regularised train kernel,
-/// in caller-owned storage (`N² + N` scalars): what finite-time predictions
-/// need.
+/// in caller-owned storage (`N² + N + 1` scalars: with the largest absolute
+/// entry of `Θ + ε·I`, for the rank decision at `t = ∞`): what finite-time
+/// predictions need.
 ///
 /// Compute it with [`GradientDescentMse::spectrum`] or
 /// [`Ensemble::spectrum`] (which apply the regulariser), or with
@@ -192,6 +209,7 @@ fn output<T: Real, const C: usize>(
 pub struct Spectrum<T, const N: usize> {
     values: [T; N],
     vectors: [[T; N]; N],
+    norm: T,
 }
 
 impl<T: Real, const N: usize> Default for Spectrum<T, N> {
@@ -211,15 +229,45 @@ impl<T: Real, const N: usize> Spectrum<T, N> {
         Self {
             values: [T::ZERO; N],
             vectors: [[T::ZERO; N]; N],
+            norm: T::ZERO,
         }
     }
 
     /// Eigendecomposes `k + ε·I` (lower triangle of `k` read), `ε` from `reg`.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::predict::Spectrum;
+    /// use ntk::linalg::Regularizer;
+    /// use ntk::Error;
+    /// let mut s = Spectrum::<f64, 2>::new();
+    /// s.compute(&[[2.0, 0.0], [1.0, 2.0]], Regularizer::None)?;
+    /// // A failed compute leaves no stale spectrum behind.
+    /// assert!(s.compute(&[[2.0, 0.0], [1.0, 2.0]], Regularizer::Absolute(-1.0)).is_err());
+    /// assert_eq!(s.values(), &[0.0; 2]);
+    /// // 1e308 + 1e308 is beyond the range.
+    /// assert_eq!(
+    ///     s.compute(&[[1e308, 0.0], [0.0, 1.0]], Regularizer::Absolute(1e308)),
+    ///     Err(Error::Overflow { what: "eigenvalues" })
+    /// );
+    /// # Ok::<(), ntk::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
-    /// As [`eigh`] and [`Regularizer::amount`]; on error the spectrum is zeroed.
+    /// As [`eigh`] and [`Regularizer::amount`]; [`Error::Overflow`] if an
+    /// eigenvalue plus the regulariser leaves the floating-point range. On
+    /// error the spectrum is zeroed.
     pub fn compute(&mut self, k: &[[T; N]; N], reg: Regularizer<T>) -> Result<(), Error> {
+        let r = self.compute_inner(k, reg);
+        if r.is_err() {
+            *self = Self::new();
+        }
+        r
+    }
+
+    fn compute_inner(&mut self, k: &[[T; N]; N], reg: Regularizer<T>) -> Result<(), Error> {
         let eps = reg.amount(k)?;
         eigh(
             k,
@@ -230,7 +278,20 @@ impl<T: Real, const N: usize> Spectrum<T, N> {
         for v in self.values.iter_mut() {
             *v += eps;
         }
-        Ok(())
+        check_result(&self.values, "eigenvalues")?;
+        self.norm = crate::linalg::lower_max_abs(k, eps);
+        check_result(&[self.norm], "eigenvalues")
+    }
+
+    /// Refuses a numerically singular kernel, for what needs its inverse
+    /// (the rank decision of [`crate::linalg::cholesky`], on the smallest
+    /// eigenvalue).
+    fn check_invertible(&self) -> Result<(), Error> {
+        if N > 0 && crate::linalg::is_singular(self.values[0], N, self.norm) {
+            Err(Error::NotPositiveDefinite { index: 0 })
+        } else {
+            Ok(())
+        }
     }
 
     /// Eigenvalues of the regularised kernel, ascending.
@@ -326,7 +387,7 @@ impl<T: Real, const N: usize> Factor<T, N> {
 
 /// Scratch space of [`GradientDescentMse::test_outputs_direct`]: an `N × N`
 /// matrix and a rotation log (any length ≥ 3; about `2.5·N²` avoids repeated
-/// QL sweeps, see [`apply_matrix_function`]).
+/// QL sweeps, see [`apply_matrix_function`](crate::linalg::apply_matrix_function)).
 #[derive(Debug)]
 pub struct Scratch<'a, T, const N: usize> {
     /// `N × N` scratch matrix.
@@ -439,7 +500,20 @@ impl<'a, T: Real, const N: usize, const K: usize> GradientDescentMse<'a, T, N, K
 
     fn train_with(&self, spectrum: &Spectrum<T, N>, filter: Filter<T>, out: &mut [[T; K]; N]) {
         let r = self.residual();
-        spectrum.apply(|l| filter.h(l), &r, out);
+        if filter.at_infinity() {
+            // h = 1 on the eigenvalues the rank decision keeps, 0 on the
+            // rest (rounding noise of a zero eigenvalue has either sign).
+            let keep = |l: T| {
+                if crate::linalg::is_singular(l, N, spectrum.norm) {
+                    T::ZERO
+                } else {
+                    T::ONE
+                }
+            };
+            spectrum.apply(keep, &r, out);
+        } else {
+            spectrum.apply(|l| filter.h(l), &r, out);
+        }
         if let Some(f0) = self.f0 {
             for (o, f) in out.iter_mut().zip(f0) {
                 axpy(T::ONE, f, o);
@@ -459,6 +533,9 @@ impl<'a, T: Real, const N: usize, const K: usize> GradientDescentMse<'a, T, N, K
         if let Some(f) = f0_test {
             check_rows(f, "initial test outputs")?;
         }
+        if filter.at_infinity() {
+            spectrum.check_invertible()?;
+        }
         let r = self.residual();
         let mut w = [[T::ZERO; K]; N];
         spectrum.apply(|l| filter.g(l), &r, &mut w);
@@ -467,7 +544,10 @@ impl<'a, T: Real, const N: usize, const K: usize> GradientDescentMse<'a, T, N, K
     }
 
     /// Train outputs `f_t(X)` after gradient flow for time `t ≥ 0`
-    /// (`t = +∞` allowed), from the spectrum of the train kernel.
+    /// (`t = +∞` allowed), from the spectrum of the train kernel. At `t = ∞`
+    /// these are `f₀(X)` plus the projection of the residual on the
+    /// eigenvectors that pass the rank decision (see the [module
+    /// documentation](self)): `Y` when the kernel is invertible.
     ///
     /// # Errors
     ///
@@ -509,7 +589,10 @@ impl<'a, T: Real, const N: usize, const K: usize> GradientDescentMse<'a, T, N, K
     /// # Errors
     ///
     /// As [`Self::train_outputs`], and [`Error::NonFinite`] for NaN/∞ in the
-    /// kernel or `f0_test`.
+    /// kernel or `f0_test`; at `t = ∞`, [`Error::NotPositiveDefinite`]`{
+    /// index: 0 }` if the smallest eigenvalue fails the rank decision (see
+    /// the [module documentation](self)), as [`Factor::compute`] refuses the
+    /// same kernel.
     pub fn test_outputs<const M: usize>(
         &self,
         spectrum: &Spectrum<T, N>,
@@ -621,7 +704,7 @@ impl<'a, T: Real, const N: usize, const K: usize> GradientDescentMse<'a, T, N, K
     }
 
     /// Test outputs after gradient flow for time `t`, **without forming
-    /// eigenvectors**: `g(Θ + εI)·(Y − f₀(X))` by [`apply_matrix_function`]
+    /// eigenvectors**: `g(Θ + εI)·(Y − f₀(X))` by [`apply_matrix_function`](crate::linalg::apply_matrix_function)
     /// (Householder tridiagonalisation and QL rotations applied to the `K`
     /// residual columns), then `f₀(x) + Θ(x, X)·(…)`. Equal to
     /// [`Self::test_outputs`] up to rounding, several times faster when only
@@ -649,7 +732,9 @@ impl<'a, T: Real, const N: usize, const K: usize> GradientDescentMse<'a, T, N, K
     ///
     /// # Errors
     ///
-    /// As [`Self::test_outputs`] and [`apply_matrix_function`].
+    /// As [`Self::test_outputs`] (the same rank decision at `t = ∞`, on the
+    /// eigenvalues of `k_train + εI`) and
+    /// [`apply_matrix_function`](crate::linalg::apply_matrix_function).
     pub fn test_outputs_direct<const M: usize>(
         &self,
         k_train: &[[T; N]; N],
@@ -669,7 +754,21 @@ impl<'a, T: Real, const N: usize, const K: usize> GradientDescentMse<'a, T, N, K
             let out: &mut [[T; K]; M] = out.try_into().map_err(|_| shape())?;
             let r = self.residual();
             let mut w = [[T::ZERO; K]; N];
-            apply_matrix_function(
+            // At t = ∞ the rank decision of `Spectrum` and `Factor`, on the
+            // eigenvalues of the regularised kernel.
+            let check = |lambdas: &[T; N]| {
+                if !filter.at_infinity() || N == 0 {
+                    return Ok(());
+                }
+                let norm = crate::linalg::lower_max_abs(k_train, eps);
+                let low = lambdas.iter().fold(T::INFINITY, |m, &l| m.min(l + eps));
+                if crate::linalg::is_singular(low, N, norm) {
+                    Err(Error::NotPositiveDefinite { index: 0 })
+                } else {
+                    Ok(())
+                }
+            };
+            apply_matrix_function_checked(
                 k_train,
                 EigenOptions::default(),
                 |l| filter.g(l + eps),
@@ -677,6 +776,7 @@ impl<'a, T: Real, const N: usize, const K: usize> GradientDescentMse<'a, T, N, K
                 &mut w,
                 scratch.matrix,
                 scratch.rotations,
+                check,
             )?;
             combine(k_test_train, &w, f0_test, out);
             Ok(())
@@ -726,7 +826,9 @@ fn combine<T: Real, const N: usize, const M: usize, const K: usize>(
 /// # Errors
 ///
 /// As [`max_eigenvalue`]; [`Error::InvalidArgument`] if `outputs == 0` or
-/// the kernel has no positive eigenvalue.
+/// the kernel has no positive eigenvalue; [`Error::Overflow`] if `N·outputs`
+/// overflows `usize` or the learning rate is beyond the floating-point range
+/// (a kernel of subnormal size).
 pub fn max_learning_rate<T: Real, const N: usize>(
     ntk_train: &[[T; N]; N],
     outputs: usize,
@@ -737,13 +839,18 @@ pub fn max_learning_rate<T: Real, const N: usize>(
             what: "number of outputs must be at least 1",
         });
     }
+    let m = N.checked_mul(outputs).ok_or(Error::Overflow {
+        what: "training set size N·outputs",
+    })?;
     let top = max_eigenvalue(ntk_train, work)?;
     if top.is_nan() || top <= T::ZERO {
         return Err(Error::InvalidArgument {
             what: "kernel has no positive eigenvalue",
         });
     }
-    Ok(T::TWO * T::from_usize(N * outputs) / top)
+    let rate = T::TWO * T::from_usize(m) / top;
+    check_result(&[rate], "learning rate")?;
+    Ok(rate)
 }
 
 /// NNGP posterior mean `K(x, X)·(K + εI)⁻¹·Y` (neural-tangents' `gp_inference`),
@@ -968,10 +1075,20 @@ impl<'a, T: Real, const N: usize, const K: usize> Ensemble<'a, T, N, K> {
             let filter = Filter::flow(self.gd.learning_rate, two_t, self.gd.m())?;
             check_rows(nngp_test_train, "test-train kernel")?;
             crate::linalg::check_lower_finite(nngp_test_test, "test-test kernel")?;
+            if filter.at_infinity() {
+                spectrum.check_invertible()?;
+            }
             // P[i][j] = √g₂(λⱼ)·(vⱼ·kᵢ); covariance K_tt − P·Pᵀ.
             for (p, k) in work.iter_mut().zip(nngp_test_train) {
                 for ((pj, v), &l) in p.iter_mut().zip(spectrum.vectors()).zip(spectrum.values()) {
-                    *pj = filter.g(l).sqrt() * dot(v, k);
+                    // A weight of 0 (t = 0, λ ≤ 0) drops the term, even
+                    // where the projection itself overflows.
+                    let w = filter.g(l);
+                    *pj = if w == T::ZERO {
+                        T::ZERO
+                    } else {
+                        w.sqrt() * dot(v, k)
+                    };
                 }
             }
             for i in 0..M {
@@ -1008,6 +1125,9 @@ impl<'a, T: Real, const N: usize, const K: usize> Ensemble<'a, T, N, K> {
             check_rows(nngp.test_train, "test-train kernel")?;
             crate::linalg::check_lower_finite(nngp.train_train, "train kernel")?;
             crate::linalg::check_lower_finite(nngp.test_test, "test-test kernel")?;
+            if filter.at_infinity() {
+                spectrum.check_invertible()?;
+            }
             for (a, th) in work.iter_mut().zip(ntk_test_train) {
                 a.fill(T::ZERO);
                 for (v, &l) in spectrum.vectors().iter().zip(spectrum.values()) {
@@ -1177,9 +1297,10 @@ impl<T: Real, const CAP: usize, const K: usize> OnlineGp<T, CAP, K> {
     ///
     /// [`Error::BufferTooSmall`] when full (call [`Self::pop_oldest`] first);
     /// [`Error::InvalidArgument`] for a wrong row length or a bad `noise`;
-    /// [`Error::NonFinite`] for NaN/∞ inputs; [`Error::NotPositiveDefinite`]
-    /// if the point duplicates the span of the others (raise `noise`). On
-    /// error the model is unchanged.
+    /// [`Error::NonFinite`] for NaN/∞ inputs; [`Error::Overflow`] if
+    /// `k_self + noise` or the update overflows; [`Error::NotPositiveDefinite`]
+    /// if the point duplicates the span of the others, by the rank decision
+    /// of [`cholesky_append`] (raise `noise`). On error the model is unchanged.
     pub fn push(&mut self, k_row: &[T], k_self: T, y: [T; K]) -> Result<(), Error> {
         let n = self.len;
         if !(self.noise.is_finite() && self.noise >= T::ZERO) {
@@ -1194,7 +1315,20 @@ impl<T: Real, const CAP: usize, const K: usize> OnlineGp<T, CAP, K> {
             });
         }
         check_finite(&y, "targets")?;
-        cholesky_append(&mut self.factor, n, k_row, k_self + self.noise)?;
+        if k_row.len() != n {
+            return Err(Error::InvalidArgument {
+                what: "kernel row length must equal the number of points held",
+            });
+        }
+        check_finite(k_row, "kernel row")?;
+        check_finite(&[k_self], "kernel diagonal")?;
+        let diag = k_self + self.noise;
+        if !diag.is_finite() {
+            return Err(Error::Overflow {
+                what: "kernel diagonal plus noise",
+            });
+        }
+        cholesky_append(&mut self.factor, n, k_row, diag)?;
         let mut b = y;
         for j in 0..n {
             axpy(-self.factor[n][j], &self.beta[j], &mut b);
@@ -1316,16 +1450,25 @@ impl<T: Real, const CAP: usize, const K: usize> OnlineGp<T, CAP, K> {
     ///
     /// # Errors
     ///
-    /// As [`Self::predict`].
+    /// As [`Self::predict`], [`Error::NonFinite`] for a NaN/∞ `k_self`, and
+    /// [`Error::Overflow`] if the variance is not finite; on error `out` is zeroed.
     pub fn predict_with_variance(
         &self,
         k_row: &[T],
         k_self: T,
         out: &mut [T; K],
     ) -> Result<T, Error> {
-        check_finite(&[k_self], "kernel diagonal")?;
-        self.predict(k_row, out)?;
-        let z = self.whiten(k_row)?;
-        Ok(k_self - dot(&z[..self.len], &z[..self.len]))
+        let r = (|| {
+            check_finite(&[k_self], "kernel diagonal")?;
+            self.predict(k_row, out)?;
+            let z = self.whiten(k_row)?;
+            let var = k_self - dot(&z[..self.len], &z[..self.len]);
+            check_result(&[var], "posterior variance")?;
+            Ok(var)
+        })();
+        if r.is_err() {
+            *out = [T::ZERO; K];
+        }
+        r
     }
 }

@@ -33,7 +33,8 @@ use crate::error::{check_finite, check_result};
 use crate::nn::{Module, Params, Zeroed};
 use crate::{Error, Real};
 
-/// `‖f(X) − Y‖² / (2·N·K)` of `net` on inputs `xs` and targets `y`.
+/// `‖f(X) − Y‖² / (2·N·K)` of `net` on inputs `xs` and targets `y`; 0 for
+/// an empty data set (`N = 0` or `K = 0`), the empty sum.
 ///
 /// # Examples
 ///
@@ -59,6 +60,9 @@ where
     Net: Module<T, [T; D], Output = [T; K]>,
 {
     check_data(xs, y)?;
+    if N * K == 0 {
+        return Ok(T::ZERO);
+    }
     let mut sum = T::ZERO;
     for (x, yi) in xs.iter().zip(y) {
         let f = net.eval(x);
@@ -121,6 +125,8 @@ where
 
 /// One full-batch gradient-descent step `θ ← θ − η·∇L(θ)`; returns the loss
 /// **before** the step. `grad` receives `∇L` (a value of the network's type).
+/// On an empty data set (`N = 0` or `K = 0`) the loss is 0 and so is the
+/// gradient: the step leaves the network as it is.
 ///
 /// # Examples
 ///
@@ -173,8 +179,11 @@ where
     T: Real,
     Net: Module<T, [T; D], Output = [T; K]> + Params<T>,
 {
-    let inv_m = T::ONE / T::from_usize(N * K);
     grad.fill(T::ZERO);
+    if N * K == 0 {
+        return Ok(T::ZERO);
+    }
+    let inv_m = T::ONE / T::from_usize(N * K);
     let mut sum = T::ZERO;
     let mut cache = Net::Cache::zeroed();
     for (x, yi) in xs.iter().zip(y) {
@@ -248,32 +257,50 @@ where
 /// # Errors
 ///
 /// [`Error::NonFinite`] for NaN/∞ entries; [`Error::InvalidArgument`] if
-/// `Θ₀` is zero.
+/// `Θ₀` is zero; [`Error::Overflow`] if the relative change is beyond the
+/// floating-point range.
 pub fn ntk_drift<T: Real, const M: usize, const N: usize>(
     theta_0: &[[T; N]; M],
     theta_t: &[[T; N]; M],
 ) -> Result<T, Error> {
-    let (mut diff, mut base) = (T::ZERO, T::ZERO);
-    let scale = theta_0
-        .iter()
-        .flatten()
-        .fold(T::ZERO, |m, v| m.max(v.abs()));
     for (a, b) in theta_0.iter().zip(theta_t) {
         check_finite(a, "initial kernel")?;
         check_finite(b, "trained kernel")?;
     }
-    if scale == T::ZERO {
+    // Each Frobenius norm is taken of its matrix divided by its largest
+    // entry, so that no square overflows or underflows, and the two scales
+    // are divided last. Where a difference overflows, halves are subtracted.
+    let pairs = || {
+        theta_0
+            .iter()
+            .flatten()
+            .zip(theta_t.iter().flatten())
+            .map(|(p, q)| (*p, *q))
+    };
+    let f = if pairs().all(|(p, q)| (q - p).is_finite()) {
+        T::ONE
+    } else {
+        T::HALF
+    };
+    let diff_of = |p: T, q: T| q * f - p * f;
+    let scale_0 = pairs().fold(T::ZERO, |m, (p, _)| m.max(p.abs()));
+    if scale_0 == T::ZERO {
         return Err(Error::InvalidArgument {
             what: "initial kernel is zero",
         });
     }
-    let inv = T::ONE / scale;
-    for (a, b) in theta_0.iter().zip(theta_t) {
-        for (p, q) in a.iter().zip(b) {
-            let (p, q) = (*p * inv, *q * inv);
-            diff += (q - p) * (q - p);
-            base += p * p;
-        }
+    let scale_d = pairs().fold(T::ZERO, |m, (p, q)| m.max(diff_of(p, q).abs()));
+    if scale_d == T::ZERO {
+        return Ok(T::ZERO);
     }
-    Ok((diff / base).sqrt())
+    let (mut diff, mut base) = (T::ZERO, T::ZERO);
+    for (p, q) in pairs() {
+        let d = diff_of(p, q) / scale_d;
+        let b = p / scale_0;
+        diff += d * d;
+        base += b * b;
+    }
+    let drift = (scale_d / scale_0) / f * (diff / base).sqrt();
+    check_result(&[drift], "kernel drift")?;
+    Ok(drift)
 }

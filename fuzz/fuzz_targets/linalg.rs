@@ -16,7 +16,13 @@
 //! - Cholesky `Ok` ⇒ `L` lower triangular with a positive diagonal and
 //!   `|L·Lᵀ − (K + εI)| ≤ 4γ_{N+2}·|L|·|Lᵀ|` entrywise (Higham, Thm. 10.3);
 //!   a matrix whose smallest eigenvalue (independent Jacobi oracle) exceeds
-//!   `N²·u·‖K‖` must factor;
+//!   `N²·u·‖K‖` must factor; a clearly indefinite one (smallest eigenvalue
+//!   below `−8(N+1)²·u·‖K‖`) and a singular one (`B·Bᵀ` of rank 2, moderate
+//!   entries, no regulariser) must be refused;
+//! - `cholesky_append` row by row builds a valid factor (same bound) when
+//!   it succeeds, must succeed where the batch factor clearly must, and
+//!   refuses the singular `B·Bᵀ`; `cholesky_remove_first` of it factors the
+//!   trailing block; their argument errors are typed;
 //! - solves `Ok` ⇒ finite, residual within `γ`-bounds;
 //! - `eigh`, `eigh_jacobi`, `eigenvalues` `Ok` ⇒ ascending finite values,
 //!   `V` orthonormal and `Vᵀ·Λ·V ≈ K` within `c·N·u·‖K‖_F`, eigenvalues
@@ -24,16 +30,17 @@
 //!   a finite matrix whose entries stay 10 orders of magnitude inside the
 //!   range always succeeds;
 //! - `min_eigenvalue`, `max_eigenvalue`, `condition_number`,
-//!   `is_positive_semidefinite` agree with the spectrum;
+//!   `is_positive_semidefinite` agree with the spectrum, and every number
+//!   they return is finite (an infinite condition number is `Overflow`);
 //! - `apply_matrix_function` with `g(λ) = λ` reproduces `K·B`.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use ntk::linalg::{
-    apply_matrix_function, cholesky, cholesky_solve, condition_number, eigenvalues, eigh,
-    eigh_jacobi, is_positive_semidefinite, log_det, max_eigenvalue, min_eigenvalue, solve_lower,
-    EigenOptions, Regularizer,
+    apply_matrix_function, cholesky, cholesky_append, cholesky_remove_first, cholesky_solve,
+    condition_number, eigenvalues, eigh, eigh_jacobi, is_positive_semidefinite, log_det,
+    max_eigenvalue, min_eigenvalue, solve_lower, EigenOptions, Regularizer,
 };
 use ntk::{Error, Real};
 use ntk_fuzz::{eigenvalues_jacobi, gamma, Num};
@@ -46,6 +53,8 @@ enum Shape {
     Raw,
     /// `B·Bᵀ + s·I`.
     Gram(Num),
+    /// `B·Bᵀ` of the first two columns of `B`: rank at most 2, singular.
+    LowRank,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -100,6 +109,9 @@ fn run<T: Real>(input: &Input, u: f64) {
     let raw = input.matrix.map(|r| r.map(Num::get));
     let k64: [[f64; N]; N] = match input.shape {
         Shape::Raw => raw,
+        Shape::LowRank => core::array::from_fn(|i| {
+            core::array::from_fn(|j| raw[i][0] * raw[j][0] + raw[i][1] * raw[j][1])
+        }),
         Shape::Gram(s) => {
             let s = s.get();
             core::array::from_fn(|i| {
@@ -255,19 +267,123 @@ fn run<T: Real>(input: &Input, u: f64) {
             }
         }
     }
-    // A clearly positive definite finite matrix factors.
+    // A clearly positive definite finite matrix factors; a clearly
+    // indefinite one is refused.
+    let mut must_factor = false;
     if lower_finite && strength_ok && max_abs(&kf) < 1e150 && max_abs(&kf) > 1e-150 {
         let ev = eigenvalues_jacobi(&kf.map(|r| r.map(|v| v / max_abs(&kf))));
         let lmin = ev.iter().fold(f64::INFINITY, |m, &v| m.min(v)) * max_abs(&kf);
         let room = max_abs(&kf) + eps < T::MAX.to_f64() * 1e-3;
         if lmin > (N * N) as f64 * 16.0 * u * frob(&kf) && eps >= 0.0 && room {
+            must_factor = true;
             assert_eq!(
                 r,
                 Ok(()),
                 "a positive definite matrix (λmin {lmin:e}) did not factor"
             );
         }
+        let shifted = frob(&kf) + eps.abs() * N as f64;
+        if eps.is_finite() && lmin + eps < -8.0 * ((N + 1) * (N + 1)) as f64 * u * shifted {
+            assert!(
+                matches!(r, Err(Error::NotPositiveDefinite { .. })),
+                "an indefinite matrix (λmin + ε = {:e}) gave {r:?}",
+                lmin + eps
+            );
+        }
     }
+    // B·Bᵀ of rank 2 < N, moderate entries (no underflow in the products,
+    // no overflow), no regulariser: singular, refused.
+    let singular = matches!(input.shape, Shape::LowRank) && eps == 0.0 && lower_finite && {
+        let (lo, hi) = if u > 1e-10 {
+            (1e-15, 1e15)
+        } else {
+            (1e-100, 1e100)
+        };
+        raw.iter()
+            .flat_map(|r| &r[..2])
+            .all(|v| *v == 0.0 || (v.abs() >= lo && v.abs() <= hi))
+    };
+    if singular {
+        assert!(
+            matches!(r, Err(Error::NotPositiveDefinite { .. })),
+            "a singular B·Bᵀ gave {r:?}"
+        );
+    }
+
+    // ---- online updates: append row by row, then remove the first ----
+    if lower_finite && eps.is_finite() && strength_ok {
+        let mut la = [[T::from_f64(5.0); N]; N];
+        let mut appended = 0;
+        for n in 0..N {
+            let before = la;
+            let row: [T; N] = core::array::from_fn(|j| clean[n][j]);
+            let ra = cholesky_append(&mut la, n, &row[..n], row[n] + T::from_f64(eps));
+            match ra {
+                Ok(()) => appended += 1,
+                Err(e) => {
+                    // The held rows are untouched, row n zeroed.
+                    assert!(
+                        la[..n] == before[..n],
+                        "append {e:?} changed the factor held"
+                    );
+                    assert!(zeroed(&la[n]), "append {e:?} left row {n}");
+                    match e {
+                        Error::NotPositiveDefinite { index } => assert_eq!(index, n),
+                        // k_self + ε beyond the range.
+                        Error::NonFinite {
+                            what: "kernel diagonal",
+                        } => assert!(!(row[n] + T::from_f64(eps)).is_finite()),
+                        _ => panic!("cholesky_append: unexpected {e:?}"),
+                    }
+                    break;
+                }
+            }
+        }
+        if must_factor && (max_abs(&kf) + eps) < T::MAX.to_f64() * 1e-3 {
+            assert_eq!(
+                appended, N,
+                "append refused a clearly positive definite matrix"
+            );
+        }
+        if singular {
+            assert!(appended < N, "append accepted a singular B·Bᵀ");
+        }
+        if appended == N {
+            check_factor(&la, &la, &kf, (eps, u), 0, 4.0);
+            // Remove the first point: a factor of the trailing block.
+            let mut lr = la;
+            match cholesky_remove_first(&mut lr, N) {
+                Ok(()) => {
+                    assert!(zeroed(&lr[N - 1]));
+                    assert!(lr.iter().all(|r| r[N - 1] == T::ZERO));
+                    check_factor(&lr, &la, &kf, (eps, u), 1, 64.0);
+                }
+                Err(Error::Overflow { .. }) => assert!(zeroed(lr.as_flattened())),
+                Err(e) => panic!("cholesky_remove_first: unexpected {e:?}"),
+            }
+        }
+    }
+    // Argument errors of the online updates.
+    let mut lx = [[T::ZERO; N]; N];
+    assert!(matches!(
+        cholesky_append(&mut lx, usize::MAX, &[], T::ONE),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert_eq!(
+        cholesky_append(&mut lx, N, &[T::ONE; N], T::ONE),
+        Err(Error::BufferTooSmall {
+            needed: N + 1,
+            given: N
+        })
+    );
+    assert!(matches!(
+        cholesky_remove_first(&mut lx, 0),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        cholesky_remove_first(&mut lx, N + 1),
+        Err(Error::InvalidArgument { .. })
+    ));
 
     // ---- eigensolvers ----
     let (opts, default_opts) = match input.options {
@@ -359,8 +475,22 @@ fn run<T: Real>(input: &Input, u: f64) {
         Ok(()) => {
             assert_eq!(rmin, Ok(dv[0]));
             assert_eq!(rmax, Ok(dv[N - 1]));
-            let c = rc.expect("condition number of a decomposable matrix");
-            assert!(c.to_f64() >= 1.0 || c.to_f64().is_infinite() || N == 0);
+            let lo = dv.iter().fold(T::INFINITY, |m, v| m.min(v.abs()));
+            match rc {
+                Ok(c) => assert!(c.is_finite() && c.to_f64() >= 1.0 && lo > T::ZERO),
+                Err(e) => assert_eq!(
+                    e,
+                    Error::Overflow {
+                        what: "condition number"
+                    }
+                ),
+            }
+            if let Ok(v) = rmin {
+                assert!(v.is_finite());
+            }
+            if let Ok(v) = rmax {
+                assert!(v.is_finite());
+            }
             let scale = dv.iter().fold(T::ZERO, |m, v| m.max(v.abs()));
             assert_eq!(rp, Ok(dv[0] >= -T::from_f64(1e-6) * scale));
         }
@@ -426,6 +556,54 @@ fn run<T: Real>(input: &Input, u: f64) {
                     opts.max_iterations,
                 ),
             }
+        }
+    }
+}
+
+/// The leading `N − skip` block of `l` (lower triangular, positive
+/// diagonal, finite) factors `K + εI` without its first `skip` rows and
+/// columns, within `c·γ_{N+2}·|L|·|Lᵀ|` entrywise, with the terms of the
+/// factor `before` the removal of the first `skip` points added (or `l`).
+fn check_factor<T: Real>(
+    l: &[[T; N]; N],
+    before: &[[T; N]; N],
+    kf: &[[f64; N]; N],
+    (eps, u): (f64, f64),
+    skip: usize,
+    c: f64,
+) {
+    let m = N - skip;
+    let lf = l.map(|r| r.map(|v| v.to_f64()));
+    let bf = before.map(|r| r.map(|v| v.to_f64()));
+    let eta = if u > 1e-10 { 1.5e-45 } else { 5e-324 };
+    for i in 0..m {
+        assert!(lf[i][i] > 0.0, "non-positive pivot");
+        for j in 0..m {
+            assert!(lf[i][j].is_finite());
+            if j > i {
+                assert_eq!(lf[i][j], 0.0);
+            }
+            let llt: f64 = (0..m).map(|p| lf[i][p] * lf[j][p]).sum();
+            let abs: f64 = (0..m).map(|p| (lf[i][p] * lf[j][p]).abs()).sum::<f64>()
+                + (0..N)
+                    .map(|p| (bf[i + skip][p] * bf[j + skip][p]).abs())
+                    .sum::<f64>();
+            let target = kf[i + skip][j + skip] + if i == j { eps } else { 0.0 };
+            let rows: f64 = (0..m).map(|p| lf[i][p].abs() + lf[j][p].abs()).sum::<f64>()
+                + (0..N)
+                    .map(|p| bf[i + skip][p].abs() + bf[j + skip][p].abs())
+                    .sum::<f64>();
+            let bound = c * gamma(N + 2, u) * (abs + target.abs())
+                + 4.0 * gamma(2, u) * eps.abs()
+                + 16.0 * c * (N + 2) as f64 * eta * (1.0 + rows)
+                + 1e-300;
+            if !(llt.is_finite() && bound.is_finite()) {
+                continue;
+            }
+            assert!(
+                (llt - target).abs() <= bound,
+                "online factor differs from K at ({i}, {j}) (skip {skip}): {llt:e} vs {target:e} (bound {bound:e})"
+            );
         }
     }
 }

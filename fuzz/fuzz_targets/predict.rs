@@ -20,18 +20,30 @@
 //!   the train outputs at `t = ∞` are the targets;
 //! - the NNGP posterior mean is the `t = ∞` prediction from `f₀ = 0`, and
 //!   the posterior variance of a consistent kernel is not negative beyond
-//!   rounding.
+//!   rounding;
+//! - one rank decision at `t = ∞`: a singular kernel (the Gram matrix of
+//!   2-D features, rank 2 of 5) and a clearly indefinite one are refused
+//!   with `NotPositiveDefinite` by the Cholesky factor, the spectrum, the
+//!   eigenvector-free path and the ensemble; a clearly nonsingular one by
+//!   none of them;
+//! - the ensemble: covariances are symmetric (bitwise), equal the prior
+//!   `K(x, x')` exactly at `t = 0`, and the NNGP one equals
+//!   `posterior_covariance` at `t = ∞` for a well-conditioned kernel;
+//!   `posterior_covariance` is symmetric and its diagonal is
+//!   `posterior_variance`, bitwise;
+//! - every number returned `Ok` is finite (`max_learning_rate` included)
+//!   and every output of a failed call is zeroed.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use ntk::linalg::Regularizer;
 use ntk::predict::{
-    max_learning_rate, posterior_mean, posterior_variance, Factor, GradientDescentMse, Scratch,
-    Spectrum,
+    max_learning_rate, posterior_covariance, posterior_mean, posterior_variance, Ensemble, Factor,
+    GradientDescentMse, NngpKernels, Scratch, Spectrum,
 };
 use ntk::{Error, Real};
-use ntk_fuzz::Num;
+use ntk_fuzz::{eigenvalues_jacobi, Num};
 
 const N: usize = 5;
 const M: usize = 2;
@@ -43,6 +55,9 @@ enum Kernels {
     Raw([[Num; N]; N], [[Num; N]; M]),
     /// The Gram matrix of seven feature vectors of dimension 6.
     Gram([[Num; 6]; N + M]),
+    /// The Gram matrix of seven feature vectors of dimension 2: the train
+    /// kernel has rank 2 of 5.
+    LowRank([[Num; 2]; N + M]),
 }
 
 #[derive(Arbitrary, Debug)]
@@ -78,25 +93,46 @@ fn loss<T: Real>(f: &[[T; K]; N], y: &[[T; K]; N]) -> f64 {
 
 fn run<T: Real>(input: &Input) {
     let c = |n: &Num| T::from_f64(n.get());
-    let (k_train, k_test, k_diag, consistent): ([[T; N]; N], [[T; N]; M], [T; M], bool) =
-        match &input.kernels {
-            Kernels::Raw(a, b) => (
-                a.map(|r| r.map(|v| c(&v))),
-                b.map(|r| r.map(|v| c(&v))),
-                [T::ONE; M],
-                false,
-            ),
-            Kernels::Gram(feats) => {
-                let f: [[f64; 6]; N + M] = feats.map(|r| r.map(|v| v.get()));
-                let dot = |i: usize, j: usize| -> f64 { (0..6).map(|p| f[i][p] * f[j][p]).sum() };
-                (
-                    core::array::from_fn(|i| core::array::from_fn(|j| T::from_f64(dot(i, j)))),
-                    core::array::from_fn(|i| core::array::from_fn(|j| T::from_f64(dot(N + i, j)))),
-                    core::array::from_fn(|i| T::from_f64(dot(N + i, N + i))),
-                    true,
-                )
-            }
-        };
+    type Kernels4<T> = ([[T; N]; N], [[T; N]; M], [[T; M]; M], bool);
+    fn gram<T: Real, const D: usize>(f: [[f64; D]; N + M]) -> Kernels4<T> {
+        let dot = |i: usize, j: usize| -> f64 { (0..D).map(|p| f[i][p] * f[j][p]).sum() };
+        (
+            core::array::from_fn(|i| core::array::from_fn(|j| T::from_f64(dot(i, j)))),
+            core::array::from_fn(|i| core::array::from_fn(|j| T::from_f64(dot(N + i, j)))),
+            core::array::from_fn(|i| core::array::from_fn(|j| T::from_f64(dot(N + i, N + j)))),
+            true,
+        )
+    }
+    let (k_train, k_test, k_tt, consistent): Kernels4<T> = match &input.kernels {
+        Kernels::Raw(a, b) => (
+            a.map(|r| r.map(|v| c(&v))),
+            b.map(|r| r.map(|v| c(&v))),
+            core::array::from_fn(|i| {
+                core::array::from_fn(|j| if i == j { T::ONE } else { T::ZERO })
+            }),
+            false,
+        ),
+        Kernels::Gram(feats) => gram(feats.map(|r| r.map(|v| v.get()))),
+        Kernels::LowRank(feats) => gram(feats.map(|r| r.map(|v| v.get()))),
+    };
+    let k_diag: [T; M] = core::array::from_fn(|i| k_tt[i][i]);
+    // Features of moderate size (no overflow or underflow in the Gram
+    // matrix), for the rank-2 kernel to be singular beyond doubt.
+    let low_rank = match &input.kernels {
+        Kernels::LowRank(feats) => {
+            let (lo, hi) = if T::EPSILON.to_f64() > 1e-10 {
+                (1e-15, 1e15)
+            } else {
+                (1e-100, 1e100)
+            };
+            feats
+                .iter()
+                .flatten()
+                .map(|v| v.get())
+                .all(|v| v == 0.0 || (v.abs() >= lo && v.abs() <= hi))
+        }
+        _ => false,
+    };
     let y: [[T; K]; N] = input.y.map(|r| r.map(|v| c(&v)));
     let f0: Option<[[T; K]; N]> = input.f0.map(|f| f.map(|r| r.map(|v| c(&v))));
     let f0_test: Option<[[T; K]; M]> = input.f0_test.map(|f| f.map(|r| r.map(|v| c(&v))));
@@ -232,7 +268,7 @@ fn run<T: Real>(input: &Input) {
         // Gradient descent below the stable step.
         let mut work = [[T::ZERO; N]; N];
         if let Ok(lmax) = max_learning_rate(&k_train, K, &mut work) {
-            assert!(lmax > T::ZERO && !lmax.is_nan());
+            assert!(lmax > T::ZERO && lmax.is_finite(), "learning rate {lmax:?}");
         }
         // The stable step of the regularised kernel the dynamics use.
         let stable = 2.0 * (N * K) as f64 / top;
@@ -385,6 +421,205 @@ fn run<T: Real>(input: &Input) {
         if let Err(e) = rf {
             assert!(zeroed(factor.l().as_flattened()), "{e:?} left the factor");
         }
+
+        // ---- one rank decision at t = ∞ ----
+        let mut inf_direct = [[T::from_f64(3.0); K]; M];
+        let mut matrix = [[T::ZERO; N]; N];
+        let mut rotations = [T::ZERO; 3 * N * N];
+        let rd = gd.test_outputs_direct(
+            &k_train,
+            &k_test,
+            f0_test.as_ref(),
+            T::INFINITY,
+            &mut inf_direct,
+            Scratch {
+                matrix: &mut matrix,
+                rotations: &mut rotations,
+            },
+        );
+        match rd {
+            Ok(()) => assert!(all_finite(inf_direct.as_flattened())),
+            Err(e) => assert!(zeroed(inf_direct.as_flattened()), "{e:?} left outputs"),
+        }
+        if ri.is_err() {
+            assert!(zeroed(inf_spec.as_flattened()), "{ri:?} left outputs");
+        }
+        let ens = Ensemble::new(&y, lr)
+            .unwrap()
+            .with_regularizer(reg)
+            .unwrap();
+        let mut mean = [[T::from_f64(3.0); K]; M];
+        let rm = ens.mean(&spectrum, &k_test, T::INFINITY, &mut mean);
+        let (mut cov, mut work_mn) = ([[T::from_f64(3.0); M]; M], [[T::ZERO; N]; M]);
+        let rn = ens.nngp_covariance(
+            &spectrum,
+            &k_test,
+            &k_tt,
+            T::INFINITY,
+            &mut cov,
+            &mut work_mn,
+        );
+        check_covariance("NNGP covariance at ∞", rn, &cov);
+        let kernels = NngpKernels {
+            train_train: &k_train,
+            test_train: &k_test,
+            test_test: &k_tt,
+        };
+        let mut cov2 = [[T::from_f64(3.0); M]; M];
+        let rk = ens.ntk_covariance(
+            &spectrum,
+            &k_test,
+            kernels,
+            T::INFINITY,
+            &mut cov2,
+            &mut work_mn,
+        );
+        check_covariance("NTK covariance at ∞", rk, &cov2);
+        let npd = |r: &Result<(), Error>| matches!(r, Err(Error::NotPositiveDefinite { .. }));
+        // The residual Y − f₀ may overflow, an error found before the rank.
+        let residual_finite = y
+            .as_flattened()
+            .iter()
+            .zip(f0_or_zero.as_flattened())
+            .all(|(a, b)| (*a - *b).is_finite());
+        let plain = test_finite && f0t_finite && all_finite(k_tt.as_flattened()) && residual_finite;
+        let reg_zero = matches!(reg, Regularizer::None)
+            || matches!(reg, Regularizer::Relative(r) if r == T::ZERO);
+        if low_rank && reg_zero && plain {
+            for (name, r) in [
+                ("Cholesky", rf),
+                ("spectrum", ri),
+                ("direct", rd),
+                ("ensemble mean", rm),
+                ("NNGP covariance", rn),
+                ("NTK covariance", rk),
+            ] {
+                assert!(npd(&r), "{name} at t = ∞ of a rank-2 kernel: {r:?}");
+            }
+        }
+        // The oracle's smallest eigenvalue of the regularised kernel,
+        // relative to its largest entry (`‖·‖` of the rank decision).
+        let kf: [[f64; N]; N] = core::array::from_fn(|i| {
+            core::array::from_fn(|j| if j <= i { k_train[i][j] } else { k_train[j][i] }.to_f64())
+        });
+        let big = ntk_fuzz::max_abs(kf.as_flattened());
+        let eps = reg.amount(&k_train).map(|e| e.to_f64()).unwrap_or(f64::NAN);
+        if plain && big > 1e-100 && big < 1e100 && eps.is_finite() && eps < 1e100 {
+            let ev = eigenvalues_jacobi(&kf.map(|r| r.map(|v| v / big)));
+            let lmin = ev.iter().fold(f64::INFINITY, |m, &v| m.min(v)) * big + eps;
+            let norm = big + eps;
+            let frob = kf
+                .as_flattened()
+                .iter()
+                .map(|v| (v / big) * (v / big))
+                .sum::<f64>()
+                .sqrt()
+                * big
+                + eps * (N as f64).sqrt();
+            let routes = [("Cholesky", rf), ("spectrum", ri), ("direct", rd)];
+            if lmin < -8.0 * ((N + 1) * (N + 1)) as f64 * u * frob {
+                for (name, r) in routes {
+                    assert!(npd(&r), "{name} at t = ∞ of an indefinite kernel: {r:?}");
+                }
+            }
+            if lmin > 64.0 * (N * N) as f64 * u * frob.max(norm) {
+                for (name, r) in routes {
+                    assert!(
+                        !npd(&r),
+                        "{name} refused a clearly nonsingular kernel: {r:?}"
+                    );
+                }
+            }
+        }
+
+        // ---- the ensemble at time t, posterior covariance ----
+        let mut cov_t = [[T::from_f64(3.0); M]; M];
+        let rnt = ens.nngp_covariance(&spectrum, &k_test, &k_tt, t, &mut cov_t, &mut work_mn);
+        check_covariance("NNGP covariance", rnt, &cov_t);
+        let kernels = NngpKernels {
+            train_train: &k_train,
+            test_train: &k_test,
+            test_test: &k_tt,
+        };
+        let mut cov_k = [[T::from_f64(3.0); M]; M];
+        let rkt = ens.ntk_covariance(&spectrum, &k_test, kernels, t, &mut cov_k, &mut work_mn);
+        check_covariance("NTK covariance", rkt, &cov_k);
+        let sym_tt: [[T; M]; M] = core::array::from_fn(|i| {
+            core::array::from_fn(|j| if j <= i { k_tt[i][j] } else { k_tt[j][i] })
+        });
+        if t == T::ZERO && plain {
+            assert_eq!(rnt, Ok(()));
+            assert_eq!(rkt, Ok(()));
+            assert!(cov_t == sym_tt, "NNGP covariance at t = 0 is not the prior");
+            assert!(cov_k == sym_tt, "NTK covariance at t = 0 is not the prior");
+        }
+        let mut mean_t = [[T::from_f64(3.0); K]; M];
+        match ens.mean(&spectrum, &k_test, t, &mut mean_t) {
+            Ok(()) => assert!(all_finite(mean_t.as_flattened())),
+            Err(e) => assert!(zeroed(mean_t.as_flattened()), "{e:?} left the mean"),
+        }
+        if rf.is_ok() {
+            let mut pc = [[T::from_f64(3.0); M]; M];
+            let mut pw = [[T::ZERO; N]; M];
+            let rp = posterior_covariance(&factor, &k_test, &k_tt, &mut pc, &mut pw);
+            check_covariance("posterior covariance", rp, &pc);
+            let mut pv = [T::from_f64(3.0); M];
+            let rv = posterior_variance(&factor, &k_test, &k_diag, &mut pv);
+            match rv {
+                Ok(()) => assert!(all_finite(&pv)),
+                Err(e) => assert!(zeroed(&pv), "{e:?} left the variance"),
+            }
+            if let (Ok(()), Ok(())) = (rp, rv) {
+                for i in 0..M {
+                    assert_eq!(
+                        pc[i][i].to_f64().to_bits(),
+                        pv[i].to_f64().to_bits(),
+                        "posterior covariance diagonal differs from the variance"
+                    );
+                }
+            }
+            // The NNGP ensemble at t = ∞ is the posterior.
+            if let (Ok(()), Ok(()), true) = (rp, rn, well && matches!(reg, Regularizer::None)) {
+                let vals = spectrum.values().map(|v| v.to_f64());
+                let (lo, top) = (vals[0], vals[N - 1]);
+                let kt = k_test
+                    .as_flattened()
+                    .iter()
+                    .map(|v| v.to_f64().abs())
+                    .fold(0.0, f64::max);
+                let d = k_tt
+                    .as_flattened()
+                    .iter()
+                    .map(|v| v.to_f64().abs())
+                    .fold(0.0, f64::max);
+                let tol = 1e3 * N as f64 * u * (top / lo) * (d + N as f64 * kt * kt / lo);
+                for (a, b) in cov.as_flattened().iter().zip(pc.as_flattened()) {
+                    assert!(
+                        (a.to_f64() - b.to_f64()).abs() <= tol,
+                        "NNGP covariance at ∞ {a:?} vs posterior {b:?} (tol {tol:e})"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// `Ok` ⇒ finite and symmetric (bitwise); `Err` ⇒ zeroed.
+fn check_covariance<T: Real>(name: &str, r: Result<(), Error>, cov: &[[T; M]; M]) {
+    match r {
+        Ok(()) => {
+            assert!(all_finite(cov.as_flattened()), "{name}: not finite");
+            for i in 0..M {
+                for j in 0..M {
+                    assert_eq!(
+                        cov[i][j].to_f64().to_bits(),
+                        cov[j][i].to_f64().to_bits(),
+                        "{name}: not symmetric"
+                    );
+                }
+            }
+        }
+        Err(e) => assert!(zeroed(cov.as_flattened()), "{name}: {e:?} left output"),
     }
 }
 

@@ -1,7 +1,9 @@
 //! Cholesky factorisation, triangular solves, log-determinant and the O(N²)
 //! online updates of a factor.
 
-use super::{check_lower_finite, hypot, zero_matrix, zero_on_error, Regularizer};
+use super::{
+    check_lower_finite, hypot, is_singular, lower_max_abs, zero_matrix, zero_on_error, Regularizer,
+};
 use crate::error::{check_finite, check_result};
 use crate::simd::{axpy, dot, dot4};
 use crate::{Error, Real};
@@ -9,22 +11,39 @@ use crate::{Error, Real};
 /// Cholesky factor `L` (lower triangular, positive diagonal) of `K + ε·I`,
 /// with `ε` from `reg`; reads the lower triangle of `k` only.
 ///
-/// On success `l` holds `L` with zeros above the diagonal. A pivot that is
-/// not larger than machine epsilon times its diagonal entry (all precision
-/// lost to cancellation) counts as zero: the matrix is then reported as not
-/// positive definite instead of yielding a meaningless factor. Cost N³/3
-/// multiply-adds, in dot products over contiguous rows.
+/// On success `l` holds `L` with zeros above the diagonal.
+///
+/// A matrix is refused as numerically singular (or indefinite) when its
+/// smallest eigenvalue is at most `N·ε·‖K + εI‖`, `‖·‖` the largest absolute
+/// entry (the rank tolerance of LAPACK-style rank decisions), instead of
+/// yielding a factor dominated by rounding: a pivot `Lᵢᵢ²` at or below the
+/// tolerance stops the factorisation, and once it is done the smallest
+/// eigenvalue, which an unpivoted factor's pivots bound only from above, is
+/// estimated as `1/‖(L·Lᵀ)⁻¹‖₁` by the 1-norm estimator of LAPACK's condition
+/// estimates (a few O(N²) solves). The `t = ∞` predictions of
+/// [`crate::predict`] that go through the spectrum apply the same tolerance to
+/// the smallest eigenvalue itself, so that the routes agree away from the
+/// threshold (within a factor of about √N). Cost N³/3 multiply-adds, in dot
+/// products over contiguous rows.
 ///
 /// # Examples
 ///
 /// ```
 /// use ntk::linalg::{cholesky, Regularizer};
+/// use ntk::Error;
 /// let k = [[4.0_f64, 99.0], [2.0, 2.0]]; // the upper triangle is not read
 /// let mut l = [[0.0; 2]; 2];
 /// cholesky(&k, Regularizer::Absolute(1.0), &mut l)?;  // [[5, 2], [2, 3]]
 /// assert!((l[0][0] - 5.0_f64.sqrt()).abs() < 1e-12);
 /// assert!((l[1][0] * l[1][0] + l[1][1] * l[1][1] - 3.0).abs() < 1e-12);
 /// assert_eq!(l[0][1], 0.0);
+///
+/// // The Gram matrix of (1, 2), (2, 4), (0, 1): the first two points are
+/// // collinear with the origin, so the matrix is singular.
+/// let k = [[5.0, 0.0, 0.0], [10.0, 20.0, 0.0], [2.0, 4.0, 1.0]];
+/// let mut l = [[0.0; 3]; 3];
+/// assert_eq!(cholesky(&k, Regularizer::None, &mut l), Err(Error::NotPositiveDefinite { index: 1 }));
+/// assert_eq!(l, [[0.0; 3]; 3]);
 /// # Ok::<(), ntk::Error>(())
 /// ```
 ///
@@ -32,7 +51,8 @@ use crate::{Error, Real};
 ///
 /// [`Error::NonFinite`] if the lower triangle holds NaN or ±∞;
 /// [`Error::InvalidArgument`] for a negative or non-finite regulariser;
-/// [`Error::NotPositiveDefinite`] naming the first failing pivot. On error
+/// [`Error::NotPositiveDefinite`] naming the first failing pivot, or the
+/// row of the smallest pivot when the eigenvalue estimate fails. On error
 /// `l` is filled with zeros.
 #[must_use = "the factorisation can fail"]
 pub fn cholesky<T: Real, const N: usize>(
@@ -48,16 +68,16 @@ pub fn cholesky<T: Real, const N: usize>(
             dst[i] += eps;
             dst[i + 1..].fill(T::ZERO);
         }
-        factor_in_place(l, N)
+        let norm = lower_max_abs(l, T::ZERO);
+        factor_in_place(l, norm)
     })
 }
 
-/// Factorises the leading `n × n` block of `l` in place (lower triangle in,
-/// `L` out), row by row; 4 columns at a time share the loads of row `i`.
-pub(crate) fn factor_in_place<T: Real, const N: usize>(
-    l: &mut [[T; N]],
-    n: usize,
-) -> Result<(), Error> {
+/// Factorises `l` in place (lower triangle in, `L` out), row by row; 4
+/// columns at a time share the loads of row `i`. `norm` is the largest
+/// absolute entry of the matrix, for the rank decision.
+fn factor_in_place<T: Real, const N: usize>(l: &mut [[T; N]], norm: T) -> Result<(), Error> {
+    let n = l.len().min(N);
     for i in 0..n {
         let (top, rest) = l.split_at_mut(i);
         let row = &mut rest[0];
@@ -87,14 +107,99 @@ pub(crate) fn factor_in_place<T: Real, const N: usize>(
             row[j] = (row[j] - dot(&row[..j], &lj[..j])) / lj[j];
             j += 1;
         }
-        let diag = row[i];
-        let d = diag - dot(&row[..i], &row[..i]);
-        if d.is_nan() || d <= T::EPSILON * diag || !d.is_finite() {
+        let d = row[i] - dot(&row[..i], &row[..i]);
+        if is_singular(d, n, norm) || !d.is_finite() {
             return Err(Error::NotPositiveDefinite { index: i });
         }
         row[i] = d.sqrt();
     }
+    check_rank(l, norm)
+}
+
+/// The rank decision on a finished factor `L` of `K` (the rows of `l`):
+/// pivots bound the smallest eigenvalue only from above (the last pivot of
+/// an unpivoted Cholesky is `λ_min / vₙ²`, `v` the eigenvector), so the
+/// smallest eigenvalue is estimated as `1 / ‖K⁻¹‖₁` and put to
+/// [`is_singular`]. Reports the row of the smallest pivot.
+fn check_rank<T: Real, const N: usize>(l: &[[T; N]], norm: T) -> Result<(), Error> {
+    let n = l.len().min(N);
+    if n == 0 {
+        return Ok(());
+    }
+    let inverse = inverse_norm_estimate(l, norm);
+    if is_singular(T::ONE / inverse, n, T::ONE) {
+        let index = (0..n).fold(0, |m, i| if l[i][i] < l[m][m] { i } else { m });
+        return Err(Error::NotPositiveDefinite { index });
+    }
     Ok(())
+}
+
+/// A lower estimate of `s·‖K⁻¹‖₁` for `K = L·Lᵀ` (the rows of `l`), by the
+/// 1-norm estimator of Hager and Higham that LAPACK's condition estimates
+/// use (`xLACN2`; `K⁻¹` is symmetric, so no transposed solves are needed),
+/// in O(n²) per solve and at most 11 solves. `+∞` if a solve overflows.
+fn inverse_norm_estimate<T: Real, const N: usize>(l: &[[T; N]], s: T) -> T {
+    let n = l.len().min(N);
+    // y = s·K⁻¹·x; returns ‖y‖₁, or ∞ if it is not finite.
+    let apply = |x: &[T; N], y: &mut [T; N]| -> T {
+        for (yi, xi) in y[..n].iter_mut().zip(&x[..n]) {
+            *yi = *xi * s;
+        }
+        forward_in_place(l, &mut y[..n]);
+        backward_in_place(l, &mut y[..n]);
+        let norm: T = y[..n].iter().map(|v| v.abs()).sum();
+        if norm.is_finite() {
+            norm
+        } else {
+            T::INFINITY
+        }
+    };
+    let sign = |v: T| if v < T::ZERO { -T::ONE } else { T::ONE };
+    let mut x = [T::ZERO; N];
+    let mut y = [T::ZERO; N];
+    let mut z = [T::ZERO; N];
+    x[..n].fill(T::ONE / T::from_usize(n));
+    let mut est = apply(&x, &mut y);
+    let mut last = usize::MAX;
+    for _ in 0..5 {
+        if !est.is_finite() {
+            return est;
+        }
+        for (zi, yi) in z[..n].iter_mut().zip(&y[..n]) {
+            *zi = sign(*yi);
+        }
+        let xi = z;
+        if !apply(&xi, &mut z).is_finite() {
+            return T::INFINITY;
+        }
+        let j = (0..n).fold(0, |m, i| if z[i].abs() > z[m].abs() { i } else { m });
+        let ztx: T = z[..n].iter().zip(&x[..n]).map(|(a, b)| *a * *b).sum();
+        if j == last || z[j].abs() <= ztx {
+            break;
+        }
+        last = j;
+        x[..n].fill(T::ZERO);
+        x[j] = T::ONE;
+        let next = apply(&x, &mut y);
+        if next <= est {
+            break;
+        }
+        est = next;
+    }
+    // Higham's extra test vector, alternating in sign, for the matrices
+    // that mislead the iteration.
+    if n > 1 {
+        for (i, xi) in x[..n].iter_mut().enumerate() {
+            // Halved, so that s·x does not overflow.
+            let m = (T::ONE + T::from_usize(i) / T::from_usize(n - 1)) * T::HALF;
+            *xi = if i % 2 == 0 { m } else { -m };
+        }
+        let alt = apply(&x, &mut y) * T::from_usize(4) / (T::from_usize(3) * T::from_usize(n));
+        if alt > est || alt.is_nan() {
+            est = alt;
+        }
+    }
+    est
 }
 
 /// Checks that `l` can serve as a Cholesky factor: finite lower triangle,
@@ -111,8 +216,8 @@ fn check_factor<T: Real, const N: usize>(l: &[[T; N]; N], n: usize) -> Result<()
 
 /// `x ← L⁻¹·x` on the leading `x.len()` rows of `l` (forward substitution).
 #[inline]
-pub(crate) fn forward_in_place<T: Real, const N: usize>(l: &[[T; N]; N], x: &mut [T]) {
-    for i in 0..x.len().min(N) {
+pub(crate) fn forward_in_place<T: Real, const N: usize>(l: &[[T; N]], x: &mut [T]) {
+    for i in 0..x.len().min(l.len()) {
         let row = &l[i];
         let s = dot(&row[..i], &x[..i]);
         x[i] = (x[i] - s) / row[i];
@@ -122,8 +227,8 @@ pub(crate) fn forward_in_place<T: Real, const N: usize>(l: &[[T; N]; N], x: &mut
 /// `x ← L⁻ᵀ·x` on the leading `x.len()` rows of `l` (backward substitution,
 /// by rows of `L`: contiguous axpys).
 #[inline]
-pub(crate) fn backward_in_place<T: Real, const N: usize>(l: &[[T; N]; N], x: &mut [T]) {
-    for i in (0..x.len().min(N)).rev() {
+pub(crate) fn backward_in_place<T: Real, const N: usize>(l: &[[T; N]], x: &mut [T]) {
+    for i in (0..x.len().min(l.len())).rev() {
         let row = &l[i];
         x[i] /= row[i];
         let xi = x[i];
@@ -358,11 +463,14 @@ pub fn cholesky_solve_rows<T: Real, const N: usize, const M: usize>(
 /// # Errors
 ///
 /// [`Error::NotPositiveDefinite`] if a diagonal entry is not positive,
-/// [`Error::NonFinite`] if the lower triangle is not finite.
+/// [`Error::NonFinite`] if the lower triangle is not finite,
+/// [`Error::Overflow`] if the sum is not finite.
 #[must_use = "the log-determinant can fail"]
 pub fn log_det<T: Real, const N: usize>(l: &[[T; N]; N]) -> Result<T, Error> {
     check_factor(l, N)?;
-    Ok(T::TWO * l.iter().enumerate().map(|(i, r)| r[i].ln()).sum::<T>())
+    let v = T::TWO * l.iter().enumerate().map(|(i, r)| r[i].ln()).sum::<T>();
+    check_result(&[v], "log-determinant")?;
+    Ok(v)
 }
 
 /// Appends one point to a Cholesky factor in O(n²): given the factor `L` of
@@ -392,11 +500,15 @@ pub fn log_det<T: Real, const N: usize>(l: &[[T; N]; N]) -> Result<T, Error> {
 ///
 /// # Errors
 ///
-/// [`Error::BufferTooSmall`] if `n + 1 > N`; [`Error::InvalidArgument`] if
-/// `k_row.len() != n`; [`Error::NonFinite`] for NaN/∞ in the kernel values;
+/// [`Error::BufferTooSmall`] if `n + 1 > N` ([`Error::InvalidArgument`] if
+/// `n + 1` overflows); [`Error::InvalidArgument`] if `k_row.len() != n`;
+/// [`Error::NonFinite`] for NaN/∞ in the kernel values;
 /// [`Error::NotPositiveDefinite`]`{ index: n }` if the enlarged matrix is not
-/// positive definite (the new point is a numerical duplicate). On error the
-/// leading `n × n` factor is unchanged and row `n` of `l` is zero.
+/// positive definite (the new point is a numerical duplicate): the rank
+/// decision of [`cholesky`] on the enlarged matrix, tolerance `(n+1)·ε` times
+/// its largest absolute entry (its estimate of the smallest eigenvalue costs
+/// up to a dozen pairs of triangular solves, most of the update's O(n²)). On error the leading `n × n` factor is
+/// unchanged and row `n` of `l` (if `n < N`) is zero.
 #[must_use = "the update can fail"]
 pub fn cholesky_append<T: Real, const N: usize>(
     l: &mut [[T; N]; N],
@@ -404,19 +516,25 @@ pub fn cholesky_append<T: Real, const N: usize>(
     k_row: &[T],
     k_self: T,
 ) -> Result<(), Error> {
-    if n >= N {
-        return Err(Error::BufferTooSmall {
-            needed: n + 1,
-            given: N,
-        });
-    }
-    if k_row.len() != n {
+    let Some(needed) = n.checked_add(1) else {
         return Err(Error::InvalidArgument {
-            what: "kernel row length must equal the number of points held",
+            what: "number of points held must be below N",
         });
+    };
+    if needed > N {
+        return Err(Error::BufferTooSmall { needed, given: N });
     }
-    check_finite(k_row, "kernel row")?;
-    check_finite(&[k_self], "kernel diagonal")?;
+    let checked = if k_row.len() != n {
+        Err(Error::InvalidArgument {
+            what: "kernel row length must equal the number of points held",
+        })
+    } else {
+        check_finite(k_row, "kernel row").and_then(|()| check_finite(&[k_self], "kernel diagonal"))
+    };
+    if let Err(e) = checked {
+        l[n].fill(T::ZERO);
+        return Err(e);
+    }
     let (top, rest) = l.split_at_mut(n);
     let row = &mut rest[0];
     row.fill(T::ZERO);
@@ -427,15 +545,23 @@ pub fn cholesky_append<T: Real, const N: usize>(
         row[i] = (row[i] - dot(&row[..i], &li[..i])) / li[i];
     }
     let d = k_self - dot(&row[..n], &row[..n]);
-    if d.is_nan()
-        || d <= T::EPSILON * k_self
-        || !d.is_finite()
-        || !crate::simd::all_finite(&row[..n])
-    {
+    // ‖K‖ of the enlarged matrix: the new row, and the diagonal held
+    // (Kᵢᵢ = ‖Lᵢ‖², the largest entry of a positive definite matrix).
+    let norm = top
+        .iter()
+        .enumerate()
+        .map(|(i, li)| dot(&li[..=i], &li[..=i]))
+        .chain(k_row.iter().map(|v| v.abs()))
+        .fold(k_self.abs(), T::max);
+    if is_singular(d, needed, norm) || !d.is_finite() || !crate::simd::all_finite(&row[..n]) {
         row.fill(T::ZERO);
         return Err(Error::NotPositiveDefinite { index: n });
     }
     row[n] = d.sqrt();
+    if check_rank(&l[..=n], norm).is_err() {
+        l[n].fill(T::ZERO);
+        return Err(Error::NotPositiveDefinite { index: n });
+    }
     Ok(())
 }
 

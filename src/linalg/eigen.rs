@@ -709,8 +709,8 @@ pub fn max_eigenvalue<T: Real, const N: usize>(
     Ok(spectrum(a, work)?[N - 1])
 }
 
-/// 2-norm condition number `max|λ| / min|λ|` of the symmetric matrix `a`;
-/// `+∞` for a singular matrix. `work` is an `N × N` scratch matrix.
+/// 2-norm condition number `max|λ| / min|λ|` of the symmetric matrix `a`.
+/// `work` is an `N × N` scratch matrix.
 ///
 /// # Examples
 ///
@@ -718,13 +718,18 @@ pub fn max_eigenvalue<T: Real, const N: usize>(
 /// let a = [[4.0_f64, 0.0], [0.0, -0.5]];
 /// let mut work = [[0.0; 2]; 2];
 /// assert!((ntk::linalg::condition_number(&a, &mut work)? - 8.0).abs() < 1e-12);
-/// assert_eq!(ntk::linalg::condition_number(&[[1.0, 0.0], [0.0, 0.0]], &mut work)?, f64::INFINITY);
+/// // Singular: the condition number is infinite, which is not returned.
+/// assert_eq!(
+///     ntk::linalg::condition_number(&[[1.0, 0.0], [0.0, 0.0]], &mut work),
+///     Err(ntk::Error::Overflow { what: "condition number" })
+/// );
 /// # Ok::<(), ntk::Error>(())
 /// ```
 ///
 /// # Errors
 ///
-/// As [`min_eigenvalue`].
+/// As [`min_eigenvalue`]; [`Error::Overflow`] if the condition number is
+/// infinite (a zero eigenvalue) or beyond the floating-point range.
 #[must_use = "the eigensolver can fail"]
 pub fn condition_number<T: Real, const N: usize>(
     a: &[[T; N]; N],
@@ -734,7 +739,9 @@ pub fn condition_number<T: Real, const N: usize>(
     let (lo, hi) = values.iter().fold((T::INFINITY, T::ZERO), |(lo, hi), v| {
         (lo.min(v.abs()), hi.max(v.abs()))
     });
-    Ok(if lo == T::ZERO { T::INFINITY } else { hi / lo })
+    let c = hi / lo;
+    check_result(&[c], "condition number")?;
+    Ok(c)
 }
 
 /// Whether the symmetric matrix `a` is positive semidefinite up to
@@ -812,6 +819,22 @@ pub fn apply_matrix_function<T: Real, const N: usize, const K: usize>(
     work: &mut [[T; N]; N],
     rotations: &mut [T],
 ) -> Result<(), Error> {
+    apply_matrix_function_checked(a, opts, g, b, out, work, rotations, |_| Ok(()))
+}
+
+/// [`apply_matrix_function`], with `check` run on the eigenvalues of `A`
+/// (unsorted) before `g` is applied: an error from it is returned, `out` zeroed.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn apply_matrix_function_checked<T: Real, const N: usize, const K: usize>(
+    a: &[[T; N]; N],
+    opts: EigenOptions<T>,
+    g: impl Fn(T) -> T,
+    b: &[[T; K]; N],
+    out: &mut [[T; K]; N],
+    work: &mut [[T; N]; N],
+    rotations: &mut [T],
+    check: impl FnOnce(&[T; N]) -> Result<(), Error>,
+) -> Result<(), Error> {
     let r = (|| {
         opts.validate()?;
         if rotations.len() < 3 {
@@ -848,8 +871,11 @@ pub fn apply_matrix_function<T: Real, const N: usize, const K: usize>(
             }
             total += 1;
         })?;
-        for (row, lambda) in out.iter_mut().zip(d.iter()) {
-            let f = g(*lambda * unscale);
+        let lambdas = d.map(|v| v * unscale);
+        check_result(&lambdas, "eigenvalues")?;
+        check(&lambdas)?;
+        for (row, lambda) in out.iter_mut().zip(lambdas.iter()) {
+            let f = g(*lambda);
             for v in row.iter_mut() {
                 *v *= f;
             }

@@ -38,6 +38,7 @@ mod cholesky;
 mod eigen;
 
 pub(crate) use cholesky::{forward_in_place, solve_columns_in_place};
+pub(crate) use eigen::apply_matrix_function_checked;
 
 pub use cholesky::{
     cholesky, cholesky_append, cholesky_remove_first, cholesky_solve, cholesky_solve_columns,
@@ -114,6 +115,32 @@ impl<T: Real> Regularizer<T> {
             _ => Ok(strength),
         }
     }
+}
+
+/// The rank decision shared by every route that inverts a symmetric matrix
+/// (the Cholesky pivots, [`cholesky_append`]'s new pivot, and the smallest
+/// eigenvalue on the `t = ∞` paths of [`crate::predict`]): the matrix counts
+/// as singular when its smallest pivot or eigenvalue is at most
+/// `n·ε·‖K‖`, with `‖K‖` the largest absolute entry of the (regularised)
+/// matrix ([`lower_max_abs`]) — the tolerance of LAPACK-style rank
+/// decisions. A NaN counts as singular.
+#[inline]
+pub(crate) fn is_singular<T: Real>(smallest: T, n: usize, norm: T) -> bool {
+    // n·ε first: it stays below 1, so the product does not overflow.
+    smallest.is_nan() || smallest <= T::from_usize(n) * T::EPSILON * norm
+}
+
+/// The largest absolute entry of the lower triangle of `a + shift·I`: the
+/// norm of [`is_singular`].
+pub(crate) fn lower_max_abs<T: Real, const C: usize>(a: &[[T; C]], shift: T) -> T {
+    let mut m = T::ZERO;
+    for (i, row) in a.iter().enumerate().take(C) {
+        for v in &row[..i] {
+            m = m.max(v.abs());
+        }
+        m = m.max((row[i] + shift).abs());
+    }
+    m
 }
 
 /// `√(a² + b²)` without destructive underflow or overflow.
