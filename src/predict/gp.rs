@@ -1,0 +1,123 @@
+//! The NNGP posterior: mean, covariance and variances from the Cholesky
+//! factor of the train kernel.
+
+use super::{check_rows, output, Factor, GradientDescentMse};
+use crate::error::{check_finite, check_result};
+use crate::simd::dot;
+use crate::{Error, Real};
+
+/// NNGP posterior mean `K(x, X)·(K + εI)⁻¹·Y` (neural-tangents' `gp_inference`),
+/// from the Cholesky factor of the train kernel.
+///
+/// # Examples
+///
+/// ```
+/// use ntk::predict::{posterior_mean, Factor};
+/// use ntk::linalg::Regularizer;
+/// let mut l = Factor::new();
+/// l.compute(&[[2.0_f64, 0.0], [0.0, 4.0]], Regularizer::None)?;
+/// let mut mean = [[0.0]];
+/// posterior_mean(&l, &[[1.0], [2.0]], &[[1.0, 1.0]], &mut mean)?;
+/// assert!((mean[0][0] - 1.0).abs() < 1e-15);
+/// # Ok::<(), ntk::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// [`Error::NonFinite`] for NaN/∞ in `y` or the kernel; [`Error::Overflow`]
+/// if the result is not finite. On error `out` is zeroed.
+pub fn posterior_mean<T: Real, const N: usize, const M: usize, const K: usize>(
+    factor: &Factor<T, N>,
+    y: &[[T; K]; N],
+    k_test_train: &[[T; N]; M],
+    out: &mut [[T; K]; M],
+) -> Result<(), Error> {
+    GradientDescentMse::new(y, T::ONE)?.test_outputs_at_infinity(factor, k_test_train, None, out)
+}
+
+/// NNGP posterior covariance `K(x, x') − K(x, X)·(K + εI)⁻¹·K(X, x')` on the
+/// test points; `work` (`M × N`) receives `L⁻¹·K(X, x)` row by row. Only the
+/// lower triangle of `k_test_test` is read; `out` is symmetric.
+///
+/// # Examples
+///
+/// ```
+/// use ntk::predict::{posterior_covariance, Factor};
+/// use ntk::linalg::Regularizer;
+/// let mut l = Factor::new();
+/// l.compute(&[[2.0_f64]], Regularizer::None)?;
+/// let (mut cov, mut work) = ([[0.0]], [[0.0]]);
+/// posterior_covariance(&l, &[[1.0]], &[[1.0]], &mut cov, &mut work)?;
+/// assert!((cov[0][0] - 0.5).abs() < 1e-15);
+/// # Ok::<(), ntk::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`posterior_mean`]; on error `out` is zeroed.
+pub fn posterior_covariance<T: Real, const N: usize, const M: usize>(
+    factor: &Factor<T, N>,
+    k_test_train: &[[T; N]; M],
+    k_test_test: &[[T; M]; M],
+    out: &mut [[T; M]; M],
+    work: &mut [[T; N]; M],
+) -> Result<(), Error> {
+    output(out, "posterior covariance", |out| {
+        check_rows(k_test_train, "test-train kernel")?;
+        crate::linalg::check_lower_finite(k_test_test, "test-test kernel")?;
+        for (z, k) in work.iter_mut().zip(k_test_train) {
+            *z = *k;
+            crate::linalg::forward_in_place(factor.l(), z);
+        }
+        for i in 0..M {
+            for j in 0..=i {
+                let c = k_test_test[i][j] - dot(&work[i], &work[j]);
+                out[i][j] = c;
+                out[j][i] = c;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// NNGP posterior variances `K(x, x) − K(x, X)·(K + εI)⁻¹·K(X, x)`, the
+/// diagonal of [`posterior_covariance`] without its `M × N` workspace;
+/// `k_test_diag[i] = K(xᵢ, xᵢ)`.
+///
+/// # Examples
+///
+/// ```
+/// use ntk::predict::{posterior_variance, Factor};
+/// use ntk::linalg::Regularizer;
+/// let mut l = Factor::new();
+/// l.compute(&[[2.0_f64]], Regularizer::None)?;
+/// let mut var = [0.0; 2];
+/// posterior_variance(&l, &[[1.0], [0.0]], &[1.0, 3.0], &mut var)?;
+/// assert!((var[0] - 0.5).abs() < 1e-15 && var[1] == 3.0);
+/// # Ok::<(), ntk::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`posterior_mean`]; on error `out` is zeroed.
+pub fn posterior_variance<T: Real, const N: usize, const M: usize>(
+    factor: &Factor<T, N>,
+    k_test_train: &[[T; N]; M],
+    k_test_diag: &[T; M],
+    out: &mut [T; M],
+) -> Result<(), Error> {
+    let r = (|| {
+        check_rows(k_test_train, "test-train kernel")?;
+        check_finite(k_test_diag, "test kernel diagonal")?;
+        for ((o, k), kd) in out.iter_mut().zip(k_test_train).zip(k_test_diag) {
+            let mut z = *k;
+            crate::linalg::forward_in_place(factor.l(), &mut z);
+            *o = *kd - dot(&z, &z);
+        }
+        check_result(out, "posterior variance")
+    })();
+    if r.is_err() {
+        out.fill(T::ZERO);
+    }
+    r
+}
