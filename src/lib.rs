@@ -65,7 +65,7 @@
 //!
 //! ## Large shapes
 //!
-//! A network, a Gram matrix or a [`predict::Spectrum`] is a plain value whose
+//! A network, a Gram matrix or a [`linalg::Spectrum`] is a plain value whose
 //! size is in its type: a 2-1024-1024-1 `f64` network is 8.4 MiB, an
 //! N = 512 `f64` Gram matrix 2 MiB. Built by value (`let net: Net = (Dense::ntk(..), ..)`,
 //! or `Box::new(..)`, which builds on the stack first) they need that much

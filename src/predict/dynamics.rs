@@ -1,9 +1,10 @@
 //! MSE training dynamics: train and test outputs after time `t` of gradient
 //! flow or `k` steps of gradient descent, and the largest stable learning rate.
 
-use super::{check_learning_rate, check_rows, output, Factor, Filter, Spectrum};
+use super::{check_learning_rate, check_rows, output, Filter};
 use crate::error::check_result;
 use crate::linalg::{apply_matrix_function_checked, max_eigenvalue, EigenOptions, Regularizer};
+use crate::linalg::{Cholesky, Spectrum};
 use crate::simd::axpy;
 use crate::{Error, Real};
 
@@ -100,8 +101,8 @@ impl<'a, T: Real, const N: usize, const K: usize> GradientDescentMse<'a, T, N, K
     ///
     /// # Errors
     ///
-    /// As [`Factor::compute`].
-    pub fn factor(&self, k_train: &[[T; N]; N], out: &mut Factor<T, N>) -> Result<(), Error> {
+    /// As [`Cholesky::compute`].
+    pub fn factor(&self, k_train: &[[T; N]; N], out: &mut Cholesky<T, N>) -> Result<(), Error> {
         out.compute(k_train, self.regularizer)
     }
 
@@ -126,7 +127,7 @@ impl<'a, T: Real, const N: usize, const K: usize> GradientDescentMse<'a, T, N, K
             // h = 1 on the eigenvalues the rank decision keeps, 0 on the
             // rest (rounding noise of a zero eigenvalue has either sign).
             let keep = |l: T| {
-                if crate::linalg::is_singular(l, N, spectrum.norm) {
+                if crate::linalg::is_singular(l, N, spectrum.norm()) {
                     T::ZERO
                 } else {
                     T::ONE
@@ -213,7 +214,7 @@ impl<'a, T: Real, const N: usize, const K: usize> GradientDescentMse<'a, T, N, K
     /// As [`Self::train_outputs`], and [`Error::NonFinite`] for NaN/∞ in the
     /// kernel or `f0_test`; at `t = ∞`, [`Error::NotPositiveDefinite`]`{
     /// index: 0 }` if the smallest eigenvalue fails the rank decision (see
-    /// the [module documentation](super)), as [`Factor::compute`] refuses the
+    /// the [module documentation](super)), as [`Cholesky::compute`] refuses the
     /// same kernel.
     pub fn test_outputs<const M: usize>(
         &self,
@@ -291,9 +292,10 @@ impl<'a, T: Real, const N: usize, const K: usize> GradientDescentMse<'a, T, N, K
     /// # Examples
     ///
     /// ```
-    /// use ntk::predict::{Factor, GradientDescentMse};
+    /// use ntk::predict::GradientDescentMse;
+    /// use ntk::linalg::Cholesky;
     /// let gd = GradientDescentMse::new(&[[1.0_f64], [2.0]], 1.0)?;
-    /// let mut l = Factor::new();
+    /// let mut l = Cholesky::new();
     /// gd.factor(&[[2.0, 0.0], [0.0, 4.0]], &mut l)?;
     /// let mut f = [[0.0]];
     /// gd.test_outputs_at_infinity(&l, &[[1.0, 1.0]], None, &mut f)?;
@@ -307,7 +309,7 @@ impl<'a, T: Real, const N: usize, const K: usize> GradientDescentMse<'a, T, N, K
     /// [`Error::Overflow`] if the result is not finite. On error `out` is zeroed.
     pub fn test_outputs_at_infinity<const M: usize>(
         &self,
-        factor: &Factor<T, N>,
+        factor: &Cholesky<T, N>,
         k_test_train: &[[T; N]; M],
         f0_test: Option<&[[T; K]; M]>,
         out: &mut [[T; K]; M],
@@ -376,7 +378,7 @@ impl<'a, T: Real, const N: usize, const K: usize> GradientDescentMse<'a, T, N, K
             let out: &mut [[T; K]; M] = out.try_into().map_err(|_| shape())?;
             let r = self.residual();
             let mut w = [[T::ZERO; K]; N];
-            // At t = ∞ the rank decision of `Spectrum` and `Factor`, on the
+            // At t = ∞ the rank decision of `Spectrum` and `Cholesky`, on the
             // eigenvalues of the regularised kernel.
             let check = |lambdas: &[T; N]| {
                 if !filter.at_infinity() || N == 0 {

@@ -1,8 +1,8 @@
 //! The infinite ensemble of infinitely wide networks trained by MSE
 //! gradient flow: mean and covariance of its Gaussian outputs.
 
-use super::{check_rows, output, Filter, GradientDescentMse, Spectrum};
-use crate::linalg::Regularizer;
+use super::{check_rows, output, Filter, GradientDescentMse};
+use crate::linalg::{Regularizer, Spectrum};
 use crate::simd::{axpy, dot};
 use crate::{Error, Real};
 

@@ -1,8 +1,9 @@
 //! The NNGP posterior: mean, covariance and variances from the Cholesky
 //! factor of the train kernel.
 
-use super::{check_rows, output, Factor, GradientDescentMse};
+use super::{check_rows, output, GradientDescentMse};
 use crate::error::{check_finite, check_result};
+use crate::linalg::Cholesky;
 use crate::simd::dot;
 use crate::{Error, Real};
 
@@ -12,9 +13,9 @@ use crate::{Error, Real};
 /// # Examples
 ///
 /// ```
-/// use ntk::predict::{posterior_mean, Factor};
-/// use ntk::linalg::Regularizer;
-/// let mut l = Factor::new();
+/// use ntk::predict::posterior_mean;
+/// use ntk::linalg::{Cholesky, Regularizer};
+/// let mut l = Cholesky::new();
 /// l.compute(&[[2.0_f64, 0.0], [0.0, 4.0]], Regularizer::None)?;
 /// let mut mean = [[0.0]];
 /// posterior_mean(&l, &[[1.0], [2.0]], &[[1.0, 1.0]], &mut mean)?;
@@ -27,7 +28,7 @@ use crate::{Error, Real};
 /// [`Error::NonFinite`] for NaN/∞ in `y` or the kernel; [`Error::Overflow`]
 /// if the result is not finite. On error `out` is zeroed.
 pub fn posterior_mean<T: Real, const N: usize, const M: usize, const K: usize>(
-    factor: &Factor<T, N>,
+    factor: &Cholesky<T, N>,
     y: &[[T; K]; N],
     k_test_train: &[[T; N]; M],
     out: &mut [[T; K]; M],
@@ -42,9 +43,9 @@ pub fn posterior_mean<T: Real, const N: usize, const M: usize, const K: usize>(
 /// # Examples
 ///
 /// ```
-/// use ntk::predict::{posterior_covariance, Factor};
-/// use ntk::linalg::Regularizer;
-/// let mut l = Factor::new();
+/// use ntk::predict::posterior_covariance;
+/// use ntk::linalg::{Cholesky, Regularizer};
+/// let mut l = Cholesky::new();
 /// l.compute(&[[2.0_f64]], Regularizer::None)?;
 /// let (mut cov, mut work) = ([[0.0]], [[0.0]]);
 /// posterior_covariance(&l, &[[1.0]], &[[1.0]], &mut cov, &mut work)?;
@@ -56,7 +57,7 @@ pub fn posterior_mean<T: Real, const N: usize, const M: usize, const K: usize>(
 ///
 /// As [`posterior_mean`]; on error `out` is zeroed.
 pub fn posterior_covariance<T: Real, const N: usize, const M: usize>(
-    factor: &Factor<T, N>,
+    factor: &Cholesky<T, N>,
     k_test_train: &[[T; N]; M],
     k_test_test: &[[T; M]; M],
     out: &mut [[T; M]; M],
@@ -87,9 +88,9 @@ pub fn posterior_covariance<T: Real, const N: usize, const M: usize>(
 /// # Examples
 ///
 /// ```
-/// use ntk::predict::{posterior_variance, Factor};
-/// use ntk::linalg::Regularizer;
-/// let mut l = Factor::new();
+/// use ntk::predict::posterior_variance;
+/// use ntk::linalg::{Cholesky, Regularizer};
+/// let mut l = Cholesky::new();
 /// l.compute(&[[2.0_f64]], Regularizer::None)?;
 /// let mut var = [0.0; 2];
 /// posterior_variance(&l, &[[1.0], [0.0]], &[1.0, 3.0], &mut var)?;
@@ -101,7 +102,7 @@ pub fn posterior_covariance<T: Real, const N: usize, const M: usize>(
 ///
 /// As [`posterior_mean`]; on error `out` is zeroed.
 pub fn posterior_variance<T: Real, const N: usize, const M: usize>(
-    factor: &Factor<T, N>,
+    factor: &Cholesky<T, N>,
     k_test_train: &[[T; N]; M],
     k_test_diag: &[T; M],
     out: &mut [T; M],

@@ -13,7 +13,7 @@
 //!
 //! and `k` steps of gradient descent replace `e^{−τΘ}` by `(I − ηΘ/m)^k`.
 //! Finite times go through the eigendecomposition `Θ + εI = V·Λ·Vᵀ`
-//! ([`Spectrum`]); `t = ∞` through a Cholesky factor ([`Factor`]) or
+//! ([`Spectrum`]); `t = ∞` through a Cholesky factor ([`Cholesky`](crate::linalg::Cholesky)) or
 //! `g(λ) = 1/λ`. As in neural-tangents, eigenvalues `λ ≤ 0` (numerical noise
 //! of a positive semidefinite kernel) contribute nothing at finite times.
 //!
@@ -21,7 +21,7 @@
 //! and the ensemble covariances need `(Θ + εI)⁻¹`, and every route applies
 //! the same rank decision: the kernel is refused with
 //! [`Error::NotPositiveDefinite`] when its smallest Cholesky pivot
-//! ([`Factor`]) or smallest eigenvalue ([`Spectrum`],
+//! ([`Cholesky`](crate::linalg::Cholesky)) or smallest eigenvalue ([`Spectrum`],
 //! [`GradientDescentMse::test_outputs_direct`]) is at most `N·ε·‖Θ + εI‖`,
 //! `‖·‖` the largest absolute entry (add a regulariser to such a kernel).
 //! The train outputs at `t = ∞` invert nothing: they are the projection of
@@ -31,7 +31,7 @@
 //! Matrices are row-major const-generic arrays: the train kernel
 //! `[[T; N]; N]` (lower triangle read), the test×train kernel `[[T; N]; M]`,
 //! targets and outputs `[[T; K]; N]` / `[[T; K]; M]`. Nothing allocates; the
-//! large decompositions live in caller-owned [`Spectrum`] / [`Factor`] values
+//! large decompositions live in caller-owned [`Spectrum`] / [`Cholesky`](crate::linalg::Cholesky) values
 //! (put them in a `static` or a `Box` for large `N`). Temporaries of
 //! `N·K` or `N` scalars are kept on the stack. **On error every output buffer
 //! is filled with zeros.**
@@ -65,9 +65,13 @@ pub use ensemble::{Ensemble, NngpKernels};
 pub use gp::{posterior_covariance, posterior_mean, posterior_variance};
 pub use online::OnlineGp;
 
+/// [`crate::linalg::Cholesky`] under its former name, re-exported here for
+/// one release.
+pub use crate::linalg::Factor;
+/// [`crate::linalg::Spectrum`], re-exported here for one release.
+pub use crate::linalg::Spectrum;
+
 use crate::error::{check_finite, check_result};
-use crate::linalg::{cholesky, eigh, EigenOptions, Regularizer};
-use crate::simd::axpy;
 use crate::{Error, Real};
 
 /// `eˣ − 1` without cancellation near 0 (Kahan's trick on the backend's `exp`/`ln`).
@@ -194,208 +198,4 @@ pub(super) fn output<T: Real, const C: usize>(
         }
     }
     r
-}
-
-/// The eigendecomposition `Θ + ε·I = V·Λ·Vᵀ` of a regularised train kernel,
-/// in caller-owned storage (`N² + N + 1` scalars: with the largest absolute
-/// entry of `Θ + ε·I`, for the rank decision at `t = ∞`): what finite-time
-/// predictions need.
-///
-/// Compute it with [`GradientDescentMse::spectrum`] or
-/// [`Ensemble::spectrum`] (which apply the regulariser), or with
-/// [`Spectrum::compute`].
-///
-/// # Examples
-///
-/// ```
-/// use ntk::predict::Spectrum;
-/// use ntk::linalg::Regularizer;
-/// let mut s = Spectrum::<f64, 2>::new();
-/// s.compute(&[[2.0, 0.0], [1.0, 2.0]], Regularizer::Absolute(0.5))?;
-/// assert!((s.values()[0] - 1.5).abs() < 1e-12 && (s.values()[1] - 3.5).abs() < 1e-12);
-/// # Ok::<(), ntk::Error>(())
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-pub struct Spectrum<T, const N: usize> {
-    values: [T; N],
-    vectors: [[T; N]; N],
-    pub(super) norm: T,
-}
-
-impl<T: Real, const N: usize> Default for Spectrum<T, N> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// [`Spectrum::new`]: every byte zero.
-impl<T: Real, const N: usize> crate::nn::Zeroed for Spectrum<T, N> {
-    const ZEROED: Self = Self::new();
-}
-
-impl<T: Real, const N: usize> Spectrum<T, N> {
-    /// An all-zero spectrum (usable in a `static`).
-    pub const fn new() -> Self {
-        Self {
-            values: [T::ZERO; N],
-            vectors: [[T::ZERO; N]; N],
-            norm: T::ZERO,
-        }
-    }
-
-    /// Eigendecomposes `k + ε·I` (lower triangle of `k` read), `ε` from `reg`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use ntk::predict::Spectrum;
-    /// use ntk::linalg::Regularizer;
-    /// use ntk::Error;
-    /// let mut s = Spectrum::<f64, 2>::new();
-    /// s.compute(&[[2.0, 0.0], [1.0, 2.0]], Regularizer::None)?;
-    /// // A failed compute leaves no stale spectrum behind.
-    /// assert!(s.compute(&[[2.0, 0.0], [1.0, 2.0]], Regularizer::Absolute(-1.0)).is_err());
-    /// assert_eq!(s.values(), &[0.0; 2]);
-    /// // 1e308 + 1e308 is beyond the range.
-    /// assert_eq!(
-    ///     s.compute(&[[1e308, 0.0], [0.0, 1.0]], Regularizer::Absolute(1e308)),
-    ///     Err(Error::Overflow { what: "eigenvalues" })
-    /// );
-    /// # Ok::<(), ntk::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// As [`eigh`] and [`Regularizer::amount`]; [`Error::Overflow`] if an
-    /// eigenvalue plus the regulariser leaves the floating-point range. On
-    /// error the spectrum is zeroed.
-    pub fn compute(&mut self, k: &[[T; N]; N], reg: Regularizer<T>) -> Result<(), Error> {
-        let r = self.compute_inner(k, reg);
-        if r.is_err() {
-            *self = Self::new();
-        }
-        r
-    }
-
-    fn compute_inner(&mut self, k: &[[T; N]; N], reg: Regularizer<T>) -> Result<(), Error> {
-        let eps = reg.amount(k)?;
-        eigh(
-            k,
-            EigenOptions::default(),
-            &mut self.values,
-            &mut self.vectors,
-        )?;
-        for v in self.values.iter_mut() {
-            *v += eps;
-        }
-        check_result(&self.values, "eigenvalues")?;
-        self.norm = crate::linalg::lower_max_abs(k, eps);
-        check_result(&[self.norm], "eigenvalues")
-    }
-
-    /// Refuses a numerically singular kernel, for what needs its inverse
-    /// (the rank decision of [`crate::linalg::cholesky`], on the smallest
-    /// eigenvalue).
-    pub(super) fn check_invertible(&self) -> Result<(), Error> {
-        if N > 0 && crate::linalg::is_singular(self.values[0], N, self.norm) {
-            Err(Error::NotPositiveDefinite { index: 0 })
-        } else {
-            Ok(())
-        }
-    }
-
-    /// Eigenvalues of the regularised kernel, ascending.
-    pub fn values(&self) -> &[T; N] {
-        &self.values
-    }
-
-    /// Unit eigenvectors as **rows** (`vectors()[j]` belongs to `values()[j]`).
-    pub fn vectors(&self) -> &[[T; N]; N] {
-        &self.vectors
-    }
-
-    /// `out = V·diag(f(λ))·Vᵀ·b` for the `K` columns of `b`.
-    pub(super) fn apply<const K: usize>(
-        &self,
-        f: impl Fn(T) -> T,
-        b: &[[T; K]; N],
-        out: &mut [[T; K]; N],
-    ) {
-        for row in out.iter_mut() {
-            row.fill(T::ZERO);
-        }
-        for (v, &lambda) in self.vectors.iter().zip(&self.values) {
-            let w = f(lambda);
-            if w == T::ZERO {
-                continue;
-            }
-            let mut c = [T::ZERO; K];
-            for (vi, bi) in v.iter().zip(b) {
-                axpy(*vi, bi, &mut c);
-            }
-            for cv in c.iter_mut() {
-                *cv *= w;
-            }
-            for (vi, oi) in v.iter().zip(out.iter_mut()) {
-                axpy(*vi, &c, oi);
-            }
-        }
-    }
-}
-
-/// The Cholesky factor `L` of a regularised train kernel `Θ + ε·I = L·Lᵀ`,
-/// in caller-owned storage: what `t = ∞` predictions and the GP posterior need.
-///
-/// # Examples
-///
-/// ```
-/// use ntk::predict::Factor;
-/// use ntk::linalg::Regularizer;
-/// let mut f = Factor::<f64, 2>::new();
-/// f.compute(&[[4.0, 0.0], [2.0, 2.0]], Regularizer::None)?;
-/// assert_eq!(f.l()[0][0], 2.0);
-/// # Ok::<(), ntk::Error>(())
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-pub struct Factor<T, const N: usize> {
-    l: [[T; N]; N],
-}
-
-impl<T: Real, const N: usize> Default for Factor<T, N> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// [`Factor::new`]: every byte zero.
-impl<T: Real, const N: usize> crate::nn::Zeroed for Factor<T, N> {
-    const ZEROED: Self = Self::new();
-}
-
-impl<T: Real, const N: usize> Factor<T, N> {
-    /// An all-zero factor (usable in a `static`).
-    pub const fn new() -> Self {
-        Self {
-            l: [[T::ZERO; N]; N],
-        }
-    }
-
-    /// Factorises `k + ε·I` (lower triangle of `k` read).
-    ///
-    /// # Errors
-    ///
-    /// As [`cholesky`]; on error the factor is zeroed.
-    pub fn compute(&mut self, k: &[[T; N]; N], reg: Regularizer<T>) -> Result<(), Error> {
-        cholesky(k, reg, &mut self.l)
-    }
-
-    /// The lower-triangular factor.
-    pub fn l(&self) -> &[[T; N]; N] {
-        &self.l
-    }
-
-    /// `x ← (L·Lᵀ)⁻¹·x`, columns of `x` as right-hand sides.
-    pub(super) fn solve_columns<const K: usize>(&self, x: &mut [[T; K]; N]) {
-        crate::linalg::solve_columns_in_place(&self.l, x);
-    }
 }
