@@ -137,6 +137,7 @@ pub mod empirical;
 pub mod error;
 pub mod linalg;
 pub mod nn;
+mod outputs;
 pub mod predict;
 pub mod real;
 pub mod rng;

@@ -3,8 +3,9 @@
 //! The factor of a regularised kernel as an owned value: [`Cholesky`].
 
 use super::solve::{backward_in_place, forward_in_place, solve_columns_in_place};
-use super::{check_lower_finite, is_singular, lower_max_abs, zero_on_error, Regularizer};
+use super::{check_lower_finite, is_singular, lower_max_abs, Regularizer};
 use crate::error::{check_finite, check_result};
+use crate::outputs::zero_on_error;
 use crate::simd::{dot, dot4};
 use crate::{Error, Real};
 

@@ -173,22 +173,3 @@ pub(crate) fn check_lower_finite<T: Real, const N: usize>(
     }
     Ok(())
 }
-
-/// Fills a matrix with zeros (the state of outputs after an error).
-pub(crate) fn zero_matrix<T: Real, const C: usize>(a: &mut [[T; C]]) {
-    for row in a.iter_mut() {
-        row.fill(T::ZERO);
-    }
-}
-
-/// Runs `f`; on error fills the matrix output with zeros.
-pub(crate) fn zero_on_error<T: Real, const C: usize, R>(
-    out: &mut [[T; C]],
-    f: impl FnOnce(&mut [[T; C]]) -> Result<R, Error>,
-) -> Result<R, Error> {
-    let r = f(out);
-    if r.is_err() {
-        zero_matrix(out);
-    }
-    r
-}

@@ -2,8 +2,8 @@
 //! `L·Lᵀ·x = b` for vectors and for the columns or rows of a matrix.
 
 use super::cholesky::check_factor;
-use super::zero_on_error;
 use crate::error::{check_finite, check_result};
+use crate::outputs::zero_on_error;
 use crate::simd::{axpy, dot};
 use crate::{Error, Real};
 
@@ -38,17 +38,13 @@ fn vector_solve<T: Real, const N: usize>(
     x: &mut [T; N],
     op: impl FnOnce(&[[T; N]; N], &mut [T]),
 ) -> Result<(), Error> {
-    let r = (|| {
+    zero_on_error(x, |x| {
         check_factor(l, N)?;
         check_finite(b, "right-hand side")?;
         x.copy_from_slice(b);
         op(l, x);
         check_result(x, "solution")
-    })();
-    if r.is_err() {
-        x.fill(T::ZERO);
-    }
-    r
+    })
 }
 
 /// Solves `L·x = b` (forward substitution); `l` lower triangular as returned

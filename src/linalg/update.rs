@@ -2,8 +2,9 @@
 //! the oldest.
 
 use super::cholesky::{check_factor, check_rank};
-use super::{hypot, is_singular, zero_matrix};
+use super::{hypot, is_singular};
 use crate::error::{check_finite, check_result};
+use crate::outputs::zero_on_error;
 use crate::simd::dot;
 use crate::{Error, Real};
 
@@ -140,38 +141,38 @@ pub fn cholesky_remove_first<T: Real, const N: usize>(
         });
     }
     check_factor(l, n)?;
-    let m = n - 1;
-    // v = l₂₁, column 0 below the diagonal.
-    let mut v = [T::ZERO; N];
-    for i in 0..m {
-        v[i] = l[i + 1][0];
-    }
-    for i in 0..m {
-        let (top, rest) = l.split_at_mut(i + 1);
-        top[i][..=i].copy_from_slice(&rest[0][1..=i + 1]);
-        top[i][i + 1..].fill(T::ZERO);
-    }
-    l[m].fill(T::ZERO);
-    // L₂₂'·L₂₂'ᵀ = L₂₂·L₂₂ᵀ + v·vᵀ, column by column.
-    for k in 0..m {
-        let lkk = l[k][k];
-        let r = hypot(lkk, v[k]);
-        let c = r / lkk;
-        let s = v[k] / lkk;
-        l[k][k] = r;
-        for i in k + 1..m {
-            let lik = (l[i][k] + s * v[i]) / c;
-            l[i][k] = lik;
-            v[i] = c * v[i] - s * lik;
+    // The update cannot be undone: if it overflows, the factor is zeroed.
+    zero_on_error(l, |l| {
+        let m = n - 1;
+        // v = l₂₁, column 0 below the diagonal.
+        let mut v = [T::ZERO; N];
+        for i in 0..m {
+            v[i] = l[i + 1][0];
         }
-    }
-    for (i, row) in l.iter().enumerate().take(m) {
-        if check_result(&row[..=i], "Cholesky update").is_err() {
-            zero_matrix(l);
-            return Err(Error::Overflow {
+        for i in 0..m {
+            let (top, rest) = l.split_at_mut(i + 1);
+            top[i][..=i].copy_from_slice(&rest[0][1..=i + 1]);
+            top[i][i + 1..].fill(T::ZERO);
+        }
+        l[m].fill(T::ZERO);
+        // L₂₂'·L₂₂'ᵀ = L₂₂·L₂₂ᵀ + v·vᵀ, column by column.
+        for k in 0..m {
+            let lkk = l[k][k];
+            let r = hypot(lkk, v[k]);
+            let c = r / lkk;
+            let s = v[k] / lkk;
+            l[k][k] = r;
+            for i in k + 1..m {
+                let lik = (l[i][k] + s * v[i]) / c;
+                l[i][k] = lik;
+                v[i] = c * v[i] - s * lik;
+            }
+        }
+        for (i, row) in l.iter().enumerate().take(m) {
+            check_result(&row[..=i], "Cholesky update").map_err(|_| Error::Overflow {
                 what: "Cholesky update",
-            });
+            })?;
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }

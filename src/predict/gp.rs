@@ -4,6 +4,7 @@
 use super::{check_rows, output, GradientDescentMse};
 use crate::error::{check_finite, check_result};
 use crate::linalg::Cholesky;
+use crate::outputs::zero_on_error;
 use crate::simd::dot;
 use crate::{Error, Real};
 
@@ -107,7 +108,7 @@ pub fn posterior_variance<T: Real, const N: usize, const M: usize>(
     k_test_diag: &[T; M],
     out: &mut [T; M],
 ) -> Result<(), Error> {
-    let r = (|| {
+    zero_on_error(out, |out| {
         check_rows(k_test_train, "test-train kernel")?;
         check_finite(k_test_diag, "test kernel diagonal")?;
         for ((o, k), kd) in out.iter_mut().zip(k_test_train).zip(k_test_diag) {
@@ -116,9 +117,5 @@ pub fn posterior_variance<T: Real, const N: usize, const M: usize>(
             *o = *kd - dot(&z, &z);
         }
         check_result(out, "posterior variance")
-    })();
-    if r.is_err() {
-        out.fill(T::ZERO);
-    }
-    r
+    })
 }

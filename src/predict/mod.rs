@@ -72,6 +72,7 @@ pub use crate::linalg::Factor;
 pub use crate::linalg::Spectrum;
 
 use crate::error::{check_finite, check_result};
+use crate::outputs::zero_on_error;
 use crate::{Error, Real};
 
 /// `eˣ − 1` without cancellation near 0 (Kahan's trick on the backend's `exp`/`ln`).
@@ -191,11 +192,8 @@ pub(super) fn output<T: Real, const C: usize>(
     what: &'static str,
     f: impl FnOnce(&mut [[T; C]]) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    let r = f(out).and_then(|()| out.iter().try_for_each(|r| check_result(r, what)));
-    if r.is_err() {
-        for row in out.iter_mut() {
-            row.fill(T::ZERO);
-        }
-    }
-    r
+    zero_on_error(out, |out| {
+        f(out)?;
+        out.iter().try_for_each(|r| check_result(r, what))
+    })
 }

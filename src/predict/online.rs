@@ -3,6 +3,7 @@
 
 use crate::error::{check_finite, check_result};
 use crate::linalg::{cholesky_append, cholesky_remove_first};
+use crate::outputs::zero_on_error;
 use crate::simd::{axpy, dot};
 use crate::{Error, Real};
 
@@ -280,17 +281,14 @@ impl<T: Real, const CAP: usize, const K: usize> OnlineGp<T, CAP, K> {
     /// [`Error::InvalidArgument`] for a wrong row length, [`Error::NonFinite`]
     /// for NaN/∞; on error `out` is zeroed.
     pub fn predict(&self, k_row: &[T], out: &mut [T; K]) -> Result<(), Error> {
-        let r = self.whiten(k_row).and_then(|z| {
+        zero_on_error(out, |out| {
+            let z = self.whiten(k_row)?;
             *out = [T::ZERO; K];
             for (zi, bi) in z[..self.len].iter().zip(&self.beta) {
                 axpy(*zi, bi, out);
             }
             check_result(out, "prediction")
-        });
-        if r.is_err() {
-            *out = [T::ZERO; K];
-        }
-        r
+        })
     }
 
     /// Posterior mean (into `out`) and variance (returned) of the latent
@@ -306,17 +304,13 @@ impl<T: Real, const CAP: usize, const K: usize> OnlineGp<T, CAP, K> {
         k_self: T,
         out: &mut [T; K],
     ) -> Result<T, Error> {
-        let r = (|| {
+        zero_on_error(out, |out| {
             check_finite(&[k_self], "kernel diagonal")?;
             self.predict(k_row, out)?;
             let z = self.whiten(k_row)?;
             let var = k_self - dot(&z[..self.len], &z[..self.len]);
             check_result(&[var], "posterior variance")?;
             Ok(var)
-        })();
-        if r.is_err() {
-            *out = [T::ZERO; K];
-        }
-        r
+        })
     }
 }

@@ -4,7 +4,8 @@
 use super::tridiagonal::{apply_reflector, rotate_rows, tql, tridiagonalize};
 use super::{copy_lower_scaled, EigenOptions};
 use crate::error::{check_finite, check_result};
-use crate::linalg::{check_lower_finite, zero_matrix};
+use crate::linalg::check_lower_finite;
+use crate::outputs::zero_on_error;
 use crate::{Error, Real};
 
 /// `out = g(A)·B` for a symmetric `A` (lower triangle read) and `K`
@@ -65,7 +66,7 @@ pub(crate) fn apply_matrix_function_checked<T: Real, const N: usize, const K: us
     rotations: &mut [T],
     check: impl FnOnce(&[T; N]) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    let r = (|| {
+    zero_on_error(out, |out| {
         opts.validate()?;
         if rotations.len() < 3 {
             return Err(Error::BufferTooSmall {
@@ -153,9 +154,5 @@ pub(crate) fn apply_matrix_function_checked<T: Real, const N: usize, const K: us
             check_result(row, "matrix function product")?;
         }
         Ok(())
-    })();
-    if r.is_err() {
-        zero_matrix(out);
-    }
-    r
+    })
 }

@@ -15,8 +15,9 @@ pub use function::apply_matrix_function;
 pub(crate) use function::apply_matrix_function_checked;
 pub use spectrum::Spectrum;
 
-use super::{check_lower_finite, zero_matrix};
+use super::check_lower_finite;
 use crate::error::check_result;
+use crate::outputs::zero_on_error;
 use crate::{Error, Real};
 use tridiagonal::{form_qt, rotate_rows, tql, tridiagonalize};
 
@@ -204,24 +205,22 @@ fn decompose<T: Real, const N: usize>(
     Ok(())
 }
 
-/// Runs `f` on the two outputs of an eigendecomposition; zeros both on error.
+/// Runs `f` on the two outputs of an eigendecomposition, checks them
+/// finite; zeros both on error.
 fn eigen_outputs<T: Real, const N: usize>(
     values: &mut [T; N],
     vectors: &mut [[T; N]; N],
     f: impl FnOnce(&mut [T; N], &mut [[T; N]; N]) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    let r = f(values, vectors).and_then(|()| {
+    zero_on_error(&mut (values, vectors), |(values, vectors)| {
+        let (values, vectors) = (&mut **values, &mut **vectors);
+        f(values, vectors)?;
         check_result(values, "eigenvalues")?;
         for row in vectors.iter() {
             check_result(row, "eigenvectors")?;
         }
         Ok(())
-    });
-    if r.is_err() {
-        values.fill(T::ZERO);
-        zero_matrix(vectors);
-    }
-    r
+    })
 }
 
 /// Symmetric eigendecomposition `A = V·Λ·Vᵀ` by the default method
@@ -379,7 +378,7 @@ pub fn eigenvalues<T: Real, const N: usize>(
     values: &mut [T; N],
     work: &mut [[T; N]; N],
 ) -> Result<(), Error> {
-    let r = (|| {
+    zero_on_error(values, |values| {
         decompose(a, &opts, values, work, Vectors::None, |w, values, _| {
             let mut e = [T::ZERO; N];
             tridiagonalize(w, values, &mut e);
@@ -392,11 +391,7 @@ pub fn eigenvalues<T: Real, const N: usize>(
             )
         })?;
         check_result(values, "eigenvalues")
-    })();
-    if r.is_err() {
-        values.fill(T::ZERO);
-    }
-    r
+    })
 }
 
 fn spectrum<T: Real, const N: usize>(

@@ -3,6 +3,7 @@
 use super::{eigh, EigenOptions};
 use crate::error::check_result;
 use crate::linalg::Regularizer;
+use crate::outputs::{zero_on_error, Output};
 use crate::simd::axpy;
 use crate::{Error, Real};
 
@@ -42,6 +43,13 @@ impl<T: Real, const N: usize> crate::nn::Zeroed for Spectrum<T, N> {
     const ZEROED: Self = Self::new();
 }
 
+/// A failed [`Spectrum::compute`] rebuilds the whole value: it is zeroed.
+impl<T: Real, const N: usize> Output for Spectrum<T, N> {
+    fn zero(&mut self) {
+        *self = Self::new();
+    }
+}
+
 impl<T: Real, const N: usize> Spectrum<T, N> {
     /// An all-zero spectrum (usable in a `static`).
     pub const fn new() -> Self {
@@ -78,11 +86,7 @@ impl<T: Real, const N: usize> Spectrum<T, N> {
     /// eigenvalue plus the regulariser leaves the floating-point range. On
     /// error the spectrum is zeroed.
     pub fn compute(&mut self, k: &[[T; N]; N], reg: Regularizer<T>) -> Result<(), Error> {
-        let r = self.compute_inner(k, reg);
-        if r.is_err() {
-            *self = Self::new();
-        }
-        r
+        zero_on_error(self, |s| s.compute_inner(k, reg))
     }
 
     fn compute_inner(&mut self, k: &[[T; N]; N], reg: Regularizer<T>) -> Result<(), Error> {
