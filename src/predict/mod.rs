@@ -75,43 +75,6 @@ use crate::error::{check_finite, check_result};
 use crate::outputs::zero_on_error;
 use crate::{Error, Real};
 
-/// `eˣ − 1` without cancellation near 0 (Kahan's trick on the backend's `exp`/`ln`).
-fn expm1<T: Real>(x: T) -> T {
-    let u = x.exp();
-    if u == T::ONE {
-        x
-    } else if u - T::ONE == -T::ONE {
-        -T::ONE
-    } else if !u.is_finite() {
-        u
-    } else {
-        (u - T::ONE) * x / u.ln()
-    }
-}
-
-/// `ln(1 + x)` without cancellation near 0.
-fn ln_1p<T: Real>(x: T) -> T {
-    let u = T::ONE + x;
-    if u == T::ONE {
-        x
-    } else {
-        u.ln() * x / (u - T::ONE)
-    }
-}
-
-/// `q^k` for an unsigned power.
-fn pow_u32<T: Real>(q: T, mut k: u32) -> T {
-    let (mut base, mut acc) = (q, T::ONE);
-    while k > 0 {
-        if k & 1 == 1 {
-            acc *= base;
-        }
-        base *= base;
-        k >>= 1;
-    }
-    acc
-}
-
 /// The eigenvalue filters of the dynamics: `h(λ)` for train outputs (the
 /// fraction of the residual removed) and `g(λ) = h(λ)/λ` for test outputs.
 #[derive(Clone, Copy)]
@@ -148,13 +111,13 @@ impl<T: Real> Filter<T> {
         }
         match self {
             Filter::Flow(tau) if !tau.is_finite() => T::ONE,
-            Filter::Flow(tau) => -expm1(-tau * lambda),
+            Filter::Flow(tau) => -(-tau * lambda).exp_m1(),
             Filter::Steps(x, k) => {
                 let a = x * lambda;
                 if a < T::ONE {
-                    -expm1(T::from_usize(k as usize) * ln_1p(-a))
+                    -(T::from_usize(k as usize) * (-a).ln_1p()).exp_m1()
                 } else {
-                    T::ONE - pow_u32(T::ONE - a, k)
+                    T::ONE - (T::ONE - a).powu(k)
                 }
             }
         }
