@@ -1,7 +1,7 @@
 //! The infinite ensemble of infinitely wide networks trained by MSE
 //! gradient flow: mean and covariance of its Gaussian outputs.
 
-use super::{check_rows, output, Filter, GradientDescentMse};
+use super::{check_rows, minus_gram, output, Filter, GradientDescentMse};
 use crate::linalg::{Regularizer, Spectrum};
 use crate::simd::{axpy, dot};
 use crate::{Error, Real};
@@ -128,13 +128,7 @@ impl<'a, T: Real, const N: usize, const K: usize> Ensemble<'a, T, N, K> {
                     };
                 }
             }
-            for i in 0..M {
-                for j in 0..=i {
-                    let c = nngp_test_test[i][j] - dot(&work[i], &work[j]);
-                    out[i][j] = c;
-                    out[j][i] = c;
-                }
-            }
+            minus_gram(nngp_test_test, work, out);
             Ok(())
         })
     }

@@ -1,7 +1,7 @@
 //! The NNGP posterior: mean, covariance and variances from the Cholesky
 //! factor of the train kernel.
 
-use super::{check_rows, output, GradientDescentMse};
+use super::{check_rows, minus_gram, output, GradientDescentMse};
 use crate::error::{check_finite, check_result};
 use crate::linalg::Cholesky;
 use crate::outputs::zero_on_error;
@@ -71,13 +71,7 @@ pub fn posterior_covariance<T: Real, const N: usize, const M: usize>(
             *z = *k;
             crate::linalg::forward_in_place(factor.l(), z);
         }
-        for i in 0..M {
-            for j in 0..=i {
-                let c = k_test_test[i][j] - dot(&work[i], &work[j]);
-                out[i][j] = c;
-                out[j][i] = c;
-            }
-        }
+        minus_gram(k_test_test, work, out);
         Ok(())
     })
 }

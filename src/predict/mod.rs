@@ -73,6 +73,7 @@ pub use crate::linalg::Spectrum;
 
 use crate::error::{check_finite, check_result};
 use crate::outputs::zero_on_error;
+use crate::simd::dot;
 use crate::{Error, Real};
 
 /// The eigenvalue filters of the dynamics: `h(λ)` for train outputs (the
@@ -159,4 +160,20 @@ pub(super) fn output<T: Real, const C: usize>(
         f(out)?;
         out.iter().try_for_each(|r| check_result(r, what))
     })
+}
+
+/// `out = K − Z·Zᵀ` for the `M` rows of `z`, from the lower triangle of `k`;
+/// `out` is written symmetric.
+pub(super) fn minus_gram<T: Real, const N: usize, const M: usize>(
+    k: &[[T; M]; M],
+    z: &[[T; N]; M],
+    out: &mut [[T; M]],
+) {
+    for i in 0..M {
+        for j in 0..=i {
+            let c = k[i][j] - dot(&z[i], &z[j]);
+            out[i][j] = c;
+            out[j][i] = c;
+        }
+    }
 }

@@ -93,13 +93,7 @@ pub(crate) fn apply_matrix_function_checked<T: Real, const N: usize, const K: us
         let (tol, max_iter) = (opts.tolerance, opts.max_iterations);
         tql(&mut d, &mut e, tol, max_iter, |i, c, s| {
             rotate_rows(out, i, c, s);
-            ring[slot] = T::from_usize(i);
-            ring[slot + 1] = c;
-            ring[slot + 2] = s;
-            slot += 3;
-            if slot == ring.len() {
-                slot = 0;
-            }
+            record(ring, &mut slot, i, c, s);
             total += 1;
         })?;
         let lambdas = d.map(|v| v * unscale);
@@ -135,13 +129,7 @@ pub(crate) fn apply_matrix_function_checked<T: Real, const N: usize, const K: us
             let mut slot = 3 * (lo % cap);
             tql(&mut d, &mut e, tol, max_iter, |i, c, s| {
                 if idx >= lo && idx < hi {
-                    ring[slot] = T::from_usize(i);
-                    ring[slot + 1] = c;
-                    ring[slot + 2] = s;
-                    slot += 3;
-                    if slot == ring.len() {
-                        slot = 0;
-                    }
+                    record(ring, &mut slot, i, c, s);
                 }
                 idx += 1;
             })?;
@@ -155,4 +143,17 @@ pub(crate) fn apply_matrix_function_checked<T: Real, const N: usize, const K: us
         }
         Ok(())
     })
+}
+
+/// Writes the rotation `(i, c, s)` into the ring's `slot` and advances the
+/// slot, wrapping at the end of the ring.
+#[inline(always)]
+fn record<T: Real>(ring: &mut [T], slot: &mut usize, i: usize, c: T, s: T) {
+    ring[*slot] = T::from_usize(i);
+    ring[*slot + 1] = c;
+    ring[*slot + 2] = s;
+    *slot += 3;
+    if *slot == ring.len() {
+        *slot = 0;
+    }
 }
