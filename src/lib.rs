@@ -44,8 +44,9 @@
 //! | [`nn`] | layers with const-generic shapes ([`nn::Dense`], activations), tuples compose them; forward with a cache, backward into a gradient of the network's own type |
 //! | [`empirical`] | the empirical NTK by the structured (factored) method and by Jacobian contraction, train×train and test×train, trace or full K×K blocks |
 //! | [`analytic`] | the infinite-width NNGP and NTK in closed form, and the architecture text format |
-//! | [`linalg`] | Cholesky, solves, symmetric eigensolver on const-size matrices |
-//! | [`predict`] | kernel regression and gradient-descent dynamics |
+//! | [`linalg`] | Cholesky factorisation, triangular solves and O(N²) updates, symmetric eigensolvers (tridiagonal + QL, Jacobi), matrix functions, and the owned decompositions [`linalg::Cholesky`] and [`linalg::Spectrum`] |
+//! | [`predict`] | what the kernel predicts: gradient-descent and gradient-flow dynamics, the NNGP posterior, the infinite ensemble, online GP regression |
+//! | [`train`] | full-batch gradient descent of a finite network on the MSE loss, and how far its empirical NTK moves while it trains |
 //! | [`real`], [`simd`], [`rng`] | the scalar trait and math backend, vectorisable kernels, the generator |
 //! | `boxed` | with the `alloc` feature: large values allocated zeroed and filled in place |
 //!
