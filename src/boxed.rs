@@ -21,7 +21,7 @@
 //! ```
 //! use ntk::boxed;
 //! use ntk::nn::{Dense, Module, Relu};
-//! use ntk::predict::Spectrum;
+//! use ntk::linalg::Spectrum;
 //! use ntk::Rng;
 //!
 //! type Net = (Dense<f64, 2, 1024>, Relu, Dense<f64, 1024, 1024>, Relu, Dense<f64, 1024, 1>);

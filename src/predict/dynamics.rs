@@ -26,7 +26,8 @@ pub struct Scratch<'a, T, const N: usize> {
 /// # Examples
 ///
 /// ```
-/// use ntk::predict::{GradientDescentMse, Spectrum};
+/// use ntk::linalg::Spectrum;
+/// use ntk::predict::GradientDescentMse;
 /// let k = [[1.0_f64, 0.0], [0.0, 1.0]];
 /// let y = [[2.0], [4.0]];
 /// let gd = GradientDescentMse::new(&y, 1.0)?;
@@ -197,7 +198,8 @@ impl<'a, T: Real, const N: usize, const K: usize> GradientDescentMse<'a, T, N, K
     /// # Examples
     ///
     /// ```
-    /// use ntk::predict::{GradientDescentMse, Spectrum};
+    /// use ntk::linalg::Spectrum;
+    /// use ntk::predict::GradientDescentMse;
     /// let k = [[1.0_f64, 0.0], [0.0, 1.0]];
     /// let y = [[1.0], [0.0]];
     /// let gd = GradientDescentMse::new(&y, 1.0)?;
@@ -237,7 +239,8 @@ impl<'a, T: Real, const N: usize, const K: usize> GradientDescentMse<'a, T, N, K
     /// # Examples
     ///
     /// ```
-    /// use ntk::predict::{GradientDescentMse, Spectrum};
+    /// use ntk::linalg::Spectrum;
+    /// use ntk::predict::GradientDescentMse;
     /// let k = [[2.0_f64]];
     /// let gd = GradientDescentMse::new(&[[1.0]], 0.25)?;
     /// let mut s = Spectrum::new();
@@ -337,7 +340,8 @@ impl<'a, T: Real, const N: usize, const K: usize> GradientDescentMse<'a, T, N, K
     /// # Examples
     ///
     /// ```
-    /// use ntk::predict::{GradientDescentMse, Scratch, Spectrum};
+    /// use ntk::linalg::Spectrum;
+    /// use ntk::predict::{GradientDescentMse, Scratch};
     /// let k = [[2.0_f64, 0.0, 0.0], [0.5, 1.5, 0.0], [0.2, 0.1, 1.0]];
     /// let kt = [[0.3, 0.2, 0.1]];
     /// let y = [[1.0], [-1.0], [0.5]];

@@ -15,7 +15,8 @@ use crate::{Error, Real};
 /// # Examples
 ///
 /// ```
-/// use ntk::predict::{Ensemble, Spectrum};
+/// use ntk::linalg::Spectrum;
+/// use ntk::predict::Ensemble;
 /// let nngp = [[1.0_f64]];
 /// let y = [[2.0]];
 /// let ens = Ensemble::new(&y, 1.0)?;

@@ -39,7 +39,8 @@
 //! # Examples
 //!
 //! ```
-//! use ntk::predict::{GradientDescentMse, Spectrum};
+//! use ntk::linalg::Spectrum;
+//! use ntk::predict::GradientDescentMse;
 //! let k_train = [[2.0_f64, 0.0], [0.5, 1.0]];   // lower triangle of Θ(X, X)
 //! let k_test = [[1.0, 0.25]];                  // Θ(x, X)
 //! let y = [[1.0], [-1.0]];
