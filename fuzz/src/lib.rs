@@ -323,7 +323,14 @@ impl GaussOracle {
 
     /// E[f(u)g(v)] for (u, v) centred normal with variances `a`, `b` and
     /// correlation `rho`.
-    pub fn pair(&self, f: fn(f64) -> f64, g: fn(f64) -> f64, a: f64, b: f64, rho: f64) -> Option<f64> {
+    pub fn pair(
+        &self,
+        f: fn(f64) -> f64,
+        g: fn(f64) -> f64,
+        a: f64,
+        b: f64,
+        rho: f64,
+    ) -> Option<f64> {
         let (sa, sb) = (a.max(0.0).sqrt(), b.max(0.0).sqrt());
         if sa == 0.0 {
             return Some(f(0.0) * self.expect(&g, 0.0, sb, 1e-14)?);

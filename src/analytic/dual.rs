@@ -518,7 +518,9 @@ impl<T: Real> Step<T> {
             Step::Sin => exact(sin_pair(vi, vj, k)),
             #[cfg(feature = "quadrature")]
             Step::Quadrature { phi, dphi } => quadrature::pair(phi, dphi, vi, vj, k),
-            Step::Affine { .. } | Step::AffineStandard { .. } | Step::Identity => exact((k, T::ONE)),
+            Step::Affine { .. } | Step::AffineStandard { .. } | Step::Identity => {
+                exact((k, T::ONE))
+            }
         }
     }
 }

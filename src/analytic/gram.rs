@@ -402,9 +402,21 @@ where
                         }
                         T::ZERO
                     }
-                    Step::Erf => sweep(tiles, |a, b, k| exact(super::dual::erf_pair(a, b, k)), second),
-                    Step::Gelu => sweep(tiles, |a, b, k| exact(super::dual::gelu_pair(a, b, k)), second),
-                    Step::Sin => sweep(tiles, |a, b, k| exact(super::dual::sin_pair(a, b, k)), second),
+                    Step::Erf => sweep(
+                        tiles,
+                        |a, b, k| exact(super::dual::erf_pair(a, b, k)),
+                        second,
+                    ),
+                    Step::Gelu => sweep(
+                        tiles,
+                        |a, b, k| exact(super::dual::gelu_pair(a, b, k)),
+                        second,
+                    ),
+                    Step::Sin => sweep(
+                        tiles,
+                        |a, b, k| exact(super::dual::sin_pair(a, b, k)),
+                        second,
+                    ),
                     _ => sweep(tiles, |a, b, k| step.pair_estimated(a, b, k), second),
                 };
                 errors.end();
