@@ -166,7 +166,10 @@ const VARIANCES: [f64; 8] = [1e-8, 1e-6, 1.0, 30.0, 1e3, 1e6, 1e10, 1e12];
 
 /// Checks one layer at variances (a, b) and correlation rho against the
 /// reference, relative to the diagonal scale of its outputs.
-fn check(layer: Layer<f64>, (f, df): (fn(f64) -> f64, fn(f64) -> f64), a: f64, b: f64, rho: f64) {
+/// An activation and its derivative.
+type Pair = (fn(f64) -> f64, fn(f64) -> f64);
+
+fn check(layer: Layer<f64>, (f, df): Pair, a: f64, b: f64, rho: f64) {
     let o = Oracle::new();
     let k = rho * (a * b).sqrt();
     let s = layer.apply(PairState::new(a, k, b, 1.0));
