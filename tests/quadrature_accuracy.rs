@@ -387,3 +387,22 @@ fn unresolvable_activation_is_refused() {
         }
     }
 }
+
+/// Beyond a variance of 10²⁰ the rule stops refining: kernels are refused.
+#[test]
+fn quadrature_beyond_its_range_is_refused() {
+    let a: Arch = "dense(1e11,0) tanh dense(1,0)".parse().unwrap();
+    let x = [[1.0, 0.0], [0.6, 0.8]];
+    let (mut k, mut t) = ([[0.0; 2]; 2], [[0.0; 2]; 2]);
+    assert_eq!(
+        a.gram(&x, &mut k, &mut t),
+        Err(Error::PrecisionLoss { what: "kernel" })
+    );
+    assert_eq!(
+        a.kernel(&x[0], &x[1]),
+        Err(Error::PrecisionLoss { what: "kernel" })
+    );
+    // Within it, accepted.
+    let a: Arch = "dense(1e6,0) tanh dense(1,0)".parse().unwrap();
+    a.gram(&x, &mut k, &mut t).unwrap();
+}

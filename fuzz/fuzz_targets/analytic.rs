@@ -258,7 +258,9 @@ fn check_quadrature<T: Real>(a: &Architecture<T>, input: &Input, tol: f64) {
             c.to_f64()
         };
         let (q1, q2, t) = (q1.to_f64(), q2.to_f64(), s.theta12.to_f64());
-        if !(q1.is_finite() && q2.is_finite() && rho.is_finite() && t.is_finite()) {
+        // Beyond a variance of 1e20 the rule is documented not to resolve
+        // (its kernels are refused).
+        if !(q1 <= 1e20 && q2 <= 1e20 && rho.is_finite() && t.is_finite()) {
             continue;
         }
         let want = (|| {

@@ -107,7 +107,9 @@
 //! (relative to the diagonal scale); without, each layer's estimate is held
 //! against [`PRECISION_LIMIT`] alone. Either way a kernel whose estimate
 //! passes the limit is [`Error::PrecisionLoss`](crate::Error::PrecisionLoss)
-//! (an activation that never settles, such as sin at a huge variance).
+//! (an activation that never settles, such as sin at a huge variance, and
+//! any quadrature layer whose input variance passes 10²⁰, beyond which the
+//! rule stops refining).
 //!
 //! A pair costs from about 9 000 evaluations each of φ and φ′ at both
 //! arguments (small variances) through 18 000 (variance 1) to 234 000

@@ -20,8 +20,9 @@
 //! therefore split into panels that resolve those scales and grow
 //! geometrically away from them:
 //!
-//! - in angle, each arc is cut at ¼/√a from its end on u = 0 and at ¼/√b
-//!   from its end on v = 0, then at 6, 36, … times that, up to its middle;
+//! - in angle, each arc is cut at ¼/√max(a, b) from both ends (when ρ is
+//!   near ±1 the zeros of u and v are close to each end), then at 6, 36, …
+//!   times that, up to its middle;
 //! - along each ray, with |u| = α·r and |v| = γ·r, the radius is cut at
 //!   1/max(α, γ), then at 6, 36, … times that up to 1, then at 2.5, 4, 6
 //!   and 9 for the bulk of the Gaussian (the mass beyond 9 is e^(−40.5)).
@@ -41,6 +42,9 @@
 //! feature, and without it each layer's estimate is held against
 //! [`PRECISION_LIMIT`](super::PRECISION_LIMIT) on its own; past the limit the
 //! kernel is refused with [`Error::PrecisionLoss`](crate::Error::PrecisionLoss).
+//! Variances beyond 10²⁰ are not resolved (the panels stop refining there,
+//! so that the cost stays bounded) and their estimates are ∞: such kernels
+//! are refused too.
 //! An activation that does not settle away from 0 (sin at a variance of
 //! 10¹¹, say) is refused that way instead of being returned wrong.
 //!
@@ -65,6 +69,10 @@ use super::dual::Var;
 use crate::Real;
 
 include!("quadrature_rules.rs");
+
+/// The largest variance the rule resolves: beyond it the error estimates
+/// are ∞, and the kernel routines refuse the result.
+pub(crate) const MAX_VARIANCE: f64 = 1e20;
 
 /// Panels grow by this factor away from the scale where φ varies.
 const RATIO: f64 = 6.0;
@@ -220,7 +228,7 @@ fn arc_panels<T: Real>(w: T, (s0, s1): (T, T), mut each: impl FnMut(T, T, bool))
 /// one ray.
 #[inline(always)]
 fn ray<T: Real>(phi: fn(T) -> T, dphi: fn(T) -> T, al: T, ga: T) -> Sums<T> {
-    let m = al.abs().max(ga.abs());
+    let m = al.abs().max(ga.abs()).min(T::from_f64(MAX_VARIANCE).sqrt());
     let mut sums = Sums::ZERO;
     let mut f = |r: T| {
         let w = r * (-(r * r * T::HALF)).exp();
@@ -252,6 +260,7 @@ pub(crate) fn pair<T: Real>(
     }
     let s = ((T::ONE - rho) * (T::ONE + rho)).sqrt();
     let beta = s.atan2(rho);
+    let refused = refuse(vi.q.max(vj.q));
     let wide = T::PI - beta;
     // Each arc between a ray where u = 0 and one where v = 0: its width,
     // whether it starts on u = 0, and the signs of u and v on it.
@@ -266,12 +275,10 @@ pub(crate) fn pair<T: Real>(
         if w <= T::ZERO {
             continue;
         }
-        let scales = if starts_u {
-            (vi.sq, vj.sq)
-        } else {
-            (vj.sq, vi.sq)
-        };
-        arc_panels(w, scales, |lo, hi, from_end| {
+        // Both ends at the finer scale: when ρ is near ±1 each end of a wide
+        // arc is near the zeros of both u and v.
+        let fine = vi.sq.max(vj.sq).min(T::from_f64(MAX_VARIANCE).sqrt());
+        arc_panels(w, (fine, fine), |lo, hi, from_end| {
             let h = (hi - lo) * T::HALF;
             let mid = (hi + lo) * T::HALF;
             nodes(|x, wk, wg| {
@@ -292,7 +299,20 @@ pub(crate) fn pair<T: Real>(
             });
         });
     }
-    total.finish(T::ONE / (T::TWO * T::PI))
+    refused(total.finish(T::ONE / (T::TWO * T::PI)))
+}
+
+/// Beyond [`MAX_VARIANCE`] the panels stop refining (the cost would grow
+/// without bound): the values are then unresolved, and the estimates ∞.
+fn refuse<T: Real>(q: T) -> impl Fn(Estimate<T>) -> Estimate<T> {
+    let over = q > T::from_f64(MAX_VARIANCE);
+    move |(v, e)| {
+        if over {
+            (v, (T::INFINITY, T::INFINITY))
+        } else {
+            (v, e)
+        }
+    }
 }
 
 /// E[φ″(u)²] for u ~ N(0, q), with φ″ by central differences of φ′ at the
@@ -337,6 +357,7 @@ pub(crate) fn diag<T: Real>(phi: fn(T) -> T, dphi: fn(T) -> T, q: T) -> Estimate
     if !sq.is_finite() {
         return ((T::NAN, T::NAN), (T::NAN, T::NAN));
     }
+    let refused = refuse(q);
     let mut sums = Sums::ZERO;
     let mut f = |x: T| {
         let w = (-(x * x * T::HALF)).exp();
@@ -344,9 +365,10 @@ pub(crate) fn diag<T: Real>(phi: fn(T) -> T, dphi: fn(T) -> T, q: T) -> Estimate
         let (dp, dm) = (dphi(sq * x), dphi(-sq * x));
         [w * (p * p + m * m), w * (dp * dp + dm * dm)]
     };
-    radial_panels(sq, |lo, hi| panel(lo, hi, &mut sums, &mut f));
+    let m = sq.min(T::from_f64(MAX_VARIANCE).sqrt());
+    radial_panels(m, |lo, hi| panel(lo, hi, &mut sums, &mut f));
     // The integrals over x > 0 of e^(−x²/2); normalise by √(2π).
-    sums.finish(T::ONE / (T::TWO * T::PI).sqrt())
+    refused(sums.finish(T::ONE / (T::TWO * T::PI).sqrt()))
 }
 
 #[cfg(test)]
