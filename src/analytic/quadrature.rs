@@ -63,7 +63,10 @@
 //! Evaluations of φ and φ′ at both arguments per pair: about 9 000 at small
 //! variances, 18 000 at a variance of 1, 32 000 at 30, 50 000 at 10³,
 //! 97 000 at 10⁶ and 234 000 at 10¹² (the number of graded panels grows
-//! with log √a in both directions); a diagonal entry costs 150 to 420.
+//! with log √max(a, b) in both directions; 2.8 ms for a pair at a variance
+//! of 1 on a 2020s x86 core, 18 ms at 10¹², against 5120 evaluations for any
+//! variance with the fixed rule this replaced); a diagonal entry costs 150
+//! to 420.
 
 use super::dual::Var;
 use crate::Real;
