@@ -51,8 +51,8 @@ pub mod jacobian;
 mod range;
 pub mod structured;
 
-use crate::error::check_finite;
 use crate::nn::{FlatGradient, GradSink, Module, Params, Zeroed};
+use crate::simd::check_finite;
 use crate::{Error, Real};
 
 /// A model whose per-input parameter Jacobian can be written into a flat

@@ -47,7 +47,8 @@ pub use crate::real::Zeroed;
 pub use activation::{Abs, Activation, Erf, Gelu, Identity, LeakyRelu, Relu, Sin, Tanh};
 pub use dense::{Dense, Parameterization};
 
-use crate::{error::check_finite, simd, Error, Real, Rng};
+use crate::simd::{self, check_finite};
+use crate::{Error, Real, Rng};
 
 /// Receives each dense layer's gradient factors during a backward pass.
 ///
