@@ -224,6 +224,3 @@ impl From<ParseError> for Error {
 impl std::error::Error for Error {}
 #[cfg(feature = "std")]
 impl std::error::Error for ParseError {}
-
-// Old paths of the finiteness checks, until every caller names `simd`.
-pub(crate) use crate::simd::{check_finite, check_result};

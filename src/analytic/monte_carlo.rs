@@ -165,7 +165,7 @@ impl MonteCarlo {
                 given: work.len(),
             });
         }
-        crate::error::check_finite(x.as_flattened(), "inputs")?;
+        crate::simd::check_finite(x.as_flattened(), "inputs")?;
         for row in nngp.iter_mut().chain(ntk.iter_mut()) {
             row.fill(T::ZERO);
         }
