@@ -8,7 +8,8 @@
 //! Results are deterministic for a given slice length (the summation order is
 //! fixed), which is what makes Gram matrices bitwise reproducible.
 
-use crate::{Error, Real};
+use crate::error::Error;
+use crate::real::Real;
 
 /// Number of independent accumulators (lanes) per dot product: 16 where the
 /// target has vector registers to hold them, 4 elsewhere (microcontrollers),
