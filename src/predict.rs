@@ -55,12 +55,12 @@
 //! # Ok::<(), ntk::Error>(())
 //! ```
 
-use crate::error::{check_finite, check_result};
 use crate::linalg::{
     apply_matrix_function_checked, cholesky, cholesky_append, cholesky_remove_first, eigh,
     max_eigenvalue, EigenOptions, Regularizer,
 };
 use crate::simd::{axpy, dot};
+use crate::simd::{check_finite, check_result};
 use crate::{Error, Real};
 
 /// `eˣ − 1` without cancellation near 0 (Kahan's trick on the backend's `exp`/`ln`).

@@ -114,7 +114,7 @@ fn check_inputs<T: Real, X: Rows<T> + ?Sized>(x: &X, d: Option<usize>) -> Result
                 what: "all inputs must have the same length",
             });
         }
-        crate::error::check_finite(r, "inputs")?;
+        crate::simd::check_finite(r, "inputs")?;
     }
     Ok(d)
 }
@@ -677,8 +677,8 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
                 what: "the two inputs must have the same nonzero length",
             });
         }
-        crate::error::check_finite(x1, "inputs")?;
-        crate::error::check_finite(x2, "inputs")?;
+        crate::simd::check_finite(x1, "inputs")?;
+        crate::simd::check_finite(x2, "inputs")?;
         let mut s = PairState::from_inputs(x1, x2);
         input_in_range(x1, s.sigma11)?;
         input_in_range(x2, s.sigma22)?;
@@ -698,7 +698,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
             }
             s = next;
         }
-        crate::error::check_result(&[s.sigma11, s.sigma12, s.sigma22, s.theta12], "kernel")?;
+        crate::simd::check_result(&[s.sigma11, s.sigma12, s.sigma22, s.theta12], "kernel")?;
         let error = if precision::ENABLED {
             worse(errors.estimate(), quad)
         } else {

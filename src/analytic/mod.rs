@@ -122,7 +122,7 @@
 //!
 //! # Finite networks
 //!
-//! [`MonteCarlo`] averages the NNGP and the empirical NTK of a finite
+//! `empirical::MonteCarlo` averages the NNGP and the empirical NTK of a finite
 //! network of [`nn`](crate::nn) layers over random initialisations, to
 //! compare with these limits (`examples/width_convergence.rs` shows the
 //! 1/√width convergence of the NTK).
@@ -132,7 +132,6 @@ mod arch;
 mod dual;
 mod gram;
 mod layer;
-pub mod monte_carlo;
 mod precision;
 #[cfg(feature = "quadrature")]
 mod quadrature;
@@ -176,4 +175,3 @@ pub const PRECISION_LIMIT: f64 = 1e-2;
 #[cfg(feature = "quadrature")]
 pub use layer::Activation;
 pub use layer::{Layer, PairState};
-pub use monte_carlo::MonteCarlo;

@@ -4,8 +4,8 @@
 use super::{
     check_lower_finite, hypot, is_singular, lower_max_abs, zero_matrix, zero_on_error, Regularizer,
 };
-use crate::error::{check_finite, check_result};
 use crate::simd::{axpy, dot, dot4};
+use crate::simd::{check_finite, check_result};
 use crate::{Error, Real};
 
 /// Cholesky factor `L` (lower triangular, positive diagonal) of `K + ε·I`,

@@ -2,8 +2,8 @@
 //! and cyclic Jacobi; spectrum-only helpers and `g(A)·B` without eigenvectors.
 
 use super::{check_lower_finite, hypot, zero_matrix};
-use crate::error::{check_finite, check_result};
 use crate::simd::{axpy, dot};
+use crate::simd::{check_finite, check_result};
 use crate::{Error, Real};
 
 /// Convergence controls of the eigensolvers: an explicit tolerance and a
