@@ -15,7 +15,8 @@
 //! writes an SVG plot with the 1/√W reference line (default
 //! `target/width_convergence.svg`).
 
-use ntk::analytic::{monte_carlo, Architecture, MonteCarlo};
+use ntk::analytic::Architecture;
+use ntk::empirical::{monte_carlo, MonteCarlo};
 use ntk::nn::{Dense, Relu};
 use ntk::Rng;
 use plotters::prelude::*;

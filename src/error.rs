@@ -224,29 +224,3 @@ impl From<ParseError> for Error {
 impl std::error::Error for Error {}
 #[cfg(feature = "std")]
 impl std::error::Error for ParseError {}
-
-/// Returns `Err(NonFinite { what })` if any value is NaN or ±∞.
-///
-/// # Errors
-///
-/// [`Error::NonFinite`] naming `what`.
-pub(crate) fn check_finite<T: crate::Real>(values: &[T], what: &'static str) -> Result<(), Error> {
-    if crate::simd::all_finite(values) {
-        Ok(())
-    } else {
-        Err(Error::NonFinite { what })
-    }
-}
-
-/// Returns `Err(Overflow { what })` if any computed value is NaN or ±∞.
-///
-/// # Errors
-///
-/// [`Error::Overflow`] naming `what`.
-pub(crate) fn check_result<T: crate::Real>(values: &[T], what: &'static str) -> Result<(), Error> {
-    if crate::simd::all_finite(values) {
-        Ok(())
-    } else {
-        Err(Error::Overflow { what })
-    }
-}

@@ -1,6 +1,6 @@
 //! A small deterministic generator for initialisation and sampling.
 
-use crate::Real;
+use crate::real::Real;
 
 /// xoshiro256++ seeded by SplitMix64: fast, small, reproducible on every
 /// target, with standard normal samples by Marsaglia's polar method.

@@ -1,5 +1,6 @@
-//! Lane-chunked primitives that LLVM auto-vectorises: dot products, axpy and
-//! the multi-row dot micro-kernel behind every Gram matrix of the crate.
+//! Lane-chunked primitives that LLVM auto-vectorises: dot products, axpy,
+//! the multi-row dot micro-kernel behind every Gram matrix of the crate, and
+//! the finiteness pass behind every input and result check.
 //!
 //! Each loop runs over `chunks_exact(LANES)` with `LANES` independent
 //! accumulators, so the compiler can keep them in vector registers without
@@ -7,7 +8,8 @@
 //! Results are deterministic for a given slice length (the summation order is
 //! fixed), which is what makes Gram matrices bitwise reproducible.
 
-use crate::Real;
+use crate::error::Error;
+use crate::real::Real;
 
 /// Number of independent accumulators (lanes) per dot product: 16 where the
 /// target has vector registers to hold them, 4 elsewhere (microcontrollers),
@@ -349,6 +351,32 @@ pub fn axpy4<T: Real>(alpha: [T; 4], x: [&[T]; 4], y: &mut [T]) {
 #[inline]
 pub fn all_finite<T: Real>(values: &[T]) -> bool {
     values.iter().fold(true, |ok, v| ok & v.is_finite())
+}
+
+/// Returns `Err(NonFinite { what })` if any value is NaN or ±∞.
+///
+/// # Errors
+///
+/// [`Error::NonFinite`] naming `what`.
+pub(crate) fn check_finite<T: Real>(values: &[T], what: &'static str) -> Result<(), Error> {
+    if all_finite(values) {
+        Ok(())
+    } else {
+        Err(Error::NonFinite { what })
+    }
+}
+
+/// Returns `Err(Overflow { what })` if any computed value is NaN or ±∞.
+///
+/// # Errors
+///
+/// [`Error::Overflow`] naming `what`.
+pub(crate) fn check_result<T: Real>(values: &[T], what: &'static str) -> Result<(), Error> {
+    if all_finite(values) {
+        Ok(())
+    } else {
+        Err(Error::Overflow { what })
+    }
 }
 
 /// `x ← alpha·x`.

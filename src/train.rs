@@ -29,9 +29,9 @@
 //! # Ok::<(), ntk::Error>(())
 //! ```
 
-use crate::error::{check_finite, check_result};
 use crate::nn::{Module, Params, Zeroed};
 use crate::outputs::zero_on_error;
+use crate::simd::{check_finite, check_result};
 use crate::{Error, Real};
 
 /// `‖f(X) − Y‖² / (2·N·K)` of `net` on inputs `xs` and targets `y`; 0 for

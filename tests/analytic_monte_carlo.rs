@@ -1,6 +1,7 @@
 //! Monte Carlo kernels of finite networks against the infinite-width ones.
 
-use ntk::analytic::{monte_carlo, Architecture, MonteCarlo};
+use ntk::analytic::Architecture;
+use ntk::empirical::{monte_carlo, MonteCarlo};
 #[cfg(feature = "quadrature")]
 use ntk::nn::Tanh;
 use ntk::nn::{Abs, Dense, Erf, Gelu, Identity, LeakyRelu, Module, Params, Relu, Sin};

@@ -1,20 +1,13 @@
 //! The analytic kernels against the neural-tangents reference file.
 
+mod common;
+
+use common::rel_err;
 use ntk::analytic::text::{self, Matrix};
 use ntk::analytic::Architecture;
 use ntk::Real;
 
 const PUBLIC: &str = include_str!("data/analytic_public.txt");
-
-/// Largest |computed − reference| over the largest |reference| entry.
-fn rel_err<T: Real>(got: &[T], want: &[f64]) -> f64 {
-    let scale = want.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
-    let diff = got
-        .iter()
-        .zip(want)
-        .fold(0.0_f64, |m, (g, w)| m.max((g.to_f64() - w).abs()));
-    diff / scale.max(f64::MIN_POSITIVE)
-}
 
 fn check_file<T: Real>(file: &str, tol: f64) -> usize {
     let mut count = 0;

@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::max_abs;
 use ntk::analytic::text::{self, Matrix};
 use ntk::error::ParseErrorKind;
 use ntk::{Error, Real};
@@ -20,10 +21,6 @@ fn evaluate_all<T: Real>(file: &str) -> String {
         text::evaluate::<T, 256, _>(&case, &mut x, &mut k, &mut t, &mut out).unwrap();
     }
     out
-}
-
-fn max_abs(v: &[f64]) -> f64 {
-    v.iter().fold(0.0, |m, x| m.max(x.abs()))
 }
 
 /// Compares the matrices of `output` with those of `reference`, case by case.

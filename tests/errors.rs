@@ -36,6 +36,9 @@
 //!   representable values are valid inputs with finite, correct results:
 //!   duplicate points give bitwise identical rows.
 
+mod common;
+
+use common::rel_err;
 use ntk::empirical::{jacobian, structured, JacobianModel};
 use ntk::nn::{Dense, LeakyRelu, Module, Params, Relu};
 use ntk::{Error, Real};
@@ -1374,15 +1377,6 @@ fn train_catalogue() {
 
 const PUBLIC: &str = include_str!("data/analytic_public.txt");
 
-/// Largest |a − b| over the largest |b|.
-fn rel_diff(a: &[f64], b: &[f64]) -> f64 {
-    let scale = b.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
-    a.iter()
-        .zip(b)
-        .fold(0.0_f64, |m, (x, y)| m.max((x - y).abs()))
-        / scale.max(f64::MIN_POSITIVE)
-}
-
 /// The f64 and f32 Gram matrices (NNGP then NTK, row-major) of `arch` on
 /// `x` (n inputs of dimension d), the f32 one read back as f64.
 fn both_precisions(
@@ -1416,8 +1410,8 @@ fn f32_within_1e3_of_f64_on_the_reference_cases() {
         let (r64, r32) = both_precisions(case.arch().unwrap(), &x, d);
         let (g64, g32) = (r64.unwrap(), r32.expect("f32 kernel of a reference case"));
         let (k, t) = (
-            rel_diff(&g32[..n * n], &g64[..n * n]),
-            rel_diff(&g32[n * n..], &g64[n * n..]),
+            rel_err(&g32[..n * n], &g64[..n * n]),
+            rel_err(&g32[n * n..], &g64[n * n..]),
         );
         assert!(
             k <= 1e-3 && t <= 1e-3,
@@ -1467,7 +1461,7 @@ fn f32_stress_cases_within_their_bounds() {
         let (r64, r32) = both_precisions(arch, &STRESS_X, 3);
         let g64 = r64.unwrap_or_else(|e| panic!("{arch}: f64 {e:?}"));
         let within = |g32: Vec<f64>, b: f64| {
-            let e = rel_diff(&g32[..16], &g64[..16]).max(rel_diff(&g32[16..], &g64[16..]));
+            let e = rel_err(&g32[..16], &g64[..16]).max(rel_err(&g32[16..], &g64[16..]));
             assert!(e <= b, "{arch}: f32 differs by {e:e} > {b:e}");
         };
         match (expect, r32) {
@@ -1501,7 +1495,7 @@ fn f32_beyond_its_precision_is_not_garbage() {
         match r32 {
             Ok(g32) => {
                 assert!(!refused, "{arch}: f32 accepted");
-                let e = rel_diff(&g32, &g64);
+                let e = rel_err(&g32, &g64);
                 assert!(
                     e <= PRECISION_LIMIT,
                     "{arch}: f32 returned Ok with a difference of {e:e}"

@@ -3,15 +3,12 @@
 
 use ntk::linalg::*;
 mod common;
+use common::{assert_close, max_abs};
 
 use ntk::Error;
 use proptest::prelude::*;
 
 const N: usize = 9;
-
-fn assert_close(a: f64, b: f64, tol: f64, what: &str) {
-    assert!((a - b).abs() <= tol, "{what}: {a} vs {b} (tol {tol})");
-}
 
 /// Entries of a random matrix, bounded.
 fn entries(n: usize) -> impl Strategy<Value = Vec<f64>> {
@@ -42,10 +39,6 @@ fn spd(v: &[f64], shift: f64) -> [[f64; N]; N] {
     a
 }
 
-fn max_abs(a: &[[f64; N]; N]) -> f64 {
-    a.iter().flatten().fold(0.0, |m, v: &f64| m.max(v.abs()))
-}
-
 /// Upper triangle filled with garbage: solvers must read the lower one only.
 fn poison_upper(a: &[[f64; N]; N]) -> [[f64; N]; N] {
     let mut p = *a;
@@ -58,18 +51,18 @@ fn poison_upper(a: &[[f64; N]; N]) -> [[f64; N]; N] {
 }
 
 fn check_eigen(a: &[[f64; N]; N], values: &[f64; N], vectors: &[[f64; N]; N], tol: f64) {
-    let scale = max_abs(a).max(1.0);
+    let scale = max_abs(a.as_flattened()).max(1.0);
     for w in values.windows(2) {
         assert!(w[0] <= w[1], "ascending");
     }
     for i in 0..N {
         for j in 0..N {
             let dot: f64 = (0..N).map(|p| vectors[i][p] * vectors[j][p]).sum();
-            assert_close(dot, if i == j { 1.0 } else { 0.0 }, tol, "orthonormal rows");
+            assert_close!(dot, if i == j { 1.0 } else { 0.0 }, tol, "orthonormal rows");
             let rec: f64 = (0..N)
                 .map(|p| vectors[p][i] * values[p] * vectors[p][j])
                 .sum();
-            assert_close(rec, a[i][j], tol * scale, "V·Λ·Vᵀ");
+            assert_close!(rec, a[i][j], tol * scale, "V·Λ·Vᵀ");
         }
     }
 }
@@ -85,7 +78,7 @@ proptest! {
         for i in 0..N {
             for j in 0..N {
                 let s: f64 = (0..N).map(|p| l[i][p] * l[j][p]).sum();
-                assert_close(s, k[i][j], 1e-10 * max_abs(&k), "L·Lᵀ");
+                assert_close!(s, k[i][j], 1e-10 * max_abs(k.as_flattened()), "L·Lᵀ");
                 if j > i {
                     prop_assert_eq!(l[i][j], 0.0);
                 }
@@ -97,14 +90,14 @@ proptest! {
         cholesky_solve(&l, &b, &mut x).unwrap();
         for i in 0..N {
             let s: f64 = (0..N).map(|j| k[i][j] * x[j]).sum();
-            assert_close(s, b[i], 1e-8 * max_abs(&k) * (1.0 + x.iter().fold(0.0, |m: f64, v| m.max(v.abs()))), "K·x");
+            assert_close!(s, b[i], 1e-8 * max_abs(k.as_flattened()) * (1.0 + x.iter().fold(0.0, |m: f64, v| m.max(v.abs()))), "K·x");
         }
         let mut y = [0.0; N];
         solve_lower(&l, &b, &mut y).unwrap();
         let mut z = [0.0; N];
         solve_lower_transpose(&l, &y, &mut z).unwrap();
         for i in 0..N {
-            assert_close(z[i], x[i], 1e-9 * (1.0 + x[i].abs()), "two triangular solves");
+            assert_close!(z[i], x[i], 1e-9 * (1.0 + x[i].abs()), "two triangular solves");
         }
         let cols: [[f64; 2]; N] = core::array::from_fn(|i| [b[i], 2.0 * b[i]]);
         let mut xc = [[0.0; 2]; N];
@@ -113,15 +106,15 @@ proptest! {
         let mut xr = [[0.0; N]; 2];
         cholesky_solve_rows(&l, &rows, &mut xr).unwrap();
         for i in 0..N {
-            assert_close(xc[i][0], x[i], 1e-9 * (1.0 + x[i].abs()), "columns");
-            assert_close(xc[i][1], 2.0 * x[i], 1e-9 * (1.0 + x[i].abs()), "columns");
-            assert_close(xr[1][i], x[i], 1e-9 * (1.0 + x[i].abs()), "rows");
+            assert_close!(xc[i][0], x[i], 1e-9 * (1.0 + x[i].abs()), "columns");
+            assert_close!(xc[i][1], 2.0 * x[i], 1e-9 * (1.0 + x[i].abs()), "columns");
+            assert_close!(xr[1][i], x[i], 1e-9 * (1.0 + x[i].abs()), "rows");
         }
         let mut values = [0.0; N];
         let mut work = [[0.0; N]; N];
         eigenvalues(&k, EigenOptions::default(), &mut values, &mut work).unwrap();
         let want: f64 = values.iter().map(|v| v.ln()).sum();
-        assert_close(log_det(&l).unwrap(), want, 1e-9 * want.abs().max(1.0), "log det");
+        assert_close!(log_det(&l).unwrap(), want, 1e-9 * want.abs().max(1.0), "log det");
     }
 
     #[test]
@@ -142,8 +135,8 @@ proptest! {
         eigh_tridiagonal_ql(&a, EigenOptions::default(), &mut ql, &mut vectors).unwrap();
         eigenvalues(&a, EigenOptions::default(), &mut only, &mut work).unwrap();
         for i in 0..N {
-            assert_close(values[i], ql[i], 1e-11 * max_abs(&a), "Jacobi vs QL");
-            assert_close(only[i], ql[i], 1e-11 * max_abs(&a), "values only vs QL");
+            assert_close!(values[i], ql[i], 1e-11 * max_abs(a.as_flattened()), "Jacobi vs QL");
+            assert_close!(only[i], ql[i], 1e-11 * max_abs(a.as_flattened()), "values only vs QL");
         }
     }
 
@@ -168,7 +161,7 @@ proptest! {
         let scale = want.iter().flatten().fold(1.0, |m: f64, v| m.max(v.abs()));
         for i in 0..N {
             for c in 0..2 {
-                assert_close(out[i][c], want[i][c], 1e-10 * scale, "g(A)·B");
+                assert_close!(out[i][c], want[i][c], 1e-10 * scale, "g(A)·B");
             }
         }
     }
@@ -185,7 +178,7 @@ proptest! {
         let scale = whole.iter().flatten().fold(1.0, |m: f64, v| m.max(v.abs()));
         for i in 0..N {
             for j in 0..N {
-                assert_close(l[i][j], whole[i][j], 1e-10 * scale, "appended factor");
+                assert_close!(l[i][j], whole[i][j], 1e-10 * scale, "appended factor");
             }
         }
         // Dropping the oldest point factorises the trailing block.
@@ -201,7 +194,7 @@ proptest! {
         cholesky(&sub, Regularizer::None, &mut want).unwrap();
         for i in 0..N - 1 {
             for j in 0..N - 1 {
-                assert_close(l[i][j], want[i][j], 1e-9 * scale, "downdated factor");
+                assert_close!(l[i][j], want[i][j], 1e-9 * scale, "downdated factor");
             }
         }
         prop_assert!(l[N - 1].iter().all(|&x| x == 0.0));

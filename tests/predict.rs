@@ -5,15 +5,12 @@
 use ntk::linalg::{is_positive_semidefinite, Regularizer};
 use ntk::predict::*;
 mod common;
+use common::assert_close;
 
 use ntk::analytic::Architecture;
 use ntk::Error;
 use proptest::prelude::*;
 use std::f64::consts::PI;
-
-fn assert_close(a: f64, b: f64, tol: f64, what: &str) {
-    assert!((a - b).abs() <= tol, "{what}: {a} vs {b} (tol {tol})");
-}
 
 /// NNGP and NTK of `dense(1.5,0.1) relu dense(1.5,0.1)` (NTK parameterization)
 /// between two inputs, by the arc-cosine closed forms.
@@ -65,7 +62,7 @@ fn matches_neural_tangents() {
     ] {
         gd.test_outputs(&spectrum, &r.ntk_test, None, t, &mut f)
             .unwrap();
-        assert_close(f[0][0], want, 1e-9, "NTK gradient flow");
+        assert_close!(f[0][0], want, 1e-9, "NTK gradient flow");
         let (mut work, mut rot) = ([[0.0; 3]; 3], [0.0; 30]);
         let scratch = Scratch {
             matrix: &mut work,
@@ -73,30 +70,30 @@ fn matches_neural_tangents() {
         };
         gd.test_outputs_direct(&r.ntk, &r.ntk_test, None, t, &mut f, scratch)
             .unwrap();
-        assert_close(f[0][0], want, 1e-9, "direct gradient flow");
+        assert_close!(f[0][0], want, 1e-9, "direct gradient flow");
     }
     let mut factor = Factor::new();
     gd.factor(&r.ntk, &mut factor).unwrap();
     gd.test_outputs_at_infinity(&factor, &r.ntk_test, None, &mut f)
         .unwrap();
-    assert_close(f[0][0], -0.4801218397, 1e-9, "NTK t = ∞ by Cholesky");
+    assert_close!(f[0][0], -0.4801218397, 1e-9, "NTK t = ∞ by Cholesky");
 
     factor.compute(&r.nngp, Regularizer::None).unwrap();
     posterior_mean(&factor, &r.y, &r.nngp_test, &mut f).unwrap();
-    assert_close(f[0][0], -0.5715879012, 1e-9, "NNGP posterior mean");
+    assert_close!(f[0][0], -0.5715879012, 1e-9, "NNGP posterior mean");
     let mut var = [0.0];
     posterior_variance(&factor, &r.nngp_test, &[r.nngp_self], &mut var).unwrap();
-    assert_close(var[0], 0.02087442864, 1e-10, "NNGP posterior variance");
+    assert_close!(var[0], 0.02087442864, 1e-10, "NNGP posterior variance");
     let (mut cov, mut work) = ([[0.0]], [[0.0; 3]]);
     posterior_covariance(&factor, &r.nngp_test, &[[r.nngp_self]], &mut cov, &mut work).unwrap();
-    assert_close(cov[0][0], 0.02087442864, 1e-10, "NNGP posterior covariance");
+    assert_close!(cov[0][0], 0.02087442864, 1e-10, "NNGP posterior covariance");
 
     // The NNGP ensemble at t = ∞ is the posterior.
     let ens = Ensemble::new(&r.y, 1.0).unwrap();
     ens.spectrum(&r.nngp, &mut spectrum).unwrap();
     ens.mean(&spectrum, &r.nngp_test, f64::INFINITY, &mut f)
         .unwrap();
-    assert_close(f[0][0], -0.5715879012, 1e-9, "NNGP ensemble mean at ∞");
+    assert_close!(f[0][0], -0.5715879012, 1e-9, "NNGP ensemble mean at ∞");
     ens.nngp_covariance(
         &spectrum,
         &r.nngp_test,
@@ -106,7 +103,7 @@ fn matches_neural_tangents() {
         &mut work,
     )
     .unwrap();
-    assert_close(
+    assert_close!(
         cov[0][0],
         0.02087442864,
         1e-10,
@@ -178,8 +175,8 @@ proptest! {
         let scale = a.iter().flatten().fold(1.0, |m: f64, v| m.max(v.abs()));
         for i in 0..M {
             for j in 0..2 {
-                assert_close(a[i][j], b[i][j], 1e-7 * scale, "eigen vs Cholesky");
-                assert_close(c[i][j], b[i][j], 1e-7 * scale, "direct vs Cholesky");
+                assert_close!(a[i][j], b[i][j], 1e-7 * scale, "eigen vs Cholesky");
+                assert_close!(c[i][j], b[i][j], 1e-7 * scale, "direct vs Cholesky");
             }
         }
     }
@@ -212,7 +209,7 @@ proptest! {
         gd.test_outputs_direct(&k, &kt, None, t, &mut b, Scratch { matrix: &mut work, rotations: &mut rot }).unwrap();
         for i in 0..M {
             for j in 0..2 {
-                assert_close(a[i][j], b[i][j], 1e-9 * (1.0 + a[i][j].abs()), "direct vs eigen");
+                assert_close!(a[i][j], b[i][j], 1e-9 * (1.0 + a[i][j].abs()), "direct vs eigen");
             }
         }
     }
@@ -280,7 +277,7 @@ proptest! {
         if t == 0.0 {
             for i in 0..M {
                 for j in 0..M {
-                    assert_close(cov[i][j], nngp_tt[i][j], 1e-12, "prior at t = 0");
+                    assert_close!(cov[i][j], nngp_tt[i][j], 1e-12, "prior at t = 0");
                 }
             }
         }
@@ -308,9 +305,9 @@ proptest! {
             let mut out = [0.0; 2];
             let vi = gp.predict_with_variance(&kt[i], diag[i], &mut out).unwrap();
             for c in 0..2 {
-                assert_close(out[c], batch[i][c], 1e-7 * (1.0 + batch[i][c].abs()), "online mean");
+                assert_close!(out[c], batch[i][c], 1e-7 * (1.0 + batch[i][c].abs()), "online mean");
             }
-            assert_close(vi, var[i], 1e-7 * (1.0 + var[i].abs()), "online variance");
+            assert_close!(vi, var[i], 1e-7 * (1.0 + var[i].abs()), "online variance");
         }
         // Drop the two oldest points: the model equals the batch model of the rest.
         gp.pop_oldest().unwrap();
@@ -327,7 +324,7 @@ proptest! {
             let mut out = [0.0; 2];
             gp.predict(&kts[i], &mut out).unwrap();
             for c in 0..2 {
-                assert_close(out[c], batch[i][c], 1e-7 * (1.0 + batch[i][c].abs()), "after pop");
+                assert_close!(out[c], batch[i][c], 1e-7 * (1.0 + batch[i][c].abs()), "after pop");
             }
         }
         for i in 0..R {

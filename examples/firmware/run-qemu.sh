@@ -15,12 +15,12 @@
 #
 # Usage: bash examples/firmware/run-qemu.sh   (from anywhere)
 # Environment: QEMU_TIMEOUT (seconds per run, default 120), FLASH_BUDGET
-# (default 24576 = 24 KiB), STACK_BUDGET (default 8192 = 8 KiB).
+# (default 28672 = 28 KiB), STACK_BUDGET (default 8192 = 8 KiB).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 timeout_s="${QEMU_TIMEOUT:-120}"
-flash_budget="${FLASH_BUDGET:-24576}"
+flash_budget="${FLASH_BUDGET:-28672}"
 stack_budget="${STACK_BUDGET:-8192}"
 elf=target/thumbv7em-none-eabihf/release/ntk-firmware
 

@@ -8,7 +8,7 @@
 
 use super::angle::atan2_right;
 use super::layer::{Layer, PairState};
-use super::precision::Input;
+use super::precision::{worse as worse_of, Input};
 #[cfg(feature = "quadrature")]
 use super::quadrature;
 use crate::Real;
@@ -362,13 +362,23 @@ impl<T: Real> Step<T> {
     /// of a nonlinearity, 1 for the others).
     #[inline]
     pub fn diag(&self, q: T) -> (T, T) {
+        self.diag_estimated(q).0
+    }
+
+    /// [`diag`](Self::diag) with estimates of the absolute errors of the
+    /// quadrature (0 for the closed forms).
+    #[inline]
+    pub fn diag_estimated(&self, q: T) -> ((T, T), (T, T)) {
+        let exact = |v| (v, (T::ZERO, T::ZERO));
         match *self {
-            Step::Affine { w2, b2 } | Step::AffineStandard { w2, b2, .. } => (w2 * q + b2, T::ONE),
-            Step::AbRelu(c) => c.diag(q),
-            Step::Erf => erf_diag(q),
-            Step::Gelu => gelu_diag(q),
-            Step::Sin => sin_diag(q),
-            Step::Identity => (q, T::ONE),
+            Step::Affine { w2, b2 } | Step::AffineStandard { w2, b2, .. } => {
+                exact((w2 * q + b2, T::ONE))
+            }
+            Step::AbRelu(c) => exact(c.diag(q)),
+            Step::Erf => exact(erf_diag(q)),
+            Step::Gelu => exact(gelu_diag(q)),
+            Step::Sin => exact(sin_diag(q)),
+            Step::Identity => exact((q, T::ONE)),
             #[cfg(feature = "quadrature")]
             Step::Quadrature { phi, dphi } => quadrature::diag(phi, dphi, q),
         }
@@ -386,6 +396,20 @@ impl<T: Real> Step<T> {
             _ => {
                 let (q2, dot) = self.diag(q);
                 (q2, t * dot)
+            }
+        }
+    }
+
+    /// [`diag_ntk`](Self::diag_ntk), with the quadrature's error estimate
+    /// relative to the outputs ([`relative_error`]; 0 for the closed forms).
+    #[inline]
+    pub fn diag_ntk_estimated(&self, q: T, t: T) -> ((T, T), T) {
+        match *self {
+            Step::Affine { .. } | Step::AffineStandard { .. } => (self.diag_ntk(q, t), T::ZERO),
+            _ => {
+                let ((q2, dot), (eq, ed)) = self.diag_estimated(q);
+                let err = relative_error(eq, q2) + relative_error(ed, dot);
+                ((q2, t * dot), err)
             }
         }
     }
@@ -482,17 +506,33 @@ impl<T: Real> Step<T> {
 
     /// The pair map of a nonlinearity: (Σ₁₂′, Σ̇₁₂). Affine steps and the
     /// identity return (Σ₁₂, 1); they are applied separately.
+    /// With estimates of the absolute errors of the quadrature (0 for the
+    /// closed forms).
     #[inline]
-    pub fn pair(&self, vi: Var<T>, vj: Var<T>, k: T) -> (T, T) {
+    pub fn pair_estimated(&self, vi: Var<T>, vj: Var<T>, k: T) -> ((T, T), (T, T)) {
+        let exact = |v| (v, (T::ZERO, T::ZERO));
         match *self {
-            Step::AbRelu(c) => c.pair(vi, vj, k),
-            Step::Erf => erf_pair(vi, vj, k),
-            Step::Gelu => gelu_pair(vi, vj, k),
-            Step::Sin => sin_pair(vi, vj, k),
+            Step::AbRelu(c) => exact(c.pair(vi, vj, k)),
+            Step::Erf => exact(erf_pair(vi, vj, k)),
+            Step::Gelu => exact(gelu_pair(vi, vj, k)),
+            Step::Sin => exact(sin_pair(vi, vj, k)),
             #[cfg(feature = "quadrature")]
             Step::Quadrature { phi, dphi } => quadrature::pair(phi, dphi, vi, vj, k),
-            Step::Affine { .. } | Step::AffineStandard { .. } | Step::Identity => (k, T::ONE),
+            Step::Affine { .. } | Step::AffineStandard { .. } | Step::Identity => {
+                exact((k, T::ONE))
+            }
         }
+    }
+}
+
+/// An absolute error estimate `e` relative to the scale `v`: 0 when `e` is 0
+/// (whatever `v`), ∞ or NaN when `v` cannot carry it.
+#[inline(always)]
+pub(crate) fn relative_error<T: Real>(e: T, v: T) -> T {
+    if e == T::ZERO {
+        T::ZERO
+    } else {
+        e / v.abs()
     }
 }
 
@@ -511,6 +551,10 @@ pub(crate) struct Traced<T> {
     pub k: T,
     pub out: (T, T),
     pub diag: [(T, T); 2],
+    /// The quadrature's error estimates relative to the diagonal scale: of
+    /// Σ′₁₂ (by √(Σ′₁₁Σ′₂₂)) and Σ̇₁₂ (by √(Σ̇₁₁Σ̇₂₂)), and the worst of the
+    /// two diagonal maps' (0 for the closed forms).
+    pub quad: (T, T, T),
 }
 
 /// [`apply_pair`], with what a nonlinear step computed (`None` for the
@@ -539,14 +583,25 @@ pub(crate) fn apply_pair_traced<T: Real>(
         _ => {
             let vi = Var::new(s.sigma11);
             let vj = Var::new(s.sigma22);
-            let (k, dot) = step.pair(vi, vj, s.sigma12);
-            let diag = [step.diag(s.sigma11), step.diag(s.sigma22)];
+            let ((k, dot), (ek, et)) = step.pair_estimated(vi, vj, s.sigma12);
+            let (d1, e1) = step.diag_estimated(s.sigma11);
+            let (d2, e2) = step.diag_estimated(s.sigma22);
+            let diag = [d1, d2];
+            let quad = (
+                relative_error(ek, (d1.0 * d2.0).sqrt()),
+                relative_error(et, (d1.1 * d2.1).sqrt()),
+                worse_of(
+                    relative_error(e1.0, d1.0) + relative_error(e1.1, d1.1),
+                    relative_error(e2.0, d2.0) + relative_error(e2.1, d2.1),
+                ),
+            );
             let traced = Traced {
                 vi,
                 vj,
                 k: s.sigma12,
                 out: (k, dot),
                 diag,
+                quad,
             };
             let next = PairState {
                 sigma11: diag[0].0,

@@ -8,7 +8,7 @@
 //! a Gram matrix is computed once per input, by the exact diagonal maps.
 
 use super::arch::Architecture;
-use super::dual::{apply_pair_traced, Step, Var};
+use super::dual::{apply_pair_traced, relative_error, Step, Var};
 use super::layer::PairState;
 use super::precision::{self, worse, Errors, Input};
 use crate::{Error, Real};
@@ -114,7 +114,7 @@ fn check_inputs<T: Real, X: Rows<T> + ?Sized>(x: &X, d: Option<usize>) -> Result
                 what: "all inputs must have the same length",
             });
         }
-        crate::error::check_finite(r, "inputs")?;
+        crate::simd::check_finite(r, "inputs")?;
     }
     Ok(d)
 }
@@ -168,7 +168,7 @@ fn judge<T: Real, M: RowsMut<T> + ?Sized>(
 ) -> Result<(), Error> {
     let verdict = if !(all_finite(nngp, rows, cols) && all_finite(ntk, rows, cols)) {
         Err(Error::Overflow { what: "kernel" })
-    } else if precision::ENABLED && !precision::accepted(error) {
+    } else if !precision::accepted(error) {
         Err(Error::PrecisionLoss { what: "kernel" })
     } else {
         Ok(())
@@ -319,6 +319,12 @@ where
     let mut ic = [Input::default(); TILE];
     let mut q2r = [T::ZERO; TILE];
     let mut q2c = [T::ZERO; TILE];
+    let mut sr = [(T::ZERO, T::ZERO); TILE];
+    let mut sc = [(T::ZERO, T::ZERO); TILE];
+    // The quadrature's error estimates, relative to the diagonal scale: with
+    // the error bounds carried through the layers, and without them, the
+    // worst of any one layer.
+    let mut quad = T::ZERO;
     for step in steps {
         match *step {
             Step::Identity => continue,
@@ -344,10 +350,13 @@ where
                 }
                 // The per-input error factors and the variances after this
                 // step, from the diagonal maps.
-                prepare(step, &qr[..nr.min(TILE)], &mut ir, &mut q2r);
-                prepare(step, &qc[..nc.min(TILE)], &mut ic, &mut q2c);
+                let diagonal = worse(
+                    prepare(step, &qr[..nr.min(TILE)], &mut ir, &mut q2r, &mut sr),
+                    prepare(step, &qc[..nc.min(TILE)], &mut ic, &mut q2c, &mut sc),
+                );
                 let (vr, vc) = (&vr[..nr.min(TILE)], &vc[..nc.min(TILE)]);
                 let (ir, ic) = (&ir[..nr.min(TILE)], &ic[..nc.min(TILE)]);
+                let (sr, sc) = (&sr[..nr.min(TILE)], &sc[..nc.min(TILE)]);
                 let kink = step.kink();
                 errors.begin(kink, step.symmetries(), matches!(step, Step::Sin));
                 let second = |vi, vj, k, out, cs| step.second_moment(vi, vj, k, out, cs);
@@ -360,14 +369,19 @@ where
                     vc,
                     ir,
                     ic,
+                    sr,
+                    sc,
                     first: &first,
                     errors: &mut errors,
                 };
-                match *step {
+                let exact = |m: (T, T)| (m, (T::ZERO, T::ZERO));
+                let pairs = match *step {
                     // With few registers (microcontrollers), one loop through
                     // the generic pair map serves every nonlinearity: the
                     // specialised loops below would cost flash, not time.
-                    _ if !crate::simd::WIDE => sweep(tiles, |a, b, k| step.pair(a, b, k), second),
+                    _ if !crate::simd::WIDE => {
+                        sweep(tiles, |a, b, k| step.pair_estimated(a, b, k), second)
+                    }
                     Step::AbRelu(c) => {
                         let Tile {
                             nngp, ntk, errors, ..
@@ -389,13 +403,30 @@ where
                             };
                             c.row(vi, sq, r, krow, trow);
                         }
+                        T::ZERO
                     }
-                    Step::Erf => sweep(tiles, super::dual::erf_pair, second),
-                    Step::Gelu => sweep(tiles, super::dual::gelu_pair, second),
-                    Step::Sin => sweep(tiles, super::dual::sin_pair, second),
-                    _ => sweep(tiles, |a, b, k| step.pair(a, b, k), second),
+                    Step::Erf => sweep(
+                        tiles,
+                        |a, b, k| exact(super::dual::erf_pair(a, b, k)),
+                        second,
+                    ),
+                    Step::Gelu => sweep(
+                        tiles,
+                        |a, b, k| exact(super::dual::gelu_pair(a, b, k)),
+                        second,
+                    ),
+                    Step::Sin => sweep(
+                        tiles,
+                        |a, b, k| exact(super::dual::sin_pair(a, b, k)),
+                        second,
+                    ),
+                    _ => sweep(tiles, |a, b, k| step.pair_estimated(a, b, k), second),
                 };
                 errors.end();
+                if precision::ENABLED {
+                    errors.quadrature_diagonal(diagonal);
+                }
+                quad = worse(quad, worse(pairs, diagonal));
                 qr = q2r;
                 qc = q2c;
             }
@@ -406,7 +437,11 @@ where
             }
         }
     }
-    errors.estimate()
+    if precision::ENABLED {
+        worse(errors.estimate(), quad)
+    } else {
+        quad
+    }
 }
 
 /// The bends of an affine layer (`w2`, `b2`) on the tile's collinear pairs,
@@ -462,17 +497,35 @@ fn contracting_errors<T, M>(
 
 /// For each variance of `q`, the error factors of `step` and the variance
 /// after it (one out-of-line copy of the diagonal maps for rows and columns).
+/// Also the scales (√Σ′ᵢᵢ, √Σ̇ᵢᵢ) that the quadrature's pair errors are
+/// relative to, and the worst relative quadrature error of the diagonal
+/// maps (0 for the closed forms).
 #[inline(never)]
-fn prepare<T: Real>(step: &Step<T>, q: &[T], factors: &mut [Input<T>], next: &mut [T]) {
+fn prepare<T: Real>(
+    step: &Step<T>,
+    q: &[T],
+    factors: &mut [Input<T>],
+    next: &mut [T],
+    scales: &mut [(T, T)],
+) -> T {
     // The ABReLU family's wide path bounds its errors without the factors.
     let wanted = precision::ENABLED && !(crate::simd::WIDE && matches!(step, Step::AbRelu(_)));
-    for ((&q, f), n) in q.iter().zip(factors.iter_mut()).zip(next.iter_mut()) {
-        let (q2, dot) = step.diag(q);
+    let mut worst = T::ZERO;
+    for (((&q, f), n), sc) in q
+        .iter()
+        .zip(factors.iter_mut())
+        .zip(next.iter_mut())
+        .zip(scales.iter_mut())
+    {
+        let ((q2, dot), (eq, ed)) = step.diag_estimated(q);
         if wanted {
             *f = step.input_factors(q, q2, dot);
         }
         *n = q2;
+        *sc = (q2.abs().sqrt(), dot.abs().sqrt());
+        worst = worse(worst, relative_error(eq, q2) + relative_error(ed, dot));
     }
+    worst
 }
 
 #[inline(always)]
@@ -512,6 +565,9 @@ struct Tile<'a, T, M: ?Sized> {
     vc: &'a [Var<T>],
     ir: &'a [Input<T>],
     ic: &'a [Input<T>],
+    /// (√Σ′ᵢᵢ, √Σ̇ᵢᵢ) of the rows and columns after the step.
+    sr: &'a [(T, T)],
+    sc: &'a [(T, T)],
     first: &'a dyn Fn(usize) -> usize,
     errors: &'a mut Errors<T>,
 }
@@ -519,13 +575,15 @@ struct Tile<'a, T, M: ?Sized> {
 /// Applies the pair map `f` to a tile; returns the largest amplification of
 /// correlation errors and the largest sensitivity of Σ̇ over its pairs (see
 /// [`super::precision`]), with E[φ″(u)φ″(v)] from `second` (given the
-/// Cauchy–Schwarz bound of the per-input factors).
+/// Cauchy–Schwarz bound of the per-input factors). `f` gives the pair map
+/// and the absolute error estimates of a quadrature (0 for the closed
+/// forms); returns the largest of these relative to the diagonal scale.
 #[inline(always)]
-fn sweep<T, M, F, S>(tile: Tile<'_, T, M>, f: F, second: S)
+fn sweep<T, M, F, S>(tile: Tile<'_, T, M>, f: F, second: S) -> T
 where
     T: Real,
     M: RowsMut<T> + ?Sized,
-    F: Fn(Var<T>, Var<T>, T) -> (T, T),
+    F: Fn(Var<T>, Var<T>, T) -> ((T, T), (T, T)),
     S: Fn(Var<T>, Var<T>, T, (T, T), T) -> T,
 {
     let Tile {
@@ -537,37 +595,51 @@ where
         vc,
         ir,
         ic,
+        sr,
+        sc,
         first,
         errors,
     } = tile;
     let nc = vc.len();
-    for ((li, &vi), fi) in vr.iter().enumerate().zip(ir) {
+    let mut worst = T::ZERO;
+    for (((li, &vi), fi), &(si, di)) in vr.iter().enumerate().zip(ir).zip(sr) {
         let s = first(li);
-        let (Some(krow), Some(trow), Some(vcs), Some(fcs)) = (
+        let (Some(krow), Some(trow), Some(vcs), Some(fcs), Some(scs)) = (
             nngp.row_mut(r0 + li).get_mut(c0 + s..c0 + nc),
             ntk.row_mut(r0 + li).get_mut(c0 + s..c0 + nc),
             vc.get(s..),
             ic.get(s..),
+            sc.get(s..),
         ) else {
             continue;
         };
-        for (lj, (((k, t), &vj), fj)) in krow
+        for (lj, ((((k, t), &vj), fj), &(sj, dj))) in krow
             .iter_mut()
             .zip(trow.iter_mut())
             .zip(vcs)
             .zip(fcs)
+            .zip(scs)
             .enumerate()
         {
-            let (k2, dot) = f(vi, vj, *k);
+            let ((k2, dot), (ek, et)) = f(vi, vj, *k);
             if precision::ENABLED {
                 let e2 = second(vi, vj, *k, (k2, dot), fi.b * fj.b);
                 let (amp, curv) = (dot.abs() * fi.g * fj.g, e2 * fi.h * fj.h);
                 errors.pair((li, s + lj), (vi, vj, *k), (amp, curv));
             }
+            // Closed forms: both 0, and this folds away.
+            if ek != T::ZERO || et != T::ZERO {
+                let rel = (relative_error(ek, si * sj), relative_error(et, di * dj));
+                if precision::ENABLED {
+                    errors.quadrature((li, s + lj), rel);
+                }
+                worst = worse(worst, worse(rel.0, rel.1));
+            }
             *k = k2;
             *t *= dot;
         }
     }
+    worst
 }
 
 impl<T: Real, const CAP: usize> Architecture<T, CAP> {
@@ -605,12 +677,14 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
                 what: "the two inputs must have the same nonzero length",
             });
         }
-        crate::error::check_finite(x1, "inputs")?;
-        crate::error::check_finite(x2, "inputs")?;
+        crate::simd::check_finite(x1, "inputs")?;
+        crate::simd::check_finite(x2, "inputs")?;
         let mut s = PairState::from_inputs(x1, x2);
         input_in_range(x1, s.sigma11)?;
         input_in_range(x2, s.sigma22)?;
         let mut errors = precision::pair_start(x1, x2, &s);
+        // The worst quadrature error estimate of one layer (see `tile`).
+        let mut quad = T::ZERO;
         let (steps, len) = self.steps();
         for step in steps.get(..len).unwrap_or(&[]) {
             let (next, traced) = apply_pair_traced(step, s);
@@ -619,28 +693,39 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
             if precision::ENABLED {
                 precision::pair_step(&mut errors, step, &s, traced.as_ref());
             }
+            if let Some(t) = traced {
+                quad = worse(quad, worse(worse(t.quad.0, t.quad.1), t.quad.2));
+            }
             s = next;
         }
-        crate::error::check_result(&[s.sigma11, s.sigma12, s.sigma22, s.theta12], "kernel")?;
-        if precision::ENABLED && !precision::accepted(errors.estimate()) {
+        crate::simd::check_result(&[s.sigma11, s.sigma12, s.sigma22, s.theta12], "kernel")?;
+        let error = if precision::ENABLED {
+            worse(errors.estimate(), quad)
+        } else {
+            quad
+        };
+        if !precision::accepted(error) {
             return Err(Error::PrecisionLoss { what: "kernel" });
         }
         Ok(s)
     }
 
     /// NNGP and NTK of a single input with itself, by the exact diagonal
-    /// maps; [`Error::PrecisionLoss`] if a variance on the way leaves the
-    /// normal range (see [`input_in_range`]).
-    fn diagonal(&self, steps: &[Step<T>], x: &[T]) -> Result<(T, T), Error> {
+    /// maps, with the sum of the quadrature's relative error estimates;
+    /// [`Error::PrecisionLoss`] if a variance on the way leaves the normal
+    /// range (see [`input_in_range`]).
+    fn diagonal(&self, steps: &[Step<T>], x: &[T]) -> Result<(T, T, T), Error> {
         let mut q = crate::simd::dot(x, x) * (T::ONE / T::from_usize(x.len().max(1)));
         input_in_range(x, q)?;
         let mut t = T::ZERO;
+        let mut error = T::ZERO;
         for s in steps {
-            let (q2, t2) = s.diag_ntk(q, t);
+            let ((q2, t2), e) = s.diag_ntk_estimated(q, t);
             step_in_range(s, q, q2)?;
             (q, t) = (q2, t2);
+            error += e;
         }
-        Ok((q, t))
+        Ok((q, t, error))
     }
 
     fn gram_impl<X, M>(&self, x: &X, nngp: &mut M, ntk: &mut M) -> Result<(), Error>
@@ -655,8 +740,9 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         let (steps, len) = self.steps();
         let steps = steps.get(..len).unwrap_or(&[]);
         // Diagonal, once per input.
+        let mut error = T::ZERO;
         for i in 0..n {
-            let (q, t) = match self.diagonal(steps, x.row(i)) {
+            let (q, t, e) = match self.diagonal(steps, x.row(i)) {
                 Ok(d) => d,
                 Err(e) => {
                     poison(nngp, n, n);
@@ -664,6 +750,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
                     return Err(e);
                 }
             };
+            error = worse(error, e);
             if let Some(v) = nngp.row_mut(i).get_mut(i) {
                 *v = q;
             }
@@ -672,7 +759,6 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
             }
         }
         // Upper triangle, tile by tile.
-        let mut error = T::ZERO;
         for r0 in (0..n).step_by(TILE) {
             let nr = TILE.min(n - r0);
             for c0 in (r0..n).step_by(TILE) {

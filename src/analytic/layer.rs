@@ -246,7 +246,7 @@ impl<T: Real> Layer<T> {
     /// assert!(Layer::LeakyRelu { alpha: f64::NAN }.validate().is_err());
     /// ```
     pub fn validate(&self) -> Result<(), Error> {
-        let finite = |v: &[T]| crate::error::check_finite(v, "layer parameters");
+        let finite = |v: &[T]| crate::simd::check_finite(v, "layer parameters");
         match *self {
             Layer::Dense { w, b } => {
                 finite(&[w, b])?;

@@ -116,6 +116,9 @@ pub(crate) struct Errors<T> {
     tracking: bool,
     /// The NTK increment of the current nonlinearity (largest over pairs).
     t_step: T,
+    /// The largest quadrature error of Σ̇₁₂ of the current nonlinearity,
+    /// relative to √(Σ̇₁₁Σ̇₂₂).
+    t_quad: T,
     /// The current nonlinearity: its kink factor, whether it keeps
     /// collinear pairs collinear, and the variance error it feels.
     kink: T,
@@ -137,6 +140,7 @@ impl<T: Real> Errors<T> {
             amax: 0.0,
             tracking: false,
             t_step: T::ZERO,
+            t_quad: T::ZERO,
             kink: T::ZERO,
             homogeneous: false,
             parity: false,
@@ -214,6 +218,32 @@ impl<T: Real> Errors<T> {
         self.parity = parity;
         self.dq = if variances { self.q } else { T::ZERO };
         self.t_step = T::ZERO;
+        self.t_quad = T::ZERO;
+    }
+
+    /// The quadrature errors of pair (`i`, `j`) of the current nonlinearity,
+    /// after [`pair`](Self::pair): `k` of Σ′₁₂ relative to √(Σ′₁₁Σ′₂₂), a
+    /// correlation error of the output, and `t` of Σ̇₁₂ relative to
+    /// √(Σ̇₁₁Σ̇₂₂), which moves Θ₁₂ by as much relative to √(Θ₁₁Θ₂₂).
+    #[inline]
+    pub fn quadrature(&mut self, (i, j): (usize, usize), (k, t): (T, T)) {
+        let Some(a) = self.a.get_mut(i).and_then(|r| r.get_mut(j)) else {
+            return;
+        };
+        *a = narrow(T::from_f64(f64::from(*a)) + k);
+        if !(*a <= self.amax) {
+            self.amax = *a;
+        }
+        self.t_quad = worse(self.t_quad, t);
+    }
+
+    /// After [`end`](Self::end): the largest quadrature error of the
+    /// diagonal maps of the nonlinearity (of Σ′ᵢᵢ and Σ̇ᵢᵢ, each relative to
+    /// itself, summed), a relative error of the variances and of Θᵢᵢ.
+    pub fn quadrature_diagonal(&mut self, e: T) {
+        self.since += e;
+        self.q += e;
+        self.t += e;
     }
 
     /// One pair (`i`, `j`) of the nonlinearity, with (`vi`, `vj`, `k`)
@@ -370,7 +400,7 @@ impl<T: Real> Errors<T> {
     /// After the nonlinearity.
     pub fn end(&mut self) {
         let four = T::TWO * T::TWO * T::EPSILON;
-        self.t += self.t_step + four;
+        self.t += self.t_step + self.t_quad + four;
         self.since = four;
         self.q += four;
     }
@@ -497,7 +527,9 @@ pub(crate) fn pair_step<T: Real>(
             e.begin(step.kink(), step.symmetries(), matches!(step, Step::Sin));
             let spread = (t.out.1.abs() * f1.g * f2.g, e2 * f1.h * f2.h);
             e.pair((0, 0), (t.vi, t.vj, t.k), spread);
+            e.quadrature((0, 0), (t.quad.0, t.quad.1));
             e.end();
+            e.quadrature_diagonal(t.quad.2);
         }
         _ => {}
     }

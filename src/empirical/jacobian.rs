@@ -11,7 +11,7 @@
 use super::gram::{self, Layout, Mode, Segment};
 use super::range::{note, zero_on_range, Diagonal};
 use super::JacobianModel;
-use crate::error::check_result;
+use crate::simd::check_result;
 use crate::{Error, Real};
 
 /// Parameters per contraction block.

@@ -21,6 +21,10 @@
 //! `[i][j][k][k']`). The plain forms use neural-tangents' default trace
 //! convention: the mean over outputs of the diagonal blocks.
 //!
+//! [`MonteCarlo`] averages the NNGP and the structured NTK of a network over
+//! random initialisations, the finite-width estimate of the infinite-width
+//! kernels of [`analytic`](crate::analytic).
+//!
 //! ```
 //! use ntk::empirical::{jacobian, structured};
 //! use ntk::nn::{Dense, Relu};
@@ -48,12 +52,15 @@
 
 mod gram;
 pub mod jacobian;
+pub mod monte_carlo;
 mod range;
 pub mod structured;
 
-use crate::error::check_finite;
 use crate::nn::{FlatGradient, GradSink, Module, Params, Zeroed};
+use crate::simd::check_finite;
 use crate::{Error, Real};
+
+pub use monte_carlo::MonteCarlo;
 
 /// A model whose per-input parameter Jacobian can be written into a flat
 /// buffer: what the Jacobian-contraction NTK needs ("NTK for generic

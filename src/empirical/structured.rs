@@ -14,8 +14,8 @@
 
 use super::gram::{self, Layout, Mode, Segment};
 use super::range::{note, zero_on_range, Diagonal};
-use crate::error::{check_finite, check_result};
 use crate::nn::{GradSink, Module, Params, Zeroed};
+use crate::simd::{check_finite, check_result};
 use crate::{Error, Real};
 
 /// Elements of one input's record for a network with `outputs` outputs.

@@ -4,8 +4,8 @@
 
 use super::solve::{backward_in_place, forward_in_place, solve_columns_in_place};
 use super::{check_lower_finite, is_singular, lower_max_abs, Regularizer};
-use crate::error::{check_finite, check_result};
 use crate::outputs::zero_on_error;
+use crate::simd::{check_finite, check_result};
 use crate::simd::{dot, dot4};
 use crate::{Error, Real};
 

@@ -115,7 +115,7 @@ impl<T: Real> Regularizer<T> {
                 let trace: T = k.iter().enumerate().map(|(i, row)| row[i]).sum();
                 let amount = r * trace / T::from_usize(N);
                 // A finite diagonal whose trace, or its multiple, overflows.
-                crate::error::check_result(&[trace, amount], "regulariser")?;
+                crate::simd::check_result(&[trace, amount], "regulariser")?;
                 Ok(amount)
             }
             Regularizer::Relative(_) => Ok(T::ZERO),
@@ -169,7 +169,7 @@ pub(crate) fn check_lower_finite<T: Real, const N: usize>(
     what: &'static str,
 ) -> Result<(), Error> {
     for (i, row) in a.iter().enumerate() {
-        crate::error::check_finite(&row[..=i], what)?;
+        crate::simd::check_finite(&row[..=i], what)?;
     }
     Ok(())
 }

@@ -2,9 +2,9 @@
 //! `L·Lᵀ·x = b` for vectors and for the columns or rows of a matrix.
 
 use super::cholesky::check_factor;
-use crate::error::{check_finite, check_result};
 use crate::outputs::zero_on_error;
 use crate::simd::{axpy, dot};
+use crate::simd::{check_finite, check_result};
 use crate::{Error, Real};
 
 /// `x ← L⁻¹·x` on the leading `x.len()` rows of `l` (forward substitution).

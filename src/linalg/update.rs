@@ -3,9 +3,9 @@
 
 use super::cholesky::{check_factor, check_rank};
 use super::{hypot, is_singular};
-use crate::error::{check_finite, check_result};
 use crate::outputs::zero_on_error;
 use crate::simd::dot;
+use crate::simd::{check_finite, check_result};
 use crate::{Error, Real};
 
 /// Appends one point to a Cholesky factor in O(n²): given the factor `L` of

@@ -42,66 +42,13 @@ mod activation;
 mod dense;
 mod tuple;
 
+/// Re-exported from [`real`](crate::real), where the scalar types implement it.
+pub use crate::real::Zeroed;
 pub use activation::{Abs, Activation, Erf, Gelu, Identity, LeakyRelu, Relu, Sin, Tanh};
 pub use dense::{Dense, Parameterization};
 
-use crate::{error::check_finite, simd, Error, Real, Rng};
-
-/// Values with an all-zero state: layers, networks, caches and the crate's
-/// large buffers.
-///
-/// [`Zeroed::ZEROED`] is a constant, so a value of any size can live in a
-/// `static` (in `.bss`, zero-initialised by the loader) and be filled in
-/// place ([`Params::init_ntk`] for a network) without ever being built on the
-/// stack. A dense layer's zero has σw = σb = 0 and
-/// [`Parameterization::Ntk`]; an activation's zero is the activation (a leaky
-/// ReLU's slope is 0). See the [crate documentation](crate#large-shapes).
-///
-/// # Examples
-///
-/// ```
-/// use ntk::nn::{Dense, Module, Params, Relu, Zeroed};
-/// use ntk::Rng;
-/// use std::sync::Mutex;
-///
-/// type Net = (Dense<f64, 2, 256>, Relu, Dense<f64, 256, 1>);
-/// // In `.bss`: nothing is built on the stack, at any width.
-/// static NET: Mutex<Net> = Mutex::new(Net::ZEROED);
-///
-/// let mut net = NET.lock().unwrap();
-/// net.init_ntk(1.5, 0.1, &mut Rng::new(0));
-/// // The same network, bit for bit, as building the layers by value.
-/// let mut rng = Rng::new(0);
-/// let by_value: Net = (Dense::ntk(1.5, 0.1, &mut rng), Relu, Dense::ntk(1.5, 0.1, &mut rng));
-/// assert!(*net == by_value);
-/// ```
-pub trait Zeroed: Sized {
-    /// The all-zero value.
-    const ZEROED: Self;
-
-    /// The all-zero value, [`Zeroed::ZEROED`] (built on the stack: for
-    /// large values prefer the constant in a `static` or a heap allocation).
-    fn zeroed() -> Self {
-        Self::ZEROED
-    }
-}
-
-impl Zeroed for f32 {
-    const ZEROED: Self = 0.0;
-}
-impl Zeroed for f64 {
-    const ZEROED: Self = 0.0;
-}
-impl Zeroed for () {
-    const ZEROED: Self = ();
-}
-impl<X: Zeroed, const N: usize> Zeroed for [X; N] {
-    const ZEROED: Self = [const { X::ZEROED }; N];
-
-    fn zeroed() -> Self {
-        core::array::from_fn(|_| X::zeroed())
-    }
-}
+use crate::simd::{self, check_finite};
+use crate::{Error, Real, Rng};
 
 /// Receives each dense layer's gradient factors during a backward pass.
 ///

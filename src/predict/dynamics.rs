@@ -2,10 +2,10 @@
 //! flow or `k` steps of gradient descent, and the largest stable learning rate.
 
 use super::{check_learning_rate, check_rows, output, Filter};
-use crate::error::check_result;
 use crate::linalg::{apply_matrix_function_checked, max_eigenvalue, EigenOptions, Regularizer};
 use crate::linalg::{Cholesky, Spectrum};
 use crate::simd::axpy;
+use crate::simd::check_result;
 use crate::{Error, Real};
 
 /// Scratch space of [`GradientDescentMse::test_outputs_direct`]: an `N × N`

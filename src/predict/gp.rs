@@ -2,10 +2,10 @@
 //! factor of the train kernel.
 
 use super::{check_rows, minus_gram, output, GradientDescentMse};
-use crate::error::{check_finite, check_result};
 use crate::linalg::Cholesky;
 use crate::outputs::zero_on_error;
 use crate::simd::dot;
+use crate::simd::{check_finite, check_result};
 use crate::{Error, Real};
 
 /// NNGP posterior mean `K(x, X)·(K + εI)⁻¹·Y` (neural-tangents' `gp_inference`),

@@ -72,9 +72,9 @@ pub use crate::linalg::Factor;
 /// [`crate::linalg::Spectrum`], re-exported here for one release.
 pub use crate::linalg::Spectrum;
 
-use crate::error::{check_finite, check_result};
 use crate::outputs::zero_on_error;
 use crate::simd::dot;
+use crate::simd::{check_finite, check_result};
 use crate::{Error, Real};
 
 /// The eigenvalue filters of the dynamics: `h(λ)` for train outputs (the

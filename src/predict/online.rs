@@ -1,10 +1,10 @@
 //! Online Gaussian-process regression: points pushed and dropped one at a
 //! time, each in O(n²).
 
-use crate::error::{check_finite, check_result};
 use crate::linalg::{cholesky_append, cholesky_remove_first};
 use crate::outputs::zero_on_error;
 use crate::simd::{axpy, dot};
+use crate::simd::{check_finite, check_result};
 use crate::{Error, Real};
 
 /// Online Gaussian-process (kernel) regression for on-device learning:

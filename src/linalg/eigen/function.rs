@@ -3,9 +3,9 @@
 
 use super::tridiagonal::{apply_reflector, rotate_rows, tql, tridiagonalize};
 use super::{copy_lower_scaled, EigenOptions};
-use crate::error::{check_finite, check_result};
 use crate::linalg::check_lower_finite;
 use crate::outputs::zero_on_error;
+use crate::simd::{check_finite, check_result};
 use crate::{Error, Real};
 
 /// `out = g(A)·B` for a symmetric `A` (lower triangle read) and `K`

@@ -20,8 +20,8 @@ pub use values::{
 };
 
 use super::check_lower_finite;
-use crate::error::check_result;
 use crate::outputs::zero_on_error;
+use crate::simd::check_result;
 use crate::{Error, Real};
 use tridiagonal::{form_qt, rotate_rows, tql, tridiagonalize};
 

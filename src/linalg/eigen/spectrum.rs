@@ -1,10 +1,10 @@
 //! The eigendecomposition of a regularised kernel as an owned value.
 
 use super::{eigh, EigenOptions};
-use crate::error::check_result;
 use crate::linalg::Regularizer;
 use crate::outputs::{zero_on_error, Output};
 use crate::simd::axpy;
+use crate::simd::check_result;
 use crate::{Error, Real};
 
 /// The eigendecomposition `Θ + ε·I = V·Λ·Vᵀ` of a regularised train kernel,

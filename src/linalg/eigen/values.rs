@@ -3,8 +3,8 @@
 
 use super::tridiagonal::{tql, tridiagonalize};
 use super::{decompose, EigenOptions, Vectors};
-use crate::error::check_result;
 use crate::outputs::zero_on_error;
+use crate::simd::check_result;
 use crate::{Error, Real};
 
 /// Eigenvalues only (ascending), by tridiagonalisation and QL without

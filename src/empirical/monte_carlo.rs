@@ -9,7 +9,7 @@
 //!   convention: mean over outputs).
 //!
 //! They converge to the kernels of the corresponding
-//! [`Architecture`](super::Architecture) (NTK parameterisation): the NTK
+//! [`Architecture`](crate::analytic::Architecture) (NTK parameterisation): the NTK
 //! of one wide network is already close to its limit (relative fluctuations
 //! of order 1/√width, averaged down by √S), while the NNGP estimate is a
 //! sample covariance of the outputs, with a relative error of order √(2/S)
@@ -25,7 +25,7 @@ use crate::{Error, Real, Rng};
 /// # Examples
 ///
 /// ```
-/// use ntk::analytic::monte_carlo;
+/// use ntk::empirical::monte_carlo;
 /// use ntk::nn::{Dense, Relu};
 /// type Net = (Dense<f64, 2, 8>, Relu, Dense<f64, 8, 1>);
 /// assert_eq!(
@@ -49,7 +49,8 @@ pub const fn workspace_len<T: Real, Net: Params<T>>(inputs: usize, outputs: usiz
 /// # Examples
 ///
 /// ```
-/// use ntk::analytic::{monte_carlo::{self, MonteCarlo}, Architecture};
+/// use ntk::analytic::Architecture;
+/// use ntk::empirical::monte_carlo::{self, MonteCarlo};
 /// use ntk::nn::{Dense, Relu};
 /// use ntk::Rng;
 ///
@@ -89,7 +90,7 @@ impl MonteCarlo {
     /// # Examples
     ///
     /// ```
-    /// use ntk::analytic::MonteCarlo;
+    /// use ntk::empirical::MonteCarlo;
     /// assert_eq!(MonteCarlo::new(16, 1)?.samples(), 16);
     /// assert!(MonteCarlo::new(0, 1).is_err());
     /// # Ok::<(), ntk::Error>(())
@@ -131,7 +132,7 @@ impl MonteCarlo {
     /// # Examples
     ///
     /// ```
-    /// use ntk::analytic::{monte_carlo, MonteCarlo};
+    /// use ntk::empirical::{monte_carlo, MonteCarlo};
     /// use ntk::nn::{Dense, Erf};
     /// use ntk::Rng;
     /// type Net = (Dense<f32, 1, 64>, Erf, Dense<f32, 64, 2>);
@@ -165,7 +166,7 @@ impl MonteCarlo {
                 given: work.len(),
             });
         }
-        crate::error::check_finite(x.as_flattened(), "inputs")?;
+        crate::simd::check_finite(x.as_flattened(), "inputs")?;
         for row in nngp.iter_mut().chain(ntk.iter_mut()) {
             row.fill(T::ZERO);
         }
