@@ -9,7 +9,7 @@
 //! They exist for the types of this crate that are valid when every byte is
 //! zero — the sealed trait [`Zeroable`]: floats, arrays and tuples of them,
 //! the layers of [`nn`](crate::nn) and the networks built from them, and the
-//! large state of [`predict`](crate::predict) ([`Spectrum`], [`Factor`],
+//! large state of [`predict`](crate::predict) ([`Spectrum`], [`Cholesky`],
 //! [`OnlineGp`]). The crate's one `unsafe` block is [`zeroed`]'s.
 //!
 //! Without `alloc` the same values fit in a `static` (zero-initialised
@@ -21,7 +21,7 @@
 //! ```
 //! use ntk::boxed;
 //! use ntk::nn::{Dense, Module, Relu};
-//! use ntk::predict::Spectrum;
+//! use ntk::linalg::Spectrum;
 //! use ntk::Rng;
 //!
 //! type Net = (Dense<f64, 2, 1024>, Relu, Dense<f64, 1024, 1024>, Relu, Dense<f64, 1024, 1>);
@@ -35,10 +35,11 @@
 use alloc::alloc::{alloc_zeroed, handle_alloc_error, Layout};
 use alloc::boxed::Box;
 
+use crate::linalg::{Cholesky, Spectrum};
 use crate::nn::{
     Abs, Dense, Erf, Gelu, Identity, LeakyRelu, Parameterization, Params, Relu, Sin, Tanh, Zeroed,
 };
-use crate::predict::{Factor, OnlineGp, Spectrum};
+use crate::predict::OnlineGp;
 use crate::{Real, Rng};
 
 mod sealed {
@@ -52,7 +53,7 @@ mod sealed {
 /// tuples (up to 12) of `Zeroable` types, the layers of [`crate::nn`]
 /// ([`Dense`] — its [`Parameterization`] is a `u8` whose 0 is
 /// [`Parameterization::Ntk`] — and the activations), and [`Spectrum`],
-/// [`Factor`] and [`OnlineGp`]. None of them holds a reference, a pointer,
+/// [`Cholesky`] and [`OnlineGp`]. None of them holds a reference, a pointer,
 /// a `bool`, a `char` or an enum without a zero variant.
 pub trait Zeroable: Zeroed + sealed::Sealed {}
 
@@ -78,7 +79,7 @@ zeroable! {
     impl[] Tanh;
     impl[] Identity;
     impl[T: Real, const N: usize] Spectrum<T, N>;
-    impl[T: Real, const N: usize] Factor<T, N>;
+    impl[T: Real, const N: usize] Cholesky<T, N>;
     impl[T: Real, const CAP: usize, const K: usize] OnlineGp<T, CAP, K>;
 }
 

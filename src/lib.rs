@@ -44,8 +44,9 @@
 //! | [`nn`] | layers with const-generic shapes ([`nn::Dense`], activations), tuples compose them; forward with a cache, backward into a gradient of the network's own type |
 //! | [`empirical`] | the empirical NTK by the structured (factored) method and by Jacobian contraction, train×train and test×train, trace or full K×K blocks; Monte Carlo averages over random initialisations |
 //! | [`analytic`] | the infinite-width NNGP and NTK in closed form, and the architecture text format |
-//! | [`linalg`] | Cholesky, solves, symmetric eigensolver on const-size matrices |
-//! | [`predict`] | kernel regression and gradient-descent dynamics |
+//! | [`linalg`] | Cholesky factorisation, triangular solves and O(N²) updates, symmetric eigensolvers (tridiagonal + QL, Jacobi), matrix functions, and the owned decompositions [`linalg::Cholesky`] and [`linalg::Spectrum`] |
+//! | [`predict`] | what the kernel predicts: gradient-descent and gradient-flow dynamics, the NNGP posterior, the infinite ensemble, online GP regression |
+//! | [`train`] | full-batch gradient descent of a finite network on the MSE loss, and how far its empirical NTK moves while it trains |
 //! | [`real`], [`simd`], [`rng`] | the scalar trait and math backend, vectorisable kernels, the generator |
 //! | `boxed` | with the `alloc` feature: large values allocated zeroed and filled in place |
 //!
@@ -65,7 +66,7 @@
 //!
 //! ## Large shapes
 //!
-//! A network, a Gram matrix or a [`predict::Spectrum`] is a plain value whose
+//! A network, a Gram matrix or a [`linalg::Spectrum`] is a plain value whose
 //! size is in its type: a 2-1024-1024-1 `f64` network is 8.4 MiB, an
 //! N = 512 `f64` Gram matrix 2 MiB. Built by value (`let net: Net = (Dense::ntk(..), ..)`,
 //! or `Box::new(..)`, which builds on the stack first) they need that much
@@ -137,6 +138,7 @@ pub mod empirical;
 pub mod error;
 pub mod linalg;
 pub mod nn;
+mod outputs;
 pub mod predict;
 pub mod real;
 pub mod rng;

@@ -30,6 +30,7 @@
 //! ```
 
 use crate::nn::{Module, Params, Zeroed};
+use crate::outputs::zero_on_error;
 use crate::simd::{check_finite, check_result};
 use crate::{Error, Real};
 
@@ -109,18 +110,14 @@ where
     T: Real,
     Net: Module<T, [T; D], Output = [T; K]>,
 {
-    let r = (|| {
+    zero_on_error(out, |out| {
         for (o, x) in out.iter_mut().zip(xs) {
             check_finite(x, "inputs")?;
             *o = net.eval(x);
             check_result(o, "outputs")?;
         }
         Ok(())
-    })();
-    if r.is_err() {
-        *out = [[T::ZERO; K]; N];
-    }
-    r
+    })
 }
 
 /// One full-batch gradient-descent step `θ ← θ − η·∇L(θ)`; returns the loss

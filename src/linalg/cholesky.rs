@@ -1,11 +1,12 @@
 //! Cholesky factorisation, triangular solves, log-determinant and the O(N²)
 //! online updates of a factor.
+//! The factor of a regularised kernel as an owned value: [`Cholesky`].
 
-use super::{
-    check_lower_finite, hypot, is_singular, lower_max_abs, zero_matrix, zero_on_error, Regularizer,
-};
-use crate::simd::{axpy, dot, dot4};
+use super::solve::{backward_in_place, forward_in_place, solve_columns_in_place};
+use super::{check_lower_finite, is_singular, lower_max_abs, Regularizer};
+use crate::outputs::zero_on_error;
 use crate::simd::{check_finite, check_result};
+use crate::simd::{dot, dot4};
 use crate::{Error, Real};
 
 /// Cholesky factor `L` (lower triangular, positive diagonal) of `K + ε·I`,
@@ -121,7 +122,7 @@ fn factor_in_place<T: Real, const N: usize>(l: &mut [[T; N]], norm: T) -> Result
 /// an unpivoted Cholesky is `λ_min / vₙ²`, `v` the eigenvector), so the
 /// smallest eigenvalue is estimated as `1 / ‖K⁻¹‖₁` and put to
 /// [`is_singular`]. Reports the row of the smallest pivot.
-fn check_rank<T: Real, const N: usize>(l: &[[T; N]], norm: T) -> Result<(), Error> {
+pub(super) fn check_rank<T: Real, const N: usize>(l: &[[T; N]], norm: T) -> Result<(), Error> {
     let n = l.len().min(N);
     if n == 0 {
         return Ok(());
@@ -204,7 +205,10 @@ fn inverse_norm_estimate<T: Real, const N: usize>(l: &[[T; N]], s: T) -> T {
 
 /// Checks that `l` can serve as a Cholesky factor: finite lower triangle,
 /// positive diagonal.
-fn check_factor<T: Real, const N: usize>(l: &[[T; N]; N], n: usize) -> Result<(), Error> {
+pub(super) fn check_factor<T: Real, const N: usize>(
+    l: &[[T; N]; N],
+    n: usize,
+) -> Result<(), Error> {
     for (i, row) in l.iter().enumerate().take(n) {
         check_finite(&row[..=i], "Cholesky factor")?;
         if row[i].is_nan() || row[i] <= T::ZERO {
@@ -212,242 +216,6 @@ fn check_factor<T: Real, const N: usize>(l: &[[T; N]; N], n: usize) -> Result<()
         }
     }
     Ok(())
-}
-
-/// `x ← L⁻¹·x` on the leading `x.len()` rows of `l` (forward substitution).
-#[inline]
-pub(crate) fn forward_in_place<T: Real, const N: usize>(l: &[[T; N]], x: &mut [T]) {
-    for i in 0..x.len().min(l.len()) {
-        let row = &l[i];
-        let s = dot(&row[..i], &x[..i]);
-        x[i] = (x[i] - s) / row[i];
-    }
-}
-
-/// `x ← L⁻ᵀ·x` on the leading `x.len()` rows of `l` (backward substitution,
-/// by rows of `L`: contiguous axpys).
-#[inline]
-pub(crate) fn backward_in_place<T: Real, const N: usize>(l: &[[T; N]], x: &mut [T]) {
-    for i in (0..x.len().min(l.len())).rev() {
-        let row = &l[i];
-        x[i] /= row[i];
-        let xi = x[i];
-        let (head, _) = x.split_at_mut(i);
-        axpy(-xi, &row[..i], head);
-    }
-}
-
-/// Shared driver of the vector solves: validation, `op`, result check,
-/// zeros on error.
-fn vector_solve<T: Real, const N: usize>(
-    l: &[[T; N]; N],
-    b: &[T; N],
-    x: &mut [T; N],
-    op: impl FnOnce(&[[T; N]; N], &mut [T]),
-) -> Result<(), Error> {
-    let r = (|| {
-        check_factor(l, N)?;
-        check_finite(b, "right-hand side")?;
-        x.copy_from_slice(b);
-        op(l, x);
-        check_result(x, "solution")
-    })();
-    if r.is_err() {
-        x.fill(T::ZERO);
-    }
-    r
-}
-
-/// Solves `L·x = b` (forward substitution); `l` lower triangular as returned
-/// by [`cholesky`] (its upper triangle is not read).
-///
-/// # Examples
-///
-/// ```
-/// let l = [[2.0_f64, 0.0], [1.0, 1.0]];
-/// let mut x = [0.0; 2];
-/// ntk::linalg::solve_lower(&l, &[4.0, 3.0], &mut x)?;
-/// assert_eq!(x, [2.0, 1.0]);
-/// # Ok::<(), ntk::Error>(())
-/// ```
-///
-/// # Errors
-///
-/// [`Error::NotPositiveDefinite`] if a diagonal entry of `l` is not positive,
-/// [`Error::NonFinite`] for NaN/∞ in `l` or `b`, [`Error::Overflow`] if the
-/// solution overflows. On error `x` is filled with zeros.
-#[must_use = "the solve can fail"]
-pub fn solve_lower<T: Real, const N: usize>(
-    l: &[[T; N]; N],
-    b: &[T; N],
-    x: &mut [T; N],
-) -> Result<(), Error> {
-    vector_solve(l, b, x, |l, x| forward_in_place(l, x))
-}
-
-/// Solves `Lᵀ·x = b` (backward substitution) with `l` lower triangular.
-///
-/// # Examples
-///
-/// ```
-/// let l = [[2.0_f64, 0.0], [1.0, 1.0]];
-/// let mut x = [0.0; 2];
-/// ntk::linalg::solve_lower_transpose(&l, &[5.0, 1.0], &mut x)?; // [[2, 1], [0, 1]]·x = (5, 1)
-/// assert_eq!(x, [2.0, 1.0]);
-/// # Ok::<(), ntk::Error>(())
-/// ```
-///
-/// # Errors
-///
-/// As [`solve_lower`].
-#[must_use = "the solve can fail"]
-pub fn solve_lower_transpose<T: Real, const N: usize>(
-    l: &[[T; N]; N],
-    b: &[T; N],
-    x: &mut [T; N],
-) -> Result<(), Error> {
-    vector_solve(l, b, x, |l, x| backward_in_place(l, x))
-}
-
-/// Solves `K·x = b` given the Cholesky factor `L` of `K` (`K = L·Lᵀ`).
-///
-/// # Examples
-///
-/// ```
-/// use ntk::linalg::{cholesky, cholesky_solve, Regularizer};
-/// let k = [[2.0_f64, 0.0], [1.0, 2.0]];
-/// let mut l = [[0.0; 2]; 2];
-/// cholesky(&k, Regularizer::None, &mut l)?;
-/// let mut x = [0.0; 2];
-/// cholesky_solve(&l, &[3.0, 3.0], &mut x)?;
-/// assert!((x[0] - 1.0).abs() < 1e-12 && (x[1] - 1.0).abs() < 1e-12);
-/// # Ok::<(), ntk::Error>(())
-/// ```
-///
-/// # Errors
-///
-/// As [`solve_lower`].
-#[must_use = "the solve can fail"]
-pub fn cholesky_solve<T: Real, const N: usize>(
-    l: &[[T; N]; N],
-    b: &[T; N],
-    x: &mut [T; N],
-) -> Result<(), Error> {
-    vector_solve(l, b, x, |l, x| {
-        forward_in_place(l, x);
-        backward_in_place(l, x);
-    })
-}
-
-/// Solves `K·X = B` for `K` right-hand sides stored as the **columns** of the
-/// row-major `N × K` matrix `b` (the layout of targets `[[T; K]; N]`), given
-/// the Cholesky factor `L` of `K`.
-///
-/// # Examples
-///
-/// ```
-/// use ntk::linalg::{cholesky, cholesky_solve_columns, Regularizer};
-/// let k = [[2.0_f64, 0.0], [0.0, 4.0]];
-/// let mut l = [[0.0; 2]; 2];
-/// cholesky(&k, Regularizer::None, &mut l)?;
-/// let mut x = [[0.0; 3]; 2];
-/// cholesky_solve_columns(&l, &[[2.0, 4.0, 6.0], [4.0, 8.0, 12.0]], &mut x)?;
-/// assert!((x[0][2] - 3.0).abs() < 1e-12 && (x[1][0] - 1.0).abs() < 1e-12);
-/// # Ok::<(), ntk::Error>(())
-/// ```
-///
-/// # Errors
-///
-/// As [`solve_lower`].
-#[must_use = "the solve can fail"]
-pub fn cholesky_solve_columns<T: Real, const N: usize, const K: usize>(
-    l: &[[T; N]; N],
-    b: &[[T; K]; N],
-    x: &mut [[T; K]; N],
-) -> Result<(), Error> {
-    zero_on_error(x, |x| {
-        check_factor(l, N)?;
-        for row in b {
-            check_finite(row, "right-hand side")?;
-        }
-        x.copy_from_slice(b);
-        solve_columns_in_place(l, x);
-        for row in x.iter() {
-            check_result(row, "solution")?;
-        }
-        Ok(())
-    })
-}
-
-/// `X ← (L·Lᵀ)⁻¹·X` for the leading `x.len()` rows, columns as right-hand sides.
-pub(crate) fn solve_columns_in_place<T: Real, const N: usize, const K: usize>(
-    l: &[[T; N]; N],
-    x: &mut [[T; K]],
-) {
-    let n = x.len().min(N);
-    for i in 0..n {
-        let (top, rest) = x.split_at_mut(i);
-        let xi = &mut rest[0];
-        for (j, xj) in top.iter().enumerate() {
-            axpy(-l[i][j], xj, xi);
-        }
-        let inv = T::ONE / l[i][i];
-        for v in xi.iter_mut() {
-            *v *= inv;
-        }
-    }
-    for i in (0..n).rev() {
-        let (top, rest) = x.split_at_mut(i);
-        let xi = &mut rest[0];
-        let inv = T::ONE / l[i][i];
-        for v in xi.iter_mut() {
-            *v *= inv;
-        }
-        for (j, xj) in top.iter_mut().enumerate() {
-            axpy(-l[i][j], xi, xj);
-        }
-    }
-}
-
-/// Solves `K·x = r` for each **row** `r` of the row-major `M × N` matrix `b`
-/// (the layout of a test×train kernel `[[T; N]; M]`), given the Cholesky
-/// factor `L` of `K`: the result is `B·K⁻¹` since `K` is symmetric.
-///
-/// # Examples
-///
-/// ```
-/// use ntk::linalg::{cholesky, cholesky_solve_rows, Regularizer};
-/// let k = [[2.0_f64, 0.0], [0.0, 4.0]];
-/// let mut l = [[0.0; 2]; 2];
-/// cholesky(&k, Regularizer::None, &mut l)?;
-/// let mut x = [[0.0; 2]; 1];
-/// cholesky_solve_rows(&l, &[[2.0, 4.0]], &mut x)?;
-/// assert!((x[0][0] - 1.0).abs() < 1e-12 && (x[0][1] - 1.0).abs() < 1e-12);
-/// # Ok::<(), ntk::Error>(())
-/// ```
-///
-/// # Errors
-///
-/// As [`solve_lower`].
-#[must_use = "the solve can fail"]
-pub fn cholesky_solve_rows<T: Real, const N: usize, const M: usize>(
-    l: &[[T; N]; N],
-    b: &[[T; N]; M],
-    x: &mut [[T; N]; M],
-) -> Result<(), Error> {
-    zero_on_error(x, |x| {
-        check_factor(l, N)?;
-        for row in b {
-            check_finite(row, "right-hand side")?;
-        }
-        for (xr, br) in x.iter_mut().zip(b) {
-            xr.copy_from_slice(br);
-            forward_in_place(l, xr);
-            backward_in_place(l, xr);
-            check_result(xr, "solution")?;
-        }
-        Ok(())
-    })
 }
 
 /// `ln det K = 2·Σ ln Lᵢᵢ` from the Cholesky factor `L` of `K`.
@@ -473,171 +241,58 @@ pub fn log_det<T: Real, const N: usize>(l: &[[T; N]; N]) -> Result<T, Error> {
     Ok(v)
 }
 
-/// Appends one point to a Cholesky factor in O(n²): given the factor `L` of
-/// the `n × n` Gram matrix of the points held (leading block of `l`), the
-/// kernel row `k_row[j] = k(x_new, x_j)` (`j < n`) and `k_self =
-/// k(x_new, x_new)` (plus any jitter), writes row `n` of `l` so that the
-/// leading `(n+1) × (n+1)` block factors the enlarged Gram matrix.
+/// The Cholesky factor `L` of a regularised train kernel `Θ + ε·I = L·Lᵀ`,
+/// in caller-owned storage: what `t = ∞` predictions and the GP posterior need.
 ///
 /// # Examples
 ///
 /// ```
-/// use ntk::linalg::{cholesky, cholesky_append, Regularizer};
-/// let k = [[4.0_f64, 0.0, 0.0], [2.0, 3.0, 0.0], [1.0, 0.5, 2.0]];
-/// let mut whole = [[0.0; 3]; 3];
-/// cholesky(&k, Regularizer::None, &mut whole)?;
-/// let mut l = [[0.0; 3]; 3];
-/// for n in 0..3 {
-///     cholesky_append(&mut l, n, &k[n][..n], k[n][n])?;
-/// }
-/// for i in 0..3 {
-///     for j in 0..3 {
-///         assert!((l[i][j] - whole[i][j]).abs() < 1e-12);
-///     }
-/// }
+/// use ntk::linalg::{Cholesky, Regularizer};
+/// let mut f = Cholesky::<f64, 2>::new();
+/// f.compute(&[[4.0, 0.0], [2.0, 2.0]], Regularizer::None)?;
+/// assert_eq!(f.l()[0][0], 2.0);
 /// # Ok::<(), ntk::Error>(())
 /// ```
-///
-/// # Errors
-///
-/// [`Error::BufferTooSmall`] if `n + 1 > N` ([`Error::InvalidArgument`] if
-/// `n + 1` overflows); [`Error::InvalidArgument`] if `k_row.len() != n`;
-/// [`Error::NonFinite`] for NaN/∞ in the kernel values;
-/// [`Error::NotPositiveDefinite`]`{ index: n }` if the enlarged matrix is not
-/// positive definite (the new point is a numerical duplicate): the rank
-/// decision of [`cholesky`] on the enlarged matrix, tolerance `(n+1)·ε` times
-/// its largest absolute entry (its estimate of the smallest eigenvalue costs
-/// up to a dozen pairs of triangular solves, most of the update's O(n²)). On error the leading `n × n` factor is
-/// unchanged and row `n` of `l` (if `n < N`) is zero.
-#[must_use = "the update can fail"]
-pub fn cholesky_append<T: Real, const N: usize>(
-    l: &mut [[T; N]; N],
-    n: usize,
-    k_row: &[T],
-    k_self: T,
-) -> Result<(), Error> {
-    let Some(needed) = n.checked_add(1) else {
-        return Err(Error::InvalidArgument {
-            what: "number of points held must be below N",
-        });
-    };
-    if needed > N {
-        return Err(Error::BufferTooSmall { needed, given: N });
-    }
-    let checked = if k_row.len() != n {
-        Err(Error::InvalidArgument {
-            what: "kernel row length must equal the number of points held",
-        })
-    } else {
-        check_finite(k_row, "kernel row").and_then(|()| check_finite(&[k_self], "kernel diagonal"))
-    };
-    if let Err(e) = checked {
-        l[n].fill(T::ZERO);
-        return Err(e);
-    }
-    let (top, rest) = l.split_at_mut(n);
-    let row = &mut rest[0];
-    row.fill(T::ZERO);
-    row[..n].copy_from_slice(k_row);
-    // L₁₁·l = k_row, by rows of the held factor.
-    for i in 0..n {
-        let li = &top[i];
-        row[i] = (row[i] - dot(&row[..i], &li[..i])) / li[i];
-    }
-    let d = k_self - dot(&row[..n], &row[..n]);
-    // ‖K‖ of the enlarged matrix: the new row, and the diagonal held
-    // (Kᵢᵢ = ‖Lᵢ‖², the largest entry of a positive definite matrix).
-    let norm = top
-        .iter()
-        .enumerate()
-        .map(|(i, li)| dot(&li[..=i], &li[..=i]))
-        .chain(k_row.iter().map(|v| v.abs()))
-        .fold(k_self.abs(), T::max);
-    if is_singular(d, needed, norm) || !d.is_finite() || !crate::simd::all_finite(&row[..n]) {
-        row.fill(T::ZERO);
-        return Err(Error::NotPositiveDefinite { index: n });
-    }
-    row[n] = d.sqrt();
-    if check_rank(&l[..=n], norm).is_err() {
-        l[n].fill(T::ZERO);
-        return Err(Error::NotPositiveDefinite { index: n });
-    }
-    Ok(())
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cholesky<T, const N: usize> {
+    l: [[T; N]; N],
 }
 
-/// Removes the first of `n` points from a Cholesky factor in O(n²): shifts
-/// the leading block up and left by one and restores triangularity with a
-/// rank-one update (Givens rotations). Afterwards the leading
-/// `(n−1) × (n−1)` block of `l` factors the Gram matrix of points `1..n`, and
-/// row and column `n − 1` are zero. Removing the oldest point is an *update*
-/// (it adds `l₂₁·l₂₁ᵀ` back), so it cannot lose positive definiteness.
-///
-/// # Examples
-///
-/// ```
-/// use ntk::linalg::{cholesky, cholesky_remove_first, Regularizer};
-/// let k = [[4.0_f64, 0.0, 0.0], [2.0, 3.0, 0.0], [1.0, 0.5, 2.0]];
-/// let mut l = [[0.0; 3]; 3];
-/// cholesky(&k, Regularizer::None, &mut l)?;
-/// cholesky_remove_first(&mut l, 3)?;
-/// let sub = [[3.0, 0.0], [0.5, 2.0]];
-/// let mut want = [[0.0; 2]; 2];
-/// cholesky(&sub, Regularizer::None, &mut want)?;
-/// assert!((l[0][0] - want[0][0]).abs() < 1e-12);
-/// assert!((l[1][0] - want[1][0]).abs() < 1e-12 && (l[1][1] - want[1][1]).abs() < 1e-12);
-/// assert_eq!(l[2], [0.0; 3]);
-/// # Ok::<(), ntk::Error>(())
-/// ```
-///
-/// # Errors
-///
-/// [`Error::InvalidArgument`] if `n == 0` or `n > N`; [`Error::NonFinite`] /
-/// [`Error::NotPositiveDefinite`] if the leading block is not a valid factor
-/// (then `l` is unchanged); [`Error::Overflow`] if the update overflows (then
-/// `l` is zeroed).
-#[must_use = "the update can fail"]
-pub fn cholesky_remove_first<T: Real, const N: usize>(
-    l: &mut [[T; N]; N],
-    n: usize,
-) -> Result<(), Error> {
-    if n == 0 || n > N {
-        return Err(Error::InvalidArgument {
-            what: "number of points must be in 1..=N",
-        });
+impl<T: Real, const N: usize> Default for Cholesky<T, N> {
+    fn default() -> Self {
+        Self::new()
     }
-    check_factor(l, n)?;
-    let m = n - 1;
-    // v = l₂₁, column 0 below the diagonal.
-    let mut v = [T::ZERO; N];
-    for i in 0..m {
-        v[i] = l[i + 1][0];
-    }
-    for i in 0..m {
-        let (top, rest) = l.split_at_mut(i + 1);
-        top[i][..=i].copy_from_slice(&rest[0][1..=i + 1]);
-        top[i][i + 1..].fill(T::ZERO);
-    }
-    l[m].fill(T::ZERO);
-    // L₂₂'·L₂₂'ᵀ = L₂₂·L₂₂ᵀ + v·vᵀ, column by column.
-    for k in 0..m {
-        let lkk = l[k][k];
-        let r = hypot(lkk, v[k]);
-        let c = r / lkk;
-        let s = v[k] / lkk;
-        l[k][k] = r;
-        for i in k + 1..m {
-            let lik = (l[i][k] + s * v[i]) / c;
-            l[i][k] = lik;
-            v[i] = c * v[i] - s * lik;
+}
+
+/// [`Cholesky::new`]: every byte zero.
+impl<T: Real, const N: usize> crate::nn::Zeroed for Cholesky<T, N> {
+    const ZEROED: Self = Self::new();
+}
+
+impl<T: Real, const N: usize> Cholesky<T, N> {
+    /// An all-zero factor (usable in a `static`).
+    pub const fn new() -> Self {
+        Self {
+            l: [[T::ZERO; N]; N],
         }
     }
-    for (i, row) in l.iter().enumerate().take(m) {
-        if check_result(&row[..=i], "Cholesky update").is_err() {
-            zero_matrix(l);
-            return Err(Error::Overflow {
-                what: "Cholesky update",
-            });
-        }
+
+    /// Factorises `k + ε·I` (lower triangle of `k` read).
+    ///
+    /// # Errors
+    ///
+    /// As [`cholesky`]; on error the factor is zeroed.
+    pub fn compute(&mut self, k: &[[T; N]; N], reg: Regularizer<T>) -> Result<(), Error> {
+        cholesky(k, reg, &mut self.l)
     }
-    Ok(())
+
+    /// The lower-triangular factor.
+    pub fn l(&self) -> &[[T; N]; N] {
+        &self.l
+    }
+
+    /// `x ← (L·Lᵀ)⁻¹·x`, columns of `x` as right-hand sides.
+    pub(crate) fn solve_columns<const K: usize>(&self, x: &mut [[T; K]; N]) {
+        solve_columns_in_place(&self.l, x);
+    }
 }

@@ -9,6 +9,7 @@
 //! | Cholesky `K + εI = L·Lᵀ` | [`cholesky`], [`Regularizer`] |
 //! | solves with `L`, `Lᵀ`, `L·Lᵀ` | [`solve_lower`], [`solve_lower_transpose`], [`cholesky_solve`], [`cholesky_solve_columns`], [`cholesky_solve_rows`] |
 //! | log-determinant | [`log_det`] |
+//! | owned decompositions of a regularised kernel | [`Cholesky`], [`Spectrum`] |
 //! | online updates, O(N²) | [`cholesky_append`], [`cholesky_remove_first`] |
 //! | symmetric eigendecomposition | [`eigh`] (default), [`eigh_tridiagonal_ql`], [`eigh_jacobi`] |
 //! | spectrum only | [`eigenvalues`], [`min_eigenvalue`], [`max_eigenvalue`], [`condition_number`], [`is_positive_semidefinite`] |
@@ -36,18 +37,24 @@
 
 mod cholesky;
 mod eigen;
+mod solve;
+mod update;
 
-pub(crate) use cholesky::{forward_in_place, solve_columns_in_place};
 pub(crate) use eigen::apply_matrix_function_checked;
+pub(crate) use solve::forward_in_place;
 
-pub use cholesky::{
-    cholesky, cholesky_append, cholesky_remove_first, cholesky_solve, cholesky_solve_columns,
-    cholesky_solve_rows, log_det, solve_lower, solve_lower_transpose,
-};
+pub use cholesky::{cholesky, log_det, Cholesky};
 pub use eigen::{
     apply_matrix_function, condition_number, eigenvalues, eigh, eigh_jacobi, eigh_tridiagonal_ql,
-    is_positive_semidefinite, max_eigenvalue, min_eigenvalue, EigenMethod, EigenOptions,
+    is_positive_semidefinite, max_eigenvalue, min_eigenvalue, EigenMethod, EigenOptions, Spectrum,
 };
+pub use solve::{
+    cholesky_solve, cholesky_solve_columns, cholesky_solve_rows, solve_lower, solve_lower_transpose,
+};
+pub use update::{cholesky_append, cholesky_remove_first};
+
+/// The former name of [`Cholesky`], kept for one release.
+pub use cholesky::Cholesky as Factor;
 
 use crate::{Error, Real};
 
@@ -165,23 +172,4 @@ pub(crate) fn check_lower_finite<T: Real, const N: usize>(
         crate::simd::check_finite(&row[..=i], what)?;
     }
     Ok(())
-}
-
-/// Fills a matrix with zeros (the state of outputs after an error).
-pub(crate) fn zero_matrix<T: Real, const C: usize>(a: &mut [[T; C]]) {
-    for row in a.iter_mut() {
-        row.fill(T::ZERO);
-    }
-}
-
-/// Runs `f`; on error fills the matrix output with zeros.
-pub(crate) fn zero_on_error<T: Real, const C: usize, R>(
-    out: &mut [[T; C]],
-    f: impl FnOnce(&mut [[T; C]]) -> Result<R, Error>,
-) -> Result<R, Error> {
-    let r = f(out);
-    if r.is_err() {
-        zero_matrix(out);
-    }
-    r
 }

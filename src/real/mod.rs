@@ -261,17 +261,74 @@ pub trait Real:
     }
     /// `self` raised to an integer power, by repeated squaring.
     fn powi(self, n: i32) -> Self {
-        let mut base = if n < 0 { Self::ONE / self } else { self };
-        let mut e = n.unsigned_abs();
-        let mut acc = Self::ONE;
-        while e > 0 {
-            if e & 1 == 1 {
+        let base = if n < 0 { Self::ONE / self } else { self };
+        base.powu(n.unsigned_abs())
+    }
+    /// `self` raised to an unsigned integer power, by repeated squaring.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::Real;
+    /// assert_eq!(Real::powu(3.0_f64, 4), 81.0);
+    /// // Powers beyond `i32::MAX`, which `powi` cannot take.
+    /// assert_eq!(Real::powu(-1.0_f64, u32::MAX), -1.0);
+    /// ```
+    fn powu(self, mut n: u32) -> Self {
+        let (mut base, mut acc) = (self, Self::ONE);
+        while n > 0 {
+            if n & 1 == 1 {
                 acc *= base;
             }
             base *= base;
-            e >>= 1;
+            n >>= 1;
         }
         acc
+    }
+    /// `eˣ − 1` without cancellation near 0 (Kahan's trick on the backend's
+    /// `exp` and `ln`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::Real;
+    /// // eˣ − 1 = x + x²/2 + x³/6 + …: the series is exact to rounding here,
+    /// // while `exp(x) − 1` keeps only 6 digits.
+    /// let x = 1e-10_f64;
+    /// assert!((Real::exp_m1(x) - (x + x * x / 2.0)).abs() <= 4.0 * f64::EPSILON * x);
+    /// assert_eq!(Real::exp_m1(0.0_f64), 0.0);
+    /// assert_eq!(Real::exp_m1(-1e3_f64), -1.0);
+    /// ```
+    fn exp_m1(self) -> Self {
+        let u = self.exp();
+        if u == Self::ONE {
+            self
+        } else if u - Self::ONE == -Self::ONE {
+            -Self::ONE
+        } else if !u.is_finite() {
+            u
+        } else {
+            (u - Self::ONE) * self / u.ln()
+        }
+    }
+    /// `ln(1 + x)` without cancellation near 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::Real;
+    /// // ln(1 + x) = x − x²/2 + x³/3 − …
+    /// let x = 1e-10_f64;
+    /// assert!((Real::ln_1p(x) - (x - x * x / 2.0)).abs() <= 4.0 * f64::EPSILON * x);
+    /// assert_eq!(Real::ln_1p(0.0_f64), 0.0);
+    /// ```
+    fn ln_1p(self) -> Self {
+        let u = Self::ONE + self;
+        if u == Self::ONE {
+            self
+        } else {
+            u.ln() * self / (u - Self::ONE)
+        }
     }
 }
 
