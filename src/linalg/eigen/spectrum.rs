@@ -43,10 +43,16 @@ impl<T: Real, const N: usize> crate::nn::Zeroed for Spectrum<T, N> {
     const ZEROED: Self = Self::new();
 }
 
-/// A failed [`Spectrum::compute`] rebuilds the whole value: it is zeroed.
+/// A failed [`Spectrum::compute`] rebuilds the whole value: it is zeroed,
+/// in place (`*self = Self::new()` would build an N² temporary on the stack
+/// in an unoptimised build).
 impl<T: Real, const N: usize> Output for Spectrum<T, N> {
     fn zero(&mut self) {
-        *self = Self::new();
+        self.values.fill(T::ZERO);
+        for row in self.vectors.iter_mut() {
+            row.fill(T::ZERO);
+        }
+        self.norm = T::ZERO;
     }
 }
 
