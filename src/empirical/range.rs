@@ -41,6 +41,13 @@ fn out_of_range<T: Real>(v: T) -> bool {
 /// and `c·max|vᵢ|` is formed first so that `c` may pull a vector of huge
 /// entries back into range; NaN if an entry is NaN.
 fn norm<T: Real>(c: T, v: &[T]) -> T {
+    // The plain sum of squares where it is finite and well inside the normal
+    // range (squares that underflow then cost at most n·MIN_POSITIVE·ε of
+    // it); the scaled form otherwise, and for NaN.
+    let s = v.iter().fold(T::ZERO, |s, &x| s + x * x);
+    if s.is_finite() && s >= low() {
+        return c.abs() * s.sqrt();
+    }
     let mut m = T::ZERO;
     for &x in v {
         if x.is_nan() {
