@@ -384,3 +384,25 @@ fn f32_eigendecomposition() {
         }
     }
 }
+
+/// Removing a point that explains almost all of the next one leaves a
+/// trailing pivot far smaller than the removed column's entry (l₁₁ ≪ l₁₀):
+/// the rank-one update must still reproduce the trailing block to the
+/// working precision (it lost six digits while it divided by c = r/l₁₁).
+#[test]
+fn removing_a_dominant_point_keeps_the_factor_accurate() {
+    let l0 = [[1.0, 0.0, 0.0], [1.0, 1e-6, 0.0], [0.5, 0.3, 1.2]];
+    let k: [[f64; 3]; 3] = core::array::from_fn(|i| {
+        core::array::from_fn(|j| (0..3).map(|p| l0[i][p] * l0[j][p]).sum())
+    });
+    let mut l = [[0.0; 3]; 3];
+    cholesky(&k, Regularizer::None, &mut l).unwrap();
+    cholesky_remove_first(&mut l, 3).unwrap();
+    for i in 0..2 {
+        for j in 0..=i {
+            let llt: f64 = (0..2).map(|p| l[i][p] * l[j][p]).sum();
+            assert_close!(llt, k[i + 1][j + 1], 1e-14, "L·Lᵀ of the trailing block");
+        }
+    }
+    assert!(l[2].iter().all(|&x| x == 0.0));
+}

@@ -155,16 +155,19 @@ pub fn cholesky_remove_first<T: Real, const N: usize>(
             top[i][i + 1..].fill(T::ZERO);
         }
         l[m].fill(T::ZERO);
-        // L₂₂'·L₂₂'ᵀ = L₂₂·L₂₂ᵀ + v·vᵀ, column by column.
+        // L₂₂'·L₂₂'ᵀ = L₂₂·L₂₂ᵀ + v·vᵀ, column by column, by Givens
+        // rotations of (column k, v) with |c|, |s| ≤ 1: orthogonal, so the
+        // update is backward stable even where v[k] ≫ l[k][k] (the form
+        // that divides by c = r/l[k][k] cancels catastrophically there).
         for k in 0..m {
             let lkk = l[k][k];
             let r = hypot(lkk, v[k]);
-            let c = r / lkk;
-            let s = v[k] / lkk;
+            let c = lkk / r;
+            let s = v[k] / r;
             l[k][k] = r;
             for i in k + 1..m {
-                let lik = (l[i][k] + s * v[i]) / c;
-                l[i][k] = lik;
+                let lik = l[i][k];
+                l[i][k] = c * lik + s * v[i];
                 v[i] = c * v[i] - s * lik;
             }
         }
