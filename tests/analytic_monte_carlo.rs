@@ -222,7 +222,11 @@ fn errors() {
         ),
         Err(Error::NonFinite { what: "inputs" })
     );
-    assert_eq!(k, [[5.0; 2]; 2]);
+    assert_eq!(
+        (s, k, t),
+        ([[0.0; 2]; 2], [[0.0; 2]; 2], [[0.0; 2]; 2]),
+        "zeroed on error"
+    );
     // Huge weights overflow f32.
     let mut big: Net = (
         Dense::ntk(1e30, 0.0, &mut rng),

@@ -290,13 +290,14 @@ fn bad_input_gets_typed_errors_and_no_partial_output() {
         structured::ntk(&net, &bad, &mut ws, &mut out),
         Err(Error::NonFinite { what: "inputs" })
     );
-    assert_eq!(out, [[7.0; 2]; 2]);
+    assert_eq!(out, [[0.0; 2]; 2], "zeroed on error");
     let inf = [[f64::INFINITY, 0.0], [1.0, 1.0]];
     assert!(matches!(
         structured::ntk_cross(&net, &inf, &[[0.0, 1.0]; 2], &mut [0.0; 52], &mut out),
         Err(Error::NonFinite { .. })
     ));
 
+    out = [[7.0; 2]; 2];
     assert_eq!(
         structured::ntk(&net, &[[1.0, 0.0], [0.0, 1.0]], &mut [0.0; 25], &mut out),
         Err(Error::BufferTooSmall {
@@ -311,8 +312,9 @@ fn bad_input_gets_typed_errors_and_no_partial_output() {
             given: 65
         })
     );
-    assert_eq!(out, [[7.0; 2]; 2]);
+    assert_eq!(out, [[0.0; 2]; 2], "zeroed on error");
 
+    out = [[7.0; 2]; 2];
     let mut broken = net.clone();
     broken.2.bias[0] = f64::NAN;
     assert_eq!(
@@ -327,17 +329,20 @@ fn bad_input_gets_typed_errors_and_no_partial_output() {
             what: "network parameters"
         })
     );
-    assert_eq!(out, [[7.0; 2]; 2]);
+    assert_eq!(out, [[0.0; 2]; 2], "zeroed on error");
 
     // Finite parameters whose kernel overflows: an error, and no partial kernel.
     let mut huge = net.clone();
     huge.0.weight_std = 1e200;
     huge.2.weight_std = 1e200;
+    out = [[7.0; 2]; 2];
     let r = structured::ntk(&huge, &[[1.0, 0.5], [0.5, 1.0]], &mut ws, &mut out);
     assert!(matches!(r, Err(Error::Overflow { .. })), "{r:?}");
-    assert!(out.as_flattened().iter().all(|&v| v == 0.0 || v == 7.0));
+    assert_eq!(out, [[0.0; 2]; 2], "zeroed on error");
+    out = [[7.0; 2]; 2];
     let r = jacobian::ntk(&huge, &[[1.0, 0.5], [0.5, 1.0]], &mut [0.0; 66], &mut out);
     assert!(matches!(r, Err(Error::Overflow { .. })), "{r:?}");
+    assert_eq!(out, [[0.0; 2]; 2], "zeroed on error");
 }
 
 #[test]

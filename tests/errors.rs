@@ -18,10 +18,8 @@
 //!   when the data are bad too.
 //! - No output is left half-written. What a failed call leaves depends on
 //!   the module, as documented there:
-//!   - the empirical NTK (`empirical`) leaves its output **untouched** for
-//!     argument errors and for an overflow found in the per-input records
-//!     (activations and cotangents, Jacobian rows), and **zeroes** it for an
-//!     overflow found in the kernel;
+//!   - the empirical NTK (`empirical`) **zeroes** its output on every
+//!     error;
 //!   - the infinite-width kernels (`analytic`) leave their outputs
 //!     **untouched** for argument errors and **zero** both on `Overflow`;
 //!   - `linalg`, `predict` and `train::outputs` **zero** every output on
@@ -43,18 +41,9 @@ use ntk::empirical::{jacobian, structured, JacobianModel};
 use ntk::nn::{Dense, LeakyRelu, Module, Params, Relu};
 use ntk::{Error, Real};
 
-/// What a failed call leaves in its output.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Left {
-    Untouched,
-    Zeroed,
-}
-
 /// Where an overflow is found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Stage {
-    /// In the per-input records, before the output is touched.
-    Records,
     /// In the kernel itself.
     Kernel,
 }
@@ -230,25 +219,15 @@ fn judge(
     (r, out): (Result<(), Error>, Vec<f64>),
     expect: Expect,
 ) -> Option<String> {
-    let left = |l: Left| match l {
-        Left::Untouched => out.iter().all(|&v| v == SENTINEL),
-        Left::Zeroed => out.iter().all(|&v| v == 0.0),
-    };
+    let zeroed = out.iter().all(|&v| v == 0.0);
     let ok = match expect {
         Expect::Ok => r.is_ok() && out.iter().all(|v| v.is_finite()),
-        Expect::Err(e) => r == Err(e) && left(Left::Untouched),
+        Expect::Err(e) => r == Err(e) && zeroed,
         Expect::Overflow(stage) => {
             let what = match (stage, method) {
-                (Stage::Records, Method::Structured) => "per-input activations and cotangents",
-                (Stage::Records, Method::Jacobian) => "per-input Jacobians",
                 (Stage::Kernel, _) => "empirical NTK",
             };
-            let l = if stage == Stage::Records {
-                Left::Untouched
-            } else {
-                Left::Zeroed
-            };
-            r == Err(Error::Overflow { what }) && left(l)
+            r == Err(Error::Overflow { what }) && zeroed
         }
     };
     (!ok).then(|| format!("{label}: expected {expect:?}, got {r:?}"))
@@ -293,7 +272,7 @@ const KERNEL: Expect = Expect::Overflow(Stage::Kernel);
 /// outcome of `ntk`/`ntk_blocks`, outcome of `ntk_cross`/`ntk_blocks_cross`.
 #[rustfmt::skip]
 const EMPIRICAL: &[Row] = &[
-    // Non-finite inputs: found first, output untouched.
+    // Non-finite inputs: found first, output zeroed.
     row("NaN in a training input (batched)",   Train(0, 1, NAN),       Both, INPUTS,     INPUTS),
     row("NaN in a training input (the fifth)", Train(4, 0, NAN),       Both, INPUTS,     INPUTS),
     row("+∞ in a training input",              Train(2, 0, INF),       Both, INPUTS,     INPUTS),
@@ -388,7 +367,7 @@ fn empirical_catalogue() {
 #[test]
 fn short_workspace_is_reported_first() {
     // One element short, with clean data and with NaN inputs: BufferTooSmall
-    // either way, `needed` from `workspace_len`, output untouched.
+    // either way, `needed` from `workspace_len`, output zeroed.
     let mut failures = Vec::new();
     for bad in [Weight(0, 0, 0.5), Train(0, 0, NAN), WeightStd(NAN)] {
         let data = corrupt::<f64>(bad);
@@ -546,7 +525,7 @@ fn flat_buffers_and_jacobian_rows() {
         let mut out = vec![s; *len];
         let r = f(&n, &x, &mut out);
         let fine = match expect {
-            Expect::Err(e) => r == Err(*e) && out.iter().all(|&v| v == s),
+            Expect::Err(e) => r == Err(*e) && out.iter().all(|&v| v == 0.0),
             _ => unreachable!(),
         };
         if !fine {

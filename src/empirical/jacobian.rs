@@ -9,8 +9,9 @@
 //! [`ntk`], M + N for [`ntk_cross`]).
 
 use super::gram::{self, Layout, Mode, Segment};
-use super::range::{note, zero_on_range, Diagonal};
+use super::range::{note, Diagonal};
 use super::JacobianModel;
+use crate::outputs::zero_on_error;
 use crate::simd::check_result;
 use crate::{Error, Real};
 
@@ -61,7 +62,19 @@ const fn needed_len(inputs: usize, outputs: usize, params: usize) -> Option<usiz
 /// Padding between Jacobian records, in elements.
 pub const PAD: usize = 16;
 
+/// [`compute`], with `out` zeroed on any error.
 fn run<T: Real, X, Mdl: JacobianModel<T, X>>(
+    model: &Mdl,
+    x1: &[X],
+    x2: Option<&[X]>,
+    workspace: &mut [T],
+    out: &mut [T],
+    mode: Mode,
+) -> Result<(), Error> {
+    zero_on_error(out, |out| compute(model, x1, x2, workspace, out, mode))
+}
+
+fn compute<T: Real, X, Mdl: JacobianModel<T, X>>(
     model: &Mdl,
     x1: &[X],
     x2: Option<&[X]>,
@@ -110,7 +123,7 @@ fn run<T: Real, X, Mdl: JacobianModel<T, X>>(
             }
         }
         if let Some(e) = refusal {
-            return Err(zero_on_range(e, out));
+            return Err(e);
         }
     }
     let (r1, rest) = (&*r1, &*rest);
@@ -131,7 +144,7 @@ fn run<T: Real, X, Mdl: JacobianModel<T, X>>(
         for row in r[..k * p].chunks_exact(p.max(1)) {
             let mut diag = Diagonal::new();
             diag.row(row);
-            diag.verdict().map_err(|e| zero_on_range(e, out))?;
+            diag.verdict()?;
         }
     }
 
@@ -182,13 +195,13 @@ fn run<T: Real, X, Mdl: JacobianModel<T, X>>(
 /// [`Error::BufferTooSmall`] for a workspace under [`workspace_len`]`(N)`;
 /// whatever [`JacobianModel::jacobian`] reports (for this crate's networks
 /// [`Error::NonFinite`] naming `"inputs"` or `"network parameters"`,
-/// whichever the inputs in order meet first) with `out` untouched;
-/// [`Error::Overflow`] if a Jacobian or the kernel is not finite (`out`
-/// zeroed if it was reached); the range check the structured method
-/// applies, on `Θ_kk(x, x) = ‖J_k(x)‖²` for any model and on the layer
-/// factors for this crate's networks: [`Error::Overflow`] or
-/// [`Error::PrecisionLoss`] with `out` zeroed (see
-/// [`structured::ntk`](super::structured::ntk)).
+/// whichever the inputs in order meet first);
+/// [`Error::Overflow`] if a Jacobian or the kernel is not finite; the range
+/// check the structured method applies, on `Θ_kk(x, x) = ‖J_k(x)‖²` for any
+/// model and on the layer factors for this crate's networks:
+/// [`Error::Overflow`] or [`Error::PrecisionLoss`] (see
+/// [`structured::ntk`](super::structured::ntk)). On every error `out` is
+/// zeroed.
 pub fn ntk<T: Real, X, Mdl: JacobianModel<T, X>, const N: usize>(
     model: &Mdl,
     xs: &[X; N],

@@ -57,6 +57,7 @@ mod range;
 pub mod structured;
 
 use crate::nn::{FlatGradient, GradSink, Module, Params, Zeroed};
+use crate::outputs::zero_on_error;
 use crate::simd::check_finite;
 use crate::{Error, Real};
 
@@ -116,10 +117,11 @@ pub trait JacobianModel<T: Real, X> {
     /// [`Error::BufferTooSmall`] for a short `out` and
     /// [`Error::InvalidArgument`] for a longer one (as
     /// [`Params::write_flat`] does), then [`Error::NonFinite`] for a
-    /// non-finite input or parameter, leaving `out` untouched, and
-    /// [`Error::Overflow`] (with `out` zeroed) when a layer's factors
-    /// `‖ws·a‖² + bs²` or `‖δ‖²` pass `MAX·2⁻²⁶`, where the structured method's
-    /// products would overflow.
+    /// non-finite input or parameter, and [`Error::Overflow`] when a layer's
+    /// factors `‖ws·a‖² + bs²` or `‖δ‖²` pass `MAX·2⁻²⁶`, where the
+    /// structured method's products would overflow. On every error the
+    /// crate's networks zero `out`; the kernels zero their own output
+    /// whatever a model leaves in the workspace.
     fn jacobian(&self, x: &X, out: &mut [T]) -> Result<(), Error>;
 }
 
@@ -133,46 +135,53 @@ where
     const CHECKS_RANGE: bool = true;
 
     fn jacobian(&self, x: &X, out: &mut [T]) -> Result<(), Error> {
-        let p = M::NUM_PARAMS;
-        if out.len() < K * p {
-            return Err(Error::BufferTooSmall {
-                needed: K * p,
-                given: out.len(),
-            });
-        }
-        if out.len() > K * p {
-            return Err(Error::InvalidArgument {
-                what: "Jacobian buffer longer than OUTPUTS·PARAMS",
-            });
-        }
-        check_finite(x.as_ref(), "inputs")?;
-        if !self.is_finite() {
-            return Err(Error::NonFinite {
-                what: "network parameters",
-            });
-        }
-        let mut cache = M::Cache::zeroed();
-        self.forward(x, &mut cache);
-        for (k, row) in out.chunks_exact_mut(p.max(1)).enumerate().take(K) {
-            let mut dy = [T::ZERO; K];
-            dy[k] = T::ONE;
-            let mut sink = Checked {
-                flat: FlatGradient::new(row),
-                diag: range::Diagonal::new(),
-            };
-            self.backward_with(&cache, &dy, &mut sink);
-            if !sink.flat.is_complete() {
-                return Err(Error::InvalidArgument {
-                    what: "the network's parameter count disagrees with its backward pass",
-                });
-            }
-            if let Err(e) = sink.diag.verdict() {
-                out.fill(T::ZERO);
-                return Err(e);
-            }
-        }
-        Ok(())
+        zero_on_error(out, |out| write_jacobian(self, x, out))
     }
+}
+
+/// The rows of [`JacobianModel::jacobian`] for the crate's networks.
+fn write_jacobian<T, X, M, const K: usize>(net: &M, x: &X, out: &mut [T]) -> Result<(), Error>
+where
+    T: Real,
+    X: AsRef<[T]>,
+    M: Module<T, X, Output = [T; K]> + Params<T>,
+{
+    let p = M::NUM_PARAMS;
+    if out.len() < K * p {
+        return Err(Error::BufferTooSmall {
+            needed: K * p,
+            given: out.len(),
+        });
+    }
+    if out.len() > K * p {
+        return Err(Error::InvalidArgument {
+            what: "Jacobian buffer longer than OUTPUTS·PARAMS",
+        });
+    }
+    check_finite(x.as_ref(), "inputs")?;
+    if !net.is_finite() {
+        return Err(Error::NonFinite {
+            what: "network parameters",
+        });
+    }
+    let mut cache = M::Cache::zeroed();
+    net.forward(x, &mut cache);
+    for (k, row) in out.chunks_exact_mut(p.max(1)).enumerate().take(K) {
+        let mut dy = [T::ZERO; K];
+        dy[k] = T::ONE;
+        let mut sink = Checked {
+            flat: FlatGradient::new(row),
+            diag: range::Diagonal::new(),
+        };
+        net.backward_with(&cache, &dy, &mut sink);
+        if !sink.flat.is_complete() {
+            return Err(Error::InvalidArgument {
+                what: "the network's parameter count disagrees with its backward pass",
+            });
+        }
+        sink.diag.verdict()?;
+    }
+    Ok(())
 }
 
 /// A Jacobian row's sink that also applies the range check the structured

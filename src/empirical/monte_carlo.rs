@@ -17,6 +17,7 @@
 
 use crate::empirical::structured;
 use crate::nn::{Module, Params};
+use crate::outputs::Output;
 use crate::{Error, Real, Rng};
 
 /// Workspace elements [`MonteCarlo::gram`] needs for `inputs` inputs of a
@@ -125,9 +126,9 @@ impl MonteCarlo {
     /// # Errors
     ///
     /// [`Error::BufferTooSmall`] for a short `work` and [`Error::NonFinite`]
-    /// for non-finite inputs (outputs untouched); [`Error::Overflow`] if a
-    /// sample overflows, and the errors of
-    /// [`structured::ntk`] (outputs zeroed).
+    /// for non-finite inputs; [`Error::Overflow`] if a sample overflows, and
+    /// the errors of [`structured::ntk`]. On every error `sample`, `nngp`
+    /// and `ntk` are zeroed.
     ///
     /// # Examples
     ///
@@ -159,6 +160,29 @@ impl MonteCarlo {
         T: Real,
         Net: Module<T, [T; D], Output = [T; K]> + Params<T>,
     {
+        let r = self.run(net, x, work, sample, nngp, ntk);
+        if r.is_err() {
+            for out in [sample, nngp, ntk] {
+                out.zero();
+            }
+        }
+        r
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run<T, Net, const D: usize, const K: usize, const N: usize>(
+        &mut self,
+        net: &mut Net,
+        x: &[[T; D]; N],
+        work: &mut [T],
+        sample: &mut [[T; N]; N],
+        nngp: &mut [[T; N]; N],
+        ntk: &mut [[T; N]; N],
+    ) -> Result<(), Error>
+    where
+        T: Real,
+        Net: Module<T, [T; D], Output = [T; K]> + Params<T>,
+    {
         let needed = workspace_len::<T, Net>(N, K);
         if work.len() < needed {
             return Err(Error::BufferTooSmall {
@@ -167,22 +191,17 @@ impl MonteCarlo {
             });
         }
         crate::simd::check_finite(x.as_flattened(), "inputs")?;
-        for row in nngp.iter_mut().chain(ntk.iter_mut()) {
-            row.fill(T::ZERO);
-        }
-        let result = self.accumulate(net, x, work, sample, nngp, ntk);
-        let finite = crate::simd::all_finite(nngp.as_flattened())
-            && crate::simd::all_finite(ntk.as_flattened());
-        match result {
-            Ok(()) if finite => Ok(()),
-            Ok(()) => Err(fail(
-                nngp,
-                ntk,
-                Error::Overflow {
-                    what: "Monte Carlo kernel",
-                },
-            )),
-            Err(e) => Err(fail(nngp, ntk, e)),
+        nngp.zero();
+        ntk.zero();
+        self.accumulate(net, x, work, sample, nngp, ntk)?;
+        if crate::simd::all_finite(nngp.as_flattened())
+            && crate::simd::all_finite(ntk.as_flattened())
+        {
+            Ok(())
+        } else {
+            Err(Error::Overflow {
+                what: "Monte Carlo kernel",
+            })
         }
     }
 
@@ -234,11 +253,4 @@ impl MonteCarlo {
         }
         Ok(())
     }
-}
-
-fn fail<T: Real, const N: usize>(nngp: &mut [[T; N]; N], ntk: &mut [[T; N]; N], e: Error) -> Error {
-    for row in nngp.iter_mut().chain(ntk.iter_mut()) {
-        row.fill(T::ZERO);
-    }
-    e
 }

@@ -135,16 +135,6 @@ impl<T: Real> Diagonal<T> {
     }
 }
 
-/// Numerical failures (the range check's [`Error::Overflow`] and
-/// [`Error::PrecisionLoss`]) zero the output, as a kernel that overflows
-/// does; argument errors leave it untouched.
-pub(crate) fn zero_on_range<T: Real>(e: Error, out: &mut [T]) -> Error {
-    if matches!(e, Error::Overflow { .. } | Error::PrecisionLoss { .. }) {
-        out.fill(T::ZERO);
-    }
-    e
-}
-
 /// Keeps the worst numerical refusal seen: the first [`Error::Overflow`],
 /// else the first [`Error::PrecisionLoss`].
 pub(crate) fn note(refusal: &mut Option<Error>, r: Result<(), Error>) {

@@ -13,8 +13,9 @@
 //! [`ntk`], M + N for [`ntk_cross`]).
 
 use super::gram::{self, Layout, Mode, Segment};
-use super::range::{note, zero_on_range, Diagonal};
+use super::range::{note, Diagonal};
 use crate::nn::{GradSink, Module, Params, Zeroed};
+use crate::outputs::zero_on_error;
 use crate::simd::{check_finite, check_result};
 use crate::{Error, Real};
 
@@ -155,7 +156,23 @@ where
     Ok(())
 }
 
+/// [`compute`], with `out` zeroed on any error.
 fn run<T, Net, const D: usize, const K: usize>(
+    net: &Net,
+    x1: &[[T; D]],
+    x2: Option<&[[T; D]]>,
+    workspace: &mut [T],
+    out: &mut [T],
+    mode: Mode,
+) -> Result<(), Error>
+where
+    T: Real,
+    Net: Module<T, [T; D], Output = [T; K]> + Params<T>,
+{
+    zero_on_error(out, |out| compute(net, x1, x2, workspace, out, mode))
+}
+
+fn compute<T, Net, const D: usize, const K: usize>(
     net: &Net,
     x1: &[[T; D]],
     x2: Option<&[[T; D]]>,
@@ -202,7 +219,7 @@ where
         write_records(net, x2, rest, &mut refusal)?;
     }
     if let Some(e) = refusal {
-        return Err(zero_on_range(e, out));
+        return Err(e);
     }
     let (r1, rest) = (&*r1, &*rest);
     check_result(r1, "per-input activations and cotangents")?;
@@ -256,11 +273,11 @@ where
 ///
 /// [`Error::BufferTooSmall`] if `workspace` holds fewer than
 /// [`workspace_len`]`(N, K)` elements; [`Error::NonFinite`] for non-finite
-/// inputs or parameters (`out` untouched); [`Error::Overflow`] if the kernel
+/// inputs or parameters; [`Error::Overflow`] if the kernel
 /// overflows or an input's layer factors leave the range where their
 /// products are representable, [`Error::PrecisionLoss`] if an input's
-/// diagonal `Θ_kk(x, x)` is nonzero but below `MIN_POSITIVE/ε` (`out`
-/// zeroed for both). The Jacobian method applies the same range check, so
+/// diagonal `Θ_kk(x, x)` is nonzero but below `MIN_POSITIVE/ε`. On every
+/// error `out` is zeroed. The Jacobian method applies the same range check, so
 /// that the two methods agree or refuse together.
 pub fn ntk<T, Net, const D: usize, const K: usize, const N: usize>(
     net: &Net,

@@ -301,17 +301,19 @@ pub trait Params<T: Real> {
     /// # Errors
     ///
     /// [`Error::BufferTooSmall`] (or `InvalidArgument` for a longer buffer);
-    /// `out` is untouched then.
+    /// `out` is zeroed then.
     fn write_flat(&self, out: &mut [T]) -> Result<(), Error> {
-        flat_len_check(out.len(), Self::NUM_PARAMS)?;
-        let mut at = 0;
-        self.visit(&mut |s| {
-            if let Some(dst) = out.get_mut(at..at + s.len()) {
-                dst.copy_from_slice(s);
-            }
-            at += s.len();
-        });
-        Ok(())
+        crate::outputs::zero_on_error(out, |out| {
+            flat_len_check(out.len(), Self::NUM_PARAMS)?;
+            let mut at = 0;
+            self.visit(&mut |s| {
+                if let Some(dst) = out.get_mut(at..at + s.len()) {
+                    dst.copy_from_slice(s);
+                }
+                at += s.len();
+            });
+            Ok(())
+        })
     }
     /// Sets the parameters from `flat` ([`Params`] order, exactly
     /// [`Params::NUM_PARAMS`] finite elements).
