@@ -62,7 +62,7 @@ const fn needed_len(inputs: usize, outputs: usize, params: usize) -> Option<usiz
 /// Padding between Jacobian records, in elements.
 pub const PAD: usize = 16;
 
-/// [`compute`], with `out` zeroed on any error.
+/// The kernel into `out`, zeroed on any error.
 fn run<T: Real, X, Mdl: JacobianModel<T, X>>(
     model: &Mdl,
     x1: &[X],
@@ -71,104 +71,97 @@ fn run<T: Real, X, Mdl: JacobianModel<T, X>>(
     out: &mut [T],
     mode: Mode,
 ) -> Result<(), Error> {
-    zero_on_error(out, |out| compute(model, x1, x2, workspace, out, mode))
-}
-
-fn compute<T: Real, X, Mdl: JacobianModel<T, X>>(
-    model: &Mdl,
-    x1: &[X],
-    x2: Option<&[X]>,
-    workspace: &mut [T],
-    out: &mut [T],
-    mode: Mode,
-) -> Result<(), Error> {
-    let (k, p) = (Mdl::OUTPUTS, Mdl::PARAMS);
-    if k == 0 {
-        return Err(Error::InvalidArgument {
-            what: "a model needs at least one output",
-        });
-    }
-    let m = x1.len();
-    let n = x2.map_or(m, <[_]>::len);
-    // Sizes that overflow `usize` (a model declaring absurd counts) cannot
-    // be held by any workspace.
-    let too_large = Error::BufferTooSmall {
-        needed: usize::MAX,
-        given: workspace.len(),
-    };
-    let inputs = m.checked_add(x2.map_or(0, <[_]>::len)).ok_or(too_large)?;
-    let needed = needed_len(inputs, k, p).ok_or(too_large)?;
-    let rec = needed_len(1, k, p).ok_or(too_large)?;
-    if workspace.len() < needed {
-        return Err(Error::BufferTooSmall {
-            needed,
+    zero_on_error(out, |out| {
+        let (k, p) = (Mdl::OUTPUTS, Mdl::PARAMS);
+        if k == 0 {
+            return Err(Error::InvalidArgument {
+                what: "a model needs at least one output",
+            });
+        }
+        let m = x1.len();
+        let n = x2.map_or(m, <[_]>::len);
+        // Sizes that overflow `usize` (a model declaring absurd counts) cannot
+        // be held by any workspace.
+        let too_large = Error::BufferTooSmall {
+            needed: usize::MAX,
             given: workspace.len(),
-        });
-    }
-    let (r1, rest) = workspace[..needed].split_at_mut(m * rec);
-    if rec > 0 {
-        // A numerical refusal of one input waits until every input was
-        // seen, so that argument errors (a non-finite input further on) are
-        // reported first, and the worst refusal is reported, as the
-        // structured method reports them.
-        let mut refusal = None;
-        let rows = x1.iter().zip(r1.chunks_exact_mut(rec));
-        let rows = rows.chain(x2.unwrap_or(&[]).iter().zip(rest.chunks_exact_mut(rec)));
-        for (x, r) in rows {
-            match model.jacobian(x, &mut r[..k * p]) {
-                Err(e) if !matches!(e, Error::Overflow { .. } | Error::PrecisionLoss { .. }) => {
-                    return Err(e)
+        };
+        let inputs = m.checked_add(x2.map_or(0, <[_]>::len)).ok_or(too_large)?;
+        let needed = needed_len(inputs, k, p).ok_or(too_large)?;
+        let rec = needed_len(1, k, p).ok_or(too_large)?;
+        if workspace.len() < needed {
+            return Err(Error::BufferTooSmall {
+                needed,
+                given: workspace.len(),
+            });
+        }
+        let (r1, rest) = workspace[..needed].split_at_mut(m * rec);
+        if rec > 0 {
+            // A numerical refusal of one input waits until every input was
+            // seen, so that argument errors (a non-finite input further on) are
+            // reported first, and the worst refusal is reported, as the
+            // structured method reports them.
+            let mut refusal = None;
+            let rows = x1.iter().zip(r1.chunks_exact_mut(rec));
+            let rows = rows.chain(x2.unwrap_or(&[]).iter().zip(rest.chunks_exact_mut(rec)));
+            for (x, r) in rows {
+                match model.jacobian(x, &mut r[..k * p]) {
+                    Err(e)
+                        if !matches!(e, Error::Overflow { .. } | Error::PrecisionLoss { .. }) =>
+                    {
+                        return Err(e)
+                    }
+                    r => note(&mut refusal, r),
                 }
-                r => note(&mut refusal, r),
+            }
+            if let Some(e) = refusal {
+                return Err(e);
             }
         }
-        if let Some(e) = refusal {
-            return Err(e);
+        let (r1, rest) = (&*r1, &*rest);
+        // The padding between records is the caller's and is never read.
+        for r in r1
+            .chunks_exact(rec.max(1))
+            .chain(rest.chunks_exact(rec.max(1)))
+        {
+            check_result(&r[..k * p], "per-input Jacobians")?;
         }
-    }
-    let (r1, rest) = (&*r1, &*rest);
-    // The padding between records is the caller's and is never read.
-    for r in r1
-        .chunks_exact(rec.max(1))
-        .chain(rest.chunks_exact(rec.max(1)))
-    {
-        check_result(&r[..k * p], "per-input Jacobians")?;
-    }
-    // The range check on Θ_kk(x, x) = ‖J_k(x)‖², for models that do not
-    // check their layer factors themselves.
-    for r in r1
-        .chunks_exact(rec.max(1))
-        .chain(rest.chunks_exact(rec.max(1)))
-        .filter(|_| !Mdl::CHECKS_RANGE)
-    {
-        for row in r[..k * p].chunks_exact(p.max(1)) {
-            let mut diag = Diagonal::new();
-            diag.row(row);
-            diag.verdict()?;
+        // The range check on Θ_kk(x, x) = ‖J_k(x)‖², for models that do not
+        // check their layer factors themselves.
+        for r in r1
+            .chunks_exact(rec.max(1))
+            .chain(rest.chunks_exact(rec.max(1)))
+            .filter(|_| !Mdl::CHECKS_RANGE)
+        {
+            for row in r[..k * p].chunks_exact(p.max(1)) {
+                let mut diag = Diagonal::new();
+                diag.row(row);
+                diag.verdict()?;
+            }
         }
-    }
 
-    let symmetric = x2.is_none();
-    let r2 = if symmetric { r1 } else { rest };
-    let lay = Layout {
-        rec,
-        delta_base: 0,
-        delta_stride: p,
-        k,
-    };
-    out.fill(T::ZERO);
-    let mut off = 0;
-    while off < p {
-        let seg = Segment {
-            a_off: 0,
-            a_len: 0,
-            d_off: off,
-            d_len: CHUNK.min(p - off),
+        let symmetric = x2.is_none();
+        let r2 = if symmetric { r1 } else { rest };
+        let lay = Layout {
+            rec,
+            delta_base: 0,
+            delta_stride: p,
+            k,
         };
-        gram::accumulate(r1, m, r2, n, &lay, &seg, symmetric, mode, out);
-        off += CHUNK;
-    }
-    gram::finish(out, m, n, k, symmetric, mode)
+        out.fill(T::ZERO);
+        let mut off = 0;
+        while off < p {
+            let seg = Segment {
+                a_off: 0,
+                a_len: 0,
+                d_off: off,
+                d_len: CHUNK.min(p - off),
+            };
+            gram::accumulate(r1, m, r2, n, &lay, &seg, symmetric, mode, out);
+            off += CHUNK;
+        }
+        gram::finish(out, m, n, k, symmetric, mode)
+    })
 }
 
 /// The N×N empirical NTK of `model` on `xs` by Jacobian contraction (trace

@@ -160,97 +160,65 @@ impl MonteCarlo {
         T: Real,
         Net: Module<T, [T; D], Output = [T; K]> + Params<T>,
     {
-        let r = self.run(net, x, work, sample, nngp, ntk);
+        let r = (|| {
+            let needed = workspace_len::<T, Net>(N, K);
+            if work.len() < needed {
+                return Err(Error::BufferTooSmall {
+                    needed,
+                    given: work.len(),
+                });
+            }
+            crate::simd::check_finite(x.as_flattened(), "inputs")?;
+            nngp.zero();
+            ntk.zero();
+            for _ in 0..self.samples {
+                net.reinit(&mut self.rng);
+                // Outputs f(x_i) into the workspace, then the NNGP's upper triangle.
+                for (xi, out) in x.iter().zip(work.chunks_exact_mut(K)) {
+                    out.copy_from_slice(&net.eval(xi));
+                }
+                let outputs = work.get(..N * K).unwrap_or(&[]);
+                for (i, (fi, row)) in outputs.chunks_exact(K).zip(nngp.iter_mut()).enumerate() {
+                    for (fj, v) in outputs.chunks_exact(K).zip(row.iter_mut()).skip(i) {
+                        *v += crate::simd::dot(fi, fj);
+                    }
+                }
+                structured::ntk(&*net, x, work, sample)?;
+                for (acc, s) in ntk.iter_mut().zip(sample.iter()) {
+                    for (a, v) in acc.iter_mut().zip(s) {
+                        *a += *v;
+                    }
+                }
+            }
+            let inv_s = T::ONE / T::from_usize(self.samples);
+            let inv_sk = inv_s / T::from_usize(K);
+            for i in 0..N {
+                for j in i..N {
+                    let k = nngp[i][j] * inv_sk;
+                    nngp[i][j] = k;
+                    nngp[j][i] = k;
+                }
+            }
+            for row in ntk.iter_mut() {
+                for v in row.iter_mut() {
+                    *v *= inv_s;
+                }
+            }
+            if crate::simd::all_finite(nngp.as_flattened())
+                && crate::simd::all_finite(ntk.as_flattened())
+            {
+                Ok(())
+            } else {
+                Err(Error::Overflow {
+                    what: "Monte Carlo kernel",
+                })
+            }
+        })();
         if r.is_err() {
             for out in [sample, nngp, ntk] {
                 out.zero();
             }
         }
         r
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn run<T, Net, const D: usize, const K: usize, const N: usize>(
-        &mut self,
-        net: &mut Net,
-        x: &[[T; D]; N],
-        work: &mut [T],
-        sample: &mut [[T; N]; N],
-        nngp: &mut [[T; N]; N],
-        ntk: &mut [[T; N]; N],
-    ) -> Result<(), Error>
-    where
-        T: Real,
-        Net: Module<T, [T; D], Output = [T; K]> + Params<T>,
-    {
-        let needed = workspace_len::<T, Net>(N, K);
-        if work.len() < needed {
-            return Err(Error::BufferTooSmall {
-                needed,
-                given: work.len(),
-            });
-        }
-        crate::simd::check_finite(x.as_flattened(), "inputs")?;
-        nngp.zero();
-        ntk.zero();
-        self.accumulate(net, x, work, sample, nngp, ntk)?;
-        if crate::simd::all_finite(nngp.as_flattened())
-            && crate::simd::all_finite(ntk.as_flattened())
-        {
-            Ok(())
-        } else {
-            Err(Error::Overflow {
-                what: "Monte Carlo kernel",
-            })
-        }
-    }
-
-    fn accumulate<T, Net, const D: usize, const K: usize, const N: usize>(
-        &mut self,
-        net: &mut Net,
-        x: &[[T; D]; N],
-        work: &mut [T],
-        sample: &mut [[T; N]; N],
-        nngp: &mut [[T; N]; N],
-        ntk: &mut [[T; N]; N],
-    ) -> Result<(), Error>
-    where
-        T: Real,
-        Net: Module<T, [T; D], Output = [T; K]> + Params<T>,
-    {
-        for _ in 0..self.samples {
-            net.reinit(&mut self.rng);
-            // Outputs f(x_i) into the workspace, then the NNGP's upper triangle.
-            for (xi, out) in x.iter().zip(work.chunks_exact_mut(K)) {
-                out.copy_from_slice(&net.eval(xi));
-            }
-            let outputs = work.get(..N * K).unwrap_or(&[]);
-            for (i, (fi, row)) in outputs.chunks_exact(K).zip(nngp.iter_mut()).enumerate() {
-                for (fj, v) in outputs.chunks_exact(K).zip(row.iter_mut()).skip(i) {
-                    *v += crate::simd::dot(fi, fj);
-                }
-            }
-            structured::ntk(&*net, x, work, sample)?;
-            for (acc, s) in ntk.iter_mut().zip(sample.iter()) {
-                for (a, v) in acc.iter_mut().zip(s) {
-                    *a += *v;
-                }
-            }
-        }
-        let inv_s = T::ONE / T::from_usize(self.samples);
-        let inv_sk = inv_s / T::from_usize(K);
-        for i in 0..N {
-            for j in i..N {
-                let k = nngp[i][j] * inv_sk;
-                nngp[i][j] = k;
-                nngp[j][i] = k;
-            }
-        }
-        for row in ntk.iter_mut() {
-            for v in row.iter_mut() {
-                *v *= inv_s;
-            }
-        }
-        Ok(())
     }
 }

@@ -156,7 +156,7 @@ where
     Ok(())
 }
 
-/// [`compute`], with `out` zeroed on any error.
+/// The kernel into `out`, zeroed on any error.
 fn run<T, Net, const D: usize, const K: usize>(
     net: &Net,
     x1: &[[T; D]],
@@ -169,84 +169,71 @@ where
     T: Real,
     Net: Module<T, [T; D], Output = [T; K]> + Params<T>,
 {
-    zero_on_error(out, |out| compute(net, x1, x2, workspace, out, mode))
-}
+    zero_on_error(out, |out| {
+        const { assert!(K > 0, "a network needs at least one output") };
+        let m = x1.len();
+        let n = x2.map_or(m, <[_]>::len);
+        let rec = record_len::<T, Net>(K);
+        let needed = m
+            .checked_add(x2.map_or(0, <[_]>::len))
+            .and_then(|inputs| inputs.checked_mul(rec))
+            .ok_or(Error::BufferTooSmall {
+                needed: usize::MAX,
+                given: workspace.len(),
+            })?;
+        if workspace.len() < needed {
+            return Err(Error::BufferTooSmall {
+                needed,
+                given: workspace.len(),
+            });
+        }
+        check_finite(x1.as_flattened(), "inputs")?;
+        if let Some(x2) = x2 {
+            check_finite(x2.as_flattened(), "inputs")?;
+        }
+        if !net.is_finite() {
+            return Err(Error::NonFinite {
+                what: "network parameters",
+            });
+        }
+        let (r1, rest) = workspace[..needed].split_at_mut(m * rec);
+        // Range refusals are reported once every record is written (the worst
+        // of them), as the Jacobian method reports them.
+        let mut refusal = None;
+        write_records(net, x1, r1, &mut refusal)?;
+        if let Some(x2) = x2 {
+            write_records(net, x2, rest, &mut refusal)?;
+        }
+        if let Some(e) = refusal {
+            return Err(e);
+        }
+        let (r1, rest) = (&*r1, &*rest);
+        check_result(r1, "per-input activations and cotangents")?;
+        check_result(rest, "per-input activations and cotangents")?;
 
-fn compute<T, Net, const D: usize, const K: usize>(
-    net: &Net,
-    x1: &[[T; D]],
-    x2: Option<&[[T; D]]>,
-    workspace: &mut [T],
-    out: &mut [T],
-    mode: Mode,
-) -> Result<(), Error>
-where
-    T: Real,
-    Net: Module<T, [T; D], Output = [T; K]> + Params<T>,
-{
-    const { assert!(K > 0, "a network needs at least one output") };
-    let m = x1.len();
-    let n = x2.map_or(m, <[_]>::len);
-    let rec = record_len::<T, Net>(K);
-    let needed = m
-        .checked_add(x2.map_or(0, <[_]>::len))
-        .and_then(|inputs| inputs.checked_mul(rec))
-        .ok_or(Error::BufferTooSmall {
-            needed: usize::MAX,
-            given: workspace.len(),
-        })?;
-    if workspace.len() < needed {
-        return Err(Error::BufferTooSmall {
-            needed,
-            given: workspace.len(),
-        });
-    }
-    check_finite(x1.as_flattened(), "inputs")?;
-    if let Some(x2) = x2 {
-        check_finite(x2.as_flattened(), "inputs")?;
-    }
-    if !net.is_finite() {
-        return Err(Error::NonFinite {
-            what: "network parameters",
-        });
-    }
-    let (r1, rest) = workspace[..needed].split_at_mut(m * rec);
-    // Range refusals are reported once every record is written (the worst
-    // of them), as the Jacobian method reports them.
-    let mut refusal = None;
-    write_records(net, x1, r1, &mut refusal)?;
-    if let Some(x2) = x2 {
-        write_records(net, x2, rest, &mut refusal)?;
-    }
-    if let Some(e) = refusal {
-        return Err(e);
-    }
-    let (r1, rest) = (&*r1, &*rest);
-    check_result(r1, "per-input activations and cotangents")?;
-    check_result(rest, "per-input activations and cotangents")?;
-
-    let symmetric = x2.is_none();
-    let r2 = if symmetric { r1 } else { rest };
-    let lay = Layout {
-        rec,
-        delta_base: Net::DENSE_IN + Net::DENSE_LAYERS,
-        delta_stride: Net::DENSE_OUT,
-        k: K,
-    };
-    out.fill(T::ZERO);
-    let (mut a_off, mut d_off) = (0, 0);
-    Net::dense_shapes(&mut |fan_in, fan_out| {
-        let seg = Segment {
-            a_off,
-            a_len: fan_in + 1,
-            d_off,
-            d_len: fan_out,
+        let symmetric = x2.is_none();
+        let r2 = if symmetric { r1 } else { rest };
+        let lay = Layout {
+            rec,
+            delta_base: Net::DENSE_IN + Net::DENSE_LAYERS,
+            delta_stride: Net::DENSE_OUT,
+            k: K,
         };
-        gram::accumulate(r1, m, r2, n, &lay, &seg, symmetric, mode, out);
-        a_off += fan_in + 1;
-        d_off += fan_out;
-    });
-    gram::finish(out, m, n, K, symmetric, mode)
+        out.fill(T::ZERO);
+        let (mut a_off, mut d_off) = (0, 0);
+        Net::dense_shapes(&mut |fan_in, fan_out| {
+            let seg = Segment {
+                a_off,
+                a_len: fan_in + 1,
+                d_off,
+                d_len: fan_out,
+            };
+            gram::accumulate(r1, m, r2, n, &lay, &seg, symmetric, mode, out);
+            a_off += fan_in + 1;
+            d_off += fan_out;
+        });
+        gram::finish(out, m, n, K, symmetric, mode)
+    })
 }
 
 /// The N×N empirical NTK of `net` on `xs` (trace convention: mean over the
