@@ -6,72 +6,23 @@
 //! Σ → (Σ′, Σ̇) that is the pair map at x₁ = x₂ written without rounding
 //! (so that, e.g., ReLU maps q to q/2 exactly).
 
-use super::angle::atan2_right;
-use super::layer::{Layer, PairState};
-use super::precision::{worse as worse_of, Input};
+use super::pair::{angle, atan2_right, correlation, cosine, snap, worse, PairState, Var};
 #[cfg(feature = "quadrature")]
 use super::quadrature;
 use crate::Real;
 
-/// What a nonlinearity needs to know about one input: its variance q, √q and
-/// 1/√q (0 when q = 0).
+/// Per-input factors of a nonlinearity's bounds, from its diagonal map: a
+/// pair (i, j) with pair-map outputs (Σ′₁₂, Σ̇₁₂) amplifies correlation
+/// errors by |Σ̇₁₂|·gᵢ·gⱼ and moves Σ̇ by |E[φ″(u)φ″(v)]|·hᵢ·hⱼ per unit of
+/// correlation error.
 #[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Var<T> {
-    pub q: T,
-    pub sq: T,
-    pub r: T,
-}
-
-impl<T: Real> Var<T> {
-    #[inline(always)]
-    pub fn new(q: T) -> Self {
-        // Negative rounding residue is clamped; NaN stays NaN.
-        let q = if q < T::ZERO { T::ZERO } else { q };
-        let sq = q.sqrt();
-        let r = if sq > T::ZERO { T::ONE / sq } else { T::ZERO };
-        Self { q, sq, r }
-    }
-}
-
-/// Clamps a correlation to [−1, 1], and snaps values within 8 ulp of ±1 to
-/// ±1: they cannot be told from ±1 after the rounding of Σ₁₂/√(Σ₁₁Σ₂₂), and
-/// snapping makes a repeated input give exactly the diagonal entry. NaN stays
-/// NaN.
-#[inline(always)]
-pub(crate) fn snap<T: Real>(rho: T) -> T {
-    let edge = snap_edge::<T>();
-    if rho >= edge {
-        T::ONE
-    } else if rho <= -edge {
-        -T::ONE
-    } else {
-        rho
-    }
-}
-
-/// 1 − 8ε: correlations at least this large in magnitude snap to ±1.
-#[inline(always)]
-pub(crate) fn snap_edge<T: Real>() -> T {
-    T::ONE - T::from_f64(8.0) * T::EPSILON
-}
-
-/// `Σ₁₂/√(Σ₁₁Σ₂₂)` from the reciprocal roots, symmetric bit for bit in the
-/// two inputs: the smaller reciprocal first, so that no partial product
-/// overflows (`r₁·r₂` does when both variances are below about 1/MAX, as for
-/// inputs of 1e-21 in f32, and `Σ₁₂·r₁·r₂` was then ∞ or NaN).
-#[inline(always)]
-pub(crate) fn cosine<T: Real>(k: T, ri: T, rj: T) -> T {
-    let (lo, hi) = if ri <= rj { (ri, rj) } else { (rj, ri) };
-    (k * lo) * hi
-}
-
-/// The correlation ρ = Σ₁₂/√(Σ₁₁Σ₂₂) (0 when a variance is 0; see [`snap`]),
-/// and √(1 − ρ²) computed as √((1 − ρ)(1 + ρ)).
-#[inline(always)]
-fn correlation<T: Real>(vi: Var<T>, vj: Var<T>, k: T) -> (T, T) {
-    let rho = snap(cosine(k, vi.r, vj.r));
-    let s = ((T::ONE - rho) * (T::ONE + rho)).sqrt();
-    (rho, s)
+pub(crate) struct Input<T> {
+    /// √(qᵢ/Σ′ᵢᵢ).
+    pub g: T,
+    /// √(qᵢ/Σ̇ᵢᵢ).
+    pub h: T,
+    /// √E[φ″(uᵢ)²], for maps without a pair form of E[φ″(u)φ″(v)].
+    pub b: T,
 }
 
 /// Constants of the ABReLU family φ(x) = a·min(x, 0) + b·max(x, 0).
@@ -87,7 +38,7 @@ pub(crate) struct AbRelu<T> {
 }
 
 impl<T: Real> AbRelu<T> {
-    fn new(a: T, b: T) -> Self {
+    pub fn new(a: T, b: T) -> Self {
         let d = a - b;
         let factor = d * d / (T::TWO * T::PI);
         let half = (a * a + b * b) * T::HALF;
@@ -95,7 +46,7 @@ impl<T: Real> AbRelu<T> {
             factor,
             half,
             // The pair map's value at θ = π/2, rounded the same way.
-            zero_dot: half - factor * super::angle::angle(T::ONE, T::ZERO),
+            zero_dot: half - factor * angle(T::ONE, T::ZERO),
         }
     }
 
@@ -105,7 +56,7 @@ impl<T: Real> AbRelu<T> {
     #[inline(always)]
     pub fn pair(&self, vi: Var<T>, vj: Var<T>, k: T) -> (T, T) {
         let (rho, s) = correlation(vi, vj, k);
-        let theta = super::angle::angle(s, rho);
+        let theta = angle(s, rho);
         let dot = self.half - self.factor * theta;
         (self.factor * (vi.sq * vj.sq * s) + dot * k, dot)
     }
@@ -146,7 +97,7 @@ impl<T: Real> AbRelu<T> {
                 .zip(&rho)
                 .zip(&sin)
             {
-                let theta = super::angle::angle(s, p);
+                let theta = angle(s, p);
                 let dot = self.half - self.factor * theta;
                 *kv = self.factor * (vi.sq * sj * s) + dot * *kv;
                 *tv *= dot;
@@ -289,12 +240,12 @@ pub(crate) fn exp_m1<T: Real>(x: T) -> T {
 }
 
 #[cfg(feature = "quadrature")]
-fn tanh<T: Real>(x: T) -> T {
+pub(crate) fn tanh<T: Real>(x: T) -> T {
     x.tanh()
 }
 
 #[cfg(feature = "quadrature")]
-fn dtanh<T: Real>(x: T) -> T {
+pub(crate) fn dtanh<T: Real>(x: T) -> T {
     let t = x.tanh();
     T::ONE - t * t
 }
@@ -326,38 +277,6 @@ pub(crate) enum Step<T> {
 }
 
 impl<T: Real> Step<T> {
-    pub fn new(layer: &Layer<T>) -> Self {
-        match *layer {
-            Layer::Dense { w, b } => Step::Affine {
-                w2: w * w,
-                b2: b * b,
-            },
-            Layer::DenseStandard { w, b, fan_in } => Step::AffineStandard {
-                w2: w * w,
-                b2: b * b,
-                n: T::from_usize(fan_in as usize),
-            },
-            Layer::Relu => Step::AbRelu(AbRelu::new(T::ZERO, T::ONE)),
-            Layer::LeakyRelu { alpha } => Step::AbRelu(AbRelu::new(alpha, T::ONE)),
-            Layer::Abs => Step::AbRelu(AbRelu::new(-T::ONE, T::ONE)),
-            Layer::AbRelu { a, b } => Step::AbRelu(AbRelu::new(a, b)),
-            Layer::Erf => Step::Erf,
-            Layer::Gelu => Step::Gelu,
-            Layer::Sin => Step::Sin,
-            Layer::Identity => Step::Identity,
-            #[cfg(feature = "quadrature")]
-            Layer::Tanh => Step::Quadrature {
-                phi: tanh::<T>,
-                dphi: dtanh::<T>,
-            },
-            #[cfg(feature = "quadrature")]
-            Layer::Custom(a) => Step::Quadrature {
-                phi: a.phi(),
-                dphi: a.dphi(),
-            },
-        }
-    }
-
     /// The variance of one input after this step (and the derivative factor
     /// of a nonlinearity, 1 for the others).
     #[inline]
@@ -590,7 +509,7 @@ pub(crate) fn apply_pair_traced<T: Real>(
             let quad = (
                 relative_error(ek, (d1.0 * d2.0).sqrt()),
                 relative_error(et, (d1.1 * d2.1).sqrt()),
-                worse_of(
+                worse(
                     relative_error(e1.0, d1.0) + relative_error(e1.1, d1.1),
                     relative_error(e2.0, d2.0) + relative_error(e2.1, d2.1),
                 ),

@@ -8,13 +8,10 @@
 //! a Gram matrix is computed once per input, by the exact diagonal maps.
 
 use super::arch::Architecture;
-use super::dual::{apply_pair_traced, relative_error, Step, Var};
-use super::layer::PairState;
-use super::precision::{self, worse, Errors, Input};
+use super::dual::{apply_pair_traced, erf_pair, gelu_pair, relative_error, sin_pair, Input, Step};
+use super::pair::{worse, PairState, Var};
+use super::precision::{self, Errors, TILE};
 use crate::{Error, Real};
-
-/// Side of the square tiles.
-pub(crate) const TILE: usize = 32;
 
 /// Read access to the rows of an input matrix.
 pub(crate) trait Rows<T> {
@@ -405,21 +402,9 @@ where
                         }
                         T::ZERO
                     }
-                    Step::Erf => sweep(
-                        tiles,
-                        |a, b, k| exact(super::dual::erf_pair(a, b, k)),
-                        second,
-                    ),
-                    Step::Gelu => sweep(
-                        tiles,
-                        |a, b, k| exact(super::dual::gelu_pair(a, b, k)),
-                        second,
-                    ),
-                    Step::Sin => sweep(
-                        tiles,
-                        |a, b, k| exact(super::dual::sin_pair(a, b, k)),
-                        second,
-                    ),
+                    Step::Erf => sweep(tiles, |a, b, k| exact(erf_pair(a, b, k)), second),
+                    Step::Gelu => sweep(tiles, |a, b, k| exact(gelu_pair(a, b, k)), second),
+                    Step::Sin => sweep(tiles, |a, b, k| exact(sin_pair(a, b, k)), second),
                     _ => sweep(tiles, |a, b, k| step.pair_estimated(a, b, k), second),
                 };
                 errors.end();

@@ -1,6 +1,9 @@
 //! The layers of an infinite-width architecture and the kernel state they act on.
 
-use super::dual::{self, Step};
+use super::dual::{apply_pair, AbRelu, Step};
+#[cfg(feature = "quadrature")]
+use super::dual::{dtanh, tanh};
+use super::pair::PairState;
 use crate::{Error, Real};
 
 /// A user-supplied activation φ with its derivative φ′, for kernels by quadrature.
@@ -288,11 +291,40 @@ impl<T: Real> Layer<T> {
     /// assert!((s.theta12 - 2.0 * 0.25).abs() < 1e-15);
     /// ```
     pub fn apply(&self, s: PairState<T>) -> PairState<T> {
-        dual::apply_pair(&self.step(), s)
+        apply_pair(&self.step(), s)
     }
 
+    /// The layer's step of the recursion, with its constants worked out.
     pub(crate) fn step(&self) -> Step<T> {
-        Step::new(self)
+        match *self {
+            Layer::Dense { w, b } => Step::Affine {
+                w2: w * w,
+                b2: b * b,
+            },
+            Layer::DenseStandard { w, b, fan_in } => Step::AffineStandard {
+                w2: w * w,
+                b2: b * b,
+                n: T::from_usize(fan_in as usize),
+            },
+            Layer::Relu => Step::AbRelu(AbRelu::new(T::ZERO, T::ONE)),
+            Layer::LeakyRelu { alpha } => Step::AbRelu(AbRelu::new(alpha, T::ONE)),
+            Layer::Abs => Step::AbRelu(AbRelu::new(-T::ONE, T::ONE)),
+            Layer::AbRelu { a, b } => Step::AbRelu(AbRelu::new(a, b)),
+            Layer::Erf => Step::Erf,
+            Layer::Gelu => Step::Gelu,
+            Layer::Sin => Step::Sin,
+            Layer::Identity => Step::Identity,
+            #[cfg(feature = "quadrature")]
+            Layer::Tanh => Step::Quadrature {
+                phi: tanh::<T>,
+                dphi: dtanh::<T>,
+            },
+            #[cfg(feature = "quadrature")]
+            Layer::Custom(a) => Step::Quadrature {
+                phi: a.phi(),
+                dphi: a.dphi(),
+            },
+        }
     }
 }
 
@@ -303,77 +335,5 @@ fn nonnegative<T: Real>(w: T, b: T) -> Result<(), Error> {
         })
     } else {
         Ok(())
-    }
-}
-
-/// The kernel state of one pair of inputs (x₁, x₂) between layers: the NNGP
-/// covariances Σ₁₁ = Σ(x₁, x₁), Σ₁₂, Σ₂₂ and the NTK Θ₁₂.
-///
-/// # Examples
-///
-/// ```
-/// use ntk::analytic::{Layer, PairState};
-/// let x1 = [1.0_f64, 0.0];
-/// let x2 = [0.6, 0.8];
-/// let s = PairState::from_inputs(&x1, &x2);
-/// assert_eq!(s.sigma12, 0.3);
-/// let s = Layer::dense(2.0, 0.0).apply(s);
-/// assert_eq!((s.sigma12, s.theta12), (1.2, 1.2));
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct PairState<T> {
-    /// Σ(x₁, x₁).
-    pub sigma11: T,
-    /// Σ(x₁, x₂): the NNGP kernel.
-    pub sigma12: T,
-    /// Σ(x₂, x₂).
-    pub sigma22: T,
-    /// Θ(x₁, x₂): the NTK.
-    pub theta12: T,
-}
-
-impl<T: Real> PairState<T> {
-    /// A state from its four entries.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use ntk::analytic::{Layer, PairState};
-    /// let s = Layer::Sin.apply(PairState::new(1.0_f64, 1.0, 1.0, 0.0));
-    /// assert!((s.sigma12 - (1.0 - (-2.0_f64).exp()) / 2.0).abs() < 1e-15);
-    /// ```
-    pub const fn new(sigma11: T, sigma12: T, sigma22: T, theta12: T) -> Self {
-        Self {
-            sigma11,
-            sigma12,
-            sigma22,
-            theta12,
-        }
-    }
-
-    /// The input state Σ⁰ = x·x′/D, Θ⁰ = 0, over the common length D of the
-    /// inputs (all zeros when it is 0).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use ntk::analytic::PairState;
-    /// let s = PairState::from_inputs(&[2.0_f64, 0.0], &[1.0, 1.0]);
-    /// assert_eq!((s.sigma11, s.sigma12, s.sigma22, s.theta12), (2.0, 1.0, 1.0, 0.0));
-    /// ```
-    pub fn from_inputs(x1: &[T], x2: &[T]) -> Self {
-        let d = x1.len().min(x2.len());
-        let (x1, x2) = (&x1[..d], &x2[..d]);
-        if d == 0 {
-            return Self::default();
-        }
-        let inv = T::ONE / T::from_usize(d);
-        Self {
-            sigma11: crate::simd::dot(x1, x1) * inv,
-            sigma12: crate::simd::dot(x1, x2) * inv,
-            sigma22: crate::simd::dot(x2, x2) * inv,
-            theta12: T::ZERO,
-        }
     }
 }

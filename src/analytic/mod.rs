@@ -127,11 +127,13 @@
 //! compare with these limits (`examples/width_convergence.rs` shows the
 //! 1/√width convergence of the NTK).
 
-mod angle;
+// The files import only from files earlier in this list:
+// pair → quadrature → dual → layer → arch → text → precision → gram.
 mod arch;
 mod dual;
 mod gram;
 mod layer;
+mod pair;
 mod precision;
 #[cfg(feature = "quadrature")]
 mod quadrature;
@@ -174,4 +176,5 @@ pub use arch::{Architecture, DEFAULT_CAPACITY};
 pub const PRECISION_LIMIT: f64 = 1e-2;
 #[cfg(feature = "quadrature")]
 pub use layer::Activation;
-pub use layer::{Layer, PairState};
+pub use layer::Layer;
+pub use pair::PairState;

@@ -51,10 +51,13 @@
     clippy::float_cmp_const
 )]
 
-use super::dual::{cosine, snap, snap_edge, Step, Traced, Var};
-use super::gram::TILE;
-use super::layer::PairState;
+use super::dual::{Step, Traced};
+use super::pair::{cosine, snap, snap_edge, worse, PairState, Var};
 use crate::Real;
+
+/// Side of the square tiles of the Gram engine, and of the per-pair arrays
+/// of the bounds of one tile.
+pub(crate) const TILE: usize = 32;
 
 /// Whether the bounds are carried (the `error-bounds` feature); without it
 /// the code below is compiled but never run, and the optimiser drops it.
@@ -70,30 +73,6 @@ const RESOLVED: f32 = -1.0;
 const UNKNOWN: f32 = -2.0;
 /// `Z` of a repeated input: exact throughout.
 const EXACT: f32 = -3.0;
-
-/// The larger of two bounds; NaN wins.
-#[inline(always)]
-pub(crate) fn worse<T: Real>(a: T, b: T) -> T {
-    if b > a || b.is_nan() {
-        b
-    } else {
-        a
-    }
-}
-
-/// Per-input factors of a nonlinearity's bounds, from its diagonal map: a
-/// pair (i, j) with pair-map outputs (Σ′₁₂, Σ̇₁₂) amplifies correlation
-/// errors by |Σ̇₁₂|·gᵢ·gⱼ and moves Σ̇ by |E[φ″(u)φ″(v)]|·hᵢ·hⱼ per unit of
-/// correlation error.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Input<T> {
-    /// √(qᵢ/Σ′ᵢᵢ).
-    pub g: T,
-    /// √(qᵢ/Σ̇ᵢᵢ).
-    pub h: T,
-    /// √E[φ″(uᵢ)²], for maps without a pair form of E[φ″(u)φ″(v)].
-    pub b: T,
-}
 
 /// The error bounds of the pairs of one tile.
 #[derive(Clone, Debug)]
