@@ -128,7 +128,8 @@
 //! 1/√width convergence of the NTK).
 
 // The files import only from files earlier in this list:
-// pair → quadrature → dual → layer → arch → text → precision → gram.
+// pair → quadrature → dual → layer → arch → text → precision → rows → tile
+// → gram.
 mod arch;
 mod dual;
 mod gram;
@@ -137,7 +138,9 @@ mod pair;
 mod precision;
 #[cfg(feature = "quadrature")]
 mod quadrature;
+mod rows;
 pub mod text;
+mod tile;
 
 pub use arch::{Architecture, DEFAULT_CAPACITY};
 
