@@ -8,10 +8,10 @@
 //! a Gram matrix is computed once per input, by the exact diagonal maps.
 
 use super::arch::Architecture;
-use super::dual::{apply_pair_traced, Step};
 use super::pair::{worse, PairState};
 use super::precision::{self, TILE};
 use super::rows::{zero_outputs, Flat, FlatMut, Rows, RowsMut};
+use super::step::{apply_pair_traced, Step};
 use super::tile::{mirror, tile, Tile};
 use crate::{Error, Real};
 

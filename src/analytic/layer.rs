@@ -1,9 +1,10 @@
 //! The layers of an infinite-width architecture and the kernel state they act on.
 
-use super::dual::{apply_pair, AbRelu, Step};
+use super::dual::AbRelu;
 #[cfg(feature = "quadrature")]
 use super::dual::{dtanh, tanh};
 use super::pair::PairState;
+use super::step::{apply_pair, Step};
 use crate::{Error, Real};
 
 /// A user-supplied activation φ with its derivative φ′, for kernels by quadrature.

@@ -128,9 +128,11 @@
 //! 1/√width convergence of the NTK).
 
 // The files import only from files earlier in this list:
-// pair → quadrature → dual → layer → arch → text → precision → rows → tile
-// → gram.
+// pair → quadrature → dual → step → layer → arch → syntax → case → report
+// → text → collinear → precision → rows → tile → gram.
 mod arch;
+mod case;
+mod collinear;
 mod dual;
 mod gram;
 mod layer;
@@ -138,7 +140,10 @@ mod pair;
 mod precision;
 #[cfg(feature = "quadrature")]
 mod quadrature;
+mod report;
 mod rows;
+mod step;
+mod syntax;
 pub mod text;
 mod tile;
 

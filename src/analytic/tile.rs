@@ -1,10 +1,12 @@
 //! The tile engine: the NNGP and NTK of a square block of pairs, carried
 //! through all layers while it is in cache.
 
-use super::dual::{erf_pair, gelu_pair, relative_error, sin_pair, Input, Step};
+use super::collinear::{any_special, deficit};
+use super::dual::{erf_pair, gelu_pair, sin_pair};
 use super::pair::{worse, Var};
 use super::precision::{self, Errors, TILE};
 use super::rows::{Rows, RowsMut};
+use super::step::{relative_error, Input, Step};
 use crate::Real;
 
 /// Copies the entries above the diagonal of a tile to their mirror images.
@@ -126,7 +128,7 @@ where
             let f = first(li);
             let vi = Var::new(qr.get(li).copied().unwrap_or(T::ZERO));
             let krow = m.row_ref(r0 + li).get(c0 + f..c0 + nc).unwrap_or(&[]);
-            precision::any_special(
+            any_special(
                 vi,
                 krow,
                 (qc.get(f..nc).unwrap_or(&[]), rcs.get(f..nc).unwrap_or(&[])),
@@ -145,7 +147,7 @@ where
                     (li, f + lj),
                     (vi, vj, k),
                     || same(li, f + lj),
-                    || precision::deficit(x1.row(r0 + li), x2.row(c0 + f + lj)),
+                    || deficit(x1.row(r0 + li), x2.row(c0 + f + lj)),
                 );
             }
         }
