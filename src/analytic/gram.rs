@@ -10,66 +10,31 @@
 use super::arch::Architecture;
 use super::pair::{worse, PairState};
 use super::precision::{self, TILE};
-use super::rows::{zero_outputs, Flat, FlatMut, Rows, RowsMut};
+use super::rows::{check_inputs, check_output, Flat, FlatMut, Rows, RowsMut};
 use super::step::{apply_pair_traced, Step};
 use super::tile::{mirror, tile, Tile};
 use crate::{Error, Real};
 
-/// Checks that all `x.count()` rows have the same nonzero length and finite
-/// entries; returns that length.
-fn check_inputs<T: Real, X: Rows<T> + ?Sized>(x: &X, d: Option<usize>) -> Result<usize, Error> {
-    let d = match d {
-        Some(d) => d,
-        None => x.row(0).len(),
-    };
-    if d == 0 && x.count() > 0 {
-        return Err(Error::InvalidArgument {
-            what: "inputs must have at least one feature",
-        });
-    }
-    for i in 0..x.count() {
-        let r = x.row(i);
-        if r.len() != d {
-            return Err(Error::InvalidArgument {
-                what: "all inputs must have the same length",
-            });
-        }
-        crate::simd::check_finite(r, "inputs")?;
-    }
-    Ok(d)
-}
-
-/// Checks that `m` has at least `rows` rows of at least `cols` entries.
-fn check_output<T, M: RowsMut<T> + ?Sized>(
-    m: &mut M,
-    rows: usize,
-    cols: usize,
+/// The error rule of every kernel routine that writes matrices: on any error
+/// (a bad argument as much as a numerical failure) every entry of both
+/// outputs is zeroed, so that a failed call leaves no partial or stale
+/// kernel behind.
+fn zero_on_error<T: Real>(
+    result: Result<(), Error>,
+    nngp: &mut [T],
+    ntk: &mut [T],
 ) -> Result<(), Error> {
-    if rows == 0 || cols == 0 {
-        return Ok(());
+    if result.is_err() {
+        nngp.fill(T::ZERO);
+        ntk.fill(T::ZERO);
     }
-    if m.count() < rows {
-        return Err(Error::BufferTooSmall {
-            needed: rows,
-            given: m.count(),
-        });
-    }
-    for i in 0..rows {
-        let len = m.row_mut(i).len();
-        if len < cols {
-            return Err(Error::BufferTooSmall {
-                needed: cols,
-                given: len,
-            });
-        }
-    }
-    Ok(())
+    result
 }
 
 /// The verdict on finished `rows × cols` outputs with error bound `error`:
 /// [`Error::Overflow`] if an entry is not finite, [`Error::PrecisionLoss`] if
-/// the bound passes [`PRECISION_LIMIT`](super::PRECISION_LIMIT); both
-/// outputs are zeroed then.
+/// the bound passes [`PRECISION_LIMIT`](super::PRECISION_LIMIT) (the caller
+/// zeroes the outputs then, as on every error: see [`zero_on_error`]).
 fn judge<T: Real, M: RowsMut<T> + ?Sized>(
     nngp: &mut M,
     ntk: &mut M,
@@ -83,9 +48,6 @@ fn judge<T: Real, M: RowsMut<T> + ?Sized>(
     } else {
         Ok(())
     };
-    if verdict.is_err() {
-        zero_outputs(nngp, ntk, (rows, cols));
-    }
     verdict
 }
 
@@ -196,13 +158,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         // Diagonal, once per input.
         let mut error = T::ZERO;
         for i in 0..n {
-            let (q, t, e) = match self.diagonal(steps, x.row(i)) {
-                Ok(d) => d,
-                Err(e) => {
-                    zero_outputs(nngp, ntk, (n, n));
-                    return Err(e);
-                }
-            };
+            let (q, t, e) = self.diagonal(steps, x.row(i))?;
             error = worse(error, e);
             if let Some(v) = nngp.row_mut(i).get_mut(i) {
                 *v = q;
@@ -301,12 +257,12 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     ///
     /// # Errors
     ///
-    /// [`Error::NonFinite`] if an input holds NaN or ±∞ (the outputs are
-    /// untouched), [`Error::Overflow`] if any result is not finite,
-    /// [`Error::PrecisionLoss`] if a nonzero input or a layer gives a
-    /// variance below `MIN_POSITIVE/ε` (about 1e-292 in `f64`, 1e-31 in
-    /// `f32`: inputs under about 1e-146 and 3e-16) or the error bound passes
-    /// the limit (both outputs are zeroed for these two).
+    /// [`Error::NonFinite`] if an input holds NaN or ±∞, [`Error::Overflow`]
+    /// if any result is not finite, [`Error::PrecisionLoss`] if a nonzero
+    /// input or a layer gives a variance below `MIN_POSITIVE/ε` (about
+    /// 1e-292 in `f64`, 1e-31 in `f32`: inputs under about 1e-146 and 3e-16)
+    /// or the error bound passes the limit. On every error both outputs are
+    /// zeroed.
     ///
     /// # Examples
     ///
@@ -328,7 +284,8 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         ntk: &mut [[T; N]; N],
     ) -> Result<(), Error> {
         const { assert!(D > 0, "inputs need at least one feature") };
-        self.gram_impl(&x[..], &mut nngp[..], &mut ntk[..])
+        let result = self.gram_impl(&x[..], &mut nngp[..], &mut ntk[..]);
+        zero_on_error(result, nngp.as_flattened_mut(), ntk.as_flattened_mut())
     }
 
     /// NNGP and NTK between `M` inputs `x` (test points, rows) and `N`
@@ -359,7 +316,8 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         ntk: &mut [[T; N]; M],
     ) -> Result<(), Error> {
         const { assert!(D > 0, "inputs need at least one feature") };
-        self.cross_impl(&x[..], &x_train[..], &mut nngp[..], &mut ntk[..])
+        let result = self.cross_impl(&x[..], &x_train[..], &mut nngp[..], &mut ntk[..]);
+        zero_on_error(result, nngp.as_flattened_mut(), ntk.as_flattened_mut())
     }
 
     /// [`gram`](Self::gram) on row-major slices with sizes known at run time:
@@ -370,7 +328,9 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     ///
     /// [`Error::InvalidArgument`] if `d` is 0 or does not divide `x.len()`,
     /// [`Error::BufferTooSmall`] if an output holds fewer than `n²` entries,
-    /// and the errors of [`gram`](Self::gram).
+    /// and the errors of [`gram`](Self::gram). On every error every entry
+    /// of both outputs is zeroed (all they hold, not only the leading
+    /// `n × n`).
     ///
     /// # Examples
     ///
@@ -384,6 +344,17 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// # Ok::<(), ntk::Error>(())
     /// ```
     pub fn gram_flat(&self, x: &[T], d: usize, nngp: &mut [T], ntk: &mut [T]) -> Result<(), Error> {
+        let result = self.gram_flat_impl(x, d, nngp, ntk);
+        zero_on_error(result, nngp, ntk)
+    }
+
+    fn gram_flat_impl(
+        &self,
+        x: &[T],
+        d: usize,
+        nngp: &mut [T],
+        ntk: &mut [T],
+    ) -> Result<(), Error> {
         let n = flat_count(x.len(), d)?;
         let needed = n.saturating_mul(n);
         for out in [&*nngp, &*ntk] {
@@ -425,6 +396,18 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// # Ok::<(), ntk::Error>(())
     /// ```
     pub fn cross_flat(
+        &self,
+        x: &[T],
+        x_train: &[T],
+        d: usize,
+        nngp: &mut [T],
+        ntk: &mut [T],
+    ) -> Result<(), Error> {
+        let result = self.cross_flat_impl(x, x_train, d, nngp, ntk);
+        zero_on_error(result, nngp, ntk)
+    }
+
+    fn cross_flat_impl(
         &self,
         x: &[T],
         x_train: &[T],

@@ -47,7 +47,8 @@
 //!
 //! Non-finite inputs are [`Error::NonFinite`](crate::Error::NonFinite); a
 //! non-finite result (a huge σw, a very deep network) is
-//! [`Error::Overflow`](crate::Error::Overflow) and the outputs are zeroed.
+//! [`Error::Overflow`](crate::Error::Overflow). On every error, argument
+//! errors included, the kernel routines zero both outputs.
 //! The closed forms stay finite as long as the variances do, except GELU's, which overflows beyond variances of about 10⁷⁷ (10⁹ in
 //! f32).
 //!

@@ -1,7 +1,8 @@
-//! Row views of the input and output matrices of the Gram engine: arrays of
-//! rows (`[[T; D]]`) and row-major flat slices behind one interface.
+//! Row views of the input and output matrices of the Gram engine (arrays of
+//! rows `[[T; D]]` and row-major flat slices behind one interface), and the
+//! checks of their shapes.
 
-use crate::Real;
+use crate::{Error, Real};
 
 /// Read access to the rows of an input matrix.
 pub(crate) trait Rows<T> {
@@ -82,19 +83,56 @@ impl<T> RowsMut<T> for FlatMut<'_, T> {
     }
 }
 
-/// Writes zeros over the leading `rows × cols` block of both outputs (as much
-/// of it as each holds), so that a failed computation leaves no partial
-/// kernel behind (the crate's policy for every output).
-pub(crate) fn zero_outputs<T, M>(nngp: &mut M, ntk: &mut M, (rows, cols): (usize, usize))
-where
-    T: Real,
-    M: RowsMut<T> + ?Sized,
-{
-    for m in [nngp, ntk] {
-        for i in 0..rows {
-            for v in m.row_mut(i).iter_mut().take(cols) {
-                *v = T::ZERO;
-            }
+/// Checks that all `x.count()` rows have the same nonzero length and finite
+/// entries; returns that length.
+pub(crate) fn check_inputs<T: Real, X: Rows<T> + ?Sized>(
+    x: &X,
+    d: Option<usize>,
+) -> Result<usize, Error> {
+    let d = match d {
+        Some(d) => d,
+        None => x.row(0).len(),
+    };
+    if d == 0 && x.count() > 0 {
+        return Err(Error::InvalidArgument {
+            what: "inputs must have at least one feature",
+        });
+    }
+    for i in 0..x.count() {
+        let r = x.row(i);
+        if r.len() != d {
+            return Err(Error::InvalidArgument {
+                what: "all inputs must have the same length",
+            });
+        }
+        crate::simd::check_finite(r, "inputs")?;
+    }
+    Ok(d)
+}
+
+/// Checks that `m` has at least `rows` rows of at least `cols` entries.
+pub(crate) fn check_output<T, M: RowsMut<T> + ?Sized>(
+    m: &mut M,
+    rows: usize,
+    cols: usize,
+) -> Result<(), Error> {
+    if rows == 0 || cols == 0 {
+        return Ok(());
+    }
+    if m.count() < rows {
+        return Err(Error::BufferTooSmall {
+            needed: rows,
+            given: m.count(),
+        });
+    }
+    for i in 0..rows {
+        let len = m.row_mut(i).len();
+        if len < cols {
+            return Err(Error::BufferTooSmall {
+                needed: cols,
+                given: len,
+            });
         }
     }
+    Ok(())
 }
