@@ -40,7 +40,10 @@ fn activation() -> impl Strategy<Value = Layer<f64>> {
 }
 
 fn dense() -> impl Strategy<Value = Layer<f64>> {
-    (0.3..2.0_f64, prop_oneof![Just(0.0), 0.0..0.5_f64]).prop_map(|(w, b)| Layer::Dense { w, b })
+    (0.3..2.0_f64, prop_oneof![Just(0.0), 0.0..0.5_f64]).prop_map(|(w, b)| Layer::Dense {
+        weight_std: w,
+        bias_std: b,
+    })
 }
 
 /// `dense (activation dense)×depth`.
@@ -205,7 +208,7 @@ proptest! {
 #[cfg(feature = "quadrature")]
 mod quadrature {
     use super::*;
-    use ntk::analytic::Activation;
+    use ntk::analytic::CustomActivation;
 
     fn relu(x: f64) -> f64 {
         x.max(0.0)
@@ -267,13 +270,13 @@ mod quadrature {
 
     fn quadrature_twin(layer: Layer<f64>) -> Layer<f64> {
         let act = match layer {
-            Layer::Relu => Activation::new("q_relu", relu, drelu),
-            Layer::LeakyRelu { .. } => Activation::new("q_leaky", leaky, dleaky),
-            Layer::Abs => Activation::new("q_abs", abs, dabs),
-            Layer::Erf => Activation::new("q_erf", erf, derf),
-            Layer::Gelu => Activation::new("q_gelu", gelu, dgelu),
-            Layer::Sin => Activation::new("q_sin", sin, cos),
-            _ => Activation::new("q_id", id, one),
+            Layer::Relu => CustomActivation::new("q_relu", relu, drelu),
+            Layer::LeakyRelu { .. } => CustomActivation::new("q_leaky", leaky, dleaky),
+            Layer::Abs => CustomActivation::new("q_abs", abs, dabs),
+            Layer::Erf => CustomActivation::new("q_erf", erf, derf),
+            Layer::Gelu => CustomActivation::new("q_gelu", gelu, dgelu),
+            Layer::Sin => CustomActivation::new("q_sin", sin, cos),
+            _ => CustomActivation::new("q_id", id, one),
         };
         Layer::Custom(act)
     }

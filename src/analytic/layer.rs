@@ -24,33 +24,33 @@ use crate::{Error, Real};
 /// # Examples
 ///
 /// ```
-/// use ntk::analytic::{Activation, Layer, PairState};
+/// use ntk::analytic::{CustomActivation, Layer, PairState};
 /// fn softsign(x: f64) -> f64 { x / (1.0 + x.abs()) }
 /// fn dsoftsign(x: f64) -> f64 { 1.0 / ((1.0 + x.abs()) * (1.0 + x.abs())) }
-/// let act = Activation::new("softsign", softsign, dsoftsign);
+/// let act = CustomActivation::new("softsign", softsign, dsoftsign);
 /// let s = Layer::Custom(act).apply(PairState::new(1.0, 0.5, 2.0, 1.0));
 /// assert!(s.sigma12 > 0.0 && s.sigma12 < 0.5);
 /// assert_eq!(act.name(), "softsign");
 /// ```
 #[cfg(feature = "quadrature")]
 #[derive(Clone, Copy)]
-pub struct Activation<T> {
+pub struct CustomActivation<T> {
     name: &'static str,
     phi: fn(T) -> T,
     dphi: fn(T) -> T,
 }
 
 #[cfg(feature = "quadrature")]
-impl<T> Activation<T> {
+impl<T> CustomActivation<T> {
     /// An activation named `name` with function `phi` and derivative `dphi`.
     ///
     /// # Examples
     ///
     /// ```
-    /// use ntk::analytic::Activation;
+    /// use ntk::analytic::CustomActivation;
     /// fn square(x: f32) -> f32 { x * x }
     /// fn twice(x: f32) -> f32 { 2.0 * x }
-    /// let a = Activation::new("square", square, twice);
+    /// let a = CustomActivation::new("square", square, twice);
     /// assert_eq!((a.phi())(3.0), 9.0);
     /// assert_eq!((a.dphi())(3.0), 6.0);
     /// ```
@@ -75,7 +75,7 @@ impl<T> Activation<T> {
 }
 
 #[cfg(feature = "quadrature")]
-impl<T> PartialEq for Activation<T> {
+impl<T> PartialEq for CustomActivation<T> {
     /// Activations are equal when their names are.
     fn eq(&self, other: &Self) -> bool {
         self.name == other.name
@@ -83,9 +83,9 @@ impl<T> PartialEq for Activation<T> {
 }
 
 #[cfg(feature = "quadrature")]
-impl<T> core::fmt::Debug for Activation<T> {
+impl<T> core::fmt::Debug for CustomActivation<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_tuple("Activation").field(&self.name).finish()
+        f.debug_tuple("CustomActivation").field(&self.name).finish()
     }
 }
 
@@ -118,9 +118,9 @@ pub enum Layer<T> {
     /// W, β ~ N(0, 1): Σ ← w²Σ + b², Θ ← Σ + w²Θ.
     Dense {
         /// Weight standard deviation σw (≥ 0).
-        w: T,
+        weight_std: T,
         /// Bias standard deviation σb (≥ 0).
-        b: T,
+        bias_std: T,
     },
     /// Affine layer in standard parameterization, y = W·a + β with
     /// W ~ N(0, w²/n), β ~ N(0, b²), where n = `fan_in` is the width of the
@@ -134,9 +134,9 @@ pub enum Layer<T> {
     /// of the 1; the two agree for b = 1.
     DenseStandard {
         /// Weight standard deviation σw (≥ 0).
-        w: T,
+        weight_std: T,
         /// Bias standard deviation σb (≥ 0).
-        b: T,
+        bias_std: T,
         /// Width n of the layer's input (≥ 1).
         fan_in: u32,
     },
@@ -169,33 +169,40 @@ pub enum Layer<T> {
     Tanh,
     /// A user-supplied activation, by quadrature (feature `quadrature`).
     #[cfg(feature = "quadrature")]
-    Custom(Activation<T>),
+    Custom(CustomActivation<T>),
 }
 
 impl<T: Real> Layer<T> {
-    /// `dense(w, b)`: an affine layer in NTK parameterization.
+    /// `dense(weight_std, bias_std)`: an affine layer in NTK parameterization.
     ///
     /// # Examples
     ///
     /// ```
     /// use ntk::analytic::Layer;
-    /// assert_eq!(Layer::dense(1.5, 0.1), Layer::Dense { w: 1.5, b: 0.1 });
+    /// assert_eq!(Layer::dense(1.5, 0.1), Layer::Dense { weight_std: 1.5, bias_std: 0.1 });
     /// ```
-    pub const fn dense(w: T, b: T) -> Self {
-        Layer::Dense { w, b }
+    pub const fn dense(weight_std: T, bias_std: T) -> Self {
+        Layer::Dense {
+            weight_std,
+            bias_std,
+        }
     }
 
-    /// `dense_std(w, b, fan_in)`: an affine layer in standard parameterization.
+    /// `dense_std(weight_std, bias_std, fan_in)`: an affine layer in standard parameterization.
     ///
     /// # Examples
     ///
     /// ```
     /// use ntk::analytic::Layer;
     /// let l = Layer::dense_standard(1.0, 0.0, 16);
-    /// assert_eq!(l, Layer::DenseStandard { w: 1.0, b: 0.0, fan_in: 16 });
+    /// assert_eq!(l, Layer::DenseStandard { weight_std: 1.0, bias_std: 0.0, fan_in: 16 });
     /// ```
-    pub const fn dense_standard(w: T, b: T, fan_in: u32) -> Self {
-        Layer::DenseStandard { w, b, fan_in }
+    pub const fn dense_standard(weight_std: T, bias_std: T, fan_in: u32) -> Self {
+        Layer::DenseStandard {
+            weight_std,
+            bias_std,
+            fan_in,
+        }
     }
 
     /// `true` for the affine layers.
@@ -252,11 +259,18 @@ impl<T: Real> Layer<T> {
     pub fn validate(&self) -> Result<(), Error> {
         let finite = |v: &[T]| crate::simd::check_finite(v, "layer parameters");
         match *self {
-            Layer::Dense { w, b } => {
+            Layer::Dense {
+                weight_std: w,
+                bias_std: b,
+            } => {
                 finite(&[w, b])?;
                 nonnegative(w, b)
             }
-            Layer::DenseStandard { w, b, fan_in } => {
+            Layer::DenseStandard {
+                weight_std: w,
+                bias_std: b,
+                fan_in,
+            } => {
                 finite(&[w, b])?;
                 nonnegative(w, b)?;
                 if fan_in == 0 {
@@ -298,11 +312,18 @@ impl<T: Real> Layer<T> {
     /// The layer's step of the recursion, with its constants worked out.
     pub(crate) fn step(&self) -> Step<T> {
         match *self {
-            Layer::Dense { w, b } => Step::Affine {
+            Layer::Dense {
+                weight_std: w,
+                bias_std: b,
+            } => Step::Affine {
                 w2: w * w,
                 b2: b * b,
             },
-            Layer::DenseStandard { w, b, fan_in } => Step::AffineStandard {
+            Layer::DenseStandard {
+                weight_std: w,
+                bias_std: b,
+                fan_in,
+            } => Step::AffineStandard {
                 w2: w * w,
                 b2: b * b,
                 n: T::from_usize(fan_in as usize),

@@ -5,7 +5,7 @@ use core::fmt;
 
 use super::arch::Architecture;
 #[cfg(feature = "quadrature")]
-use super::layer::Activation;
+use super::layer::CustomActivation;
 use super::layer::Layer;
 use crate::error::{ParseError, ParseErrorKind};
 use crate::Real;
@@ -68,17 +68,17 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// # Examples
     ///
     /// ```
-    /// use ntk::analytic::{Activation, Architecture};
+    /// use ntk::analytic::{CustomActivation, Architecture};
     /// fn swish(x: f64) -> f64 { x / (1.0 + (-x).exp()) }
     /// fn dswish(x: f64) -> f64 { let s = 1.0 / (1.0 + (-x).exp()); s + x * s * (1.0 - s) }
-    /// let acts = [Activation::new("swish", swish, dswish)];
+    /// let acts = [CustomActivation::new("swish", swish, dswish)];
     /// let a = Architecture::<f64>::parse_with("dense(1,0) swish dense(1,0)", &acts)?;
     /// assert_eq!(a.to_string(), "dense(1,0) swish dense(1,0)");
     /// assert_eq!(Architecture::parse_with(&a.to_string(), &acts)?, a);
     /// # Ok::<(), ntk::error::ParseError>(())
     /// ```
     #[cfg(feature = "quadrature")]
-    pub fn parse_with(text: &str, custom: &[Activation<T>]) -> Result<Self, ParseError> {
+    pub fn parse_with(text: &str, custom: &[CustomActivation<T>]) -> Result<Self, ParseError> {
         Self::parse_tokens(text, &|name| {
             custom
                 .iter()
@@ -220,12 +220,12 @@ fn parse_layer<T: Real>(
     let [a0, a1, a2] = args;
     let layer = match name {
         "dense" => Layer::Dense {
-            w: std_dev(a0)?,
-            b: std_dev(a1)?,
+            weight_std: std_dev(a0)?,
+            bias_std: std_dev(a1)?,
         },
         "dense_std" => Layer::DenseStandard {
-            w: std_dev(a0)?,
-            b: std_dev(a1)?,
+            weight_std: std_dev(a0)?,
+            bias_std: std_dev(a1)?,
             fan_in: fan_in(a2)?,
         },
         "relu" => Layer::Relu,
@@ -328,14 +328,21 @@ impl<T: Real> fmt::Display for Layer<T> {
     /// The text token of the layer, as read by [`Architecture::parse`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            Layer::Dense { w, b } => {
+            Layer::Dense {
+                weight_std: w,
+                bias_std: b,
+            } => {
                 f.write_str("dense(")?;
                 write_number(f, w)?;
                 f.write_str(",")?;
                 write_number(f, b)?;
                 f.write_str(")")
             }
-            Layer::DenseStandard { w, b, fan_in } => {
+            Layer::DenseStandard {
+                weight_std: w,
+                bias_std: b,
+                fan_in,
+            } => {
                 f.write_str("dense_std(")?;
                 write_number(f, w)?;
                 f.write_str(",")?;
