@@ -1,4 +1,4 @@
-//! [`Architecture`]: a sequence of layers in a fixed-capacity array.
+//! [`Architecture`]: a sequence of layers in a fixed-capacity vector.
 
 use core::fmt;
 
@@ -26,10 +26,9 @@ pub const DEFAULT_CAPACITY: usize = 32;
 /// assert_eq!(a.to_string(), "dense(1.5,0.1) relu dense(1.5,0.1)");
 /// # Ok::<(), ntk::error::ParseError>(())
 /// ```
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Architecture<T, const CAP: usize = DEFAULT_CAPACITY> {
-    layers: [Layer<T>; CAP],
-    len: usize,
+    layers: heapless::Vec<Layer<T>, CAP>,
 }
 
 impl<T: Real, const CAP: usize> Default for Architecture<T, CAP> {
@@ -64,8 +63,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// ```
     pub const fn new() -> Self {
         Self {
-            layers: [Layer::Identity; CAP],
-            len: 0,
+            layers: heapless::Vec::new(),
         }
     }
 
@@ -111,17 +109,10 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// ```
     pub fn push(&mut self, layer: Layer<T>) -> Result<(), Error> {
         layer.validate()?;
-        match self.layers.get_mut(self.len) {
-            Some(slot) => {
-                *slot = layer;
-                self.len += 1;
-                Ok(())
-            }
-            None => Err(Error::BufferTooSmall {
-                needed: self.len + 1,
-                given: CAP,
-            }),
-        }
+        self.try_push(layer).map_err(|_| Error::BufferTooSmall {
+            needed: self.len() + 1,
+            given: CAP,
+        })
     }
 
     /// The layers, in order.
@@ -136,29 +127,22 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// # Ok::<(), ntk::Error>(())
     /// ```
     pub fn layers(&self) -> &[Layer<T>] {
-        self.layers.get(..self.len).unwrap_or(&[])
+        &self.layers
     }
 
     /// Number of layers.
     pub fn len(&self) -> usize {
-        self.len
+        self.layers.len()
     }
 
     /// `true` when there is no layer.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.layers.is_empty()
     }
 
     /// Appends `layer` unchecked, or gives it back when the architecture is
     /// full (the parser's push: its layers are already validated).
     pub(crate) fn try_push(&mut self, layer: Layer<T>) -> Result<(), Layer<T>> {
-        match self.layers.get_mut(self.len) {
-            Some(slot) => {
-                *slot = layer;
-                self.len += 1;
-                Ok(())
-            }
-            None => Err(layer),
-        }
+        self.layers.push(layer)
     }
 }
