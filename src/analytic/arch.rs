@@ -27,6 +27,7 @@ pub const DEFAULT_CAPACITY: usize = 32;
 /// # Ok::<(), ntk::error::ParseError>(())
 /// ```
 #[derive(Clone)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Architecture<T, const CAP: usize = DEFAULT_CAPACITY> {
     layers: heapless::Vec<Layer<T>, CAP>,
 }

@@ -54,6 +54,7 @@ fn words(line: &str, offset: usize) -> impl Iterator<Item = (usize, &str)> {
 
 /// Where the parts of a well-formed case are.
 #[derive(Clone, Copy, Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub(crate) struct Layout<'a> {
     pub arch: &'a str,
     /// Byte offset of the architecture text.
@@ -72,6 +73,7 @@ pub(crate) struct Layout<'a> {
 
 /// One case of a reference file, borrowed from the text.
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Case<'a> {
     pub(crate) text: &'a str,
     pub(crate) name: &'a str,
@@ -82,6 +84,7 @@ pub struct Case<'a> {
 
 /// Which reference matrix of a case.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Matrix {
     /// The `nngp` block.
     Nngp,
@@ -91,6 +94,7 @@ pub enum Matrix {
 
 /// The cases of a text, in order; see [`cases`].
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Cases<'a> {
     text: &'a str,
     at: usize,

@@ -33,6 +33,7 @@ use crate::{Error, Real};
 /// assert_eq!(act.name(), "softsign");
 /// ```
 #[cfg(feature = "quadrature")]
+#[cfg_attr(docsrs, doc(cfg(feature = "quadrature")))]
 #[derive(Clone, Copy)]
 pub struct CustomActivation<T> {
     name: &'static str,
@@ -82,6 +83,16 @@ impl<T> PartialEq for CustomActivation<T> {
     }
 }
 
+#[cfg(all(feature = "quadrature", feature = "defmt"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "quadrature", feature = "defmt"))))]
+impl<T> defmt::Format for CustomActivation<T> {
+    /// The name, as [`Debug`](core::fmt::Debug) shows it (the functions
+    /// are not shown).
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "CustomActivation({=str})", self.name);
+    }
+}
+
 #[cfg(feature = "quadrature")]
 impl<T> core::fmt::Debug for CustomActivation<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -112,6 +123,7 @@ impl<T> core::fmt::Debug for CustomActivation<T> {
 /// `Tanh` and `Custom` exist with the `quadrature` feature (on by default);
 /// without it, only the closed forms are compiled in.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum Layer<T> {
     /// Affine layer in NTK parameterization, y = (w/√n)·W·a + b·β with
@@ -166,9 +178,11 @@ pub enum Layer<T> {
     Identity,
     /// tanh(x), by quadrature (feature `quadrature`).
     #[cfg(feature = "quadrature")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "quadrature")))]
     Tanh,
     /// A user-supplied activation, by quadrature (feature `quadrature`).
     #[cfg(feature = "quadrature")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "quadrature")))]
     Custom(CustomActivation<T>),
 }
 

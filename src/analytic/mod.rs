@@ -184,9 +184,11 @@ pub use arch::{Architecture, DEFAULT_CAPACITY};
 /// ```
 pub const PRECISION_LIMIT: f64 = 1e-2;
 #[cfg(feature = "quadrature")]
+#[cfg_attr(docsrs, doc(cfg(feature = "quadrature")))]
 pub use layer::CustomActivation;
 /// The former name of [`CustomActivation`], kept for one release.
 #[cfg(feature = "quadrature")]
+#[cfg_attr(docsrs, doc(cfg(feature = "quadrature")))]
 #[deprecated(note = "renamed `CustomActivation`, apart from the `nn::Activation` trait")]
 pub type Activation<T> = CustomActivation<T>;
 pub use layer::Layer;

@@ -28,6 +28,7 @@ fn write_matrix<T: Real, W: fmt::Write>(
 
 /// What [`evaluate`] wrote for a case.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Outcome {
     /// The computed `nngp` and `ntk` matrices.
     Computed,
@@ -118,6 +119,7 @@ pub fn evaluate<T: Real, const CAP: usize, W: fmt::Write>(
 /// A position in a text: line and column, both counted from 1; columns
 /// count characters (not bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Location {
     /// The line, from 1.
     pub line: usize,
@@ -172,6 +174,7 @@ pub fn locate(text: &str, offset: usize) -> Option<Location> {
 /// An [`Error`] about a text, shown with its place in the text; see
 /// [`describe`].
 #[derive(Clone, Copy, Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Described<'a> {
     text: &'a str,
     error: &'a Error,

@@ -78,6 +78,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// # Ok::<(), ntk::error::ParseError>(())
     /// ```
     #[cfg(feature = "quadrature")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "quadrature")))]
     pub fn parse_with(text: &str, custom: &[CustomActivation<T>]) -> Result<Self, ParseError> {
         Self::parse_tokens(text, &|name| {
             custom
