@@ -2,6 +2,9 @@
 //! correlation snaps to ±1, repeated inputs, and the distance from collinear
 //! of two different inputs.
 
+// The comparisons are written to let NaN through as a hit (`!(x < y)`).
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 use super::pair::{cosine, snap, snap_edge, Var};
 use crate::Real;
 

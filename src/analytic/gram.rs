@@ -41,14 +41,13 @@ fn judge<T: Real, M: RowsMut<T> + ?Sized>(
     (rows, cols): (usize, usize),
     error: T,
 ) -> Result<(), Error> {
-    let verdict = if !(all_finite(nngp, rows, cols) && all_finite(ntk, rows, cols)) {
+    if !(all_finite(nngp, rows, cols) && all_finite(ntk, rows, cols)) {
         Err(Error::Overflow { what: "kernel" })
     } else if !precision::accepted(error) {
         Err(Error::PrecisionLoss { what: "kernel" })
     } else {
         Ok(())
-    };
-    verdict
+    }
 }
 
 fn all_finite<T: Real, M: RowsMut<T> + ?Sized>(m: &mut M, rows: usize, cols: usize) -> bool {
