@@ -56,7 +56,7 @@
 //! |---|---|---|
 //! | `libm` | yes | math backend from the `libm` crate: portable and accurate on every target |
 //! | `error-bounds` | yes | infinite-width kernels carry a bound on their rounding error and are refused ([`Error::PrecisionLoss`]) past [`analytic::PRECISION_LIMIT`]; without it they are unchecked |
-//! | `quadrature` | yes | infinite-width kernels by quadrature: `tanh` and user `analytic::Activation`s; without it only the closed forms are compiled in (about 9 KiB less flash on a Cortex-M4F) |
+//! | `quadrature` | yes | infinite-width kernels by quadrature: `tanh` and user `analytic::CustomActivation`s; without it only the closed forms are compiled in (about 9 KiB less flash on a Cortex-M4F) |
 //! | `micromath` | no | fast `f32` approximations for firmware; takes precedence for `f32` (`f64` needs `libm` or `std`) |
 //! | `std` | no | links `std`: its float functions back the math when `libm` is off; `Error` implements `std::error::Error` |
 //! | `defmt` | no | derives `defmt::Format` on the public data types |

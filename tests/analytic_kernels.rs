@@ -40,7 +40,10 @@ fn activation() -> impl Strategy<Value = Layer<f64>> {
 }
 
 fn dense() -> impl Strategy<Value = Layer<f64>> {
-    (0.3..2.0_f64, prop_oneof![Just(0.0), 0.0..0.5_f64]).prop_map(|(w, b)| Layer::Dense { w, b })
+    (0.3..2.0_f64, prop_oneof![Just(0.0), 0.0..0.5_f64]).prop_map(|(w, b)| Layer::Dense {
+        weight_std: w,
+        bias_std: b,
+    })
 }
 
 /// `dense (activation dense)×depth`.
@@ -205,7 +208,7 @@ proptest! {
 #[cfg(feature = "quadrature")]
 mod quadrature {
     use super::*;
-    use ntk::analytic::Activation;
+    use ntk::analytic::CustomActivation;
 
     fn relu(x: f64) -> f64 {
         x.max(0.0)
@@ -267,13 +270,13 @@ mod quadrature {
 
     fn quadrature_twin(layer: Layer<f64>) -> Layer<f64> {
         let act = match layer {
-            Layer::Relu => Activation::new("q_relu", relu, drelu),
-            Layer::LeakyRelu { .. } => Activation::new("q_leaky", leaky, dleaky),
-            Layer::Abs => Activation::new("q_abs", abs, dabs),
-            Layer::Erf => Activation::new("q_erf", erf, derf),
-            Layer::Gelu => Activation::new("q_gelu", gelu, dgelu),
-            Layer::Sin => Activation::new("q_sin", sin, cos),
-            _ => Activation::new("q_id", id, one),
+            Layer::Relu => CustomActivation::new("q_relu", relu, drelu),
+            Layer::LeakyRelu { .. } => CustomActivation::new("q_leaky", leaky, dleaky),
+            Layer::Abs => CustomActivation::new("q_abs", abs, dabs),
+            Layer::Erf => CustomActivation::new("q_erf", erf, derf),
+            Layer::Gelu => CustomActivation::new("q_gelu", gelu, dgelu),
+            Layer::Sin => CustomActivation::new("q_sin", sin, cos),
+            _ => CustomActivation::new("q_id", id, one),
         };
         Layer::Custom(act)
     }
@@ -378,7 +381,7 @@ fn zero_inputs_repeats_and_opposites() {
 }
 
 #[test]
-fn non_finite_inputs_are_rejected_and_outputs_untouched() {
+fn non_finite_inputs_are_rejected_and_outputs_zeroed() {
     let a = Arch::parse("dense(1,0) relu").unwrap();
     for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
         let x = [[1.0, 2.0], [bad, 0.0]];
@@ -387,7 +390,7 @@ fn non_finite_inputs_are_rejected_and_outputs_untouched() {
             a.gram(&x, &mut k, &mut t),
             Err(Error::NonFinite { what: "inputs" })
         );
-        assert_eq!(k, [[7.0; 2]; 2]);
+        assert_eq!(k, [[0.0; 2]; 2]);
         let (mut kc, mut tc) = ([[7.0; 2]; 1], [[7.0; 2]; 1]);
         assert!(matches!(
             a.cross(&[[0.0, 1.0]], &x, &mut kc, &mut tc),

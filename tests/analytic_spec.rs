@@ -3,7 +3,7 @@
 mod common;
 
 #[cfg(feature = "quadrature")]
-use ntk::analytic::Activation;
+use ntk::analytic::CustomActivation;
 use ntk::analytic::{Architecture, Layer};
 use ntk::error::{ParseError, ParseErrorKind};
 use ntk::Error;
@@ -33,10 +33,13 @@ fn parses_every_layer() {
     assert_eq!(
         a.layers(),
         &[
-            Layer::Dense { w: 1.5, b: 0.1 },
+            Layer::Dense {
+                weight_std: 1.5,
+                bias_std: 0.1
+            },
             Layer::DenseStandard {
-                w: 2.0,
-                b: 0.0,
+                weight_std: 2.0,
+                bias_std: 0.0,
                 fan_in: 16
             },
             Layer::Relu,
@@ -223,8 +226,8 @@ fn dsoftsign(x: f64) -> f64 {
 #[test]
 fn custom_activations_by_name() {
     let acts = [
-        Activation::new("softsign", softsign, dsoftsign),
-        Activation::new("relu", softsign, dsoftsign),
+        CustomActivation::new("softsign", softsign, dsoftsign),
+        CustomActivation::new("relu", softsign, dsoftsign),
     ];
     let a = Arch::parse_with("dense(1,0) softsign relu", &acts).unwrap();
     assert_eq!(a.layers()[1], Layer::Custom(acts[0]));
@@ -240,15 +243,19 @@ fn custom_activations_by_name() {
 fn building_validates() {
     let mut a = Architecture::<f64, 2>::new();
     assert_eq!(
-        a.push(Layer::Dense { w: -1.0, b: 0.0 }).unwrap_err(),
+        a.push(Layer::Dense {
+            weight_std: -1.0,
+            bias_std: 0.0
+        })
+        .unwrap_err(),
         Error::InvalidArgument {
             what: "dense: standard deviations must be ≥ 0"
         }
     );
     assert!(matches!(
         a.push(Layer::Dense {
-            w: f64::NAN,
-            b: 0.0
+            weight_std: f64::NAN,
+            bias_std: 0.0
         }),
         Err(Error::NonFinite { .. })
     ));
@@ -290,10 +297,13 @@ fn number() -> impl Strategy<Value = f64> {
 
 fn layer() -> BoxedStrategy<Layer<f64>> {
     let closed = prop_oneof![
-        (number(), number()).prop_map(|(w, b)| Layer::Dense { w, b }),
+        (number(), number()).prop_map(|(w, b)| Layer::Dense {
+            weight_std: w,
+            bias_std: b
+        }),
         (number(), number(), 1u32..=u32::MAX).prop_map(|(w, b, fan_in)| Layer::DenseStandard {
-            w,
-            b,
+            weight_std: w,
+            bias_std: b,
             fan_in
         }),
         Just(Layer::Relu),
@@ -328,10 +338,10 @@ proptest! {
 
     #[test]
     fn display_parses_back_f32(w in any::<f32>().prop_filter("finite", |v| v.is_finite()), a in any::<f32>().prop_filter("finite", |v| v.is_finite())) {
-        let arch = Architecture::<f32>::from_layers(&[Layer::Dense { w: w.abs(), b: 0.5 }, Layer::LeakyRelu { alpha: a }]).unwrap();
+        let arch = Architecture::<f32>::from_layers(&[Layer::Dense { weight_std: w.abs(), bias_std: 0.5 }, Layer::LeakyRelu { alpha: a }]).unwrap();
         let b = Architecture::<f32>::parse(&arch.to_string()).unwrap();
         match (arch.layers()[0], b.layers()[0], arch.layers()[1], b.layers()[1]) {
-            (Layer::Dense { w: w1, .. }, Layer::Dense { w: w2, .. }, Layer::LeakyRelu { alpha: a1 }, Layer::LeakyRelu { alpha: a2 }) => {
+            (Layer::Dense { weight_std: w1, .. }, Layer::Dense { weight_std: w2, .. }, Layer::LeakyRelu { alpha: a1 }, Layer::LeakyRelu { alpha: a2 }) => {
                 prop_assert_eq!(w1.to_bits(), w2.to_bits());
                 prop_assert_eq!(a1.to_bits(), a2.to_bits());
             }

@@ -20,8 +20,8 @@
 //!   the module, as documented there:
 //!   - the empirical NTK (`empirical`) **zeroes** its output on every
 //!     error;
-//!   - the infinite-width kernels (`analytic`) leave their outputs
-//!     **untouched** for argument errors and **zero** both on `Overflow`;
+//!   - the infinite-width kernels (`analytic`) **zero** both outputs on
+//!     every error, argument errors included;
 //!   - `linalg`, `predict` and `train::outputs` **zero** every output on
 //!     every error;
 //!   - `train::step` leaves the network as it was on every error: a bad
@@ -757,8 +757,6 @@ use ntk::predict::{max_learning_rate, posterior_variance, Factor, GradientDescen
 enum Out {
     /// Every output finite (rows of calls without outputs use this).
     Finite,
-    /// The outputs hold the sentinel still.
-    Untouched,
     /// The outputs are all 0.
     Zeroed,
 }
@@ -772,7 +770,6 @@ fn judge_rows(rows: &[(&str, Call, Result<(), Error>, Out)]) {
         let (r, o) = call();
         let left = match out {
             Out::Finite => o.iter().all(|v| v.is_finite()),
-            Out::Untouched => o.iter().all(|&v| v == SENTINEL),
             Out::Zeroed => o.iter().all(|&v| v == 0.0),
         };
         if r != *expect || !left {
@@ -921,9 +918,9 @@ fn analytic_kernels_catalogue() {
     let tiny = Error::PrecisionLoss { what: "kernel" };
     #[rustfmt::skip]
     let rows: &[(&str, Call, Result<(), Error>, Out)] = &[
-        ("gram, NaN input",          || gram64(RELU, [[NAN, 0.0], X[1], X[2]]), Err(INPUTS_E), Out::Untouched),
-        ("gram, +∞ input",           || gram64(RELU, [X[0], [0.0, INF], X[2]]), Err(INPUTS_E), Out::Untouched),
-        ("gram, −∞ input (f32)",     || gram32(RELU, [[1.0, 0.0], [0.0, 1.0], [f32::NEG_INFINITY, 0.0]]), Err(INPUTS_E), Out::Untouched),
+        ("gram, NaN input",          || gram64(RELU, [[NAN, 0.0], X[1], X[2]]), Err(INPUTS_E), Out::Zeroed),
+        ("gram, +∞ input",           || gram64(RELU, [X[0], [0.0, INF], X[2]]), Err(INPUTS_E), Out::Zeroed),
+        ("gram, −∞ input (f32)",     || gram32(RELU, [[1.0, 0.0], [0.0, 1.0], [f32::NEG_INFINITY, 0.0]]), Err(INPUTS_E), Out::Zeroed),
         // Σ⁰ = x·x/D overflows: the kernel is not representable.
         ("gram, 1e300 input",        || gram64(RELU, [[1e300, 1e300], X[1], X[2]]), Err(overflow), Out::Zeroed),
         ("gram, 1e30 input (f32)",   || gram32(RELU, [[1e30, 0.0], [0.0, 1.0], [0.6, 0.8]]), Err(overflow), Out::Zeroed),
@@ -953,7 +950,7 @@ fn analytic_kernels_catalogue() {
         judge_rows(rows);
     }
 
-    // Size errors are found first; outputs untouched.
+    // Size errors are found first; outputs zeroed.
     let a = Architecture::<f64>::parse(RELU).unwrap();
     let (mut k, mut t) = (vec![S; 4], vec![S; 4]);
     assert_eq!(
@@ -975,7 +972,7 @@ fn analytic_kernels_catalogue() {
             given: 4
         })
     );
-    assert!(k.iter().chain(&t).all(|&v| v == S));
+    assert!(k.iter().chain(&t).all(|&v| v == 0.0));
     assert_eq!(
         a.kernel(&[1.0, 2.0], &[1.0]),
         Err(Error::InvalidArgument {

@@ -9,7 +9,7 @@
 //! multiples of the standard deviation around the mean.
 #![cfg(feature = "quadrature")]
 
-use ntk::analytic::{Activation, Architecture, Layer, PairState};
+use ntk::analytic::{Architecture, CustomActivation, Layer, PairState};
 use ntk::Error;
 
 type Arch = Architecture<f64>;
@@ -160,7 +160,7 @@ fn sigmoid(x: f64) -> f64 {
     }
 }
 
-const SOFTPLUS: Activation<f64> = Activation::new("softplus", softplus, sigmoid);
+const SOFTPLUS: CustomActivation<f64> = CustomActivation::new("softplus", softplus, sigmoid);
 
 const VARIANCES: [f64; 8] = [1e-8, 1e-6, 1.0, 30.0, 1e3, 1e6, 1e10, 1e12];
 
@@ -361,7 +361,7 @@ fn cosine(x: f64) -> f64 {
 /// moderate variance.
 #[test]
 fn unresolvable_activation_is_refused() {
-    let act = Activation::new("wave", sine, cosine);
+    let act = CustomActivation::new("wave", sine, cosine);
     let a = Arch::parse_with("dense(1e6,0) wave dense(1,0)", &[act]).unwrap();
     let x = [[1.0, 0.0], [0.6, 0.8]];
     let (mut k, mut t) = ([[0.0; 2]; 2], [[0.0; 2]; 2]);

@@ -1,93 +1,28 @@
 //! Dual activations: the closed forms of E[φ(u)φ(v)] and E[φ′(u)φ′(v)] for
-//! each built-in nonlinearity, and the per-layer steps of the recursion.
+//! each built-in nonlinearity.
 //!
 //! Every nonlinearity is written as two functions of the same quantities: a
 //! *pair* map (Σ₁₁, Σ₁₂, Σ₂₂) → (Σ₁₂′, Σ̇₁₂) and a *diagonal* map
 //! Σ → (Σ′, Σ̇) that is the pair map at x₁ = x₂ written without rounding
 //! (so that, e.g., ReLU maps q to q/2 exactly).
 
-use super::angle::atan2_right;
-use super::layer::{Layer, PairState};
-use super::precision::{worse as worse_of, Input};
-#[cfg(feature = "quadrature")]
-use super::quadrature;
+use super::pair::{angle, atan2_right, correlation, cosine, snap, Var};
 use crate::Real;
-
-/// What a nonlinearity needs to know about one input: its variance q, √q and
-/// 1/√q (0 when q = 0).
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Var<T> {
-    pub q: T,
-    pub sq: T,
-    pub r: T,
-}
-
-impl<T: Real> Var<T> {
-    #[inline(always)]
-    pub fn new(q: T) -> Self {
-        // Negative rounding residue is clamped; NaN stays NaN.
-        let q = if q < T::ZERO { T::ZERO } else { q };
-        let sq = q.sqrt();
-        let r = if sq > T::ZERO { T::ONE / sq } else { T::ZERO };
-        Self { q, sq, r }
-    }
-}
-
-/// Clamps a correlation to [−1, 1], and snaps values within 8 ulp of ±1 to
-/// ±1: they cannot be told from ±1 after the rounding of Σ₁₂/√(Σ₁₁Σ₂₂), and
-/// snapping makes a repeated input give exactly the diagonal entry. NaN stays
-/// NaN.
-#[inline(always)]
-pub(crate) fn snap<T: Real>(rho: T) -> T {
-    let edge = snap_edge::<T>();
-    if rho >= edge {
-        T::ONE
-    } else if rho <= -edge {
-        -T::ONE
-    } else {
-        rho
-    }
-}
-
-/// 1 − 8ε: correlations at least this large in magnitude snap to ±1.
-#[inline(always)]
-pub(crate) fn snap_edge<T: Real>() -> T {
-    T::ONE - T::from_f64(8.0) * T::EPSILON
-}
-
-/// `Σ₁₂/√(Σ₁₁Σ₂₂)` from the reciprocal roots, symmetric bit for bit in the
-/// two inputs: the smaller reciprocal first, so that no partial product
-/// overflows (`r₁·r₂` does when both variances are below about 1/MAX, as for
-/// inputs of 1e-21 in f32, and `Σ₁₂·r₁·r₂` was then ∞ or NaN).
-#[inline(always)]
-pub(crate) fn cosine<T: Real>(k: T, ri: T, rj: T) -> T {
-    let (lo, hi) = if ri <= rj { (ri, rj) } else { (rj, ri) };
-    (k * lo) * hi
-}
-
-/// The correlation ρ = Σ₁₂/√(Σ₁₁Σ₂₂) (0 when a variance is 0; see [`snap`]),
-/// and √(1 − ρ²) computed as √((1 − ρ)(1 + ρ)).
-#[inline(always)]
-fn correlation<T: Real>(vi: Var<T>, vj: Var<T>, k: T) -> (T, T) {
-    let rho = snap(cosine(k, vi.r, vj.r));
-    let s = ((T::ONE - rho) * (T::ONE + rho)).sqrt();
-    (rho, s)
-}
 
 /// Constants of the ABReLU family φ(x) = a·min(x, 0) + b·max(x, 0).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct AbRelu<T> {
     /// (a − b)²/(2π).
-    factor: T,
+    pub factor: T,
     /// (a² + b²)/2.
-    half: T,
+    pub half: T,
     /// (a² + b²)/2 − (a − b)²/4 = (a + b)²/4: the derivative factor when a
     /// variance is 0 (angle π/2, the neural-tangents convention).
     zero_dot: T,
 }
 
 impl<T: Real> AbRelu<T> {
-    fn new(a: T, b: T) -> Self {
+    pub fn new(a: T, b: T) -> Self {
         let d = a - b;
         let factor = d * d / (T::TWO * T::PI);
         let half = (a * a + b * b) * T::HALF;
@@ -95,7 +30,7 @@ impl<T: Real> AbRelu<T> {
             factor,
             half,
             // The pair map's value at θ = π/2, rounded the same way.
-            zero_dot: half - factor * super::angle::angle(T::ONE, T::ZERO),
+            zero_dot: half - factor * angle(T::ONE, T::ZERO),
         }
     }
 
@@ -105,7 +40,7 @@ impl<T: Real> AbRelu<T> {
     #[inline(always)]
     pub fn pair(&self, vi: Var<T>, vj: Var<T>, k: T) -> (T, T) {
         let (rho, s) = correlation(vi, vj, k);
-        let theta = super::angle::angle(s, rho);
+        let theta = angle(s, rho);
         let dot = self.half - self.factor * theta;
         (self.factor * (vi.sq * vj.sq * s) + dot * k, dot)
     }
@@ -146,7 +81,7 @@ impl<T: Real> AbRelu<T> {
                 .zip(&rho)
                 .zip(&sin)
             {
-                let theta = super::angle::angle(s, p);
+                let theta = angle(s, p);
                 let dot = self.half - self.factor * theta;
                 *kv = self.factor * (vi.sq * sj * s) + dot * *kv;
                 *tv *= dot;
@@ -289,328 +224,12 @@ pub(crate) fn exp_m1<T: Real>(x: T) -> T {
 }
 
 #[cfg(feature = "quadrature")]
-fn tanh<T: Real>(x: T) -> T {
+pub(crate) fn tanh<T: Real>(x: T) -> T {
     x.tanh()
 }
 
 #[cfg(feature = "quadrature")]
-fn dtanh<T: Real>(x: T) -> T {
+pub(crate) fn dtanh<T: Real>(x: T) -> T {
     let t = x.tanh();
     T::ONE - t * t
-}
-
-/// One layer of the recursion with its constants worked out.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Step<T> {
-    /// Σ ← w2·Σ + b2; Θ ← Σ + w2·Θ.
-    Affine {
-        w2: T,
-        b2: T,
-    },
-    /// Θ ← n·Σ + 1 + w2·Θ; Σ ← w2·Σ + b2.
-    AffineStandard {
-        w2: T,
-        b2: T,
-        n: T,
-    },
-    AbRelu(AbRelu<T>),
-    Erf,
-    Gelu,
-    Sin,
-    Identity,
-    #[cfg(feature = "quadrature")]
-    Quadrature {
-        phi: fn(T) -> T,
-        dphi: fn(T) -> T,
-    },
-}
-
-impl<T: Real> Step<T> {
-    pub fn new(layer: &Layer<T>) -> Self {
-        match *layer {
-            Layer::Dense { w, b } => Step::Affine {
-                w2: w * w,
-                b2: b * b,
-            },
-            Layer::DenseStandard { w, b, fan_in } => Step::AffineStandard {
-                w2: w * w,
-                b2: b * b,
-                n: T::from_usize(fan_in as usize),
-            },
-            Layer::Relu => Step::AbRelu(AbRelu::new(T::ZERO, T::ONE)),
-            Layer::LeakyRelu { alpha } => Step::AbRelu(AbRelu::new(alpha, T::ONE)),
-            Layer::Abs => Step::AbRelu(AbRelu::new(-T::ONE, T::ONE)),
-            Layer::AbRelu { a, b } => Step::AbRelu(AbRelu::new(a, b)),
-            Layer::Erf => Step::Erf,
-            Layer::Gelu => Step::Gelu,
-            Layer::Sin => Step::Sin,
-            Layer::Identity => Step::Identity,
-            #[cfg(feature = "quadrature")]
-            Layer::Tanh => Step::Quadrature {
-                phi: tanh::<T>,
-                dphi: dtanh::<T>,
-            },
-            #[cfg(feature = "quadrature")]
-            Layer::Custom(a) => Step::Quadrature {
-                phi: a.phi(),
-                dphi: a.dphi(),
-            },
-        }
-    }
-
-    /// The variance of one input after this step (and the derivative factor
-    /// of a nonlinearity, 1 for the others).
-    #[inline]
-    pub fn diag(&self, q: T) -> (T, T) {
-        self.diag_estimated(q).0
-    }
-
-    /// [`diag`](Self::diag) with estimates of the absolute errors of the
-    /// quadrature (0 for the closed forms).
-    #[inline]
-    pub fn diag_estimated(&self, q: T) -> ((T, T), (T, T)) {
-        let exact = |v| (v, (T::ZERO, T::ZERO));
-        match *self {
-            Step::Affine { w2, b2 } | Step::AffineStandard { w2, b2, .. } => {
-                exact((w2 * q + b2, T::ONE))
-            }
-            Step::AbRelu(c) => exact(c.diag(q)),
-            Step::Erf => exact(erf_diag(q)),
-            Step::Gelu => exact(gelu_diag(q)),
-            Step::Sin => exact(sin_diag(q)),
-            Step::Identity => exact((q, T::ONE)),
-            #[cfg(feature = "quadrature")]
-            Step::Quadrature { phi, dphi } => quadrature::diag(phi, dphi, q),
-        }
-    }
-
-    /// Variance q and NTK diagonal t of one input after this step.
-    #[inline]
-    pub fn diag_ntk(&self, q: T, t: T) -> (T, T) {
-        match *self {
-            Step::Affine { w2, b2 } => {
-                let q2 = w2 * q + b2;
-                (q2, q2 + w2 * t)
-            }
-            Step::AffineStandard { w2, b2, n } => (w2 * q + b2, n * q + T::ONE + w2 * t),
-            _ => {
-                let (q2, dot) = self.diag(q);
-                (q2, t * dot)
-            }
-        }
-    }
-
-    /// [`diag_ntk`](Self::diag_ntk), with the quadrature's error estimate
-    /// relative to the outputs ([`relative_error`]; 0 for the closed forms).
-    #[inline]
-    pub fn diag_ntk_estimated(&self, q: T, t: T) -> ((T, T), T) {
-        match *self {
-            Step::Affine { .. } | Step::AffineStandard { .. } => (self.diag_ntk(q, t), T::ZERO),
-            _ => {
-                let ((q2, dot), (eq, ed)) = self.diag_estimated(q);
-                let err = relative_error(eq, q2) + relative_error(ed, dot);
-                ((q2, t * dot), err)
-            }
-        }
-    }
-
-    /// Per-input factors of the error bounds of [`super::precision`], from
-    /// the variance `q` before this step and the diagonal map's `(q2, dot)`
-    /// after it.
-    pub fn input_factors(&self, q: T, q2: T, dot: T) -> Input<T> {
-        let positive = |v: T| v > T::ZERO && v.is_finite();
-        let ratio = |a: T, b: T| {
-            if positive(a) && positive(b) {
-                (a / b).sqrt()
-            } else {
-                T::ZERO
-            }
-        };
-        // √E[φ″(u)²] for u ~ N(0, q), where no pair form of E[φ″(u)φ″(v)]
-        // is used (Cauchy–Schwarz then bounds it by the product).
-        let e2 = match *self {
-            Step::Gelu => {
-                // φ″ = (2 − x²)·e^(−x²/2)/√(2π): with a = 1 + 2q,
-                // (4/√a − 4q/a^(3/2) + 3q²/a^(5/2))/(2π).
-                let a = T::ONE + T::TWO * q;
-                let four = T::TWO * T::TWO;
-                let three = T::TWO + T::ONE;
-                (four - four * q / a + three * q * q / (a * a)) / (a.sqrt() * T::TWO * T::PI)
-            }
-            #[cfg(feature = "quadrature")]
-            Step::Quadrature { dphi, .. } => quadrature::curvature(dphi, q),
-            _ => T::ZERO,
-        };
-        Input {
-            g: ratio(q, q2),
-            h: ratio(q, dot),
-            b: if positive(e2) { e2.sqrt() } else { T::ZERO },
-        }
-    }
-
-    /// |E[φ″(u)φ″(v)]| of a pair with covariance `k`, from the pair map's
-    /// outputs `(k2, dot)` where it has a closed form (erf, sin; 0 for the
-    /// piecewise-linear maps, whose kink is bounded apart), and otherwise
-    /// `cs`, the Cauchy–Schwarz bound from the per-input factors of
-    /// [`input_factors`](Self::input_factors) (for GELU also
-    /// (∫|φ″|)²·max p(u, v) = (∫|φ″|)²/(2π√(Σ₁₁Σ₂₂)·sin θ), whichever is
-    /// smaller: GELU's φ″ is a smoothed kink at large variance).
-    #[inline(always)]
-    pub fn second_moment(&self, vi: Var<T>, vj: Var<T>, k: T, (k2, dot): (T, T), cs: T) -> T {
-        match *self {
-            // Σ̇ = (4/π)/√det with ∂det/∂Σ₁₂ = −8Σ₁₂: ∂Σ̇/∂Σ₁₂ = 4Σ₁₂·Σ̇·(πΣ̇/4)².
-            Step::Erf => {
-                let c = T::PI * dot * T::HALF * T::HALF;
-                (T::TWO * T::TWO * k * dot * c * c).abs()
-            }
-            // E[sin u sin v] is the NNGP output itself.
-            Step::Sin => k2.abs(),
-            Step::Gelu => {
-                let (_, s) = correlation(vi, vj, k);
-                // (∫|φ″|)² = (2(erf 1 + 2√2·ϕ(√2)) − 1)² for φ″ = (2 − x²)ϕ(x).
-                let mass = T::from_f64(2.297_093_6);
-                let kinked = mass / (T::TWO * T::PI * vi.sq * vj.sq * s);
-                if kinked < cs {
-                    kinked
-                } else {
-                    cs
-                }
-            }
-            #[cfg(feature = "quadrature")]
-            Step::Quadrature { .. } => cs,
-            _ => T::ZERO,
-        }
-    }
-
-    /// Whether the map keeps collinear inputs collinear whatever their
-    /// variances (the positively homogeneous ABReLU family), and whether its
-    /// activation is odd or even (erf, sin; the ABReLU family needs neither:
-    /// it is homogeneous).
-    pub fn symmetries(&self) -> (bool, bool) {
-        match *self {
-            Step::AbRelu(_) => (true, false),
-            Step::Erf | Step::Sin => (false, true),
-            _ => (false, false),
-        }
-    }
-
-    /// For the ABReLU family, the change of Σ̇ per radian of the angle
-    /// between the inputs relative to its scale: ((a−b)²/(2π))/((a²+b²)/2).
-    /// 0 for the other steps.
-    pub fn kink(&self) -> T {
-        match *self {
-            Step::AbRelu(c) if c.half > T::ZERO => c.factor / c.half,
-            _ => T::ZERO,
-        }
-    }
-
-    /// The pair map of a nonlinearity: (Σ₁₂′, Σ̇₁₂). Affine steps and the
-    /// identity return (Σ₁₂, 1); they are applied separately.
-    /// With estimates of the absolute errors of the quadrature (0 for the
-    /// closed forms).
-    #[inline]
-    pub fn pair_estimated(&self, vi: Var<T>, vj: Var<T>, k: T) -> ((T, T), (T, T)) {
-        let exact = |v| (v, (T::ZERO, T::ZERO));
-        match *self {
-            Step::AbRelu(c) => exact(c.pair(vi, vj, k)),
-            Step::Erf => exact(erf_pair(vi, vj, k)),
-            Step::Gelu => exact(gelu_pair(vi, vj, k)),
-            Step::Sin => exact(sin_pair(vi, vj, k)),
-            #[cfg(feature = "quadrature")]
-            Step::Quadrature { phi, dphi } => quadrature::pair(phi, dphi, vi, vj, k),
-            Step::Affine { .. } | Step::AffineStandard { .. } | Step::Identity => {
-                exact((k, T::ONE))
-            }
-        }
-    }
-}
-
-/// An absolute error estimate `e` relative to the scale `v`: 0 when `e` is 0
-/// (whatever `v`), ∞ or NaN when `v` cannot carry it.
-#[inline(always)]
-pub(crate) fn relative_error<T: Real>(e: T, v: T) -> T {
-    if e == T::ZERO {
-        T::ZERO
-    } else {
-        e / v.abs()
-    }
-}
-
-/// One step of the recursion on a [`PairState`].
-pub(crate) fn apply_pair<T: Real>(step: &Step<T>, s: PairState<T>) -> PairState<T> {
-    apply_pair_traced(step, s).0
-}
-
-/// What a nonlinear step of the pair recursion computed, for the error bound
-/// of [`super::precision`]: the inputs' variances, the covariance before the
-/// step, the pair map's outputs and both diagonal maps' outputs.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Traced<T> {
-    pub vi: Var<T>,
-    pub vj: Var<T>,
-    pub k: T,
-    pub out: (T, T),
-    pub diag: [(T, T); 2],
-    /// The quadrature's error estimates relative to the diagonal scale: of
-    /// Σ′₁₂ (by √(Σ′₁₁Σ′₂₂)) and Σ̇₁₂ (by √(Σ̇₁₁Σ̇₂₂)), and the worst of the
-    /// two diagonal maps' (0 for the closed forms).
-    pub quad: (T, T, T),
-}
-
-/// [`apply_pair`], with what a nonlinear step computed (`None` for the
-/// affine steps and the identity).
-pub(crate) fn apply_pair_traced<T: Real>(
-    step: &Step<T>,
-    s: PairState<T>,
-) -> (PairState<T>, Option<Traced<T>>) {
-    let next = match *step {
-        Step::Affine { w2, b2 } => {
-            let k = w2 * s.sigma12 + b2;
-            PairState {
-                sigma11: w2 * s.sigma11 + b2,
-                sigma12: k,
-                sigma22: w2 * s.sigma22 + b2,
-                theta12: k + w2 * s.theta12,
-            }
-        }
-        Step::AffineStandard { w2, b2, n } => PairState {
-            sigma11: w2 * s.sigma11 + b2,
-            sigma12: w2 * s.sigma12 + b2,
-            sigma22: w2 * s.sigma22 + b2,
-            theta12: n * s.sigma12 + T::ONE + w2 * s.theta12,
-        },
-        Step::Identity => s,
-        _ => {
-            let vi = Var::new(s.sigma11);
-            let vj = Var::new(s.sigma22);
-            let ((k, dot), (ek, et)) = step.pair_estimated(vi, vj, s.sigma12);
-            let (d1, e1) = step.diag_estimated(s.sigma11);
-            let (d2, e2) = step.diag_estimated(s.sigma22);
-            let diag = [d1, d2];
-            let quad = (
-                relative_error(ek, (d1.0 * d2.0).sqrt()),
-                relative_error(et, (d1.1 * d2.1).sqrt()),
-                worse_of(
-                    relative_error(e1.0, d1.0) + relative_error(e1.1, d1.1),
-                    relative_error(e2.0, d2.0) + relative_error(e2.1, d2.1),
-                ),
-            );
-            let traced = Traced {
-                vi,
-                vj,
-                k: s.sigma12,
-                out: (k, dot),
-                diag,
-                quad,
-            };
-            let next = PairState {
-                sigma11: diag[0].0,
-                sigma12: k,
-                sigma22: diag[1].0,
-                theta12: s.theta12 * dot,
-            };
-            return (next, Some(traced));
-        }
-    };
-    (next, None)
 }

@@ -8,176 +8,46 @@
 //! a Gram matrix is computed once per input, by the exact diagonal maps.
 
 use super::arch::Architecture;
-use super::dual::{apply_pair_traced, relative_error, Step, Var};
-use super::layer::PairState;
-use super::precision::{self, worse, Errors, Input};
+use super::pair::{worse, PairState};
+use super::precision::{self, TILE};
+use super::rows::{check_inputs, check_output, Flat, FlatMut, Rows, RowsMut};
+use super::step::{apply_pair_traced, Step};
+use super::tile::{mirror, tile, Tile};
 use crate::{Error, Real};
 
-/// Side of the square tiles.
-pub(crate) const TILE: usize = 32;
-
-/// Read access to the rows of an input matrix.
-pub(crate) trait Rows<T> {
-    fn count(&self) -> usize;
-    /// Row `i` (empty past the end).
-    fn row(&self, i: usize) -> &[T];
-}
-
-/// Write access to the rows of an output matrix.
-pub(crate) trait RowsMut<T> {
-    fn count(&self) -> usize;
-    /// Row `i` (empty past the end).
-    fn row_mut(&mut self, i: usize) -> &mut [T];
-    /// Row `i`, read only (empty past the end).
-    fn row_ref(&self, i: usize) -> &[T];
-}
-
-impl<T, const D: usize> Rows<T> for [[T; D]] {
-    fn count(&self) -> usize {
-        self.len()
-    }
-    fn row(&self, i: usize) -> &[T] {
-        self.get(i).map_or(&[], |r| r.as_slice())
-    }
-}
-
-impl<T, const D: usize> RowsMut<T> for [[T; D]] {
-    fn count(&self) -> usize {
-        self.len()
-    }
-    fn row_mut(&mut self, i: usize) -> &mut [T] {
-        self.get_mut(i).map_or(&mut [], |r| r.as_mut_slice())
-    }
-    fn row_ref(&self, i: usize) -> &[T] {
-        self.get(i).map_or(&[], |r| r.as_slice())
-    }
-}
-
-/// A row-major matrix in a flat slice.
-pub(crate) struct Flat<'a, T> {
-    pub data: &'a [T],
-    pub width: usize,
-}
-
-impl<T> Rows<T> for Flat<'_, T> {
-    fn count(&self) -> usize {
-        self.data.len().checked_div(self.width).unwrap_or(0)
-    }
-    fn row(&self, i: usize) -> &[T] {
-        let start = i.saturating_mul(self.width);
-        self.data
-            .get(start..start.saturating_add(self.width))
-            .unwrap_or(&[])
-    }
-}
-
-/// A mutable row-major matrix in a flat slice.
-pub(crate) struct FlatMut<'a, T> {
-    pub data: &'a mut [T],
-    pub width: usize,
-}
-
-impl<T> RowsMut<T> for FlatMut<'_, T> {
-    fn count(&self) -> usize {
-        self.data.len().checked_div(self.width).unwrap_or(0)
-    }
-    fn row_mut(&mut self, i: usize) -> &mut [T] {
-        let start = i.saturating_mul(self.width);
-        self.data
-            .get_mut(start..start.saturating_add(self.width))
-            .unwrap_or(&mut [])
-    }
-    fn row_ref(&self, i: usize) -> &[T] {
-        let start = i.saturating_mul(self.width);
-        self.data
-            .get(start..start.saturating_add(self.width))
-            .unwrap_or(&[])
-    }
-}
-
-/// Checks that all `x.count()` rows have the same nonzero length and finite
-/// entries; returns that length.
-fn check_inputs<T: Real, X: Rows<T> + ?Sized>(x: &X, d: Option<usize>) -> Result<usize, Error> {
-    let d = match d {
-        Some(d) => d,
-        None => x.row(0).len(),
-    };
-    if d == 0 && x.count() > 0 {
-        return Err(Error::InvalidArgument {
-            what: "inputs must have at least one feature",
-        });
-    }
-    for i in 0..x.count() {
-        let r = x.row(i);
-        if r.len() != d {
-            return Err(Error::InvalidArgument {
-                what: "all inputs must have the same length",
-            });
-        }
-        crate::simd::check_finite(r, "inputs")?;
-    }
-    Ok(d)
-}
-
-/// Checks that `m` has at least `rows` rows of at least `cols` entries.
-fn check_output<T, M: RowsMut<T> + ?Sized>(
-    m: &mut M,
-    rows: usize,
-    cols: usize,
+/// The error rule of every kernel routine that writes matrices: on any error
+/// (a bad argument as much as a numerical failure) every entry of both
+/// outputs is zeroed, so that a failed call leaves no partial or stale
+/// kernel behind.
+fn zero_on_error<T: Real>(
+    result: Result<(), Error>,
+    nngp: &mut [T],
+    ntk: &mut [T],
 ) -> Result<(), Error> {
-    if rows == 0 || cols == 0 {
-        return Ok(());
+    if result.is_err() {
+        nngp.fill(T::ZERO);
+        ntk.fill(T::ZERO);
     }
-    if m.count() < rows {
-        return Err(Error::BufferTooSmall {
-            needed: rows,
-            given: m.count(),
-        });
-    }
-    for i in 0..rows {
-        let len = m.row_mut(i).len();
-        if len < cols {
-            return Err(Error::BufferTooSmall {
-                needed: cols,
-                given: len,
-            });
-        }
-    }
-    Ok(())
-}
-
-/// Zeroes the leading `rows × cols` block, so that a failed computation
-/// leaves no partial kernel behind (the crate's policy for every output).
-fn poison<T: Real, M: RowsMut<T> + ?Sized>(m: &mut M, rows: usize, cols: usize) {
-    for i in 0..rows {
-        for v in m.row_mut(i).iter_mut().take(cols) {
-            *v = T::ZERO;
-        }
-    }
+    result
 }
 
 /// The verdict on finished `rows × cols` outputs with error bound `error`:
 /// [`Error::Overflow`] if an entry is not finite, [`Error::PrecisionLoss`] if
-/// the bound passes [`PRECISION_LIMIT`](super::PRECISION_LIMIT); both
-/// outputs are zeroed then.
+/// the bound passes [`PRECISION_LIMIT`](super::PRECISION_LIMIT) (the caller
+/// zeroes the outputs then, as on every error: see [`zero_on_error`]).
 fn judge<T: Real, M: RowsMut<T> + ?Sized>(
     nngp: &mut M,
     ntk: &mut M,
     (rows, cols): (usize, usize),
     error: T,
 ) -> Result<(), Error> {
-    let verdict = if !(all_finite(nngp, rows, cols) && all_finite(ntk, rows, cols)) {
+    if !(all_finite(nngp, rows, cols) && all_finite(ntk, rows, cols)) {
         Err(Error::Overflow { what: "kernel" })
     } else if !precision::accepted(error) {
         Err(Error::PrecisionLoss { what: "kernel" })
     } else {
         Ok(())
-    };
-    if verdict.is_err() {
-        poison(nngp, rows, cols);
-        poison(ntk, rows, cols);
     }
-    verdict
 }
 
 fn all_finite<T: Real, M: RowsMut<T> + ?Sized>(m: &mut M, rows: usize, cols: usize) -> bool {
@@ -185,468 +55,6 @@ fn all_finite<T: Real, M: RowsMut<T> + ?Sized>(m: &mut M, rows: usize, cols: usi
         let row = m.row_mut(i);
         crate::simd::all_finite(&row[..cols.min(row.len())])
     })
-}
-
-/// Copies the entries above the diagonal of a tile to their mirror images.
-fn mirror<T: Real, M: RowsMut<T> + ?Sized>(
-    m: &mut M,
-    (r0, nr): (usize, usize),
-    (c0, nc): (usize, usize),
-) {
-    let mut col = [T::ZERO; TILE];
-    for lj in 0..nc {
-        let j = c0 + lj;
-        // Column j of the tile, rows r0..min(j, r0 + nr).
-        let rows = nr.min(j.saturating_sub(r0));
-        for (li, v) in col.iter_mut().enumerate().take(rows) {
-            *v = m.row_mut(r0 + li).get(j).copied().unwrap_or(T::NAN);
-        }
-        if let Some(dst) = m.row_mut(j).get_mut(r0..r0 + rows) {
-            for (d, v) in dst.iter_mut().zip(&col) {
-                *d = *v;
-            }
-        }
-    }
-}
-
-/// Runs `steps` on one tile: rows `r0..r0 + nr` of `x1` against columns
-/// `c0..c0 + nc` of `x2`; with `upper`, only entries above the diagonal
-/// (global column > global row) are touched. Returns the tile's error bound
-/// (see [`super::precision`]).
-#[allow(clippy::too_many_arguments)]
-fn tile<T, X1, X2, M>(
-    steps: &[Step<T>],
-    x1: &X1,
-    x2: &X2,
-    (r0, nr): (usize, usize),
-    (c0, nc): (usize, usize),
-    upper: bool,
-    nngp: &mut M,
-    ntk: &mut M,
-) -> T
-where
-    T: Real,
-    X1: Rows<T> + ?Sized,
-    X2: Rows<T> + ?Sized,
-    M: RowsMut<T> + ?Sized,
-{
-    let d = x1.row(r0).len();
-    if d == 0 {
-        return T::ZERO;
-    }
-    let inv_d = T::ONE / T::from_usize(d);
-    let mut qr = [T::ZERO; TILE];
-    let mut qc = [T::ZERO; TILE];
-    for (li, q) in qr.iter_mut().enumerate().take(nr) {
-        let x = x1.row(r0 + li);
-        *q = crate::simd::dot(x, x) * inv_d;
-    }
-    for (lj, q) in qc.iter_mut().enumerate().take(nc) {
-        let x = x2.row(c0 + lj);
-        *q = crate::simd::dot(x, x) * inv_d;
-    }
-    // The column range of row `li` within the tile.
-    let first = |li: usize| {
-        if upper {
-            (r0 + li + 1).saturating_sub(c0).min(nc)
-        } else {
-            0
-        }
-    };
-
-    // Whether row `li` and column `lj` of the tile are the same input.
-    let same = |li: usize, lj: usize| x1.row(r0 + li) == x2.row(c0 + lj);
-
-    // Σ⁰ = x·x′/D, Θ⁰ = 0.
-    for li in 0..nr {
-        let xi = x1.row(r0 + li);
-        let f = first(li);
-        let Some(krow) = nngp.row_mut(r0 + li).get_mut(c0 + f..c0 + nc) else {
-            continue;
-        };
-        for (lj, k) in krow.iter_mut().enumerate() {
-            *k = crate::simd::dot(xi, x2.row(c0 + f + lj)) * inv_d;
-        }
-        if let Some(trow) = ntk.row_mut(r0 + li).get_mut(c0 + f..c0 + nc) {
-            trow.fill(T::ZERO);
-        }
-    }
-    let mut errors = Errors::new(d);
-    if precision::ENABLED {
-        let mut vcs = [Var::default(); TILE];
-        let mut rcs = [T::ZERO; TILE];
-        for ((v, r), q) in vcs.iter_mut().zip(rcs.iter_mut()).zip(&qc).take(nc) {
-            *v = Var::new(*q);
-            *r = v.r;
-        }
-        // Most tiles hold no pair that snaps or repeats: one vectorised scan
-        // tells, and only the others go pair by pair.
-        let m: &M = nngp;
-        let special = (0..nr).any(|li| {
-            let f = first(li);
-            let vi = Var::new(qr.get(li).copied().unwrap_or(T::ZERO));
-            let krow = m.row_ref(r0 + li).get(c0 + f..c0 + nc).unwrap_or(&[]);
-            precision::any_special(
-                vi,
-                krow,
-                (qc.get(f..nc).unwrap_or(&[]), rcs.get(f..nc).unwrap_or(&[])),
-            )
-        });
-        for li in 0..if special { nr } else { 0 } {
-            let f = first(li);
-            let vi = Var::new(qr.get(li).copied().unwrap_or(T::ZERO));
-            let (Some(krow), Some(vs)) =
-                (nngp.row_mut(r0 + li).get(c0 + f..c0 + nc), vcs.get(f..nc))
-            else {
-                continue;
-            };
-            for (lj, (&k, &vj)) in krow.iter().zip(vs).enumerate() {
-                errors.start(
-                    (li, f + lj),
-                    (vi, vj, k),
-                    || same(li, f + lj),
-                    || precision::deficit(x1.row(r0 + li), x2.row(c0 + f + lj)),
-                );
-            }
-        }
-    }
-
-    let mut vr = [Var::default(); TILE];
-    let mut vc = [Var::default(); TILE];
-    let mut csq = [T::ZERO; TILE];
-    let mut cr = [T::ZERO; TILE];
-    let mut ir = [Input::default(); TILE];
-    let mut ic = [Input::default(); TILE];
-    let mut q2r = [T::ZERO; TILE];
-    let mut q2c = [T::ZERO; TILE];
-    let mut sr = [(T::ZERO, T::ZERO); TILE];
-    let mut sc = [(T::ZERO, T::ZERO); TILE];
-    // The quadrature's error estimates, relative to the diagonal scale: with
-    // the error bounds carried through the layers, and without them, the
-    // worst of any one layer.
-    let mut quad = T::ZERO;
-    for step in steps {
-        match *step {
-            Step::Identity => continue,
-            Step::Affine { w2, b2 } => {
-                affine_errors(&mut errors, (&qr[..nr], &qc[..nc]), &first, (w2, b2));
-                sweep_affine(nngp, ntk, (r0, nr), (c0, nc), &first, |k, t| {
-                    let k2 = w2 * k + b2;
-                    (k2, k2 + w2 * t)
-                });
-            }
-            Step::AffineStandard { w2, b2, n } => {
-                affine_errors(&mut errors, (&qr[..nr], &qc[..nc]), &first, (w2, b2));
-                sweep_affine(nngp, ntk, (r0, nr), (c0, nc), &first, |k, t| {
-                    (w2 * k + b2, n * k + T::ONE + w2 * t)
-                });
-            }
-            _ => {
-                for (v, q) in vr.iter_mut().zip(&qr).take(nr) {
-                    *v = Var::new(*q);
-                }
-                for (v, q) in vc.iter_mut().zip(&qc).take(nc) {
-                    *v = Var::new(*q);
-                }
-                // The per-input error factors and the variances after this
-                // step, from the diagonal maps.
-                let diagonal = worse(
-                    prepare(step, &qr[..nr.min(TILE)], &mut ir, &mut q2r, &mut sr),
-                    prepare(step, &qc[..nc.min(TILE)], &mut ic, &mut q2c, &mut sc),
-                );
-                let (vr, vc) = (&vr[..nr.min(TILE)], &vc[..nc.min(TILE)]);
-                let (ir, ic) = (&ir[..nr.min(TILE)], &ic[..nc.min(TILE)]);
-                let (sr, sc) = (&sr[..nr.min(TILE)], &sc[..nc.min(TILE)]);
-                let kink = step.kink();
-                errors.begin(kink, step.symmetries(), matches!(step, Step::Sin));
-                let second = |vi, vj, k, out, cs| step.second_moment(vi, vj, k, out, cs);
-                let tiles = Tile {
-                    nngp,
-                    ntk,
-                    r0,
-                    c0,
-                    vr,
-                    vc,
-                    ir,
-                    ic,
-                    sr,
-                    sc,
-                    first: &first,
-                    errors: &mut errors,
-                };
-                let exact = |m: (T, T)| (m, (T::ZERO, T::ZERO));
-                let pairs = match *step {
-                    // With few registers (microcontrollers), one loop through
-                    // the generic pair map serves every nonlinearity: the
-                    // specialised loops below would cost flash, not time.
-                    _ if !crate::simd::WIDE => {
-                        sweep(tiles, |a, b, k| step.pair_estimated(a, b, k), second)
-                    }
-                    Step::AbRelu(c) => {
-                        let Tile {
-                            nngp, ntk, errors, ..
-                        } = tiles;
-                        for (v, (s, r)) in vc.iter().zip(csq.iter_mut().zip(cr.iter_mut())) {
-                            (*s, *r) = (v.sq, v.r);
-                        }
-                        // |Σ̇₁₂| ≤ (a² + b²)/2 = Σ̇ᵢᵢ: the map contracts.
-                        contracting_errors(errors, nngp, (r0, c0), (vr, vc, &cr[..nc]), &first);
-                        for (li, &vi) in vr.iter().enumerate() {
-                            let f = first(li);
-                            let (Some(krow), Some(trow), Some(sq), Some(r)) = (
-                                nngp.row_mut(r0 + li).get_mut(c0 + f..c0 + nc),
-                                ntk.row_mut(r0 + li).get_mut(c0 + f..c0 + nc),
-                                csq.get(f..nc),
-                                cr.get(f..nc),
-                            ) else {
-                                continue;
-                            };
-                            c.row(vi, sq, r, krow, trow);
-                        }
-                        T::ZERO
-                    }
-                    Step::Erf => sweep(
-                        tiles,
-                        |a, b, k| exact(super::dual::erf_pair(a, b, k)),
-                        second,
-                    ),
-                    Step::Gelu => sweep(
-                        tiles,
-                        |a, b, k| exact(super::dual::gelu_pair(a, b, k)),
-                        second,
-                    ),
-                    Step::Sin => sweep(
-                        tiles,
-                        |a, b, k| exact(super::dual::sin_pair(a, b, k)),
-                        second,
-                    ),
-                    _ => sweep(tiles, |a, b, k| step.pair_estimated(a, b, k), second),
-                };
-                errors.end();
-                if precision::ENABLED {
-                    errors.quadrature_diagonal(diagonal);
-                }
-                quad = worse(quad, worse(pairs, diagonal));
-                qr = q2r;
-                qc = q2c;
-            }
-        }
-        if let Step::Affine { w2, b2 } | Step::AffineStandard { w2, b2, .. } = *step {
-            for q in qr.iter_mut().take(nr).chain(qc.iter_mut().take(nc)) {
-                *q = w2 * *q + b2;
-            }
-        }
-    }
-    if precision::ENABLED {
-        worse(errors.estimate(), quad)
-    } else {
-        quad
-    }
-}
-
-/// The bends of an affine layer (`w2`, `b2`) on the tile's collinear pairs,
-/// from the variances `q` of its rows and columns before it, and its
-/// rounding.
-fn affine_errors<T: Real>(
-    errors: &mut Errors<T>,
-    (qr, qc): (&[T], &[T]),
-    first: &dyn Fn(usize) -> usize,
-    w2b2: (T, T),
-) {
-    if !precision::ENABLED {
-        return;
-    }
-    if w2b2.1 > T::ZERO && errors.tracking() {
-        for (li, &q1) in qr.iter().enumerate() {
-            for (lj, &q2) in qc.iter().enumerate().skip(first(li)) {
-                errors.affine_pair((li, lj), (q1, q2), w2b2);
-            }
-        }
-    }
-    errors.affine();
-}
-
-/// The errors of a contracting nonlinearity without curvature (the ABReLU
-/// family) on the tile, before its map.
-fn contracting_errors<T, M>(
-    errors: &mut Errors<T>,
-    nngp: &mut M,
-    (r0, c0): (usize, usize),
-    (vr, vc, rc): (&[Var<T>], &[Var<T>], &[T]),
-    first: &dyn Fn(usize) -> usize,
-) where
-    T: Real,
-    M: RowsMut<T> + ?Sized,
-{
-    if !precision::ENABLED {
-        return;
-    }
-    let nc = vc.len();
-    let m: &M = nngp;
-    let rows = vr.iter().enumerate().map(|(li, &vi)| {
-        let f = first(li);
-        (
-            li,
-            vi,
-            f,
-            m.row_ref(r0 + li).get(c0 + f..c0 + nc).unwrap_or(&[]),
-        )
-    });
-    errors.contracting(rows, (vc, rc));
-}
-
-/// For each variance of `q`, the error factors of `step` and the variance
-/// after it (one out-of-line copy of the diagonal maps for rows and columns).
-/// Also the scales (√Σ′ᵢᵢ, √Σ̇ᵢᵢ) that the quadrature's pair errors are
-/// relative to, and the worst relative quadrature error of the diagonal
-/// maps (0 for the closed forms).
-#[inline(never)]
-fn prepare<T: Real>(
-    step: &Step<T>,
-    q: &[T],
-    factors: &mut [Input<T>],
-    next: &mut [T],
-    scales: &mut [(T, T)],
-) -> T {
-    // The ABReLU family's wide path bounds its errors without the factors.
-    let wanted = precision::ENABLED && !(crate::simd::WIDE && matches!(step, Step::AbRelu(_)));
-    let mut worst = T::ZERO;
-    for (((&q, f), n), sc) in q
-        .iter()
-        .zip(factors.iter_mut())
-        .zip(next.iter_mut())
-        .zip(scales.iter_mut())
-    {
-        let ((q2, dot), (eq, ed)) = step.diag_estimated(q);
-        if wanted {
-            *f = step.input_factors(q, q2, dot);
-        }
-        *n = q2;
-        // The scales only a quadrature's pair estimates are measured against
-        // (the closed forms estimate 0 and never read them).
-        #[cfg(feature = "quadrature")]
-        if matches!(step, Step::Quadrature { .. }) {
-            *sc = (q2.abs().sqrt(), dot.abs().sqrt());
-        }
-        #[cfg(not(feature = "quadrature"))]
-        let _ = sc;
-        worst = worse(worst, relative_error(eq, q2) + relative_error(ed, dot));
-    }
-    worst
-}
-
-#[inline(always)]
-fn sweep_affine<T, M, F>(
-    nngp: &mut M,
-    ntk: &mut M,
-    (r0, nr): (usize, usize),
-    (c0, nc): (usize, usize),
-    first: &dyn Fn(usize) -> usize,
-    f: F,
-) where
-    T: Real,
-    M: RowsMut<T> + ?Sized,
-    F: Fn(T, T) -> (T, T),
-{
-    for li in 0..nr {
-        let s = first(li);
-        let (Some(krow), Some(trow)) = (
-            nngp.row_mut(r0 + li).get_mut(c0 + s..c0 + nc),
-            ntk.row_mut(r0 + li).get_mut(c0 + s..c0 + nc),
-        ) else {
-            continue;
-        };
-        for (k, t) in krow.iter_mut().zip(trow.iter_mut()) {
-            (*k, *t) = f(*k, *t);
-        }
-    }
-}
-
-/// What a nonlinear sweep over a tile needs.
-struct Tile<'a, T, M: ?Sized> {
-    nngp: &'a mut M,
-    ntk: &'a mut M,
-    r0: usize,
-    c0: usize,
-    vr: &'a [Var<T>],
-    vc: &'a [Var<T>],
-    ir: &'a [Input<T>],
-    ic: &'a [Input<T>],
-    /// (√Σ′ᵢᵢ, √Σ̇ᵢᵢ) of the rows and columns after the step.
-    sr: &'a [(T, T)],
-    sc: &'a [(T, T)],
-    first: &'a dyn Fn(usize) -> usize,
-    errors: &'a mut Errors<T>,
-}
-
-/// Applies the pair map `f` to a tile; returns the largest amplification of
-/// correlation errors and the largest sensitivity of Σ̇ over its pairs (see
-/// [`super::precision`]), with E[φ″(u)φ″(v)] from `second` (given the
-/// Cauchy–Schwarz bound of the per-input factors). `f` gives the pair map
-/// and the absolute error estimates of a quadrature (0 for the closed
-/// forms); returns the largest of these relative to the diagonal scale.
-#[inline(always)]
-fn sweep<T, M, F, S>(tile: Tile<'_, T, M>, f: F, second: S) -> T
-where
-    T: Real,
-    M: RowsMut<T> + ?Sized,
-    F: Fn(Var<T>, Var<T>, T) -> ((T, T), (T, T)),
-    S: Fn(Var<T>, Var<T>, T, (T, T), T) -> T,
-{
-    let Tile {
-        nngp,
-        ntk,
-        r0,
-        c0,
-        vr,
-        vc,
-        ir,
-        ic,
-        sr,
-        sc,
-        first,
-        errors,
-    } = tile;
-    let nc = vc.len();
-    let mut worst = T::ZERO;
-    for (((li, &vi), fi), &(si, di)) in vr.iter().enumerate().zip(ir).zip(sr) {
-        let s = first(li);
-        let (Some(krow), Some(trow), Some(vcs), Some(fcs), Some(scs)) = (
-            nngp.row_mut(r0 + li).get_mut(c0 + s..c0 + nc),
-            ntk.row_mut(r0 + li).get_mut(c0 + s..c0 + nc),
-            vc.get(s..),
-            ic.get(s..),
-            sc.get(s..),
-        ) else {
-            continue;
-        };
-        for (lj, ((((k, t), &vj), fj), &(sj, dj))) in krow
-            .iter_mut()
-            .zip(trow.iter_mut())
-            .zip(vcs)
-            .zip(fcs)
-            .zip(scs)
-            .enumerate()
-        {
-            let ((k2, dot), (ek, et)) = f(vi, vj, *k);
-            if precision::ENABLED {
-                let e2 = second(vi, vj, *k, (k2, dot), fi.b * fj.b);
-                let (amp, curv) = (dot.abs() * fi.g * fj.g, e2 * fi.h * fj.h);
-                errors.pair((li, s + lj), (vi, vj, *k), (amp, curv));
-            }
-            // Closed forms: both 0, and this folds away.
-            if ek != T::ZERO || et != T::ZERO {
-                let rel = (relative_error(ek, si * sj), relative_error(et, di * dj));
-                if precision::ENABLED {
-                    errors.quadrature((li, s + lj), rel);
-                }
-                worst = worse(worst, worse(rel.0, rel.1));
-            }
-            *k = k2;
-            *t *= dot;
-        }
-    }
-    worst
 }
 
 impl<T: Real, const CAP: usize> Architecture<T, CAP> {
@@ -749,14 +157,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         // Diagonal, once per input.
         let mut error = T::ZERO;
         for i in 0..n {
-            let (q, t, e) = match self.diagonal(steps, x.row(i)) {
-                Ok(d) => d,
-                Err(e) => {
-                    poison(nngp, n, n);
-                    poison(ntk, n, n);
-                    return Err(e);
-                }
-            };
+            let (q, t, e) = self.diagonal(steps, x.row(i))?;
             error = worse(error, e);
             if let Some(v) = nngp.row_mut(i).get_mut(i) {
                 *v = q;
@@ -770,7 +171,16 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
             let nr = TILE.min(n - r0);
             for c0 in (r0..n).step_by(TILE) {
                 let nc = TILE.min(n - c0);
-                let e = tile(steps, x, x, (r0, nr), (c0, nc), c0 == r0, nngp, ntk);
+                let e = tile(Tile {
+                    steps,
+                    x1: x,
+                    x2: x,
+                    rows: (r0, nr),
+                    cols: (c0, nc),
+                    upper: c0 == r0,
+                    nngp,
+                    ntk,
+                });
                 error = worse(error, e);
                 // The lower triangle is a bitwise copy, made while the tile is in cache.
                 mirror(nngp, (r0, nr), (c0, nc));
@@ -819,7 +229,16 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
             let nr = TILE.min(m - r0);
             for c0 in (0..n).step_by(TILE) {
                 let nc = TILE.min(n - c0);
-                let e = tile(steps, x1, x2, (r0, nr), (c0, nc), false, nngp, ntk);
+                let e = tile(Tile {
+                    steps,
+                    x1,
+                    x2,
+                    rows: (r0, nr),
+                    cols: (c0, nc),
+                    upper: false,
+                    nngp,
+                    ntk,
+                });
                 error = worse(error, e);
             }
         }
@@ -837,12 +256,12 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     ///
     /// # Errors
     ///
-    /// [`Error::NonFinite`] if an input holds NaN or ±∞ (the outputs are
-    /// untouched), [`Error::Overflow`] if any result is not finite,
-    /// [`Error::PrecisionLoss`] if a nonzero input or a layer gives a
-    /// variance below `MIN_POSITIVE/ε` (about 1e-292 in `f64`, 1e-31 in
-    /// `f32`: inputs under about 1e-146 and 3e-16) or the error bound passes
-    /// the limit (both outputs are zeroed for these two).
+    /// [`Error::NonFinite`] if an input holds NaN or ±∞, [`Error::Overflow`]
+    /// if any result is not finite, [`Error::PrecisionLoss`] if a nonzero
+    /// input or a layer gives a variance below `MIN_POSITIVE/ε` (about
+    /// 1e-292 in `f64`, 1e-31 in `f32`: inputs under about 1e-146 and 3e-16)
+    /// or the error bound passes the limit. On every error both outputs are
+    /// zeroed.
     ///
     /// # Examples
     ///
@@ -864,7 +283,8 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         ntk: &mut [[T; N]; N],
     ) -> Result<(), Error> {
         const { assert!(D > 0, "inputs need at least one feature") };
-        self.gram_impl(&x[..], &mut nngp[..], &mut ntk[..])
+        let result = self.gram_impl(&x[..], &mut nngp[..], &mut ntk[..]);
+        zero_on_error(result, nngp.as_flattened_mut(), ntk.as_flattened_mut())
     }
 
     /// NNGP and NTK between `M` inputs `x` (test points, rows) and `N`
@@ -895,7 +315,8 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         ntk: &mut [[T; N]; M],
     ) -> Result<(), Error> {
         const { assert!(D > 0, "inputs need at least one feature") };
-        self.cross_impl(&x[..], &x_train[..], &mut nngp[..], &mut ntk[..])
+        let result = self.cross_impl(&x[..], &x_train[..], &mut nngp[..], &mut ntk[..]);
+        zero_on_error(result, nngp.as_flattened_mut(), ntk.as_flattened_mut())
     }
 
     /// [`gram`](Self::gram) on row-major slices with sizes known at run time:
@@ -906,7 +327,9 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     ///
     /// [`Error::InvalidArgument`] if `d` is 0 or does not divide `x.len()`,
     /// [`Error::BufferTooSmall`] if an output holds fewer than `n²` entries,
-    /// and the errors of [`gram`](Self::gram).
+    /// and the errors of [`gram`](Self::gram). On every error every entry
+    /// of both outputs is zeroed (all they hold, not only the leading
+    /// `n × n`).
     ///
     /// # Examples
     ///
@@ -920,6 +343,17 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// # Ok::<(), ntk::Error>(())
     /// ```
     pub fn gram_flat(&self, x: &[T], d: usize, nngp: &mut [T], ntk: &mut [T]) -> Result<(), Error> {
+        let result = self.gram_flat_impl(x, d, nngp, ntk);
+        zero_on_error(result, nngp, ntk)
+    }
+
+    fn gram_flat_impl(
+        &self,
+        x: &[T],
+        d: usize,
+        nngp: &mut [T],
+        ntk: &mut [T],
+    ) -> Result<(), Error> {
         let n = flat_count(x.len(), d)?;
         let needed = n.saturating_mul(n);
         for out in [&*nngp, &*ntk] {
@@ -961,6 +395,18 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// # Ok::<(), ntk::Error>(())
     /// ```
     pub fn cross_flat(
+        &self,
+        x: &[T],
+        x_train: &[T],
+        d: usize,
+        nngp: &mut [T],
+        ntk: &mut [T],
+    ) -> Result<(), Error> {
+        let result = self.cross_flat_impl(x, x_train, d, nngp, ntk);
+        zero_on_error(result, nngp, ntk)
+    }
+
+    fn cross_flat_impl(
         &self,
         x: &[T],
         x_train: &[T],

@@ -1,6 +1,10 @@
 //! The layers of an infinite-width architecture and the kernel state they act on.
 
-use super::dual::{self, Step};
+use super::dual::AbRelu;
+#[cfg(feature = "quadrature")]
+use super::dual::{dtanh, tanh};
+use super::pair::PairState;
+use super::step::{apply_pair, Step};
 use crate::{Error, Real};
 
 /// A user-supplied activation φ with its derivative φ′, for kernels by quadrature.
@@ -20,33 +24,34 @@ use crate::{Error, Real};
 /// # Examples
 ///
 /// ```
-/// use ntk::analytic::{Activation, Layer, PairState};
+/// use ntk::analytic::{CustomActivation, Layer, PairState};
 /// fn softsign(x: f64) -> f64 { x / (1.0 + x.abs()) }
 /// fn dsoftsign(x: f64) -> f64 { 1.0 / ((1.0 + x.abs()) * (1.0 + x.abs())) }
-/// let act = Activation::new("softsign", softsign, dsoftsign);
+/// let act = CustomActivation::new("softsign", softsign, dsoftsign);
 /// let s = Layer::Custom(act).apply(PairState::new(1.0, 0.5, 2.0, 1.0));
 /// assert!(s.sigma12 > 0.0 && s.sigma12 < 0.5);
 /// assert_eq!(act.name(), "softsign");
 /// ```
 #[cfg(feature = "quadrature")]
+#[cfg_attr(docsrs, doc(cfg(feature = "quadrature")))]
 #[derive(Clone, Copy)]
-pub struct Activation<T> {
+pub struct CustomActivation<T> {
     name: &'static str,
     phi: fn(T) -> T,
     dphi: fn(T) -> T,
 }
 
 #[cfg(feature = "quadrature")]
-impl<T> Activation<T> {
+impl<T> CustomActivation<T> {
     /// An activation named `name` with function `phi` and derivative `dphi`.
     ///
     /// # Examples
     ///
     /// ```
-    /// use ntk::analytic::Activation;
+    /// use ntk::analytic::CustomActivation;
     /// fn square(x: f32) -> f32 { x * x }
     /// fn twice(x: f32) -> f32 { 2.0 * x }
-    /// let a = Activation::new("square", square, twice);
+    /// let a = CustomActivation::new("square", square, twice);
     /// assert_eq!((a.phi())(3.0), 9.0);
     /// assert_eq!((a.dphi())(3.0), 6.0);
     /// ```
@@ -71,17 +76,27 @@ impl<T> Activation<T> {
 }
 
 #[cfg(feature = "quadrature")]
-impl<T> PartialEq for Activation<T> {
+impl<T> PartialEq for CustomActivation<T> {
     /// Activations are equal when their names are.
     fn eq(&self, other: &Self) -> bool {
         self.name == other.name
     }
 }
 
+#[cfg(all(feature = "quadrature", feature = "defmt"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "quadrature", feature = "defmt"))))]
+impl<T> defmt::Format for CustomActivation<T> {
+    /// The name, as [`Debug`](core::fmt::Debug) shows it (the functions
+    /// are not shown).
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "CustomActivation({=str})", self.name);
+    }
+}
+
 #[cfg(feature = "quadrature")]
-impl<T> core::fmt::Debug for Activation<T> {
+impl<T> core::fmt::Debug for CustomActivation<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_tuple("Activation").field(&self.name).finish()
+        f.debug_tuple("CustomActivation").field(&self.name).finish()
     }
 }
 
@@ -108,15 +123,16 @@ impl<T> core::fmt::Debug for Activation<T> {
 /// `Tanh` and `Custom` exist with the `quadrature` feature (on by default);
 /// without it, only the closed forms are compiled in.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum Layer<T> {
     /// Affine layer in NTK parameterization, y = (w/√n)·W·a + b·β with
     /// W, β ~ N(0, 1): Σ ← w²Σ + b², Θ ← Σ + w²Θ.
     Dense {
         /// Weight standard deviation σw (≥ 0).
-        w: T,
+        weight_std: T,
         /// Bias standard deviation σb (≥ 0).
-        b: T,
+        bias_std: T,
     },
     /// Affine layer in standard parameterization, y = W·a + β with
     /// W ~ N(0, w²/n), β ~ N(0, b²), where n = `fan_in` is the width of the
@@ -130,9 +146,9 @@ pub enum Layer<T> {
     /// of the 1; the two agree for b = 1.
     DenseStandard {
         /// Weight standard deviation σw (≥ 0).
-        w: T,
+        weight_std: T,
         /// Bias standard deviation σb (≥ 0).
-        b: T,
+        bias_std: T,
         /// Width n of the layer's input (≥ 1).
         fan_in: u32,
     },
@@ -162,36 +178,45 @@ pub enum Layer<T> {
     Identity,
     /// tanh(x), by quadrature (feature `quadrature`).
     #[cfg(feature = "quadrature")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "quadrature")))]
     Tanh,
     /// A user-supplied activation, by quadrature (feature `quadrature`).
     #[cfg(feature = "quadrature")]
-    Custom(Activation<T>),
+    #[cfg_attr(docsrs, doc(cfg(feature = "quadrature")))]
+    Custom(CustomActivation<T>),
 }
 
 impl<T: Real> Layer<T> {
-    /// `dense(w, b)`: an affine layer in NTK parameterization.
+    /// `dense(weight_std, bias_std)`: an affine layer in NTK parameterization.
     ///
     /// # Examples
     ///
     /// ```
     /// use ntk::analytic::Layer;
-    /// assert_eq!(Layer::dense(1.5, 0.1), Layer::Dense { w: 1.5, b: 0.1 });
+    /// assert_eq!(Layer::dense(1.5, 0.1), Layer::Dense { weight_std: 1.5, bias_std: 0.1 });
     /// ```
-    pub const fn dense(w: T, b: T) -> Self {
-        Layer::Dense { w, b }
+    pub const fn dense(weight_std: T, bias_std: T) -> Self {
+        Layer::Dense {
+            weight_std,
+            bias_std,
+        }
     }
 
-    /// `dense_std(w, b, fan_in)`: an affine layer in standard parameterization.
+    /// `dense_std(weight_std, bias_std, fan_in)`: an affine layer in standard parameterization.
     ///
     /// # Examples
     ///
     /// ```
     /// use ntk::analytic::Layer;
     /// let l = Layer::dense_standard(1.0, 0.0, 16);
-    /// assert_eq!(l, Layer::DenseStandard { w: 1.0, b: 0.0, fan_in: 16 });
+    /// assert_eq!(l, Layer::DenseStandard { weight_std: 1.0, bias_std: 0.0, fan_in: 16 });
     /// ```
-    pub const fn dense_standard(w: T, b: T, fan_in: u32) -> Self {
-        Layer::DenseStandard { w, b, fan_in }
+    pub const fn dense_standard(weight_std: T, bias_std: T, fan_in: u32) -> Self {
+        Layer::DenseStandard {
+            weight_std,
+            bias_std,
+            fan_in,
+        }
     }
 
     /// `true` for the affine layers.
@@ -248,11 +273,18 @@ impl<T: Real> Layer<T> {
     pub fn validate(&self) -> Result<(), Error> {
         let finite = |v: &[T]| crate::simd::check_finite(v, "layer parameters");
         match *self {
-            Layer::Dense { w, b } => {
+            Layer::Dense {
+                weight_std: w,
+                bias_std: b,
+            } => {
                 finite(&[w, b])?;
                 nonnegative(w, b)
             }
-            Layer::DenseStandard { w, b, fan_in } => {
+            Layer::DenseStandard {
+                weight_std: w,
+                bias_std: b,
+                fan_in,
+            } => {
                 finite(&[w, b])?;
                 nonnegative(w, b)?;
                 if fan_in == 0 {
@@ -288,11 +320,47 @@ impl<T: Real> Layer<T> {
     /// assert!((s.theta12 - 2.0 * 0.25).abs() < 1e-15);
     /// ```
     pub fn apply(&self, s: PairState<T>) -> PairState<T> {
-        dual::apply_pair(&self.step(), s)
+        apply_pair(&self.step(), s)
     }
 
+    /// The layer's step of the recursion, with its constants worked out.
     pub(crate) fn step(&self) -> Step<T> {
-        Step::new(self)
+        match *self {
+            Layer::Dense {
+                weight_std: w,
+                bias_std: b,
+            } => Step::Affine {
+                w2: w * w,
+                b2: b * b,
+            },
+            Layer::DenseStandard {
+                weight_std: w,
+                bias_std: b,
+                fan_in,
+            } => Step::AffineStandard {
+                w2: w * w,
+                b2: b * b,
+                n: T::from_usize(fan_in as usize),
+            },
+            Layer::Relu => Step::AbRelu(AbRelu::new(T::ZERO, T::ONE)),
+            Layer::LeakyRelu { alpha } => Step::AbRelu(AbRelu::new(alpha, T::ONE)),
+            Layer::Abs => Step::AbRelu(AbRelu::new(-T::ONE, T::ONE)),
+            Layer::AbRelu { a, b } => Step::AbRelu(AbRelu::new(a, b)),
+            Layer::Erf => Step::Erf,
+            Layer::Gelu => Step::Gelu,
+            Layer::Sin => Step::Sin,
+            Layer::Identity => Step::Identity,
+            #[cfg(feature = "quadrature")]
+            Layer::Tanh => Step::Quadrature {
+                phi: tanh::<T>,
+                dphi: dtanh::<T>,
+            },
+            #[cfg(feature = "quadrature")]
+            Layer::Custom(a) => Step::Quadrature {
+                phi: a.phi(),
+                dphi: a.dphi(),
+            },
+        }
     }
 }
 
@@ -303,77 +371,5 @@ fn nonnegative<T: Real>(w: T, b: T) -> Result<(), Error> {
         })
     } else {
         Ok(())
-    }
-}
-
-/// The kernel state of one pair of inputs (x₁, x₂) between layers: the NNGP
-/// covariances Σ₁₁ = Σ(x₁, x₁), Σ₁₂, Σ₂₂ and the NTK Θ₁₂.
-///
-/// # Examples
-///
-/// ```
-/// use ntk::analytic::{Layer, PairState};
-/// let x1 = [1.0_f64, 0.0];
-/// let x2 = [0.6, 0.8];
-/// let s = PairState::from_inputs(&x1, &x2);
-/// assert_eq!(s.sigma12, 0.3);
-/// let s = Layer::dense(2.0, 0.0).apply(s);
-/// assert_eq!((s.sigma12, s.theta12), (1.2, 1.2));
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct PairState<T> {
-    /// Σ(x₁, x₁).
-    pub sigma11: T,
-    /// Σ(x₁, x₂): the NNGP kernel.
-    pub sigma12: T,
-    /// Σ(x₂, x₂).
-    pub sigma22: T,
-    /// Θ(x₁, x₂): the NTK.
-    pub theta12: T,
-}
-
-impl<T: Real> PairState<T> {
-    /// A state from its four entries.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use ntk::analytic::{Layer, PairState};
-    /// let s = Layer::Sin.apply(PairState::new(1.0_f64, 1.0, 1.0, 0.0));
-    /// assert!((s.sigma12 - (1.0 - (-2.0_f64).exp()) / 2.0).abs() < 1e-15);
-    /// ```
-    pub const fn new(sigma11: T, sigma12: T, sigma22: T, theta12: T) -> Self {
-        Self {
-            sigma11,
-            sigma12,
-            sigma22,
-            theta12,
-        }
-    }
-
-    /// The input state Σ⁰ = x·x′/D, Θ⁰ = 0, over the common length D of the
-    /// inputs (all zeros when it is 0).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use ntk::analytic::PairState;
-    /// let s = PairState::from_inputs(&[2.0_f64, 0.0], &[1.0, 1.0]);
-    /// assert_eq!((s.sigma11, s.sigma12, s.sigma22, s.theta12), (2.0, 1.0, 1.0, 0.0));
-    /// ```
-    pub fn from_inputs(x1: &[T], x2: &[T]) -> Self {
-        let d = x1.len().min(x2.len());
-        let (x1, x2) = (&x1[..d], &x2[..d]);
-        if d == 0 {
-            return Self::default();
-        }
-        let inv = T::ONE / T::from_usize(d);
-        Self {
-            sigma11: crate::simd::dot(x1, x1) * inv,
-            sigma12: crate::simd::dot(x1, x2) * inv,
-            sigma22: crate::simd::dot(x2, x2) * inv,
-            theta12: T::ZERO,
-        }
     }
 }

@@ -12,7 +12,7 @@
 //!
 //! The expectations have closed forms for ReLU, leaky ReLU, abs and the
 //! general ABReLU (arc-cosine kernels), erf, GELU, sin and the identity; tanh
-//! and user activations (`Activation`) use the quadrature described in
+//! and user activations ([`CustomActivation`]) use the quadrature described in
 //! [`quadrature`](self#quadrature), which the `quadrature` feature (on by
 //! default) compiles in.
 //!
@@ -47,7 +47,8 @@
 //!
 //! Non-finite inputs are [`Error::NonFinite`](crate::Error::NonFinite); a
 //! non-finite result (a huge σw, a very deep network) is
-//! [`Error::Overflow`](crate::Error::Overflow) and the outputs are zeroed.
+//! [`Error::Overflow`](crate::Error::Overflow). On every error, argument
+//! errors included, the kernel routines zero both outputs.
 //! The closed forms stay finite as long as the variances do, except GELU's, which overflows beyond variances of about 10⁷⁷ (10⁹ in
 //! f32).
 //!
@@ -90,7 +91,7 @@
 //!
 //! # Quadrature
 //!
-//! For tanh and `Activation`s, E[f(u)g(v)] is computed in polar
+//! For tanh and [`CustomActivation`]s, E[f(u)g(v)] is computed in polar
 //! coordinates of the standard normal pair behind (u, v): the lines u = 0 and
 //! v = 0 cut the plane into four sectors, so that no panel straddles a kink
 //! at 0 (the ABReLU family is integrated to rounding error, and activations
@@ -127,15 +128,25 @@
 //! compare with these limits (`examples/width_convergence.rs` shows the
 //! 1/√width convergence of the NTK).
 
-mod angle;
+// The files import only from files earlier in this list:
+// pair → quadrature → dual → step → layer → arch → syntax → case → report
+// → text → collinear → precision → rows → tile → gram.
 mod arch;
+mod case;
+mod collinear;
 mod dual;
 mod gram;
 mod layer;
+mod pair;
 mod precision;
 #[cfg(feature = "quadrature")]
 mod quadrature;
+mod report;
+mod rows;
+mod step;
+mod syntax;
 pub mod text;
+mod tile;
 
 pub use arch::{Architecture, DEFAULT_CAPACITY};
 
@@ -173,5 +184,12 @@ pub use arch::{Architecture, DEFAULT_CAPACITY};
 /// ```
 pub const PRECISION_LIMIT: f64 = 1e-2;
 #[cfg(feature = "quadrature")]
-pub use layer::Activation;
-pub use layer::{Layer, PairState};
+#[cfg_attr(docsrs, doc(cfg(feature = "quadrature")))]
+pub use layer::CustomActivation;
+/// The former name of [`CustomActivation`], kept for one release.
+#[cfg(feature = "quadrature")]
+#[cfg_attr(docsrs, doc(cfg(feature = "quadrature")))]
+#[deprecated(note = "renamed `CustomActivation`, apart from the `nn::Activation` trait")]
+pub type Activation<T> = CustomActivation<T>;
+pub use layer::Layer;
+pub use pair::PairState;

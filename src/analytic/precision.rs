@@ -51,10 +51,14 @@
     clippy::float_cmp_const
 )]
 
-use super::dual::{cosine, snap, snap_edge, Step, Traced, Var};
-use super::gram::TILE;
-use super::layer::PairState;
+use super::collinear::{deficit, snapped};
+use super::pair::{cosine, snap, snap_edge, worse, PairState, Var};
+use super::step::{Step, Traced};
 use crate::Real;
+
+/// Side of the square tiles of the Gram engine, and of the per-pair arrays
+/// of the bounds of one tile.
+pub(crate) const TILE: usize = 32;
 
 /// Whether the bounds are carried (the `error-bounds` feature); without it
 /// the code below is compiled but never run, and the optimiser drops it.
@@ -70,30 +74,6 @@ const RESOLVED: f32 = -1.0;
 const UNKNOWN: f32 = -2.0;
 /// `Z` of a repeated input: exact throughout.
 const EXACT: f32 = -3.0;
-
-/// The larger of two bounds; NaN wins.
-#[inline(always)]
-pub(crate) fn worse<T: Real>(a: T, b: T) -> T {
-    if b > a || b.is_nan() {
-        b
-    } else {
-        a
-    }
-}
-
-/// Per-input factors of a nonlinearity's bounds, from its diagonal map: a
-/// pair (i, j) with pair-map outputs (Σ′₁₂, Σ̇₁₂) amplifies correlation
-/// errors by |Σ̇₁₂|·gᵢ·gⱼ and moves Σ̇ by |E[φ″(u)φ″(v)]|·hᵢ·hⱼ per unit of
-/// correlation error.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Input<T> {
-    /// √(qᵢ/Σ′ᵢᵢ).
-    pub g: T,
-    /// √(qᵢ/Σ̇ᵢᵢ).
-    pub h: T,
-    /// √E[φ″(uᵢ)²], for maps without a pair form of E[φ″(u)φ″(v)].
-    pub b: T,
-}
 
 /// The error bounds of the pairs of one tile.
 #[derive(Clone, Debug)]
@@ -119,11 +99,18 @@ pub(crate) struct Errors<T> {
     /// The largest quadrature error of Σ̇₁₂ of the current nonlinearity,
     /// relative to √(Σ̇₁₁Σ̇₂₂).
     t_quad: T,
-    /// The current nonlinearity: its kink factor, whether it keeps
-    /// collinear pairs collinear, and the variance error it feels.
+    /// The kink factor of the current nonlinearity (ABReLU family, 0
+    /// otherwise): the change of Σ̇ per radian, relative to its scale.
     kink: T,
+    /// Whether the current nonlinearity keeps collinear pairs collinear
+    /// whatever their variances (positively homogeneous).
     homogeneous: bool,
+    /// Whether the current nonlinearity is odd or even, so that it keeps
+    /// opposite inputs of equal variance collinear.
     parity: bool,
+    /// The relative error of the variances that the current nonlinearity
+    /// feels as a correlation error (sin, which subtracts variances; 0
+    /// otherwise).
     dq: T,
 }
 
@@ -436,66 +423,6 @@ fn narrow<T: Real>(v: T) -> f32 {
     }
 }
 
-/// Whether some pair of row `vi` against the columns with variances `qc`
-/// and reciprocal roots `rc`, covariances `krow`, snaps to ±1 or could be a
-/// repeated input (Σ₁₂ = Σ₁₁ = Σ₂₂): the pairs [`Errors::start`] acts on.
-pub(crate) fn any_special<T: Real>(vi: Var<T>, krow: &[T], (qc, rc): (&[T], &[T])) -> bool {
-    const L: usize = crate::simd::LANES;
-    let edge = snap_edge::<T>();
-    let n = krow.len().min(qc.len()).min(rc.len());
-    let mut hits = [false; L];
-    let mut lane = |k: T, q: T, rj: T, l: usize| {
-        let c = cosine(k, vi.r, rj).abs();
-        let hit = !(c < edge) || (k == vi.q && k == q);
-        if let Some(h) = hits.get_mut(l) {
-            *h |= hit;
-        }
-    };
-    let (kc, kt) = krow[..n].as_chunks::<L>();
-    let (qcc, qct) = qc[..n].as_chunks::<L>();
-    let (rcc, rct) = rc[..n].as_chunks::<L>();
-    for ((ks, qs), rs) in kc.iter().zip(qcc).zip(rcc) {
-        for l in 0..L {
-            lane(ks[l], qs[l], rs[l], l);
-        }
-    }
-    for ((&k, &q), &rj) in kt.iter().zip(qct).zip(rct) {
-        lane(k, q, rj, 0);
-    }
-    hits.iter().any(|&h| h)
-}
-
-/// `true` if the correlation of the pair (`vi`, `vj`, `k`) snaps to ±1.
-#[inline(always)]
-pub(crate) fn snapped<T: Real>(vi: Var<T>, vj: Var<T>, k: T) -> bool {
-    !(snap(cosine(k, vi.r, vj.r)).abs() < T::ONE)
-}
-
-/// 1 − |ρ| of two inputs, computed without cancellation as
-/// ‖x̂ ∓ x̂′‖²/2 from the normalised inputs (0 if either is zero).
-#[inline(never)]
-pub(crate) fn deficit<T: Real>(x1: &[T], x2: &[T]) -> T {
-    let (n1, n2) = (
-        crate::simd::dot(x1, x1).sqrt(),
-        crate::simd::dot(x2, x2).sqrt(),
-    );
-    if !(n1 > T::ZERO && n2 > T::ZERO) {
-        return T::ZERO;
-    }
-    let sign = if crate::simd::dot(x1, x2) < T::ZERO {
-        -T::ONE
-    } else {
-        T::ONE
-    };
-    let (r1, r2) = (T::ONE / n1, sign / n2);
-    let sum = x1.iter().zip(x2).fold(T::ZERO, |acc, (&a, &b)| {
-        let d = a * r1 - b * r2;
-        acc + d * d
-    });
-    // The rounding of the normalised inputs, a few ulp of each component.
-    sum * T::HALF + T::from_usize(x1.len()) * T::EPSILON * T::EPSILON
-}
-
 /// The bounds of one pair of inputs `x1`, `x2` with Σ⁰ = `s`, before the
 /// first step (the kernel routine of a single pair).
 pub(crate) fn pair_start<T: Real>(x1: &[T], x2: &[T], s: &PairState<T>) -> Errors<T> {
@@ -508,7 +435,7 @@ pub(crate) fn pair_start<T: Real>(x1: &[T], x2: &[T], s: &PairState<T>) -> Error
 }
 
 /// One step of the pair routine: `before` is the state it started from and
-/// `traced` what a nonlinear step computed (`dual::apply_pair_traced`).
+/// `traced` what a nonlinear step computed (`step::apply_pair_traced`).
 pub(crate) fn pair_step<T: Real>(
     e: &mut Errors<T>,
     step: &Step<T>,

@@ -68,7 +68,7 @@
 //! variance with the fixed rule this replaced); a diagonal entry costs 150
 //! to 420.
 
-use super::dual::Var;
+use super::pair::{cosine, snap, Var};
 use crate::Real;
 
 include!("quadrature_rules.rs");
@@ -251,7 +251,7 @@ pub(crate) fn pair<T: Real>(
     vj: Var<T>,
     k: T,
 ) -> Estimate<T> {
-    let rho = super::dual::snap(super::dual::cosine(k, vi.r, vj.r));
+    let rho = snap(cosine(k, vi.r, vj.r));
     // A repeated input: the diagonal rule, so that the pair map gives the
     // diagonal entry bit for bit (two rules would differ by their errors,
     // which a later layer of huge variance can blow up).

@@ -1,4 +1,8 @@
-//! A branch-free arc tangent for the angle between two inputs.
+//! The state of one pair of inputs and the primitives every map shares.
+//!
+//! [`PairState`] is what the recursion carries for a pair; [`Var`] is what a
+//! nonlinearity needs to know about one input. The correlation
+//! ρ = Σ₁₂/√(Σ₁₁Σ₂₂) is formed by [`cosine`] and snapped to ±1 by [`snap`].
 //!
 //! The arc-cosine kernels need θ = atan2(√(1 − ρ²), ρ) for every pair of
 //! inputs; this is most of the work of a ReLU Gram matrix. [`angle`] computes
@@ -10,6 +14,149 @@
 //! Maximum error about 2·10⁻¹⁶ (one ulp of π) in f64.
 
 use crate::Real;
+
+/// The kernel state of one pair of inputs (x₁, x₂) between layers: the NNGP
+/// covariances Σ₁₁ = Σ(x₁, x₁), Σ₁₂, Σ₂₂ and the NTK Θ₁₂.
+///
+/// # Examples
+///
+/// ```
+/// use ntk::analytic::{Layer, PairState};
+/// let x1 = [1.0_f64, 0.0];
+/// let x2 = [0.6, 0.8];
+/// let s = PairState::from_inputs(&x1, &x2);
+/// assert_eq!(s.sigma12, 0.3);
+/// let s = Layer::dense(2.0, 0.0).apply(s);
+/// assert_eq!((s.sigma12, s.theta12), (1.2, 1.2));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct PairState<T> {
+    /// Σ(x₁, x₁).
+    pub sigma11: T,
+    /// Σ(x₁, x₂): the NNGP kernel.
+    pub sigma12: T,
+    /// Σ(x₂, x₂).
+    pub sigma22: T,
+    /// Θ(x₁, x₂): the NTK.
+    pub theta12: T,
+}
+
+impl<T: Real> PairState<T> {
+    /// A state from its four entries.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::{Layer, PairState};
+    /// let s = Layer::Sin.apply(PairState::new(1.0_f64, 1.0, 1.0, 0.0));
+    /// assert!((s.sigma12 - (1.0 - (-2.0_f64).exp()) / 2.0).abs() < 1e-15);
+    /// ```
+    pub const fn new(sigma11: T, sigma12: T, sigma22: T, theta12: T) -> Self {
+        Self {
+            sigma11,
+            sigma12,
+            sigma22,
+            theta12,
+        }
+    }
+
+    /// The input state Σ⁰ = x·x′/D, Θ⁰ = 0, over the common length D of the
+    /// inputs (all zeros when it is 0).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::PairState;
+    /// let s = PairState::from_inputs(&[2.0_f64, 0.0], &[1.0, 1.0]);
+    /// assert_eq!((s.sigma11, s.sigma12, s.sigma22, s.theta12), (2.0, 1.0, 1.0, 0.0));
+    /// ```
+    pub fn from_inputs(x1: &[T], x2: &[T]) -> Self {
+        let d = x1.len().min(x2.len());
+        let (x1, x2) = (&x1[..d], &x2[..d]);
+        if d == 0 {
+            return Self::default();
+        }
+        let inv = T::ONE / T::from_usize(d);
+        Self {
+            sigma11: crate::simd::dot(x1, x1) * inv,
+            sigma12: crate::simd::dot(x1, x2) * inv,
+            sigma22: crate::simd::dot(x2, x2) * inv,
+            theta12: T::ZERO,
+        }
+    }
+}
+
+/// What a nonlinearity needs to know about one input: its variance q, √q and
+/// 1/√q (0 when q = 0).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Var<T> {
+    pub q: T,
+    pub sq: T,
+    pub r: T,
+}
+
+impl<T: Real> Var<T> {
+    #[inline(always)]
+    pub fn new(q: T) -> Self {
+        // Negative rounding residue is clamped; NaN stays NaN.
+        let q = if q < T::ZERO { T::ZERO } else { q };
+        let sq = q.sqrt();
+        let r = if sq > T::ZERO { T::ONE / sq } else { T::ZERO };
+        Self { q, sq, r }
+    }
+}
+
+/// Clamps a correlation to [−1, 1], and snaps values within 8 ulp of ±1 to
+/// ±1: they cannot be told from ±1 after the rounding of Σ₁₂/√(Σ₁₁Σ₂₂), and
+/// snapping makes a repeated input give exactly the diagonal entry. NaN stays
+/// NaN.
+#[inline(always)]
+pub(crate) fn snap<T: Real>(rho: T) -> T {
+    let edge = snap_edge::<T>();
+    if rho >= edge {
+        T::ONE
+    } else if rho <= -edge {
+        -T::ONE
+    } else {
+        rho
+    }
+}
+
+/// 1 − 8ε: correlations at least this large in magnitude snap to ±1.
+#[inline(always)]
+pub(crate) fn snap_edge<T: Real>() -> T {
+    T::ONE - T::from_f64(8.0) * T::EPSILON
+}
+
+/// `Σ₁₂/√(Σ₁₁Σ₂₂)` from the reciprocal roots, symmetric bit for bit in the
+/// two inputs: the smaller reciprocal first, so that no partial product
+/// overflows (`r₁·r₂` does when both variances are below about 1/MAX, as for
+/// inputs of 1e-21 in f32, and `Σ₁₂·r₁·r₂` was then ∞ or NaN).
+#[inline(always)]
+pub(crate) fn cosine<T: Real>(k: T, ri: T, rj: T) -> T {
+    let (lo, hi) = if ri <= rj { (ri, rj) } else { (rj, ri) };
+    (k * lo) * hi
+}
+
+/// The correlation ρ = Σ₁₂/√(Σ₁₁Σ₂₂) (0 when a variance is 0; see [`snap`]),
+/// and √(1 − ρ²) computed as √((1 − ρ)(1 + ρ)).
+#[inline(always)]
+pub(crate) fn correlation<T: Real>(vi: Var<T>, vj: Var<T>, k: T) -> (T, T) {
+    let rho = snap(cosine(k, vi.r, vj.r));
+    let s = ((T::ONE - rho) * (T::ONE + rho)).sqrt();
+    (rho, s)
+}
+
+/// The larger of two bounds; NaN wins.
+#[inline(always)]
+pub(crate) fn worse<T: Real>(a: T, b: T) -> T {
+    if b > a || b.is_nan() {
+        b
+    } else {
+        a
+    }
+}
 
 const P: [f64; 5] = [
     -8.750_608_600_031_904e-1,

@@ -1,0 +1,394 @@
+//! The text form of layers and architectures: the parser and the canonical
+//! `Display` form that reads back.
+
+use core::fmt;
+
+use super::arch::Architecture;
+#[cfg(feature = "quadrature")]
+use super::layer::CustomActivation;
+use super::layer::Layer;
+use crate::error::{ParseError, ParseErrorKind};
+use crate::Real;
+
+impl<T: Real, const CAP: usize> Architecture<T, CAP> {
+    /// Parses the text form: layer tokens separated by whitespace, with no
+    /// spaces inside parentheses.
+    ///
+    /// | token | layer |
+    /// |---|---|
+    /// | `dense(W,B)` | [`Layer::Dense`], W, B ≥ 0 |
+    /// | `dense_std(W,B,N)` | [`Layer::DenseStandard`], W, B ≥ 0, integer fan-in N ≥ 1 |
+    /// | `relu`, `abs`, `erf`, `gelu`, `sin`, `identity` | the layer of that name |
+    /// | `tanh` | `Layer::Tanh` (feature `quadrature`, on by default) |
+    /// | `leaky_relu(A)` | [`Layer::LeakyRelu`] |
+    /// | `abrelu(A,B)` | [`Layer::AbRelu`] |
+    ///
+    /// Numbers are anything [`str::parse`] reads as a finite float (`1.5`,
+    /// `-0.25`, `1e-3`, …).
+    ///
+    /// # Errors
+    ///
+    /// A [`ParseError`] with the byte position and text of the offending token:
+    /// [`Empty`](ParseErrorKind::Empty) (no layer),
+    /// [`UnknownLayer`](ParseErrorKind::UnknownLayer),
+    /// [`BadNumber`](ParseErrorKind::BadNumber) (not a number, or not finite,
+    /// or a fan-in that is not an integer),
+    /// [`WrongArity`](ParseErrorKind::WrongArity),
+    /// [`Syntax`](ParseErrorKind::Syntax) (unbalanced parentheses, empty
+    /// arguments, spaces inside parentheses),
+    /// [`TooManyLayers`](ParseErrorKind::TooManyLayers) (more than `CAP`),
+    /// [`OutOfRange`](ParseErrorKind::OutOfRange) (a negative standard
+    /// deviation, a fan-in of 0 or above `u32::MAX`),
+    /// [`NotCompiled`](ParseErrorKind::NotCompiled) (`tanh` without the
+    /// `quadrature` feature).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::Architecture;
+    /// use ntk::error::ParseErrorKind;
+    /// let e = Architecture::<f64>::parse("dense(1,0) rleu").unwrap_err();
+    /// assert_eq!((e.kind, e.position, e.token()), (ParseErrorKind::UnknownLayer, 11, "rleu"));
+    /// let e = Architecture::<f64>::parse("dense(1,x)").unwrap_err();
+    /// assert_eq!((e.kind, e.position, e.token()), (ParseErrorKind::BadNumber, 8, "x"));
+    /// ```
+    pub fn parse(text: &str) -> Result<Self, ParseError> {
+        Self::parse_tokens(text, &|_| None)
+    }
+
+    /// Parses the text form, also accepting the names of `custom` activations
+    /// as layer tokens (built-in names take precedence).
+    ///
+    /// # Errors
+    ///
+    /// As [`parse`](Self::parse).
+    ///
+    /// Only with the `quadrature` feature (on by default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::{CustomActivation, Architecture};
+    /// fn swish(x: f64) -> f64 { x / (1.0 + (-x).exp()) }
+    /// fn dswish(x: f64) -> f64 { let s = 1.0 / (1.0 + (-x).exp()); s + x * s * (1.0 - s) }
+    /// let acts = [CustomActivation::new("swish", swish, dswish)];
+    /// let a = Architecture::<f64>::parse_with("dense(1,0) swish dense(1,0)", &acts)?;
+    /// assert_eq!(a.to_string(), "dense(1,0) swish dense(1,0)");
+    /// assert_eq!(Architecture::parse_with(&a.to_string(), &acts)?, a);
+    /// # Ok::<(), ntk::error::ParseError>(())
+    /// ```
+    #[cfg(feature = "quadrature")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "quadrature")))]
+    pub fn parse_with(text: &str, custom: &[CustomActivation<T>]) -> Result<Self, ParseError> {
+        Self::parse_tokens(text, &|name| {
+            custom
+                .iter()
+                .find(|a| a.name() == name)
+                .map(|a| Layer::Custom(*a))
+        })
+    }
+
+    /// The parser behind [`parse`](Self::parse), with `custom` resolving the
+    /// names that are not built in.
+    fn parse_tokens(
+        text: &str,
+        custom: &dyn Fn(&str) -> Option<Layer<T>>,
+    ) -> Result<Self, ParseError> {
+        let mut arch = Self::new();
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while bytes.get(i).is_some_and(|b| !b.is_ascii_whitespace()) {
+                i += 1;
+            }
+            // Token boundaries are ASCII whitespace, hence char boundaries.
+            let token = text.get(start..i).unwrap_or("");
+            let layer = parse_layer(token, start, custom)?;
+            if arch.try_push(layer).is_err() {
+                return Err(ParseError::new(ParseErrorKind::TooManyLayers, start, token));
+            }
+        }
+        if arch.is_empty() {
+            return Err(ParseError::new(ParseErrorKind::Empty, 0, text.trim()));
+        }
+        Ok(arch)
+    }
+}
+
+impl<T: Real, const CAP: usize> core::str::FromStr for Architecture<T, CAP> {
+    type Err = ParseError;
+
+    /// As [`Architecture::parse`].
+    fn from_str(s: &str) -> Result<Self, ParseError> {
+        Self::parse(s)
+    }
+}
+
+/// Arity of the built-in layer names (`None` for an unknown name).
+fn builtin_arity(name: &str) -> Option<usize> {
+    Some(match name {
+        "dense" => 2,
+        "dense_std" => 3,
+        "relu" | "abs" | "erf" | "gelu" | "sin" | "identity" | "tanh" => 0,
+        "leaky_relu" => 1,
+        "abrelu" => 2,
+        _ => return None,
+    })
+}
+
+/// One argument of a layer token: its text and byte position in the input.
+#[derive(Clone, Copy)]
+struct Arg<'a> {
+    text: &'a str,
+    position: usize,
+}
+
+fn parse_layer<T: Real>(
+    token: &str,
+    position: usize,
+    custom: &dyn Fn(&str) -> Option<Layer<T>>,
+) -> Result<Layer<T>, ParseError> {
+    let syntax = |offset: usize, text: &str| {
+        ParseError::new(ParseErrorKind::Syntax, position + offset, text)
+    };
+    let (name, inner) = match token.find('(') {
+        None => {
+            if let Some(p) = token.find([')', ',']) {
+                return Err(syntax(p, token.get(p..).unwrap_or("")));
+            }
+            (token, None)
+        }
+        Some(open) => {
+            if !token.ends_with(')') {
+                return Err(syntax(0, token));
+            }
+            let inner = token.get(open + 1..token.len() - 1).unwrap_or("");
+            if let Some(p) = inner.find(['(', ')']) {
+                return Err(syntax(open + 1 + p, token));
+            }
+            (token.get(..open).unwrap_or(""), Some((inner, open + 1)))
+        }
+    };
+    if name.is_empty() {
+        return Err(syntax(0, token));
+    }
+    let arity = match builtin_arity(name) {
+        Some(a) => a,
+        None => match custom(name) {
+            Some(_) => 0,
+            None => {
+                return Err(ParseError::new(
+                    ParseErrorKind::UnknownLayer,
+                    position,
+                    name,
+                ))
+            }
+        },
+    };
+    // Split the arguments, each with its position.
+    let mut args = [Arg {
+        text: "",
+        position: 0,
+    }; 3];
+    let mut count = 0;
+    if let Some((inner, offset)) = inner {
+        if inner.is_empty() {
+            return Err(syntax(offset - 1, token));
+        }
+        let mut at = offset;
+        for piece in inner.split(',') {
+            if piece.is_empty() {
+                return Err(syntax(at.saturating_sub(usize::from(at > offset)), ","));
+            }
+            if let Some(slot) = args.get_mut(count) {
+                *slot = Arg {
+                    text: piece,
+                    position: position + at,
+                };
+            }
+            count += 1;
+            at += piece.len() + 1;
+        }
+    }
+    if count != arity {
+        return Err(ParseError::new(ParseErrorKind::WrongArity, position, token));
+    }
+    let [a0, a1, a2] = args;
+    let layer = match name {
+        "dense" => Layer::Dense {
+            weight_std: std_dev(a0)?,
+            bias_std: std_dev(a1)?,
+        },
+        "dense_std" => Layer::DenseStandard {
+            weight_std: std_dev(a0)?,
+            bias_std: std_dev(a1)?,
+            fan_in: fan_in(a2)?,
+        },
+        "relu" => Layer::Relu,
+        "abs" => Layer::Abs,
+        "erf" => Layer::Erf,
+        "gelu" => Layer::Gelu,
+        "sin" => Layer::Sin,
+        "identity" => Layer::Identity,
+        #[cfg(feature = "quadrature")]
+        "tanh" => Layer::Tanh,
+        #[cfg(not(feature = "quadrature"))]
+        "tanh" => return Err(ParseError::new(ParseErrorKind::NotCompiled, position, name)),
+        "leaky_relu" => Layer::LeakyRelu { alpha: number(a0)? },
+        "abrelu" => Layer::AbRelu {
+            a: number(a0)?,
+            b: number(a1)?,
+        },
+        _ => match custom(name) {
+            Some(layer) => layer,
+            None => {
+                return Err(ParseError::new(
+                    ParseErrorKind::UnknownLayer,
+                    position,
+                    name,
+                ))
+            }
+        },
+    };
+    Ok(layer)
+}
+
+/// Parses a number of type `T`, finite or not (an `f32` is parsed as `f32`,
+/// so the shortest representation printed by `Display` reads back bit for
+/// bit).
+pub(crate) fn parse_any<T: Real>(text: &str) -> Option<T> {
+    if T::MANTISSA_DIGITS == f32::MANTISSA_DIGITS {
+        text.parse::<f32>().ok().map(|v| T::from_f64(f64::from(v)))
+    } else {
+        text.parse::<f64>().ok().map(T::from_f64)
+    }
+}
+
+/// Parses a finite number of type `T`.
+fn parse_real<T: Real>(text: &str) -> Option<T> {
+    parse_any(text).filter(|v: &T| v.is_finite())
+}
+
+fn number<T: Real>(arg: Arg<'_>) -> Result<T, ParseError> {
+    parse_real(arg.text)
+        .ok_or_else(|| ParseError::new(ParseErrorKind::BadNumber, arg.position, arg.text))
+}
+
+fn std_dev<T: Real>(arg: Arg<'_>) -> Result<T, ParseError> {
+    let v: T = number(arg)?;
+    if v < T::ZERO {
+        return Err(ParseError::new(
+            ParseErrorKind::OutOfRange,
+            arg.position,
+            arg.text,
+        ));
+    }
+    Ok(v)
+}
+
+fn fan_in(arg: Arg<'_>) -> Result<u32, ParseError> {
+    use core::num::IntErrorKind;
+    match arg.text.parse::<u32>() {
+        Ok(0) => Err(ParseError::new(
+            ParseErrorKind::OutOfRange,
+            arg.position,
+            arg.text,
+        )),
+        Ok(n) => Ok(n),
+        Err(e) if matches!(e.kind(), IntErrorKind::PosOverflow) => Err(ParseError::new(
+            ParseErrorKind::OutOfRange,
+            arg.position,
+            arg.text,
+        )),
+        Err(_) => Err(ParseError::new(
+            ParseErrorKind::BadNumber,
+            arg.position,
+            arg.text,
+        )),
+    }
+}
+
+/// Writes a number in the canonical form: the shortest decimal that reads back
+/// to the same value, in positional notation for magnitudes in [1e-5, 1e16) and
+/// zero, in scientific notation otherwise.
+pub(crate) fn write_number<T: Real>(f: &mut fmt::Formatter<'_>, v: T) -> fmt::Result {
+    let a = v.abs();
+    if a == T::ZERO || (a >= T::from_f64(1e-5) && a < T::from_f64(1e16)) {
+        write!(f, "{v}")
+    } else {
+        write!(f, "{v:e}")
+    }
+}
+
+impl<T: Real> fmt::Display for Layer<T> {
+    /// The text token of the layer, as read by [`Architecture::parse`].
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Layer::Dense {
+                weight_std: w,
+                bias_std: b,
+            } => {
+                f.write_str("dense(")?;
+                write_number(f, w)?;
+                f.write_str(",")?;
+                write_number(f, b)?;
+                f.write_str(")")
+            }
+            Layer::DenseStandard {
+                weight_std: w,
+                bias_std: b,
+                fan_in,
+            } => {
+                f.write_str("dense_std(")?;
+                write_number(f, w)?;
+                f.write_str(",")?;
+                write_number(f, b)?;
+                write!(f, ",{fan_in})")
+            }
+            Layer::Relu => f.write_str("relu"),
+            Layer::LeakyRelu { alpha } => {
+                f.write_str("leaky_relu(")?;
+                write_number(f, alpha)?;
+                f.write_str(")")
+            }
+            Layer::Abs => f.write_str("abs"),
+            Layer::AbRelu { a, b } => {
+                f.write_str("abrelu(")?;
+                write_number(f, a)?;
+                f.write_str(",")?;
+                write_number(f, b)?;
+                f.write_str(")")
+            }
+            Layer::Erf => f.write_str("erf"),
+            Layer::Gelu => f.write_str("gelu"),
+            Layer::Sin => f.write_str("sin"),
+            Layer::Identity => f.write_str("identity"),
+            #[cfg(feature = "quadrature")]
+            Layer::Tanh => f.write_str("tanh"),
+            #[cfg(feature = "quadrature")]
+            Layer::Custom(a) => f.write_str(a.name()),
+        }
+    }
+}
+
+impl<T: Real, const CAP: usize> fmt::Display for Architecture<T, CAP> {
+    /// The canonical text form: layer tokens separated by single spaces.
+    /// Every non-empty architecture reads back equal (bit for bit) through
+    /// [`Architecture::parse`]; an empty one displays as the empty string,
+    /// which the parser refuses ([`ParseErrorKind::Empty`]): the text form
+    /// has no empty network.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, l) in self.layers().iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{l}")?;
+        }
+        Ok(())
+    }
+}
