@@ -45,7 +45,7 @@
 //! | [`empirical`] | the empirical NTK by the structured (factored) method and by Jacobian contraction, train×train and test×train, trace or full K×K blocks; Monte Carlo averages over random initialisations |
 //! | [`analytic`] | the infinite-width NNGP and NTK in closed form, and the architecture text format |
 //! | [`linalg`] | Cholesky factorisation, triangular solves and O(N²) updates, symmetric eigensolvers (tridiagonal + QL, Jacobi), matrix functions, and the owned decompositions [`linalg::Cholesky`] and [`linalg::Spectrum`] |
-//! | [`predict`] | what the kernel predicts: gradient-descent and gradient-flow dynamics, the NNGP posterior, the infinite ensemble, online GP regression |
+//! | [`predict`] | what the kernel predicts: gradient-descent and gradient-flow dynamics, the NNGP posterior, the infinite ensemble, online GP regression over a sliding window ([`predict::OnlineWindow`]) |
 //! | [`train`] | full-batch gradient descent of a finite network on the MSE loss, and how far its empirical NTK moves while it trains |
 //! | [`real`], [`simd`], [`rng`] | the scalar trait and math backend, vectorisable kernels, the generator |
 //! | `boxed` | with the `alloc` feature: large values allocated zeroed and filled in place |
@@ -78,7 +78,7 @@
 //!   [`nn::Params::init_ntk`] (networks), [`predict::OnlineGp::set_noise`] or
 //!   the entry point that writes it — the firmware way, no allocator;
 //! - on the heap with the `alloc` feature: `boxed::ntk`, `boxed::zeroed`,
-//!   `boxed::online_gp` allocate zeroed memory and fill it in place.
+//!   `boxed::online_gp`, `boxed::online_window` allocate zeroed memory and fill it in place.
 //!
 //! The entry points themselves need far less: a few `[T; N]` rows, or the
 //! caches of a forward pass over a few inputs (340 KiB for the structured NTK

@@ -448,3 +448,185 @@ fn bad_input_is_a_typed_error_and_outputs_are_zeroed() {
         Err(Error::InvalidArgument { .. })
     ));
 }
+
+/// A squared-exponential kernel on `R²`.
+fn rbf2(a: &[f64; 2], b: &[f64; 2]) -> f64 {
+    let d = (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2);
+    (-d).exp()
+}
+
+/// The i-th point and its targets of the online-window tests.
+fn window_point(i: usize) -> ([f64; 2], [f64; 2]) {
+    let t = i as f64 * 0.7;
+    let x = [t.cos() * (1.0 + 0.1 * t), t.sin()];
+    (x, [x[0] - x[1], (x[0] * x[1]).sin()])
+}
+
+/// The bit patterns of a window's model and inputs: "exactly as it was".
+fn window_bits<const D: usize, const S: usize, const K: usize>(
+    w: &OnlineWindow<f64, D, S, K>,
+) -> Vec<u64> {
+    let gp = w.gp();
+    let mut bits = vec![gp.len() as u64];
+    bits.extend(gp.gram().iter().flatten().map(|v| v.to_bits()));
+    bits.extend(gp.factor().iter().flatten().map(|v| v.to_bits()));
+    bits.extend(gp.targets().iter().flatten().map(|v| v.to_bits()));
+    bits.extend(w.inputs().iter().flatten().map(|v| v.to_bits()));
+    bits
+}
+
+#[test]
+fn online_window_matches_batch_posterior_over_the_latest_points() {
+    const S: usize = 6; // 5 points held
+    let noise = 1e-3;
+    let mut window = OnlineWindow::<f64, 2, S, 2>::new(noise);
+    let total = 13;
+    for i in 0..total {
+        let (x, y) = window_point(i);
+        window.push(x, y, rbf2).unwrap();
+        assert_eq!(window.len(), (i + 1).min(S - 1));
+    }
+    assert_eq!(window.capacity(), S - 1);
+    // The batch GP over the last S − 1 points.
+    const N: usize = S - 1;
+    let xs: [[f64; 2]; N] = core::array::from_fn(|j| window_point(total - N + j).0);
+    let ys: [[f64; 2]; N] = core::array::from_fn(|j| window_point(total - N + j).1);
+    assert!(window.inputs().iter().eq(xs.iter()));
+    let gram: [[f64; N]; N] =
+        core::array::from_fn(|i| core::array::from_fn(|j| rbf2(&xs[i], &xs[j])));
+    let mut factor = ntk::linalg::Cholesky::new();
+    factor.compute(&gram, Regularizer::Absolute(noise)).unwrap();
+    let tests = [[0.3, -0.2], [1.0, 0.5], [-0.7, 0.1]];
+    let k_test: [[f64; N]; 3] =
+        core::array::from_fn(|m| core::array::from_fn(|j| rbf2(&tests[m], &xs[j])));
+    let k_diag: [f64; 3] = core::array::from_fn(|m| rbf2(&tests[m], &tests[m]));
+    let mut mean = [[0.0; 2]; 3];
+    posterior_mean(&factor, &ys, &k_test, &mut mean).unwrap();
+    let mut var = [0.0; 3];
+    posterior_variance(&factor, &k_test, &k_diag, &mut var).unwrap();
+    for m in 0..3 {
+        let mut out = [0.0; 2];
+        let v = window
+            .predict_with_variance(&tests[m], rbf2, &mut out)
+            .unwrap();
+        assert_close!(v, var[m], 1e-9, "variance");
+        let mut only_mean = [0.0; 2];
+        window.predict(&tests[m], rbf2, &mut only_mean).unwrap();
+        for c in 0..2 {
+            assert_close!(out[c], mean[m][c], 1e-9, "mean");
+            assert_eq!(only_mean[c].to_bits(), out[c].to_bits());
+        }
+    }
+}
+
+#[test]
+fn online_window_evicts_oldest_first() {
+    let k = |a: &[f64; 1], b: &[f64; 1]| (-(a[0] - b[0]).powi(2)).exp();
+    let mut window = OnlineWindow::<f64, 1, 4>::new(1e-6);
+    assert!(window.is_empty());
+    for (i, x) in [0.0, 1.0, 2.0, 3.0, 4.0].into_iter().enumerate() {
+        window.push([x], [x * 10.0], k).unwrap();
+        let held: Vec<f64> = window.inputs().iter().map(|p| p[0]).collect();
+        let want: Vec<f64> = (i.saturating_sub(2)..=i).map(|j| j as f64).collect();
+        assert_eq!(held, want);
+        // The targets follow the inputs, oldest first.
+        let targets: Vec<f64> = window.gp().targets()[..window.len()]
+            .iter()
+            .map(|t| t[0])
+            .collect();
+        assert_eq!(targets, want.iter().map(|x| x * 10.0).collect::<Vec<_>>());
+    }
+    window.clear();
+    assert!(window.is_empty() && window.gp().is_empty());
+}
+
+#[test]
+fn online_window_refused_push_leaves_it_unchanged() {
+    const S: usize = 5;
+    for fill in [2, S - 1] {
+        // noise 0: a duplicate point is singular.
+        let mut window = OnlineWindow::<f64, 2, S, 2>::new(0.0);
+        for i in 0..fill {
+            let (x, y) = window_point(i);
+            window.push(x, y, rbf2).unwrap();
+        }
+        let before = window_bits(&window);
+        let (x, y) = window_point(1); // held, and not the oldest
+        let nan_kernel = |a: &[f64; 2], b: &[f64; 2]| if a == b { f64::NAN } else { rbf2(a, b) };
+        let failures = [
+            window.clone().push(x, [f64::NAN, 0.0], rbf2),
+            window.clone().push([f64::INFINITY, 0.0], y, rbf2),
+            window.clone().push(window_point(9).0, y, nan_kernel),
+            window.clone().push(x, y, rbf2),
+        ];
+        assert!(matches!(failures[0], Err(Error::NonFinite { .. })));
+        assert!(matches!(failures[1], Err(Error::NonFinite { .. })));
+        assert!(matches!(failures[2], Err(Error::NonFinite { .. })));
+        assert!(matches!(
+            failures[3],
+            Err(Error::NotPositiveDefinite { .. })
+        ));
+        // The same refusals on the window itself leave every bit as it was.
+        assert!(window.push(x, [f64::NAN, 0.0], rbf2).is_err());
+        assert!(window.push(window_point(9).0, y, nan_kernel).is_err());
+        assert!(window.push(x, y, rbf2).is_err());
+        assert_eq!(window_bits(&window), before);
+        // And it goes on working.
+        window
+            .push(window_point(7).0, window_point(7).1, rbf2)
+            .unwrap();
+        assert_eq!(window.len(), (fill + 1).min(S - 1));
+    }
+    // A bad noise is refused before anything changes.
+    let mut bad = OnlineWindow::<f64, 1, 3>::new(-1.0);
+    assert!(matches!(
+        bad.push([0.0], [0.0], |a, b| a[0] * b[0] + 1.0),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(bad.is_empty());
+}
+
+#[test]
+fn online_window_zeroes_outputs_on_error() {
+    let mut window = OnlineWindow::<f64, 2, 4, 2>::new(1e-6);
+    for i in 0..5 {
+        let (x, y) = window_point(i);
+        window.push(x, y, rbf2).unwrap();
+    }
+    let nan_kernel = |_: &[f64; 2], _: &[f64; 2]| f64::NAN;
+    let mut out = [7.0, 7.0];
+    assert!(matches!(
+        window.predict(&[f64::NAN, 0.0], rbf2, &mut out),
+        Err(Error::NonFinite { .. })
+    ));
+    assert_eq!(out, [0.0, 0.0]);
+    out = [7.0, 7.0];
+    assert!(window.predict(&[0.1, 0.2], nan_kernel, &mut out).is_err());
+    assert_eq!(out, [0.0, 0.0]);
+    out = [7.0, 7.0];
+    assert!(matches!(
+        window.predict_with_variance(&[0.1, f64::INFINITY], rbf2, &mut out),
+        Err(Error::NonFinite { .. })
+    ));
+    assert_eq!(out, [0.0, 0.0]);
+    out = [7.0, 7.0];
+    // A NaN only on the diagonal k(x, x).
+    let nan_diag = |a: &[f64; 2], b: &[f64; 2]| if a == b { f64::NAN } else { rbf2(a, b) };
+    assert!(window
+        .predict_with_variance(&[0.1, 0.2], nan_diag, &mut out)
+        .is_err());
+    assert_eq!(out, [0.0, 0.0]);
+}
+
+#[test]
+fn online_window_on_the_heap_matches_the_stack() {
+    let mut boxed: Box<OnlineWindow<f64, 2, 5, 2>> = ntk::boxed::online_window(1e-4).unwrap();
+    let mut stack = OnlineWindow::<f64, 2, 5, 2>::new(1e-4);
+    for i in 0..9 {
+        let (x, y) = window_point(i);
+        boxed.push(x, y, rbf2).unwrap();
+        stack.push(x, y, rbf2).unwrap();
+    }
+    assert_eq!(window_bits(&boxed), window_bits(&stack));
+    assert!(ntk::boxed::online_window::<f64, 2, 5, 2>(f64::NAN).is_err());
+}

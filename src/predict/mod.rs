@@ -64,7 +64,7 @@ mod online;
 pub use dynamics::{max_learning_rate, GradientDescentMse, Scratch};
 pub use ensemble::{Ensemble, NngpKernels};
 pub use gp::{posterior_covariance, posterior_mean, posterior_variance};
-pub use online::OnlineGp;
+pub use online::{OnlineGp, OnlineWindow};
 
 /// [`crate::linalg::Cholesky`] under its former name, re-exported here for
 /// one release.
