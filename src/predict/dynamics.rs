@@ -12,6 +12,7 @@ use crate::{Error, Real};
 /// matrix and a rotation log (any length ≥ 3; about `2.5·N²` avoids repeated
 /// QL sweeps, see [`apply_matrix_function`](crate::linalg::apply_matrix_function)).
 #[derive(Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Scratch<'a, T, const N: usize> {
     /// `N × N` scratch matrix.
     pub matrix: &'a mut [[T; N]; N],
@@ -40,6 +41,7 @@ pub struct Scratch<'a, T, const N: usize> {
 /// # Ok::<(), ntk::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct GradientDescentMse<'a, T, const N: usize, const K: usize> {
     y: &'a [[T; K]; N],
     f0: Option<&'a [[T; K]; N]>,

@@ -28,12 +28,14 @@ use crate::{Error, Real};
 /// # Ok::<(), ntk::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Ensemble<'a, T, const N: usize, const K: usize> {
     gd: GradientDescentMse<'a, T, N, K>,
 }
 
 /// The NNGP kernels that the NTK ensemble covariance needs besides the NTK.
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct NngpKernels<'a, T, const N: usize, const M: usize> {
     /// `K(X, X)` (lower triangle read).
     pub train_train: &'a [[T; N]; N],

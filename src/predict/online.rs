@@ -40,6 +40,7 @@ use crate::{Error, Real};
 /// # Ok::<(), ntk::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct OnlineGp<T, const CAP: usize, const K: usize = 1> {
     gram: [[T; CAP]; CAP],
     factor: [[T; CAP]; CAP],
