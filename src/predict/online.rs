@@ -379,6 +379,7 @@ pub struct OnlineWindow<T, const D: usize, const SLOTS: usize, const K: usize = 
 }
 
 #[cfg(feature = "defmt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "defmt")))]
 impl<T: Real, const D: usize, const SLOTS: usize, const K: usize> defmt::Format
     for OnlineWindow<T, D, SLOTS, K>
 {
