@@ -68,7 +68,7 @@ fn matches_neural_tangents() {
             matrix: &mut work,
             rotations: &mut rot,
         };
-        gd.test_outputs_direct(&r.ntk, &r.ntk_test, None, t, &mut f, scratch)
+        gd.direct_test_outputs(&r.ntk, &r.ntk_test, None, t, scratch, &mut f)
             .unwrap();
         assert_close!(f[0][0], want, 1e-9, "direct gradient flow");
     }
@@ -85,7 +85,7 @@ fn matches_neural_tangents() {
     posterior_variance(&factor, &r.nngp_test, &[r.nngp_self], &mut var).unwrap();
     assert_close!(var[0], 0.02087442864, 1e-10, "NNGP posterior variance");
     let (mut cov, mut work) = ([[0.0]], [[0.0; 3]]);
-    posterior_covariance(&factor, &r.nngp_test, &[[r.nngp_self]], &mut cov, &mut work).unwrap();
+    covariance_posterior(&factor, &r.nngp_test, &[[r.nngp_self]], &mut work, &mut cov).unwrap();
     assert_close!(cov[0][0], 0.02087442864, 1e-10, "NNGP posterior covariance");
 
     // The NNGP ensemble at t = ∞ is the posterior.
@@ -94,13 +94,13 @@ fn matches_neural_tangents() {
     ens.mean(&spectrum, &r.nngp_test, f64::INFINITY, &mut f)
         .unwrap();
     assert_close!(f[0][0], -0.5715879012, 1e-9, "NNGP ensemble mean at ∞");
-    ens.nngp_covariance(
+    ens.covariance_nngp(
         &spectrum,
         &r.nngp_test,
         &[[r.nngp_self]],
         f64::INFINITY,
-        &mut cov,
         &mut work,
+        &mut cov,
     )
     .unwrap();
     assert_close!(
@@ -171,7 +171,7 @@ proptest! {
         gd.test_outputs(&s, &kt, Some(&f0t), f64::INFINITY, &mut a).unwrap();
         gd.test_outputs_at_infinity(&l, &kt, Some(&f0t), &mut b).unwrap();
         let (mut work, mut rot) = ([[0.0; N]; N], [0.0; 7]);
-        gd.test_outputs_direct(&k, &kt, Some(&f0t), f64::INFINITY, &mut c, Scratch { matrix: &mut work, rotations: &mut rot }).unwrap();
+        gd.direct_test_outputs(&k, &kt, Some(&f0t), f64::INFINITY, Scratch { matrix: &mut work, rotations: &mut rot }, &mut c).unwrap();
         let scale = a.iter().flatten().fold(1.0, |m: f64, v| m.max(v.abs()));
         for i in 0..M {
             for j in 0..2 {
@@ -206,7 +206,7 @@ proptest! {
         let (mut a, mut b) = ([[0.0; 2]; M], [[0.0; 2]; M]);
         gd.test_outputs(&s, &kt, None, t, &mut a).unwrap();
         let (mut work, mut rot) = ([[0.0; N]; N], [0.0; 3 * N * N]);
-        gd.test_outputs_direct(&k, &kt, None, t, &mut b, Scratch { matrix: &mut work, rotations: &mut rot }).unwrap();
+        gd.direct_test_outputs(&k, &kt, None, t, Scratch { matrix: &mut work, rotations: &mut rot }, &mut b).unwrap();
         for i in 0..M {
             for j in 0..2 {
                 assert_close!(a[i][j], b[i][j], 1e-9 * (1.0 + a[i][j].abs()), "direct vs eigen");
@@ -259,7 +259,7 @@ proptest! {
         ens.spectrum(&ntk, &mut s_ntk).unwrap();
         let (mut cov, mut work) = ([[0.0; M]; M], [[0.0; N]; M]);
         let mut psd_work = [[0.0; M]; M];
-        ens.nngp_covariance(&s_nngp, &nngp_t, &nngp_tt, t, &mut cov, &mut work).unwrap();
+        ens.covariance_nngp(&s_nngp, &nngp_t, &nngp_tt, t, &mut work, &mut cov).unwrap();
         for i in 0..M {
             for j in 0..M {
                 prop_assert_eq!(cov[i][j].to_bits(), cov[j][i].to_bits());
@@ -267,7 +267,7 @@ proptest! {
         }
         prop_assert!(is_positive_semidefinite(&cov, 1e-9, &mut psd_work).unwrap());
         let kernels = NngpKernels { train_train: &nngp, test_train: &nngp_t, test_test: &nngp_tt };
-        ens.ntk_covariance(&s_ntk, &ntk_t, kernels, t, &mut cov, &mut work).unwrap();
+        ens.covariance_ntk(&s_ntk, &ntk_t, kernels, t, &mut work, &mut cov).unwrap();
         for i in 0..M {
             for j in 0..M {
                 prop_assert_eq!(cov[i][j].to_bits(), cov[j][i].to_bits());
@@ -629,4 +629,75 @@ fn online_window_on_the_heap_matches_the_stack() {
     }
     assert_eq!(window_bits(&boxed), window_bits(&stack));
     assert!(ntk::boxed::online_window::<f64, 2, 5, 2>(f64::NAN).is_err());
+}
+
+/// The former names keep their former argument order (outputs before the
+/// workspace) and give the results of the new ones.
+#[test]
+#[allow(deprecated)]
+fn former_names_keep_their_argument_order() {
+    use ntk::linalg::{
+        apply_matrix_function, eigenvalues, eigh_jacobi, eigvalsh, jacobi_eigh, matrix_function,
+        Cholesky, EigenOptions, Spectrum,
+    };
+    let k = [[2.0_f64, 0.0, 0.0], [0.5, 1.5, 0.0], [0.2, 0.1, 1.0]];
+    let opts = EigenOptions::default();
+    let (mut work, mut a, mut b) = ([[0.0; 3]; 3], [0.0; 3], [0.0; 3]);
+    eigvalsh(&k, opts, &mut work, &mut a).unwrap();
+    eigenvalues(&k, opts, &mut b, &mut work).unwrap();
+    assert_eq!(a, b);
+    let (mut va, mut vb) = ([[0.0; 3]; 3], [[0.0; 3]; 3]);
+    jacobi_eigh(&k, opts, &mut work, &mut a, &mut va).unwrap();
+    eigh_jacobi(&k, opts, &mut b, &mut vb, &mut work).unwrap();
+    assert_eq!((a, va), (b, vb));
+    let rhs = [[1.0], [0.0], [-1.0]];
+    let (mut rot, mut fa, mut fb) = ([0.0; 30], [[0.0]; 3], [[0.0]; 3]);
+    matrix_function(&k, opts, |l| 1.0 / l, &rhs, &mut work, &mut rot, &mut fa).unwrap();
+    apply_matrix_function(&k, opts, |l| 1.0 / l, &rhs, &mut fb, &mut work, &mut rot).unwrap();
+    assert_eq!(fa, fb);
+
+    let kt = [[0.3, 0.2, 0.1], [0.1, 0.0, 0.4]];
+    let ktt = [[1.0, 0.0], [0.2, 1.0]];
+    let mut factor = Cholesky::new();
+    factor.compute(&k, Regularizer::None).unwrap();
+    let (mut w, mut ca, mut cb) = ([[0.0; 3]; 2], [[0.0; 2]; 2], [[0.0; 2]; 2]);
+    covariance_posterior(&factor, &kt, &ktt, &mut w, &mut ca).unwrap();
+    posterior_covariance(&factor, &kt, &ktt, &mut cb, &mut w).unwrap();
+    assert_eq!(ca, cb);
+
+    let y = [[1.0], [-1.0], [0.5]];
+    let ens = Ensemble::new(&y, 1.0).unwrap();
+    let mut s = Spectrum::new();
+    ens.spectrum(&k, &mut s).unwrap();
+    ens.covariance_nngp(&s, &kt, &ktt, 2.0, &mut w, &mut ca)
+        .unwrap();
+    ens.nngp_covariance(&s, &kt, &ktt, 2.0, &mut cb, &mut w)
+        .unwrap();
+    assert_eq!(ca, cb);
+    let kernels = NngpKernels {
+        train_train: &k,
+        test_train: &kt,
+        test_test: &ktt,
+    };
+    ens.covariance_ntk(&s, &kt, kernels, 2.0, &mut w, &mut ca)
+        .unwrap();
+    ens.ntk_covariance(&s, &kt, kernels, 2.0, &mut cb, &mut w)
+        .unwrap();
+    assert_eq!(ca, cb);
+
+    let gd = GradientDescentMse::new(&y, 1.0).unwrap();
+    let (mut oa, mut ob) = ([[0.0]; 2], [[0.0]; 2]);
+    let scratch = Scratch {
+        matrix: &mut work,
+        rotations: &mut rot,
+    };
+    gd.direct_test_outputs(&k, &kt, None, 3.0, scratch, &mut oa)
+        .unwrap();
+    let scratch = Scratch {
+        matrix: &mut work,
+        rotations: &mut rot,
+    };
+    gd.test_outputs_direct(&k, &kt, None, 3.0, &mut ob, scratch)
+        .unwrap();
+    assert_eq!(oa, ob);
 }
