@@ -113,6 +113,45 @@
 //! columns. Shape errors are compile errors; numerical failure is an
 //! [`Error`]. No public function panics on any input, and no result is
 //! returned with non-finite entries as if it were valid.
+//!
+//! - **Argument order**: inputs first (the object's `&self`, then data,
+//!   kernels, options, closures), then the caller's workspace buffers, then
+//!   the outputs, last: `empirical::structured::ntk(&net, &xs, &mut ws, &mut theta)`,
+//!   [`linalg::matrix_function`]`(a, opts, g, b, work, rotations, out)`,
+//!   [`predict::covariance_posterior`]`(factor, k_test_train, k_test_test, work, out)`.
+//!   The functions that took an output before a workspace of the same type
+//!   were renamed, so that old calls fail to compile rather than swap two
+//!   buffers; their former names are deprecated wrappers with the former
+//!   order for one release (`eigenvalues` → [`linalg::eigvalsh`],
+//!   `eigh_jacobi` → [`linalg::jacobi_eigh`], `apply_matrix_function` →
+//!   [`linalg::matrix_function`], `posterior_covariance` →
+//!   [`predict::covariance_posterior`], `Ensemble::nngp_covariance` /
+//!   `ntk_covariance` → [`predict::Ensemble::covariance_nngp`] /
+//!   [`covariance_ntk`](predict::Ensemble::covariance_ntk),
+//!   `GradientDescentMse::test_outputs_direct` →
+//!   [`predict::GradientDescentMse::direct_test_outputs`]).
+//! - **Names**: the scales σw and σb of a layer are `weight_std` and
+//!   `bias_std` everywhere (fields, constructors and parameters). "Activation" means the [`nn::Activation`] trait of the finite
+//!   layers; a user-defined nonlinearity of the infinite-width kernels is an
+//!   `analytic::CustomActivation`.
+//! - **Errors**: on any `Err`,
+//!   - every output buffer is filled with zeros, so no half-written result
+//!     survives a failure;
+//!   - state updated in place through `&mut self` or a `&mut` factor is left
+//!     exactly as it was: [`predict::OnlineGp::push`],
+//!     [`predict::OnlineWindow::push`], [`predict::OnlineGp::set_noise`],
+//!     [`linalg::cholesky_append`] on an existing factor (its leading block;
+//!     the row it would have written is zero), [`train::step`] (the network);
+//!   - except where the whole object is rebuilt, which zeroes it
+//!     ([`linalg::Spectrum::compute`], [`linalg::Cholesky::compute`]), and
+//!     where an update cannot be undone: [`linalg::cholesky_remove_first`]
+//!     and [`predict::OnlineGp::pop_oldest`] (so the eviction of
+//!     [`predict::OnlineWindow::push`]) zero or empty their factor if the
+//!     rotation overflows, which a valid factor does not do, and
+//!     [`train::train`] keeps the steps that succeeded before the failing
+//!     one.
+//!
+//!   Workspace buffers hold unspecified values after any call.
 #![no_std]
 #![deny(unsafe_code)]
 #![deny(missing_docs)]

@@ -701,3 +701,33 @@ fn former_names_keep_their_argument_order() {
         .unwrap();
     assert_eq!(oa, ob);
 }
+
+/// The posterior mean zeroes its output when the targets are refused too,
+/// not only when the kernel is.
+#[test]
+fn posterior_mean_zeroes_output_on_refused_targets() {
+    let mut factor = ntk::linalg::Cholesky::new();
+    factor
+        .compute(&[[2.0_f64, 0.0], [0.5, 1.0]], Regularizer::None)
+        .unwrap();
+    let mut mean = [[7.0], [7.0]];
+    assert!(matches!(
+        posterior_mean(
+            &factor,
+            &[[1.0], [f64::NAN]],
+            &[[1.0, 0.5], [0.0, 1.0]],
+            &mut mean
+        ),
+        Err(Error::NonFinite { .. })
+    ));
+    assert_eq!(mean, [[0.0], [0.0]]);
+    mean = [[7.0], [7.0]];
+    assert!(posterior_mean(
+        &factor,
+        &[[1.0], [2.0]],
+        &[[f64::INFINITY, 0.5], [0.0, 1.0]],
+        &mut mean
+    )
+    .is_err());
+    assert_eq!(mean, [[0.0], [0.0]]);
+}

@@ -34,7 +34,15 @@ pub fn posterior_mean<T: Real, const N: usize, const M: usize, const K: usize>(
     k_test_train: &[[T; N]; M],
     out: &mut [[T; K]; M],
 ) -> Result<(), Error> {
-    GradientDescentMse::new(y, T::ONE)?.test_outputs_at_infinity(factor, k_test_train, None, out)
+    // Zeroed here too: a refusal of `y` comes before the call that zeroes `out`.
+    zero_on_error(out, |out| {
+        GradientDescentMse::new(y, T::ONE)?.test_outputs_at_infinity(
+            factor,
+            k_test_train,
+            None,
+            out,
+        )
+    })
 }
 
 /// NNGP posterior covariance `K(x, x') − K(x, X)·(K + εI)⁻¹·K(X, x')` on the
