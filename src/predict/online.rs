@@ -450,18 +450,18 @@ impl<T: Real, const D: usize, const SLOTS: usize, const K: usize> OnlineWindow<T
         self.inputs.clear();
     }
 
-    /// `k(x, xⱼ)` for the points held (oldest first) and `k(x, x)`.
+    /// `k(x, xⱼ)` for the points held, oldest first.
     fn kernel_row(
         &self,
         x: &[T; D],
         kernel: &impl Fn(&[T; D], &[T; D]) -> T,
-    ) -> Result<([T; SLOTS], T), Error> {
+    ) -> Result<[T; SLOTS], Error> {
         check_finite(x, "inputs")?;
         let mut row = [T::ZERO; SLOTS];
         for (r, p) in row.iter_mut().zip(self.inputs.iter()) {
             *r = kernel(x, p);
         }
-        Ok((row, kernel(x, x)))
+        Ok(row)
     }
 
     /// Adds the point `x` with targets `y`, dropping the oldest point if the
@@ -481,9 +481,9 @@ impl<T: Real, const D: usize, const SLOTS: usize, const K: usize> OnlineWindow<T
         y: [T; K],
         kernel: impl Fn(&[T; D], &[T; D]) -> T,
     ) -> Result<(), Error> {
-        let (row, k_self) = self.kernel_row(&x, &kernel)?;
+        let row = self.kernel_row(&x, &kernel)?;
         let n = self.len();
-        self.gp.push(&row[..n], k_self, y)?;
+        self.gp.push(&row[..n], kernel(&x, &x), y)?;
         if self.inputs.push_back(x).is_err() {
             // Unreachable: the window holds at most SLOTS − 1 points here.
             self.clear();
@@ -515,7 +515,7 @@ impl<T: Real, const D: usize, const SLOTS: usize, const K: usize> OnlineWindow<T
         out: &mut [T; K],
     ) -> Result<(), Error> {
         zero_on_error(out, |out| {
-            let (row, _) = self.kernel_row(x, &kernel)?;
+            let row = self.kernel_row(x, &kernel)?;
             self.gp.predict(&row[..self.len()], out)
         })
     }
@@ -534,9 +534,9 @@ impl<T: Real, const D: usize, const SLOTS: usize, const K: usize> OnlineWindow<T
         out: &mut [T; K],
     ) -> Result<T, Error> {
         zero_on_error(out, |out| {
-            let (row, k_self) = self.kernel_row(x, &kernel)?;
+            let row = self.kernel_row(x, &kernel)?;
             self.gp
-                .predict_with_variance(&row[..self.len()], k_self, out)
+                .predict_with_variance(&row[..self.len()], kernel(x, x), out)
         })
     }
 }
