@@ -472,9 +472,10 @@ impl<T: Real, const D: usize, const SLOTS: usize, const K: usize> OnlineWindow<T
     /// [`Error::NonFinite`] for NaN/∞ in `x`, `y` or the kernel values; the
     /// errors of [`OnlineGp::push`] (a bad `noise`, overflow, and
     /// [`Error::NotPositiveDefinite`] for a numerical duplicate of the points
-    /// held: raise `noise`). On these errors the window is unchanged. If
-    /// dropping the oldest point overflows ([`OnlineGp::pop_oldest`], which a
-    /// valid factor does not do) the window is emptied.
+    /// held, the oldest included while it is still held: raise `noise`).
+    /// On these errors the window is unchanged. If dropping the oldest point
+    /// overflows ([`OnlineGp::pop_oldest`], which a valid factor does not
+    /// do) the window is emptied.
     pub fn push(
         &mut self,
         x: [T; D],
