@@ -8,7 +8,7 @@
 //! `cholesky/N`.
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use ntk::linalg::{
-    apply_matrix_function, cholesky, eigenvalues, eigh_jacobi, eigh_tridiagonal_ql, EigenOptions,
+    cholesky, eigh_tridiagonal_ql, eigvalsh, jacobi_eigh, matrix_function, EigenOptions,
     Regularizer,
 };
 use ntk::Rng;
@@ -69,14 +69,14 @@ fn sizes<const N: usize>(c: &mut Criterion) {
     });
     group.bench_function(BenchmarkId::new("eigh_jacobi", N), |b| {
         b.iter(|| {
-            eigh_jacobi(black_box(&*k), opts, &mut values, &mut vectors, &mut work)
+            jacobi_eigh(black_box(&*k), opts, &mut work, &mut values, &mut vectors)
                 .expect("converges");
             black_box(values[0])
         })
     });
     group.bench_function(BenchmarkId::new("eigenvalues", N), |b| {
         b.iter(|| {
-            eigenvalues(black_box(&*k), opts, &mut values, &mut work).expect("converges");
+            eigvalsh(black_box(&*k), opts, &mut work, &mut values).expect("converges");
             black_box(values[0])
         })
     });
@@ -86,14 +86,14 @@ fn sizes<const N: usize>(c: &mut Criterion) {
     let mut rot = vec![0.0; 3 * N * N];
     group.bench_function(BenchmarkId::new("matrix_function", N), |b| {
         b.iter(|| {
-            apply_matrix_function(
+            matrix_function(
                 black_box(&*k),
                 opts,
                 |l| -(-l * 10.0 / N as f64).exp_m1() / l,
                 v,
-                &mut out,
                 &mut work,
                 &mut rot,
+                &mut out,
             )
             .expect("converges");
             black_box(out[0][0])

@@ -130,7 +130,7 @@ fn r1(c: &mut Criterion) {
                 matrix: &mut work,
                 rotations: &mut rotations,
             };
-            gd.test_outputs_direct(black_box(&*k_train), &k_test, None, 10.0, &mut out, scratch)
+            gd.direct_test_outputs(black_box(&*k_train), &k_test, None, 10.0, scratch, &mut out)
                 .expect("converges");
             black_box(out[0][0])
         })

@@ -9,7 +9,7 @@
 //! the kernel what gradient descent will do.
 use ntk::analytic::Architecture;
 use ntk::empirical::{jacobian, structured};
-use ntk::linalg::{eigenvalues, EigenOptions};
+use ntk::linalg::{eigvalsh, EigenOptions};
 use ntk::nn::{Dense, Relu};
 use ntk::predict::{max_learning_rate, GradientDescentMse, Spectrum};
 use ntk::{Error, Rng};
@@ -79,7 +79,7 @@ fn main() -> Result<(), Error> {
 
     // Its spectrum: Θ is a Gram matrix, so positive semidefinite.
     let (mut lambda, mut work) = ([0.0; N], [[0.0; N]; N]);
-    eigenvalues(&theta, EigenOptions::default(), &mut lambda, &mut work)?;
+    eigvalsh(&theta, EigenOptions::default(), &mut work, &mut lambda)?;
     let shown: Vec<String> = lambda.iter().map(|v| format!("{v:.4}")).collect();
     println!("eigenvalues: {}", shown.join(", "));
     println!(

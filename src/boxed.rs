@@ -10,7 +10,9 @@
 //! zero — the sealed trait [`Zeroable`]: floats, arrays and tuples of them,
 //! the layers of [`nn`](crate::nn) and the networks built from them, and the
 //! large state of [`predict`](crate::predict) ([`Spectrum`], [`Cholesky`],
-//! [`OnlineGp`]). The crate's one `unsafe` block is [`zeroed`]'s.
+//! [`OnlineGp`]), plus [`online_window`] for [`OnlineWindow`], whose
+//! input queue is written in place. The crate's `unsafe` blocks are
+//! [`zeroed`]'s and [`online_window`]'s.
 //!
 //! Without `alloc` the same values fit in a `static` (zero-initialised
 //! `.bss`) through [`Zeroed::ZEROED`] and are filled in place by
@@ -39,7 +41,7 @@ use crate::linalg::{Cholesky, Spectrum};
 use crate::nn::{
     Abs, Dense, Erf, Gelu, Identity, LeakyRelu, Parameterization, Params, Relu, Sin, Tanh, Zeroed,
 };
-use crate::predict::OnlineGp;
+use crate::predict::{OnlineGp, OnlineWindow};
 use crate::{Real, Rng};
 
 mod sealed {
@@ -244,4 +246,46 @@ pub fn online_gp<T: Real, const CAP: usize, const K: usize>(
     let mut gp = zeroed::<OnlineGp<T, CAP, K>>();
     gp.set_noise(noise)?;
     Ok(gp)
+}
+
+/// An empty [`OnlineWindow`] on the heap with diagonal regulariser `noise`:
+/// its model (`2·SLOTS² + 2·SLOTS·K` scalars) is allocated zeroed and never
+/// on the stack; only the empty input queue (`SLOTS·D` scalars, uninitialised)
+/// is built there and moved in.
+///
+/// # Errors
+///
+/// [`crate::Error::InvalidArgument`] if `noise` is negative or not finite.
+///
+/// # Examples
+///
+/// ```
+/// use ntk::predict::OnlineWindow;
+/// let mut window: Box<OnlineWindow<f64, 2, 256>> = ntk::boxed::online_window(1e-6)?; // 1 MiB
+/// window.push([0.6, 0.8], [2.0], |a, b| a[0] * b[0] + a[1] * b[1])?;
+/// assert_eq!((window.len(), window.capacity()), (1, 255));
+/// # Ok::<(), ntk::Error>(())
+/// ```
+#[allow(unsafe_code)]
+pub fn online_window<T: Real, const D: usize, const SLOTS: usize, const K: usize>(
+    noise: T,
+) -> Result<Box<OnlineWindow<T, D, SLOTS, K>>, crate::Error> {
+    let () = OnlineWindow::<T, D, SLOTS, K>::AT_LEAST_TWO_SLOTS;
+    let mut window = Box::<OnlineWindow<T, D, SLOTS, K>>::new_uninit();
+    let p = window.as_mut_ptr();
+    // SAFETY: `p` points to an allocation with the layout of the window,
+    // owned by `window`; `addr_of_mut!` takes the fields' addresses without
+    // reading or referencing uninitialised memory, and `write` initialises
+    // each field without dropping the old bytes. The model is
+    // `OnlineGp<T, SLOTS, K>`, `Zeroable`: all-zero bytes are a valid value
+    // (see `zeroed`); the input queue is initialised by value. Every field is
+    // then initialised, as `assume_init` requires.
+    let window = unsafe {
+        core::ptr::addr_of_mut!((*p).gp).write_bytes(0, 1);
+        core::ptr::addr_of_mut!((*p).inputs).write(heapless::Deque::new());
+        window.assume_init()
+    };
+    let mut window = window;
+    window.set_noise(noise)?;
+    Ok(window)
 }

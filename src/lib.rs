@@ -45,7 +45,7 @@
 //! | [`empirical`] | the empirical NTK by the structured (factored) method and by Jacobian contraction, train×train and test×train, trace or full K×K blocks; Monte Carlo averages over random initialisations |
 //! | [`analytic`] | the infinite-width NNGP and NTK in closed form, and the architecture text format |
 //! | [`linalg`] | Cholesky factorisation, triangular solves and O(N²) updates, symmetric eigensolvers (tridiagonal + QL, Jacobi), matrix functions, and the owned decompositions [`linalg::Cholesky`] and [`linalg::Spectrum`] |
-//! | [`predict`] | what the kernel predicts: gradient-descent and gradient-flow dynamics, the NNGP posterior, the infinite ensemble, online GP regression |
+//! | [`predict`] | what the kernel predicts: gradient-descent and gradient-flow dynamics, the NNGP posterior, the infinite ensemble, online GP regression over a sliding window ([`predict::OnlineWindow`]) |
 //! | [`train`] | full-batch gradient descent of a finite network on the MSE loss, and how far its empirical NTK moves while it trains |
 //! | [`real`], [`simd`], [`rng`] | the scalar trait and math backend, vectorisable kernels, the generator |
 //! | `boxed` | with the `alloc` feature: large values allocated zeroed and filled in place |
@@ -78,7 +78,7 @@
 //!   [`nn::Params::init_ntk`] (networks), [`predict::OnlineGp::set_noise`] or
 //!   the entry point that writes it — the firmware way, no allocator;
 //! - on the heap with the `alloc` feature: `boxed::ntk`, `boxed::zeroed`,
-//!   `boxed::online_gp` allocate zeroed memory and fill it in place.
+//!   `boxed::online_gp`, `boxed::online_window` allocate zeroed memory and fill it in place.
 //!
 //! The entry points themselves need far less: a few `[T; N]` rows, or the
 //! caches of a forward pass over a few inputs (340 KiB for the structured NTK
@@ -113,6 +113,45 @@
 //! columns. Shape errors are compile errors; numerical failure is an
 //! [`Error`]. No public function panics on any input, and no result is
 //! returned with non-finite entries as if it were valid.
+//!
+//! - **Argument order**: inputs first (the object's `&self`, then data,
+//!   kernels, options, closures), then the caller's workspace buffers, then
+//!   the outputs, last: `empirical::structured::ntk(&net, &xs, &mut ws, &mut theta)`,
+//!   [`linalg::matrix_function`]`(a, opts, g, b, work, rotations, out)`,
+//!   [`predict::covariance_posterior`]`(factor, k_test_train, k_test_test, work, out)`.
+//!   The functions that took an output before a workspace of the same type
+//!   were renamed, so that old calls fail to compile rather than swap two
+//!   buffers; their former names are deprecated wrappers with the former
+//!   order for one release (`eigenvalues` → [`linalg::eigvalsh`],
+//!   `eigh_jacobi` → [`linalg::jacobi_eigh`], `apply_matrix_function` →
+//!   [`linalg::matrix_function`], `posterior_covariance` →
+//!   [`predict::covariance_posterior`], `Ensemble::nngp_covariance` /
+//!   `ntk_covariance` → [`predict::Ensemble::covariance_nngp`] /
+//!   [`covariance_ntk`](predict::Ensemble::covariance_ntk),
+//!   `GradientDescentMse::test_outputs_direct` →
+//!   [`predict::GradientDescentMse::direct_test_outputs`]).
+//! - **Names**: the scales σw and σb of a layer are `weight_std` and
+//!   `bias_std` everywhere (fields, constructors and parameters). "Activation" means the [`nn::Activation`] trait of the finite
+//!   layers; a user-defined nonlinearity of the infinite-width kernels is an
+//!   `analytic::CustomActivation`.
+//! - **Errors**: on any `Err`,
+//!   - every output buffer is filled with zeros, so no half-written result
+//!     survives a failure;
+//!   - state updated in place through `&mut self` or a `&mut` factor is left
+//!     exactly as it was: [`predict::OnlineGp::push`],
+//!     [`predict::OnlineWindow::push`], [`predict::OnlineGp::set_noise`],
+//!     [`linalg::cholesky_append`] on an existing factor (its leading block;
+//!     the row it would have written is zero), [`train::step`] (the network);
+//!   - except where the whole object is rebuilt, which zeroes it
+//!     ([`linalg::Spectrum::compute`], [`linalg::Cholesky::compute`]), and
+//!     where an update cannot be undone: [`linalg::cholesky_remove_first`]
+//!     and [`predict::OnlineGp::pop_oldest`] (so the eviction of
+//!     [`predict::OnlineWindow::push`]) zero or empty their factor if the
+//!     rotation overflows, which a valid factor does not do, and
+//!     [`train::train`] keeps the steps that succeeded before the failing
+//!     one.
+//!
+//!   Workspace buffers hold unspecified values after any call.
 #![no_std]
 #![deny(unsafe_code)]
 #![deny(missing_docs)]

@@ -167,3 +167,24 @@ fn boxed_online_gp_refuses_a_bad_noise() {
     gp.push(&[], 2.0, [1.0]).unwrap();
     assert_eq!(gp.factor()[0][0], 2.5_f64.sqrt());
 }
+
+/// `boxed::online_window` writes its input queue into the zeroed allocation:
+/// the result is a valid, empty window, equal in use to one built by value.
+#[test]
+fn boxed_online_window_is_the_window_built_by_value() {
+    use ntk::predict::OnlineWindow;
+    let mut boxed_window: Box<OnlineWindow<f64, 1, 3>> = boxed::online_window(1e-6).unwrap();
+    assert!(boxed_window.is_empty() && boxed_window.inputs().is_empty());
+    let mut window = OnlineWindow::<f64, 1, 3>::new(1e-6);
+    let k = |a: &[f64; 1], b: &[f64; 1]| (-(a[0] - b[0]) * (a[0] - b[0])).exp();
+    for x in [0.0, 0.4, 1.1] {
+        boxed_window.push([x], [x.cos()], k).unwrap();
+        window.push([x], [x.cos()], k).unwrap();
+    }
+    assert_eq!(boxed_window.gp(), window.gp());
+    assert!(boxed_window.inputs().iter().eq(window.inputs().iter()));
+    assert!(matches!(
+        boxed::online_window::<f64, 1, 3, 1>(-1.0),
+        Err(Error::InvalidArgument { .. })
+    ));
+}

@@ -746,9 +746,8 @@ use ntk::analytic::PRECISION_LIMIT;
 use ntk::analytic::{Architecture, Layer};
 use ntk::error::ParseErrorKind;
 use ntk::linalg::{
-    apply_matrix_function, cholesky, cholesky_append, cholesky_solve, eigenvalues, eigh,
-    eigh_jacobi, is_positive_semidefinite, log_det, min_eigenvalue, solve_lower, EigenOptions,
-    Regularizer,
+    cholesky, cholesky_append, cholesky_solve, eigh, eigvalsh, is_positive_semidefinite,
+    jacobi_eigh, log_det, matrix_function, min_eigenvalue, solve_lower, EigenOptions, Regularizer,
 };
 use ntk::predict::{max_learning_rate, posterior_variance, Factor, GradientDescentMse, Spectrum};
 
@@ -1036,7 +1035,7 @@ fn eig(k: [[f64; 3]; 3], opts: EigenOptions<f64>) -> (Result<(), Error>, Vec<f64
 
 fn jac(k: [[f64; 3]; 3], opts: EigenOptions<f64>) -> (Result<(), Error>, Vec<f64>) {
     let (mut v, mut w, mut work) = ([S; 3], [[S; 3]; 3], [[0.0; 3]; 3]);
-    let r = eigh_jacobi(&k, opts, &mut v, &mut w, &mut work);
+    let r = jacobi_eigh(&k, opts, &mut work, &mut v, &mut w);
     (r, [v.to_vec(), flat(&w)].concat())
 }
 
@@ -1095,7 +1094,7 @@ fn linalg_catalogue() {
         ("eigh_jacobi, NaN",                     || jac(with(PD, 2, 2, NAN), DEF), Err(matrix), Out::Zeroed),
         ("eigenvalues, +∞",                      || {
             let (mut v, mut w) = ([S; 3], [[0.0; 3]; 3]);
-            let r = eigenvalues(&with(PD, 1, 1, INF), DEF, &mut v, &mut w);
+            let r = eigvalsh(&with(PD, 1, 1, INF), DEF, &mut w, &mut v);
             (r, v.to_vec())
         }, Err(matrix), Out::Zeroed),
         ("solve_lower, zero pivot",              || {
@@ -1110,12 +1109,12 @@ fn linalg_catalogue() {
         }, Err(Error::NonFinite { what: "right-hand side" }), Out::Zeroed),
         ("apply_matrix_function, 2 rotations",   || {
             let (mut out, mut w, mut rot) = ([[S; 1]; 3], [[0.0; 3]; 3], [0.0; 2]);
-            let r = apply_matrix_function(&PD, DEF, |l| l, &[[1.0]; 3], &mut out, &mut w, &mut rot);
+            let r = matrix_function(&PD, DEF, |l| l, &[[1.0]; 3], &mut w, &mut rot, &mut out);
             (r, flat(&out))
         }, Err(Error::BufferTooSmall { needed: 3, given: 2 }), Out::Zeroed),
         ("apply_matrix_function, g = ∞",         || {
             let (mut out, mut w, mut rot) = ([[S; 1]; 3], [[0.0; 3]; 3], [0.0; 30]);
-            let r = apply_matrix_function(&PD, DEF, |_| INF, &[[1.0]; 3], &mut out, &mut w, &mut rot);
+            let r = matrix_function(&PD, DEF, |_| INF, &[[1.0]; 3], &mut w, &mut rot, &mut out);
             (r, flat(&out))
         }, Err(Error::Overflow { what: "matrix function product" }), Out::Zeroed),
     ];

@@ -106,16 +106,16 @@ fn routes<const N: usize>(
     let (mut work, mut rot) = ([[0.0; N]; N], vec![0.0; 3 * N * N]);
     let mut o = [[7.0; 1]; 1];
     let direct = gd
-        .test_outputs_direct(
+        .direct_test_outputs(
             k,
             k_test,
             None,
             f64::INFINITY,
-            &mut o,
             Scratch {
                 matrix: &mut work,
                 rotations: &mut rot,
             },
+            &mut o,
         )
         .map(|()| o);
     if direct.is_err() {
@@ -127,7 +127,7 @@ fn routes<const N: usize>(
     let ensemble_mean = ens.mean(&s, k_test, f64::INFINITY, &mut mean);
     let (mut cov, mut w) = ([[7.0; 1]; 1], [[0.0; N]; 1]);
     let k_tt = [[k_test[0][0] + 1.0]];
-    let nngp_covariance = ens.nngp_covariance(&s, k_test, &k_tt, f64::INFINITY, &mut cov, &mut w);
+    let nngp_covariance = ens.covariance_nngp(&s, k_test, &k_tt, f64::INFINITY, &mut w, &mut cov);
     if nngp_covariance.is_err() {
         assert_eq!(cov, [[0.0]], "covariance not zeroed");
     }
@@ -137,7 +137,7 @@ fn routes<const N: usize>(
         test_test: &k_tt,
     };
     let mut cov2 = [[7.0; 1]; 1];
-    let ntk_covariance = ens.ntk_covariance(&s, k_test, kernels, f64::INFINITY, &mut cov2, &mut w);
+    let ntk_covariance = ens.covariance_ntk(&s, k_test, kernels, f64::INFINITY, &mut w, &mut cov2);
     if ntk_covariance.is_err() {
         assert_eq!(cov2, [[0.0]], "covariance not zeroed");
     }

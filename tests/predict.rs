@@ -68,7 +68,7 @@ fn matches_neural_tangents() {
             matrix: &mut work,
             rotations: &mut rot,
         };
-        gd.test_outputs_direct(&r.ntk, &r.ntk_test, None, t, &mut f, scratch)
+        gd.direct_test_outputs(&r.ntk, &r.ntk_test, None, t, scratch, &mut f)
             .unwrap();
         assert_close!(f[0][0], want, 1e-9, "direct gradient flow");
     }
@@ -85,7 +85,7 @@ fn matches_neural_tangents() {
     posterior_variance(&factor, &r.nngp_test, &[r.nngp_self], &mut var).unwrap();
     assert_close!(var[0], 0.02087442864, 1e-10, "NNGP posterior variance");
     let (mut cov, mut work) = ([[0.0]], [[0.0; 3]]);
-    posterior_covariance(&factor, &r.nngp_test, &[[r.nngp_self]], &mut cov, &mut work).unwrap();
+    covariance_posterior(&factor, &r.nngp_test, &[[r.nngp_self]], &mut work, &mut cov).unwrap();
     assert_close!(cov[0][0], 0.02087442864, 1e-10, "NNGP posterior covariance");
 
     // The NNGP ensemble at t = ∞ is the posterior.
@@ -94,13 +94,13 @@ fn matches_neural_tangents() {
     ens.mean(&spectrum, &r.nngp_test, f64::INFINITY, &mut f)
         .unwrap();
     assert_close!(f[0][0], -0.5715879012, 1e-9, "NNGP ensemble mean at ∞");
-    ens.nngp_covariance(
+    ens.covariance_nngp(
         &spectrum,
         &r.nngp_test,
         &[[r.nngp_self]],
         f64::INFINITY,
-        &mut cov,
         &mut work,
+        &mut cov,
     )
     .unwrap();
     assert_close!(
@@ -171,7 +171,7 @@ proptest! {
         gd.test_outputs(&s, &kt, Some(&f0t), f64::INFINITY, &mut a).unwrap();
         gd.test_outputs_at_infinity(&l, &kt, Some(&f0t), &mut b).unwrap();
         let (mut work, mut rot) = ([[0.0; N]; N], [0.0; 7]);
-        gd.test_outputs_direct(&k, &kt, Some(&f0t), f64::INFINITY, &mut c, Scratch { matrix: &mut work, rotations: &mut rot }).unwrap();
+        gd.direct_test_outputs(&k, &kt, Some(&f0t), f64::INFINITY, Scratch { matrix: &mut work, rotations: &mut rot }, &mut c).unwrap();
         let scale = a.iter().flatten().fold(1.0, |m: f64, v| m.max(v.abs()));
         for i in 0..M {
             for j in 0..2 {
@@ -206,7 +206,7 @@ proptest! {
         let (mut a, mut b) = ([[0.0; 2]; M], [[0.0; 2]; M]);
         gd.test_outputs(&s, &kt, None, t, &mut a).unwrap();
         let (mut work, mut rot) = ([[0.0; N]; N], [0.0; 3 * N * N]);
-        gd.test_outputs_direct(&k, &kt, None, t, &mut b, Scratch { matrix: &mut work, rotations: &mut rot }).unwrap();
+        gd.direct_test_outputs(&k, &kt, None, t, Scratch { matrix: &mut work, rotations: &mut rot }, &mut b).unwrap();
         for i in 0..M {
             for j in 0..2 {
                 assert_close!(a[i][j], b[i][j], 1e-9 * (1.0 + a[i][j].abs()), "direct vs eigen");
@@ -259,7 +259,7 @@ proptest! {
         ens.spectrum(&ntk, &mut s_ntk).unwrap();
         let (mut cov, mut work) = ([[0.0; M]; M], [[0.0; N]; M]);
         let mut psd_work = [[0.0; M]; M];
-        ens.nngp_covariance(&s_nngp, &nngp_t, &nngp_tt, t, &mut cov, &mut work).unwrap();
+        ens.covariance_nngp(&s_nngp, &nngp_t, &nngp_tt, t, &mut work, &mut cov).unwrap();
         for i in 0..M {
             for j in 0..M {
                 prop_assert_eq!(cov[i][j].to_bits(), cov[j][i].to_bits());
@@ -267,7 +267,7 @@ proptest! {
         }
         prop_assert!(is_positive_semidefinite(&cov, 1e-9, &mut psd_work).unwrap());
         let kernels = NngpKernels { train_train: &nngp, test_train: &nngp_t, test_test: &nngp_tt };
-        ens.ntk_covariance(&s_ntk, &ntk_t, kernels, t, &mut cov, &mut work).unwrap();
+        ens.covariance_ntk(&s_ntk, &ntk_t, kernels, t, &mut work, &mut cov).unwrap();
         for i in 0..M {
             for j in 0..M {
                 prop_assert_eq!(cov[i][j].to_bits(), cov[j][i].to_bits());
@@ -447,4 +447,287 @@ fn bad_input_is_a_typed_error_and_outputs_are_zeroed() {
         negative.push(&[], 1.0, [0.0]),
         Err(Error::InvalidArgument { .. })
     ));
+}
+
+/// A squared-exponential kernel on `R²`.
+fn rbf2(a: &[f64; 2], b: &[f64; 2]) -> f64 {
+    let d = (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2);
+    (-d).exp()
+}
+
+/// The i-th point and its targets of the online-window tests.
+fn window_point(i: usize) -> ([f64; 2], [f64; 2]) {
+    let t = i as f64 * 0.7;
+    let x = [t.cos() * (1.0 + 0.1 * t), t.sin()];
+    (x, [x[0] - x[1], (x[0] * x[1]).sin()])
+}
+
+/// The bit patterns of a window's model and inputs: "exactly as it was".
+fn window_bits<const D: usize, const S: usize, const K: usize>(
+    w: &OnlineWindow<f64, D, S, K>,
+) -> Vec<u64> {
+    let gp = w.gp();
+    let mut bits = vec![gp.len() as u64];
+    bits.extend(gp.gram().iter().flatten().map(|v| v.to_bits()));
+    bits.extend(gp.factor().iter().flatten().map(|v| v.to_bits()));
+    bits.extend(gp.targets().iter().flatten().map(|v| v.to_bits()));
+    bits.extend(w.inputs().iter().flatten().map(|v| v.to_bits()));
+    bits
+}
+
+#[test]
+fn online_window_matches_batch_posterior_over_the_latest_points() {
+    const S: usize = 6; // 5 points held
+    let noise = 1e-3;
+    let mut window = OnlineWindow::<f64, 2, S, 2>::new(noise);
+    let total = 13;
+    for i in 0..total {
+        let (x, y) = window_point(i);
+        window.push(x, y, rbf2).unwrap();
+        assert_eq!(window.len(), (i + 1).min(S - 1));
+    }
+    assert_eq!(window.capacity(), S - 1);
+    // The batch GP over the last S − 1 points.
+    const N: usize = S - 1;
+    let xs: [[f64; 2]; N] = core::array::from_fn(|j| window_point(total - N + j).0);
+    let ys: [[f64; 2]; N] = core::array::from_fn(|j| window_point(total - N + j).1);
+    assert!(window.inputs().iter().eq(xs.iter()));
+    let gram: [[f64; N]; N] =
+        core::array::from_fn(|i| core::array::from_fn(|j| rbf2(&xs[i], &xs[j])));
+    let mut factor = ntk::linalg::Cholesky::new();
+    factor.compute(&gram, Regularizer::Absolute(noise)).unwrap();
+    let tests = [[0.3, -0.2], [1.0, 0.5], [-0.7, 0.1]];
+    let k_test: [[f64; N]; 3] =
+        core::array::from_fn(|m| core::array::from_fn(|j| rbf2(&tests[m], &xs[j])));
+    let k_diag: [f64; 3] = core::array::from_fn(|m| rbf2(&tests[m], &tests[m]));
+    let mut mean = [[0.0; 2]; 3];
+    posterior_mean(&factor, &ys, &k_test, &mut mean).unwrap();
+    let mut var = [0.0; 3];
+    posterior_variance(&factor, &k_test, &k_diag, &mut var).unwrap();
+    for m in 0..3 {
+        let mut out = [0.0; 2];
+        let v = window
+            .predict_with_variance(&tests[m], rbf2, &mut out)
+            .unwrap();
+        assert_close!(v, var[m], 1e-9, "variance");
+        let mut only_mean = [0.0; 2];
+        window.predict(&tests[m], rbf2, &mut only_mean).unwrap();
+        for c in 0..2 {
+            assert_close!(out[c], mean[m][c], 1e-9, "mean");
+            assert_eq!(only_mean[c].to_bits(), out[c].to_bits());
+        }
+    }
+}
+
+#[test]
+fn online_window_evicts_oldest_first() {
+    let k = |a: &[f64; 1], b: &[f64; 1]| (-(a[0] - b[0]).powi(2)).exp();
+    let mut window = OnlineWindow::<f64, 1, 4>::new(1e-6);
+    assert!(window.is_empty());
+    for (i, x) in [0.0, 1.0, 2.0, 3.0, 4.0].into_iter().enumerate() {
+        window.push([x], [x * 10.0], k).unwrap();
+        let held: Vec<f64> = window.inputs().iter().map(|p| p[0]).collect();
+        let want: Vec<f64> = (i.saturating_sub(2)..=i).map(|j| j as f64).collect();
+        assert_eq!(held, want);
+        // The targets follow the inputs, oldest first.
+        let targets: Vec<f64> = window.gp().targets()[..window.len()]
+            .iter()
+            .map(|t| t[0])
+            .collect();
+        assert_eq!(targets, want.iter().map(|x| x * 10.0).collect::<Vec<_>>());
+    }
+    window.clear();
+    assert!(window.is_empty() && window.gp().is_empty());
+}
+
+#[test]
+fn online_window_refused_push_leaves_it_unchanged() {
+    const S: usize = 5;
+    for fill in [2, S - 1] {
+        // noise 0: a duplicate point is singular.
+        let mut window = OnlineWindow::<f64, 2, S, 2>::new(0.0);
+        for i in 0..fill {
+            let (x, y) = window_point(i);
+            window.push(x, y, rbf2).unwrap();
+        }
+        let before = window_bits(&window);
+        let (x, y) = window_point(1); // held, and not the oldest
+        let nan_kernel = |a: &[f64; 2], b: &[f64; 2]| if a == b { f64::NAN } else { rbf2(a, b) };
+        let failures = [
+            window.clone().push(x, [f64::NAN, 0.0], rbf2),
+            window.clone().push([f64::INFINITY, 0.0], y, rbf2),
+            window.clone().push(window_point(9).0, y, nan_kernel),
+            window.clone().push(x, y, rbf2),
+        ];
+        assert!(matches!(failures[0], Err(Error::NonFinite { .. })));
+        assert!(matches!(failures[1], Err(Error::NonFinite { .. })));
+        assert!(matches!(failures[2], Err(Error::NonFinite { .. })));
+        assert!(matches!(
+            failures[3],
+            Err(Error::NotPositiveDefinite { .. })
+        ));
+        // The same refusals on the window itself leave every bit as it was.
+        assert!(window.push(x, [f64::NAN, 0.0], rbf2).is_err());
+        assert!(window.push(window_point(9).0, y, nan_kernel).is_err());
+        assert!(window.push(x, y, rbf2).is_err());
+        assert_eq!(window_bits(&window), before);
+        // And it goes on working.
+        window
+            .push(window_point(7).0, window_point(7).1, rbf2)
+            .unwrap();
+        assert_eq!(window.len(), (fill + 1).min(S - 1));
+    }
+    // A bad noise is refused before anything changes.
+    let mut bad = OnlineWindow::<f64, 1, 3>::new(-1.0);
+    assert!(matches!(
+        bad.push([0.0], [0.0], |a, b| a[0] * b[0] + 1.0),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(bad.is_empty());
+}
+
+#[test]
+fn online_window_zeroes_outputs_on_error() {
+    let mut window = OnlineWindow::<f64, 2, 4, 2>::new(1e-6);
+    for i in 0..5 {
+        let (x, y) = window_point(i);
+        window.push(x, y, rbf2).unwrap();
+    }
+    let nan_kernel = |_: &[f64; 2], _: &[f64; 2]| f64::NAN;
+    let mut out = [7.0, 7.0];
+    assert!(matches!(
+        window.predict(&[f64::NAN, 0.0], rbf2, &mut out),
+        Err(Error::NonFinite { .. })
+    ));
+    assert_eq!(out, [0.0, 0.0]);
+    out = [7.0, 7.0];
+    assert!(window.predict(&[0.1, 0.2], nan_kernel, &mut out).is_err());
+    assert_eq!(out, [0.0, 0.0]);
+    out = [7.0, 7.0];
+    assert!(matches!(
+        window.predict_with_variance(&[0.1, f64::INFINITY], rbf2, &mut out),
+        Err(Error::NonFinite { .. })
+    ));
+    assert_eq!(out, [0.0, 0.0]);
+    out = [7.0, 7.0];
+    // A NaN only on the diagonal k(x, x).
+    let nan_diag = |a: &[f64; 2], b: &[f64; 2]| if a == b { f64::NAN } else { rbf2(a, b) };
+    assert!(window
+        .predict_with_variance(&[0.1, 0.2], nan_diag, &mut out)
+        .is_err());
+    assert_eq!(out, [0.0, 0.0]);
+}
+
+#[test]
+fn online_window_on_the_heap_matches_the_stack() {
+    let mut boxed: Box<OnlineWindow<f64, 2, 5, 2>> = ntk::boxed::online_window(1e-4).unwrap();
+    let mut stack = OnlineWindow::<f64, 2, 5, 2>::new(1e-4);
+    for i in 0..9 {
+        let (x, y) = window_point(i);
+        boxed.push(x, y, rbf2).unwrap();
+        stack.push(x, y, rbf2).unwrap();
+    }
+    assert_eq!(window_bits(&boxed), window_bits(&stack));
+    assert!(ntk::boxed::online_window::<f64, 2, 5, 2>(f64::NAN).is_err());
+}
+
+/// The former names keep their former argument order (outputs before the
+/// workspace) and give the results of the new ones.
+#[test]
+#[allow(deprecated)]
+fn former_names_keep_their_argument_order() {
+    use ntk::linalg::{
+        apply_matrix_function, eigenvalues, eigh_jacobi, eigvalsh, jacobi_eigh, matrix_function,
+        Cholesky, EigenOptions, Spectrum,
+    };
+    let k = [[2.0_f64, 0.0, 0.0], [0.5, 1.5, 0.0], [0.2, 0.1, 1.0]];
+    let opts = EigenOptions::default();
+    let (mut work, mut a, mut b) = ([[0.0; 3]; 3], [0.0; 3], [0.0; 3]);
+    eigvalsh(&k, opts, &mut work, &mut a).unwrap();
+    eigenvalues(&k, opts, &mut b, &mut work).unwrap();
+    assert_eq!(a, b);
+    let (mut va, mut vb) = ([[0.0; 3]; 3], [[0.0; 3]; 3]);
+    jacobi_eigh(&k, opts, &mut work, &mut a, &mut va).unwrap();
+    eigh_jacobi(&k, opts, &mut b, &mut vb, &mut work).unwrap();
+    assert_eq!((a, va), (b, vb));
+    let rhs = [[1.0], [0.0], [-1.0]];
+    let (mut rot, mut fa, mut fb) = ([0.0; 30], [[0.0]; 3], [[0.0]; 3]);
+    matrix_function(&k, opts, |l| 1.0 / l, &rhs, &mut work, &mut rot, &mut fa).unwrap();
+    apply_matrix_function(&k, opts, |l| 1.0 / l, &rhs, &mut fb, &mut work, &mut rot).unwrap();
+    assert_eq!(fa, fb);
+
+    let kt = [[0.3, 0.2, 0.1], [0.1, 0.0, 0.4]];
+    let ktt = [[1.0, 0.0], [0.2, 1.0]];
+    let mut factor = Cholesky::new();
+    factor.compute(&k, Regularizer::None).unwrap();
+    let (mut w, mut ca, mut cb) = ([[0.0; 3]; 2], [[0.0; 2]; 2], [[0.0; 2]; 2]);
+    covariance_posterior(&factor, &kt, &ktt, &mut w, &mut ca).unwrap();
+    posterior_covariance(&factor, &kt, &ktt, &mut cb, &mut w).unwrap();
+    assert_eq!(ca, cb);
+
+    let y = [[1.0], [-1.0], [0.5]];
+    let ens = Ensemble::new(&y, 1.0).unwrap();
+    let mut s = Spectrum::new();
+    ens.spectrum(&k, &mut s).unwrap();
+    ens.covariance_nngp(&s, &kt, &ktt, 2.0, &mut w, &mut ca)
+        .unwrap();
+    ens.nngp_covariance(&s, &kt, &ktt, 2.0, &mut cb, &mut w)
+        .unwrap();
+    assert_eq!(ca, cb);
+    let kernels = NngpKernels {
+        train_train: &k,
+        test_train: &kt,
+        test_test: &ktt,
+    };
+    ens.covariance_ntk(&s, &kt, kernels, 2.0, &mut w, &mut ca)
+        .unwrap();
+    ens.ntk_covariance(&s, &kt, kernels, 2.0, &mut cb, &mut w)
+        .unwrap();
+    assert_eq!(ca, cb);
+
+    let gd = GradientDescentMse::new(&y, 1.0).unwrap();
+    let (mut oa, mut ob) = ([[0.0]; 2], [[0.0]; 2]);
+    let scratch = Scratch {
+        matrix: &mut work,
+        rotations: &mut rot,
+    };
+    gd.direct_test_outputs(&k, &kt, None, 3.0, scratch, &mut oa)
+        .unwrap();
+    let scratch = Scratch {
+        matrix: &mut work,
+        rotations: &mut rot,
+    };
+    gd.test_outputs_direct(&k, &kt, None, 3.0, &mut ob, scratch)
+        .unwrap();
+    assert_eq!(oa, ob);
+}
+
+/// The posterior mean zeroes its output when the targets are refused too,
+/// not only when the kernel is.
+#[test]
+fn posterior_mean_zeroes_output_on_refused_targets() {
+    let mut factor = ntk::linalg::Cholesky::new();
+    factor
+        .compute(&[[2.0_f64, 0.0], [0.5, 1.0]], Regularizer::None)
+        .unwrap();
+    let mut mean = [[7.0], [7.0]];
+    assert!(matches!(
+        posterior_mean(
+            &factor,
+            &[[1.0], [f64::NAN]],
+            &[[1.0, 0.5], [0.0, 1.0]],
+            &mut mean
+        ),
+        Err(Error::NonFinite { .. })
+    ));
+    assert_eq!(mean, [[0.0], [0.0]]);
+    mean = [[7.0], [7.0]];
+    assert!(posterior_mean(
+        &factor,
+        &[[1.0], [2.0]],
+        &[[f64::INFINITY, 0.5], [0.0, 1.0]],
+        &mut mean
+    )
+    .is_err());
+    assert_eq!(mean, [[0.0], [0.0]]);
 }

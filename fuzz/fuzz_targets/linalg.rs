@@ -38,8 +38,8 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use ntk::linalg::{
-    apply_matrix_function, cholesky, cholesky_append, cholesky_remove_first, cholesky_solve,
-    condition_number, eigenvalues, eigh, eigh_jacobi, is_positive_semidefinite, log_det,
+    matrix_function, cholesky, cholesky_append, cholesky_remove_first, cholesky_solve,
+    condition_number, eigvalsh, eigh, jacobi_eigh, is_positive_semidefinite, log_det,
     max_eigenvalue, min_eigenvalue, solve_lower, EigenOptions, Regularizer,
 };
 use ntk::{Error, Real};
@@ -434,7 +434,7 @@ fn run<T: Real>(input: &Input, u: f64) {
     let mut jv = [T::from_f64(3.0); N];
     let mut jw = [[T::from_f64(3.0); N]; N];
     let mut work = [[T::from_f64(3.0); N]; N];
-    let rj = eigh_jacobi(&k, opts, &mut jv, &mut jw, &mut work);
+    let rj = jacobi_eigh(&k, opts, &mut work, &mut jv, &mut jw);
     check_eigen(
         "eigh_jacobi",
         rj,
@@ -448,7 +448,7 @@ fn run<T: Real>(input: &Input, u: f64) {
     );
 
     let mut only = [T::from_f64(3.0); N];
-    let ro = eigenvalues(&k, opts, &mut only, &mut work);
+    let ro = eigvalsh(&k, opts, &mut work, &mut only);
     if let Err(e) = ro {
         assert!(zeroed(&only), "eigenvalues {e:?} left output");
         check_error("eigenvalues", e, lower_finite, opts_ok, opts.max_iterations);
@@ -470,7 +470,7 @@ fn run<T: Real>(input: &Input, u: f64) {
     let rc = condition_number(&k, &mut work);
     let rp = is_positive_semidefinite(&k, T::from_f64(1e-6), &mut work);
     let mut dv = [T::ZERO; N];
-    let rd = eigenvalues(&k, EigenOptions::default(), &mut dv, &mut work);
+    let rd = eigvalsh(&k, EigenOptions::default(), &mut work, &mut dv);
     match rd {
         Ok(()) => {
             assert_eq!(rmin, Ok(dv[0]));
@@ -505,7 +505,7 @@ fn run<T: Real>(input: &Input, u: f64) {
     let rhs: [[T; 2]; N] = core::array::from_fn(|i| [b[i], T::from_f64(i as f64 - 2.0)]);
     let mut out = [[T::from_f64(3.0); 2]; N];
     let mut rot = vec![T::from_f64(3.0); usize::from(input.rotations % 64)];
-    let ra = apply_matrix_function(&k, opts, |v| v, &rhs, &mut out, &mut work, &mut rot);
+    let ra = matrix_function(&k, opts, |v| v, &rhs, &mut work, &mut rot, &mut out);
     match ra {
         Ok(()) => {
             assert!(rot.len() >= 3 && b_finite && lower_finite && opts_ok);

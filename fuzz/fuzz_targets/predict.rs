@@ -39,7 +39,7 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use ntk::linalg::Regularizer;
 use ntk::predict::{
-    max_learning_rate, posterior_covariance, posterior_mean, posterior_variance, Ensemble, Factor,
+    max_learning_rate, covariance_posterior, posterior_mean, posterior_variance, Ensemble, Factor,
     GradientDescentMse, NngpKernels, Scratch, Spectrum,
 };
 use ntk::{Error, Real};
@@ -363,16 +363,16 @@ fn run<T: Real>(input: &Input) {
             let mut inf_direct = [[T::ZERO; K]; M];
             let mut matrix = [[T::ZERO; N]; N];
             let mut rotations = [T::ZERO; 3 * N * N];
-            gd.test_outputs_direct(
+            gd.direct_test_outputs(
                 &k_train,
                 &k_test,
                 f0_test.as_ref(),
                 T::INFINITY,
-                &mut inf_direct,
                 Scratch {
                     matrix: &mut matrix,
                     rotations: &mut rotations,
                 },
+                &mut inf_direct,
             )
             .expect("t = ∞ without eigenvectors");
             let tol = 1e3 * N as f64 * u * (top / lo) * scale + 1e-300;
@@ -426,16 +426,16 @@ fn run<T: Real>(input: &Input) {
         let mut inf_direct = [[T::from_f64(3.0); K]; M];
         let mut matrix = [[T::ZERO; N]; N];
         let mut rotations = [T::ZERO; 3 * N * N];
-        let rd = gd.test_outputs_direct(
+        let rd = gd.direct_test_outputs(
             &k_train,
             &k_test,
             f0_test.as_ref(),
             T::INFINITY,
-            &mut inf_direct,
             Scratch {
                 matrix: &mut matrix,
                 rotations: &mut rotations,
             },
+            &mut inf_direct,
         );
         match rd {
             Ok(()) => assert!(all_finite(inf_direct.as_flattened())),
@@ -451,13 +451,13 @@ fn run<T: Real>(input: &Input) {
         let mut mean = [[T::from_f64(3.0); K]; M];
         let rm = ens.mean(&spectrum, &k_test, T::INFINITY, &mut mean);
         let (mut cov, mut work_mn) = ([[T::from_f64(3.0); M]; M], [[T::ZERO; N]; M]);
-        let rn = ens.nngp_covariance(
+        let rn = ens.covariance_nngp(
             &spectrum,
             &k_test,
             &k_tt,
             T::INFINITY,
-            &mut cov,
             &mut work_mn,
+            &mut cov,
         );
         check_covariance("NNGP covariance at ∞", rn, &cov);
         let kernels = NngpKernels {
@@ -466,13 +466,13 @@ fn run<T: Real>(input: &Input) {
             test_test: &k_tt,
         };
         let mut cov2 = [[T::from_f64(3.0); M]; M];
-        let rk = ens.ntk_covariance(
+        let rk = ens.covariance_ntk(
             &spectrum,
             &k_test,
             kernels,
             T::INFINITY,
-            &mut cov2,
             &mut work_mn,
+            &mut cov2,
         );
         check_covariance("NTK covariance at ∞", rk, &cov2);
         let npd = |r: &Result<(), Error>| matches!(r, Err(Error::NotPositiveDefinite { .. }));
@@ -534,7 +534,7 @@ fn run<T: Real>(input: &Input) {
 
         // ---- the ensemble at time t, posterior covariance ----
         let mut cov_t = [[T::from_f64(3.0); M]; M];
-        let rnt = ens.nngp_covariance(&spectrum, &k_test, &k_tt, t, &mut cov_t, &mut work_mn);
+        let rnt = ens.covariance_nngp(&spectrum, &k_test, &k_tt, t, &mut work_mn, &mut cov_t);
         check_covariance("NNGP covariance", rnt, &cov_t);
         let kernels = NngpKernels {
             train_train: &k_train,
@@ -542,7 +542,7 @@ fn run<T: Real>(input: &Input) {
             test_test: &k_tt,
         };
         let mut cov_k = [[T::from_f64(3.0); M]; M];
-        let rkt = ens.ntk_covariance(&spectrum, &k_test, kernels, t, &mut cov_k, &mut work_mn);
+        let rkt = ens.covariance_ntk(&spectrum, &k_test, kernels, t, &mut work_mn, &mut cov_k);
         check_covariance("NTK covariance", rkt, &cov_k);
         let sym_tt: [[T; M]; M] = core::array::from_fn(|i| {
             core::array::from_fn(|j| if j <= i { k_tt[i][j] } else { k_tt[j][i] })
@@ -561,7 +561,7 @@ fn run<T: Real>(input: &Input) {
         if rf.is_ok() {
             let mut pc = [[T::from_f64(3.0); M]; M];
             let mut pw = [[T::ZERO; N]; M];
-            let rp = posterior_covariance(&factor, &k_test, &k_tt, &mut pc, &mut pw);
+            let rp = covariance_posterior(&factor, &k_test, &k_tt, &mut pw, &mut pc);
             check_covariance("posterior covariance", rp, &pc);
             let mut pv = [T::from_f64(3.0); M];
             let rv = posterior_variance(&factor, &k_test, &k_diag, &mut pv);

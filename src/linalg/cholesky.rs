@@ -254,6 +254,7 @@ pub fn log_det<T: Real, const N: usize>(l: &[[T; N]; N]) -> Result<T, Error> {
 /// # Ok::<(), ntk::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Cholesky<T, const N: usize> {
     l: [[T; N]; N],
 }

@@ -11,9 +11,9 @@
 //! | log-determinant | [`log_det`] |
 //! | owned decompositions of a regularised kernel | [`Cholesky`], [`Spectrum`] |
 //! | online updates, O(N²) | [`cholesky_append`], [`cholesky_remove_first`] |
-//! | symmetric eigendecomposition | [`eigh`] (default), [`eigh_tridiagonal_ql`], [`eigh_jacobi`] |
-//! | spectrum only | [`eigenvalues`], [`min_eigenvalue`], [`max_eigenvalue`], [`condition_number`], [`is_positive_semidefinite`] |
-//! | `g(A)·v` without eigenvectors | [`apply_matrix_function`] |
+//! | symmetric eigendecomposition | [`eigh`] (default), [`eigh_tridiagonal_ql`], [`jacobi_eigh`] |
+//! | spectrum only | [`eigvalsh`], [`min_eigenvalue`], [`max_eigenvalue`], [`condition_number`], [`is_positive_semidefinite`] |
+//! | `g(A)·v` without eigenvectors | [`matrix_function`] |
 //!
 //! Everything is allocation-free: outputs and scratch matrices belong to the
 //! caller, so a 256 × 256 `f64` matrix (512 KiB) is never copied onto the
@@ -44,9 +44,13 @@ pub(crate) use eigen::apply_matrix_function_checked;
 pub(crate) use solve::forward_in_place;
 
 pub use cholesky::{cholesky, log_det, Cholesky};
+/// The former forms of [`eigvalsh`], [`jacobi_eigh`] and [`matrix_function`],
+/// with the outputs before the workspace; kept for one release.
+#[allow(deprecated)]
+pub use eigen::{apply_matrix_function, eigenvalues, eigh_jacobi};
 pub use eigen::{
-    apply_matrix_function, condition_number, eigenvalues, eigh, eigh_jacobi, eigh_tridiagonal_ql,
-    is_positive_semidefinite, max_eigenvalue, min_eigenvalue, EigenMethod, EigenOptions, Spectrum,
+    condition_number, eigh, eigh_tridiagonal_ql, eigvalsh, is_positive_semidefinite, jacobi_eigh,
+    matrix_function, max_eigenvalue, min_eigenvalue, EigenMethod, EigenOptions, Spectrum,
 };
 pub use solve::{
     cholesky_solve, cholesky_solve_columns, cholesky_solve_rows, solve_lower, solve_lower_transpose,

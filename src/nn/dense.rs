@@ -39,6 +39,7 @@ pub enum Parameterization {
 /// assert!((y[1] - (ws * 3.0 - 0.5)).abs() < 1e-14);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Dense<T, const IN: usize, const OUT: usize> {
     /// Weight matrix, `weight[o][i]`.
     pub weight: [[T; IN]; OUT],

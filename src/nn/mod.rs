@@ -87,6 +87,7 @@ impl<T: Real> GradSink<T> for () {
 /// assert!((g[0] - 3.0 / 2f64.sqrt()).abs() < 1e-15 && g[2] == 1.0);
 /// ```
 #[derive(Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct FlatGradient<'a, T> {
     buf: &'a mut [T],
     end: usize,

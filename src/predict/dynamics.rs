@@ -8,10 +8,11 @@ use crate::simd::axpy;
 use crate::simd::check_result;
 use crate::{Error, Real};
 
-/// Scratch space of [`GradientDescentMse::test_outputs_direct`]: an `N × N`
+/// Scratch space of [`GradientDescentMse::direct_test_outputs`]: an `N × N`
 /// matrix and a rotation log (any length ≥ 3; about `2.5·N²` avoids repeated
-/// QL sweeps, see [`apply_matrix_function`](crate::linalg::apply_matrix_function)).
+/// QL sweeps, see [`matrix_function`](crate::linalg::matrix_function)).
 #[derive(Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Scratch<'a, T, const N: usize> {
     /// `N × N` scratch matrix.
     pub matrix: &'a mut [[T; N]; N],
@@ -40,6 +41,7 @@ pub struct Scratch<'a, T, const N: usize> {
 /// # Ok::<(), ntk::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct GradientDescentMse<'a, T, const N: usize, const K: usize> {
     y: &'a [[T; K]; N],
     f0: Option<&'a [[T; K]; N]>,
@@ -330,8 +332,30 @@ impl<'a, T: Real, const N: usize, const K: usize> GradientDescentMse<'a, T, N, K
         })
     }
 
+    /// The former form of [`Self::direct_test_outputs`], with the output
+    /// before the scratch space.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::direct_test_outputs`].
+    #[deprecated(
+        since = "0.2.0",
+        note = "use `direct_test_outputs`, which takes `scratch` before `out`"
+    )]
+    pub fn test_outputs_direct<const M: usize>(
+        &self,
+        k_train: &[[T; N]; N],
+        k_test_train: &[[T; N]; M],
+        f0_test: Option<&[[T; K]; M]>,
+        t: T,
+        out: &mut [[T; K]; M],
+        scratch: Scratch<'_, T, N>,
+    ) -> Result<(), Error> {
+        self.direct_test_outputs(k_train, k_test_train, f0_test, t, scratch, out)
+    }
+
     /// Test outputs after gradient flow for time `t`, **without forming
-    /// eigenvectors**: `g(Θ + εI)·(Y − f₀(X))` by [`apply_matrix_function`](crate::linalg::apply_matrix_function)
+    /// eigenvectors**: `g(Θ + εI)·(Y − f₀(X))` by [`matrix_function`](crate::linalg::matrix_function)
     /// (Householder tridiagonalisation and QL rotations applied to the `K`
     /// residual columns), then `f₀(x) + Θ(x, X)·(…)`. Equal to
     /// [`Self::test_outputs`] up to rounding, several times faster when only
@@ -349,7 +373,7 @@ impl<'a, T: Real, const N: usize, const K: usize> GradientDescentMse<'a, T, N, K
     /// let (mut work, mut rot) = ([[0.0; 3]; 3], [0.0; 32]);
     /// let mut fast = [[0.0]];
     /// let scratch = Scratch { matrix: &mut work, rotations: &mut rot };
-    /// gd.test_outputs_direct(&k, &kt, None, 3.0, &mut fast, scratch)?;
+    /// gd.direct_test_outputs(&k, &kt, None, 3.0, scratch, &mut fast)?;
     /// let mut s = Spectrum::new();
     /// gd.spectrum(&k, &mut s)?;
     /// let mut slow = [[0.0]];
@@ -362,15 +386,15 @@ impl<'a, T: Real, const N: usize, const K: usize> GradientDescentMse<'a, T, N, K
     ///
     /// As [`Self::test_outputs`] (the same rank decision at `t = ∞`, on the
     /// eigenvalues of `k_train + εI`) and
-    /// [`apply_matrix_function`](crate::linalg::apply_matrix_function).
-    pub fn test_outputs_direct<const M: usize>(
+    /// [`matrix_function`](crate::linalg::matrix_function).
+    pub fn direct_test_outputs<const M: usize>(
         &self,
         k_train: &[[T; N]; N],
         k_test_train: &[[T; N]; M],
         f0_test: Option<&[[T; K]; M]>,
         t: T,
-        out: &mut [[T; K]; M],
         scratch: Scratch<'_, T, N>,
+        out: &mut [[T; K]; M],
     ) -> Result<(), Error> {
         output(out, "test outputs", |out| {
             let filter = Filter::flow(self.learning_rate, t, self.m())?;
@@ -401,9 +425,9 @@ impl<'a, T: Real, const N: usize, const K: usize> GradientDescentMse<'a, T, N, K
                 EigenOptions::default(),
                 |l| filter.g(l + eps),
                 &r,
-                &mut w,
                 scratch.matrix,
                 scratch.rotations,
+                &mut w,
                 check,
             )?;
             combine(k_test_train, &w, f0_test, out);

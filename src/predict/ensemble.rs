@@ -10,7 +10,7 @@ use crate::{Error, Real};
 /// flow: neural-tangents' `gradient_descent_mse_ensemble`. The outputs on
 /// test points are Gaussian; [`Ensemble::mean`] gives the mean for the NNGP
 /// (Bayesian last layer) or NTK (all layers trained) regime, and
-/// [`Ensemble::nngp_covariance`] / [`Ensemble::ntk_covariance`] the covariance.
+/// [`Ensemble::covariance_nngp`] / [`Ensemble::covariance_ntk`] the covariance.
 ///
 /// # Examples
 ///
@@ -22,18 +22,20 @@ use crate::{Error, Real};
 /// let ens = Ensemble::new(&y, 1.0)?;
 /// let mut s = Spectrum::new();
 /// ens.spectrum(&nngp, &mut s)?;
-/// let (mut cov, mut work) = ([[0.0]], [[0.0]]);
-/// ens.nngp_covariance(&s, &[[1.0]], &[[1.0]], 0.0, &mut cov, &mut work)?;
+/// let (mut work, mut cov) = ([[0.0]], [[0.0]]);
+/// ens.covariance_nngp(&s, &[[1.0]], &[[1.0]], 0.0, &mut work, &mut cov)?;
 /// assert_eq!(cov[0][0], 1.0); // the prior at t = 0
 /// # Ok::<(), ntk::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Ensemble<'a, T, const N: usize, const K: usize> {
     gd: GradientDescentMse<'a, T, N, K>,
 }
 
 /// The NNGP kernels that the NTK ensemble covariance needs besides the NTK.
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct NngpKernels<'a, T, const N: usize, const M: usize> {
     /// `K(X, X)` (lower triangle read).
     pub train_train: &'a [[T; N]; N],
@@ -99,14 +101,14 @@ impl<'a, T: Real, const N: usize, const K: usize> Ensemble<'a, T, N, K> {
     /// # Errors
     ///
     /// As [`GradientDescentMse::test_outputs`]; on error `out` is zeroed.
-    pub fn nngp_covariance<const M: usize>(
+    pub fn covariance_nngp<const M: usize>(
         &self,
         spectrum: &Spectrum<T, N>,
         nngp_test_train: &[[T; N]; M],
         nngp_test_test: &[[T; M]; M],
         t: T,
-        out: &mut [[T; M]; M],
         work: &mut [[T; N]; M],
+        out: &mut [[T; M]; M],
     ) -> Result<(), Error> {
         output(out, "ensemble covariance", |out| {
             let two_t = if t.is_finite() { T::TWO * t } else { t };
@@ -141,15 +143,15 @@ impl<'a, T: Real, const N: usize, const K: usize> Ensemble<'a, T, N, K> {
     ///
     /// # Errors
     ///
-    /// As [`Self::nngp_covariance`].
-    pub fn ntk_covariance<const M: usize>(
+    /// As [`Self::covariance_nngp`].
+    pub fn covariance_ntk<const M: usize>(
         &self,
         spectrum: &Spectrum<T, N>,
         ntk_test_train: &[[T; N]; M],
         nngp: NngpKernels<'_, T, N, M>,
         t: T,
-        out: &mut [[T; M]; M],
         work: &mut [[T; N]; M],
+        out: &mut [[T; M]; M],
     ) -> Result<(), Error> {
         output(out, "ensemble covariance", |out| {
             let filter = Filter::flow(self.gd.learning_rate, t, self.gd.m())?;
@@ -187,5 +189,49 @@ impl<'a, T: Real, const N: usize, const K: usize> Ensemble<'a, T, N, K> {
             }
             Ok(())
         })
+    }
+
+    /// The former form of [`Self::covariance_nngp`], with the output before
+    /// the workspace.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::covariance_nngp`].
+    #[deprecated(
+        since = "0.2.0",
+        note = "use `covariance_nngp`, which takes `work` before `out`"
+    )]
+    pub fn nngp_covariance<const M: usize>(
+        &self,
+        spectrum: &Spectrum<T, N>,
+        nngp_test_train: &[[T; N]; M],
+        nngp_test_test: &[[T; M]; M],
+        t: T,
+        out: &mut [[T; M]; M],
+        work: &mut [[T; N]; M],
+    ) -> Result<(), Error> {
+        self.covariance_nngp(spectrum, nngp_test_train, nngp_test_test, t, work, out)
+    }
+
+    /// The former form of [`Self::covariance_ntk`], with the output before
+    /// the workspace.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::covariance_ntk`].
+    #[deprecated(
+        since = "0.2.0",
+        note = "use `covariance_ntk`, which takes `work` before `out`"
+    )]
+    pub fn ntk_covariance<const M: usize>(
+        &self,
+        spectrum: &Spectrum<T, N>,
+        ntk_test_train: &[[T; N]; M],
+        nngp: NngpKernels<'_, T, N, M>,
+        t: T,
+        out: &mut [[T; M]; M],
+        work: &mut [[T; N]; M],
+    ) -> Result<(), Error> {
+        self.covariance_ntk(spectrum, ntk_test_train, nngp, t, work, out)
     }
 }

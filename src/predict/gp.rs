@@ -34,7 +34,15 @@ pub fn posterior_mean<T: Real, const N: usize, const M: usize, const K: usize>(
     k_test_train: &[[T; N]; M],
     out: &mut [[T; K]; M],
 ) -> Result<(), Error> {
-    GradientDescentMse::new(y, T::ONE)?.test_outputs_at_infinity(factor, k_test_train, None, out)
+    // Zeroed here too: a refusal of `y` comes before the call that zeroes `out`.
+    zero_on_error(out, |out| {
+        GradientDescentMse::new(y, T::ONE)?.test_outputs_at_infinity(
+            factor,
+            k_test_train,
+            None,
+            out,
+        )
+    })
 }
 
 /// NNGP posterior covariance `K(x, x') − K(x, X)·(K + εI)⁻¹·K(X, x')` on the
@@ -44,12 +52,12 @@ pub fn posterior_mean<T: Real, const N: usize, const M: usize, const K: usize>(
 /// # Examples
 ///
 /// ```
-/// use ntk::predict::posterior_covariance;
+/// use ntk::predict::covariance_posterior;
 /// use ntk::linalg::{Cholesky, Regularizer};
 /// let mut l = Cholesky::new();
 /// l.compute(&[[2.0_f64]], Regularizer::None)?;
-/// let (mut cov, mut work) = ([[0.0]], [[0.0]]);
-/// posterior_covariance(&l, &[[1.0]], &[[1.0]], &mut cov, &mut work)?;
+/// let (mut work, mut cov) = ([[0.0]], [[0.0]]);
+/// covariance_posterior(&l, &[[1.0]], &[[1.0]], &mut work, &mut cov)?;
 /// assert!((cov[0][0] - 0.5).abs() < 1e-15);
 /// # Ok::<(), ntk::Error>(())
 /// ```
@@ -57,12 +65,12 @@ pub fn posterior_mean<T: Real, const N: usize, const M: usize, const K: usize>(
 /// # Errors
 ///
 /// As [`posterior_mean`]; on error `out` is zeroed.
-pub fn posterior_covariance<T: Real, const N: usize, const M: usize>(
+pub fn covariance_posterior<T: Real, const N: usize, const M: usize>(
     factor: &Cholesky<T, N>,
     k_test_train: &[[T; N]; M],
     k_test_test: &[[T; M]; M],
-    out: &mut [[T; M]; M],
     work: &mut [[T; N]; M],
+    out: &mut [[T; M]; M],
 ) -> Result<(), Error> {
     output(out, "posterior covariance", |out| {
         check_rows(k_test_train, "test-train kernel")?;
@@ -76,8 +84,28 @@ pub fn posterior_covariance<T: Real, const N: usize, const M: usize>(
     })
 }
 
+/// The former form of [`covariance_posterior`], with the output before the
+/// workspace.
+///
+/// # Errors
+///
+/// As [`covariance_posterior`].
+#[deprecated(
+    since = "0.2.0",
+    note = "use `covariance_posterior`, which takes `work` before `out`"
+)]
+pub fn posterior_covariance<T: Real, const N: usize, const M: usize>(
+    factor: &Cholesky<T, N>,
+    k_test_train: &[[T; N]; M],
+    k_test_test: &[[T; M]; M],
+    out: &mut [[T; M]; M],
+    work: &mut [[T; N]; M],
+) -> Result<(), Error> {
+    covariance_posterior(factor, k_test_train, k_test_test, work, out)
+}
+
 /// NNGP posterior variances `K(x, x) − K(x, X)·(K + εI)⁻¹·K(X, x)`, the
-/// diagonal of [`posterior_covariance`] without its `M × N` workspace;
+/// diagonal of [`covariance_posterior`] without its `M × N` workspace;
 /// `k_test_diag[i] = K(xᵢ, xᵢ)`.
 ///
 /// # Examples

@@ -22,7 +22,7 @@
 //! the same rank decision: the kernel is refused with
 //! [`Error::NotPositiveDefinite`] when its smallest Cholesky pivot
 //! ([`Cholesky`](crate::linalg::Cholesky)) or smallest eigenvalue ([`Spectrum`],
-//! [`GradientDescentMse::test_outputs_direct`]) is at most `N·ε·‖Θ + εI‖`,
+//! [`GradientDescentMse::direct_test_outputs`]) is at most `N·ε·‖Θ + εI‖`,
 //! `‖·‖` the largest absolute entry (add a regulariser to such a kernel).
 //! The train outputs at `t = ∞` invert nothing: they are the projection of
 //! the residual on the eigenvectors above that tolerance, the limit of
@@ -63,8 +63,11 @@ mod online;
 
 pub use dynamics::{max_learning_rate, GradientDescentMse, Scratch};
 pub use ensemble::{Ensemble, NngpKernels};
-pub use gp::{posterior_covariance, posterior_mean, posterior_variance};
-pub use online::OnlineGp;
+/// The former form of [`covariance_posterior`], kept for one release.
+#[allow(deprecated)]
+pub use gp::posterior_covariance;
+pub use gp::{covariance_posterior, posterior_mean, posterior_variance};
+pub use online::{OnlineGp, OnlineWindow};
 
 /// [`crate::linalg::Cholesky`] under its former name, re-exported here for
 /// one release.

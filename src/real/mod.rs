@@ -333,7 +333,8 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ident, $digits:expr, $m:ident, $u:ident) => {
+    ($(#[$attr:meta])* $t:ident, $digits:expr, $m:ident, $u:ident) => {
+        $(#[$attr])*
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -441,7 +442,13 @@ macro_rules! impl_real {
 
 impl_real!(f32, 24, f32m, u32);
 #[cfg(any(feature = "libm", feature = "std"))]
-impl_real!(f64, 53, f64m, u64);
+impl_real!(
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "libm", feature = "std"))))]
+    f64,
+    53,
+    f64m,
+    u64
+);
 
 mod math;
 

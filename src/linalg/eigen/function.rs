@@ -26,11 +26,11 @@ use crate::{Error, Real};
 /// # Examples
 ///
 /// ```
-/// use ntk::linalg::{apply_matrix_function, EigenOptions};
+/// use ntk::linalg::{matrix_function, EigenOptions};
 /// let a = [[2.0_f64, 0.0], [1.0, 2.0]]; // eigenvalues 1 and 3
 /// let b = [[1.0], [1.0]];               // eigenvector of 3
-/// let (mut out, mut work, mut rot) = ([[0.0; 1]; 2], [[0.0; 2]; 2], [0.0; 12]);
-/// apply_matrix_function(&a, EigenOptions::default(), |l| 1.0 / l, &b, &mut out, &mut work, &mut rot)?;
+/// let (mut work, mut rot, mut out) = ([[0.0; 2]; 2], [0.0; 12], [[0.0; 1]; 2]);
+/// matrix_function(&a, EigenOptions::default(), |l| 1.0 / l, &b, &mut work, &mut rot, &mut out)?;
 /// assert!((out[0][0] - 1.0 / 3.0).abs() < 1e-12 && (out[1][0] - 1.0 / 3.0).abs() < 1e-12);
 /// # Ok::<(), ntk::Error>(())
 /// ```
@@ -41,6 +41,29 @@ use crate::{Error, Real};
 /// [`eigh`](super::eigh); [`Error::Overflow`] if `g` or the product is not finite. On
 /// error `out` is filled with zeros.
 #[must_use = "the eigensolver can fail"]
+pub fn matrix_function<T: Real, const N: usize, const K: usize>(
+    a: &[[T; N]; N],
+    opts: EigenOptions<T>,
+    g: impl Fn(T) -> T,
+    b: &[[T; K]; N],
+    work: &mut [[T; N]; N],
+    rotations: &mut [T],
+    out: &mut [[T; K]; N],
+) -> Result<(), Error> {
+    apply_matrix_function_checked(a, opts, g, b, work, rotations, out, |_| Ok(()))
+}
+
+/// The former form of [`matrix_function`], with the output before the
+/// workspace.
+///
+/// # Errors
+///
+/// As [`matrix_function`].
+#[deprecated(
+    since = "0.2.0",
+    note = "use `matrix_function`, which takes `work` and `rotations` before `out`"
+)]
+#[must_use = "the eigensolver can fail"]
 pub fn apply_matrix_function<T: Real, const N: usize, const K: usize>(
     a: &[[T; N]; N],
     opts: EigenOptions<T>,
@@ -50,10 +73,10 @@ pub fn apply_matrix_function<T: Real, const N: usize, const K: usize>(
     work: &mut [[T; N]; N],
     rotations: &mut [T],
 ) -> Result<(), Error> {
-    apply_matrix_function_checked(a, opts, g, b, out, work, rotations, |_| Ok(()))
+    matrix_function(a, opts, g, b, work, rotations, out)
 }
 
-/// [`apply_matrix_function`], with `check` run on the eigenvalues of `A`
+/// [`matrix_function`], with `check` run on the eigenvalues of `A`
 /// (unsorted) before `g` is applied: an error from it is returned, `out` zeroed.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn apply_matrix_function_checked<T: Real, const N: usize, const K: usize>(
@@ -61,9 +84,9 @@ pub(crate) fn apply_matrix_function_checked<T: Real, const N: usize, const K: us
     opts: EigenOptions<T>,
     g: impl Fn(T) -> T,
     b: &[[T; K]; N],
-    out: &mut [[T; K]; N],
     work: &mut [[T; N]; N],
     rotations: &mut [T],
+    out: &mut [[T; K]; N],
     check: impl FnOnce(&[T; N]) -> Result<(), Error>,
 ) -> Result<(), Error> {
     zero_on_error(out, |out| {

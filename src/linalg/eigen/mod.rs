@@ -12,12 +12,14 @@ mod spectrum;
 mod tridiagonal;
 mod values;
 
-pub use function::apply_matrix_function;
 pub(crate) use function::apply_matrix_function_checked;
+pub use function::matrix_function;
 pub use spectrum::Spectrum;
 pub use values::{
-    condition_number, eigenvalues, is_positive_semidefinite, max_eigenvalue, min_eigenvalue,
+    condition_number, eigvalsh, is_positive_semidefinite, max_eigenvalue, min_eigenvalue,
 };
+#[allow(deprecated)]
+pub use {function::apply_matrix_function, values::eigenvalues};
 
 use super::check_lower_finite;
 use crate::outputs::zero_on_error;
@@ -98,7 +100,7 @@ impl<T: Real> EigenOptions<T> {
 pub enum EigenMethod {
     /// Householder tridiagonalisation, then implicit QL with Wilkinson-type shifts: [`eigh_tridiagonal_ql`].
     TridiagonalQl,
-    /// Cyclic Jacobi rotations on the full matrix: [`eigh_jacobi`].
+    /// Cyclic Jacobi rotations on the full matrix: [`jacobi_eigh`].
     Jacobi,
 }
 
@@ -324,10 +326,10 @@ pub fn eigh_tridiagonal_ql<T: Real, const N: usize>(
 /// # Examples
 ///
 /// ```
-/// use ntk::linalg::{eigh_jacobi, EigenOptions};
+/// use ntk::linalg::{jacobi_eigh, EigenOptions};
 /// let a = [[2.0_f64, 0.0], [1.0, 2.0]];
-/// let (mut values, mut vectors, mut work) = ([0.0; 2], [[0.0; 2]; 2], [[0.0; 2]; 2]);
-/// eigh_jacobi(&a, EigenOptions::default(), &mut values, &mut vectors, &mut work)?;
+/// let (mut work, mut values, mut vectors) = ([[0.0; 2]; 2], [0.0; 2], [[0.0; 2]; 2]);
+/// jacobi_eigh(&a, EigenOptions::default(), &mut work, &mut values, &mut vectors)?;
 /// assert!((values[0] - 1.0).abs() < 1e-12 && (values[1] - 3.0).abs() < 1e-12);
 /// # Ok::<(), ntk::Error>(())
 /// ```
@@ -336,12 +338,12 @@ pub fn eigh_tridiagonal_ql<T: Real, const N: usize>(
 ///
 /// As [`eigh`]; the iteration cap counts sweeps.
 #[must_use = "the eigensolver can fail"]
-pub fn eigh_jacobi<T: Real, const N: usize>(
+pub fn jacobi_eigh<T: Real, const N: usize>(
     a: &[[T; N]; N],
     opts: EigenOptions<T>,
+    work: &mut [[T; N]; N],
     values: &mut [T; N],
     vectors: &mut [[T; N]; N],
-    work: &mut [[T; N]; N],
 ) -> Result<(), Error> {
     eigen_outputs(values, vectors, |values, vectors| {
         decompose(
@@ -356,4 +358,24 @@ pub fn eigh_jacobi<T: Real, const N: usize>(
             },
         )
     })
+}
+
+/// The former form of [`jacobi_eigh`], with the outputs before the workspace.
+///
+/// # Errors
+///
+/// As [`jacobi_eigh`].
+#[deprecated(
+    since = "0.2.0",
+    note = "use `jacobi_eigh`, which takes `work` before `values` and `vectors`"
+)]
+#[must_use = "the eigensolver can fail"]
+pub fn eigh_jacobi<T: Real, const N: usize>(
+    a: &[[T; N]; N],
+    opts: EigenOptions<T>,
+    values: &mut [T; N],
+    vectors: &mut [[T; N]; N],
+    work: &mut [[T; N]; N],
+) -> Result<(), Error> {
+    jacobi_eigh(a, opts, work, values, vectors)
 }

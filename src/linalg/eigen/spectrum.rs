@@ -26,6 +26,7 @@ use crate::{Error, Real};
 /// # Ok::<(), ntk::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Spectrum<T, const N: usize> {
     values: [T; N],
     vectors: [[T; N]; N],

@@ -13,10 +13,10 @@ use crate::{Error, Real};
 /// # Examples
 ///
 /// ```
-/// use ntk::linalg::{eigenvalues, EigenOptions};
+/// use ntk::linalg::{eigvalsh, EigenOptions};
 /// let a = [[2.0_f64, 0.0], [1.0, 2.0]];
-/// let (mut values, mut work) = ([0.0; 2], [[0.0; 2]; 2]);
-/// eigenvalues(&a, EigenOptions::default(), &mut values, &mut work)?;
+/// let (mut work, mut values) = ([[0.0; 2]; 2], [0.0; 2]);
+/// eigvalsh(&a, EigenOptions::default(), &mut work, &mut values)?;
 /// assert!((values[0] - 1.0).abs() < 1e-12 && (values[1] - 3.0).abs() < 1e-12);
 /// # Ok::<(), ntk::Error>(())
 /// ```
@@ -25,11 +25,11 @@ use crate::{Error, Real};
 ///
 /// As [`eigh`](super::eigh); on error `values` is filled with zeros.
 #[must_use = "the eigensolver can fail"]
-pub fn eigenvalues<T: Real, const N: usize>(
+pub fn eigvalsh<T: Real, const N: usize>(
     a: &[[T; N]; N],
     opts: EigenOptions<T>,
-    values: &mut [T; N],
     work: &mut [[T; N]; N],
+    values: &mut [T; N],
 ) -> Result<(), Error> {
     zero_on_error(values, |values| {
         decompose(a, &opts, values, work, Vectors::None, |w, values, _| {
@@ -47,6 +47,25 @@ pub fn eigenvalues<T: Real, const N: usize>(
     })
 }
 
+/// The former form of [`eigvalsh`], with the output before the workspace.
+///
+/// # Errors
+///
+/// As [`eigvalsh`].
+#[deprecated(
+    since = "0.2.0",
+    note = "use `eigvalsh`, which takes `work` before `values`"
+)]
+#[must_use = "the eigensolver can fail"]
+pub fn eigenvalues<T: Real, const N: usize>(
+    a: &[[T; N]; N],
+    opts: EigenOptions<T>,
+    values: &mut [T; N],
+    work: &mut [[T; N]; N],
+) -> Result<(), Error> {
+    eigvalsh(a, opts, work, values)
+}
+
 fn spectrum<T: Real, const N: usize>(
     a: &[[T; N]; N],
     work: &mut [[T; N]; N],
@@ -57,7 +76,7 @@ fn spectrum<T: Real, const N: usize>(
         });
     }
     let mut values = [T::ZERO; N];
-    eigenvalues(a, EigenOptions::default(), &mut values, work)?;
+    eigvalsh(a, EigenOptions::default(), work, &mut values)?;
     Ok(values)
 }
 
@@ -75,7 +94,7 @@ fn spectrum<T: Real, const N: usize>(
 ///
 /// # Errors
 ///
-/// As [`eigenvalues`], and [`Error::InvalidArgument`] for `N = 0`.
+/// As [`eigvalsh`], and [`Error::InvalidArgument`] for `N = 0`.
 #[must_use = "the eigensolver can fail"]
 pub fn min_eigenvalue<T: Real, const N: usize>(
     a: &[[T; N]; N],
