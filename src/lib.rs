@@ -131,9 +131,10 @@
 //!   `GradientDescentMse::test_outputs_direct` →
 //!   [`predict::GradientDescentMse::direct_test_outputs`]).
 //! - **Names**: the scales σw and σb of a layer are `weight_std` and
-//!   `bias_std` everywhere (fields, constructors and parameters). "Activation" means the [`nn::Activation`] trait of the finite
-//!   layers; a user-defined nonlinearity of the infinite-width kernels is an
-//!   `analytic::CustomActivation`.
+//!   `bias_std` everywhere (fields, constructors and parameters).
+//!   "Activation" means the [`nn::Activation`] trait of the finite layers; a
+//!   user-defined nonlinearity of the infinite-width kernels is an
+//!   `analytic::CustomActivation` (with the `quadrature` feature).
 //! - **Errors**: on any `Err`,
 //!   - every output buffer is filled with zeros, so no half-written result
 //!     survives a failure;
