@@ -171,7 +171,7 @@ pub(crate) fn gelu_diag<T: Real>(q: T) -> (T, T) {
 /// pair map then equals the diagonal map.
 ///
 /// The difference of the two exponentials is e^(−half)·(1 − e^(−2Σ₁₂)): for
-/// |2Σ₁₂| < 1 it is formed with [`exp_m1`] (no cancellation at small
+/// |2Σ₁₂| < 1 it is formed with [`Real::exp_m1`] (no cancellation at small
 /// variances), otherwise directly.
 #[inline(always)]
 pub(crate) fn sin_pair<T: Real>(vi: Var<T>, vj: Var<T>, k: T) -> (T, T) {
@@ -189,7 +189,7 @@ pub(crate) fn sin_pair<T: Real>(vi: Var<T>, vj: Var<T>, k: T) -> (T, T) {
 fn sin_difference<T: Real>(s1: T, s2: T, k: T) -> T {
     let two_k = T::TWO * k;
     if two_k.abs() < T::ONE {
-        -(s1 * exp_m1(-two_k)) * T::HALF
+        -(s1 * (-two_k).exp_m1()) * T::HALF
     } else {
         (s1 - s2) * T::HALF
     }
@@ -200,27 +200,6 @@ fn sin_difference<T: Real>(s1: T, s2: T, k: T) -> T {
 pub(crate) fn sin_diag<T: Real>(q: T) -> (T, T) {
     let e = (-T::TWO * q).exp();
     (sin_difference(T::ONE, e, q), (T::ONE + e) * T::HALF)
-}
-
-/// eˣ − 1 without cancellation near 0: the Taylor series to x¹³ for
-/// |x| < 1/4 (truncation below 3·10⁻¹⁷ relative), eˣ − 1 beyond (a relative
-/// error of at most 5ε there). Out of line: the pair and diagonal maps share
-/// one copy.
-#[inline(never)]
-pub(crate) fn exp_m1<T: Real>(x: T) -> T {
-    let quarter = T::HALF * T::HALF;
-    if x.abs() < quarter {
-        // Horner on x·(1 + x/2·(1 + x/3·(1 + …))).
-        let mut acc = T::ONE;
-        let mut n = 13;
-        while n > 1 {
-            acc = T::ONE + x * acc / T::from_usize(n);
-            n -= 1;
-        }
-        x * acc
-    } else {
-        x.exp() - T::ONE
-    }
 }
 
 #[cfg(feature = "quadrature")]
