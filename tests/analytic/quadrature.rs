@@ -4,40 +4,17 @@
 //! The reference integrates in the variables u and v themselves, not in the
 //! polar coordinates of the library: E[f(u)g(v)] = E_u[f(u)·E[g(v) | u]],
 //! each a one-dimensional integral against a Gaussian density, by adaptive
-//! bisection with a 20-point Gauss–Legendre rule (nodes by Newton's method
-//! below), with breakpoints at 0, ±4ᵏ (where the activation varies) and at
-//! multiples of the standard deviation around the mean.
+//! bisection with a 20-point Gauss–Legendre rule (nodes by Newton's method,
+//! `common::oracle::legendre`), with breakpoints at 0, ±4ᵏ (where the
+//! activation varies) and at multiples of the standard deviation around the
+//! mean.
 #![cfg(feature = "quadrature")]
 
+use crate::common::oracle::legendre;
 use ntk::analytic::{Activation, Architecture, Layer, PairState};
 use ntk::Error;
 
 type Arch = Architecture<f64>;
-
-/// Nodes and weights of the n-point Gauss–Legendre rule on [−1, 1].
-fn legendre(n: usize) -> Vec<(f64, f64)> {
-    let mut out = Vec::with_capacity(n);
-    for i in 0..n {
-        let mut x = (core::f64::consts::PI * (i as f64 + 0.75) / (n as f64 + 0.5)).cos();
-        let mut dp = 0.0;
-        for _ in 0..100 {
-            let (mut p0, mut p1) = (1.0, x);
-            for k in 2..=n {
-                let p2 = ((2 * k - 1) as f64 * x * p1 - (k - 1) as f64 * p0) / k as f64;
-                p0 = p1;
-                p1 = p2;
-            }
-            dp = n as f64 * (x * p1 - p0) / (x * x - 1.0);
-            let dx = p1 / dp;
-            x -= dx;
-            if dx.abs() < 1e-16 {
-                break;
-            }
-        }
-        out.push((x, 2.0 / ((1.0 - x * x) * dp * dp)));
-    }
-    out
-}
 
 struct Oracle {
     rule: Vec<(f64, f64)>,

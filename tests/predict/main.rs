@@ -4,7 +4,10 @@
 
 use ntk::linalg::{is_positive_semidefinite, Regularizer};
 use ntk::predict::*;
+#[path = "../common/mod.rs"]
 mod common;
+mod errors;
+mod refusals;
 use common::assert_close;
 
 use ntk::analytic::Architecture;
