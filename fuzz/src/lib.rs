@@ -130,49 +130,20 @@ pub fn gamma(n: usize, u: f64) -> f64 {
     nu / (1.0 - nu)
 }
 
-/// Eigenvalues of a small symmetric matrix by cyclic Jacobi in `f64`: an
-/// oracle independent of the library's own solvers. `a` must be finite.
+/// The bound model of the `empirical` target.
+pub mod empirical_bounds;
+
+/// Oracles independent of the library's own algorithms, shared with the
+/// integration tests: the Jacobi eigenvalues and the Gauss–Legendre rule.
+#[path = "../../tests/common/oracle.rs"]
+pub mod oracle;
+
+/// Eigenvalues of a small symmetric matrix by cyclic Jacobi in `f64`
+/// ([`oracle::eigenvalues`]): an oracle independent of the library's own
+/// solvers. `a` must be finite.
 pub fn eigenvalues_jacobi<const N: usize>(a: &[[f64; N]; N]) -> [f64; N] {
-    let mut m = *a;
-    for _sweep in 0..60 {
-        let mut off = 0.0;
-        let mut diag = 0.0;
-        for i in 0..N {
-            diag += m[i][i] * m[i][i];
-            for j in 0..i {
-                off += m[i][j] * m[i][j];
-            }
-        }
-        if off <= 1e-32 * diag || off == 0.0 {
-            break;
-        }
-        for p in 0..N {
-            for q in p + 1..N {
-                if m[p][q] == 0.0 {
-                    continue;
-                }
-                let theta = (m[q][q] - m[p][p]) / (2.0 * m[p][q]);
-                let t = if theta.is_infinite() {
-                    0.0
-                } else {
-                    theta.signum() / (theta.abs() + theta.hypot(1.0))
-                };
-                let c = 1.0 / t.hypot(1.0);
-                let s = t * c;
-                for k in 0..N {
-                    let (mkp, mkq) = (m[k][p], m[k][q]);
-                    m[k][p] = c * mkp - s * mkq;
-                    m[k][q] = s * mkp + c * mkq;
-                }
-                for k in 0..N {
-                    let (mpk, mqk) = (m[p][k], m[q][k]);
-                    m[p][k] = c * mpk - s * mqk;
-                    m[q][k] = s * mpk + c * mqk;
-                }
-            }
-        }
-    }
-    core::array::from_fn(|i| m[i][i])
+    let v = oracle::eigenvalues(a.as_flattened(), N);
+    core::array::from_fn(|i| v[i])
 }
 
 /// `true` when every value is finite.
@@ -181,8 +152,8 @@ pub fn all_finite(v: &[f64]) -> bool {
 }
 
 /// Largest absolute value (NaN counts as ∞).
-pub fn max_abs(v: &[f64]) -> f64 {
-    v.iter().fold(0.0_f64, |m, &x| {
+pub fn max_abs<'a>(v: impl IntoIterator<Item = &'a f64>) -> f64 {
+    v.into_iter().fold(0.0_f64, |m, &x| {
         if x.is_nan() {
             f64::INFINITY
         } else {
@@ -233,28 +204,7 @@ pub struct GaussOracle {
 impl GaussOracle {
     /// An oracle allowed `budget` evaluations of the activations in all.
     pub fn new(budget: u64) -> Self {
-        let n = 16;
-        let mut rule = Vec::with_capacity(n);
-        for i in 0..n {
-            // Newton's method on the Legendre polynomial P₁₆.
-            let mut x = (std::f64::consts::PI * (i as f64 + 0.75) / (n as f64 + 0.5)).cos();
-            let mut dp = 1.0;
-            for _ in 0..100 {
-                let (mut p0, mut p1) = (1.0, x);
-                for k in 2..=n {
-                    let p2 = ((2 * k - 1) as f64 * x * p1 - (k - 1) as f64 * p0) / k as f64;
-                    p0 = p1;
-                    p1 = p2;
-                }
-                dp = n as f64 * (x * p1 - p0) / (x * x - 1.0);
-                let dx = p1 / dp;
-                x -= dx;
-                if dx.abs() < 1e-16 {
-                    break;
-                }
-            }
-            rule.push((x, 2.0 / ((1.0 - x * x) * dp * dp)));
-        }
+        let rule = oracle::legendre(16);
         Self {
             rule,
             budget: std::cell::Cell::new(budget),
