@@ -1,5 +1,7 @@
 //! The empirical NTK: structured against Jacobian contraction, symmetry and
-//! positive semidefiniteness, the infinite-width limit, typed errors.
+//! positive semidefiniteness, the infinite-width limit, typed errors; Monte
+//! Carlo kernels (`monte_carlo`), range checks (`range`) and the error
+//! catalogue (`errors`).
 #[path = "../common/mod.rs"]
 mod common;
 mod errors;

@@ -1,13 +1,13 @@
 //! Public behaviour of `ntk::linalg`: reconstructions, agreement between
-//! solvers, online updates, and typed errors on bad input.
-
-use ntk::linalg::*;
+//! solvers, online updates, and typed errors on bad input; the refusals of
+//! singular kernels (`refusals`) and the error catalogue (`errors`).
 #[path = "../common/mod.rs"]
 mod common;
 mod errors;
 mod refusals;
-use common::{assert_close, max_abs};
 
+use common::{assert_close, max_abs};
+use ntk::linalg::*;
 use ntk::Error;
 use proptest::prelude::*;
 
