@@ -1,9 +1,13 @@
 //! A wide network trained by gradient descent follows the NTK prediction,
-//! and its empirical NTK moves less the wider it is.
+//! and its empirical NTK moves less the wider it is; results are finite or
+//! refused with a typed error, empty data sets have a defined loss; and the
+//! error catalogue of `train`.
+
+mod common;
 
 use ntk::empirical::structured;
 use ntk::linalg::Regularizer;
-use ntk::nn::{Dense, Relu};
+use ntk::nn::{Dense, Module, Parameterization, Relu};
 use ntk::predict::{max_learning_rate, GradientDescentMse, Spectrum};
 use ntk::train::{mse_loss, ntk_drift, outputs, step, train};
 use ntk::{Error, Rng};
@@ -158,4 +162,121 @@ fn training_validates_its_arguments() {
         ntk_drift(&[[0.0_f64]], &[[1.0]]),
         Err(Error::InvalidArgument { .. })
     ));
+}
+
+// Numbers returned are finite or refused with a typed error; empty data sets
+// have a defined loss.
+
+#[test]
+fn ntk_drift_beyond_the_range_is_refused() {
+    let i = |s: f64| [[s, 0.0], [0.0, s]];
+    assert_eq!(
+        ntk_drift(&i(1e-308), &i(1e308)),
+        Err(Error::Overflow {
+            what: "kernel drift"
+        })
+    );
+}
+
+#[test]
+fn ntk_drift_is_exact_where_squares_or_differences_overflow() {
+    let i = |s: f64| [[s, 0.0], [0.0, s]];
+    // ‖(1e200 − 1)·I‖ / ‖I‖: the squares of the difference overflow.
+    assert_eq!(ntk_drift(&i(1.0), &i(1e200)), Ok(1e200));
+    // ‖−2e308·I‖ / ‖1e308·I‖ = 2: the difference itself overflows.
+    assert_eq!(ntk_drift(&i(1e308), &i(-1e308)), Ok(2.0));
+    // Subnormal kernels: the ratio of two one-ulp-scale matrices.
+    let tiny = f64::from_bits(1);
+    assert_eq!(ntk_drift(&i(tiny), &i(3.0 * tiny)), Ok(2.0));
+    // Unchanged: zero drift.
+    assert_eq!(ntk_drift(&i(0.5), &i(0.5)), Ok(0.0));
+}
+
+#[test]
+fn empty_training_set_has_zero_loss_and_step_leaves_the_network_unchanged() {
+    let mut net: Dense<f64, 1, 1> = Dense::zeros(1.5, 0.25, Parameterization::Ntk);
+    // Non-zero parameters, so that any update would show.
+    let mut grad = net.clone();
+    step(&mut net, &[[1.0]], &[[1.0]], 0.5, &mut grad).unwrap();
+    let before = net.clone();
+    let xs: [[f64; 1]; 0] = [];
+    let y: [[f64; 1]; 0] = [];
+    assert_eq!(mse_loss(&net, &xs, &y), Ok(0.0));
+    grad = net.clone();
+    assert_eq!(step(&mut net, &xs, &y, 0.5, &mut grad), Ok(0.0));
+    assert_eq!(net, before, "a step on no data changed the network");
+    assert_eq!(
+        grad.eval(&[1.0]),
+        [0.0],
+        "the gradient of no data is not zero"
+    );
+    assert_eq!(train(&mut net, &xs, &y, 0.5, 10, &mut grad), Ok(0.0));
+    assert_eq!(net, before);
+    // The learning rate is still checked.
+    assert!(matches!(
+        step(&mut net, &xs, &y, -1.0, &mut grad),
+        Err(Error::InvalidArgument { .. })
+    ));
+}
+
+/// The error catalogue of `train` (the policy is stated in
+/// `tests/common/catalogue.rs`).
+mod errors {
+    use crate::common::catalogue::{net, train, INF, INPUTS_E, K, N, NAN, S};
+    use ntk::Error;
+
+    #[test]
+    fn train_catalogue() {
+        use ntk::train::{mse_loss, ntk_drift, outputs, step};
+        let n = net::<f64>();
+        let xs = train::<f64>();
+        let y = [[0.5, -0.5]; N];
+        let mut bad_x = xs;
+        bad_x[2][1] = NAN;
+        assert_eq!(mse_loss(&n, &bad_x, &y), Err(INPUTS_E));
+        let mut bad_y = y;
+        bad_y[0][0] = INF;
+        assert!(matches!(
+            mse_loss(&n, &xs, &bad_y),
+            Err(Error::NonFinite { .. })
+        ));
+        let mut out = [[S; K]; N];
+        assert_eq!(outputs(&n, &bad_x, &mut out), Err(INPUTS_E));
+        assert!(
+            out.as_flattened().iter().all(|&v| v == 0.0),
+            "outputs not zeroed"
+        );
+        let mut m = n.clone();
+        let mut grad = n.clone();
+        for lr in [0.0, -1.0, NAN, INF] {
+            assert_eq!(
+                step(&mut m, &xs, &y, lr, &mut grad),
+                Err(Error::InvalidArgument {
+                    what: "learning rate must be finite and positive"
+                }),
+                "learning rate {lr}"
+            );
+            assert_eq!(m, n, "a rejected step changed the network");
+        }
+        // A step that diverges reports Overflow and leaves the network as it was
+        // before that step.
+        let mut m = n.clone();
+        let mut before = m.clone();
+        let r = (0..50).try_for_each(|_| {
+            before = m.clone();
+            step(&mut m, &xs, &y, 1e150, &mut grad).map(|_| ())
+        });
+        assert!(matches!(r, Err(Error::Overflow { .. })), "{r:?}");
+        assert_eq!(m, before, "a diverging step changed the network");
+        assert_eq!(
+            ntk_drift(&[[0.0; 2]; 2], &[[1.0; 2]; 2]),
+            Err(Error::InvalidArgument {
+                what: "initial kernel is zero"
+            })
+        );
+        assert!(matches!(
+            ntk_drift(&[[1.0; 2]; 2], &[[NAN; 2]; 2]),
+            Err(Error::NonFinite { .. })
+        ));
+    }
 }

@@ -35,7 +35,7 @@ use libfuzzer_sys::fuzz_target;
 use ntk::analytic::{Architecture, Layer};
 use ntk::error::ParseErrorKind;
 use ntk::{Error, Real};
-use ntk_fuzz::{eigenvalues_jacobi, max_abs, GaussOracle, Num};
+use ntk_fuzz::{eigenvalues_jacobi, max_abs, Cuts, GaussOracle, Num};
 
 const N: usize = 4;
 const M: usize = 2;
@@ -221,7 +221,7 @@ fn check_quadrature<T: Real>(a: &Architecture<T>, input: &Input, tol: f64) {
         return;
     }
     let floor = T::MIN_POSITIVE.to_f64() * 1e8;
-    let oracle = GaussOracle::new(20_000_000);
+    let oracle = GaussOracle::new(16, 20_000_000, Cuts::Fixed);
     for (i, l) in a
         .layers()
         .iter()

@@ -29,7 +29,7 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use ntk::predict::OnlineGp;
 use ntk::{Error, Real};
-use ntk_fuzz::Num;
+use ntk_fuzz::{max_abs, Num};
 
 const CAP: usize = 4;
 const D: usize = 3;
@@ -135,16 +135,6 @@ fn full(held: &Held, noise: f64) -> Vec<Vec<f64>> {
                 .collect()
         })
         .collect()
-}
-
-fn max_abs(v: impl IntoIterator<Item = f64>) -> f64 {
-    v.into_iter().fold(0.0, |m, x| {
-        if x.is_nan() {
-            f64::INFINITY
-        } else {
-            m.max(x.abs())
-        }
-    })
 }
 
 fn run<T: Real>(input: &Input) {
@@ -374,7 +364,7 @@ fn check_refusal_is_warranted<T: Real>(
     if !a.iter().flatten().all(|v| moderate(*v)) {
         return;
     }
-    let top = max_abs(a.iter().flatten().copied());
+    let top = max_abs(a.iter().flatten());
     let eye: Vec<Vec<f64>> = (0..n)
         .map(|i| (0..n).map(|j| f64::from(u8::from(i == j))).collect())
         .collect();
@@ -469,7 +459,7 @@ fn predict<T: Real>(
     if !all.all(|v| moderate(*v)) {
         return;
     }
-    let top = max_abs(a.iter().flatten().copied());
+    let top = max_abs(a.iter().flatten());
     let eye: Vec<Vec<f64>> = (0..n)
         .map(|i| (0..n).map(|j| f64::from(u8::from(i == j))).collect())
         .collect();
@@ -495,8 +485,8 @@ fn predict<T: Real>(
         })
         .collect();
     let (w, _) = solve(&a, &rhs);
-    let kmax = max_abs(kf.iter().copied());
-    let ymax = max_abs(held.y.iter().flatten().copied());
+    let kmax = max_abs(&kf);
+    let ymax = max_abs(held.y.iter().flatten());
     for k in 0..K {
         let want: f64 = (0..n).map(|i| kf[i] * w[i][k]).sum();
         let tol =

@@ -130,49 +130,22 @@ pub fn gamma(n: usize, u: f64) -> f64 {
     nu / (1.0 - nu)
 }
 
-/// Eigenvalues of a small symmetric matrix by cyclic Jacobi in `f64`: an
-/// oracle independent of the library's own solvers. `a` must be finite.
+/// The bound model of the `empirical` target.
+pub mod empirical_bounds;
+
+/// Oracles independent of the library's own algorithms, shared with the
+/// integration tests: the Jacobi eigenvalues, the Gauss–Legendre rule and
+/// Gaussian expectations by adaptive quadrature.
+#[path = "../../tests/common/oracle.rs"]
+pub mod oracle;
+pub use oracle::{Cuts, GaussOracle};
+
+/// Eigenvalues of a small symmetric matrix by cyclic Jacobi in `f64`
+/// ([`oracle::eigenvalues`]): an oracle independent of the library's own
+/// solvers. `a` must be finite.
 pub fn eigenvalues_jacobi<const N: usize>(a: &[[f64; N]; N]) -> [f64; N] {
-    let mut m = *a;
-    for _sweep in 0..60 {
-        let mut off = 0.0;
-        let mut diag = 0.0;
-        for i in 0..N {
-            diag += m[i][i] * m[i][i];
-            for j in 0..i {
-                off += m[i][j] * m[i][j];
-            }
-        }
-        if off <= 1e-32 * diag || off == 0.0 {
-            break;
-        }
-        for p in 0..N {
-            for q in p + 1..N {
-                if m[p][q] == 0.0 {
-                    continue;
-                }
-                let theta = (m[q][q] - m[p][p]) / (2.0 * m[p][q]);
-                let t = if theta.is_infinite() {
-                    0.0
-                } else {
-                    theta.signum() / (theta.abs() + theta.hypot(1.0))
-                };
-                let c = 1.0 / t.hypot(1.0);
-                let s = t * c;
-                for k in 0..N {
-                    let (mkp, mkq) = (m[k][p], m[k][q]);
-                    m[k][p] = c * mkp - s * mkq;
-                    m[k][q] = s * mkp + c * mkq;
-                }
-                for k in 0..N {
-                    let (mpk, mqk) = (m[p][k], m[q][k]);
-                    m[p][k] = c * mpk - s * mqk;
-                    m[q][k] = s * mpk + c * mqk;
-                }
-            }
-        }
-    }
-    core::array::from_fn(|i| m[i][i])
+    let v = oracle::eigenvalues(a.as_flattened(), N);
+    core::array::from_fn(|i| v[i])
 }
 
 /// `true` when every value is finite.
@@ -181,8 +154,8 @@ pub fn all_finite(v: &[f64]) -> bool {
 }
 
 /// Largest absolute value (NaN counts as ∞).
-pub fn max_abs(v: &[f64]) -> f64 {
-    v.iter().fold(0.0_f64, |m, &x| {
+pub fn max_abs<'a>(v: impl IntoIterator<Item = &'a f64>) -> f64 {
+    v.into_iter().fold(0.0_f64, |m, &x| {
         if x.is_nan() {
             f64::INFINITY
         } else {
@@ -211,164 +184,4 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let line = 1 + before.iter().filter(|&&c| c == '\n').count();
     let column = 1 + before.iter().rev().take_while(|&&c| c != '\n').count();
     (line, column)
-}
-
-/// Gaussian expectations by adaptive quadrature in the variables
-/// themselves: an oracle for the kernels the library computes by a fixed
-/// rule in polar coordinates.
-///
-/// E[f(u)g(v)] for (u, v) centred normal with variances a, b and correlation
-/// ρ is E_u[f(u)·E[g(v) | u]], with v | u ~ N(ρ√(b/a)·u, b(1 − ρ²)); each
-/// expectation is an integral over mean ± 12 sd against the density, cut at
-/// 0, ±1, ±8, ±40 (where an activation varies) and at mean + k·sd
-/// (k = 0, ±1, ±2, ±4, ±8), each piece bisected until a 16-point
-/// Gauss–Legendre rule on the halves agrees with the whole to `tol` of
-/// ∫|integrand| there. Every evaluation counts against a budget; an
-/// expectation that exhausts it is `None`.
-pub struct GaussOracle {
-    rule: Vec<(f64, f64)>,
-    budget: std::cell::Cell<u64>,
-}
-
-impl GaussOracle {
-    /// An oracle allowed `budget` evaluations of the activations in all.
-    pub fn new(budget: u64) -> Self {
-        let n = 16;
-        let mut rule = Vec::with_capacity(n);
-        for i in 0..n {
-            // Newton's method on the Legendre polynomial P₁₆.
-            let mut x = (std::f64::consts::PI * (i as f64 + 0.75) / (n as f64 + 0.5)).cos();
-            let mut dp = 1.0;
-            for _ in 0..100 {
-                let (mut p0, mut p1) = (1.0, x);
-                for k in 2..=n {
-                    let p2 = ((2 * k - 1) as f64 * x * p1 - (k - 1) as f64 * p0) / k as f64;
-                    p0 = p1;
-                    p1 = p2;
-                }
-                dp = n as f64 * (x * p1 - p0) / (x * x - 1.0);
-                let dx = p1 / dp;
-                x -= dx;
-                if dx.abs() < 1e-16 {
-                    break;
-                }
-            }
-            rule.push((x, 2.0 / ((1.0 - x * x) * dp * dp)));
-        }
-        Self {
-            rule,
-            budget: std::cell::Cell::new(budget),
-        }
-    }
-
-    fn panel(&self, f: &dyn Fn(f64) -> f64, a: f64, b: f64) -> Option<(f64, f64)> {
-        let left = self.budget.get().checked_sub(self.rule.len() as u64)?;
-        self.budget.set(left);
-        let (h, m) = ((b - a) / 2.0, (b + a) / 2.0);
-        let (mut s, mut t) = (0.0, 0.0);
-        for &(x, w) in &self.rule {
-            let v = f(m + h * x);
-            s += w * v;
-            t += w * v.abs();
-        }
-        Some((h * s, h * t))
-    }
-
-    fn adapt(
-        &self,
-        f: &dyn Fn(f64) -> f64,
-        (a, b): (f64, f64),
-        whole: f64,
-        (tol, density): (f64, f64),
-        depth: u32,
-    ) -> Option<f64> {
-        let m = (a + b) / 2.0;
-        let (l, la) = self.panel(f, a, m)?;
-        let (r, ra) = self.panel(f, m, b)?;
-        let err = (l + r - whole).abs();
-        // Relative to the panel's ∫|f|, or to its share of the whole's
-        // (where the integrand is negligible, and may underflow unevenly).
-        let done = err <= tol * (la + ra) || err <= density * (b - a);
-        if done || depth == 0 || !(m > a && m < b) {
-            return Some(l + r);
-        }
-        let t = (tol, density);
-        Some(self.adapt(f, (a, m), l, t, depth - 1)? + self.adapt(f, (m, b), r, t, depth - 1)?)
-    }
-
-    /// E[h(x)] for x ~ N(`mean`, `sd`²), to `tol` relative to E[|h(x)|].
-    pub fn expect(&self, h: &dyn Fn(f64) -> f64, mean: f64, sd: f64, tol: f64) -> Option<f64> {
-        if sd == 0.0 {
-            return Some(h(mean));
-        }
-        let (lo, hi) = (mean - 12.0 * sd, mean + 12.0 * sd);
-        let mut cuts = vec![lo, hi];
-        for c in [0.0, 1.0, 8.0, 40.0] {
-            cuts.extend([c, -c]);
-        }
-        for k in [-8.0, -4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0, 8.0] {
-            cuts.push(mean + k * sd);
-        }
-        cuts.retain(|&c| c >= lo && c <= hi);
-        cuts.sort_by(f64::total_cmp);
-        cuts.dedup();
-        let norm = 1.0 / (sd * (2.0 * std::f64::consts::PI).sqrt());
-        let f = |x: f64| {
-            let z = (x - mean) / sd;
-            h(x) * (-0.5 * z * z).exp() * norm
-        };
-        let mut wholes = Vec::with_capacity(cuts.len());
-        let mut size = 0.0;
-        for w in cuts.windows(2) {
-            let (whole, abs) = self.panel(&f, w[0], w[1])?;
-            wholes.push(whole);
-            size += abs;
-        }
-        let density = tol * size / (hi - lo);
-        let mut total = 0.0;
-        for (w, whole) in cuts.windows(2).zip(wholes) {
-            total += self.adapt(&f, (w[0], w[1]), whole, (tol, density), 20)?;
-        }
-        Some(total)
-    }
-
-    /// E[f(u)²] for u ~ N(0, a).
-    pub fn diag(&self, f: fn(f64) -> f64, a: f64) -> Option<f64> {
-        self.expect(&|u| f(u) * f(u), 0.0, a.max(0.0).sqrt(), 1e-14)
-    }
-
-    /// E[f(u)g(v)] for (u, v) centred normal with variances `a`, `b` and
-    /// correlation `rho`.
-    pub fn pair(
-        &self,
-        f: fn(f64) -> f64,
-        g: fn(f64) -> f64,
-        a: f64,
-        b: f64,
-        rho: f64,
-    ) -> Option<f64> {
-        let (sa, sb) = (a.max(0.0).sqrt(), b.max(0.0).sqrt());
-        if sa == 0.0 {
-            return Some(f(0.0) * self.expect(&g, 0.0, sb, 1e-14)?);
-        }
-        let sd = sb * ((1.0 - rho) * (1.0 + rho)).max(0.0).sqrt();
-        let failed = std::cell::Cell::new(false);
-        let inner = |u: f64| {
-            let m = rho * (sb / sa) * u;
-            match self.expect(&g, m, sd, 1e-13) {
-                Some(e) => f(u) * e,
-                None => {
-                    failed.set(true);
-                    0.0
-                }
-            }
-        };
-        // Looser outside: the inner expectations carry their own errors.
-        let e = self.expect(&inner, 0.0, sa, 1e-10)?;
-        if failed.get() {
-            None
-        } else {
-            Some(e)
-        }
-    }
 }

@@ -51,7 +51,7 @@
 //! # Accuracy
 //!
 //! Measured in f64 against adaptive quadrature in u and v (a different
-//! method; `tests/quadrature_accuracy.rs`) and against high-precision
+//! method; `tests/analytic/quadrature.rs`) and against high-precision
 //! integrals, for tanh and softplus at variances 10⁻⁸ … 10¹² (equal and
 //! unequal) and correlations 0, ±½ and 0.999: errors of E[φ(u)φ(v)],
 //! E[φ′(u)φ′(v)] and the diagonal entries below 10⁻⁹ of the diagonal scale,

@@ -1,7 +1,5 @@
 //! The text form of architectures: parsing, errors, canonical display.
 
-mod common;
-
 #[cfg(feature = "quadrature")]
 use ntk::analytic::CustomActivation;
 use ntk::analytic::{Architecture, Layer};
@@ -321,7 +319,7 @@ fn layer() -> BoxedStrategy<Layer<f64>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(common::cases(256)))]
+    #![proptest_config(ProptestConfig::with_cases(crate::common::cases(256)))]
 
     #[test]
     fn display_parses_back_f64(layers in prop::collection::vec(layer(), 1..=32)) {

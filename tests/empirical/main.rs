@@ -1,6 +1,12 @@
 //! The empirical NTK: structured against Jacobian contraction, symmetry and
-//! positive semidefiniteness, the infinite-width limit, typed errors.
+//! positive semidefiniteness, the infinite-width limit, typed errors; Monte
+//! Carlo kernels (`monte_carlo`), range checks (`range`) and the error
+//! catalogue (`errors`).
+#[path = "../common/mod.rs"]
 mod common;
+mod errors;
+mod monte_carlo;
+mod range;
 
 use common::{cases, min_eigenvalue, rel_err};
 use ntk::empirical::{jacobian, structured, JacobianModel};

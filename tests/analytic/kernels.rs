@@ -1,8 +1,6 @@
 //! Properties of the analytic NNGP and NTK matrices.
 
-mod common;
-
-use common::{eigenvalues, max_abs, rel_err};
+use crate::common::{eigenvalues, max_abs, rel_err};
 use ntk::analytic::{Architecture, Layer, PairState};
 use ntk::Error;
 use proptest::prelude::*;
@@ -88,7 +86,7 @@ fn inputs() -> impl Strategy<Value = (Vec<f64>, usize)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(common::cases(128)))]
+    #![proptest_config(ProptestConfig::with_cases(crate::common::cases(128)))]
 
     #[test]
     fn gram_is_symmetric_and_psd(arch in architecture(), (x, d) in inputs()) {
@@ -294,7 +292,7 @@ mod quadrature {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(common::cases(48)))]
+        #![proptest_config(ProptestConfig::with_cases(crate::common::cases(48)))]
 
         /// The quadrature agrees with every closed form to 1e-8 (variances ≤ 10).
         #[test]

@@ -1,13 +1,16 @@
 //! Public behaviour of `ntk::predict`: neural-tangents reference values,
 //! agreement between the eigen, Cholesky and direct paths, the stability
-//! threshold of gradient descent, ensembles, online GP, and typed errors.
+//! threshold of gradient descent, ensembles, online GP, and typed errors;
+//! finite-or-refused results (`refusals`) and the error catalogue (`errors`).
+#[path = "../common/mod.rs"]
+mod common;
+mod errors;
+mod refusals;
 
+use common::assert_close;
+use ntk::analytic::Architecture;
 use ntk::linalg::{is_positive_semidefinite, Regularizer};
 use ntk::predict::*;
-mod common;
-use common::assert_close;
-
-use ntk::analytic::Architecture;
 use ntk::Error;
 use proptest::prelude::*;
 use std::f64::consts::PI;

@@ -1,14 +1,12 @@
 //! The reference-file format: reading cases and writing results, as the
 //! `kernel` example does.
 
-mod common;
-
-use common::max_abs;
+use crate::common::max_abs;
 use ntk::analytic::text::{self, Matrix};
 use ntk::error::ParseErrorKind;
 use ntk::{Error, Real};
 
-const PUBLIC: &str = include_str!("data/analytic_public.txt");
+const PUBLIC: &str = include_str!("../data/analytic_public.txt");
 
 /// Runs every case of `file` through `text::evaluate`, as the example does.
 fn evaluate_all<T: Real>(file: &str) -> String {

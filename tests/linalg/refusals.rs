@@ -5,14 +5,13 @@
 //! conditioned kernels pass every route and agree with an independent
 //! Gaussian elimination; numbers returned are finite or refused.
 
+use crate::common::max_abs;
 use ntk::linalg::{cholesky, cholesky_append, condition_number, log_det, Regularizer};
 use ntk::predict::{
     Ensemble, Factor, GradientDescentMse, NngpKernels, OnlineGp, Scratch, Spectrum,
 };
 use ntk::Error;
 use proptest::prelude::*;
-
-mod common;
 
 /// `K = X·Xᵀ + c` for points `x` in 2-D: rank at most 3.
 fn gram_plus_constant<const N: usize>(x: &[[f64; 2]; N], c: f64) -> [[f64; N]; N] {
@@ -293,7 +292,7 @@ fn smallest_eigenvalue_decides_on_either_side_of_the_tolerance() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(common::cases(256)))]
+    #![proptest_config(ProptestConfig::with_cases(crate::common::cases(256)))]
 
     /// Five points in 2-D plus a constant: rank 3 of 5, refused everywhere.
     #[test]
@@ -319,7 +318,7 @@ proptest! {
         t in prop::array::uniform5(-2.0..=2.0_f64),
     ) {
         let mut k = gram_plus_constant(&x, c);
-        let top = k.iter().flatten().fold(0.0_f64, |m, v| m.max(v.abs())).max(1e-3);
+        let top = max_abs(k.as_flattened()).max(1e-3);
         for (i, row) in k.iter_mut().enumerate() {
             row[i] += ridge * top;
         }

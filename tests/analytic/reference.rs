@@ -1,13 +1,11 @@
 //! The analytic kernels against the neural-tangents reference file.
 
-mod common;
-
-use common::rel_err;
+use crate::common::rel_err;
 use ntk::analytic::text::{self, Matrix};
 use ntk::analytic::Architecture;
 use ntk::Real;
 
-const PUBLIC: &str = include_str!("data/analytic_public.txt");
+const PUBLIC: &str = include_str!("../data/analytic_public.txt");
 
 fn check_file<T: Real>(file: &str, tol: f64) -> usize {
     let mut count = 0;

@@ -4,135 +4,33 @@
 //! The reference integrates in the variables u and v themselves, not in the
 //! polar coordinates of the library: E[f(u)g(v)] = E_u[f(u)·E[g(v) | u]],
 //! each a one-dimensional integral against a Gaussian density, by adaptive
-//! bisection with a 20-point Gauss–Legendre rule (nodes by Newton's method
-//! below), with breakpoints at 0, ±4ᵏ (where the activation varies) and at
-//! multiples of the standard deviation around the mean.
+//! bisection with a 20-point Gauss–Legendre rule, with breakpoints at 0, ±4ᵏ
+//! (where the activation varies) and at multiples of the standard deviation
+//! around the mean (`common::oracle::GaussOracle`).
 #![cfg(feature = "quadrature")]
 
+use crate::common::oracle::{Cuts, GaussOracle};
 use ntk::analytic::{Architecture, CustomActivation, Layer, PairState};
 use ntk::Error;
 
 type Arch = Architecture<f64>;
 
-/// Nodes and weights of the n-point Gauss–Legendre rule on [−1, 1].
-fn legendre(n: usize) -> Vec<(f64, f64)> {
-    let mut out = Vec::with_capacity(n);
-    for i in 0..n {
-        let mut x = (core::f64::consts::PI * (i as f64 + 0.75) / (n as f64 + 0.5)).cos();
-        let mut dp = 0.0;
-        for _ in 0..100 {
-            let (mut p0, mut p1) = (1.0, x);
-            for k in 2..=n {
-                let p2 = ((2 * k - 1) as f64 * x * p1 - (k - 1) as f64 * p0) / k as f64;
-                p0 = p1;
-                p1 = p2;
-            }
-            dp = n as f64 * (x * p1 - p0) / (x * x - 1.0);
-            let dx = p1 / dp;
-            x -= dx;
-            if dx.abs() < 1e-16 {
-                break;
-            }
-        }
-        out.push((x, 2.0 / ((1.0 - x * x) * dp * dp)));
-    }
-    out
-}
-
-struct Oracle {
-    rule: Vec<(f64, f64)>,
-}
+/// The reference: a 20-point rule, cuts at 0 and ±4ᵏ, no budget.
+struct Oracle(GaussOracle);
 
 impl Oracle {
     fn new() -> Self {
-        Self { rule: legendre(20) }
-    }
-
-    /// (∫f, ∫|f|) over [a, b] by the rule.
-    fn panel(&self, f: &dyn Fn(f64) -> f64, a: f64, b: f64) -> (f64, f64) {
-        let (h, m) = ((b - a) / 2.0, (b + a) / 2.0);
-        let (mut s, mut t) = (0.0, 0.0);
-        for &(x, w) in &self.rule {
-            let v = f(m + h * x);
-            s += w * v;
-            t += w * v.abs();
-        }
-        (h * s, h * t)
-    }
-
-    /// ∫f over [a, b], bisecting until the halves agree with the whole to
-    /// `tol` of ∫|f| on the panel.
-    fn adapt(
-        &self,
-        f: &dyn Fn(f64) -> f64,
-        (a, b): (f64, f64),
-        whole: f64,
-        t: (f64, f64),
-        depth: u32,
-    ) -> f64 {
-        let m = (a + b) / 2.0;
-        let (l, la) = self.panel(f, a, m);
-        let (r, ra) = self.panel(f, m, b);
-        let err = (l + r - whole).abs();
-        // Relative to the panel's ∫|f|, or to its share of the whole's
-        // (where the integrand is negligible, and may underflow unevenly).
-        if err <= t.0 * (la + ra) || err <= t.1 * (b - a) || depth == 0 {
-            return l + r;
-        }
-        self.adapt(f, (a, m), l, t, depth - 1) + self.adapt(f, (m, b), r, t, depth - 1)
-    }
-
-    /// E[h(x)] for x ~ N(mean, sd²), to `tol` relative to E[|h(x)|].
-    fn expect(&self, h: &dyn Fn(f64) -> f64, mean: f64, sd: f64, tol: f64) -> f64 {
-        if sd == 0.0 {
-            return h(mean);
-        }
-        let (lo, hi) = (mean - 12.0 * sd, mean + 12.0 * sd);
-        let mut cuts = vec![lo, hi, 0.0];
-        let mut x = 1.0;
-        while x < hi.abs().max(lo.abs()) {
-            cuts.push(x);
-            cuts.push(-x);
-            x *= 4.0;
-        }
-        for k in [-8.0, -4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0, 8.0] {
-            cuts.push(mean + k * sd);
-        }
-        cuts.retain(|&c| c >= lo && c <= hi);
-        cuts.sort_by(f64::total_cmp);
-        cuts.dedup();
-        let norm = 1.0 / (sd * (2.0 * core::f64::consts::PI).sqrt());
-        let f = |x: f64| {
-            let z = (x - mean) / sd;
-            h(x) * (-0.5 * z * z).exp() * norm
-        };
-        let first: Vec<(f64, f64)> = cuts
-            .windows(2)
-            .map(|w| self.panel(&f, w[0], w[1]))
-            .collect();
-        let size: f64 = first.iter().map(|p| p.1).sum();
-        let density = tol * size / (hi - lo);
-        cuts.windows(2)
-            .zip(first)
-            .map(|(w, (whole, _))| self.adapt(&f, (w[0], w[1]), whole, (tol, density), 20))
-            .sum()
+        Self(GaussOracle::new(20, u64::MAX, Cuts::PowersOfFour))
     }
 
     /// E[f(u)g(v)] for (u, v) centred normal with variances a, b and
     /// correlation rho.
     fn pair(&self, f: fn(f64) -> f64, g: fn(f64) -> f64, a: f64, b: f64, rho: f64) -> f64 {
-        let (sa, sb) = (a.sqrt(), b.sqrt());
-        let sd = sb * ((1.0 - rho) * (1.0 + rho)).sqrt();
-        let inner = |u: f64| {
-            let m = rho * sb / sa * u;
-            f(u) * self.expect(&g, m, sd, 1e-13)
-        };
-        // Looser outside: the inner integrals carry their own errors.
-        self.expect(&inner, 0.0, sa, 1e-10)
+        self.0.pair(f, g, a, b, rho).expect("no budget")
     }
 
     fn diag(&self, f: fn(f64) -> f64, a: f64) -> f64 {
-        self.expect(&|u| f(u) * f(u), 0.0, a.sqrt(), 1e-14)
+        self.0.diag(f, a).expect("no budget")
     }
 }
 

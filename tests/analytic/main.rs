@@ -1,0 +1,16 @@
+//! Public behaviour of `ntk::analytic`, the infinite-width NNGP and NTK:
+//! properties of the kernels, the architecture text and the reference-file
+//! format, accuracy of the quadrature, precision in `f32`, range checks,
+//! the error catalogue and the zeroing of outputs on error.
+#[path = "../common/mod.rs"]
+mod common;
+
+mod errors;
+mod kernels;
+mod precision;
+mod quadrature;
+mod range;
+mod reference;
+mod spec;
+mod text;
+mod zeroing;
