@@ -90,8 +90,15 @@ fn layer<T: Real>(s: Spec) -> Layer<T> {
 fn numbers<T: Real>(l: &Layer<T>) -> (Vec<T>, bool, bool) {
     // (numbers, has standard deviations, fan-in ok)
     match *l {
-        Layer::Dense { weight_std: w, bias_std: b } => (vec![w, b], true, true),
-        Layer::DenseStandard { weight_std: w, bias_std: b, fan_in } => (vec![w, b], true, fan_in > 0),
+        Layer::Dense {
+            weight_std: w,
+            bias_std: b,
+        } => (vec![w, b], true, true),
+        Layer::DenseStandard {
+            weight_std: w,
+            bias_std: b,
+            fan_in,
+        } => (vec![w, b], true, fan_in > 0),
         Layer::LeakyRelu { alpha } => (vec![alpha], false, true),
         Layer::AbRelu { a, b } => (vec![a, b], false, true),
         _ => (vec![], false, true),

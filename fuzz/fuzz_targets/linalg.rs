@@ -38,9 +38,9 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use ntk::linalg::{
-    matrix_function, cholesky, cholesky_append, cholesky_remove_first, cholesky_solve,
-    condition_number, eigvalsh, eigh, jacobi_eigh, is_positive_semidefinite, log_det,
-    max_eigenvalue, min_eigenvalue, solve_lower, EigenOptions, Regularizer,
+    cholesky, cholesky_append, cholesky_remove_first, cholesky_solve, condition_number, eigh,
+    eigvalsh, is_positive_semidefinite, jacobi_eigh, log_det, matrix_function, max_eigenvalue,
+    min_eigenvalue, solve_lower, EigenOptions, Regularizer,
 };
 use ntk::{Error, Real};
 use ntk_fuzz::{eigenvalues_jacobi, gamma, Num};

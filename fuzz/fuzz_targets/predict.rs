@@ -39,7 +39,7 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use ntk::linalg::Regularizer;
 use ntk::predict::{
-    max_learning_rate, covariance_posterior, posterior_mean, posterior_variance, Ensemble, Factor,
+    covariance_posterior, max_learning_rate, posterior_mean, posterior_variance, Ensemble, Factor,
     GradientDescentMse, NngpKernels, Scratch, Spectrum,
 };
 use ntk::{Error, Real};

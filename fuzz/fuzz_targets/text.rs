@@ -119,7 +119,7 @@ fn check<T: Real>(file: &str, max_n: usize) {
             Ok(c) => {
                 // The architecture round trip.
                 let canon = c.arch.to_string();
-                assert_eq!(Architecture::<T, CAP>::parse(&canon), Ok(c.arch));
+                assert_eq!(Architecture::<T, CAP>::parse(&canon), Ok(c.arch.clone()));
                 assert_eq!(got.arch(), case.arch());
                 assert_eq!(got.architecture::<T, CAP>(), Ok(c.arch));
                 assert_eq!(got.dims(), Ok((c.n, c.d)));

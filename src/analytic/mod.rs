@@ -12,7 +12,7 @@
 //!
 //! The expectations have closed forms for ReLU, leaky ReLU, abs and the
 //! general ABReLU (arc-cosine kernels), erf, GELU, sin and the identity; tanh
-//! and user activations ([`CustomActivation`]) use the quadrature described in
+//! and user activations (`CustomActivation`) use the quadrature described in
 //! [`quadrature`](self#quadrature), which the `quadrature` feature (on by
 //! default) compiles in.
 //!
@@ -91,7 +91,7 @@
 //!
 //! # Quadrature
 //!
-//! For tanh and [`CustomActivation`]s, E[f(u)g(v)] is computed in polar
+//! For tanh and `CustomActivation`s, E[f(u)g(v)] is computed in polar
 //! coordinates of the standard normal pair behind (u, v): the lines u = 0 and
 //! v = 0 cut the plane into four sectors, so that no panel straddles a kink
 //! at 0 (the ABReLU family is integrated to rounding error, and activations
