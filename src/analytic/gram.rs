@@ -171,16 +171,18 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
             let nr = TILE.min(n - r0);
             for c0 in (r0..n).step_by(TILE) {
                 let nc = TILE.min(n - c0);
-                let e = tile(Tile {
+                let e = tile(
                     steps,
-                    x1: x,
-                    x2: x,
-                    rows: (r0, nr),
-                    cols: (c0, nc),
-                    upper: c0 == r0,
+                    x,
+                    x,
+                    Tile {
+                        rows: (r0, nr),
+                        cols: (c0, nc),
+                        upper: c0 == r0,
+                    },
                     nngp,
                     ntk,
-                });
+                );
                 error = worse(error, e);
                 // The lower triangle is a bitwise copy, made while the tile is in cache.
                 mirror(nngp, (r0, nr), (c0, nc));
@@ -229,16 +231,18 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
             let nr = TILE.min(m - r0);
             for c0 in (0..n).step_by(TILE) {
                 let nc = TILE.min(n - c0);
-                let e = tile(Tile {
+                let e = tile(
                     steps,
                     x1,
                     x2,
-                    rows: (r0, nr),
-                    cols: (c0, nc),
-                    upper: false,
+                    Tile {
+                        rows: (r0, nr),
+                        cols: (c0, nc),
+                        upper: false,
+                    },
                     nngp,
                     ntk,
-                });
+                );
                 error = worse(error, e);
             }
         }

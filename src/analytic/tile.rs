@@ -31,15 +31,10 @@ pub(crate) fn mirror<T: Real, M: RowsMut<T> + ?Sized>(
     }
 }
 
-/// One tile of the matrices: rows `r0..r0 + nr` of `x1` against columns
-/// `c0..c0 + nc` of `x2`, written into `nngp` and `ntk`.
-pub(crate) struct Tile<'a, T, X1: ?Sized, X2: ?Sized, M: ?Sized> {
-    /// The steps of the recursion, in order.
-    pub steps: &'a [Step<T>],
-    /// The row inputs.
-    pub x1: &'a X1,
-    /// The column inputs.
-    pub x2: &'a X2,
+/// Where one tile lies: rows `r0..r0 + nr` of the row inputs against
+/// columns `c0..c0 + nc` of the column inputs.
+#[derive(Clone, Copy)]
+pub(crate) struct Tile {
     /// The first row and the number of rows, `(r0, nr)`.
     pub rows: (usize, usize),
     /// The first column and the number of columns, `(c0, nc)`.
@@ -47,31 +42,49 @@ pub(crate) struct Tile<'a, T, X1: ?Sized, X2: ?Sized, M: ?Sized> {
     /// Only the entries above the diagonal (global column > global row) are
     /// touched.
     pub upper: bool,
-    /// The NNGP output.
-    pub nngp: &'a mut M,
-    /// The NTK output.
-    pub ntk: &'a mut M,
 }
 
-/// Runs the steps on one tile; returns the tile's error bound (see
-/// [`super::precision`]).
-pub(crate) fn tile<T, X1, X2, M>(tile: Tile<'_, T, X1, X2, M>) -> T
+/// Runs the steps on the tile `at` of the inputs `x1` against `x2`,
+/// writing its entries of `nngp` and `ntk`; returns the tile's error bound
+/// (see [`super::precision`]).
+#[inline(always)]
+pub(crate) fn tile<T, X1, X2, M>(
+    steps: &[Step<T>],
+    x1: &X1,
+    x2: &X2,
+    at: Tile,
+    nngp: &mut M,
+    ntk: &mut M,
+) -> T
 where
     T: Real,
     X1: Rows<T> + ?Sized,
     X2: Rows<T> + ?Sized,
     M: RowsMut<T> + ?Sized,
 {
-    let Tile {
-        steps,
-        x1,
-        x2,
-        rows: (r0, nr),
-        cols: (c0, nc),
-        upper,
-        nngp,
-        ntk,
-    } = tile;
+    run(steps, x1, x2, at.rows, at.cols, at.upper, nngp, ntk)
+}
+
+/// [`tile`] with the tile's geometry as scalar arguments, which the
+/// optimiser keeps in registers (an aggregate argument is passed through
+/// memory: 0.8 KiB more code and 4 % more time on a Cortex-M4F).
+#[allow(clippy::too_many_arguments)]
+fn run<T, X1, X2, M>(
+    steps: &[Step<T>],
+    x1: &X1,
+    x2: &X2,
+    (r0, nr): (usize, usize),
+    (c0, nc): (usize, usize),
+    upper: bool,
+    nngp: &mut M,
+    ntk: &mut M,
+) -> T
+where
+    T: Real,
+    X1: Rows<T> + ?Sized,
+    X2: Rows<T> + ?Sized,
+    M: RowsMut<T> + ?Sized,
+{
     let d = x1.row(r0).len();
     if d == 0 {
         return T::ZERO;
