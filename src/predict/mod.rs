@@ -60,6 +60,7 @@ mod dynamics;
 mod ensemble;
 mod gp;
 mod online;
+mod window;
 
 pub use dynamics::{max_learning_rate, GradientDescentMse, Scratch};
 pub use ensemble::{Ensemble, NngpKernels};
@@ -67,7 +68,8 @@ pub use ensemble::{Ensemble, NngpKernels};
 #[allow(deprecated)]
 pub use gp::posterior_covariance;
 pub use gp::{covariance_posterior, posterior_mean, posterior_variance};
-pub use online::{OnlineGp, OnlineWindow};
+pub use online::OnlineGp;
+pub use window::OnlineWindow;
 
 /// [`crate::linalg::Cholesky`] under its former name, re-exported here for
 /// one release.
