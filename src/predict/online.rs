@@ -16,7 +16,7 @@ use crate::{Error, Real};
 /// storage is inline: `2·CAP² + 2·CAP·K` scalars, so for large `CAP` keep it
 /// in a `static` or a `Box`.
 ///
-/// [`OnlineWindow`] owns the inputs as well and evaluates the kernel rows
+/// [`OnlineWindow`](super::OnlineWindow) owns the inputs as well and evaluates the kernel rows
 /// itself: the sliding window over the latest points, as on firmware.
 ///
 /// # Examples
