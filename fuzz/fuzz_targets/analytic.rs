@@ -295,12 +295,12 @@ fn check_quadrature<T: Real>(a: &Architecture<T>, input: &Input, tol: f64) {
             out.sigma22
         );
         assert!(
-            close(out.sigma12, k12, (k1 * k2).sqrt()),
+            close(out.sigma12, k12, k1.sqrt() * k2.sqrt()),
             "{what}: Σ′₁₂ {:e} vs {k12:e}",
             out.sigma12
         );
         assert!(
-            close(out.theta12, t * d12, t.abs() * (d1 * d2).sqrt()),
+            close(out.theta12, t * d12, t.abs() * d1.sqrt() * d2.sqrt()),
             "{what}: Θ′₁₂ {:e} vs {:e}",
             out.theta12,
             t * d12
