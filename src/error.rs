@@ -77,6 +77,12 @@ pub enum Error {
 /// `position` is the byte offset of the offending token in the input and
 /// `token` (up to [`ParseError::TOKEN_CAP`] bytes of it) names it.
 ///
+/// The token is kept in a fixed array with a length rather than a
+/// `heapless::String`: [`Error`] is `Copy`, so that errors pass by value
+/// through `no_std` code and into `defmt` logs, and a `heapless::String`
+/// (a vector with a destructor) cannot be. [`ParseError::token`] gives it
+/// as a `&str`, cut at a character boundary.
+///
 /// # Examples
 ///
 /// ```
