@@ -13,28 +13,21 @@ use super::precision::{self, TILE};
 use super::rows::{check_inputs, check_output, Flat, FlatMut, Rows, RowsMut};
 use super::step::{apply_pair_traced, Step};
 use super::tile::{mirror, tile, Tile};
+use crate::outputs::zero_on_error;
 use crate::{Error, Real};
 
-/// The error rule of every kernel routine that writes matrices: on any error
-/// (a bad argument as much as a numerical failure) every entry of both
-/// outputs is zeroed, so that a failed call leaves no partial or stale
-/// kernel behind.
-fn zero_on_error<T: Real>(
-    result: Result<(), Error>,
-    nngp: &mut [T],
-    ntk: &mut [T],
-) -> Result<(), Error> {
-    if result.is_err() {
-        nngp.fill(T::ZERO);
-        ntk.fill(T::ZERO);
+/// [`Error::BufferTooSmall`] unless both flat outputs hold `needed` entries.
+fn hold<T>(needed: usize, nngp: &[T], ntk: &[T]) -> Result<(), Error> {
+    match nngp.len().min(ntk.len()) {
+        given if given < needed => Err(Error::BufferTooSmall { needed, given }),
+        _ => Ok(()),
     }
-    result
 }
 
 /// The verdict on finished `rows × cols` outputs with error bound `error`:
 /// [`Error::Overflow`] if an entry is not finite, [`Error::PrecisionLoss`] if
 /// the bound passes [`PRECISION_LIMIT`](super::PRECISION_LIMIT) (the caller
-/// zeroes the outputs then, as on every error: see [`zero_on_error`]).
+/// zeroes the outputs then, as on every error).
 fn judge<T: Real, M: RowsMut<T> + ?Sized>(
     nngp: &mut M,
     ntk: &mut M,
@@ -287,8 +280,9 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         ntk: &mut [[T; N]; N],
     ) -> Result<(), Error> {
         const { assert!(D > 0, "inputs need at least one feature") };
-        let result = self.gram_impl(&x[..], &mut nngp[..], &mut ntk[..]);
-        zero_on_error(result, nngp.as_flattened_mut(), ntk.as_flattened_mut())
+        zero_on_error(&mut (nngp, ntk), |(k, t)| {
+            self.gram_impl(&x[..], &mut k[..], &mut t[..])
+        })
     }
 
     /// NNGP and NTK between `M` inputs `x` (test points, rows) and `N`
@@ -319,8 +313,9 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         ntk: &mut [[T; N]; M],
     ) -> Result<(), Error> {
         const { assert!(D > 0, "inputs need at least one feature") };
-        let result = self.cross_impl(&x[..], &x_train[..], &mut nngp[..], &mut ntk[..]);
-        zero_on_error(result, nngp.as_flattened_mut(), ntk.as_flattened_mut())
+        zero_on_error(&mut (nngp, ntk), |(k, t)| {
+            self.cross_impl(&x[..], &x_train[..], &mut k[..], &mut t[..])
+        })
     }
 
     /// [`gram`](Self::gram) on row-major slices with sizes known at run time:
@@ -347,37 +342,21 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// # Ok::<(), ntk::Error>(())
     /// ```
     pub fn gram_flat(&self, x: &[T], d: usize, nngp: &mut [T], ntk: &mut [T]) -> Result<(), Error> {
-        let result = self.gram_flat_impl(x, d, nngp, ntk);
-        zero_on_error(result, nngp, ntk)
-    }
-
-    fn gram_flat_impl(
-        &self,
-        x: &[T],
-        d: usize,
-        nngp: &mut [T],
-        ntk: &mut [T],
-    ) -> Result<(), Error> {
-        let n = flat_count(x.len(), d)?;
-        let needed = n.saturating_mul(n);
-        for out in [&*nngp, &*ntk] {
-            if out.len() < needed {
-                return Err(Error::BufferTooSmall {
-                    needed,
-                    given: out.len(),
-                });
-            }
-        }
-        let x = Flat { data: x, width: d };
-        let mut k = FlatMut {
-            data: nngp,
-            width: n,
-        };
-        let mut t = FlatMut {
-            data: ntk,
-            width: n,
-        };
-        self.gram_impl(&x, &mut k, &mut t)
+        zero_on_error(&mut (nngp, ntk), |(nngp, ntk)| {
+            let n = flat_count(x.len(), d)?;
+            let needed = n.saturating_mul(n);
+            hold(needed, nngp, ntk)?;
+            let x = Flat { data: x, width: d };
+            let mut k = FlatMut {
+                data: nngp,
+                width: n,
+            };
+            let mut t = FlatMut {
+                data: ntk,
+                width: n,
+            };
+            self.gram_impl(&x, &mut k, &mut t)
+        })
     }
 
     /// [`cross`](Self::cross) on row-major slices: `x` holds `m` inputs and
@@ -406,44 +385,27 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         nngp: &mut [T],
         ntk: &mut [T],
     ) -> Result<(), Error> {
-        let result = self.cross_flat_impl(x, x_train, d, nngp, ntk);
-        zero_on_error(result, nngp, ntk)
-    }
-
-    fn cross_flat_impl(
-        &self,
-        x: &[T],
-        x_train: &[T],
-        d: usize,
-        nngp: &mut [T],
-        ntk: &mut [T],
-    ) -> Result<(), Error> {
-        let m = flat_count(x.len(), d)?;
-        let n = flat_count(x_train.len(), d)?;
-        let needed = m.saturating_mul(n);
-        for out in [&*nngp, &*ntk] {
-            if out.len() < needed {
-                return Err(Error::BufferTooSmall {
-                    needed,
-                    given: out.len(),
-                });
-            }
-        }
-        let x1 = Flat { data: x, width: d };
-        let x2 = Flat {
-            data: x_train,
-            width: d,
-        };
-        // With n = 0 there is nothing to write; a width of 1 keeps the view valid.
-        let mut k = FlatMut {
-            data: nngp,
-            width: n.max(1),
-        };
-        let mut t = FlatMut {
-            data: ntk,
-            width: n.max(1),
-        };
-        self.cross_impl(&x1, &x2, &mut k, &mut t)
+        zero_on_error(&mut (nngp, ntk), |(nngp, ntk)| {
+            let m = flat_count(x.len(), d)?;
+            let n = flat_count(x_train.len(), d)?;
+            let needed = m.saturating_mul(n);
+            hold(needed, nngp, ntk)?;
+            let x1 = Flat { data: x, width: d };
+            let x2 = Flat {
+                data: x_train,
+                width: d,
+            };
+            // With n = 0 there is nothing to write; a width of 1 keeps the view valid.
+            let mut k = FlatMut {
+                data: nngp,
+                width: n.max(1),
+            };
+            let mut t = FlatMut {
+                data: ntk,
+                width: n.max(1),
+            };
+            self.cross_impl(&x1, &x2, &mut k, &mut t)
+        })
     }
 }
 
