@@ -39,7 +39,8 @@ use alloc::boxed::Box;
 
 use crate::linalg::{Cholesky, Spectrum};
 use crate::nn::{
-    Abs, Dense, Erf, Gelu, Identity, LeakyRelu, Parameterization, Params, Relu, Sin, Tanh, Zeroed,
+    Abs, AvgPool, Conv1d, Dense, Erf, Flatten, Gelu, GlobalAvgPool, Identity, LeakyRelu,
+    Parameterization, Params, Relu, Sin, Tanh, Unflatten, Zeroed,
 };
 use crate::predict::{OnlineGp, OnlineWindow};
 use crate::{Real, Rng};
@@ -54,7 +55,8 @@ mod sealed {
 /// Sealed: implemented by this crate only, for `f32`, `f64`, `()`, arrays and
 /// tuples (up to 12) of `Zeroable` types, the layers of [`crate::nn`]
 /// ([`Dense`] — its [`Parameterization`] is a `u8` whose 0 is
-/// [`Parameterization::Ntk`] — and the activations), and [`Spectrum`],
+/// [`Parameterization::Ntk`] — [`Conv1d`], whose padding's 0 is
+/// `Padding::Same`, the activations, pooling and reshaping layers), and [`Spectrum`],
 /// [`Cholesky`] and [`OnlineGp`]. None of them holds a reference, a pointer,
 /// a `bool`, a `char` or an enum without a zero variant.
 pub trait Zeroable: Zeroed + sealed::Sealed {}
@@ -72,6 +74,11 @@ zeroable! {
     impl[] ();
     impl[X: Zeroable, const N: usize] [X; N];
     impl[T: Real, const IN: usize, const OUT: usize] Dense<T, IN, OUT>;
+    impl[T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: usize] Conv1d<T, C_IN, C_OUT, Q, L>;
+    impl[] GlobalAvgPool;
+    impl[const P: usize, const L_OUT: usize] AvgPool<P, L_OUT>;
+    impl[const D: usize] Flatten<D>;
+    impl[const C: usize, const L: usize] Unflatten<C, L>;
     impl[] Relu;
     impl[T: Real] LeakyRelu<T>;
     impl[] Abs;

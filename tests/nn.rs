@@ -245,3 +245,172 @@ fn batched_passes_equal_single_passes_bitwise() {
         assert_eq!(g, grads[b]);
     }
 }
+
+mod conv {
+    use super::check_gradients;
+    use ntk::nn::{
+        AvgPool, Conv1d, Dense, FlatGradient, Flatten, GlobalAvgPool, Module, Padding,
+        Parameterization, Params, Relu, Tanh, Unflatten, Zeroed,
+    };
+    use ntk::Rng;
+
+    /// The convolution by its definition, for any padding.
+    fn conv_by_hand<const CI: usize, const CO: usize, const Q: usize, const L: usize>(
+        c: &Conv1d<f64, CI, CO, Q, L>,
+        x: &[[f64; CI]; L],
+    ) -> [[f64; CO]; L] {
+        let (ws, bs) = match c.parameterization {
+            Parameterization::Ntk => (c.weight_std / ((Q * CI) as f64).sqrt(), c.bias_std),
+            Parameterization::Standard => (1.0, c.bias_std),
+        };
+        let h = (Q as isize - 1) / 2;
+        core::array::from_fn(|p| {
+            core::array::from_fn(|o| {
+                let mut acc = 0.0;
+                for d in 0..Q {
+                    let s = p as isize + d as isize - h;
+                    let s = match c.padding {
+                        Padding::Same if s < 0 || s >= L as isize => continue,
+                        Padding::Same => s as usize,
+                        Padding::Circular => s.rem_euclid(L as isize) as usize,
+                    };
+                    for ch in 0..CI {
+                        acc += c.weight[o][d][ch] * x[s][ch];
+                    }
+                }
+                ws * acc + bs * c.bias[o]
+            })
+        })
+    }
+
+    #[test]
+    fn forward_matches_the_definition() {
+        let mut rng = Rng::new(3);
+        for padding in [Padding::Same, Padding::Circular] {
+            let c: Conv1d<f64, 2, 3, 5, 4> = Conv1d::ntk(1.3, 0.4, &mut rng).with_padding(padding);
+            let s: Conv1d<f64, 2, 3, 3, 4> =
+                Conv1d::standard(1.3, 0.4, &mut rng).with_padding(padding);
+            // Q = 7 > L: the circular filter wraps more than once.
+            let w: Conv1d<f64, 1, 2, 7, 3> = Conv1d::ntk(0.9, 0.1, &mut rng).with_padding(padding);
+            let x: [[f64; 2]; 4] = core::array::from_fn(|_| [rng.normal(), rng.normal()]);
+            let x1: [[f64; 1]; 3] = core::array::from_fn(|_| [rng.normal()]);
+            for (a, b) in [
+                (c.eval(&x), conv_by_hand(&c, &x)),
+                (s.eval(&x), conv_by_hand(&s, &x)),
+            ] {
+                for (u, v) in a.as_flattened().iter().zip(b.as_flattened()) {
+                    assert!((u - v).abs() <= 1e-14 * (1.0 + v.abs()));
+                }
+            }
+            let (a, b) = (w.eval(&x1), conv_by_hand(&w, &x1));
+            for (u, v) in a.as_flattened().iter().zip(b.as_flattened()) {
+                assert!((u - v).abs() <= 1e-14 * (1.0 + v.abs()));
+            }
+        }
+    }
+
+    #[test]
+    fn pooling_and_reshaping_by_hand() {
+        let x = [[1.0, -2.0], [3.0, 4.0], [5.0, 0.5], [7.0, 1.5]];
+        assert_eq!(GlobalAvgPool.eval(&x), [4.0, 1.0]);
+        assert_eq!(AvgPool::<2, 2>.eval(&x), [[2.0, 1.0], [6.0, 1.0]]);
+        assert_eq!(AvgPool::<4, 1>.eval(&x), [[4.0, 1.0]]);
+        assert_eq!(
+            Flatten::<8>.eval(&x),
+            [1.0, -2.0, 3.0, 4.0, 5.0, 0.5, 7.0, 1.5]
+        );
+        let back: [[f64; 2]; 4] = Unflatten::<2, 4>.eval(&Flatten::<8>.eval(&x));
+        assert_eq!(back, x);
+    }
+
+    type GapNet = (
+        Unflatten<2, 5>,
+        Conv1d<f64, 2, 4, 3, 5>,
+        Relu,
+        Conv1d<f64, 4, 3, 3, 5>,
+        Relu,
+        GlobalAvgPool,
+        Dense<f64, 3, 2>,
+    );
+
+    fn gap_net(seed: u64, p: Parameterization, padding: Padding) -> GapNet {
+        let mut net = GapNet::ZEROED;
+        net.init(1.4, 0.3, p, &mut Rng::new(seed));
+        net.1.padding = padding;
+        net.3.padding = padding;
+        net
+    }
+
+    #[test]
+    fn gradients_of_convolutional_networks() {
+        for seed in 0..3 {
+            for p in [Parameterization::Ntk, Parameterization::Standard] {
+                for padding in [Padding::Same, Padding::Circular] {
+                    check_gradients::<_, 10, 2>(&gap_net(seed, p, padding), seed);
+                }
+            }
+            let mut rng = Rng::new(50 + seed);
+            let flat: (
+                Unflatten<3, 4>,
+                Conv1d<f64, 3, 2, 5, 4>,
+                Tanh,
+                AvgPool<2, 2>,
+                Conv1d<f64, 2, 2, 1, 2>,
+                Flatten<4>,
+                Dense<f64, 4, 1>,
+            ) = (
+                Unflatten,
+                Conv1d::ntk(1.2, 0.2, &mut rng).with_padding(Padding::Circular),
+                Tanh,
+                AvgPool,
+                Conv1d::standard(1.0, 0.5, &mut rng),
+                Flatten,
+                Dense::ntk(1.0, 0.1, &mut rng),
+            );
+            check_gradients::<_, 12, 1>(&flat, seed);
+        }
+    }
+
+    #[test]
+    fn in_place_initialisation_equals_by_value() {
+        let mut rng = Rng::new(7);
+        let by_value: (Conv1d<f32, 2, 3, 3, 6>, Relu, Dense<f32, 3, 1>) = (
+            Conv1d::standard(1.1, 0.2, &mut rng),
+            Relu,
+            Dense::standard(1.1, 0.2, &mut rng),
+        );
+        let mut net = <(Conv1d<f32, 2, 3, 3, 6>, Relu, Dense<f32, 3, 1>)>::ZEROED;
+        net.init_standard(1.1, 0.2, &mut Rng::new(7));
+        assert_eq!(net, by_value);
+        assert_eq!(
+            <Conv1d<f32, 2, 3, 3, 6> as Params<f32>>::NUM_PARAMS,
+            3 * 3 * 2 + 3
+        );
+    }
+
+    #[test]
+    fn batched_passes_equal_single_passes_bitwise() {
+        let net = gap_net(9, Parameterization::Ntk, Padding::Circular);
+        let mut rng = Rng::new(10);
+        let xs: [[f64; 10]; 3] = core::array::from_fn(|_| core::array::from_fn(|_| rng.normal()));
+        let dys: [[f64; 2]; 3] = core::array::from_fn(|_| [rng.normal(), rng.normal()]);
+        let mut bc = <GapNet as Module<f64, [f64; 10]>>::BatchCache::<3>::zeroed();
+        let ys = net.forward_batch(&xs, &mut bc);
+        let mut grads = vec![vec![0.0; GapNet::NUM_PARAMS]; 3];
+        let dxs: [[f64; 10]; 3] = {
+            let mut it = grads.iter_mut();
+            let mut sinks: [FlatGradient<'_, f64>; 3] =
+                core::array::from_fn(|_| FlatGradient::new(it.next().unwrap()));
+            net.backward_with_batch(&bc, &dys, &mut sinks)
+        };
+        for b in 0..3 {
+            let mut cache = Zeroed::zeroed();
+            assert_eq!(net.forward(&xs[b], &mut cache), ys[b]);
+            let mut g = vec![0.0; GapNet::NUM_PARAMS];
+            let mut sink = FlatGradient::new(&mut g);
+            assert_eq!(net.backward_with(&cache, &dys[b], &mut sink), dxs[b]);
+            assert!(sink.is_complete());
+            assert_eq!(g, grads[b]);
+        }
+    }
+}

@@ -5,7 +5,8 @@ use crate::{Real, Rng};
 
 /// An elementwise nonlinearity φ with its derivative φ′.
 ///
-/// Every `Activation` is a parameter-free [`Module`] over `[T; N]` for any `N`.
+/// Every `Activation` is a parameter-free [`Module`] over `[T; N]` for any `N`
+/// and over sequences `[[T; C]; L]`, elementwise.
 /// Derivatives at kinks follow JAX: `relu′(0) = 0`, `abs′(0) = 0`,
 /// `leaky_relu′(0) = α`. NaN propagates through every value and derivative,
 /// so an overflow upstream is never hidden (`relu(NaN) = NaN`).
@@ -252,6 +253,53 @@ macro_rules! activation_module {
             ) -> [[T; N]; B] {
                 let mut dxs = *dys;
                 scale_by(dxs.as_flattened_mut(), cache.as_flattened(), |v| self.derivative(v));
+                dxs
+            }
+        }
+
+        /// Elementwise on sequences `[[T; C]; L]`.
+        impl<T: Real, const C: usize, const L: usize> Module<T, [[T; C]; L]> for $ty {
+            type Output = [[T; C]; L];
+            type Cache = [[T; C]; L];
+
+            #[inline]
+            fn forward(&self, x: &[[T; C]; L], cache: &mut [[T; C]; L]) -> [[T; C]; L] {
+                *cache = *x;
+                let mut y = *x;
+                apply(y.as_flattened_mut(), |v| self.value(v));
+                y
+            }
+            #[inline]
+            fn backward(&self, cache: &[[T; C]; L], dy: &[[T; C]; L], _grad: &mut Self) -> [[T; C]; L] {
+                let mut dx = *dy;
+                scale_by(dx.as_flattened_mut(), cache.as_flattened(), |v| self.derivative(v));
+                dx
+            }
+            #[inline]
+            fn backward_with<S: GradSink<T>>(&self, cache: &[[T; C]; L], dy: &[[T; C]; L], _sink: &mut S) -> [[T; C]; L] {
+                let mut dx = *dy;
+                scale_by(dx.as_flattened_mut(), cache.as_flattened(), |v| self.derivative(v));
+                dx
+            }
+
+            type BatchCache<const B: usize> = [[[T; C]; L]; B];
+
+            #[inline]
+            fn forward_batch<const B: usize>(&self, xs: &[[[T; C]; L]; B], cache: &mut [[[T; C]; L]; B]) -> [[[T; C]; L]; B] {
+                *cache = *xs;
+                let mut ys = *xs;
+                apply(ys.as_flattened_mut().as_flattened_mut(), |v| self.value(v));
+                ys
+            }
+            #[inline]
+            fn backward_with_batch<S: GradSink<T>, const B: usize>(
+                &self,
+                cache: &[[[T; C]; L]; B],
+                dys: &[[[T; C]; L]; B],
+                _sinks: &mut [S; B],
+            ) -> [[[T; C]; L]; B] {
+                let mut dxs = *dys;
+                scale_by(dxs.as_flattened_mut().as_flattened_mut(), cache.as_flattened().as_flattened(), |v| self.derivative(v));
                 dxs
             }
         }

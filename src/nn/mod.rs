@@ -39,13 +39,17 @@
 //! `boxed::Zeroable`.
 
 mod activation;
+mod conv;
 mod dense;
+mod pool;
 mod tuple;
 
 /// Re-exported from [`real`](crate::real), where the scalar types implement it.
 pub use crate::real::Zeroed;
 pub use activation::{Abs, Activation, Erf, Gelu, Identity, LeakyRelu, Relu, Sin, Tanh};
+pub use conv::{Conv1d, Padding};
 pub use dense::{Dense, Parameterization};
+pub use pool::{AvgPool, Flatten, GlobalAvgPool, Unflatten};
 
 use crate::simd::{self, check_finite};
 use crate::{Error, Real, Rng};

@@ -1,0 +1,351 @@
+//! The one-dimensional convolution over sequences `[[T; C]; L]` (channels
+//! innermost).
+
+use super::{GradSink, Module, Parameterization, Params, Zeroed};
+use crate::{Real, Rng};
+
+/// How a convolution reads positions beyond the ends of the sequence.
+///
+/// Represented as a `u8` with [`Padding::Same`] = 0, so that an all-zero
+/// convolution is a valid value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[repr(u8)]
+pub enum Padding {
+    /// Zeros beyond both ends; the output has the input's length.
+    Same = 0,
+    /// The sequence wraps around (position `-1` is position `L - 1`).
+    Circular = 1,
+}
+
+/// A convolution `[[T; C_IN]; L] → [[T; C_OUT]; L]` with an odd filter width
+/// `Q`, stride 1 and [`Padding`] `padding`:
+///
+/// `y[p][o] = ws · Σ_{δ<Q, c} W[o][δ][c] · x[p + δ − (Q−1)/2][c] + bs · b[o]`
+///
+/// with `ws = σw/√(Q·C_IN)`, `bs = σb` in [`Parameterization::Ntk`] and
+/// `ws = 1`, `bs = σb` (weights drawn with standard deviation
+/// `σw/√(Q·C_IN)`) in [`Parameterization::Standard`], as [`Dense`](super::Dense)
+/// with fan-in `Q·C_IN`. The weight is stored `weight[o][δ][c]`; the
+/// [`Params`] order is the weight in that order, then the bias.
+///
+/// A filter of width 1 is a dense layer applied at every position with
+/// shared weights.
+///
+/// For the backward passes and the empirical NTK a convolution reports its
+/// parameter gradient summed over positions (`G_W`, then `G_b`) to a
+/// [`GradSink`] as two dense factors of input width 0, weight scale 1,
+/// bias scale 1 and cotangents `G_b` and then `G_W` (last first, as a
+/// backward pass visits layers): [`Params::dense_shapes`] lists
+/// `(0, Q·C_IN·C_OUT)` and `(0, C_OUT)`. The structured empirical NTK then
+/// contracts this layer's gradients directly, `Θ_l(x, x') = G(x)·G(x')`:
+/// per input `L·Q·C_IN·C_OUT` multiply-adds to form `G`, per pair of inputs
+/// `(Q·C_IN + 1)·C_OUT`.
+///
+/// # Examples
+///
+/// ```
+/// use ntk::nn::{Conv1d, Module, Padding};
+/// use ntk::Rng;
+/// let mut conv: Conv1d<f64, 1, 1, 3, 4> = Conv1d::ntk(3f64.sqrt(), 0.0, &mut Rng::new(1));
+/// conv.weight = [[[1.0], [2.0], [3.0]]];
+/// let x = [[1.0], [0.0], [0.0], [1.0]];
+/// // zero padding: y[0] = 2·x[0] + 3·x[1]; y[3] = 1·x[2] + 2·x[3]
+/// assert_eq!(conv.eval(&x), [[2.0], [1.0], [3.0], [2.0]]);
+/// conv.padding = Padding::Circular;
+/// // wrapping: y[0] = 1·x[3] + 2·x[0] + 3·x[1]
+/// assert_eq!(conv.eval(&x), [[3.0], [1.0], [3.0], [5.0]]);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Conv1d<T, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: usize> {
+    /// Filters, `weight[o][δ][c]`.
+    pub weight: [[[T; C_IN]; Q]; C_OUT],
+    /// Bias per output channel.
+    pub bias: [T; C_OUT],
+    /// Weight standard deviation σw.
+    pub weight_std: T,
+    /// Bias standard deviation σb.
+    pub bias_std: T,
+    /// The parameterisation.
+    pub parameterization: Parameterization,
+    /// The padding.
+    pub padding: Padding,
+}
+
+/// All parameters zero, σw = σb = 0, [`Parameterization::Ntk`],
+/// [`Padding::Same`]: every byte zero.
+impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: usize> Zeroed
+    for Conv1d<T, C_IN, C_OUT, Q, L>
+{
+    const ZEROED: Self = Self {
+        weight: [[[T::ZERO; C_IN]; Q]; C_OUT],
+        bias: [T::ZERO; C_OUT],
+        weight_std: T::ZERO,
+        bias_std: T::ZERO,
+        parameterization: Parameterization::Ntk,
+        padding: Padding::Same,
+    };
+}
+
+impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: usize>
+    Conv1d<T, C_IN, C_OUT, Q, L>
+{
+    /// A layer with parameters drawn from `rng` for the given
+    /// parameterisation, with [`Padding::Same`].
+    pub fn new(
+        weight_std: T,
+        bias_std: T,
+        parameterization: Parameterization,
+        rng: &mut Rng,
+    ) -> Self {
+        const { assert!(Q % 2 == 1, "the filter width Q must be odd") };
+        let mut c = Self::ZEROED;
+        c.set_scales(weight_std, bias_std, parameterization);
+        c.reinit(rng);
+        c
+    }
+
+    /// A layer in NTK parameterization (`W, b ~ N(0, 1)`), [`Padding::Same`].
+    pub fn ntk(weight_std: f64, bias_std: f64, rng: &mut Rng) -> Self {
+        Self::new(
+            T::from_f64(weight_std),
+            T::from_f64(bias_std),
+            Parameterization::Ntk,
+            rng,
+        )
+    }
+
+    /// A layer in standard parameterization (`W ~ N(0, σw²/(Q·C_IN))`,
+    /// `b ~ N(0, 1)`), [`Padding::Same`].
+    pub fn standard(weight_std: f64, bias_std: f64, rng: &mut Rng) -> Self {
+        Self::new(
+            T::from_f64(weight_std),
+            T::from_f64(bias_std),
+            Parameterization::Standard,
+            rng,
+        )
+    }
+
+    /// The same layer with `padding`.
+    pub fn with_padding(mut self, padding: Padding) -> Self {
+        self.padding = padding;
+        self
+    }
+
+    /// The weight scale `ws` and bias scale `bs`.
+    #[inline]
+    pub fn scales(&self) -> (T, T) {
+        match self.parameterization {
+            Parameterization::Ntk => (
+                self.weight_std / T::from_usize((Q * C_IN).max(1)).sqrt(),
+                self.bias_std,
+            ),
+            Parameterization::Standard => (T::ONE, self.bias_std),
+        }
+    }
+
+    /// The input position filter tap `d` reads at output position `p`, if
+    /// any.
+    #[inline]
+    fn source(&self, p: usize, d: usize) -> Option<usize> {
+        let h = (Q - 1) / 2;
+        let at = p + d;
+        match self.padding {
+            Padding::Same => at.checked_sub(h).filter(|&s| s < L),
+            Padding::Circular => {
+                // p + d + L·⌈h/L⌉ − h ≥ 0, reduced mod L.
+                let wrap = L * h.div_ceil(L.max(1));
+                Some((at + wrap - h) % L)
+            }
+        }
+    }
+
+    /// The parameter gradient (weight, bias) of `dy · f(x)` summed over
+    /// positions, added to `gw`, `gb`.
+    fn param_grad(
+        &self,
+        x: &[[T; C_IN]; L],
+        dy: &[[T; C_OUT]; L],
+        gw: &mut [[[T; C_IN]; Q]; C_OUT],
+        gb: &mut [T; C_OUT],
+    ) {
+        let (ws, bs) = self.scales();
+        for (p, d) in dy.iter().enumerate() {
+            for (o, &dpo) in d.iter().enumerate() {
+                if dpo == T::ZERO {
+                    continue;
+                }
+                let s = ws * dpo;
+                for (t, g) in gw[o].iter_mut().enumerate() {
+                    if let Some(src) = self.source(p, t) {
+                        for (gc, &xc) in g.iter_mut().zip(&x[src]) {
+                            *gc += s * xc;
+                        }
+                    }
+                }
+            }
+        }
+        for d in dy {
+            for (g, &dpo) in gb.iter_mut().zip(d) {
+                *g += bs * dpo;
+            }
+        }
+    }
+
+    fn input_cotangent(&self, dy: &[[T; C_OUT]; L]) -> [[T; C_IN]; L] {
+        let (ws, _) = self.scales();
+        let mut dx = [[T::ZERO; C_IN]; L];
+        for (p, d) in dy.iter().enumerate() {
+            for t in 0..Q {
+                let Some(src) = self.source(p, t) else {
+                    continue;
+                };
+                for (w, &dpo) in self.weight.iter().zip(d) {
+                    let s = ws * dpo;
+                    for (dxc, &wc) in dx[src].iter_mut().zip(&w[t]) {
+                        *dxc += s * wc;
+                    }
+                }
+            }
+        }
+        dx
+    }
+}
+
+impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: usize>
+    Module<T, [[T; C_IN]; L]> for Conv1d<T, C_IN, C_OUT, Q, L>
+{
+    type Output = [[T; C_OUT]; L];
+    type Cache = [[T; C_IN]; L];
+
+    fn forward(&self, x: &[[T; C_IN]; L], cache: &mut [[T; C_IN]; L]) -> [[T; C_OUT]; L] {
+        const { assert!(Q % 2 == 1, "the filter width Q must be odd") };
+        *cache = *x;
+        let (ws, bs) = self.scales();
+        let mut y = [[T::ZERO; C_OUT]; L];
+        for (p, yp) in y.iter_mut().enumerate() {
+            for ((yo, w), &b) in yp.iter_mut().zip(&self.weight).zip(&self.bias) {
+                let mut acc = T::ZERO;
+                for (t, wt) in w.iter().enumerate() {
+                    if let Some(src) = self.source(p, t) {
+                        for (&wc, &xc) in wt.iter().zip(&x[src]) {
+                            acc += wc * xc;
+                        }
+                    }
+                }
+                *yo = ws * acc + bs * b;
+            }
+        }
+        y
+    }
+
+    fn backward(
+        &self,
+        cache: &[[T; C_IN]; L],
+        dy: &[[T; C_OUT]; L],
+        grad: &mut Self,
+    ) -> [[T; C_IN]; L] {
+        self.param_grad(cache, dy, &mut grad.weight, &mut grad.bias);
+        self.input_cotangent(dy)
+    }
+
+    fn backward_with<S: GradSink<T>>(
+        &self,
+        cache: &[[T; C_IN]; L],
+        dy: &[[T; C_OUT]; L],
+        sink: &mut S,
+    ) -> [[T; C_IN]; L] {
+        let mut gw = [[[T::ZERO; C_IN]; Q]; C_OUT];
+        let mut gb = [T::ZERO; C_OUT];
+        self.param_grad(cache, dy, &mut gw, &mut gb);
+        sink.dense(&[], T::ONE, &gb, T::ONE);
+        sink.dense(&[], T::ONE, gw.as_flattened().as_flattened(), T::ONE);
+        self.input_cotangent(dy)
+    }
+
+    type BatchCache<const B: usize> = [[[T; C_IN]; L]; B];
+
+    fn forward_batch<const B: usize>(
+        &self,
+        xs: &[[[T; C_IN]; L]; B],
+        cache: &mut [[[T; C_IN]; L]; B],
+    ) -> [[[T; C_OUT]; L]; B] {
+        core::array::from_fn(|b| self.forward(&xs[b], &mut cache[b]))
+    }
+
+    fn backward_with_batch<S: GradSink<T>, const B: usize>(
+        &self,
+        cache: &[[[T; C_IN]; L]; B],
+        dys: &[[[T; C_OUT]; L]; B],
+        sinks: &mut [S; B],
+    ) -> [[[T; C_IN]; L]; B] {
+        let mut dxs = [[[T::ZERO; C_IN]; L]; B];
+        for (((dx, sink), c), dy) in dxs.iter_mut().zip(sinks.iter_mut()).zip(cache).zip(dys) {
+            *dx = self.backward_with(c, dy, sink);
+        }
+        dxs
+    }
+}
+
+impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: usize> Params<T>
+    for Conv1d<T, C_IN, C_OUT, Q, L>
+{
+    const NUM_PARAMS: usize = C_OUT * Q * C_IN + C_OUT;
+    const DENSE_LAYERS: usize = 2;
+    const DENSE_IN: usize = 0;
+    const DENSE_OUT: usize = C_OUT * Q * C_IN + C_OUT;
+
+    fn dense_shapes<F: FnMut(usize, usize)>(f: &mut F) {
+        f(0, C_OUT * Q * C_IN);
+        f(0, C_OUT);
+    }
+    fn visit<F: FnMut(&[T])>(&self, f: &mut F) {
+        f(self.weight.as_flattened().as_flattened());
+        f(&self.bias);
+    }
+    fn visit_mut<F: FnMut(&mut [T])>(&mut self, f: &mut F) {
+        f(self.weight.as_flattened_mut().as_flattened_mut());
+        f(&mut self.bias);
+    }
+    fn is_finite(&self) -> bool {
+        self.weight_std.is_finite()
+            && self.bias_std.is_finite()
+            && self
+                .weight
+                .as_flattened()
+                .as_flattened()
+                .iter()
+                .all(|v| v.is_finite())
+            && self.bias.iter().all(|v| v.is_finite())
+    }
+    fn zip<F: FnMut(&[T], &[T])>(&self, other: &Self, f: &mut F) {
+        f(
+            self.weight.as_flattened().as_flattened(),
+            other.weight.as_flattened().as_flattened(),
+        );
+        f(&self.bias, &other.bias);
+    }
+    fn zip_mut<F: FnMut(&mut [T], &[T])>(&mut self, other: &Self, f: &mut F) {
+        f(
+            self.weight.as_flattened_mut().as_flattened_mut(),
+            other.weight.as_flattened().as_flattened(),
+        );
+        f(&mut self.bias, &other.bias);
+    }
+    fn set_scales(&mut self, weight_std: T, bias_std: T, parameterization: Parameterization) {
+        self.weight_std = weight_std;
+        self.bias_std = bias_std;
+        self.parameterization = parameterization;
+    }
+    fn reinit(&mut self, rng: &mut Rng) {
+        let wscale = match self.parameterization {
+            Parameterization::Ntk => T::ONE,
+            Parameterization::Standard => self.weight_std / T::from_usize((Q * C_IN).max(1)).sqrt(),
+        };
+        for w in self.weight.as_flattened_mut().as_flattened_mut() {
+            *w = wscale * rng.normal::<T>();
+        }
+        rng.fill_normal(&mut self.bias);
+    }
+}
