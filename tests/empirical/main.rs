@@ -4,6 +4,7 @@
 //! catalogue (`errors`).
 #[path = "../common/mod.rs"]
 mod common;
+mod conv;
 mod errors;
 mod monte_carlo;
 mod range;
