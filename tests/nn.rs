@@ -368,6 +368,19 @@ mod conv {
                 Dense::ntk(1.0, 0.1, &mut rng),
             );
             check_gradients::<_, 12, 1>(&flat, seed);
+            // Short and wide: the layers take the factored form in the
+            // structured NTK; their gradients are the same.
+            let mut wide = <(
+                Unflatten<8, 2>,
+                Conv1d<f64, 8, 8, 3, 2>,
+                Relu,
+                Conv1d<f64, 8, 6, 3, 2>,
+                GlobalAvgPool,
+                Dense<f64, 6, 2>,
+            )>::ZEROED;
+            wide.init_ntk(1.1, 0.2, &mut rng);
+            wide.3.padding = Padding::Circular;
+            check_gradients::<_, 16, 2>(&wide, seed);
         }
     }
 

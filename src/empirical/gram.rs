@@ -260,6 +260,68 @@ pub(crate) fn accumulate<T: Real>(
     }
 }
 
+/// Adds one factored segment of `positions` positions: per pair of inputs
+/// and outputs `Σ_{p,p'} (Δ_pk(x)·Δ_p'k'(x'))·(A_p(x)·A_p'(x'))`, where
+/// position `p` holds `s.a_len` activations at `s.a_off + p·s.a_len` and
+/// `s.d_len` cotangents at `s.d_off + p·s.d_len` (only `j ≤ i` when
+/// `symmetric`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn accumulate_positions<T: Real>(
+    r1: &[T],
+    m: usize,
+    r2: &[T],
+    n: usize,
+    lay: &Layout,
+    s: &Segment,
+    positions: usize,
+    symmetric: bool,
+    mode: Mode,
+    out: &mut [T],
+) {
+    let pass = Pass {
+        r1,
+        r2,
+        n,
+        lay,
+        s,
+        mode,
+    };
+    let at = |p: usize| Segment {
+        a_off: s.a_off + p * s.a_len,
+        a_len: s.a_len,
+        d_off: s.d_off + p * s.d_len,
+        d_len: s.d_len,
+    };
+    // Position pairs (p, p2) and (p2, p) are added together, so that the
+    // diagonal blocks of a symmetric matrix come out bitwise symmetric.
+    let ga = |i: usize, j: usize, p: usize, p2: usize| {
+        simd::dot(seg_a(r1, lay, &at(p), i), seg_a(r2, lay, &at(p2), j))
+    };
+    let gd = |i: usize, j: usize, p: usize, p2: usize, k: usize, k2: usize| {
+        simd::dot(seg_d(r1, lay, &at(p), i, k), seg_d(r2, lay, &at(p2), j, k2))
+    };
+    for i in 0..m {
+        let jend = if symmetric { i + 1 } else { n };
+        for j in 0..jend {
+            for p in 0..positions {
+                for p2 in 0..=p {
+                    let (g1, g2) = (ga(i, j, p, p2), ga(i, j, p2, p));
+                    for k in 0..lay.k {
+                        let (lo, hi) = pass.k2_range(k);
+                        for k2 in lo..hi {
+                            let mut t = gd(i, j, p, p2, k, k2) * g1;
+                            if p2 != p {
+                                t += gd(i, j, p2, p, k, k2) * g2;
+                            }
+                            out[pass.at(i, j, k, k2)] += t;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Finishes an accumulated output: averages the trace over outputs and, for
 /// a symmetric (train × train) matrix, mirrors the lower triangle so the
 /// result is bitwise symmetric.

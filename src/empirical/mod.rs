@@ -196,4 +196,8 @@ impl<T: Real> GradSink<T> for Checked<'_, T> {
         self.diag.dense(a, ws, dy, bs);
         self.flat.dense(a, ws, dy, bs);
     }
+    fn conv(&mut self, f: &crate::nn::ConvFactors<'_, T>) {
+        self.diag.conv(f);
+        self.flat.conv(f);
+    }
 }

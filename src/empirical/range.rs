@@ -17,6 +17,7 @@
 //!   products whose rounding is absolute, not relative):
 //!   [`Error::PrecisionLoss`].
 
+use crate::nn::ConvFactors;
 use crate::{Error, Real};
 
 /// The smallest nonzero diagonal accepted: subnormal rounding of the
@@ -105,6 +106,37 @@ impl<T: Real> Diagonal<T> {
         let weighted = some(ws) && a.iter().any(|&x| some(x));
         if some(nd) && (some(bs) || weighted) {
             self.nonzero = true;
+        }
+    }
+
+    /// One convolution: its position-summed gradient as two dense factors
+    /// (the exact diagonal) and, if it is factored, the bounds of the
+    /// factored products: `Σ_p ‖ā_p‖²`, `Σ_p ‖δ_p‖²` and `(Σ_p ‖ā_p‖·‖δ_p‖)²`
+    /// (which bounds `Σ_{p,p'} |ā_p·ā'_{p'}|·|δ_p·δ'_{p'}|`) are at most
+    /// `MAX·2⁻²⁶`.
+    pub(crate) fn conv(&mut self, f: &ConvFactors<'_, T>) {
+        self.dense(&[], T::ONE, f.bias_grad, T::ONE);
+        self.dense(&[], T::ONE, f.weight_grad, T::ONE);
+        if !f.factored {
+            return;
+        }
+        let (c_in, c_out) = (f.c_in, f.dy.len().checked_div(f.positions()).unwrap_or(0));
+        let (mut sa, mut sd, mut sad) = (T::ZERO, T::ZERO, T::ZERO);
+        for p in 0..f.positions() {
+            let mut a2 = f.bs * f.bs;
+            for d in 0..f.width {
+                if let Some(src) = f.source(p, d) {
+                    let n = norm(f.ws, &f.input[src * c_in..src * c_in + c_in]);
+                    a2 += n * n;
+                }
+            }
+            let nd = norm(T::ONE, &f.dy[p * c_out..p * c_out + c_out]);
+            sa += a2;
+            sd += nd * nd;
+            sad += a2.sqrt() * nd;
+        }
+        if out_of_range(sa) || out_of_range(sd) || out_of_range(sad * sad) {
+            self.over = true;
         }
     }
 

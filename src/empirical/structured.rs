@@ -9,12 +9,17 @@
 //! products of two Gram matrices, computed without ever forming a parameter
 //! gradient: O(N²·Σ widths) instead of O(N²·parameters).
 //!
+//! A convolution contributes either through its position-summed gradient
+//! (as two dense factors of input width 0) or, where that costs less,
+//! factored over positions, `Σ_{p,p'} (δ_p·δ'_{p'})·(ā_p·ā'_{p'})` (see
+//! [`Conv1d`](crate::nn::Conv1d)).
+//!
 //! Workspace: [`workspace_len`] elements for the inputs involved (N for
 //! [`ntk`], M + N for [`ntk_cross`]).
 
 use super::gram::{self, Layout, Mode, Segment};
 use super::range::{note, Diagonal};
-use crate::nn::{GradSink, Module, Params, Zeroed};
+use crate::nn::{ConvFactors, GradSink, Module, Params, Zeroed};
 use crate::outputs::zero_on_error;
 use crate::simd::{check_finite, check_result};
 use crate::{Error, Real};
@@ -71,6 +76,32 @@ impl<T: Real> GradSink<T> for FactorSink<'_, T> {
         self.d_end -= dy.len();
         let at = self.d_base + self.d_end;
         self.rec[at..at + dy.len()].copy_from_slice(dy);
+    }
+
+    fn conv(&mut self, f: &ConvFactors<'_, T>) {
+        if !f.factored {
+            self.dense(&[], T::ONE, f.bias_grad, T::ONE);
+            self.dense(&[], T::ONE, f.weight_grad, T::ONE);
+            return;
+        }
+        self.diag.conv(f);
+        let l = f.positions();
+        let m = f.width * f.c_in + 1;
+        let na = l * m;
+        if na > self.a_end || f.dy.len() > self.d_end {
+            self.bad = true;
+            return;
+        }
+        self.a_end -= na;
+        if self.write_acts {
+            let dst = &mut self.rec[self.a_end..self.a_end + na];
+            for (p, patch) in dst.chunks_exact_mut(m).enumerate() {
+                f.patch(p, patch);
+            }
+        }
+        self.d_end -= f.dy.len();
+        let at = self.d_base + self.d_end;
+        self.rec[at..at + f.dy.len()].copy_from_slice(f.dy);
     }
 }
 
@@ -221,16 +252,22 @@ where
         };
         out.fill(T::ZERO);
         let (mut a_off, mut d_off) = (0, 0);
-        Net::dense_shapes(&mut |fan_in, fan_out| {
+        Net::factor_shapes(&mut |positions, a_len, d_len| {
             let seg = Segment {
                 a_off,
-                a_len: fan_in + 1,
+                a_len,
                 d_off,
-                d_len: fan_out,
+                d_len,
             };
-            gram::accumulate(r1, m, r2, n, &lay, &seg, symmetric, mode, out);
-            a_off += fan_in + 1;
-            d_off += fan_out;
+            if positions == 1 {
+                gram::accumulate(r1, m, r2, n, &lay, &seg, symmetric, mode, out);
+            } else {
+                gram::accumulate_positions(
+                    r1, m, r2, n, &lay, &seg, positions, symmetric, mode, out,
+                );
+            }
+            a_off += positions * a_len;
+            d_off += positions * d_len;
         });
         gram::finish(out, m, n, K, symmetric, mode)
     })

@@ -1,7 +1,7 @@
 //! The one-dimensional convolution over sequences `[[T; C]; L]` (channels
 //! innermost).
 
-use super::{GradSink, Module, Parameterization, Params, Zeroed};
+use super::{ConvFactors, GradSink, Module, Parameterization, Params, Zeroed};
 use crate::{Real, Rng};
 
 /// How a convolution reads positions beyond the ends of the sequence.
@@ -18,6 +18,20 @@ pub enum Padding {
     Circular = 1,
 }
 
+/// The input position filter tap `d` of a width-`q` filter reads at output
+/// position `p` of a sequence of `l` positions, if any.
+#[inline]
+pub(crate) fn source(padding: Padding, q: usize, l: usize, p: usize, d: usize) -> Option<usize> {
+    let h = q.saturating_sub(1) / 2;
+    let at = p + d;
+    match padding {
+        Padding::Same => at.checked_sub(h).filter(|&s| s < l),
+        Padding::Circular if l == 0 => None,
+        // p + d + l·⌈h/l⌉ − h ≥ 0, reduced mod l.
+        Padding::Circular => Some((at + l * h.div_ceil(l) - h) % l),
+    }
+}
+
 /// A convolution `[[T; C_IN]; L] → [[T; C_OUT]; L]` with an odd filter width
 /// `Q`, stride 1 and [`Padding`] `padding`:
 ///
@@ -32,15 +46,22 @@ pub enum Padding {
 /// A filter of width 1 is a dense layer applied at every position with
 /// shared weights.
 ///
-/// For the backward passes and the empirical NTK a convolution reports its
-/// parameter gradient summed over positions (`G_W`, then `G_b`) to a
-/// [`GradSink`] as two dense factors of input width 0, weight scale 1,
-/// bias scale 1 and cotangents `G_b` and then `G_W` (last first, as a
-/// backward pass visits layers): [`Params::dense_shapes`] lists
-/// `(0, Q·C_IN·C_OUT)` and `(0, C_OUT)`. The structured empirical NTK then
-/// contracts this layer's gradients directly, `Θ_l(x, x') = G(x)·G(x')`:
-/// per input `L·Q·C_IN·C_OUT` multiply-adds to form `G`, per pair of inputs
-/// `(Q·C_IN + 1)·C_OUT`.
+/// For the empirical NTK a convolution contributes
+/// `Θ_l(x, x') = G(x)·G(x')`, `G` its parameter gradient summed over
+/// positions, computed in one of two ways, whichever costs fewer
+/// multiply-adds per pair of inputs and output (with `m = Q·C_IN + 1`):
+///
+/// - by gradients: `m·C_OUT` per pair (plus `L·Q·C_IN·C_OUT` per input to
+///   form `G`); the layer lists itself in [`Params::dense_shapes`] as two
+///   factors `(0, Q·C_IN·C_OUT)` and `(0, C_OUT)`, the structured method's
+///   records hold `G_W`, `G_b` per output;
+/// - factored ([`Conv1d::FACTORED`]): `Θ_l = Σ_{p,p'} (δ_p·δ'_{p'})·(ā_p·ā'_{p'})`
+///   with `ā_p` the scaled patch at position `p` (see [`ConvFactors::patch`]),
+///   `L²·(m + C_OUT)` per pair; the records hold `L·m` activations and
+///   `L·C_OUT` cotangents per output, and [`Params::factor_shapes`] lists
+///   `(L, m, C_OUT)` (and `dense_shapes` one factor `(L·m − 1, L·C_OUT)`).
+///
+/// The factored form pays off for short sequences of many channels.
 ///
 /// # Examples
 ///
@@ -127,6 +148,13 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
         )
     }
 
+    /// `true` if the structured empirical NTK uses the factored form,
+    /// `L²·(Q·C_IN + 1 + C_OUT) < (Q·C_IN + 1)·C_OUT` (and `L > 1`).
+    pub const FACTORED: bool = {
+        let m = Q * C_IN + 1;
+        L > 1 && L * L * (m + C_OUT) < m * C_OUT
+    };
+
     /// The same layer with `padding`.
     pub fn with_padding(mut self, padding: Padding) -> Self {
         self.padding = padding;
@@ -149,16 +177,7 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
     /// any.
     #[inline]
     fn source(&self, p: usize, d: usize) -> Option<usize> {
-        let h = (Q - 1) / 2;
-        let at = p + d;
-        match self.padding {
-            Padding::Same => at.checked_sub(h).filter(|&s| s < L),
-            Padding::Circular => {
-                // p + d + L·⌈h/L⌉ − h ≥ 0, reduced mod L.
-                let wrap = L * h.div_ceil(L.max(1));
-                Some((at + wrap - h) % L)
-            }
-        }
+        source(self.padding, Q, L, p, d)
     }
 
     /// The parameter gradient (weight, bias) of `dy · f(x)` summed over
@@ -259,8 +278,19 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
         let mut gw = [[[T::ZERO; C_IN]; Q]; C_OUT];
         let mut gb = [T::ZERO; C_OUT];
         self.param_grad(cache, dy, &mut gw, &mut gb);
-        sink.dense(&[], T::ONE, &gb, T::ONE);
-        sink.dense(&[], T::ONE, gw.as_flattened().as_flattened(), T::ONE);
+        let (ws, bs) = self.scales();
+        sink.conv(&ConvFactors {
+            input: cache.as_flattened(),
+            c_in: C_IN,
+            width: Q,
+            padding: self.padding,
+            ws,
+            bs,
+            dy: dy.as_flattened(),
+            weight_grad: gw.as_flattened().as_flattened(),
+            bias_grad: &gb,
+            factored: Self::FACTORED,
+        });
         self.input_cotangent(dy)
     }
 
@@ -292,13 +322,32 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
     for Conv1d<T, C_IN, C_OUT, Q, L>
 {
     const NUM_PARAMS: usize = C_OUT * Q * C_IN + C_OUT;
-    const DENSE_LAYERS: usize = 2;
-    const DENSE_IN: usize = 0;
-    const DENSE_OUT: usize = C_OUT * Q * C_IN + C_OUT;
+    const DENSE_LAYERS: usize = if Self::FACTORED { 1 } else { 2 };
+    const DENSE_IN: usize = if Self::FACTORED {
+        L * (Q * C_IN + 1) - 1
+    } else {
+        0
+    };
+    const DENSE_OUT: usize = if Self::FACTORED {
+        L * C_OUT
+    } else {
+        C_OUT * Q * C_IN + C_OUT
+    };
 
     fn dense_shapes<F: FnMut(usize, usize)>(f: &mut F) {
-        f(0, C_OUT * Q * C_IN);
-        f(0, C_OUT);
+        if Self::FACTORED {
+            f(L * (Q * C_IN + 1) - 1, L * C_OUT);
+        } else {
+            f(0, C_OUT * Q * C_IN);
+            f(0, C_OUT);
+        }
+    }
+    fn factor_shapes<F: FnMut(usize, usize, usize)>(f: &mut F) {
+        if Self::FACTORED {
+            f(L, Q * C_IN + 1, C_OUT);
+        } else {
+            Self::dense_shapes(&mut |i, o| f(1, i + 1, o));
+        }
     }
     fn visit<F: FnMut(&[T])>(&self, f: &mut F) {
         f(self.weight.as_flattened().as_flattened());

@@ -64,6 +64,76 @@ pub trait GradSink<T: Real> {
     /// One dense layer: its input `a`, weight scale `ws`, output cotangent
     /// `dy` and bias scale `bs`.
     fn dense(&mut self, a: &[T], ws: T, dy: &[T], bs: T);
+
+    /// One convolution with weight sharing (see [`ConvFactors`]). The
+    /// default hands its position-summed gradient on as two dense factors of
+    /// input width 0 and scales 1: `dense(&[], 1, bias_grad, 1)`, then
+    /// `dense(&[], 1, weight_grad, 1)`, which is what a flat gradient needs.
+    fn conv(&mut self, f: &ConvFactors<'_, T>) {
+        self.dense(&[], T::ONE, f.bias_grad, T::ONE);
+        self.dense(&[], T::ONE, f.weight_grad, T::ONE);
+    }
+}
+
+/// What a convolution hands to [`GradSink::conv`]: its input, cotangent and
+/// scales (the per-position factors of the structured empirical NTK) and its
+/// parameter gradient summed over positions.
+#[derive(Debug, Clone, Copy)]
+pub struct ConvFactors<'a, T> {
+    /// The layer's input, `L` positions of `c_in` channels, position-major.
+    pub input: &'a [T],
+    /// Input channels.
+    pub c_in: usize,
+    /// The filter width `Q` (odd).
+    pub width: usize,
+    /// The padding.
+    pub padding: Padding,
+    /// The weight scale `ws`.
+    pub ws: T,
+    /// The bias scale `bs`.
+    pub bs: T,
+    /// The output cotangent, `L` positions of `C_OUT` channels, position-major.
+    pub dy: &'a [T],
+    /// `∂f/∂W` summed over positions, `[o][δ][c]` ([`Params`] order).
+    pub weight_grad: &'a [T],
+    /// `∂f/∂b`.
+    pub bias_grad: &'a [T],
+    /// `true` if the layer lists itself by position in
+    /// [`Params::factor_shapes`] (see [`Conv1d::FACTORED`]).
+    pub factored: bool,
+}
+
+impl<T: Real> ConvFactors<'_, T> {
+    /// Number of positions `L`.
+    pub fn positions(&self) -> usize {
+        self.input.len().checked_div(self.c_in).unwrap_or(0)
+    }
+
+    /// The input position filter tap `d` reads at output position `p`, if
+    /// any (none in the zero padding).
+    pub fn source(&self, p: usize, d: usize) -> Option<usize> {
+        conv::source(self.padding, self.width, self.positions(), p, d)
+    }
+
+    /// Writes the scaled patch `ā_p = [ws·x[p + δ − (Q−1)/2][c] for δ, c;
+    /// bs]` (zeros in the padding) into `out`, which holds `Q·c_in + 1`
+    /// elements: `Θ_l(x, x') = Σ_{p,p'} (δ_p·δ'_{p'})·(ā_p·ā'_{p'})`.
+    pub fn patch(&self, p: usize, out: &mut [T]) {
+        let c = self.c_in;
+        for (d, dst) in out.chunks_exact_mut(c.max(1)).take(self.width).enumerate() {
+            match self.source(p, d) {
+                Some(src) => {
+                    for (o, &x) in dst.iter_mut().zip(&self.input[src * c..src * c + c]) {
+                        *o = self.ws * x;
+                    }
+                }
+                None => dst.fill(T::ZERO),
+            }
+        }
+        if let Some(last) = out.last_mut() {
+            *last = self.bs;
+        }
+    }
 }
 
 /// Discards parameter gradients: a backward pass for the input gradient only.
@@ -202,15 +272,28 @@ pub trait Module<T: Real, X> {
 pub trait Params<T: Real> {
     /// Number of trainable parameters.
     const NUM_PARAMS: usize;
-    /// Number of dense layers.
+    /// Number of dense layers (a convolution counts as listed in
+    /// [`Params::dense_shapes`]).
     const DENSE_LAYERS: usize;
-    /// Sum of the dense layers' input widths.
+    /// Sum of the dense layers' input widths (with a convolution's factors).
     const DENSE_IN: usize;
-    /// Sum of the dense layers' output widths.
+    /// Sum of the dense layers' output widths (with a convolution's factors).
     const DENSE_OUT: usize;
 
     /// Calls `f(in, out)` for each dense layer, in forward order.
     fn dense_shapes<F: FnMut(usize, usize)>(f: &mut F);
+    /// Calls `f(positions, a_len, d_len)` for each factor of the structured
+    /// empirical NTK, in forward order: a factor contributes
+    /// `Σ_{p,p'} (δ_p·δ'_{p'})·(ā_p·ā'_{p'})` over `positions` positions,
+    /// with activations `ā_p` of `a_len` elements (the bias slot included)
+    /// and cotangents `δ_p` of `d_len` elements per output. The default lists
+    /// [`Params::dense_shapes`] as `f(1, in + 1, out)`; a convolution whose
+    /// [`Conv1d::FACTORED`] holds lists itself as `f(L, Q·C_IN + 1, C_OUT)`.
+    /// `DENSE_IN + DENSE_LAYERS` is the sum of `positions·a_len`, `DENSE_OUT`
+    /// the sum of `positions·d_len`.
+    fn factor_shapes<F: FnMut(usize, usize, usize)>(f: &mut F) {
+        Self::dense_shapes(&mut |i, o| f(1, i + 1, o));
+    }
     /// Visits the parameter slices in order.
     fn visit<F: FnMut(&[T])>(&self, f: &mut F);
     /// Visits the parameter slices in order, mutably.

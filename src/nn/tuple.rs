@@ -68,6 +68,9 @@ macro_rules! impl_seq {
             fn dense_shapes<F: FnMut(usize, usize)>(f: &mut F) {
                 $($m::dense_shapes(f);)+
             }
+            fn factor_shapes<F: FnMut(usize, usize, usize)>(f: &mut F) {
+                $($m::factor_shapes(f);)+
+            }
             fn visit<F: FnMut(&[T])>(&self, f: &mut F) {
                 $(self.$i.visit(f);)+
             }

@@ -5,8 +5,8 @@ use super::{compare_methods, inputs};
 use crate::common::min_eigenvalue;
 use ntk::empirical::{jacobian, structured};
 use ntk::nn::{
-    AvgPool, Conv1d, Dense, Erf, Flatten, GlobalAvgPool, Padding, Parameterization, Params, Relu,
-    Tanh, Unflatten, Zeroed,
+    AvgPool, Conv1d, Dense, Erf, Flatten, Gelu, GlobalAvgPool, Padding, Parameterization, Params,
+    Relu, Tanh, Unflatten, Zeroed,
 };
 use ntk::{Error, Rng};
 
@@ -30,6 +30,26 @@ type Flat<const K: usize> = (
     Flatten<6>,
     Dense<f64, 6, K>,
 );
+
+/// Short sequences of many channels: both convolutions take the factored
+/// form.
+type Wide<const K: usize> = (
+    Unflatten<8, 2>,
+    Conv1d<f64, 8, 8, 3, 2>,
+    Relu,
+    Conv1d<f64, 8, 6, 3, 2>,
+    Gelu,
+    GlobalAvgPool,
+    Dense<f64, 6, K>,
+);
+
+fn wide<const K: usize>(seed: u64, padding: Padding, p: Parameterization) -> Wide<K> {
+    let mut net = Wide::<K>::ZEROED;
+    net.init(1.2, 0.3, p, &mut Rng::new(seed));
+    net.1.padding = padding;
+    net.3.padding = padding;
+    net
+}
 
 fn gap<const K: usize>(seed: u64, padding: Padding, p: Parameterization) -> Gap<K> {
     let mut net = Gap::<K>::ZEROED;
@@ -58,6 +78,16 @@ fn structured_equals_jacobian_for_convolutional_networks() {
             compare_methods(&flat::<2>(seed, padding, p), &xs, &xt, 1e-12);
         }
     }
+    assert!(Conv1d::<f64, 8, 8, 3, 2>::FACTORED && Conv1d::<f64, 8, 6, 3, 2>::FACTORED);
+    assert!(!Conv1d::<f64, 2, 5, 3, 6>::FACTORED);
+    let xs = inputs::<16, 5>(16, 1.0);
+    let xt = inputs::<16, 3>(17, 1.0);
+    for (seed, padding) in [(3, Padding::Same), (4, Padding::Circular)] {
+        for p in [Parameterization::Ntk, Parameterization::Standard] {
+            compare_methods(&wide::<1>(seed, padding, p), &xs, &xt, 1e-12);
+            compare_methods(&wide::<2>(seed, padding, p), &xs, &xt, 1e-12);
+        }
+    }
 }
 
 #[test]
@@ -66,6 +96,13 @@ fn convolutional_grams_are_positive_semidefinite() {
     let net = gap::<2>(3, Padding::Circular, Parameterization::Ntk);
     let mut ws = vec![0.0; structured::workspace_len::<f64, Gap<2>>(6, 2)];
     let mut theta = [[0.0; 6]; 6];
+    structured::ntk(&net, &xs, &mut ws, &mut theta).unwrap();
+    let scale = (0..6).fold(0.0_f64, |m, i| m.max(theta[i][i]));
+    assert!(min_eigenvalue(&theta) >= -1e-12 * scale);
+
+    let xs = inputs::<16, 6>(18, 1.0);
+    let net = wide::<1>(5, Padding::Same, Parameterization::Ntk);
+    let mut ws = vec![0.0; structured::workspace_len::<f64, Wide<1>>(6, 1)];
     structured::ntk(&net, &xs, &mut ws, &mut theta).unwrap();
     let scale = (0..6).fold(0.0_f64, |m, i| m.max(theta[i][i]));
     assert!(min_eigenvalue(&theta) >= -1e-12 * scale);
@@ -109,6 +146,38 @@ fn a_convolution_whose_gradient_overflows_is_refused_by_both_methods() {
     let mut wj = vec![0.0; jacobian::workspace_len::<f64, [f64; 12], Net>(3)];
     for (scale, overflows) in [(1e100, false), (1e155, true)] {
         let xs = inputs::<12, 3>(15, scale);
+        let (mut s, mut j) = ([[1.0; 3]; 3], [[1.0; 3]; 3]);
+        let rs = structured::ntk(&net, &xs, &mut ws, &mut s);
+        let rj = jacobian::ntk(&net, &xs, &mut wj, &mut j);
+        assert_eq!(rs, rj);
+        if overflows {
+            assert!(matches!(rs, Err(Error::Overflow { .. })), "{rs:?}");
+            assert!(s.iter().chain(&j).flatten().all(|&v| v == 0.0));
+        } else {
+            rs.unwrap();
+            let top = (0..3).fold(0.0_f64, |m, i| m.max(s[i][i]));
+            for (a, b) in s.as_flattened().iter().zip(j.as_flattened()) {
+                assert!((a - b).abs() <= 1e-12 * top);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_factored_convolution_that_overflows_is_refused_by_both_methods() {
+    type Net = (
+        Unflatten<8, 2>,
+        Conv1d<f64, 8, 8, 3, 2>,
+        GlobalAvgPool,
+        Dense<f64, 8, 1>,
+    );
+    assert!(Conv1d::<f64, 8, 8, 3, 2>::FACTORED);
+    let mut net = Net::ZEROED;
+    net.init_ntk(1.0, 0.1, &mut Rng::new(6));
+    let mut ws = vec![0.0; structured::workspace_len::<f64, Net>(3, 1)];
+    let mut wj = vec![0.0; jacobian::workspace_len::<f64, [f64; 16], Net>(3)];
+    for (scale, overflows) in [(1e100, false), (1e155, true)] {
+        let xs = inputs::<16, 3>(19, scale);
         let (mut s, mut j) = ([[1.0; 3]; 3], [[1.0; 3]; 3]);
         let rs = structured::ntk(&net, &xs, &mut ws, &mut s);
         let rj = jacobian::ntk(&net, &xs, &mut wj, &mut j);
