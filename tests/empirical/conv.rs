@@ -78,8 +78,8 @@ fn structured_equals_jacobian_for_convolutional_networks() {
             compare_methods(&flat::<2>(seed, padding, p), &xs, &xt, 1e-12);
         }
     }
-    assert!(Conv1d::<f64, 8, 8, 3, 2>::FACTORED && Conv1d::<f64, 8, 6, 3, 2>::FACTORED);
-    assert!(!Conv1d::<f64, 2, 5, 3, 6>::FACTORED);
+    const { assert!(Conv1d::<f64, 8, 8, 3, 2>::FACTORED && Conv1d::<f64, 8, 6, 3, 2>::FACTORED) };
+    const { assert!(!Conv1d::<f64, 2, 5, 3, 6>::FACTORED) };
     let xs = inputs::<16, 5>(16, 1.0);
     let xt = inputs::<16, 3>(17, 1.0);
     for (seed, padding) in [(3, Padding::Same), (4, Padding::Circular)] {
@@ -171,7 +171,7 @@ fn a_factored_convolution_that_overflows_is_refused_by_both_methods() {
         GlobalAvgPool,
         Dense<f64, 8, 1>,
     );
-    assert!(Conv1d::<f64, 8, 8, 3, 2>::FACTORED);
+    const { assert!(Conv1d::<f64, 8, 8, 3, 2>::FACTORED) };
     let mut net = Net::ZEROED;
     net.init_ntk(1.0, 0.1, &mut Rng::new(6));
     let mut ws = vec![0.0; structured::workspace_len::<f64, Net>(3, 1)];
