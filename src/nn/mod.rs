@@ -16,6 +16,28 @@
 //!
 //! is a 2-16-1 ReLU network with its widths checked by the compiler.
 //!
+//! Sequences are `[[T; C]; L]`, channels innermost. [`Conv1d`] maps
+//! `[[T; C_IN]; L]` to `[[T; C_OUT]; L]`, the activations act elementwise on
+//! sequences, [`GlobalAvgPool`] and [`Flatten`] read a sequence out into a
+//! vector for a following [`Dense`], [`AvgPool`] shortens it, and
+//! [`Unflatten`] makes a flat input `[T; D]` a sequence, so that a
+//! convolutional network takes the flat inputs of the rest of the crate:
+//!
+//! ```
+//! use ntk::nn::{Conv1d, Dense, GlobalAvgPool, Module, Params, Relu, Unflatten, Zeroed};
+//! use ntk::Rng;
+//! // 8 positions of 2 channels, a width-3 convolution to 16 channels, mean, 1 output
+//! type Cnn = (Unflatten<2, 8>, Conv1d<f64, 2, 16, 3, 8>, Relu, GlobalAvgPool, Dense<f64, 16, 1>);
+//! let mut net = Cnn::ZEROED;
+//! net.init_ntk(1.4, 0.1, &mut Rng::new(0));
+//! let y = net.eval(&[0.1; 16]);
+//! assert!(y[0].is_finite());
+//! ```
+//!
+//! A [`Dense`] layer is not applied per position to a sequence: [`Params`]
+//! describes a layer's factors independently of its input, and a dense layer
+//! shared across positions is a width-1 [`Conv1d`].
+//!
 //! Forward passes store what the backward pass needs in a [`Module::Cache`]
 //! the caller owns. Backward passes take the cotangent of the output and
 //! either accumulate the parameter gradient into a value of the network's own
