@@ -39,8 +39,8 @@ use alloc::boxed::Box;
 
 use crate::linalg::{Cholesky, Spectrum};
 use crate::nn::{
-    Abs, AvgPool, Conv1d, Dense, Erf, Flatten, Gelu, GlobalAvgPool, Identity, LeakyRelu,
-    Parameterization, Params, Relu, Sin, Tanh, Unflatten, Zeroed,
+    Abs, AvgPool, Conv1d, Conv2d, Dense, Erf, Flatten, Gelu, GlobalAvgPool, Identity, LeakyRelu,
+    Parameterization, Params, Relu, Sin, Tanh, Unflatten, Unflatten2d, Zeroed,
 };
 use crate::predict::{OnlineGp, OnlineWindow};
 use crate::{Real, Rng};
@@ -75,10 +75,12 @@ zeroable! {
     impl[X: Zeroable, const N: usize] [X; N];
     impl[T: Real, const IN: usize, const OUT: usize] Dense<T, IN, OUT>;
     impl[T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: usize] Conv1d<T, C_IN, C_OUT, Q, L>;
+    impl[T: Real, const C_IN: usize, const C_OUT: usize, const QH: usize, const QW: usize, const H: usize, const W: usize] Conv2d<T, C_IN, C_OUT, QH, QW, H, W>;
     impl[] GlobalAvgPool;
     impl[const P: usize, const L_OUT: usize] AvgPool<P, L_OUT>;
     impl[const D: usize] Flatten<D>;
     impl[const C: usize, const L: usize] Unflatten<C, L>;
+    impl[const C: usize, const W: usize, const H: usize] Unflatten2d<C, W, H>;
     impl[] Relu;
     impl[T: Real] LeakyRelu<T>;
     impl[] Abs;

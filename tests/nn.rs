@@ -427,3 +427,83 @@ mod conv {
         }
     }
 }
+
+mod conv2d {
+    use super::check_gradients;
+    use ntk::nn::{
+        Conv2d, Dense, Flatten, GlobalAvgPool, Module, Padding, Parameterization, Params, Relu,
+        Tanh, Unflatten2d, Zeroed,
+    };
+    use ntk::Rng;
+
+    #[test]
+    fn forward_matches_the_definition() {
+        let mut rng = Rng::new(8);
+        for padding in [Padding::Same, Padding::Circular] {
+            let c: Conv2d<f64, 2, 3, 3, 5, 4, 3> =
+                Conv2d::ntk(1.2, 0.3, &mut rng).with_padding(padding);
+            let x: [[[f64; 2]; 3]; 4] =
+                core::array::from_fn(|_| core::array::from_fn(|_| [rng.normal(), rng.normal()]));
+            let y = c.eval(&x);
+            let ws = 1.2 / 30f64.sqrt();
+            for r in 0..4 {
+                for s in 0..3 {
+                    for o in 0..3 {
+                        let mut acc = 0.0;
+                        for i in 0..3 {
+                            for j in 0..5 {
+                                let (rr, ss) =
+                                    (r as isize + i as isize - 1, s as isize + j as isize - 2);
+                                let (rr, ss) = match padding {
+                                    Padding::Same if rr < 0 || rr >= 4 || ss < 0 || ss >= 3 => {
+                                        continue
+                                    }
+                                    Padding::Same => (rr as usize, ss as usize),
+                                    Padding::Circular => {
+                                        (rr.rem_euclid(4) as usize, ss.rem_euclid(3) as usize)
+                                    }
+                                };
+                                for ch in 0..2 {
+                                    acc += c.weight[o][i][j][ch] * x[rr][ss][ch];
+                                }
+                            }
+                        }
+                        let want = ws * acc + 0.3 * c.bias[o];
+                        assert!((y[r][s][o] - want).abs() <= 1e-14 * (1.0 + want.abs()));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gradients_of_two_dimensional_networks() {
+        type Net = (
+            Unflatten2d<2, 3, 4>,
+            Conv2d<f64, 2, 3, 3, 3, 4, 3>,
+            Relu,
+            Conv2d<f64, 3, 2, 1, 3, 4, 3>,
+            Tanh,
+            GlobalAvgPool,
+            Dense<f64, 2, 2>,
+        );
+        type FlatNet = (
+            Unflatten2d<1, 3, 2>,
+            Conv2d<f64, 1, 2, 3, 3, 2, 3>,
+            Tanh,
+            Flatten<12>,
+            Dense<f64, 12, 1>,
+        );
+        for seed in 0..3 {
+            for p in [Parameterization::Ntk, Parameterization::Standard] {
+                let mut net = Net::ZEROED;
+                net.init(1.3, 0.2, p, &mut Rng::new(seed));
+                net.3.padding = Padding::Circular;
+                check_gradients::<_, 24, 2>(&net, seed);
+                let mut flat = FlatNet::ZEROED;
+                flat.init(1.1, 0.4, p, &mut Rng::new(seed + 10));
+                check_gradients::<_, 6, 1>(&flat, seed);
+            }
+        }
+    }
+}

@@ -6,7 +6,7 @@ use crate::{Real, Rng};
 /// An elementwise nonlinearity φ with its derivative φ′.
 ///
 /// Every `Activation` is a parameter-free [`Module`] over `[T; N]` for any `N`
-/// and over sequences `[[T; C]; L]`, elementwise.
+/// and over sequences `[[T; C]; L]` and images `[[[T; C]; W]; H]`, elementwise.
 /// Derivatives at kinks follow JAX: `relu′(0) = 0`, `abs′(0) = 0`,
 /// `leaky_relu′(0) = α`. NaN propagates through every value and derivative,
 /// so an overflow upstream is never hidden (`relu(NaN) = NaN`).
@@ -300,6 +300,53 @@ macro_rules! activation_module {
             ) -> [[[T; C]; L]; B] {
                 let mut dxs = *dys;
                 scale_by(dxs.as_flattened_mut().as_flattened_mut(), cache.as_flattened().as_flattened(), |v| self.derivative(v));
+                dxs
+            }
+        }
+
+        /// Elementwise on images `[[[T; C]; W]; H]`.
+        impl<T: Real, const C: usize, const W: usize, const H: usize> Module<T, [[[T; C]; W]; H]> for $ty {
+            type Output = [[[T; C]; W]; H];
+            type Cache = [[[T; C]; W]; H];
+
+            #[inline]
+            fn forward(&self, x: &[[[T; C]; W]; H], cache: &mut [[[T; C]; W]; H]) -> [[[T; C]; W]; H] {
+                *cache = *x;
+                let mut y = *x;
+                apply(y.as_flattened_mut().as_flattened_mut(), |v| self.value(v));
+                y
+            }
+            #[inline]
+            fn backward(&self, cache: &[[[T; C]; W]; H], dy: &[[[T; C]; W]; H], _grad: &mut Self) -> [[[T; C]; W]; H] {
+                let mut dx = *dy;
+                scale_by(dx.as_flattened_mut().as_flattened_mut(), cache.as_flattened().as_flattened(), |v| self.derivative(v));
+                dx
+            }
+            #[inline]
+            fn backward_with<S: GradSink<T>>(&self, cache: &[[[T; C]; W]; H], dy: &[[[T; C]; W]; H], _sink: &mut S) -> [[[T; C]; W]; H] {
+                let mut dx = *dy;
+                scale_by(dx.as_flattened_mut().as_flattened_mut(), cache.as_flattened().as_flattened(), |v| self.derivative(v));
+                dx
+            }
+
+            type BatchCache<const B: usize> = [[[[T; C]; W]; H]; B];
+
+            #[inline]
+            fn forward_batch<const B: usize>(&self, xs: &[[[[T; C]; W]; H]; B], cache: &mut [[[[T; C]; W]; H]; B]) -> [[[[T; C]; W]; H]; B] {
+                *cache = *xs;
+                let mut ys = *xs;
+                apply(ys.as_flattened_mut().as_flattened_mut().as_flattened_mut(), |v| self.value(v));
+                ys
+            }
+            #[inline]
+            fn backward_with_batch<S: GradSink<T>, const B: usize>(
+                &self,
+                cache: &[[[[T; C]; W]; H]; B],
+                dys: &[[[[T; C]; W]; H]; B],
+                _sinks: &mut [S; B],
+            ) -> [[[[T; C]; W]; H]; B] {
+                let mut dxs = *dys;
+                scale_by(dxs.as_flattened_mut().as_flattened_mut().as_flattened_mut(), cache.as_flattened().as_flattened().as_flattened(), |v| self.derivative(v));
                 dxs
             }
         }

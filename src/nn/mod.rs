@@ -34,6 +34,10 @@
 //! assert!(y[0].is_finite());
 //! ```
 //!
+//! Images are `[[[T; C]; W]; H]`: [`Conv2d`], the activations,
+//! [`GlobalAvgPool`], [`Flatten`] and [`Unflatten2d`] act on them the same
+//! way.
+//!
 //! A [`Dense`] layer is not applied per position to a sequence: [`Params`]
 //! describes a layer's factors independently of its input, and a dense layer
 //! shared across positions is a width-1 [`Conv1d`].
@@ -62,6 +66,7 @@
 
 mod activation;
 mod conv;
+mod conv2d;
 mod dense;
 mod pool;
 mod tuple;
@@ -70,8 +75,9 @@ mod tuple;
 pub use crate::real::Zeroed;
 pub use activation::{Abs, Activation, Erf, Gelu, Identity, LeakyRelu, Relu, Sin, Tanh};
 pub use conv::{Conv1d, Padding};
+pub use conv2d::Conv2d;
 pub use dense::{Dense, Parameterization};
-pub use pool::{AvgPool, Flatten, GlobalAvgPool, Unflatten};
+pub use pool::{AvgPool, Flatten, GlobalAvgPool, Unflatten, Unflatten2d};
 
 use crate::simd::{self, check_finite};
 use crate::{Error, Real, Rng};

@@ -1,4 +1,5 @@
-//! Parameter-free layers between sequences `[[T; C]; L]` and vectors:
+//! Parameter-free layers between sequences `[[T; C]; L]` (or images
+//! `[[[T; C]; W]; H]`) and vectors:
 //! pooling and reshaping.
 
 use super::{GradSink, Module, Parameterization, Params, Zeroed};
@@ -33,7 +34,8 @@ pub struct GlobalAvgPool;
 pub struct AvgPool<const P: usize, const L_OUT: usize>;
 
 /// Reads a sequence `[[T; C]; L]` as one vector `[T; D]`, position-major
-/// (`y[p·C + c] = x[p][c]`), with `D = C·L` checked at compile time (the
+/// (`y[p·C + c] = x[p][c]`), or an image `[[[T; C]; W]; H]` row-major, with
+/// `D = C·L` (`C·W·H`) checked at compile time (the
 /// output length is its own parameter because stable Rust has no arithmetic
 /// on const generics in types). A following [`Dense`](super::Dense) then
 /// reads every position and channel.
@@ -64,6 +66,21 @@ pub struct Flatten<const D: usize>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Unflatten<const C: usize, const L: usize>;
+
+/// Reads a vector `[T; D]` as an image `[[[T; C]; W]; H]`, row-major
+/// (`x[r][s][c] = v[(r·W + s)·C + c]`), with `D = C·W·H` checked at compile
+/// time: the first layer of a network of [`Conv2d`](super::Conv2d) layers.
+///
+/// # Examples
+///
+/// ```
+/// use ntk::nn::{Module, Unflatten2d};
+/// let y = Unflatten2d::<1, 2, 2>.eval(&[1.0, 2.0, 3.0, 4.0]);
+/// assert_eq!(y, [[[1.0], [2.0]], [[3.0], [4.0]]]);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Unflatten2d<const C: usize, const W: usize, const H: usize>;
 
 /// Copies `src` into `dst` (equal lengths).
 #[inline]
@@ -244,6 +261,134 @@ impl<T: Real, const C: usize, const L: usize, const D: usize> Module<T, [T; D]>
     }
 }
 
+/// The mean over the pixels of an image, `[[[T; C]; W]; H] → [T; C]`.
+impl<T: Real, const C: usize, const W: usize, const H: usize> Module<T, [[[T; C]; W]; H]>
+    for GlobalAvgPool
+{
+    type Output = [T; C];
+    type Cache = ();
+
+    fn forward(&self, x: &[[[T; C]; W]; H], _cache: &mut ()) -> [T; C] {
+        let inv = T::ONE / T::from_usize((W * H).max(1));
+        let mut y = [T::ZERO; C];
+        for xp in x.as_flattened() {
+            for (yc, &v) in y.iter_mut().zip(xp) {
+                *yc += v;
+            }
+        }
+        for yc in y.iter_mut() {
+            *yc *= inv;
+        }
+        y
+    }
+    fn backward(&self, _cache: &(), dy: &[T; C], _grad: &mut Self) -> [[[T; C]; W]; H] {
+        let inv = T::ONE / T::from_usize((W * H).max(1));
+        let mut d = *dy;
+        for v in d.iter_mut() {
+            *v *= inv;
+        }
+        [[d; W]; H]
+    }
+    fn backward_with<S: GradSink<T>>(&self, c: &(), dy: &[T; C], _s: &mut S) -> [[[T; C]; W]; H] {
+        self.backward(c, dy, &mut GlobalAvgPool)
+    }
+    type BatchCache<const B: usize> = ();
+    fn forward_batch<const B: usize>(
+        &self,
+        xs: &[[[[T; C]; W]; H]; B],
+        _c: &mut (),
+    ) -> [[T; C]; B] {
+        core::array::from_fn(|b| self.forward(&xs[b], &mut ()))
+    }
+    fn backward_with_batch<S: GradSink<T>, const B: usize>(
+        &self,
+        _c: &(),
+        dys: &[[T; C]; B],
+        _s: &mut [S; B],
+    ) -> [[[[T; C]; W]; H]; B] {
+        core::array::from_fn(|b| self.backward(&(), &dys[b], &mut GlobalAvgPool))
+    }
+}
+
+impl<T: Real, const C: usize, const W: usize, const H: usize, const D: usize> Module<T, [T; D]>
+    for Unflatten2d<C, W, H>
+{
+    type Output = [[[T; C]; W]; H];
+    type Cache = ();
+
+    fn forward(&self, x: &[T; D], _cache: &mut ()) -> [[[T; C]; W]; H] {
+        const { assert!(D == C * W * H, "Unflatten2d needs D = C·W·H") };
+        let mut y = [[[T::ZERO; C]; W]; H];
+        copy(y.as_flattened_mut().as_flattened_mut(), x);
+        y
+    }
+    fn backward(&self, _cache: &(), dy: &[[[T; C]; W]; H], _grad: &mut Self) -> [T; D] {
+        const { assert!(D == C * W * H, "Unflatten2d needs D = C·W·H") };
+        let mut dx = [T::ZERO; D];
+        copy(&mut dx, dy.as_flattened().as_flattened());
+        dx
+    }
+    fn backward_with<S: GradSink<T>>(&self, c: &(), dy: &[[[T; C]; W]; H], _s: &mut S) -> [T; D] {
+        self.backward(c, dy, &mut Unflatten2d)
+    }
+    type BatchCache<const B: usize> = ();
+    fn forward_batch<const B: usize>(
+        &self,
+        xs: &[[T; D]; B],
+        _c: &mut (),
+    ) -> [[[[T; C]; W]; H]; B] {
+        core::array::from_fn(|b| self.forward(&xs[b], &mut ()))
+    }
+    fn backward_with_batch<S: GradSink<T>, const B: usize>(
+        &self,
+        _c: &(),
+        dys: &[[[[T; C]; W]; H]; B],
+        _s: &mut [S; B],
+    ) -> [[T; D]; B] {
+        core::array::from_fn(|b| self.backward(&(), &dys[b], &mut Unflatten2d))
+    }
+}
+
+/// An image read row-major as one vector, `D = C·W·H`.
+impl<T: Real, const C: usize, const W: usize, const H: usize, const D: usize>
+    Module<T, [[[T; C]; W]; H]> for Flatten<D>
+{
+    type Output = [T; D];
+    type Cache = ();
+
+    fn forward(&self, x: &[[[T; C]; W]; H], _cache: &mut ()) -> [T; D] {
+        const { assert!(D == C * W * H, "Flatten needs D = C·W·H") };
+        let mut y = [T::ZERO; D];
+        copy(&mut y, x.as_flattened().as_flattened());
+        y
+    }
+    fn backward(&self, _cache: &(), dy: &[T; D], _grad: &mut Self) -> [[[T; C]; W]; H] {
+        const { assert!(D == C * W * H, "Flatten needs D = C·W·H") };
+        let mut dx = [[[T::ZERO; C]; W]; H];
+        copy(dx.as_flattened_mut().as_flattened_mut(), dy);
+        dx
+    }
+    fn backward_with<S: GradSink<T>>(&self, c: &(), dy: &[T; D], _s: &mut S) -> [[[T; C]; W]; H] {
+        self.backward(c, dy, &mut Flatten)
+    }
+    type BatchCache<const B: usize> = ();
+    fn forward_batch<const B: usize>(
+        &self,
+        xs: &[[[[T; C]; W]; H]; B],
+        _c: &mut (),
+    ) -> [[T; D]; B] {
+        core::array::from_fn(|b| self.forward(&xs[b], &mut ()))
+    }
+    fn backward_with_batch<S: GradSink<T>, const B: usize>(
+        &self,
+        _c: &(),
+        dys: &[[T; D]; B],
+        _s: &mut [S; B],
+    ) -> [[[[T; C]; W]; H]; B] {
+        core::array::from_fn(|b| self.backward(&(), &dys[b], &mut Flatten))
+    }
+}
+
 macro_rules! parameter_free {
     ($([$($g:tt)*] $ty:ty),*) => {$(
         /// The layer itself (it has no state).
@@ -271,5 +416,6 @@ parameter_free!(
     [] GlobalAvgPool,
     [const P: usize, const L_OUT: usize] AvgPool<P, L_OUT>,
     [const D: usize] Flatten<D>,
-    [const C: usize, const L: usize] Unflatten<C, L>
+    [const C: usize, const L: usize] Unflatten<C, L>,
+    [const C: usize, const W: usize, const H: usize] Unflatten2d<C, W, H>
 );

@@ -194,3 +194,45 @@ fn a_factored_convolution_that_overflows_is_refused_by_both_methods() {
         }
     }
 }
+
+#[test]
+fn structured_equals_jacobian_for_two_dimensional_networks() {
+    use ntk::nn::{Conv2d, Unflatten2d};
+    type Net<const K: usize> = (
+        Unflatten2d<2, 3, 3>,
+        Conv2d<f64, 2, 4, 3, 3, 3, 3>,
+        Relu,
+        Conv2d<f64, 4, 3, 3, 1, 3, 3>,
+        Erf,
+        GlobalAvgPool,
+        Dense<f64, 3, K>,
+    );
+    type FlatNet = (
+        Unflatten2d<1, 3, 2>,
+        Conv2d<f64, 1, 2, 3, 3, 2, 3>,
+        Tanh,
+        Flatten<12>,
+        Dense<f64, 12, 2>,
+    );
+    let xs = inputs::<18, 5>(21, 1.0);
+    let xt = inputs::<18, 3>(22, 1.0);
+    for (seed, padding) in [(1, Padding::Same), (2, Padding::Circular)] {
+        let mut one = Net::<1>::ZEROED;
+        one.init_ntk(1.3, 0.2, &mut Rng::new(seed));
+        one.1.padding = padding;
+        compare_methods(&one, &xs, &xt, 1e-12);
+        let mut two = Net::<2>::ZEROED;
+        two.init_standard(1.3, 0.2, &mut Rng::new(seed));
+        two.3.padding = padding;
+        compare_methods(&two, &xs, &xt, 1e-12);
+    }
+    let mut flat = FlatNet::ZEROED;
+    flat.init_ntk(1.0, 0.3, &mut Rng::new(23));
+    flat.1.padding = Padding::Circular;
+    compare_methods(
+        &flat,
+        &inputs::<6, 4>(24, 1.0),
+        &inputs::<6, 2>(25, 1.0),
+        1e-12,
+    );
+}
