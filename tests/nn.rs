@@ -455,7 +455,9 @@ mod conv2d {
                                 let (rr, ss) =
                                     (r as isize + i as isize - 1, s as isize + j as isize - 2);
                                 let (rr, ss) = match padding {
-                                    Padding::Same if rr < 0 || rr >= 4 || ss < 0 || ss >= 3 => {
+                                    Padding::Same
+                                        if !(0..4).contains(&rr) || !(0..3).contains(&ss) =>
+                                    {
                                         continue
                                     }
                                     Padding::Same => (rr as usize, ss as usize),
