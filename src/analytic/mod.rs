@@ -148,7 +148,7 @@ mod syntax;
 pub mod text;
 mod tile;
 
-pub use arch::{Architecture, DEFAULT_CAPACITY};
+pub use arch::{Architecture, Shape, DEFAULT_CAPACITY};
 
 /// The largest error bound a kernel routine of this module accepts, relative
 /// to the diagonal scale: |δK(x, x′)| ≤ 10⁻²·√(K(x, x)·K(x′, x′)), and the
