@@ -125,7 +125,7 @@ impl<T> core::fmt::Debug for CustomActivation<T> {
 /// | [`Flatten`](Layer::Flatten) | `flatten` | `stax.Flatten()` |
 ///
 /// The last four act on sequences (see
-/// [`Architecture::gram_sequence_flat`](super::Architecture::gram_sequence_flat));
+/// [`Architecture::gram_spatial`](super::Architecture::gram_spatial));
 /// the flat kernel routines refuse them. Dense layers and nonlinearities act
 /// on every position of a sequence.
 ///

@@ -130,7 +130,7 @@
 
 // The files import only from files earlier in this list:
 // pair → quadrature → dual → step → layer → arch → syntax → case → report
-// → text → collinear → precision → rows → tile → gram.
+// → text → collinear → precision → rows → tile → gram → spatial.
 mod arch;
 mod case;
 mod collinear;
@@ -143,6 +143,7 @@ mod precision;
 mod quadrature;
 mod report;
 mod rows;
+mod spatial;
 mod step;
 mod syntax;
 pub mod text;
