@@ -214,8 +214,8 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// # Errors
     ///
     /// Those of [`workspace_len`](Self::workspace_len);
-    /// [`Error::InvalidArgument`] if `x` is empty or not a multiple of the
-    /// input length; [`Error::BufferTooSmall`] for a short workspace or
+    /// [`Error::InvalidArgument`] if the length of `x` is not a multiple of
+    /// the input length; [`Error::BufferTooSmall`] for a short workspace or
     /// output; [`Error::NonFinite`] for a NaN or infinite input;
     /// [`Error::Overflow`] for a non-finite result. On every error both
     /// outputs are zeroed.
@@ -409,9 +409,9 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         let needed = self.workspace_len(shape)?;
         let (grid, channels) = input_grid(shape)?;
         let d = grid.positions() * channels;
-        if x.is_empty() || !x.len().is_multiple_of(d) {
+        if !x.len().is_multiple_of(d) {
             return Err(invalid(
-                "the input length must be a nonzero multiple of the length of one input",
+                "the input length must be a multiple of the length of one input",
             ));
         }
         if workspace.len() < needed {
