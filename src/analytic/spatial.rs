@@ -103,7 +103,7 @@ fn next_grid<T: Real>(layer: &Layer<T>, g: Grid) -> Result<Grid, Error> {
         Layer::AvgPool { size } => {
             spatial()?;
             let p = size as usize;
-            if p == 0 || g.w % p != 0 || (g.planar && g.h % p != 0) {
+            if p == 0 || !g.w.is_multiple_of(p) || (g.planar && !g.h.is_multiple_of(p)) {
                 return Err(invalid(
                     "avg_pool: the window must divide every size of the grid",
                 ));

@@ -224,7 +224,7 @@ fn gram_is_symmetric_and_psd() {
             assert_eq!(m[..5], m[5..10]);
             // PSD: a Cholesky factorisation of M + εI succeeds.
             let eps = 1e-12 * (0..5).map(|i| m[i * 6]).fold(0.0, f64::max);
-            let mut l = vec![0.0; 25];
+            let mut l = [0.0; 25];
             for i in 0..5 {
                 for j in 0..=i {
                     let mut s = m[i * 5 + j] + if i == j { eps } else { 0.0 };
