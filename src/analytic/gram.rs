@@ -58,7 +58,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         for (s, l) in steps.iter_mut().zip(self.layers()) {
             if l.is_spatial() {
                 return Err(Error::InvalidArgument {
-                    what: "a convolution, pooling or flatten layer needs sequence inputs",
+                    what: "spatial layer on flat inputs",
                 });
             }
             *s = l.step();

@@ -346,24 +346,16 @@ impl<T: Real> Layer<T> {
                 }
                 Ok(())
             }
+            // The filter and window sizes are checked by the sequence
+            // routines (and the parser), which alone use them.
             Layer::Conv {
-                size,
                 weight_std: w,
                 bias_std: b,
                 ..
             } => {
                 finite(&[w, b])?;
-                nonnegative(w, b)?;
-                if size % 2 == 0 {
-                    return Err(Error::InvalidArgument {
-                        what: "conv: the filter size must be odd",
-                    });
-                }
-                Ok(())
+                nonnegative(w, b)
             }
-            Layer::AvgPool { size: 0 } => Err(Error::InvalidArgument {
-                what: "avg_pool: the window must hold at least one position",
-            }),
             Layer::LeakyRelu { alpha } => finite(&[alpha]),
             Layer::AbRelu { a, b } => finite(&[a, b]),
             _ => Ok(()),

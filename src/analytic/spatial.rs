@@ -96,8 +96,11 @@ fn next_grid<T: Real>(layer: &Layer<T>, g: Grid) -> Result<Grid, Error> {
         }
     };
     Ok(match *layer {
-        Layer::Conv { .. } => {
+        Layer::Conv { size, .. } => {
             spatial()?;
+            if size % 2 == 0 {
+                return Err(invalid("conv: the filter size must be odd"));
+            }
             g
         }
         Layer::AvgPool { size } => {

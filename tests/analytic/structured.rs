@@ -4,7 +4,7 @@
 
 use crate::common::rel_err;
 use ntk::analytic::text::{self, Matrix};
-use ntk::analytic::{Architecture, Shape};
+use ntk::analytic::{Architecture, Layer, Shape};
 use ntk::{Error, Real};
 
 const STRUCTURED: &str = include_str!("../data/structured_public.txt");
@@ -342,6 +342,18 @@ fn misplaced_layers_are_errors_with_zeroed_outputs() {
         );
         assert_eq!((k, t), ([0.0; 4], [0.0; 4]));
     }
+    // An even filter built without the parser.
+    let even = Layer::Conv {
+        size: 2,
+        weight_std: 1.0,
+        bias_std: 0.0,
+        circular: false,
+    };
+    let a = Architecture::<f64>::from_layers(&[even, Layer::GlobalAvgPool]).unwrap();
+    assert!(matches!(
+        a.workspace_len(seq),
+        Err(Error::InvalidArgument { .. })
+    ));
     // The flat routines refuse spatial layers.
     let a: Architecture<f64> = "conv(3,1,0) gap dense(1,0)".parse().unwrap();
     let (mut k, mut t) = ([[7.0; 2]; 2], [[7.0; 2]; 2]);
