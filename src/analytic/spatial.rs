@@ -202,7 +202,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// The kernel state of a pair of inputs is the full position-pair
     /// covariance, Σ⁰ᵢⱼ[s, s′] = Σ_c xᵢ[s, c]·xⱼ[s′, c]/C, Θ⁰ = 0. Dense
     /// layers and nonlinearities act on every entry [s, s′] (a nonlinearity
-    /// with the variances qᵢ[s] = Σᵢᵢ[s, s] and qⱼ[s′]); convolutions average
+    /// with the variances qᵢ\[s\] = Σᵢᵢ\[s, s\] and qⱼ\[s′\]); convolutions average
     /// the entries shifted by the same offset, `avg_pool` the window pairs,
     /// `gap` all pairs and `flatten` the diagonal s = s′ (see [`Layer`]). The
     /// Gram matrix is symmetric bit for bit.
@@ -266,7 +266,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     }
 
     /// NNGP and NTK between M inputs `x` and N inputs `x_train` of `shape`,
-    /// into the row-major M × N `nngp` and `ntk` (entry [i][j] =
+    /// into the row-major M × N `nngp` and `ntk` (entry \[i\]\[j\] =
     /// K(xᵢ, x_train,ⱼ)); otherwise as [`gram_spatial`](Self::gram_spatial).
     ///
     /// # Errors
