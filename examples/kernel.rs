@@ -5,7 +5,8 @@
 //! ```
 //!
 //! Reads each case of FILE (format of `ntk::analytic::text`: `case`, `arch`,
-//! `inputs` and the input rows; reference `nngp`/`ntk` blocks are ignored)
+//! `inputs` and the input rows, flat vectors or, format version 2, sequences
+//! and images of convolutional architectures; reference `nngp`/`ntk` blocks are ignored)
 //! and prints it in the same format with this crate's `nngp` and `ntk`
 //! matrices (`{:.17e}`), computed in f64, or in f32 with `--f32`. A case that
 //! cannot be computed gets `error MESSAGE` in place of its matrices, and the
@@ -24,6 +25,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use ntk::analytic::text::{self, Outcome};
+use ntk::analytic::Shape;
 use ntk::{Error, Real};
 
 /// Layers an architecture may have in a file.
@@ -78,8 +80,11 @@ pub fn run<T: Real, W: Write>(
                 let mut x = vec![T::ZERO; n * d];
                 let mut k = vec![T::ZERO; n * n];
                 let mut t = vec![T::ZERO; n * n];
-                text::evaluate::<T, CAPACITY, _>(&case, &mut x, &mut k, &mut t, &mut buf)
-                    .map_err(|_| std::io::Error::other("formatting a case failed"))?
+                let mut ws = vec![T::ZERO; workspace_len::<T>(&case)];
+                text::evaluate_with::<T, CAPACITY, _>(
+                    &case, &mut x, &mut ws, &mut k, &mut t, &mut buf,
+                )
+                .map_err(|_| std::io::Error::other("formatting a case failed"))?
             }
         };
         if let Outcome::Failed(e) = outcome {
@@ -97,6 +102,24 @@ pub fn run<T: Real, W: Write>(
     }
     out.flush()?;
     Ok(problems)
+}
+
+/// Largest workspace (numbers) of a sequence or image case: 2²⁸, 2 GiB in
+/// f64. A larger one is not allocated, and the case reports the short
+/// workspace.
+const MAX_WORKSPACE: usize = 1 << 28;
+
+/// The workspace of a sequence or image case (0 for flat cases, malformed
+/// ones and those beyond [`MAX_WORKSPACE`]).
+fn workspace_len<T: Real>(case: &text::Case<'_>) -> usize {
+    match (case.shape(), case.architecture::<T, CAPACITY>()) {
+        (Ok(shape), Ok(arch)) if !matches!(shape, Shape::Flat { .. }) => arch
+            .workspace_len(shape)
+            .ok()
+            .filter(|&len| len <= MAX_WORKSPACE)
+            .unwrap_or(0),
+        _ => 0,
+    }
 }
 
 fn main() -> ExitCode {

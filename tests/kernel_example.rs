@@ -311,3 +311,29 @@ mod locate {
         }
     }
 }
+
+/// A sequence case of format version 2: the example keeps its `inputs N L C`
+/// line and computes it, matching the library's `gram_spatial`.
+#[test]
+fn answers_a_sequence_case() {
+    let case = "case s\narch conv(3,1.5,0.1) relu avg_pool(2) flatten dense(1,0)\ninputs 2 4 1\n1 0 2 -1\n0.5 0.5 0 1\nend\n";
+    let out = kernel(&file("sequence.txt", case), &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("case s\narch conv(3,1.5,0.1) relu avg_pool(2) flatten dense(1,0)\ninputs 2 4 1\n1 0 2 -1\n0.5 0.5 0 1\nnngp\n"));
+    let written = text::cases(&text).next().unwrap();
+    let mut k = [0.0; 4];
+    assert!(written.read_reference(text::Matrix::Nngp, &mut k).unwrap());
+    let a: ntk::analytic::Architecture<f64> = written.arch().unwrap().parse().unwrap();
+    let shape = written.shape().unwrap();
+    let x = [1.0, 0.0, 2.0, -1.0, 0.5, 0.5, 0.0, 1.0];
+    let mut ws = vec![0.0; a.workspace_len(shape).unwrap()];
+    let (mut kk, mut tt) = ([0.0; 4], [0.0; 4]);
+    a.gram_spatial(&x, shape, &mut ws, &mut kk, &mut tt)
+        .unwrap();
+    assert_eq!(k, kk);
+}

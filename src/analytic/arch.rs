@@ -8,6 +8,74 @@ use crate::{Error, Real};
 /// Default number of layers an [`Architecture`] can hold.
 pub const DEFAULT_CAPACITY: usize = 32;
 
+/// The shape of each input of a kernel routine or a reference case.
+///
+/// # Examples
+///
+/// ```
+/// use ntk::analytic::Shape;
+/// let s = Shape::Sequence { length: 8, channels: 3 };
+/// assert_eq!((s.len(), s.positions()), (24, 8));
+/// assert_eq!(Shape::Flat { dim: 5 }.positions(), 1);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Shape {
+    /// A vector of `dim` features (`inputs N D`).
+    Flat {
+        /// Number of features.
+        dim: usize,
+    },
+    /// `length` positions of `channels` channels, channels innermost
+    /// (`inputs N L C`).
+    Sequence {
+        /// Number of positions L.
+        length: usize,
+        /// Channels per position C.
+        channels: usize,
+    },
+    /// An image of `height` × `width` positions of `channels` channels,
+    /// row-major, channels innermost (`inputs N H W C`).
+    Image {
+        /// Rows H.
+        height: usize,
+        /// Columns W.
+        width: usize,
+        /// Channels per position C.
+        channels: usize,
+    },
+}
+
+impl Shape {
+    /// Numbers per input (saturating).
+    pub const fn len(&self) -> usize {
+        match *self {
+            Shape::Flat { dim } => dim,
+            Shape::Sequence { length, channels } => length.saturating_mul(channels),
+            Shape::Image {
+                height,
+                width,
+                channels,
+            } => height.saturating_mul(width).saturating_mul(channels),
+        }
+    }
+
+    /// `true` when an input holds no number.
+    pub const fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of positions (1 for a flat vector; saturating).
+    pub const fn positions(&self) -> usize {
+        match *self {
+            Shape::Flat { .. } => 1,
+            Shape::Sequence { length, .. } => length,
+            Shape::Image { height, width, .. } => height.saturating_mul(width),
+        }
+    }
+}
+
 /// A fully connected architecture: up to `CAP` [`Layer`]s applied in order,
 /// stored inline (no allocation).
 ///

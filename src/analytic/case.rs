@@ -3,7 +3,7 @@
 
 use core::fmt;
 
-use super::arch::Architecture;
+use super::arch::{Architecture, Shape};
 use super::syntax::parse_any;
 use crate::error::{ParseError, ParseErrorKind};
 use crate::{Error, Real};
@@ -64,6 +64,8 @@ pub(crate) struct Layout<'a> {
     n_at: usize,
     n_text: &'a str,
     pub d: usize,
+    /// The shape of an input (version 2: sequences and images).
+    pub shape: Shape,
     /// Byte offset of the first input row.
     inputs: usize,
     /// Byte offsets of the first rows of the reference matrices.
@@ -224,9 +226,35 @@ fn layout<'a>(text: &'a str, from: usize, to: usize, name: &str) -> Result<Layou
     };
     let (n_at, n_text, n) = count(w.next())?;
     let (d_at, d_text, d) = count(w.next())?;
-    if let Some((at, extra)) = w.next() {
-        return Err(unexpected(at, extra));
+    // Version 2: `inputs N L C` and `inputs N H W C`.
+    let mut sizes = [d, 0, 0];
+    let mut rank = 1;
+    for (at, word) in w {
+        if rank == sizes.len() {
+            return Err(unexpected(at, word));
+        }
+        let (_, _, v) = count(Some((at, word)))?;
+        if let Some(slot) = sizes.get_mut(rank) {
+            *slot = v;
+        }
+        rank += 1;
     }
+    let shape = match (rank, sizes) {
+        (2, [length, channels, _]) => Shape::Sequence { length, channels },
+        (3, [height, width, channels]) => Shape::Image {
+            height,
+            width,
+            channels,
+        },
+        _ => Shape::Flat { dim: d },
+    };
+    let product = sizes
+        .iter()
+        .take(rank)
+        .try_fold(1_usize, |p, &v| p.checked_mul(v));
+    let Some(d) = product else {
+        return Err(ParseError::new(ParseErrorKind::OutOfRange, d_at, d_text));
+    };
     if d == 0 && n > 0 {
         return Err(ParseError::new(ParseErrorKind::OutOfRange, d_at, d_text));
     }
@@ -251,6 +279,7 @@ fn layout<'a>(text: &'a str, from: usize, to: usize, name: &str) -> Result<Layou
         n_at,
         n_text,
         d,
+        shape,
         inputs,
         nngp,
         ntk,
@@ -310,6 +339,30 @@ impl<'a> Case<'a> {
     /// with N > 0 ([`OutOfRange`](ParseErrorKind::OutOfRange)).
     pub fn dims(&self) -> Result<(usize, usize), ParseError> {
         self.layout.map(|l| (l.n, l.d))
+    }
+
+    /// The shape of each input: [`Shape::Flat`] for `inputs N D`,
+    /// [`Shape::Sequence`] for `inputs N L C`, [`Shape::Image`] for
+    /// `inputs N H W C` (format version 2). D of [`dims`](Self::dims) is the
+    /// number of numbers per input, L·C or H·W·C.
+    ///
+    /// # Errors
+    ///
+    /// As [`dims`](Self::dims); a product L·C or H·W·C that overflows, or
+    /// is 0 with N > 0, is [`OutOfRange`](ParseErrorKind::OutOfRange).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::{text, Shape};
+    /// let file = "case s\narch conv(3,1,0) gap\ninputs 1 2 2\n1 2 3 4\nend\n";
+    /// let case = text::cases(file).next().unwrap();
+    /// assert_eq!(case.shape()?, Shape::Sequence { length: 2, channels: 2 });
+    /// assert_eq!(case.dims()?, (1, 4));
+    /// # Ok::<(), ntk::error::ParseError>(())
+    /// ```
+    pub fn shape(&self) -> Result<Shape, ParseError> {
+        self.layout.map(|l| l.shape)
     }
 
     /// As [`dims`](Self::dims), refusing more than `max_n` inputs: a reader
@@ -453,7 +506,17 @@ impl<'a> Case<'a> {
     /// Writes the `inputs` line and the input rows as they are in the text
     /// (words separated by single spaces).
     pub(crate) fn write_inputs<W: fmt::Write>(&self, l: &Layout<'_>, out: &mut W) -> fmt::Result {
-        writeln!(out, "inputs {} {}", l.n, l.d)?;
+        match l.shape {
+            Shape::Sequence { length, channels } => {
+                writeln!(out, "inputs {} {length} {channels}", l.n)?
+            }
+            Shape::Image {
+                height,
+                width,
+                channels,
+            } => writeln!(out, "inputs {} {height} {width} {channels}", l.n)?,
+            _ => writeln!(out, "inputs {} {}", l.n, l.d)?,
+        }
         let rows = lines(self.text, l.inputs, self.text.len())
             .filter(|(_, line)| !line.trim().is_empty())
             .take(l.n);

@@ -51,12 +51,19 @@ fn all_finite<T: Real, M: RowsMut<T> + ?Sized>(m: &mut M, rows: usize, cols: usi
 }
 
 impl<T: Real, const CAP: usize> Architecture<T, CAP> {
-    fn steps(&self) -> ([Step<T>; CAP], usize) {
+    /// The steps of a flat architecture; [`Error::InvalidArgument`] for a
+    /// layer that needs positions.
+    fn steps(&self) -> Result<([Step<T>; CAP], usize), Error> {
         let mut steps = [Step::Identity; CAP];
         for (s, l) in steps.iter_mut().zip(self.layers()) {
+            if l.is_spatial() {
+                return Err(Error::InvalidArgument {
+                    what: "spatial layer on flat inputs",
+                });
+            }
             *s = l.step();
         }
-        (steps, self.len())
+        Ok((steps, self.len()))
     }
 
     /// NNGP and NTK of one pair of inputs, with the final variances.
@@ -93,7 +100,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         let mut errors = precision::pair_start(x1, x2, &s);
         // The worst quadrature error estimate of one layer (see `tile`).
         let mut quad = T::ZERO;
-        let (steps, len) = self.steps();
+        let (steps, len) = self.steps()?;
         for step in steps.get(..len).unwrap_or(&[]) {
             let (next, traced) = apply_pair_traced(step, s);
             step_in_range(step, s.sigma11, next.sigma11)?;
@@ -145,7 +152,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         check_inputs(x, None)?;
         check_output(nngp, n, n)?;
         check_output(ntk, n, n)?;
-        let (steps, len) = self.steps();
+        let (steps, len) = self.steps()?;
         let steps = steps.get(..len).unwrap_or(&[]);
         // Diagonal, once per input.
         let mut error = T::ZERO;
@@ -206,7 +213,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         }
         check_output(nngp, m, n)?;
         check_output(ntk, m, n)?;
-        let (steps, len) = self.steps();
+        let (steps, len) = self.steps()?;
         let steps = steps.get(..len).unwrap_or(&[]);
         if m == 0 || n == 0 {
             return Ok(());

@@ -119,6 +119,15 @@ impl<T> core::fmt::Debug for CustomActivation<T> {
 /// | [`Identity`](Layer::Identity) | `identity` | `stax.Identity()` |
 /// | `Tanh` | `tanh` | `stax.Elementwise(jnp.tanh)` (by quadrature) |
 /// | `Custom` | its name | `stax.Elementwise(fn)` (by quadrature) |
+/// | [`Conv`](Layer::Conv) | `conv(Q,W,B)`, `conv_circ(Q,W,B)` | `stax.Conv(1, (Q,), padding='SAME'` or `'CIRCULAR'`, `W_std=W, b_std=B)` |
+/// | [`AvgPool`](Layer::AvgPool) | `avg_pool(P)` | `stax.AvgPool((P,), strides=(P,), padding='VALID')` |
+/// | [`GlobalAvgPool`](Layer::GlobalAvgPool) | `gap` | `stax.GlobalAvgPool()` |
+/// | [`Flatten`](Layer::Flatten) | `flatten` | `stax.Flatten()` |
+///
+/// The last four act on sequences (see
+/// [`Architecture::gram_spatial`](super::Architecture::gram_spatial));
+/// the flat kernel routines refuse them. Dense layers and nonlinearities act
+/// on every position of a sequence.
 ///
 /// `Tanh` and `Custom` exist with the `quadrature` feature (on by default);
 /// without it, only the closed forms are compiled in.
@@ -184,6 +193,32 @@ pub enum Layer<T> {
     #[cfg(feature = "quadrature")]
     #[cfg_attr(docsrs, doc(cfg(feature = "quadrature")))]
     Custom(CustomActivation<T>),
+    /// Convolution over positions, stride 1, size-preserving padding, NTK
+    /// parameterization: with A(M)[s,s′] = Q⁻¹·Σ_δ M[s+δ, s′+δ] (δ from
+    /// −(Q−1)/2 to (Q−1)/2), Σ ← w²·A(Σ) + b², Θ ← Σ + w²·A(Θ). Zero
+    /// padding drops the terms outside the sequence (the factor stays Q⁻¹);
+    /// circular padding wraps the positions.
+    Conv {
+        /// Filter size Q (odd, ≥ 1).
+        size: u32,
+        /// Weight standard deviation σw (≥ 0).
+        weight_std: T,
+        /// Bias standard deviation σb (≥ 0).
+        bias_std: T,
+        /// `true` for periodic (`CIRCULAR`) padding, `false` for zeros (`SAME`).
+        circular: bool,
+    },
+    /// Mean over non-overlapping windows of `size` positions (`size` divides
+    /// the length).
+    AvgPool {
+        /// Window size P (≥ 1).
+        size: u32,
+    },
+    /// Mean over all positions; the result is flat.
+    GlobalAvgPool,
+    /// Positions concatenated into channels; the result is flat (the kernel
+    /// averages the position-diagonal entries).
+    Flatten,
 }
 
 impl<T: Real> Layer<T> {
@@ -230,6 +265,23 @@ impl<T: Real> Layer<T> {
     /// ```
     pub fn is_dense(&self) -> bool {
         matches!(self, Layer::Dense { .. } | Layer::DenseStandard { .. })
+    }
+
+    /// `true` for the layers that act on positions (convolution, pooling,
+    /// flatten), which only sequence inputs have.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::Layer;
+    /// assert!(Layer::<f64>::Flatten.is_spatial());
+    /// assert!(!Layer::<f64>::Relu.is_spatial());
+    /// ```
+    pub fn is_spatial(&self) -> bool {
+        matches!(
+            self,
+            Layer::Conv { .. } | Layer::AvgPool { .. } | Layer::GlobalAvgPool | Layer::Flatten
+        )
     }
 
     /// `true` for layers whose kernel is computed by quadrature (`Tanh` and
@@ -294,6 +346,16 @@ impl<T: Real> Layer<T> {
                 }
                 Ok(())
             }
+            // The filter and window sizes are checked by the sequence
+            // routines (and the parser), which alone use them.
+            Layer::Conv {
+                weight_std: w,
+                bias_std: b,
+                ..
+            } => {
+                finite(&[w, b])?;
+                nonnegative(w, b)
+            }
             Layer::LeakyRelu { alpha } => finite(&[alpha]),
             Layer::AbRelu { a, b } => finite(&[a, b]),
             _ => Ok(()),
@@ -349,7 +411,13 @@ impl<T: Real> Layer<T> {
             Layer::Erf => Step::Erf,
             Layer::Gelu => Step::Gelu,
             Layer::Sin => Step::Sin,
-            Layer::Identity => Step::Identity,
+            // Spatial layers are applied by the sequence routines; the flat
+            // routines refuse them before they look at the steps.
+            Layer::Identity
+            | Layer::Conv { .. }
+            | Layer::AvgPool { .. }
+            | Layer::GlobalAvgPool
+            | Layer::Flatten => Step::Identity,
             #[cfg(feature = "quadrature")]
             Layer::Tanh => Step::Quadrature {
                 phi: tanh::<T>,

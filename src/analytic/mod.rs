@@ -116,6 +116,22 @@
 //! arguments (small variances) through 18 000 (variance 1) to 234 000
 //! (variance 10¹²); a diagonal entry 150 to 420.
 //!
+//! # Sequences and images
+//!
+//! [`Architecture::gram_spatial`] and [`Architecture::cross_spatial`] (and
+//! the array forms [`Architecture::gram_sequence`],
+//! [`Architecture::gram_image`]) compute the kernels of convolutional
+//! architectures (`conv`, `conv_circ`, `avg_pool`, `gap`, `flatten`, with
+//! dense layers and nonlinearities acting per position) over the full
+//! position-pair state Σᵢⱼ[s, s′], Θᵢⱼ[s, s′], in a workspace the caller
+//! provides ([`Architecture::workspace_len`], or the constant
+//! [`Architecture::workspace_bound`]). They agree with the neural-tangents
+//! reference kernels of `tests/data/structured_public.txt` (format version
+//! 2) to about 10⁻⁸ relative. The rounding-error bound of the
+//! [precision](self#precision) section is not carried through them: they
+//! never return [`Error::PrecisionLoss`](crate::Error::PrecisionLoss).
+//! Layer norm, attention and residual blocks are not built yet.
+//!
 //! # Text form
 //!
 //! See [`Architecture::parse`] for the tokens, and [`text`] for the file
@@ -130,7 +146,7 @@
 
 // The files import only from files earlier in this list:
 // pair → quadrature → dual → step → layer → arch → syntax → case → report
-// → text → collinear → precision → rows → tile → gram.
+// → text → collinear → precision → rows → tile → gram → spatial.
 mod arch;
 mod case;
 mod collinear;
@@ -143,12 +159,13 @@ mod precision;
 mod quadrature;
 mod report;
 mod rows;
+mod spatial;
 mod step;
 mod syntax;
 pub mod text;
 mod tile;
 
-pub use arch::{Architecture, DEFAULT_CAPACITY};
+pub use arch::{Architecture, Shape, DEFAULT_CAPACITY};
 
 /// The largest error bound a kernel routine of this module accepts, relative
 /// to the diagonal scale: |δK(x, x′)| ≤ 10⁻²·√(K(x, x)·K(x′, x′)), and the

@@ -3,6 +3,7 @@
 
 use core::fmt;
 
+use super::arch::Shape;
 use super::case::Case;
 use crate::{Error, Real};
 
@@ -75,6 +76,44 @@ pub fn evaluate<T: Real, const CAP: usize, W: fmt::Write>(
     ntk: &mut [T],
     out: &mut W,
 ) -> Result<Outcome, fmt::Error> {
+    evaluate_with::<T, CAP, W>(case, x, &mut [], nngp, ntk, out)
+}
+
+/// As [`evaluate`], with a `workspace` for the sequence and image cases of
+/// format version 2 (`inputs N L C`, `inputs N H W C`), which are computed
+/// by [`Architecture::gram_spatial`](super::Architecture::gram_spatial):
+/// the workspace needs
+/// [`Architecture::workspace_len`](super::Architecture::workspace_len)
+/// numbers (a short one is reported as the case's error). Flat cases are
+/// computed as by [`evaluate`] and do not use it.
+///
+/// # Errors
+///
+/// Only the errors of `out`.
+///
+/// # Examples
+///
+/// ```
+/// use ntk::analytic::text::{self, Outcome};
+/// use ntk::analytic::Architecture;
+/// let file = "case s\narch conv(3,1,0) relu gap dense(1,0)\ninputs 1 3 1\n1 0 2\nend\n";
+/// let case = text::cases(file).next().unwrap();
+/// let (mut x, mut k, mut t) = ([0.0; 3], [0.0; 1], [0.0; 1]);
+/// let mut ws = [0.0; Architecture::<f64>::workspace_bound(3)];
+/// let mut out = String::new();
+/// let outcome = text::evaluate_with::<f64, 8, _>(&case, &mut x, &mut ws, &mut k, &mut t, &mut out)?;
+/// assert!(matches!(outcome, Outcome::Computed));
+/// assert!(out.starts_with("case s\narch conv(3,1,0) relu gap dense(1,0)\ninputs 1 3 1\n1 0 2\nnngp\n"));
+/// # Ok::<(), core::fmt::Error>(())
+/// ```
+pub fn evaluate_with<T: Real, const CAP: usize, W: fmt::Write>(
+    case: &Case<'_>,
+    x: &mut [T],
+    workspace: &mut [T],
+    nngp: &mut [T],
+    ntk: &mut [T],
+    out: &mut W,
+) -> Result<Outcome, fmt::Error> {
     let text = case.text;
     let fail = |e: Error, out: &mut W| {
         writeln!(out, "error {}\nend", describe(text, &e)).map(|()| Outcome::Failed(e))
@@ -98,12 +137,11 @@ pub fn evaluate<T: Real, const CAP: usize, W: fmt::Write>(
         .architecture::<T, CAP>()
         .map_err(Error::Parse)
         .and_then(|a| {
-            a.gram_flat(
-                x.get(..l.n.saturating_mul(l.d)).unwrap_or(&[]),
-                l.d.max(1),
-                nngp,
-                ntk,
-            )
+            let x = x.get(..l.n.saturating_mul(l.d)).unwrap_or(&[]);
+            match l.shape {
+                Shape::Flat { .. } => a.gram_flat(x, l.d.max(1), nngp, ntk),
+                shape => a.gram_spatial(x, shape, workspace, nngp, ntk),
+            }
         });
     match result {
         Ok(()) => {

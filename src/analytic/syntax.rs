@@ -22,6 +22,9 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// | `tanh` | `Layer::Tanh` (feature `quadrature`, on by default) |
     /// | `leaky_relu(A)` | [`Layer::LeakyRelu`] |
     /// | `abrelu(A,B)` | [`Layer::AbRelu`] |
+    /// | `conv(Q,W,B)`, `conv_circ(Q,W,B)` | [`Layer::Conv`], odd integer Q ≥ 1, W, B ≥ 0 |
+    /// | `avg_pool(P)` | [`Layer::AvgPool`], integer P ≥ 1 |
+    /// | `gap`, `flatten` | [`Layer::GlobalAvgPool`], [`Layer::Flatten`] |
     ///
     /// Numbers are anything [`str::parse`] reads as a finite float (`1.5`,
     /// `-0.25`, `1e-3`, …).
@@ -38,7 +41,8 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// arguments, spaces inside parentheses),
     /// [`TooManyLayers`](ParseErrorKind::TooManyLayers) (more than `CAP`),
     /// [`OutOfRange`](ParseErrorKind::OutOfRange) (a negative standard
-    /// deviation, a fan-in of 0 or above `u32::MAX`),
+    /// deviation, a fan-in or window of 0 or above `u32::MAX`, an even
+    /// filter size),
     /// [`NotCompiled`](ParseErrorKind::NotCompiled) (`tanh` without the
     /// `quadrature` feature).
     ///
@@ -137,6 +141,9 @@ fn builtin_arity(name: &str) -> Option<usize> {
         "relu" | "abs" | "erf" | "gelu" | "sin" | "identity" | "tanh" => 0,
         "leaky_relu" => 1,
         "abrelu" => 2,
+        "conv" | "conv_circ" => 3,
+        "avg_pool" => 1,
+        "gap" | "flatten" => 0,
         _ => return None,
     })
 }
@@ -244,6 +251,25 @@ fn parse_layer<T: Real>(
             a: number(a0)?,
             b: number(a1)?,
         },
+        "conv" | "conv_circ" => {
+            let size = fan_in(a0)?;
+            if size % 2 == 0 {
+                return Err(ParseError::new(
+                    ParseErrorKind::OutOfRange,
+                    a0.position,
+                    a0.text,
+                ));
+            }
+            Layer::Conv {
+                size,
+                weight_std: std_dev(a1)?,
+                bias_std: std_dev(a2)?,
+                circular: name == "conv_circ",
+            }
+        }
+        "avg_pool" => Layer::AvgPool { size: fan_in(a0)? },
+        "gap" => Layer::GlobalAvgPool,
+        "flatten" => Layer::Flatten,
         _ => match custom(name) {
             Some(layer) => layer,
             None => {
@@ -368,6 +394,22 @@ impl<T: Real> fmt::Display for Layer<T> {
             Layer::Gelu => f.write_str("gelu"),
             Layer::Sin => f.write_str("sin"),
             Layer::Identity => f.write_str("identity"),
+            Layer::Conv {
+                size,
+                weight_std: w,
+                bias_std: b,
+                circular,
+            } => {
+                f.write_str(if circular { "conv_circ(" } else { "conv(" })?;
+                write!(f, "{size},")?;
+                write_number(f, w)?;
+                f.write_str(",")?;
+                write_number(f, b)?;
+                f.write_str(")")
+            }
+            Layer::AvgPool { size } => write!(f, "avg_pool({size})"),
+            Layer::GlobalAvgPool => f.write_str("gap"),
+            Layer::Flatten => f.write_str("flatten"),
             #[cfg(feature = "quadrature")]
             Layer::Tanh => f.write_str("tanh"),
             #[cfg(feature = "quadrature")]

@@ -5,8 +5,8 @@
 //! ```text
 //! case NAME
 //! arch LAYER LAYER ...
-//! inputs N D
-//! N lines of D numbers
+//! inputs N D           (version 2 also: inputs N L C  or  inputs N H W C)
+//! N lines of D numbers  (or of L·C, H·W·C numbers, channels innermost)
 //! nngp                  (optional)
 //! N lines of N numbers
 //! ntk                   (optional)
@@ -17,7 +17,8 @@
 //! [`cases`] splits a text into [`Case`]s without allocating; a case reads
 //! its inputs and reference matrices into caller buffers, and [`evaluate`]
 //! writes a case back with the matrices computed by this crate (what the
-//! `kernel` example prints). [`outside_cases`] lists the lines that belong to
+//! `kernel` example prints; [`evaluate_with`] also computes the sequence
+//! and image cases, with a workspace). [`outside_cases`] lists the lines that belong to
 //! no case, [`Case::dims_within`] checks N against a reader's limit before
 //! it allocates, and errors carry byte offsets in the text, which
 //! [`locate`] turns into a line and column ([`describe`] shows an error
@@ -40,4 +41,4 @@
 //! ```
 
 pub use super::case::{cases, outside_cases, Case, Cases, Matrix};
-pub use super::report::{describe, evaluate, locate, Described, Location, Outcome};
+pub use super::report::{describe, evaluate, evaluate_with, locate, Described, Location, Outcome};

@@ -12,5 +12,6 @@ mod quadrature;
 mod range;
 mod reference;
 mod spec;
+mod structured;
 mod text;
 mod zeroing;

@@ -1,0 +1,624 @@
+//! Kernels of sequence and image inputs: the position-pair state
+//! Σᵢⱼ[s, s′], Θᵢⱼ[s, s′] through convolutions, pooling and per-position
+//! layers, down to the flat N × N matrices.
+//!
+//! For one pair of inputs (a, b) the routine keeps four |S| × |S| tables in
+//! the caller's workspace, Σ_aa, Σ_bb (for the variances q_a[s], q_b[s] that
+//! the nonlinearities need), Σ_ab and Θ_ab, with one scratch table and two
+//! variance vectors: [`Architecture::workspace_bound`] numbers in all. A
+//! `gap` or `flatten` layer leaves 1 × 1 tables, on which the flat layers act
+//! as in the flat routines.
+
+use super::arch::{Architecture, Shape};
+use super::layer::Layer;
+use super::pair::PairState;
+use super::step::apply_pair;
+use crate::outputs::zero_on_error;
+use crate::{Error, Real};
+
+/// The current grid of positions: `h × w` (`h = 1` for sequences), `planar`
+/// for images (filters and windows are then square), `flat` once a `gap` or
+/// `flatten` layer (or a flat input) has removed the positions.
+#[derive(Clone, Copy, Debug)]
+struct Grid {
+    h: usize,
+    w: usize,
+    planar: bool,
+    flat: bool,
+}
+
+impl Grid {
+    fn positions(&self) -> usize {
+        self.h * self.w
+    }
+}
+
+fn invalid(what: &'static str) -> Error {
+    Error::InvalidArgument { what }
+}
+
+/// The grid of an input of `shape`, checked.
+fn input_grid(shape: Shape) -> Result<(Grid, usize), Error> {
+    let (grid, channels) = match shape {
+        Shape::Flat { dim } => (
+            Grid {
+                h: 1,
+                w: 1,
+                planar: false,
+                flat: true,
+            },
+            dim,
+        ),
+        Shape::Sequence { length, channels } => (
+            Grid {
+                h: 1,
+                w: length,
+                planar: false,
+                flat: false,
+            },
+            channels,
+        ),
+        Shape::Image {
+            height,
+            width,
+            channels,
+        } => (
+            Grid {
+                h: height,
+                w: width,
+                planar: true,
+                flat: false,
+            },
+            channels,
+        ),
+    };
+    if grid.h == 0 || grid.w == 0 || channels == 0 {
+        return Err(invalid("every size of the input shape must be at least 1"));
+    }
+    if grid.h.checked_mul(grid.w).is_none()
+        || grid.positions().checked_mul(channels).is_none()
+        || Architecture::<f64, 1>::workspace_bound(grid.positions()) == usize::MAX
+    {
+        return Err(invalid("the input shape is too large"));
+    }
+    Ok((grid, channels))
+}
+
+/// The grid after `layer`, or the error of a layer that does not fit it.
+fn next_grid<T: Real>(layer: &Layer<T>, g: Grid) -> Result<Grid, Error> {
+    let spatial = || {
+        if g.flat {
+            Err(invalid(
+                "a convolution, pooling or flatten layer needs positions (sequence or image inputs, before gap or flatten)",
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    Ok(match *layer {
+        Layer::Conv { size, .. } => {
+            spatial()?;
+            if size % 2 == 0 {
+                return Err(invalid("conv: the filter size must be odd"));
+            }
+            g
+        }
+        Layer::AvgPool { size } => {
+            spatial()?;
+            let p = size as usize;
+            if p == 0 || !g.w.is_multiple_of(p) || (g.planar && !g.h.is_multiple_of(p)) {
+                return Err(invalid(
+                    "avg_pool: the window must divide every size of the grid",
+                ));
+            }
+            Grid {
+                h: if g.planar { g.h / p } else { g.h },
+                w: g.w / p,
+                ..g
+            }
+        }
+        Layer::GlobalAvgPool | Layer::Flatten => {
+            spatial()?;
+            Grid {
+                h: 1,
+                w: 1,
+                planar: false,
+                flat: true,
+            }
+        }
+        _ => g,
+    })
+}
+
+impl<T: Real, const CAP: usize> Architecture<T, CAP> {
+    /// An upper bound of [`workspace_len`](Self::workspace_len) for inputs
+    /// of `positions` positions (L for a sequence, H·W for an image), whatever
+    /// the architecture: 5·positions² + 2·positions (`usize::MAX` on
+    /// overflow). Usable in constant expressions to size a workspace array.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::Architecture;
+    /// const WS: usize = Architecture::<f64>::workspace_bound(8);
+    /// let workspace = [0.0_f64; WS];
+    /// assert_eq!(workspace.len(), 5 * 64 + 16);
+    /// ```
+    pub const fn workspace_bound(positions: usize) -> usize {
+        match positions.checked_mul(positions) {
+            Some(p2) => match p2.checked_mul(5) {
+                Some(t) => match t.checked_add(2 * positions) {
+                    Some(v) => v,
+                    None => usize::MAX,
+                },
+                None => usize::MAX,
+            },
+            None => usize::MAX,
+        }
+    }
+
+    /// The exact workspace length that [`gram_spatial`](Self::gram_spatial)
+    /// and [`cross_spatial`](Self::cross_spatial) need for inputs of
+    /// `shape`, after checking that the architecture fits the shape.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if a size of `shape` is 0 or too large, if
+    /// a convolution, pooling, `gap` or `flatten` layer meets flat data (a
+    /// flat input, or after `gap`/`flatten`), if a pooling window does not
+    /// divide the grid, or if the architecture does not end flat.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::{Architecture, Shape};
+    /// let a: Architecture<f64> = "conv(3,1,0) relu avg_pool(2) flatten dense(1,0)".parse()?;
+    /// let shape = Shape::Sequence { length: 6, channels: 2 };
+    /// assert_eq!(a.workspace_len(shape)?, Architecture::<f64>::workspace_bound(6));
+    /// assert!(a.workspace_len(Shape::Sequence { length: 5, channels: 2 }).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn workspace_len(&self, shape: Shape) -> Result<usize, Error> {
+        let (mut g, _) = input_grid(shape)?;
+        let start = g.positions();
+        for l in self.layers() {
+            g = next_grid(l, g)?;
+        }
+        if !g.flat {
+            return Err(invalid(
+                "a sequence or image architecture must end flat (gap or flatten)",
+            ));
+        }
+        Ok(Self::workspace_bound(start))
+    }
+
+    /// NNGP and NTK matrices of N inputs of `shape` (sequences or images,
+    /// flat vectors too), stored row-major in `x` (each input L·C or H·W·C
+    /// numbers, channels innermost, images row by row), into the row-major
+    /// N × N `nngp` and `ntk`, with `workspace` of at least
+    /// [`workspace_len`](Self::workspace_len) numbers (unspecified after the
+    /// call).
+    ///
+    /// The kernel state of a pair of inputs is the full position-pair
+    /// covariance, Σ⁰ᵢⱼ[s, s′] = Σ_c xᵢ[s, c]·xⱼ[s′, c]/C, Θ⁰ = 0. Dense
+    /// layers and nonlinearities act on every entry [s, s′] (a nonlinearity
+    /// with the variances qᵢ\[s\] = Σᵢᵢ\[s, s\] and qⱼ\[s′\]); convolutions average
+    /// the entries shifted by the same offset, `avg_pool` the window pairs,
+    /// `gap` all pairs and `flatten` the diagonal s = s′ (see [`Layer`]). The
+    /// Gram matrix is symmetric bit for bit.
+    ///
+    /// The rounding-error bound of the flat routines (feature
+    /// `error-bounds`) is not carried here, nor is the quadrature's error
+    /// estimate checked: these kernels are returned without a precision
+    /// verdict ([`Error::PrecisionLoss`] is never returned). Cost: per pair
+    /// of inputs, a few |S|² pair maps per layer and |S|²·Q (sequences) or
+    /// |S|²·Q² (images) per convolution, |S| = L or H·W.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`workspace_len`](Self::workspace_len);
+    /// [`Error::InvalidArgument`] if the length of `x` is not a multiple of
+    /// the input length; [`Error::BufferTooSmall`] for a short workspace or
+    /// output; [`Error::NonFinite`] for a NaN or infinite input;
+    /// [`Error::Overflow`] for a non-finite result. On every error both
+    /// outputs are zeroed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::{Architecture, Shape};
+    /// let a: Architecture<f64> = "conv(3,1.5,0.1) relu gap dense(1,0)".parse()?;
+    /// let shape = Shape::Sequence { length: 4, channels: 2 };
+    /// let x = [1.0, 0.0, 0.5, 0.5, 0.0, 1.0, -1.0, 0.0, // input 0
+    ///          0.0, 1.0, 1.0, 1.0, 0.5, 0.0, 0.0, 2.0]; // input 1
+    /// let mut ws = [0.0; Architecture::<f64>::workspace_bound(4)];
+    /// let (mut k, mut t) = ([0.0; 4], [0.0; 4]);
+    /// a.gram_spatial(&x, shape, &mut ws, &mut k, &mut t)?;
+    /// assert_eq!(k[1], k[2]);
+    /// assert!(k[0] > 0.0 && t[0] > k[0]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn gram_spatial(
+        &self,
+        x: &[T],
+        shape: Shape,
+        workspace: &mut [T],
+        nngp: &mut [T],
+        ntk: &mut [T],
+    ) -> Result<(), Error> {
+        zero_on_error(&mut (nngp, ntk), |(nngp, ntk)| {
+            let (grid, channels, n) = self.prepare(x, shape, workspace)?;
+            hold(n.saturating_mul(n), nngp, ntk)?;
+            let d = grid.positions() * channels;
+            for i in 0..n {
+                let xi = &x[i * d..(i + 1) * d];
+                for j in i..n {
+                    let xj = &x[j * d..(j + 1) * d];
+                    let (k, t) = self.pair(xi, xj, grid, channels, workspace);
+                    nngp[i * n + j] = k;
+                    nngp[j * n + i] = k;
+                    ntk[i * n + j] = t;
+                    ntk[j * n + i] = t;
+                }
+            }
+            finite(&nngp[..n * n], &ntk[..n * n])
+        })
+    }
+
+    /// NNGP and NTK between M inputs `x` and N inputs `x_train` of `shape`,
+    /// into the row-major M × N `nngp` and `ntk` (entry \[i\]\[j\] =
+    /// K(xᵢ, x_train,ⱼ)); otherwise as [`gram_spatial`](Self::gram_spatial).
+    ///
+    /// # Errors
+    ///
+    /// As [`gram_spatial`](Self::gram_spatial).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::{Architecture, Shape};
+    /// let a: Architecture<f64> = "conv_circ(3,1,0) erf flatten dense(1,0)".parse()?;
+    /// let shape = Shape::Sequence { length: 3, channels: 1 };
+    /// let (x, train) = ([1.0, 2.0, 3.0], [1.0, 2.0, 3.0, 0.0, 1.0, 0.0]);
+    /// let mut ws = [0.0; Architecture::<f64>::workspace_bound(3)];
+    /// let (mut k, mut t) = ([0.0; 2], [0.0; 2]);
+    /// a.cross_spatial(&x, &train, shape, &mut ws, &mut k, &mut t)?;
+    /// let (mut kg, mut tg) = ([0.0; 4], [0.0; 4]);
+    /// a.gram_spatial(&train, shape, &mut ws, &mut kg, &mut tg)?;
+    /// assert_eq!(k, [kg[0], kg[1]]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn cross_spatial(
+        &self,
+        x: &[T],
+        x_train: &[T],
+        shape: Shape,
+        workspace: &mut [T],
+        nngp: &mut [T],
+        ntk: &mut [T],
+    ) -> Result<(), Error> {
+        zero_on_error(&mut (nngp, ntk), |(nngp, ntk)| {
+            let (grid, channels, m) = self.prepare(x, shape, workspace)?;
+            let (_, _, n) = self.prepare(x_train, shape, workspace)?;
+            hold(m.saturating_mul(n), nngp, ntk)?;
+            let d = grid.positions() * channels;
+            for i in 0..m {
+                let xi = &x[i * d..(i + 1) * d];
+                for j in 0..n {
+                    let xj = &x_train[j * d..(j + 1) * d];
+                    let (k, t) = self.pair(xi, xj, grid, channels, workspace);
+                    nngp[i * n + j] = k;
+                    ntk[i * n + j] = t;
+                }
+            }
+            finite(&nngp[..m * n], &ntk[..m * n])
+        })
+    }
+
+    /// NNGP and NTK matrices of N sequences of L positions × C channels;
+    /// as [`gram_spatial`](Self::gram_spatial) with
+    /// [`Shape::Sequence`].
+    ///
+    /// # Errors
+    ///
+    /// As [`gram_spatial`](Self::gram_spatial).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::Architecture;
+    /// let a: Architecture<f64> = "conv(3,1,0) identity flatten dense(1,0)".parse()?;
+    /// let x = [[[1.0], [0.0], [2.0]], [[0.0], [1.0], [1.0]]];
+    /// let mut ws = [0.0; Architecture::<f64>::workspace_bound(3)];
+    /// let (mut k, mut t) = ([[0.0; 2]; 2], [[0.0; 2]; 2]);
+    /// a.gram_sequence(&x, &mut ws, &mut k, &mut t)?;
+    /// assert_eq!(k[0][1], k[1][0]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn gram_sequence<const N: usize, const L: usize, const C: usize>(
+        &self,
+        x: &[[[T; C]; L]; N],
+        workspace: &mut [T],
+        nngp: &mut [[T; N]; N],
+        ntk: &mut [[T; N]; N],
+    ) -> Result<(), Error> {
+        let shape = Shape::Sequence {
+            length: L,
+            channels: C,
+        };
+        zero_on_error(&mut (nngp, ntk), |(k, t)| {
+            self.gram_spatial(
+                x.as_flattened().as_flattened(),
+                shape,
+                workspace,
+                k.as_flattened_mut(),
+                t.as_flattened_mut(),
+            )
+        })
+    }
+
+    /// NNGP and NTK matrices of N images of H × W positions × C channels
+    /// (positions row by row); as [`gram_spatial`](Self::gram_spatial) with
+    /// [`Shape::Image`].
+    ///
+    /// # Errors
+    ///
+    /// As [`gram_spatial`](Self::gram_spatial).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::Architecture;
+    /// let a: Architecture<f64> = "conv(3,1,0) relu gap dense(1,0)".parse()?;
+    /// let x = [[[[1.0], [0.0]], [[2.0], [1.0]]], [[[0.0], [1.0]], [[1.0], [1.0]]]];
+    /// let mut ws = [0.0; Architecture::<f64>::workspace_bound(4)];
+    /// let (mut k, mut t) = ([[0.0; 2]; 2], [[0.0; 2]; 2]);
+    /// a.gram_image(&x, &mut ws, &mut k, &mut t)?;
+    /// assert_eq!(k[0][1], k[1][0]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn gram_image<const N: usize, const H: usize, const W: usize, const C: usize>(
+        &self,
+        x: &[[[[T; C]; W]; H]; N],
+        workspace: &mut [T],
+        nngp: &mut [[T; N]; N],
+        ntk: &mut [[T; N]; N],
+    ) -> Result<(), Error> {
+        let shape = Shape::Image {
+            height: H,
+            width: W,
+            channels: C,
+        };
+        zero_on_error(&mut (nngp, ntk), |(k, t)| {
+            self.gram_spatial(
+                x.as_flattened().as_flattened().as_flattened(),
+                shape,
+                workspace,
+                k.as_flattened_mut(),
+                t.as_flattened_mut(),
+            )
+        })
+    }
+
+    /// Checks the architecture against `shape`, the inputs and the
+    /// workspace; returns the input grid, the channels and the number of
+    /// inputs.
+    fn prepare(
+        &self,
+        x: &[T],
+        shape: Shape,
+        workspace: &[T],
+    ) -> Result<(Grid, usize, usize), Error> {
+        let needed = self.workspace_len(shape)?;
+        let (grid, channels) = input_grid(shape)?;
+        let d = grid.positions() * channels;
+        if !x.len().is_multiple_of(d) {
+            return Err(invalid(
+                "the input length must be a multiple of the length of one input",
+            ));
+        }
+        if workspace.len() < needed {
+            return Err(Error::BufferTooSmall {
+                needed,
+                given: workspace.len(),
+            });
+        }
+        crate::simd::check_finite(x, "inputs")?;
+        Ok((grid, channels, x.len() / d))
+    }
+
+    /// Σ and Θ of one pair of inputs (checked by [`prepare`](Self::prepare)).
+    fn pair(
+        &self,
+        xa: &[T],
+        xb: &[T],
+        mut g: Grid,
+        channels: usize,
+        workspace: &mut [T],
+    ) -> (T, T) {
+        let p0 = g.positions();
+        let t0 = p0 * p0;
+        let (tables, rest) = workspace.split_at_mut(5 * t0);
+        let (qa, rest) = rest.split_at_mut(p0);
+        let qb = &mut rest[..p0];
+        let (sa, tables) = tables.split_at_mut(t0);
+        let (sb, tables) = tables.split_at_mut(t0);
+        let (sc, tables) = tables.split_at_mut(t0);
+        let (tc, scratch) = tables.split_at_mut(t0);
+        let inv_c = T::ONE / T::from_usize(channels);
+        let dot = |u: &[T], s: usize, v: &[T], t: usize| {
+            let a = &u[s * channels..(s + 1) * channels];
+            let b = &v[t * channels..(t + 1) * channels];
+            crate::simd::dot(a, b) * inv_c
+        };
+        for s in 0..p0 {
+            for t in 0..p0 {
+                sa[s * p0 + t] = dot(xa, s, xa, t);
+                sb[s * p0 + t] = dot(xb, s, xb, t);
+                sc[s * p0 + t] = dot(xa, s, xb, t);
+                tc[s * p0 + t] = T::ZERO;
+            }
+        }
+        for layer in self.layers() {
+            let p = g.positions();
+            let pp = p * p;
+            match *layer {
+                Layer::Conv {
+                    size,
+                    weight_std: w,
+                    bias_std: b,
+                    circular,
+                } => {
+                    let (w2, b2) = (w * w, b * b);
+                    let q = size as usize;
+                    let filter = if g.planar { q * q } else { q };
+                    let scale = w2 / T::from_usize(filter);
+                    for table in [&mut *sa, &mut *sb, &mut *sc] {
+                        shifted_sum(&table[..pp], &mut scratch[..pp], g, q, circular);
+                        for (m, &a) in table[..pp].iter_mut().zip(&scratch[..pp]) {
+                            *m = scale * a + b2;
+                        }
+                    }
+                    shifted_sum(&tc[..pp], &mut scratch[..pp], g, q, circular);
+                    for ((m, &a), &s) in tc[..pp].iter_mut().zip(&scratch[..pp]).zip(&sc[..pp]) {
+                        *m = s + scale * a;
+                    }
+                }
+                Layer::AvgPool { .. } | Layer::GlobalAvgPool | Layer::Flatten => {
+                    let next = next_grid(layer, g).unwrap_or(g);
+                    for table in [&mut *sa, &mut *sb, &mut *sc, &mut *tc] {
+                        reduce(layer, &table[..pp], &mut scratch[..], g, next);
+                        let np = next.positions();
+                        table[..np * np].copy_from_slice(&scratch[..np * np]);
+                    }
+                    g = next;
+                }
+                _ => {
+                    let step = layer.step();
+                    for s in 0..p {
+                        qa[s] = sa[s * p + s];
+                        qb[s] = sb[s * p + s];
+                    }
+                    for s in 0..p {
+                        for t in 0..p {
+                            let e = s * p + t;
+                            let c = apply_pair(&step, PairState::new(qa[s], sc[e], qb[t], tc[e]));
+                            sc[e] = c.sigma12;
+                            tc[e] = c.theta12;
+                            let a = apply_pair(&step, PairState::new(qa[s], sa[e], qa[t], T::ZERO));
+                            sa[e] = a.sigma12;
+                            let b = apply_pair(&step, PairState::new(qb[s], sb[e], qb[t], T::ZERO));
+                            sb[e] = b.sigma12;
+                        }
+                    }
+                }
+            }
+        }
+        (sc[0], tc[0])
+    }
+}
+
+/// `out[s, t] = Σ_δ m[s+δ, t+δ]` over the filter offsets δ (the same on both
+/// positions), dropping the terms outside the grid (zero padding) or
+/// wrapping them (circular).
+fn shifted_sum<T: Real>(m: &[T], out: &mut [T], g: Grid, q: usize, circular: bool) {
+    let p = g.positions();
+    let r = (q / 2) as isize;
+    let rh = if g.planar { r } else { 0 };
+    let shift = |x: usize, d: isize, n: usize| -> Option<usize> {
+        let y = x as isize + d;
+        if circular {
+            Some(y.rem_euclid(n as isize) as usize)
+        } else if y >= 0 && (y as usize) < n {
+            Some(y as usize)
+        } else {
+            None
+        }
+    };
+    for s in 0..p {
+        let (sh, sw) = (s / g.w, s % g.w);
+        for t in 0..p {
+            let (th, tw) = (t / g.w, t % g.w);
+            let mut acc = T::ZERO;
+            for dh in -rh..=rh {
+                let (Some(ah), Some(bh)) = (shift(sh, dh, g.h), shift(th, dh, g.h)) else {
+                    continue;
+                };
+                for dw in -r..=r {
+                    let (Some(aw), Some(bw)) = (shift(sw, dw, g.w), shift(tw, dw, g.w)) else {
+                        continue;
+                    };
+                    acc += m[(ah * g.w + aw) * p + bh * g.w + bw];
+                }
+            }
+            out[s * p + t] = acc;
+        }
+    }
+}
+
+/// The table of `m` (on grid `g`) after the pooling or flattening `layer`,
+/// on grid `next`, into the first `next.positions()²` entries of `out`.
+fn reduce<T: Real>(layer: &Layer<T>, m: &[T], out: &mut [T], g: Grid, next: Grid) {
+    let p = g.positions();
+    match *layer {
+        Layer::Flatten => {
+            let mut acc = T::ZERO;
+            for s in 0..p {
+                acc += m[s * p + s];
+            }
+            out[0] = acc / T::from_usize(p);
+        }
+        Layer::GlobalAvgPool => {
+            let mut acc = T::ZERO;
+            for v in &m[..p * p] {
+                acc += *v;
+            }
+            let pf = T::from_usize(p);
+            out[0] = acc / (pf * pf);
+        }
+        _ => {
+            // Average pooling: window (h, w) sizes of the output grid.
+            let (fh, fw) = (g.h / next.h, g.w / next.w);
+            let np = next.positions();
+            let count = T::from_usize(fh * fw);
+            let scale = T::ONE / (count * count);
+            for a in 0..np {
+                let (ah, aw) = (a / next.w, a % next.w);
+                for b in 0..np {
+                    let (bh, bw) = (b / next.w, b % next.w);
+                    let mut acc = T::ZERO;
+                    for i in 0..fh {
+                        for j in 0..fw {
+                            let s = (ah * fh + i) * g.w + aw * fw + j;
+                            for k in 0..fh {
+                                let row = &m[s * p..(s + 1) * p];
+                                let t0 = (bh * fh + k) * g.w + bw * fw;
+                                for v in &row[t0..t0 + fw] {
+                                    acc += *v;
+                                }
+                            }
+                        }
+                    }
+                    out[a * np + b] = acc * scale;
+                }
+            }
+        }
+    }
+}
+
+/// [`Error::BufferTooSmall`] unless both outputs hold `needed` entries.
+fn hold<T>(needed: usize, nngp: &[T], ntk: &[T]) -> Result<(), Error> {
+    match nngp.len().min(ntk.len()) {
+        given if given < needed => Err(Error::BufferTooSmall { needed, given }),
+        _ => Ok(()),
+    }
+}
+
+/// [`Error::Overflow`] unless every entry is finite.
+fn finite<T: Real>(nngp: &[T], ntk: &[T]) -> Result<(), Error> {
+    if crate::simd::all_finite(nngp) && crate::simd::all_finite(ntk) {
+        Ok(())
+    } else {
+        Err(Error::Overflow { what: "kernel" })
+    }
+}

@@ -1,0 +1,394 @@
+//! Sequence and image kernels (convolution, pooling, flatten) against the
+//! neural-tangents reference file of format version 2, and their
+//! properties.
+
+use crate::common::rel_err;
+use ntk::analytic::text::{self, Matrix};
+use ntk::analytic::{Architecture, Layer, Shape};
+use ntk::{Error, Real};
+
+const STRUCTURED: &str = include_str!("../data/structured_public.txt");
+
+/// The pure convolutional cases (conv, conv_circ, avg_pool, gap, flatten,
+/// dense and activations). The other cases of the file use layer norm,
+/// attention or residual blocks, which these routines do not have.
+const CONV1D: [&str; 8] = [
+    "conv1d_00",
+    "conv1d_01",
+    "conv1d_02",
+    "conv1d_03",
+    "conv1d_06",
+    "conv1d_08",
+    "conv1d_09",
+    "conv1d_11",
+];
+const CONV2D: [&str; 6] = [
+    "conv2d_00",
+    "conv2d_04",
+    "conv2d_06",
+    "conv2d_08",
+    "conv2d_09",
+    "conv2d_11",
+];
+
+/// Runs the named cases in `T`; returns the worst relative error.
+fn check<T: Real>(names: &[&str], tol: f64) -> f64 {
+    let mut worst = 0.0_f64;
+    let mut seen = 0;
+    for case in text::cases(STRUCTURED) {
+        if !names.contains(&case.name()) {
+            continue;
+        }
+        seen += 1;
+        let name = case.name();
+        let (n, d) = case.dims().unwrap();
+        let shape = case.shape().unwrap();
+        let mut x = vec![T::ZERO; n * d];
+        case.read_inputs(&mut x).unwrap();
+        let (mut kr, mut tr) = (vec![0.0_f64; n * n], vec![0.0_f64; n * n]);
+        assert!(case.read_reference(Matrix::Nngp, &mut kr).unwrap());
+        assert!(case.read_reference(Matrix::Ntk, &mut tr).unwrap());
+        let arch = case
+            .architecture::<T, 32>()
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut ws = vec![T::ZERO; arch.workspace_len(shape).unwrap()];
+        let (mut k, mut t) = (vec![T::ZERO; n * n], vec![T::ZERO; n * n]);
+        arch.gram_spatial(&x, shape, &mut ws, &mut k, &mut t)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let (ek, et) = (rel_err(&k, &kr), rel_err(&t, &tr));
+        assert!(ek <= tol, "{name}: nngp error {ek:e}");
+        assert!(et <= tol, "{name}: ntk error {et:e}");
+        worst = worst.max(ek).max(et);
+    }
+    assert_eq!(seen, names.len());
+    worst
+}
+
+#[test]
+fn conv1d_cases_f64() {
+    let worst = check::<f64>(&CONV1D, 1e-6);
+    assert!(worst < 1e-7, "worst {worst:e}");
+}
+
+#[test]
+fn conv1d_cases_f32() {
+    check::<f32>(&CONV1D, 1e-3);
+}
+
+#[test]
+fn conv2d_cases_f64() {
+    check::<f64>(&CONV2D, 1e-6);
+}
+
+#[test]
+fn conv2d_cases_f32() {
+    check::<f32>(&CONV2D, 1e-3);
+}
+
+/// Every case whose architecture parses is one of the convolutional cases
+/// above, and runs (the others need layers not built yet).
+#[test]
+fn supported_cases_are_the_listed_ones() {
+    for case in text::cases(STRUCTURED) {
+        let name = case.name();
+        if case.architecture::<f64, 32>().is_ok() {
+            assert!(
+                CONV1D.contains(&name) || CONV2D.contains(&name),
+                "{name} parses but is not checked"
+            );
+        }
+    }
+}
+
+fn gram(arch: &str, x: &[f64], shape: Shape) -> (Vec<f64>, Vec<f64>) {
+    let a: Architecture<f64> = arch.parse().unwrap();
+    let n = x.len() / shape.len();
+    let mut ws = vec![0.0; a.workspace_len(shape).unwrap()];
+    let (mut k, mut t) = (vec![0.0; n * n], vec![0.0; n * n]);
+    a.gram_spatial(x, shape, &mut ws, &mut k, &mut t).unwrap();
+    (k, t)
+}
+
+/// L = 3, Q = 3, one channel, identity activation: the maps of the format
+/// written out directly.
+#[test]
+fn tiny_case_by_hand() {
+    let (w, b, w2, b2) = (1.3_f64, 0.2, 0.7, 0.1);
+    let xs = [[1.0, -2.0, 0.5], [0.3, 0.0, 1.5]];
+    for circular in [false, true] {
+        let token = if circular { "conv_circ" } else { "conv" };
+        let arch = format!("{token}(3,{w},{b}) identity flatten dense({w2},{b2})");
+        let x: Vec<f64> = xs.iter().flatten().copied().collect();
+        let (k, t) = gram(
+            &arch,
+            &x,
+            Shape::Sequence {
+                length: 3,
+                channels: 1,
+            },
+        );
+        for i in 0..2 {
+            for j in 0..2 {
+                // Σ⁰[s][s'] = xᵢ[s]·xⱼ[s'] (C = 1).
+                let s0 = |s: usize, u: usize| xs[i][s] * xs[j][u];
+                let mut diag = 0.0;
+                for s in 0..3_i64 {
+                    let mut acc = 0.0;
+                    for dl in -1..=1_i64 {
+                        let (a, c) = (s + dl, s + dl);
+                        let (a, c) = if circular {
+                            (a.rem_euclid(3), c.rem_euclid(3))
+                        } else if (0..3).contains(&a) {
+                            (a, c)
+                        } else {
+                            continue;
+                        };
+                        acc += s0(a as usize, c as usize);
+                    }
+                    // Σ¹[s][s] = w²·acc/3 + b²; Θ¹ = Σ¹ (Θ⁰ = 0).
+                    diag += w * w * acc / 3.0 + b * b;
+                }
+                let sigma = diag / 3.0; // flatten: mean of the diagonal
+                let theta = sigma;
+                let k_ref = w2 * w2 * sigma + b2 * b2;
+                let t_ref = k_ref + w2 * w2 * theta;
+                let (kk, tt) = (k[i * 2 + j], t[i * 2 + j]);
+                assert!(
+                    (kk - k_ref).abs() <= 1e-14 * k_ref.abs().max(1.0),
+                    "{arch} {i}{j}: {kk} vs {k_ref}"
+                );
+                assert!(
+                    (tt - t_ref).abs() <= 1e-14 * t_ref.abs().max(1.0),
+                    "{arch} {i}{j}: {tt} vs {t_ref}"
+                );
+            }
+        }
+    }
+}
+
+/// gap averages all position pairs: with the identity and Q = 1 it is
+/// the covariance of the position means.
+#[test]
+fn gap_is_the_covariance_of_the_means() {
+    let x = [1.0, 2.0, -1.0, 0.5, 0.0, 3.0];
+    let (k, _) = gram(
+        "conv(1,1,0) gap dense(1,0)",
+        &x,
+        Shape::Sequence {
+            length: 3,
+            channels: 1,
+        },
+    );
+    let m = [(1.0 + 2.0 - 1.0) / 3.0, (0.5 + 0.0 + 3.0) / 3.0];
+    for i in 0..2 {
+        for j in 0..2 {
+            assert!((k[i * 2 + j] - m[i] * m[j]).abs() < 1e-15);
+        }
+    }
+}
+
+fn inputs(n: usize, d: usize) -> Vec<f64> {
+    // A fixed pseudo-random sequence, with a repeated input.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut x: Vec<f64> = (0..n * d)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64 * 4.0 - 2.0
+        })
+        .collect();
+    x.copy_within(0..d, d);
+    x
+}
+
+#[test]
+fn gram_is_symmetric_and_psd() {
+    let shape = Shape::Sequence {
+        length: 6,
+        channels: 2,
+    };
+    let x = inputs(5, shape.len());
+    for arch in [
+        "conv(3,1.2,0.1) relu avg_pool(2) conv_circ(3,0.9,0.2) erf gap dense(1,0.1)",
+        "conv_circ(5,1.5,0) abs conv(3,1,0.3) gelu flatten dense(1.1,0) relu dense(1,0)",
+    ] {
+        let (k, t) = gram(arch, &x, shape);
+        for m in [&k, &t] {
+            for i in 0..5 {
+                for j in 0..5 {
+                    assert_eq!(m[i * 5 + j].to_bits(), m[j * 5 + i].to_bits());
+                }
+            }
+            // The repeated input: identical rows.
+            assert_eq!(m[..5], m[5..10]);
+            // PSD: a Cholesky factorisation of M + εI succeeds.
+            let eps = 1e-12 * (0..5).map(|i| m[i * 6]).fold(0.0, f64::max);
+            let mut l = [0.0; 25];
+            for i in 0..5 {
+                for j in 0..=i {
+                    let mut s = m[i * 5 + j] + if i == j { eps } else { 0.0 };
+                    for p in 0..j {
+                        s -= l[i * 5 + p] * l[j * 5 + p];
+                    }
+                    if i == j {
+                        assert!(s > 0.0, "{arch}: not PSD");
+                        l[i * 5 + i] = s.sqrt();
+                    } else {
+                        l[i * 5 + j] = s / l[j * 5 + j];
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn cross_matches_gram() {
+    let shape = Shape::Sequence {
+        length: 4,
+        channels: 3,
+    };
+    let x = inputs(4, shape.len());
+    let arch: Architecture<f64> = "conv(3,1.4,0.2) relu avg_pool(2) flatten dense(1,0.1)"
+        .parse()
+        .unwrap();
+    let (k, t) = gram(&arch.to_string(), &x, shape);
+    let mut ws = vec![0.0; Architecture::<f64>::workspace_bound(4)];
+    let (mut kc, mut tc) = (vec![0.0; 8], vec![0.0; 8]);
+    arch.cross_spatial(&x[..2 * 12], &x, shape, &mut ws, &mut kc, &mut tc)
+        .unwrap();
+    assert_eq!(kc, k[..8]);
+    assert_eq!(tc, t[..8]);
+}
+
+#[test]
+fn array_forms_match_the_flat_form() {
+    let a: Architecture<f64> = "conv_circ(3,1,0.1) sin avg_pool(3) gap dense(1,0)"
+        .parse()
+        .unwrap();
+    let x = [
+        [[1.0, 0.5], [0.0, -1.0], [2.0, 0.0]],
+        [[0.0, 1.0], [1.0, 1.0], [0.5, 0.5]],
+    ];
+    let mut ws = [0.0; Architecture::<f64>::workspace_bound(3)];
+    let (mut k, mut t) = ([[0.0; 2]; 2], [[0.0; 2]; 2]);
+    a.gram_sequence(&x, &mut ws, &mut k, &mut t).unwrap();
+    let flat: Vec<f64> = x.iter().flatten().flatten().copied().collect();
+    let (kf, tf) = gram(
+        &a.to_string(),
+        &flat,
+        Shape::Sequence {
+            length: 3,
+            channels: 2,
+        },
+    );
+    assert_eq!(k.as_flattened(), &kf[..]);
+    assert_eq!(t.as_flattened(), &tf[..]);
+}
+
+#[test]
+fn text_round_trip() {
+    let text =
+        "conv(3,0.941,0.461) relu avg_pool(4) conv_circ(5,1.207,0) abs gap flatten dense(1,0)";
+    let a: Architecture<f64> = text.parse().unwrap();
+    assert_eq!(a.to_string(), text);
+    let a32: Architecture<f32> = text.parse().unwrap();
+    assert_eq!(a32.to_string().parse::<Architecture<f32>>().unwrap(), a32);
+}
+
+#[test]
+fn malformed_tokens_are_parse_errors() {
+    use ntk::error::ParseErrorKind::*;
+    for (text, kind) in [
+        ("conv(2,1,0)", OutOfRange),
+        ("conv(0,1,0)", OutOfRange),
+        ("conv(3,-1,0)", OutOfRange),
+        ("conv(3,1)", WrongArity),
+        ("conv(x,1,0)", BadNumber),
+        ("conv(1.5,1,0)", BadNumber),
+        ("avg_pool(0)", OutOfRange),
+        ("avg_pool()", Syntax),
+        ("gap(1)", WrongArity),
+        ("flatten(", Syntax),
+        ("conv_circle(3,1,0)", UnknownLayer),
+    ] {
+        let e = Architecture::<f64>::parse(text).unwrap_err();
+        assert_eq!(e.kind, kind, "{text}");
+    }
+}
+
+#[test]
+fn misplaced_layers_are_errors_with_zeroed_outputs() {
+    let seq = Shape::Sequence {
+        length: 4,
+        channels: 1,
+    };
+    let x = [1.0; 8];
+    let mut ws = vec![0.0; Architecture::<f64>::workspace_bound(4)];
+    for (arch, shape) in [
+        ("conv(3,1,0) relu", seq),                   // does not end flat
+        ("gap conv(3,1,0) gap", seq),                // conv after gap
+        ("avg_pool(3) gap", seq),                    // 3 does not divide 4
+        ("conv(3,1,0) gap", Shape::Flat { dim: 4 }), // spatial layer on flat data
+        ("flatten flatten", seq),
+    ] {
+        let a: Architecture<f64> = arch.parse().unwrap();
+        let (mut k, mut t) = ([7.0; 4], [7.0; 4]);
+        let r = a.gram_spatial(&x, shape, &mut ws, &mut k, &mut t);
+        assert!(
+            matches!(r, Err(Error::InvalidArgument { .. })),
+            "{arch}: {r:?}"
+        );
+        assert_eq!((k, t), ([0.0; 4], [0.0; 4]));
+    }
+    // An even filter built without the parser.
+    let even = Layer::Conv {
+        size: 2,
+        weight_std: 1.0,
+        bias_std: 0.0,
+        circular: false,
+    };
+    let a = Architecture::<f64>::from_layers(&[even, Layer::GlobalAvgPool]).unwrap();
+    assert!(matches!(
+        a.workspace_len(seq),
+        Err(Error::InvalidArgument { .. })
+    ));
+    // The flat routines refuse spatial layers.
+    let a: Architecture<f64> = "conv(3,1,0) gap dense(1,0)".parse().unwrap();
+    let (mut k, mut t) = ([[7.0; 2]; 2], [[7.0; 2]; 2]);
+    let r = a.gram(&[[1.0, 2.0], [0.0, 1.0]], &mut k, &mut t);
+    assert!(matches!(r, Err(Error::InvalidArgument { .. })));
+    assert_eq!(k, [[0.0; 2]; 2]);
+    assert!(a.kernel(&[1.0], &[2.0]).is_err());
+    // Short workspace, non-finite input.
+    let a: Architecture<f64> = "conv(3,1,0) gap".parse().unwrap();
+    let (mut k, mut t) = ([7.0; 4], [7.0; 4]);
+    let r = a.gram_spatial(&x, seq, &mut ws[..10], &mut k, &mut t);
+    assert_eq!(
+        r,
+        Err(Error::BufferTooSmall {
+            needed: 88,
+            given: 10
+        })
+    );
+    assert_eq!(k, [0.0; 4]);
+    let mut bad = x;
+    bad[3] = f64::NAN;
+    let r = a.gram_spatial(&bad, seq, &mut ws, &mut k, &mut t);
+    assert!(matches!(r, Err(Error::NonFinite { .. })));
+}
+
+#[test]
+fn flat_shape_agrees_with_the_flat_routine() {
+    let a: Architecture<f64> = "dense(1.5,0.1) relu dense(1,0.2) erf dense(1,0)"
+        .parse()
+        .unwrap();
+    let x = [1.0, 0.5, -0.3, 0.2, 0.0, 2.0];
+    let (k, t) = gram(&a.to_string(), &x, Shape::Flat { dim: 3 });
+    let (mut kf, mut tf) = ([0.0; 4], [0.0; 4]);
+    a.gram_flat(&x, 3, &mut kf, &mut tf).unwrap();
+    for (u, v) in k.iter().zip(&kf).chain(t.iter().zip(&tf)) {
+        assert!((u - v).abs() <= 1e-14 * v.abs().max(1.0));
+    }
+}
