@@ -17,7 +17,7 @@ use crate::outputs::zero_on_error;
 use crate::{Error, Real};
 
 /// [`Error::BufferTooSmall`] unless both flat outputs hold `needed` entries.
-fn hold<T>(needed: usize, nngp: &[T], ntk: &[T]) -> Result<(), Error> {
+pub(super) fn hold<T>(needed: usize, nngp: &[T], ntk: &[T]) -> Result<(), Error> {
     match nngp.len().min(ntk.len()) {
         given if given < needed => Err(Error::BufferTooSmall { needed, given }),
         _ => Ok(()),

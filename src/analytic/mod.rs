@@ -145,14 +145,16 @@
 //! 1/√width convergence of the NTK).
 
 // The files import only from files earlier in this list:
-// pair → quadrature → dual → step → layer → arch → syntax → case → report
-// → text → collinear → precision → rows → tile → gram → spatial.
+// pair → quadrature → dual → step → layer → arch → syntax → layout → case → report
+// → text → collinear → precision → rows → tile → gram → grid → spatial.
 mod arch;
 mod case;
 mod collinear;
 mod dual;
 mod gram;
+mod grid;
 mod layer;
+mod layout;
 mod pair;
 mod precision;
 #[cfg(feature = "quadrature")]
