@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod conv;
+mod conv_monte_carlo;
 mod errors;
 mod monte_carlo;
 mod range;
