@@ -1,10 +1,11 @@
-//! Criterion benchmarks with the ids of DESIGN.md: E1, E2, E1J, E2J, A1, R1.
+//! Criterion benchmarks with the ids of DESIGN.md: E1, E2, E1J, E2J, A1, R1,
+//! C1, C2.
 //!
 //! `cargo bench --bench workloads -- ID` runs one; inputs are standard normal
 //! from a fixed seed and the timed region is the whole computation.
 use criterion::{criterion_group, criterion_main, Criterion};
 use ntk::empirical::{jacobian, structured};
-use ntk::nn::{Dense, Relu};
+use ntk::nn::{Conv1d, Dense, GlobalAvgPool, Relu, Unflatten};
 use ntk::Rng;
 use std::hint::black_box;
 
@@ -159,10 +160,79 @@ fn a1(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, empirical, r1, a1);
+/// `C1`: analytic NNGP + NTK Gram, f64, `conv(3,1.5,0.1) relu` ×3 then
+/// `gap dense(1.5,0.1)` ('SAME' padding), N = 64 standard normal sequences
+/// of L = 32 positions × C = 4 channels (10 samples: about 2 s each).
+fn c1(c: &mut Criterion) {
+    const N: usize = 64;
+    const L: usize = 32;
+    const C: usize = 4;
+    let arch: ntk::analytic::Architecture<f64> =
+        "conv(3,1.5,0.1) relu conv(3,1.5,0.1) relu conv(3,1.5,0.1) relu gap dense(1.5,0.1)"
+            .parse()
+            .expect("C1 architecture");
+    let mut rng = Rng::new(0xC1);
+    let mut x = boxed_matrix::<[f64; C], L, N>();
+    for seq in x.iter_mut() {
+        rng.fill_normal(seq.as_flattened_mut());
+    }
+    let shape = ntk::analytic::Shape::Sequence {
+        length: L,
+        channels: C,
+    };
+    let mut ws = vec![0.0_f64; arch.workspace_len(shape).expect("C1 shape")];
+    let mut nngp = boxed_matrix::<f64, N, N>();
+    let mut ntk = boxed_matrix::<f64, N, N>();
+    c.bench_function("C1", |b| {
+        b.iter(|| {
+            arch.gram_sequence(black_box(&*x), &mut ws, &mut nngp, &mut ntk)
+                .expect("finite");
+            black_box((nngp[N - 1][0], ntk[N - 1][0]))
+        })
+    });
+}
+
+/// The `C2` network on flat inputs of L = 32 positions × 4 channels.
+type Cnn = (
+    Unflatten<4, 32>,
+    Conv1d<f32, 4, 64, 3, 32>,
+    Relu,
+    Conv1d<f32, 64, 64, 3, 32>,
+    Relu,
+    GlobalAvgPool,
+    Dense<f32, 64, 1>,
+);
+
+/// `C2`: empirical NTK Gram, f32, Unflatten → Conv1d(4→64, Q = 3, SAME) relu
+/// Conv1d(64→64) relu GlobalAvgPool Dense(64→1), NTK parameterisation,
+/// N = 64 standard normal inputs of L = 32 × C = 4, structured method.
+fn c2(c: &mut Criterion) {
+    const N: usize = 64;
+    let mut rng = Rng::new(1);
+    let net: Box<Cnn> = Box::new((
+        Unflatten,
+        Conv1d::ntk(1.5, 0.1, &mut rng),
+        Relu,
+        Conv1d::ntk(1.5, 0.1, &mut rng),
+        Relu,
+        GlobalAvgPool,
+        Dense::ntk(1.5, 0.1, &mut rng),
+    ));
+    let xs = inputs::<128, N>(2);
+    let mut out = boxed_matrix::<f32, N, N>();
+    let mut ws = vec![0.0_f32; structured::workspace_len::<f32, Cnn>(N, 1)];
+    c.bench_function("C2", |b| {
+        b.iter(|| {
+            structured::ntk(black_box(&*net), black_box(&*xs), &mut ws, &mut out).expect("finite");
+            black_box(out[N - 1][0])
+        })
+    });
+}
+
+criterion_group!(benches, empirical, r1, a1, c2);
 criterion_group! {
     name = slow;
     config = Criterion::default().sample_size(10);
-    targets = empirical_reference
+    targets = empirical_reference, c1
 }
 criterion_main!(benches, slow);
