@@ -124,44 +124,61 @@ fn log_log_slope(x: &[f64], y: &[f64]) -> f64 {
     sxy / sxx
 }
 
+/// Runs `f` on a thread with a 64 MiB stack: the forward caches of the
+/// widest networks here pass the 2 MiB of a test thread in some profiles
+/// (with overflow checks, frames are larger).
+fn on_big_stack(f: impl FnOnce() + Send + 'static) {
+    let worker = std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(f)
+        .expect("a test thread");
+    if let Err(panic) = worker.join() {
+        std::panic::resume_unwind(panic);
+    }
+}
+
 #[test]
 fn conv_ntk_approaches_the_analytic_one_as_channels_grow() {
-    let (_, t0) = analytic(GAP_SPEC);
-    let widths = [16.0, 32.0, 64.0, 128.0, 256.0];
-    let errs = [
-        ntk_errors::<16>(&t0),
-        ntk_errors::<32>(&t0),
-        ntk_errors::<64>(&t0),
-        ntk_errors::<128>(&t0),
-        ntk_errors::<256>(&t0),
-    ];
-    let rms: Vec<f64> = errs.iter().map(|e| e.0).collect();
-    // One initialisation's NTK fluctuates about its limit by O(1/√C) and its
-    // mean is off by O(1/C): with few samples per estimate the fluctuation
-    // dominates and the error falls as C^(-1/2).
-    let slope = log_log_slope(&widths, &rms);
-    eprintln!("log-log slope {slope:.3}");
-    assert!(
-        (-0.7..=-0.3).contains(&slope),
-        "slope {slope}, errors {rms:?}"
-    );
-    // At C = 256 one sample's relative fluctuation is about 0.1; 32 samples
-    // average it down to about 0.02, and the O(1/C) bias is below 0.01:
-    // 0.05 leaves a margin of more than two standard deviations.
-    let e = errs[4].1;
-    assert!(e < 0.05, "NTK error at C = 256: {e}");
+    on_big_stack(|| {
+        let (_, t0) = analytic(GAP_SPEC);
+        let widths = [16.0, 32.0, 64.0, 128.0, 256.0];
+        let errs = [
+            ntk_errors::<16>(&t0),
+            ntk_errors::<32>(&t0),
+            ntk_errors::<64>(&t0),
+            ntk_errors::<128>(&t0),
+            ntk_errors::<256>(&t0),
+        ];
+        let rms: Vec<f64> = errs.iter().map(|e| e.0).collect();
+        // One initialisation's NTK fluctuates about its limit by O(1/√C) and its
+        // mean is off by O(1/C): with few samples per estimate the fluctuation
+        // dominates and the error falls as C^(-1/2).
+        let slope = log_log_slope(&widths, &rms);
+        eprintln!("log-log slope {slope:.3}");
+        assert!(
+            (-0.7..=-0.3).contains(&slope),
+            "slope {slope}, errors {rms:?}"
+        );
+        // At C = 256 one sample's relative fluctuation is about 0.1; 32 samples
+        // average it down to about 0.02, and the O(1/C) bias is below 0.01:
+        // 0.05 leaves a margin of more than two standard deviations.
+        let e = errs[4].1;
+        assert!(e < 0.05, "NTK error at C = 256: {e}");
+    });
 }
 
 #[test]
 fn conv_nngp_is_the_output_covariance() {
-    // The NNGP estimate is a sample covariance of the outputs: its relative
-    // error is about √(2/S) ≈ 0.045 at S = 1000 whatever the width, so it is
-    // checked at one width with many samples, not for its decay in C.
-    let (k0, _) = analytic(GAP_SPEC);
-    let (k, _) = estimate(&mut *gap_net::<64>(), 1000, 5);
-    let e = frob_rel(&k, &k0);
-    eprintln!("C = 64: NNGP error of 1000 samples {e:.4}");
-    assert!(e < 0.1, "NNGP error {e}");
+    on_big_stack(|| {
+        // The NNGP estimate is a sample covariance of the outputs: its relative
+        // error is about √(2/S) ≈ 0.045 at S = 1000 whatever the width, so it is
+        // checked at one width with many samples, not for its decay in C.
+        let (k0, _) = analytic(GAP_SPEC);
+        let (k, _) = estimate(&mut *gap_net::<64>(), 1000, 5);
+        let e = frob_rel(&k, &k0);
+        eprintln!("C = 64: NNGP error of 1000 samples {e:.4}");
+        assert!(e < 0.1, "NNGP error {e}");
+    });
 }
 
 const CIRC: usize = 256;
@@ -178,16 +195,18 @@ type Circ = (
 
 #[test]
 fn circular_padding_and_flatten_readout() {
-    let mut net: Box<Circ> = ntk::boxed::zeroed();
-    net.init(SW, SB, Parameterization::Ntk, &mut Rng::new(2));
-    net.1.padding = Padding::Circular;
-    net.3.padding = Padding::Circular;
-    let (_, t0) =
-        analytic("conv_circ(3,1.5,0.1) relu conv_circ(3,1.5,0.1) relu flatten dense(1.5,0.1)");
-    let (_, t) = estimate(&mut *net, 8, 7);
-    // As at C = 256 above, with 8 samples: a relative fluctuation of about
-    // 0.1/√8 ≈ 0.035 (the flatten readout reads each position on its own).
-    let e = frob_rel(&t, &t0);
-    eprintln!("circular, flatten, C = {CIRC}: NTK error of 8 samples {e:.4}");
-    assert!(e < 0.08, "NTK error {e}");
+    on_big_stack(|| {
+        let mut net: Box<Circ> = ntk::boxed::zeroed();
+        net.init(SW, SB, Parameterization::Ntk, &mut Rng::new(2));
+        net.1.padding = Padding::Circular;
+        net.3.padding = Padding::Circular;
+        let (_, t0) =
+            analytic("conv_circ(3,1.5,0.1) relu conv_circ(3,1.5,0.1) relu flatten dense(1.5,0.1)");
+        let (_, t) = estimate(&mut *net, 8, 7);
+        // As at C = 256 above, with 8 samples: a relative fluctuation of about
+        // 0.1/√8 ≈ 0.035 (the flatten readout reads each position on its own).
+        let e = frob_rel(&t, &t0);
+        eprintln!("circular, flatten, C = {CIRC}: NTK error of 8 samples {e:.4}");
+        assert!(e < 0.08, "NTK error {e}");
+    });
 }
