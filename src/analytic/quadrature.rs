@@ -243,7 +243,9 @@ fn ray<T: Real>(phi: fn(T) -> T, dphi: fn(T) -> T, al: T, ga: T) -> Sums<T> {
 }
 
 /// E[φ(u)φ(v)] and E[φ′(u)φ′(v)] for (u, v) with variances `vi.q`, `vj.q` and
-/// covariance `k`, with estimates of their absolute errors.
+/// covariance `k`, with estimates of their absolute errors: the rule's own
+/// (see [`integrate`]) and the effect of the rounding of the correlation
+/// (see [`rounding`]).
 pub(crate) fn pair<T: Real>(
     phi: fn(T) -> T,
     dphi: fn(T) -> T,
@@ -252,6 +254,141 @@ pub(crate) fn pair<T: Real>(
     k: T,
 ) -> Estimate<T> {
     let rho = snap(cosine(k, vi.r, vj.r));
+    let value = integrate(phi, dphi, vi, vj, rho);
+    rounding((phi, dphi), (vi, vj), rho, value)
+}
+
+/// The moments of one input that [`rounding`] needs: E[φ(u)²], E[φ′(u)²],
+/// E[φ″(u)²] and ∫|φ″(u)| du over |u| < 9√q.
+#[derive(Clone, Copy)]
+struct Moments<T> {
+    phi2: T,
+    dphi2: T,
+    curv: T,
+    mass: T,
+}
+
+/// The correlation error that the rule cannot see, added to the estimates
+/// of `value` (the pair at correlation `rho`): the rounding of this layer's
+/// covariance and variances into ρ (δρ = 8ε), and where |ρ| snapped to 1
+/// the snap (8ε more; a repeated input cannot be told from a nearly
+/// collinear pair here). By Price's theorem δρ moves E[φ(u)φ(v)] by
+/// E[φ′(u)φ′(v)]·√(ab)·δρ and E[φ′(u)φ′(v)] by E[φ″(u)φ″(v)]·√(ab)·δρ; when
+/// the Gaussian is wide (a ≫ 1) and the pair nearly collinear, φ″ is as
+/// correlated as φ′ and the latter is of order a·δρ relative to the
+/// diagonal scale: an O(1) error in `f32` at a = 10⁵·⁷ (a wide tanh layer
+/// on nearly equal inputs). A first-order bound ([`curvature_bound`],
+/// doubled) is taken when it is below a quarter of
+/// [`PRECISION_LIMIT`](super::PRECISION_LIMIT) relative to the diagonal
+/// scale; otherwise the pair is integrated again at the correlation moved
+/// by δρ towards 0, and the change (with both rules' estimates) is the
+/// error.
+fn rounding<T: Real>(
+    (phi, dphi): (fn(T) -> T, fn(T) -> T),
+    (vi, vj): (Var<T>, Var<T>),
+    rho: T,
+    value: Estimate<T>,
+) -> Estimate<T> {
+    let ((k, dot), (ek, et)) = value;
+    let snapped = !(rho.abs() < T::ONE);
+    let eight = T::from_f64(8.0);
+    let drho = eight * T::EPSILON * if snapped { T::TWO } else { T::ONE };
+    let s = ((T::ONE - rho) * (T::ONE + rho)).sqrt();
+    let a = moments(phi, dphi, vi.q);
+    let b = if vj.q == vi.q {
+        a
+    } else {
+        moments(phi, dphi, vj.q)
+    };
+    let root = vi.sq * vj.sq;
+    let scale = T::TWO * root * drho;
+    let (ck, ct) = (dot.abs() * scale, curvature_bound((a, b), root, s) * scale);
+    let limit = T::from_f64(super::PRECISION_LIMIT) * T::HALF * T::HALF;
+    if ck <= limit * (a.phi2 * b.phi2).sqrt() && ct <= limit * (a.dphi2 * b.dphi2).sqrt() {
+        return ((k, dot), (ek + ck, et + ct));
+    }
+    let sign = if rho < T::ZERO { -T::ONE } else { T::ONE };
+    let ((k2, dot2), (ek2, et2)) = integrate(phi, dphi, vi, vj, rho - sign * drho);
+    (
+        (k, dot),
+        (ek + ek2 + (k2 - k).abs(), et + et2 + (dot2 - dot).abs()),
+    )
+}
+
+/// A bound of |E[φ″(u)φ″(v)]| from the moments of both inputs, with
+/// √(ab) = `root` and √(1 − ρ²) = `s`: the smaller of Cauchy–Schwarz,
+/// √(E[φ″(u)²]E[φ″(v)²]), and ∫|φ″|·∫|φ″| times the largest density
+/// 1/(2π√(ab)·s) (at a large variance φ″ is a narrow peak that the density
+/// sees flat; this falls off as the pair decorrelates, Cauchy–Schwarz does
+/// not).
+fn curvature_bound<T: Real>((a, b): (Moments<T>, Moments<T>), root: T, s: T) -> T {
+    let cs = (a.curv * b.curv).sqrt();
+    let density = T::TWO * T::PI * root * s;
+    if density > T::ZERO {
+        let kinked = a.mass * b.mass / density;
+        if kinked < cs {
+            return kinked;
+        }
+    }
+    cs
+}
+
+/// The [`Moments`] of u ~ N(0, q), φ″ by central differences of φ′, on the
+/// graded panels of [`diag`] (so that the narrow peak of φ″ near 0 at a
+/// large variance is resolved, unlike the unit-variance nodes of
+/// [`curvature`]). NaN where √q is not finite.
+fn moments<T: Real>(phi: fn(T) -> T, dphi: fn(T) -> T, q: T) -> Moments<T> {
+    let q = if q < T::ZERO { T::ZERO } else { q };
+    let sq = q.sqrt();
+    if !sq.is_finite() {
+        return Moments {
+            phi2: T::NAN,
+            dphi2: T::NAN,
+            curv: T::NAN,
+            mass: T::NAN,
+        };
+    }
+    // A step of ε^(1/3) relative to the node, as in `curvature`.
+    let h = T::from_f64(f64::from(T::MANTISSA_DIGITS) * -core::f64::consts::LN_2 / 3.0).exp();
+    // The Kronrod sums of the four integrands.
+    let mut sums = [T::ZERO; 4];
+    let m = sq.min(T::from_f64(MAX_VARIANCE).sqrt());
+    radial_panels(m, |lo, hi| {
+        let half = (hi - lo) * T::HALF;
+        let mid = (hi + lo) * T::HALF;
+        nodes(|x: T, wk, _| {
+            let x = mid + half * x;
+            let w = (-(x * x * T::HALF)).exp();
+            let wk = half * wk;
+            for u in [sq * x, -sq * x] {
+                let step = h * (if u.abs() > T::ONE { u.abs() } else { T::ONE });
+                let (p, d) = (phi(u), dphi(u));
+                let d2 = (dphi(u + step) - dphi(u - step)) / (T::TWO * step);
+                sums[0] += wk * w * p * p;
+                sums[1] += wk * w * d * d;
+                sums[2] += wk * w * d2 * d2;
+                sums[3] += wk * d2.abs();
+            }
+        });
+    });
+    let norm = T::ONE / (T::TWO * T::PI).sqrt();
+    Moments {
+        phi2: sums[0] * norm,
+        dphi2: sums[1] * norm,
+        curv: sums[2] * norm,
+        mass: sums[3] * sq,
+    }
+}
+
+/// The pair rule at correlation `rho` (already snapped), with the rule's
+/// own error estimates.
+fn integrate<T: Real>(
+    phi: fn(T) -> T,
+    dphi: fn(T) -> T,
+    vi: Var<T>,
+    vj: Var<T>,
+    rho: T,
+) -> Estimate<T> {
     // A repeated input: the diagonal rule, so that the pair map gives the
     // diagonal entry bit for bit (two rules would differ by their errors,
     // which a later layer of huge variance can blow up).
