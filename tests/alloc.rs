@@ -8,8 +8,8 @@
 
 use ntk::boxed::{self, Zeroable};
 use ntk::nn::{
-    Abs, Dense, Erf, Gelu, Identity, LeakyRelu, Module, Parameterization, Params, Relu, Sin, Tanh,
-    Zeroed,
+    Abs, AvgPool, Conv1d, Conv2d, Dense, Erf, Flatten, Gelu, GlobalAvgPool, Identity, LeakyRelu,
+    Module, Padding, Parameterization, Params, Relu, Sin, Tanh, Unflatten, Unflatten2d, Zeroed,
 };
 use ntk::predict::{Factor, OnlineGp, Spectrum};
 use ntk::{Error, Rng};
@@ -39,6 +39,64 @@ fn zeroed_allocations_are_the_constant_zero() {
     zeroed_is_zero::<Spectrum<f64, 4>>();
     zeroed_is_zero::<Factor<f32, 3>>();
     zeroed_is_zero::<OnlineGp<f64, 4, 2>>();
+    zeroed_is_zero::<Conv1d<f64, 2, 3, 3, 4>>();
+    zeroed_is_zero::<Conv2d<f32, 1, 2, 3, 1, 2, 3>>();
+    zeroed_is_zero::<(Unflatten<2, 3>, AvgPool<3, 1>, Flatten<2>, GlobalAvgPool)>();
+    zeroed_is_zero::<Unflatten2d<1, 2, 2>>();
+}
+
+/// A one- and a two-dimensional convolutional network on the heap: the
+/// networks built by value from each layer's constructor, the padding of a
+/// zeroed convolution `Padding::Same`, and the same outputs.
+#[test]
+fn boxed_convolutional_networks_match_networks_built_by_value() {
+    type Seq = (
+        Unflatten<2, 4>,
+        Conv1d<f64, 2, 3, 3, 4>,
+        Relu,
+        AvgPool<2, 2>,
+        Conv1d<f64, 3, 2, 1, 2>,
+        Tanh,
+        GlobalAvgPool,
+        Dense<f64, 2, 1>,
+    );
+    let n: Box<Seq> = boxed::ntk(1.2, 0.3, &mut Rng::new(21));
+    let mut rng = Rng::new(21);
+    let a = Conv1d::ntk(1.2, 0.3, &mut rng);
+    let b = Conv1d::ntk(1.2, 0.3, &mut rng);
+    let c = Dense::ntk(1.2, 0.3, &mut rng);
+    let reference: Seq = (Unflatten, a, Relu, AvgPool, b, Tanh, GlobalAvgPool, c);
+    assert_eq!(bits(&*n), bits(&reference));
+    assert_eq!(*n, reference);
+    assert_eq!(n.1.padding, Padding::Same);
+    let x = [0.3, -0.7, 1.1, 0.2, -0.4, 0.9, 0.5, -1.3];
+    assert_eq!(n.eval(&x)[0].to_bits(), reference.eval(&x)[0].to_bits());
+
+    type Image = (
+        Unflatten2d<1, 3, 2>,
+        Conv2d<f64, 1, 2, 3, 3, 2, 3>,
+        Erf,
+        Flatten<12>,
+        Dense<f64, 12, 1>,
+    );
+    let s: Box<Image> = boxed::standard(0.9, 0.1, &mut Rng::new(22));
+    let mut rng = Rng::new(22);
+    let a = Conv2d::standard(0.9, 0.1, &mut rng);
+    let reference: Image = (
+        Unflatten2d,
+        a,
+        Erf,
+        Flatten,
+        Dense::standard(0.9, 0.1, &mut rng),
+    );
+    assert_eq!(*s, reference);
+    let x = [0.3, -0.7, 1.1, 0.2, -0.4, 0.9];
+    assert_eq!(s.eval(&x)[0].to_bits(), reference.eval(&x)[0].to_bits());
+    // Drawn again in place from the same seed, the same network.
+    let mut again = s;
+    again.1.weight = Zeroed::ZEROED;
+    again.reinit(&mut Rng::new(22));
+    assert_eq!(*again, reference);
 }
 
 #[test]

@@ -10,7 +10,9 @@ use std::sync::Mutex;
 use ntk::analytic::Architecture;
 use ntk::empirical::{jacobian, structured};
 use ntk::linalg::Regularizer;
-use ntk::nn::{Dense, Module, Params, Relu, Zeroed};
+use ntk::nn::{
+    Conv1d, Conv2d, Dense, GlobalAvgPool, Module, Params, Relu, Unflatten, Unflatten2d, Zeroed,
+};
 use ntk::predict::{OnlineGp, Spectrum};
 use ntk::{boxed, train, Rng};
 
@@ -241,5 +243,90 @@ fn online_gp_of_capacity_256() {
             gp.predict(&row, &mut mean).expect("finite");
             assert!((mean[0] - target(x[i])).abs() < 1e-3, "{i}: {mean:?}");
         }
+    });
+}
+
+/// A convolutional network of 256 channels in `f64` (4.5 MiB): sequences of
+/// length 4 with 4 channels, two convolutions, global average pooling.
+type WideConv = (
+    Unflatten<4, 4>,
+    Conv1d<f64, 4, 256, 3, 4>,
+    Relu,
+    Conv1d<f64, 256, 256, 9, 4>,
+    Relu,
+    GlobalAvgPool,
+    Dense<f64, 256, 1>,
+);
+
+static WIDE_CONV: Mutex<WideConv> = Mutex::new(WideConv::ZEROED);
+
+/// The checks a wide convolutional network gets: it runs, and filled in
+/// place (in a `static` or on the heap) it is the network built by value on
+/// a thread with room for it.
+fn exercise_wide_conv(net: &WideConv, seed: u64) {
+    let mut rng = Rng::new(99);
+    let xs: [[f64; 16]; 3] = core::array::from_fn(|_| core::array::from_fn(|_| rng.normal()));
+    for x in &xs {
+        assert!(net.eval(x)[0].is_finite());
+    }
+    let x = xs[0];
+    let by_value = std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(move || {
+            let mut rng = Rng::new(seed);
+            let a = Conv1d::ntk(1.4, 0.1, &mut rng);
+            let b = Conv1d::ntk(1.4, 0.1, &mut rng);
+            let c = Dense::ntk(1.4, 0.1, &mut rng);
+            let net: WideConv = (Unflatten, a, Relu, b, Relu, GlobalAvgPool, c);
+            net.eval(&x)
+        })
+        .expect("thread")
+        .join()
+        .expect("built by value");
+    assert_eq!(net.eval(&x)[0].to_bits(), by_value[0].to_bits());
+}
+
+#[test]
+fn wide_convolutional_network_in_a_static_and_on_the_heap() {
+    on_2_mib(|| {
+        let mut net = WIDE_CONV.lock().expect("not poisoned");
+        net.init_ntk(1.4, 0.1, &mut Rng::new(13));
+        exercise_wide_conv(&net, 13);
+        let boxed: Box<WideConv> = boxed::ntk(1.4, 0.1, &mut Rng::new(14));
+        exercise_wide_conv(&boxed, 14);
+    });
+}
+
+/// A two-dimensional convolution of 128 to 256 channels in `f64` (2.3 MiB)
+/// on 2 × 2 images.
+type WideImage = (
+    Unflatten2d<128, 2, 2>,
+    Conv2d<f64, 128, 256, 3, 3, 2, 2>,
+    Relu,
+    GlobalAvgPool,
+    Dense<f64, 256, 1>,
+);
+
+#[test]
+fn wide_image_network_on_the_heap_is_the_one_built_by_value() {
+    on_2_mib(|| {
+        let mut rng = Rng::new(98);
+        let x: [f64; 512] = core::array::from_fn(|_| rng.normal());
+        let net: Box<WideImage> = boxed::standard(1.3, 0.2, &mut Rng::new(15));
+        let y = net.eval(&x)[0];
+        let by_value = std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn(move || {
+                let mut rng = Rng::new(15);
+                let a = Conv2d::standard(1.3, 0.2, &mut rng);
+                let b = Dense::standard(1.3, 0.2, &mut rng);
+                let net: WideImage = (Unflatten2d, a, Relu, GlobalAvgPool, b);
+                net.eval(&x)
+            })
+            .expect("thread")
+            .join()
+            .expect("built by value");
+        assert!(y.is_finite());
+        assert_eq!(y.to_bits(), by_value[0].to_bits());
     });
 }
