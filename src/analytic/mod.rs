@@ -104,7 +104,11 @@
 //! 0.999: errors below 10⁻⁹ of the diagonal scale.
 //!
 //! The Gauss rules embedded in the Kronrod rules give an error estimate of
-//! every quadrature value. With `error-bounds` it joins the error bound
+//! every quadrature value, to which each pair adds the effect of the
+//! rounding of its correlation (a few ulp, and the snap to ±1): behind a
+//! layer of large variance E[φ′(u)φ′(v)] moves by about the variance times
+//! that rounding, relative to its scale, when the inputs are nearly equal,
+//! so that in `f32` such pairs are refused. With `error-bounds` it joins the error bound
 //! (relative to the diagonal scale); without, each layer's estimate is held
 //! against [`PRECISION_LIMIT`] alone. Either way a kernel whose estimate
 //! passes the limit is [`Error::PrecisionLoss`](crate::Error::PrecisionLoss)

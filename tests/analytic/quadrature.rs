@@ -427,7 +427,7 @@ fn wide_tanh_on_nearly_equal_inputs_is_correct_or_refused() {
 }
 
 proptest::proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(crate::common::cases(16).min(2000)))]
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(crate::common::cases(16).min(1000)))]
 
     /// `f32` kernels of a wide tanh layer on nearly collinear inputs of
     /// random scale are within the precision limit of the `f64` ones (which
