@@ -265,7 +265,7 @@ pub(crate) fn pair<T: Real>(
 ) -> Estimate<T> {
     let rho = snap(cosine(k, vi.r, vj.r));
     let value = integrate(phi, dphi, vi, vj, rho);
-    rounding((phi, dphi), (vi, vj), rho, value)
+    rounding(phi, dphi, (vi, vj), rho, value)
 }
 
 /// The moments of one input that [`rounding`] needs: E[φ(u)²], E[φ′(u)²],
@@ -294,13 +294,14 @@ struct Moments<T> {
 /// by δρ towards 0, and the change (with both rules' estimates) is the
 /// error.
 fn rounding<T: Real>(
-    (phi, dphi): (fn(T) -> T, fn(T) -> T),
+    phi: fn(T) -> T,
+    dphi: fn(T) -> T,
     (vi, vj): (Var<T>, Var<T>),
     rho: T,
     value: Estimate<T>,
 ) -> Estimate<T> {
     let ((k, dot), (ek, et)) = value;
-    let snapped = !(rho.abs() < T::ONE);
+    let snapped = rho.abs() >= T::ONE || rho.is_nan();
     let eight = T::from_f64(8.0);
     let drho = eight * T::EPSILON * if snapped { T::TWO } else { T::ONE };
     let s = ((T::ONE - rho) * (T::ONE + rho)).sqrt();
