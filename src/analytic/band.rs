@@ -51,7 +51,15 @@ impl Axis {
     /// Position t of offset index `k` from position `s`.
     #[inline(always)]
     pub fn partner(&self, s: usize, k: usize) -> usize {
-        (s + self.lo + k) % self.n
+        // s + lo + k < 3n: no division.
+        let mut t = s + self.lo + k;
+        if t >= self.n {
+            t -= self.n;
+        }
+        if t >= self.n {
+            t -= self.n;
+        }
+        t
     }
 
     /// Offset index of the pair (s, t) (`count` or more when the band does
@@ -72,7 +80,7 @@ impl Axis {
         let n = self.n as isize;
         // Valid partners: t + delta in [0, n).
         let (tlo, thi) = (0.max(-delta), n.min(n - delta));
-        let t0 = ((s + self.lo) % self.n) as isize;
+        let t0 = self.partner(s, 0) as isize;
         let count = self.count as isize;
         // Segment A: k in [0, n − t0) with t = t0 + k; segment B: t = t0 + k − n.
         let clip = |k0: isize, k1: isize, shift: isize| -> (usize, usize) {
@@ -120,6 +128,44 @@ impl Band {
     /// The offset index of offset 0 (the pairs (s, s)).
     pub fn zero(&self) -> usize {
         self.rows.index(0, 0) * self.cols.count + self.cols.index(0, 0)
+    }
+
+    /// Calls `f(k, t)` for every entry (`s`, `k`) of row `s` in order, with
+    /// its partner position t (no division per entry).
+    #[inline(always)]
+    pub fn for_partners(&self, s: usize, mut f: impl FnMut(usize, usize)) {
+        let w = self.cols.n;
+        let (sh, sw) = (s / w, s % w);
+        let t0 = self.cols.partner(sw, 0);
+        let mut k = 0;
+        for kh in 0..self.rows.count {
+            let base = self.rows.partner(sh, kh) * w;
+            let mut tw = t0;
+            for _ in 0..self.cols.count {
+                f(k, base + tw);
+                k += 1;
+                tw += 1;
+                if tw == w {
+                    tw = 0;
+                }
+            }
+        }
+    }
+
+    /// `dst[k] = src[t]` for the partners t of row `s` (copies of runs).
+    #[inline]
+    pub fn gather<T: Copy>(&self, s: usize, src: &[T], dst: &mut [T]) {
+        let w = self.cols.n;
+        let (sh, sw) = (s / w, s % w);
+        let t0 = self.cols.partner(sw, 0);
+        let c = self.cols.count;
+        let first = c.min(w - t0);
+        for kh in 0..self.rows.count {
+            let row = &src[self.rows.partner(sh, kh) * w..][..w];
+            let out = &mut dst[kh * c..(kh + 1) * c];
+            out[..first].copy_from_slice(&row[t0..t0 + first]);
+            out[first..].copy_from_slice(&row[..c - first]);
+        }
     }
 
     /// Partner position of entry (`s`, `k`).
@@ -174,6 +220,9 @@ pub(super) fn shifted_sum<T: Real>(
     q: usize,
     circular: bool,
 ) {
+    if b.width() == 1 {
+        return window_sum(m, out, g, q, circular);
+    }
     let r = (q / 2) as isize;
     let rh = if g.planar { r } else { 0 };
     let (width, cw) = (b.width(), b.cols.count);
@@ -191,8 +240,8 @@ pub(super) fn shifted_sum<T: Real>(
     for v in &mut out[..len] {
         *v = T::ZERO;
     }
+    let (mut sh, mut sw) = (0, 0);
     for s in 0..g.positions() {
-        let (sh, sw) = (s / g.w, s % g.w);
         let orow = &mut out[s * width..(s + 1) * width];
         for dh in -rh..=rh {
             let Some(ah) = wrap(sh, dh, g.h) else {
@@ -205,9 +254,11 @@ pub(super) fn shifted_sum<T: Real>(
                 let src = &m[(ah * g.w + aw) * width..(ah * g.w + aw + 1) * width];
                 let runs = b.cols.runs(sw, dw, circular);
                 for kh in 0..b.rows.count {
-                    let th = b.rows.partner(sh, kh) as isize + dh;
-                    if !circular && (th < 0 || th >= g.h as isize) {
-                        continue;
+                    if !circular && dh != 0 {
+                        let th = b.rows.partner(sh, kh) as isize + dh;
+                        if th < 0 || th >= g.h as isize {
+                            continue;
+                        }
                     }
                     let (o, i) = (
                         &mut orow[kh * cw..(kh + 1) * cw],
@@ -220,6 +271,48 @@ pub(super) fn shifted_sum<T: Real>(
                     }
                 }
             }
+        }
+        sw += 1;
+        if sw == g.w {
+            sw = 0;
+            sh += 1;
+        }
+    }
+}
+
+/// [`shifted_sum`] of a table of offset 0 alone (a vector of positions).
+fn window_sum<T: Real>(m: &[T], out: &mut [T], g: Grid, q: usize, circular: bool) {
+    let r = q / 2;
+    let rh = if g.planar { r } else { 0 };
+    let at = |x: usize, d: usize, n: usize, r: usize| -> Option<usize> {
+        // x + d − r (d in 0..=2r), wrapped or dropped.
+        let y = x + d;
+        if y >= r && y - r < n {
+            Some(y - r)
+        } else if circular {
+            Some((y + n * (r / n + 1) - r) % n)
+        } else {
+            None
+        }
+    };
+    let (mut sh, mut sw) = (0, 0);
+    for o in out[..g.positions()].iter_mut() {
+        let mut acc = T::ZERO;
+        for dh in 0..=2 * rh {
+            let Some(ah) = at(sh, dh, g.h, rh) else {
+                continue;
+            };
+            for dw in 0..=2 * r {
+                if let Some(aw) = at(sw, dw, g.w, r) {
+                    acc += m[ah * g.w + aw];
+                }
+            }
+        }
+        *o = acc;
+        sw += 1;
+        if sw == g.w {
+            sw = 0;
+            sh += 1;
         }
     }
 }

@@ -188,16 +188,15 @@ pub(super) fn pair<T: Real>(
         crate::simd::dot(x, y) * inv_c
     };
     for s in 0..p0 {
-        for k in 0..bc.width() {
-            let t = bc.partner(s, k);
-            sab[s * bc.width() + k] = dot(xa, s, xb, t);
-            tab[s * bc.width() + k] = T::ZERO;
-        }
-        for k in 0..bs.width() {
-            let t = bs.partner(s, k);
-            saa[s * bs.width() + k] = dot(xa, s, xa, t);
-            sbb[s * bs.width() + k] = dot(xb, s, xb, t);
-        }
+        let (wc, ws) = (bc.width(), bs.width());
+        bc.for_partners(s, |k, t| {
+            sab[s * wc + k] = dot(xa, s, xb, t);
+            tab[s * wc + k] = T::ZERO;
+        });
+        bs.for_partners(s, |k, t| {
+            saa[s * ws + k] = dot(xa, s, xa, t);
+            sbb[s * ws + k] = dot(xb, s, xb, t);
+        });
     }
     let eps = T::EPSILON;
     let start = eps * T::from_usize(channels / crate::simd::LANES + 3);
@@ -246,7 +245,7 @@ pub(super) fn pair<T: Real>(
                     *m = k + scale * s;
                 }
                 // The scales map as the diagonals.
-                for side in [&mut a, &mut b] {
+                for side in [&mut a, &mut b].into_iter().filter(|_| ENABLED) {
                     for (j, vec) in [&mut *side.v, &mut *side.u].into_iter().enumerate() {
                         let one = Band::new(g, 0);
                         shifted_sum(vec, scratch, g, one, q, circular);
@@ -465,13 +464,12 @@ fn nonlinear<'s, T: Real>(
             let w = band.width();
             let z = band.zero();
             let mut theta = theta;
-            for s in 0..p {
+            // A table of one input on its diagonal alone: the diagonal map below.
+            let rows = if theta.is_none() && w == 1 { 0 } else { p };
+            for s in 0..rows {
                 let vi = x.var(s);
-                for k in 0..w {
-                    let t = band.partner(s, k);
-                    gsq[k] = y.sq[t];
-                    gr[k] = y.r[t];
-                }
+                band.gather(s, y.sq, gsq);
+                band.gather(s, y.r, gr);
                 let krow = &mut table[s * w..(s + 1) * w];
                 let trow = match theta.as_deref_mut() {
                     Some(t) => &mut t[s * w..(s + 1) * w],
@@ -582,25 +580,31 @@ fn relu_row<T: Real>(
         );
         let mut rho = [T::ZERO; CHUNK];
         let mut sin = [T::ZERO; CHUNK];
-        for (l, ((p, s), (&kv, &rj))) in rho
+        let mut flat = [T::ZERO; CHUNK];
+        for (((p, s), f), (&kv, &rj)) in rho
             .iter_mut()
             .zip(sin.iter_mut())
+            .zip(flat.iter_mut())
             .zip(kc.iter().zip(rc))
-            .enumerate()
         {
             let c = cosine(kv, vi.r, rj);
-            let snapped = !(c.abs() < edge);
             let x = snap(c);
             *p = x;
             *s = (T::ONE - x) * (T::ONE + x);
-            let s2 = if done + l == skip {
-                T::INFINITY
-            } else if snapped {
-                T::ZERO
-            } else {
-                *s
-            };
-            lo = if s2 < lo { s2 } else { lo };
+            // sin²θ, or 0 where the correlation snapped.
+            *f = if c.abs() < edge { *s } else { T::ZERO };
+        }
+        if let Some(f) = skip.checked_sub(done).and_then(|l| flat.get_mut(l)) {
+            *f = T::INFINITY;
+        }
+        let mut mins = [T::INFINITY; 4];
+        for f in flat[..m].chunks(4) {
+            for (lo, &v) in mins.iter_mut().zip(f) {
+                *lo = if v < *lo { v } else { *lo };
+            }
+        }
+        for v in mins {
+            lo = if v < lo { v } else { lo };
         }
         for s in sin.iter_mut().take(m) {
             *s = s.sqrt();
