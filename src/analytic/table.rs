@@ -185,7 +185,16 @@ pub(super) fn pair<T: Real>(
     let dot = |u: &[T], s: usize, v: &[T], t: usize| {
         let x = &u[s * channels..(s + 1) * channels];
         let y = &v[t * channels..(t + 1) * channels];
-        crate::simd::dot(x, y) * inv_c
+        if channels < crate::simd::LANES {
+            // What `simd::dot` computes below a chunk: the sequential sum.
+            let mut t = T::ZERO;
+            for (u, v) in x.iter().zip(y) {
+                t = u.mul_add(*v, t);
+            }
+            t * inv_c
+        } else {
+            crate::simd::dot(x, y) * inv_c
+        }
     };
     for s in 0..p0 {
         let (wc, ws) = (bc.width(), bs.width());
