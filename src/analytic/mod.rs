@@ -190,8 +190,10 @@ pub use arch::{Architecture, Shape, DEFAULT_CAPACITY};
 /// same for Θ.
 ///
 /// Every kernel routine ([`Architecture::gram`], [`Architecture::cross`],
-/// [`Architecture::kernel`] and their flat forms) carries a first-order
-/// bound on its rounding error through the recursion (see the
+/// [`Architecture::kernel`], their flat forms, and the sequence and image
+/// routines [`Architecture::gram_spatial`], [`Architecture::cross_spatial`])
+/// carries a first-order bound on its rounding error through the recursion
+/// (see the
 /// [precision](self#precision) section) and returns
 /// [`Error::PrecisionLoss`](crate::Error::PrecisionLoss), with zeroed
 /// outputs, when the bound passes this limit.
