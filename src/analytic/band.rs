@@ -424,7 +424,10 @@ mod tests {
 
     #[test]
     fn bands_of_readouts_and_pooling() {
-        let parse = |s: &str| s.parse::<super::super::Architecture<f64>>().unwrap();
+        let parse = |s: &str| match s.parse::<super::super::Architecture<f64>>() {
+            Ok(a) => a,
+            Err(e) => panic!("{s}: {e}"),
+        };
         let a = parse("conv(3,1,0) relu conv(3,1,0) relu flatten dense(1,0)");
         assert_eq!(bands(a.layers()), (0, 0));
         let a = parse("conv(3,1,0) relu avg_pool(2) conv(3,1,0) relu flatten dense(1,0)");

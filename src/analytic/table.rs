@@ -25,6 +25,10 @@
 //! are exact. The final bounds, e·√(vₐv_b) and θ·√(uₐu_b), are held
 //! against the kernels' own diagonals by the Gram routines.
 
+// The comparisons are written to let NaN through as "not accepted"
+// (`!(x < y)`), as in `precision`.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 use super::band::{bands, reduce, shifted_sum, Band};
 use super::grid::{next_grid, Grid};
 use super::layer::Layer;
@@ -455,15 +459,7 @@ fn nonlinear<'s, T: Real>(
     // (table, Θ table, row side, column side, band, exact diagonal, ratio)
     let err0 = bound.e;
     {
-        let passes: [(
-            &mut [T],
-            Option<&mut [T]>,
-            &Side<'s, T>,
-            &Side<'s, T>,
-            Band,
-            bool,
-            T,
-        ); 3] = [
+        let passes: [Pass<'_, 's, T>; 3] = [
             (sab, Some(tab), &*a, &*b, bc, same, ra * rb),
             (saa, None, &*a, &*a, bs, true, ra * ra),
             (sbb, None, &*b, &*b, bs, true, rb * rb),
@@ -549,6 +545,19 @@ fn nonlinear<'s, T: Real>(
     bound.q += four + diag;
     Ok(())
 }
+
+/// One table of a nonlinearity: (Σ table, Θ table if any, row input,
+/// column input, band, whether its pairs (s, s) are of one input, the ratio
+/// √(v/q) of both sides).
+type Pass<'t, 's, T> = (
+    &'t mut [T],
+    Option<&'t mut [T]>,
+    &'t Side<'s, T>,
+    &'t Side<'s, T>,
+    Band,
+    bool,
+    T,
+);
 
 /// The largest terms of a nonlinearity's bound over the entries.
 struct Acc<T> {
