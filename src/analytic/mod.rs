@@ -131,9 +131,23 @@
 //! provides ([`Architecture::workspace_len`], or the constant
 //! [`Architecture::workspace_bound`]). They agree with the neural-tangents
 //! reference kernels of `tests/data/structured_public.txt` (format version
-//! 2) to about 10⁻⁸ relative. The rounding-error bound of the
-//! [precision](self#precision) section is not carried through them: they
-//! never return [`Error::PrecisionLoss`](crate::Error::PrecisionLoss).
+//! 2) to about 10⁻⁸ relative. Only the band of position offsets that the
+//! readout reads is computed (offset 0 for `flatten`, widened by pooling,
+//! all for `gap`), so that a flatten readout costs O(|S|) per pair.
+//!
+//! The rounding-error bound of the [precision](self#precision) section is
+//! carried through them too, in units of per-position scales that dominate
+//! the variances (averaging layers keep a correlation error, by
+//! Cauchy–Schwarz; pooling can amplify it where the pooled variance cancels;
+//! each table entry of a nonlinearity moves it as a flat pair would, and
+//! with the quadrature's error estimate of every entry), and each kernel is
+//! held against its own diagonal scale: a kernel past
+//! [`PRECISION_LIMIT`] is [`Error::PrecisionLoss`](crate::Error::PrecisionLoss)
+//! with zeroed outputs. Entries whose correlation rounds to ±1 are taken at
+//! the worst distance from collinear (the flat routines follow the
+//! distance), so the bound is looser there: in `f32`, near-collinear
+//! inputs behind several nonlinearities of huge variance are refused where
+//! the flat routines may still accept the same network on flat inputs.
 //! Layer norm, attention and residual blocks are not built yet.
 //!
 //! # Text form
@@ -150,8 +164,9 @@
 
 // The files import only from files earlier in this list:
 // pair → quadrature → dual → step → layer → arch → syntax → layout → case → report
-// → text → collinear → precision → rows → tile → gram → grid → spatial.
+// → text → collinear → precision → rows → tile → gram → grid → band → table → spatial.
 mod arch;
+mod band;
 mod case;
 mod collinear;
 mod dual;
@@ -168,6 +183,7 @@ mod rows;
 mod spatial;
 mod step;
 mod syntax;
+mod table;
 pub mod text;
 mod tile;
 
@@ -178,8 +194,10 @@ pub use arch::{Architecture, Shape, DEFAULT_CAPACITY};
 /// same for Θ.
 ///
 /// Every kernel routine ([`Architecture::gram`], [`Architecture::cross`],
-/// [`Architecture::kernel`] and their flat forms) carries a first-order
-/// bound on its rounding error through the recursion (see the
+/// [`Architecture::kernel`], their flat forms, and the sequence and image
+/// routines [`Architecture::gram_spatial`], [`Architecture::cross_spatial`])
+/// carries a first-order bound on its rounding error through the recursion
+/// (see the
 /// [precision](self#precision) section) and returns
 /// [`Error::PrecisionLoss`](crate::Error::PrecisionLoss), with zeroed
 /// outputs, when the bound passes this limit.

@@ -184,11 +184,13 @@ pub(crate) fn angle<T: Real>(s: T, rho: T) -> T {
     let (num, den) = if swap { (a, s) } else { (s, a) };
     // u = min/max ∈ [0, 1]; above 0.66, x = (u − 1)/(u + 1) = (num − den)/(num + den).
     let big = num > T::from_f64(0.66) * den;
-    let x = if big {
-        (num - den) / (num + den)
+    // One division for both branches (the same operands, so the same bits).
+    let (top, bottom) = if big {
+        (num - den, num + den)
     } else {
-        num / den
+        (num, den)
     };
+    let x = top / bottom;
     let z = x * x;
     let p = (((T::from_f64(P[0]) * z + T::from_f64(P[1])) * z + T::from_f64(P[2])) * z
         + T::from_f64(P[3]))

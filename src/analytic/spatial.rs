@@ -1,27 +1,23 @@
 //! Kernels of sequence and image inputs: the position-pair state
 //! Σᵢⱼ[s, s′], Θᵢⱼ[s, s′] through convolutions, pooling and per-position
-//! layers, down to the flat N × N matrices.
+//! layers, down to the flat N × N matrices (one pair by
+//! [`super::table`], in the bands of [`super::band`]).
 //!
-//! For one pair of inputs (a, b) the routine keeps four |S| × |S| tables in
-//! the caller's workspace, Σ_aa, Σ_bb (for the variances q_a[s], q_b[s] that
-//! the nonlinearities need), Σ_ab and Θ_ab, with one scratch table and two
-//! variance vectors: [`Architecture::workspace_bound`] numbers in all. A
-//! `gap` or `flatten` layer leaves 1 × 1 tables, on which the flat layers act
-//! as in the flat routines.
+//! The Gram routines compute the diagonal K(x, x), Θ(x, x) of every input
+//! first, so that each pair's error bound is held against the diagonal
+//! scale √(K(x, x)·K(x′, x′)) as in the flat routines.
 
 use super::arch::{Architecture, Shape};
 use super::gram::hold;
-use super::grid::{input_grid, invalid, next_grid, reduce, shifted_sum, workspace_words, Grid};
-use super::layer::Layer;
-use super::pair::PairState;
-use super::step::apply_pair;
+use super::grid::{input_grid, invalid, next_grid, workspace_words, Grid};
+use super::table::{self, Kernels};
 use crate::outputs::zero_on_error;
 use crate::{Error, Real};
 
 impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// An upper bound of [`workspace_len`](Self::workspace_len) for inputs
     /// of `positions` positions (L for a sequence, H·W for an image), whatever
-    /// the architecture: 5·positions² + 2·positions (`usize::MAX` on
+    /// the architecture: 5·positions² + 12·positions (`usize::MAX` on
     /// overflow). Usable in constant expressions to size a workspace array.
     ///
     /// # Examples
@@ -30,7 +26,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// use ntk::analytic::Architecture;
     /// const WS: usize = Architecture::<f64>::workspace_bound(8);
     /// let workspace = [0.0_f64; WS];
-    /// assert_eq!(workspace.len(), 5 * 64 + 16);
+    /// assert_eq!(workspace.len(), 5 * 64 + 96);
     /// ```
     pub const fn workspace_bound(positions: usize) -> usize {
         workspace_words(positions)
@@ -39,6 +35,11 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// The exact workspace length that [`gram_spatial`](Self::gram_spatial)
     /// and [`cross_spatial`](Self::cross_spatial) need for inputs of
     /// `shape`, after checking that the architecture fits the shape.
+    ///
+    /// The tables hold only the offsets of position pairs that the readout
+    /// reads (see [`gram_spatial`](Self::gram_spatial)): a `flatten`
+    /// readout after convolutions needs O(|S|) numbers, where `gap` needs
+    /// O(|S|²).
     ///
     /// # Errors
     ///
@@ -52,14 +53,17 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// ```
     /// use ntk::analytic::{Architecture, Shape};
     /// let a: Architecture<f64> = "conv(3,1,0) relu avg_pool(2) flatten dense(1,0)".parse()?;
-    /// let shape = Shape::Sequence { length: 6, channels: 2 };
-    /// assert_eq!(a.workspace_len(shape)?, Architecture::<f64>::workspace_bound(6));
+    /// let shape = Shape::Sequence { length: 64, channels: 2 };
+    /// // Offsets −1 ..= 1 before the pooling: 5 tables of 64 × 3 and 12 vectors.
+    /// assert_eq!(a.workspace_len(shape)?, 5 * 64 * 3 + 12 * 64);
+    /// assert!(a.workspace_len(shape)? < Architecture::<f64>::workspace_bound(64));
+    /// let gap: Architecture<f64> = "conv(3,1,0) relu gap dense(1,0)".parse()?;
+    /// assert_eq!(gap.workspace_len(shape)?, 3 * 64 * 64 + 2 * 64 + 12 * 64);
     /// assert!(a.workspace_len(Shape::Sequence { length: 5, channels: 2 }).is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn workspace_len(&self, shape: Shape) -> Result<usize, Error> {
         let (mut g, _) = input_grid(shape)?;
-        let start = g.positions();
         for l in self.layers() {
             g = next_grid(l, g)?;
         }
@@ -68,7 +72,8 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
                 "a sequence or image architecture must end flat (gap or flatten)",
             ));
         }
-        Ok(Self::workspace_bound(start))
+        let (g, _) = input_grid(shape)?;
+        Ok(table::words(self.layers(), g))
     }
 
     /// NNGP and NTK matrices of N inputs of `shape` (sequences or images,
@@ -86,12 +91,20 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// `gap` all pairs and `flatten` the diagonal s = s′ (see [`Layer`]). The
     /// Gram matrix is symmetric bit for bit.
     ///
-    /// The rounding-error bound of the flat routines (feature
-    /// `error-bounds`) is not carried here, nor is the quadrature's error
-    /// estimate checked: these kernels are returned without a precision
-    /// verdict ([`Error::PrecisionLoss`] is never returned). Cost: per pair
-    /// of inputs, a few |S|² pair maps per layer and |S|²·Q (sequences) or
-    /// |S|²·Q² (images) per convolution, |S| = L or H·W.
+    /// Only the offsets s′ − s that the readout reads are computed: offset 0
+    /// for `flatten`, widened to p·B + p − 1 by each `avg_pool(p)` before
+    /// it, all of them for `gap`. The tables of each input alone are kept
+    /// on their diagonal (their variances), unless pooling or a
+    /// nonlinearity after `gap` reads more.
+    ///
+    /// As the flat routines, the kernels carry a bound on their rounding
+    /// error (feature `error-bounds`) and the quadrature's error estimate of
+    /// every table entry, and are refused with [`Error::PrecisionLoss`] when
+    /// it passes [`PRECISION_LIMIT`](super::PRECISION_LIMIT) of the diagonal
+    /// scale (see the [module docs](super#sequences-and-images)). Cost: per
+    /// pair of inputs, one pair map per table entry and layer, and Q
+    /// (sequences) or Q² (images) additions per entry and convolution; an
+    /// entry per position and offset, |S|² entries for `gap`.
     ///
     /// # Errors
     ///
@@ -99,8 +112,9 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// [`Error::InvalidArgument`] if the length of `x` is not a multiple of
     /// the input length; [`Error::BufferTooSmall`] for a short workspace or
     /// output; [`Error::NonFinite`] for a NaN or infinite input;
-    /// [`Error::Overflow`] for a non-finite result. On every error both
-    /// outputs are zeroed.
+    /// [`Error::Overflow`] for a non-finite result;
+    /// [`Error::PrecisionLoss`] when the error bound of a kernel passes the
+    /// limit. On every error both outputs are zeroed.
     ///
     /// # Examples
     ///
@@ -129,15 +143,24 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
             let (grid, channels, n) = self.prepare(x, shape, workspace)?;
             hold(n.saturating_mul(n), nngp, ntk)?;
             let d = grid.positions() * channels;
+            let input = |i: usize| &x[i * d..(i + 1) * d];
+            // The diagonal first: the scale of every pair's bound.
             for i in 0..n {
-                let xi = &x[i * d..(i + 1) * d];
-                for j in i..n {
-                    let xj = &x[j * d..(j + 1) * d];
-                    let (k, t) = self.pair(xi, xj, grid, channels, workspace);
-                    nngp[i * n + j] = k;
-                    nngp[j * n + i] = k;
-                    ntk[i * n + j] = t;
-                    ntk[j * n + i] = t;
+                let r = self.pair((input(i), input(i), true), grid, channels, workspace)?;
+                let e = i * n + i;
+                (nngp[e], ntk[e]) = (r.k, r.t);
+                check(r, (r.k, r.k), (r.t, r.t))?;
+            }
+            for i in 0..n {
+                for j in i + 1..n {
+                    let same = input(i) == input(j);
+                    let r = self.pair((input(i), input(j), same), grid, channels, workspace)?;
+                    let (ii, jj) = (i * n + i, j * n + j);
+                    check(r, (nngp[ii], nngp[jj]), (ntk[ii], ntk[jj]))?;
+                    nngp[i * n + j] = r.k;
+                    nngp[j * n + i] = r.k;
+                    ntk[i * n + j] = r.t;
+                    ntk[j * n + i] = r.t;
                 }
             }
             finite(&nngp[..n * n], &ntk[..n * n])
@@ -181,13 +204,28 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
             let (_, _, n) = self.prepare(x_train, shape, workspace)?;
             hold(m.saturating_mul(n), nngp, ntk)?;
             let d = grid.positions() * channels;
-            for i in 0..m {
-                let xi = &x[i * d..(i + 1) * d];
+            let input = |i: usize| &x[i * d..(i + 1) * d];
+            let train = |j: usize| &x_train[j * d..(j + 1) * d];
+            // The diagonals of the training inputs wait in the last row,
+            // each read before its entry is written.
+            let last = m.saturating_sub(1) * n;
+            if m > 0 {
                 for j in 0..n {
-                    let xj = &x_train[j * d..(j + 1) * d];
-                    let (k, t) = self.pair(xi, xj, grid, channels, workspace);
-                    nngp[i * n + j] = k;
-                    ntk[i * n + j] = t;
+                    let r = self.pair((train(j), train(j), true), grid, channels, workspace)?;
+                    check(r, (r.k, r.k), (r.t, r.t))?;
+                    (nngp[last + j], ntk[last + j]) = (r.k, r.t);
+                }
+            }
+            for i in 0..m {
+                let own = self.pair((input(i), input(i), true), grid, channels, workspace)?;
+                check(own, (own.k, own.k), (own.t, own.t))?;
+                for j in 0..n {
+                    let (kj, tj) = (nngp[last + j], ntk[last + j]);
+                    let same = input(i) == train(j);
+                    let r = self.pair((input(i), train(j), same), grid, channels, workspace)?;
+                    check(r, (own.k, kj), (own.t, tj))?;
+                    nngp[i * n + j] = r.k;
+                    ntk[i * n + j] = r.t;
                 }
             }
             finite(&nngp[..m * n], &ntk[..m * n])
@@ -306,94 +344,34 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         Ok((grid, channels, x.len() / d))
     }
 
-    /// Σ and Θ of one pair of inputs (checked by [`prepare`](Self::prepare)).
+    /// Σ and Θ of one pair of inputs (checked by [`prepare`](Self::prepare)),
+    /// with their error bounds.
     fn pair(
         &self,
-        xa: &[T],
-        xb: &[T],
-        mut g: Grid,
+        inputs: (&[T], &[T], bool),
+        g: Grid,
         channels: usize,
         workspace: &mut [T],
-    ) -> (T, T) {
-        let p0 = g.positions();
-        let t0 = p0 * p0;
-        let (tables, rest) = workspace.split_at_mut(5 * t0);
-        let (qa, rest) = rest.split_at_mut(p0);
-        let qb = &mut rest[..p0];
-        let (sa, tables) = tables.split_at_mut(t0);
-        let (sb, tables) = tables.split_at_mut(t0);
-        let (sc, tables) = tables.split_at_mut(t0);
-        let (tc, scratch) = tables.split_at_mut(t0);
-        let inv_c = T::ONE / T::from_usize(channels);
-        let dot = |u: &[T], s: usize, v: &[T], t: usize| {
-            let a = &u[s * channels..(s + 1) * channels];
-            let b = &v[t * channels..(t + 1) * channels];
-            crate::simd::dot(a, b) * inv_c
-        };
-        for s in 0..p0 {
-            for t in 0..p0 {
-                sa[s * p0 + t] = dot(xa, s, xa, t);
-                sb[s * p0 + t] = dot(xb, s, xb, t);
-                sc[s * p0 + t] = dot(xa, s, xb, t);
-                tc[s * p0 + t] = T::ZERO;
-            }
-        }
-        for layer in self.layers() {
-            let p = g.positions();
-            let pp = p * p;
-            match *layer {
-                Layer::Conv {
-                    size,
-                    weight_std: w,
-                    bias_std: b,
-                    circular,
-                } => {
-                    let (w2, b2) = (w * w, b * b);
-                    let q = size as usize;
-                    let filter = if g.planar { q * q } else { q };
-                    let scale = w2 / T::from_usize(filter);
-                    for table in [&mut *sa, &mut *sb, &mut *sc] {
-                        shifted_sum(&table[..pp], &mut scratch[..pp], g, q, circular);
-                        for (m, &a) in table[..pp].iter_mut().zip(&scratch[..pp]) {
-                            *m = scale * a + b2;
-                        }
-                    }
-                    shifted_sum(&tc[..pp], &mut scratch[..pp], g, q, circular);
-                    for ((m, &a), &s) in tc[..pp].iter_mut().zip(&scratch[..pp]).zip(&sc[..pp]) {
-                        *m = s + scale * a;
-                    }
-                }
-                Layer::AvgPool { .. } | Layer::GlobalAvgPool | Layer::Flatten => {
-                    let next = next_grid(layer, g).unwrap_or(g);
-                    for table in [&mut *sa, &mut *sb, &mut *sc, &mut *tc] {
-                        reduce(layer, &table[..pp], &mut scratch[..], g, next);
-                        let np = next.positions();
-                        table[..np * np].copy_from_slice(&scratch[..np * np]);
-                    }
-                    g = next;
-                }
-                _ => {
-                    let step = layer.step();
-                    for s in 0..p {
-                        qa[s] = sa[s * p + s];
-                        qb[s] = sb[s * p + s];
-                    }
-                    for s in 0..p {
-                        for t in 0..p {
-                            let e = s * p + t;
-                            let c = apply_pair(&step, PairState::new(qa[s], sc[e], qb[t], tc[e]));
-                            sc[e] = c.sigma12;
-                            tc[e] = c.theta12;
-                            let a = apply_pair(&step, PairState::new(qa[s], sa[e], qa[t], T::ZERO));
-                            sa[e] = a.sigma12;
-                            let b = apply_pair(&step, PairState::new(qb[s], sb[e], qb[t], T::ZERO));
-                            sb[e] = b.sigma12;
-                        }
-                    }
-                }
-            }
-        }
-        (sc[0], tc[0])
+    ) -> Result<Kernels<T>, Error> {
+        table::pair(self.layers(), inputs, g, channels, workspace, false)
+    }
+}
+
+/// [`Error::PrecisionLoss`] unless the bounds of `r` are within the limit
+/// of the diagonal scales (K(x, x), K(x′, x′)) and (Θ(x, x), Θ(x′, x′))
+/// (always accepted without the `error-bounds` feature).
+fn check<T: Real>(r: Kernels<T>, k: (T, T), t: (T, T)) -> Result<(), Error> {
+    if !super::precision::ENABLED {
+        return Ok(());
+    }
+    let within = |b: T, (x, y): (T, T)| {
+        let scale = x.abs().sqrt() * y.abs().sqrt();
+        b.to_f64() <= super::PRECISION_LIMIT * scale.to_f64()
+    };
+    if within(r.bk, k) && within(r.bt, t) {
+        Ok(())
+    } else {
+        Err(Error::PrecisionLoss { what: "kernel" })
     }
 }
 

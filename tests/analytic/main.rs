@@ -11,6 +11,7 @@ mod precision;
 mod quadrature;
 mod range;
 mod reference;
+mod spatial;
 mod spec;
 mod structured;
 mod text;

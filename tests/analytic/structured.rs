@@ -365,10 +365,11 @@ fn misplaced_layers_are_errors_with_zeroed_outputs() {
     let a: Architecture<f64> = "conv(3,1,0) gap".parse().unwrap();
     let (mut k, mut t) = ([7.0; 4], [7.0; 4]);
     let r = a.gram_spatial(&x, seq, &mut ws[..10], &mut k, &mut t);
+    // Three 4 × 4 tables (Σ, Θ, scratch), two diagonals, twelve vectors.
     assert_eq!(
         r,
         Err(Error::BufferTooSmall {
-            needed: 88,
+            needed: 3 * 16 + 2 * 4 + 12 * 4,
             given: 10
         })
     );

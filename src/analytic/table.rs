@@ -1,0 +1,717 @@
+//! The kernel of one pair of sequence or image inputs: the banded
+//! position-pair tables (see [`super::band`]) through the layers, with the
+//! rounding-error bound of [`super::precision`] carried per table.
+//!
+//! State of a pair (a, b): the cross tables Σ_ab and Θ_ab, and the tables
+//! Σ_aa, Σ_bb of each input alone, whose diagonals are the variances qₐ\[s\],
+//! q_b\[t\] that the nonlinearities read (the tables of one input need only
+//! the offsets that pooling and a nonlinearity after `gap` read; most
+//! architectures keep their diagonal only).
+//!
+//! The bound (feature `error-bounds`) is kept in units of per-position
+//! scales that dominate the variances: |δΣ_ab\[s, t\]| ≤ e·√(vₐ\[s\]·v_b\[t\])
+//! and |δΘ_ab\[s, t\]| ≤ θ·√(uₐ\[s\]·u_b\[t\]), with v = q after each
+//! nonlinearity, and averaging layers mapping the scales as they map the
+//! diagonals: by Cauchy–Schwarz, Σᵢ wᵢ√(xᵢyᵢ) ≤ √(Σᵢ wᵢxᵢ·Σᵢ wᵢyᵢ), so a
+//! convolution or an affine layer keeps e (plus its rounding), and pooling
+//! maps the scale to (mean √v)², which dominates the pooled variance. A
+//! nonlinearity multiplies a correlation error by the entry's amplification
+//! (Price's theorem, as in the flat routines; at most 1 for the ABReLU
+//! family), with the ratio √(v/q) of each side; Θ moves by the change of
+//! Σ̇ (the kink of the ABReLU family, the curvature of the smooth maps) and
+//! the quadrature's estimate of each entry. Entries whose correlation snaps
+//! to ±1 are followed at the worst distance from collinear that the rounding
+//! allows (√(2δρ) for the kink), except the pairs (s, s) of one input, which
+//! are exact. The final bounds, e·√(vₐv_b) and θ·√(uₐu_b), are held
+//! against the kernels' own diagonals by the Gram routines.
+
+// The comparisons are written to let NaN through as "not accepted"
+// (`!(x < y)`), as in `precision`.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
+use super::band::{bands, reduce, shifted_sum, Band};
+use super::grid::{next_grid, Grid};
+use super::layer::Layer;
+use super::pair::{cosine, snap, snap_edge, worse, Var};
+use super::precision::ENABLED;
+use super::step::{relative_error, Step};
+use crate::{Error, Real};
+
+/// The smallest nonzero variance accepted (as the flat routines).
+fn tiny<T: Real>() -> T {
+    T::MIN_POSITIVE / T::EPSILON
+}
+
+fn loss() -> Error {
+    Error::PrecisionLoss { what: "kernel" }
+}
+
+/// The cross and single-input table sizes that the layers need on input
+/// grid `g`: the largest over the layers.
+pub(super) fn table_sizes<T: Real>(layers: &[Layer<T>], mut g: Grid) -> (usize, usize) {
+    let (bc, bs) = bands(layers);
+    let (mut wc, mut ws) = (Band::new(g, bc).len(), Band::new(g, bs).len());
+    for (i, l) in layers.iter().enumerate() {
+        if matches!(
+            l,
+            Layer::AvgPool { .. } | Layer::GlobalAvgPool | Layer::Flatten
+        ) {
+            g = next_grid(l, g).unwrap_or(g);
+            let (bc, bs) = bands(&layers[i + 1..]);
+            wc = wc.max(Band::new(g, bc).len());
+            ws = ws.max(Band::new(g, bs).len());
+        }
+    }
+    (wc, ws)
+}
+
+/// Workspace words for input grid `g`: two cross tables, a scratch table,
+/// two single-input tables and twelve vectors of positions.
+pub(super) fn words<T: Real>(layers: &[Layer<T>], g: Grid) -> usize {
+    let (wc, ws) = table_sizes(layers, g);
+    2 * wc + wc.max(ws) + 2 * ws + 12 * g.positions()
+}
+
+/// The kernels of a pair and their absolute error bounds.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Kernels<T> {
+    pub k: T,
+    pub t: T,
+    pub bk: T,
+    pub bt: T,
+}
+
+/// The bound of a pair (units in the module docs).
+#[derive(Clone, Copy)]
+struct Bound<T> {
+    e: T,
+    q: T,
+    t: T,
+}
+
+/// One input's per-position vectors: the scales v, u, and q, √q, 1/√q.
+struct Side<'a, T> {
+    q: &'a mut [T],
+    v: &'a mut [T],
+    u: &'a mut [T],
+    sq: &'a mut [T],
+    r: &'a mut [T],
+}
+
+impl<T: Real> Side<'_, T> {
+    /// √q and 1/√q from the diagonal of a single-input table.
+    fn vars(&mut self, table: &[T], b: Band, p: usize) {
+        let (w, z) = (b.width(), b.zero());
+        for s in 0..p {
+            let v = Var::new(table[s * w + z]);
+            self.q[s] = v.q;
+            self.sq[s] = v.sq;
+            self.r[s] = v.r;
+        }
+    }
+
+    fn var(&self, s: usize) -> Var<T> {
+        Var {
+            q: self.q[s],
+            sq: self.sq[s],
+            r: self.r[s],
+        }
+    }
+
+    /// The largest √(v/q) (1 where both are 0, ∞ where only q is).
+    fn ratio(&self, p: usize) -> T {
+        let mut m = T::ONE;
+        for s in 0..p {
+            let q = self.q[s];
+            let x = if self.v[s] == T::ZERO {
+                T::ONE
+            } else {
+                (self.v[s] / q).sqrt()
+            };
+            m = worse(m, x);
+        }
+        m
+    }
+}
+
+/// Σ and Θ of the pair `xa`, `xb` (`same` when they are one input) on input
+/// grid `g0` with `channels` channels; `full` computes every table whole
+/// (the reference for the banded tables).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn pair<T: Real>(
+    layers: &[Layer<T>],
+    (xa, xb, same): (&[T], &[T], bool),
+    g0: Grid,
+    channels: usize,
+    workspace: &mut [T],
+    full: bool,
+) -> Result<Kernels<T>, Error> {
+    let p0 = g0.positions();
+    let (wc, ws) = if full {
+        (p0 * p0, p0 * p0)
+    } else {
+        table_sizes(layers, g0)
+    };
+    let (sab, rest) = workspace.split_at_mut(wc);
+    let (tab, rest) = rest.split_at_mut(wc);
+    let (scratch, rest) = rest.split_at_mut(wc.max(ws));
+    let (saa, rest) = rest.split_at_mut(ws);
+    let (sbb, rest) = rest.split_at_mut(ws);
+    let mut vecs = rest.chunks_exact_mut(p0);
+    let mut next = || vecs.next().unwrap_or(&mut []);
+    let mut a = Side {
+        q: next(),
+        v: next(),
+        u: next(),
+        sq: next(),
+        r: next(),
+    };
+    let mut b = Side {
+        q: next(),
+        v: next(),
+        u: next(),
+        sq: next(),
+        r: next(),
+    };
+    let (gsq, gr) = (next(), next());
+    let band_of = |l: &[Layer<T>], g: Grid| {
+        let (c, s) = if full {
+            (usize::MAX, usize::MAX)
+        } else {
+            bands(l)
+        };
+        (Band::new(g, c), Band::new(g, s))
+    };
+    let mut g = g0;
+    let (mut bc, mut bs) = band_of(layers, g);
+    // Σ⁰ = x·x′/C at every entry of the bands.
+    let inv_c = T::ONE / T::from_usize(channels);
+    let dot = |u: &[T], s: usize, v: &[T], t: usize| {
+        let x = &u[s * channels..(s + 1) * channels];
+        let y = &v[t * channels..(t + 1) * channels];
+        if channels < crate::simd::LANES {
+            // What `simd::dot` computes below a chunk: the sequential sum.
+            let mut t = T::ZERO;
+            for (u, v) in x.iter().zip(y) {
+                t = u.mul_add(*v, t);
+            }
+            t * inv_c
+        } else {
+            crate::simd::dot(x, y) * inv_c
+        }
+    };
+    for s in 0..p0 {
+        let (wc, ws) = (bc.width(), bs.width());
+        bc.for_partners(s, |k, t| {
+            sab[s * wc + k] = dot(xa, s, xb, t);
+            tab[s * wc + k] = T::ZERO;
+        });
+        bs.for_partners(s, |k, t| {
+            saa[s * ws + k] = dot(xa, s, xa, t);
+            sbb[s * ws + k] = dot(xb, s, xb, t);
+        });
+    }
+    let eps = T::EPSILON;
+    let start = eps * T::from_usize(channels / crate::simd::LANES + 3);
+    let mut bound = Bound {
+        e: start,
+        q: start,
+        t: T::ZERO,
+    };
+    for (side, x, table) in [(&mut a, xa, &*saa), (&mut b, xb, &*sbb)] {
+        side.vars(table, bs, p0);
+        for s in 0..p0 {
+            let q = side.var(s).q;
+            side.v[s] = q;
+            side.u[s] = T::ZERO;
+            if q < tiny()
+                && x[s * channels..(s + 1) * channels]
+                    .iter()
+                    .any(|&v| v != T::ZERO)
+            {
+                return Err(loss());
+            }
+        }
+    }
+    for (i, layer) in layers.iter().enumerate() {
+        let p = g.positions();
+        let (lc, ls) = (bc.len(), bs.len());
+        match *layer {
+            Layer::Conv {
+                size,
+                weight_std: w,
+                bias_std: bias,
+                circular,
+            } => {
+                let (w2, b2) = (w * w, bias * bias);
+                let q = size as usize;
+                let filter = if g.planar { q * q } else { q };
+                let scale = w2 / T::from_usize(filter);
+                for (table, band) in [(&mut *saa, bs), (&mut *sbb, bs), (&mut *sab, bc)] {
+                    shifted_sum(table, scratch, g, band, q, circular);
+                    for (m, &s) in table[..band.len()].iter_mut().zip(&scratch[..band.len()]) {
+                        *m = scale * s + b2;
+                    }
+                }
+                shifted_sum(tab, scratch, g, bc, q, circular);
+                for ((m, &s), &k) in tab[..lc].iter_mut().zip(&scratch[..lc]).zip(&sab[..lc]) {
+                    *m = k + scale * s;
+                }
+                // The scales map as the diagonals.
+                for side in [&mut a, &mut b].into_iter().filter(|_| ENABLED) {
+                    for (j, vec) in [&mut *side.v, &mut *side.u].into_iter().enumerate() {
+                        let one = Band::new(g, 0);
+                        shifted_sum(vec, scratch, g, one, q, circular);
+                        for (s, &x) in vec[..p].iter_mut().zip(&scratch[..p]) {
+                            *s = scale * x + if j == 0 { b2 } else { T::ZERO };
+                        }
+                    }
+                    for s in 0..p {
+                        side.u[s] += side.v[s];
+                    }
+                }
+                let round = eps * T::from_usize(filter + 2);
+                bound.e += round;
+                bound.q += round;
+                bound.t = worse(bound.t, bound.e) + round;
+                for (side, table) in [(&mut a, &*saa), (&mut b, &*sbb)] {
+                    side.vars(table, bs, p);
+                    if side.q[..p].iter().any(|&q| q > T::ZERO && q < tiny()) {
+                        return Err(loss());
+                    }
+                }
+            }
+            Layer::AvgPool { .. } | Layer::GlobalAvgPool | Layer::Flatten => {
+                let ng = next_grid(layer, g)?;
+                let (nc, ns) = band_of(&layers[i + 1..], ng);
+                for (table, from, to) in [
+                    (&mut *sab, bc, nc),
+                    (&mut *tab, bc, nc),
+                    (&mut *saa, bs, ns),
+                    (&mut *sbb, bs, ns),
+                ] {
+                    let whole = from.width() == g.positions();
+                    if matches!(layer, Layer::GlobalAvgPool) && !whole {
+                        // Not read after this layer (see `bands`).
+                        table[0] = T::ZERO;
+                        continue;
+                    }
+                    reduce(layer, table, scratch, (g, from), (ng, to));
+                    table[..to.len()].copy_from_slice(&scratch[..to.len()]);
+                }
+                // The scales: the mean of v for flatten, (mean √v)² otherwise.
+                let np = ng.positions();
+                let (fh, fw) = (g.h / ng.h, g.w / ng.w);
+                let n = fh * fw;
+                for side in [&mut a, &mut b] {
+                    for vec in [&mut *side.v, &mut *side.u] {
+                        for o in 0..np {
+                            let (oh, ow) = (o / ng.w, o % ng.w);
+                            let mut acc = T::ZERO;
+                            for di in 0..fh {
+                                for dj in 0..fw {
+                                    let x = vec[(oh * fh + di) * g.w + ow * fw + dj];
+                                    acc += if matches!(layer, Layer::Flatten) {
+                                        x
+                                    } else {
+                                        x.sqrt()
+                                    };
+                                }
+                            }
+                            let m = acc / T::from_usize(n);
+                            scratch[o] = if matches!(layer, Layer::Flatten) {
+                                m
+                            } else {
+                                m * m
+                            };
+                        }
+                        vec[..np].copy_from_slice(&scratch[..np]);
+                    }
+                }
+                let round = eps * T::from_usize(n * n + 2);
+                bound.e += round;
+                bound.q += round;
+                bound.t += round;
+                g = ng;
+                (bc, bs) = (nc, ns);
+                let p = g.positions();
+                a.vars(saa, bs, p);
+                b.vars(sbb, bs, p);
+            }
+            _ => {
+                let step = layer.step();
+                match step {
+                    Step::Identity => {}
+                    Step::Affine { w2, b2 } | Step::AffineStandard { w2, b2, .. } => {
+                        for m in saa[..ls].iter_mut().chain(sbb[..ls].iter_mut()) {
+                            *m = w2 * *m + b2;
+                        }
+                        for (k, t) in sab[..lc].iter_mut().zip(tab[..lc].iter_mut()) {
+                            let k2 = w2 * *k + b2;
+                            *t = match step {
+                                Step::AffineStandard { n, .. } => n * *k + T::ONE + w2 * *t,
+                                _ => k2 + w2 * *t,
+                            };
+                            *k = k2;
+                        }
+                        for side in [&mut a, &mut b] {
+                            for s in 0..p {
+                                let (v, u) = (side.v[s], side.u[s]);
+                                side.v[s] = w2 * v + b2;
+                                side.u[s] = match step {
+                                    Step::AffineStandard { n, .. } => n * v + T::ONE + w2 * u,
+                                    _ => side.v[s] + w2 * u,
+                                };
+                            }
+                        }
+                        let two = T::TWO * eps;
+                        bound.e += two;
+                        bound.q += two;
+                        bound.t = worse(bound.t, bound.e) + two;
+                        for (side, table) in [(&mut a, &*saa), (&mut b, &*sbb)] {
+                            for s in 0..p {
+                                let q = side.var(s).q;
+                                let q2 = w2 * q + b2;
+                                let under = q2 == T::ZERO && w2 > T::ZERO && q > T::ZERO;
+                                if under || (q2 > T::ZERO && q2 < tiny()) {
+                                    return Err(loss());
+                                }
+                            }
+                            side.vars(table, bs, p);
+                        }
+                    }
+                    _ => {
+                        let tables = Tables {
+                            sab: &mut sab[..lc],
+                            tab: &mut tab[..lc],
+                            saa: &mut saa[..ls],
+                            sbb: &mut sbb[..ls],
+                            scratch,
+                            gsq,
+                            gr,
+                        };
+                        nonlinear(
+                            &step,
+                            tables,
+                            (&mut a, &mut b),
+                            (bc, bs, p),
+                            same,
+                            &mut bound,
+                        )?;
+                    }
+                }
+            }
+        }
+    }
+    let scale = |x: &[T], y: &[T]| (x[0] * y[0]).sqrt();
+    Ok(Kernels {
+        k: sab[0],
+        t: tab[0],
+        bk: worse(bound.e, bound.q) * scale(a.v, b.v),
+        bt: bound.t * scale(a.u, b.u),
+    })
+}
+
+struct Tables<'a, T> {
+    sab: &'a mut [T],
+    tab: &'a mut [T],
+    saa: &'a mut [T],
+    sbb: &'a mut [T],
+    scratch: &'a mut [T],
+    gsq: &'a mut [T],
+    gr: &'a mut [T],
+}
+
+/// A nonlinearity on every table of the pair, with its bound.
+fn nonlinear<'s, T: Real>(
+    step: &Step<T>,
+    tb: Tables<'_, T>,
+    (a, b): (&mut Side<'s, T>, &mut Side<'s, T>),
+    (bc, bs, p): (Band, Band, usize),
+    same: bool,
+    bound: &mut Bound<T>,
+) -> Result<(), Error> {
+    let Tables {
+        sab,
+        tab,
+        saa,
+        sbb,
+        scratch,
+        gsq,
+        gr,
+    } = tb;
+    let (ra, rb) = if ENABLED {
+        (a.ratio(p), b.ratio(p))
+    } else {
+        (T::ONE, T::ONE)
+    };
+    let dq = if matches!(step, Step::Sin) {
+        bound.q
+    } else {
+        T::ZERO
+    };
+    let mut acc = Acc {
+        e: T::ZERO,
+        t: T::ZERO,
+        quad: T::ZERO,
+        s2: T::INFINITY,
+    };
+    // (table, Θ table, row side, column side, band, exact diagonal, ratio)
+    let err0 = bound.e;
+    {
+        let passes: [Pass<'_, 's, T>; 3] = [
+            (sab, Some(tab), &*a, &*b, bc, same, ra * rb),
+            (saa, None, &*a, &*a, bs, true, ra * ra),
+            (sbb, None, &*b, &*b, bs, true, rb * rb),
+        ];
+        for (table, theta, x, y, band, exact, ratio) in passes {
+            let err = err0 * ratio + dq;
+            let w = band.width();
+            let z = band.zero();
+            let mut theta = theta;
+            // A table of one input on its diagonal alone: the diagonal map below.
+            let rows = if theta.is_none() && w == 1 { 0 } else { p };
+            for s in 0..rows {
+                let vi = x.var(s);
+                band.gather(s, y.sq, gsq);
+                band.gather(s, y.r, gr);
+                let krow = &mut table[s * w..(s + 1) * w];
+                let trow = match theta.as_deref_mut() {
+                    Some(t) => &mut t[s * w..(s + 1) * w],
+                    None => &mut scratch[..w],
+                };
+                let skip = if exact { z } else { usize::MAX };
+                match *step {
+                    Step::AbRelu(c) if crate::simd::WIDE => {
+                        let s2 = relu_row(&c, vi, (&gsq[..w], &gr[..w]), (krow, trow), skip);
+                        acc.s2 = if s2 < acc.s2 { s2 } else { acc.s2 };
+                    }
+                    _ => generic_row(
+                        step,
+                        vi,
+                        (&gsq[..w], &gr[..w]),
+                        (krow, trow),
+                        skip,
+                        err,
+                        &mut acc,
+                    ),
+                }
+            }
+            if theta.is_none() {
+                // The pairs (s, s) of one input: the exact diagonal map.
+                for s in 0..p {
+                    table[s * w + z] = step.diag(x.var(s).q).0;
+                }
+            }
+        }
+    }
+    // Diagonal maps: the new variances, scales and quadrature estimates.
+    let mut diag = T::ZERO;
+    for (side, table) in [(&mut *a, &*saa), (&mut *b, &*sbb)] {
+        for s in 0..p {
+            let q = side.var(s).q;
+            let ((q2, dot), (e1, e2)) = step.diag_estimated(q);
+            if q2 > T::ZERO && q2 < tiny() {
+                return Err(loss());
+            }
+            diag = worse(diag, relative_error(e1, q2) + relative_error(e2, dot));
+            side.v[s] = q2;
+            side.u[s] *= dot;
+        }
+        side.vars(table, bs, p);
+    }
+    if !ENABLED {
+        return if super::precision::accepted(worse(acc.quad, diag)) {
+            Ok(())
+        } else {
+            Err(loss())
+        };
+    }
+    let four = T::TWO * T::TWO * T::EPSILON;
+    let err = err0 * ra * rb + dq + T::from_f64(8.0) * T::EPSILON;
+    if let Step::AbRelu(_) = *step {
+        if crate::simd::WIDE {
+            // |Σ̇₁₂| ≤ Σ̇ᵢᵢ: the map contracts; the kink moves Σ̇ by at most
+            // min(δρ/sin θ, √(2δρ)) radians.
+            acc.e = worse(acc.e, err);
+            let holder = (T::TWO * err).sqrt();
+            let linear = err / acc.s2.sqrt();
+            let kink = step.kink();
+            acc.t = worse(acc.t, kink * if linear < holder { linear } else { holder });
+        }
+    }
+    bound.e = acc.e + four + diag;
+    bound.t += acc.t + acc.quad + four + diag;
+    bound.q += four + diag;
+    Ok(())
+}
+
+/// One table of a nonlinearity: (Σ table, Θ table if any, row input,
+/// column input, band, whether its pairs (s, s) are of one input, the ratio
+/// √(v/q) of both sides).
+type Pass<'t, 's, T> = (
+    &'t mut [T],
+    Option<&'t mut [T]>,
+    &'t Side<'s, T>,
+    &'t Side<'s, T>,
+    Band,
+    bool,
+    T,
+);
+
+/// The largest terms of a nonlinearity's bound over the entries.
+struct Acc<T> {
+    /// Output correlation error.
+    e: T,
+    /// Change of Σ̇ relative to its scale.
+    t: T,
+    /// Quadrature estimates (and, without the bound, all of them).
+    quad: T,
+    /// Smallest sin²θ of an entry (0 for an entry that snapped to ±1).
+    s2: T,
+}
+
+/// The ABReLU map over one row (`k`, `t` against columns with √q, 1/√q of
+/// `cols`); returns the smallest sin²θ of the row (0 where a correlation
+/// snapped to ±1, except at index `skip`, a pair (s, s) of one input).
+#[inline(always)]
+fn relu_row<T: Real>(
+    c: &super::dual::AbRelu<T>,
+    vi: Var<T>,
+    (sq, r): (&[T], &[T]),
+    (k, t): (&mut [T], &mut [T]),
+    skip: usize,
+) -> T {
+    const CHUNK: usize = 32;
+    let n = k.len().min(t.len()).min(sq.len()).min(r.len());
+    let edge = snap_edge::<T>();
+    let mut lo = T::INFINITY;
+    let mut done = 0;
+    while done < n {
+        let m = CHUNK.min(n - done);
+        let end = done + m;
+        let (kc, tc, sqc, rc) = (
+            &mut k[done..end],
+            &mut t[done..end],
+            &sq[done..end],
+            &r[done..end],
+        );
+        let mut rho = [T::ZERO; CHUNK];
+        let mut sin = [T::ZERO; CHUNK];
+        let mut flat = [T::ZERO; CHUNK];
+        for (((p, s), f), (&kv, &rj)) in rho
+            .iter_mut()
+            .zip(sin.iter_mut())
+            .zip(flat.iter_mut())
+            .zip(kc.iter().zip(rc))
+        {
+            let c = cosine(kv, vi.r, rj);
+            let x = snap(c);
+            *p = x;
+            *s = (T::ONE - x) * (T::ONE + x);
+            // sin²θ, or 0 where the correlation snapped.
+            *f = if c.abs() < edge { *s } else { T::ZERO };
+        }
+        if let Some(f) = skip.checked_sub(done).and_then(|l| flat.get_mut(l)) {
+            *f = T::INFINITY;
+        }
+        let mut mins = [T::INFINITY; 4];
+        for f in flat[..m].chunks(4) {
+            for (lo, &v) in mins.iter_mut().zip(f) {
+                *lo = if v < *lo { v } else { *lo };
+            }
+        }
+        for v in mins {
+            lo = if v < lo { v } else { lo };
+        }
+        for s in sin.iter_mut().take(m) {
+            *s = s.sqrt();
+        }
+        for ((((kv, tv), &sj), &p), &s) in kc
+            .iter_mut()
+            .zip(tc.iter_mut())
+            .zip(sqc)
+            .zip(&rho)
+            .zip(&sin)
+        {
+            let theta = super::pair::angle(s, p);
+            let dot = c.half - c.factor * theta;
+            *kv = c.factor * (vi.sq * sj * s) + dot * *kv;
+            *tv *= dot;
+        }
+        done = end;
+    }
+    lo
+}
+
+/// Any nonlinearity over one row, entry by entry through the pair map, with
+/// its per-entry bound (input correlation error `err`).
+fn generic_row<T: Real>(
+    step: &Step<T>,
+    vi: Var<T>,
+    (sq, r): (&[T], &[T]),
+    (k, t): (&mut [T], &mut [T]),
+    skip: usize,
+    err: T,
+    acc: &mut Acc<T>,
+) {
+    let (dqi, di_err) = step.diag_estimated(vi.q);
+    let fi = step.input_factors(vi.q, dqi.0, dqi.1);
+    let kink = step.kink();
+    for (l, ((kv, tv), (&sj, &rj))) in k
+        .iter_mut()
+        .zip(t.iter_mut())
+        .zip(sq.iter().zip(r))
+        .enumerate()
+    {
+        let vj = Var {
+            q: sj * sj,
+            sq: sj,
+            r: rj,
+        };
+        let k0 = *kv;
+        let ((k2, dot), (ek, et)) = step.pair_estimated(vi, vj, k0);
+        let (dqj, dj_err) = step.diag_estimated(vj.q);
+        *kv = k2;
+        *tv *= dot;
+        let qk = relative_error(ek, (dqi.0 * dqj.0).sqrt());
+        let qt = relative_error(et, (dqi.1 * dqj.1).sqrt());
+        let qd = worse(
+            relative_error(di_err.0, dqi.0) + relative_error(di_err.1, dqi.1),
+            relative_error(dj_err.0, dqj.0) + relative_error(dj_err.1, dqj.1),
+        );
+        acc.quad = worse(
+            acc.quad,
+            worse(worse(qk, qt), if ENABLED { T::ZERO } else { qd }),
+        );
+        if !ENABLED || l == skip {
+            continue;
+        }
+        let fj = step.input_factors(vj.q, dqj.0, dqj.1);
+        let c = cosine(k0, vi.r, vj.r);
+        let rho = snap(c);
+        let snapped = !(rho.abs() < T::ONE);
+        let e = err
+            + if snapped {
+                (T::ONE - c.abs()).abs()
+            } else {
+                T::ZERO
+            };
+        let amp = dot.abs() * fi.g * fj.g;
+        let e2 = step.second_moment(vi, vj, k0, (k2, dot), fi.b * fj.b);
+        let curv = e2 * fi.h * fj.h;
+        let dtheta = if kink > T::ZERO {
+            let holder = (T::TWO * e).sqrt();
+            let s = ((T::ONE - rho) * (T::ONE + rho)).sqrt();
+            if snapped || !(e / s < holder) {
+                holder
+            } else {
+                e / s
+            }
+        } else {
+            T::ZERO
+        };
+        acc.e = worse(acc.e, amp * e + qk);
+        acc.t = worse(acc.t, curv * e + kink * dtheta + qt);
+    }
+}
