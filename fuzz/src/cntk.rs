@@ -162,7 +162,11 @@ fn shift(i: usize, d: isize, n: usize, circular: bool) -> Option<usize> {
 fn conv_average(m: &[f64], g: Grid, q: usize, circular: bool) -> Vec<f64> {
     let p = g.positions();
     let h = (q / 2) as isize;
-    let row_offsets: Vec<isize> = if g.planar { (-h..=h).collect() } else { vec![0] };
+    let row_offsets: Vec<isize> = if g.planar {
+        (-h..=h).collect()
+    } else {
+        vec![0]
+    };
     let taps = (row_offsets.len() * q) as f64;
     let mut out = vec![0.0; p * p];
     for s in 0..p {
