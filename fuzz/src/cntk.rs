@@ -298,7 +298,7 @@ pub fn kernel(ops: &[Op], shape: Shape, xa: &[f64], xb: &[f64]) -> Option<(f64, 
             }
             Op::AvgPool(k) => {
                 let rk = if g.planar { k } else { 1 };
-                if g.flat || k == 0 || g.cols % k != 0 || g.rows % rk != 0 {
+                if g.flat || k == 0 || !g.cols.is_multiple_of(k) || !g.rows.is_multiple_of(rk) {
                     return None;
                 }
                 let next = Grid {
@@ -352,7 +352,7 @@ pub fn kernel(ops: &[Op], shape: Shape, xa: &[f64], xb: &[f64]) -> Option<(f64, 
 pub fn cross(ops: &[Op], shape: Shape, x1: &[f64], x2: &[f64]) -> Option<(Vec<f64>, Vec<f64>)> {
     let (g, channels) = grid(shape)?;
     let d = g.positions() * channels;
-    if x1.len() % d != 0 || x2.len() % d != 0 {
+    if !x1.len().is_multiple_of(d) || !x2.len().is_multiple_of(d) {
         return None;
     }
     let (mut k, mut t) = (Vec::new(), Vec::new());
