@@ -1,28 +1,47 @@
 #!/usr/bin/env bash
-# Builds the firmware example and runs it under QEMU (mps2-an386, Cortex-M4F),
-# once with the default `libm` backend and once with `micromath`. Each run must
-# print a line `PASS` and exit with status 0 (the firmware exits through
-# semihosting with the status of its checks); anything else fails the script.
+# Builds the firmware programs and runs each under QEMU (mps2-an386,
+# Cortex-M4F), once with the default `libm` backend and once with
+# `micromath`:
+#
+#   mlp  the 2-16-16-1 MLP (src/bin/mlp)
+#   cnn  the 1-D CNN on accelerometer windows (src/bin/cnn)
+#
+# Each run must print a line `PASS` and exit with status 0 (the firmware
+# exits through semihosting with the status of its checks); anything else
+# fails the script.
 #
 # QEMU runs with `-icount shift=0`: the emulated clock then advances 1 ns per
 # instruction, so the SysTick times the firmware prints are reproducible
 # instruction counts (1 tick of the 25 MHz clock = 40 instructions).
 #
-# Each build must also stay within the footprint budget: flash
-# (.vector_table + .text + .rodata + .data) at most FLASH_BUDGET bytes and a
-# stack high-water mark of at most STACK_BUDGET bytes, as the firmware
-# reports it.
+# Each program must also stay within its footprint budget: flash
+# (.vector_table + .text + .rodata + .data) and a stack high-water mark, as
+# the firmware reports it, of at most
 #
-# Usage: bash examples/firmware/run-qemu.sh   (from anywhere)
-# Environment: QEMU_TIMEOUT (seconds per run, default 120), FLASH_BUDGET
-# (default 28672 = 28 KiB), STACK_BUDGET (default 8192 = 8 KiB).
+#   mlp  28 KiB flash,  8 KiB stack (MLP_FLASH_BUDGET, MLP_STACK_BUDGET)
+#   cnn  32 KiB flash, 12 KiB stack (CNN_FLASH_BUDGET, CNN_STACK_BUDGET)
+#
+# and prints one line `==> firmware (NAME, BACKEND): passed (flash N B,
+# stack M B)` per program and backend.
+#
+# Usage: bash examples/firmware/run-qemu.sh [PROGRAM...]   (from anywhere;
+# default: mlp cnn)
+# Environment: QEMU_TIMEOUT (seconds per run, default 120) and the budgets
+# above (in bytes).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 timeout_s="${QEMU_TIMEOUT:-120}"
-flash_budget="${FLASH_BUDGET:-28672}"
-stack_budget="${STACK_BUDGET:-8192}"
-elf=target/thumbv7em-none-eabihf/release/ntk-firmware
+declare -A flash_budget=(
+  [mlp]="${MLP_FLASH_BUDGET:-28672}"
+  [cnn]="${CNN_FLASH_BUDGET:-32768}"
+)
+declare -A stack_budget=(
+  [mlp]="${MLP_STACK_BUDGET:-8192}"
+  [cnn]="${CNN_STACK_BUDGET:-12288}"
+)
+programs=("$@")
+[ "${#programs[@]}" -gt 0 ] || programs=(mlp cnn)
 
 # Flash = .vector_table + .text + .rodata + .data (the initial values of .data
 # are stored in flash), from the ELF section headers.
@@ -37,40 +56,48 @@ flash_bytes() {
 
 failed=0
 for features in "" "micromath"; do
-  label="${features:-libm}"
-  echo "==> firmware ($label): build"
+  backend="${features:-libm}"
+  echo "==> firmware ($backend): build"
   cargo build --release ${features:+--features "$features"}
-  flash="$(flash_bytes "$elf")"
-  over=0
-  echo "==> firmware ($label): flash $flash bytes (budget $flash_budget); run under QEMU"
-  if [ "$flash" -gt "$flash_budget" ]; then
-    echo "==> firmware ($label): FAILED: flash $flash bytes > budget $flash_budget"
-    failed=1
-    over=1
-  fi
-  log="$(mktemp)"
-  status=0
-  timeout "$timeout_s" cargo run --release ${features:+--features "$features"} \
-    -- -icount shift=0 >"$log" 2>&1 || status=$?
-  cat "$log"
-  if [ "$status" -eq 124 ]; then
-    echo "==> firmware ($label): FAILED: no exit within ${timeout_s} s"
-    failed=1
-  elif [ "$status" -ne 0 ]; then
-    echo "==> firmware ($label): FAILED: exit status $status"
-    failed=1
-  elif ! grep -qx 'PASS' "$log"; then
-    echo "==> firmware ($label): FAILED: no PASS line"
-    failed=1
-  else
-    stack="$(sed -n 's/^stack high-water mark: \([0-9]*\) bytes.*/\1/p' "$log")"
-    if [ -z "$stack" ] || [ "$stack" -gt "$stack_budget" ]; then
-      echo "==> firmware ($label): FAILED: stack ${stack:-unknown} bytes > budget $stack_budget"
-      failed=1
-    elif [ "$over" -eq 0 ]; then
-      echo "==> firmware ($label): passed (flash $flash B, stack $stack B)"
+  for prog in "${programs[@]}"; do
+    if [ -z "${flash_budget[$prog]+set}" ]; then
+      echo "==> firmware: no program $prog (mlp, cnn)"
+      exit 2
     fi
-  fi
-  rm -f "$log"
+    label="$prog, $backend"
+    elf="target/thumbv7em-none-eabihf/release/$prog"
+    flash="$(flash_bytes "$elf")"
+    over=0
+    echo "==> firmware ($label): flash $flash bytes (budget ${flash_budget[$prog]}); run under QEMU"
+    if [ "$flash" -gt "${flash_budget[$prog]}" ]; then
+      echo "==> firmware ($label): FAILED: flash $flash bytes > budget ${flash_budget[$prog]}"
+      failed=1
+      over=1
+    fi
+    log="$(mktemp)"
+    status=0
+    timeout "$timeout_s" cargo run --release --bin "$prog" ${features:+--features "$features"} \
+      -- -icount shift=0 >"$log" 2>&1 || status=$?
+    cat "$log"
+    if [ "$status" -eq 124 ]; then
+      echo "==> firmware ($label): FAILED: no exit within ${timeout_s} s"
+      failed=1
+    elif [ "$status" -ne 0 ]; then
+      echo "==> firmware ($label): FAILED: exit status $status"
+      failed=1
+    elif ! grep -qx 'PASS' "$log"; then
+      echo "==> firmware ($label): FAILED: no PASS line"
+      failed=1
+    else
+      stack="$(sed -n 's/^stack high-water mark: \([0-9]*\) bytes.*/\1/p' "$log")"
+      if [ -z "$stack" ] || [ "$stack" -gt "${stack_budget[$prog]}" ]; then
+        echo "==> firmware ($label): FAILED: stack ${stack:-unknown} bytes > budget ${stack_budget[$prog]}"
+        failed=1
+      elif [ "$over" -eq 0 ]; then
+        echo "==> firmware ($label): passed (flash $flash B, stack $stack B)"
+      fi
+    fi
+    rm -f "$log"
+  done
 done
 exit "$failed"

@@ -27,15 +27,29 @@
 //!   whatever variance reaches it, agrees with an independent adaptive
 //!   quadrature ([`GaussOracle`]) on the state its prefix gives for the
 //!   first two inputs: Σ′ᵢᵢ, Σ′₁₂ within the tolerance of the diagonal scale,
-//!   Θ′₁₂ = Θ₁₂·E[φ′φ′] within the tolerance of |Θ₁₂|·√(E[φ′(u)²]E[φ′(v)²]).
+//!   Θ′₁₂ = Θ₁₂·E[φ′φ′] within the tolerance of |Θ₁₂|·√(E[φ′(u)²]E[φ′(v)²]);
+//! - convolutional architectures (conv, conv_circ, avg_pool, gap, flatten,
+//!   dense and the piecewise-linear and erf activations in any order, then
+//!   mostly a readout and a dense head) on 3
+//!   short sequences or small images: the workspace length is refused
+//!   (`InvalidArgument`) exactly when the independent oracle of
+//!   `ntk_fuzz::cntk` finds that the architecture does not fit the shape;
+//!   otherwise `gram_spatial` and `cross_spatial` fail only with
+//!   `NonFinite { what: "inputs" }` (for a non-finite input) or
+//!   `Overflow { what: "kernel" }`, with zeroed outputs, and never overflow
+//!   for moderate architectures on moderate inputs; an `Ok` Gram matrix is
+//!   bitwise symmetric, and for moderate architectures and inputs every
+//!   entry agrees with the oracle within 10⁻⁶ of the diagonal scale
+//!   √K(x, x)·√K(x′, x′) + |K(x, x′)| (against the reference kernels the two
+//!   agree to 10⁻⁸).
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use ntk::analytic::{Architecture, Layer};
+use ntk::analytic::{Architecture, Layer, Shape};
 use ntk::error::ParseErrorKind;
 use ntk::{Error, Real};
-use ntk_fuzz::{eigenvalues_jacobi, max_abs, Cuts, GaussOracle, Num};
+use ntk_fuzz::{cntk, eigenvalues_jacobi, max_abs, Cuts, GaussOracle, Num};
 
 const N: usize = 4;
 const M: usize = 2;
@@ -67,7 +81,56 @@ struct Input {
     single: bool,
     flat_d: u8,
     flat_len: u8,
+    /// The convolutional arm instead of the flat checks (last, so that the
+    /// seeds written before it decode as they did).
+    conv: Option<ConvInput>,
 }
+
+/// A layer of a convolutional architecture.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum ConvSpec {
+    /// Filter width 2·(q mod 3) + 1, σw, σb, circular padding.
+    Conv(u8, Num, Num, bool),
+    Dense(Num, Num),
+    /// Window (p mod 3) + 1.
+    AvgPool(u8),
+    Gap,
+    Flatten,
+    Relu,
+    LeakyRelu(Num),
+    Abs,
+    Identity,
+    Erf,
+}
+
+/// How a convolutional architecture ends.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Readout {
+    Gap,
+    Flatten,
+    /// Not flat: refused unless the body ends flat.
+    Neither,
+}
+
+/// Inputs of the convolutional arm.
+#[derive(Arbitrary, Debug)]
+struct ConvInput {
+    /// Up to 4 layers.
+    body: Vec<ConvSpec>,
+    readout: Readout,
+    /// A dense layer after the readout, then an activation.
+    head: Option<(Num, Num, ConvSpec)>,
+    /// An image (rows, columns ≤ 3, channels ≤ 2) instead of a sequence
+    /// (length ≤ 8, channels ≤ 3).
+    image: bool,
+    rows: u8,
+    cols: u8,
+    channels: u8,
+    x: [Num; CONV_N * 24],
+}
+
+/// Inputs of the convolutional arm.
+const CONV_N: usize = 3;
 
 fn layer<T: Real>(s: Spec) -> Layer<T> {
     let c = |n: Num| T::from_f64(n.get());
@@ -461,7 +524,185 @@ fn check_kernels<T: Real>(a: &Architecture<T>, input: &Input, tol: f64) {
     }
 }
 
+/// A layer of the convolutional arm; standard deviations are |value| (the
+/// rules for invalid ones are pinned by `check_layers`).
+fn conv_layer(s: ConvSpec) -> Layer<f64> {
+    match s {
+        ConvSpec::Conv(q, w, b, circular) => Layer::Conv {
+            size: 2 * u32::from(q % 3) + 1,
+            weight_std: w.get().abs(),
+            bias_std: b.get().abs(),
+            circular,
+        },
+        ConvSpec::Dense(w, b) => Layer::dense(w.get().abs(), b.get().abs()),
+        ConvSpec::AvgPool(p) => Layer::AvgPool {
+            size: u32::from(p % 3) + 1,
+        },
+        ConvSpec::Gap => Layer::GlobalAvgPool,
+        ConvSpec::Flatten => Layer::Flatten,
+        ConvSpec::Relu => Layer::Relu,
+        ConvSpec::LeakyRelu(a) => Layer::LeakyRelu { alpha: a.get() },
+        ConvSpec::Abs => Layer::Abs,
+        ConvSpec::Identity => Layer::Identity,
+        ConvSpec::Erf => Layer::Erf,
+    }
+}
+
+/// The numbers of a convolutional layer (σw, σb, slopes).
+fn conv_numbers(l: &Layer<f64>) -> Vec<f64> {
+    match *l {
+        Layer::Conv {
+            weight_std,
+            bias_std,
+            ..
+        } => vec![weight_std, bias_std],
+        _ => numbers(l).0,
+    }
+}
+
+/// The convolutional arm: the library's sequence and image kernels against
+/// the independent oracle.
+fn check_conv(input: &ConvInput) {
+    let mut layers: Vec<Layer<f64>> = input.body.iter().take(4).map(|s| conv_layer(*s)).collect();
+    match input.readout {
+        Readout::Gap => layers.push(Layer::GlobalAvgPool),
+        Readout::Flatten => layers.push(Layer::Flatten),
+        Readout::Neither => {}
+    }
+    if let Some((w, b, act)) = input.head {
+        layers.push(conv_layer(ConvSpec::Dense(w, b)));
+        layers.push(conv_layer(act));
+    }
+    let arch = match Architecture::<f64>::from_layers(&layers) {
+        Ok(a) => a,
+        Err(e) => {
+            // Non-finite parameters: `check_layers` pins those rules for
+            // the flat layers.
+            assert!(
+                e == Error::NonFinite {
+                    what: "layer parameters"
+                } || matches!(e, Error::InvalidArgument { .. }),
+                "{e:?}"
+            );
+            assert!(layers
+                .iter()
+                .any(|l| conv_numbers(l).iter().any(|v| !v.is_finite())));
+            return;
+        }
+    };
+    let shape = if input.image {
+        Shape::Image {
+            height: usize::from(input.rows % 3) + 1,
+            width: usize::from(input.cols % 3) + 1,
+            channels: usize::from(input.channels % 2) + 1,
+        }
+    } else {
+        Shape::Sequence {
+            length: usize::from(input.cols % 8) + 1,
+            channels: usize::from(input.channels % 3) + 1,
+        }
+    };
+    let d = shape.len();
+    let x: Vec<f64> = input.x[..CONV_N * d].iter().map(|v| v.get()).collect();
+    let ops = cntk::ops(arch.layers()).expect("the oracle covers every generated layer");
+    // Whether the architecture fits the shape, by the oracle, on zeros.
+    let fits = cntk::kernel(&ops, shape, &vec![0.0; d], &vec![0.0; d]).is_some();
+    let len = match arch.workspace_len(shape) {
+        Ok(len) => {
+            assert!(fits, "{arch} on {shape:?}: accepted, the oracle refuses");
+            len
+        }
+        Err(e) => {
+            assert!(matches!(e, Error::InvalidArgument { .. }), "{e:?}");
+            assert!(
+                !fits,
+                "{arch} on {shape:?}: refused ({e:?}), the oracle computes it"
+            );
+            return;
+        }
+    };
+    let mut ws = vec![0.0; len];
+    let (mut k, mut t) = (vec![7.0; CONV_N * CONV_N], vec![7.0; CONV_N * CONV_N]);
+    let r = arch.gram_spatial(&x, shape, &mut ws, &mut k, &mut t);
+    let (mut kc, mut tc) = (vec![7.0; CONV_N], vec![7.0; CONV_N]);
+    let rc = arch.cross_spatial(&x[..d], &x, shape, &mut ws, &mut kc, &mut tc);
+    let finite = x.iter().all(|v| v.is_finite());
+    let moderate_inputs = x.iter().all(|v| v.abs() <= 100.0);
+    let moderate_arch = layers
+        .iter()
+        .all(|l| conv_numbers(l).iter().all(|v| v.abs() <= 4.0));
+    for (r, outs) in [(r, [&k, &t]), (rc, [&kc, &tc])] {
+        match r {
+            Ok(()) => assert!(finite),
+            Err(e) => {
+                if finite {
+                    assert_eq!(e, Error::Overflow { what: "kernel" });
+                    assert!(
+                        !(moderate_arch && moderate_inputs),
+                        "{arch}: a moderate architecture overflowed on moderate inputs"
+                    );
+                } else {
+                    assert_eq!(e, Error::NonFinite { what: "inputs" });
+                }
+                assert!(
+                    outs.iter().all(|m| m.iter().all(|v| *v == 0.0)),
+                    "not zeroed"
+                );
+                return;
+            }
+        }
+    }
+    for m in [&k, &t] {
+        for i in 0..CONV_N {
+            for j in 0..CONV_N {
+                assert!(m[i * CONV_N + j].is_finite());
+                assert_eq!(
+                    m[i * CONV_N + j].to_bits(),
+                    m[j * CONV_N + i].to_bits(),
+                    "not bitwise symmetric"
+                );
+            }
+        }
+    }
+    if !(moderate_arch && moderate_inputs) {
+        return;
+    }
+    let (ko, to) = cntk::cross(&ops, shape, &x, &x).expect("the oracle computes what fits");
+    let floor = f64::MIN_POSITIVE * 1e8;
+    for (name, got, want) in [("NNGP", &k, &ko), ("NTK", &t, &to)] {
+        for i in 0..CONV_N {
+            for j in 0..CONV_N {
+                let (g, w) = (got[i * CONV_N + j], want[i * CONV_N + j]);
+                // √k₁·√k₂ (the product can underflow), or the entry itself
+                // where an input's variance underflowed to 0 and its
+                // covariance with another did not.
+                let scale =
+                    want[i * CONV_N + i].abs().sqrt() * want[j * CONV_N + j].abs().sqrt() + w.abs();
+                assert!(
+                    (g - w).abs() <= 1e-6 * scale + floor,
+                    "{arch} on {shape:?}: {name}[{i}][{j}] = {g:e}, oracle {w:e}"
+                );
+            }
+        }
+        let cross = if name == "NNGP" { &kc } else { &tc };
+        for j in 0..CONV_N {
+            let scale = want[0].abs().sqrt() * want[j * CONV_N + j].abs().sqrt() + want[j].abs();
+            assert!(
+                (cross[j] - want[j]).abs() <= 1e-6 * scale + floor,
+                "{arch} on {shape:?}: cross {name}[0][{j}] = {:e}, oracle {:e}",
+                cross[j],
+                want[j]
+            );
+        }
+    }
+}
+
 fuzz_target!(|input: Input| {
+    // An input exercises either the convolutional arm or the flat checks.
+    if let Some(conv) = &input.conv {
+        check_conv(conv);
+        return;
+    }
     let parsed = check_parse(&input.text);
     if input.single {
         let built = check_layers::<f32>(&input.layers);

@@ -133,6 +133,12 @@ pub fn gamma(n: usize, u: f64) -> f64 {
 /// The bound model of the `empirical` target.
 pub mod empirical_bounds;
 
+/// The convolutional-kernel (CNTK) oracle of the `analytic` target, a plain
+/// `f64` recursion written independently of the library's `analytic`
+/// module and checked against the reference kernels by
+/// `tests/cntk_oracle.rs`.
+pub mod cntk;
+
 /// Oracles independent of the library's own algorithms, shared with the
 /// integration tests: the Jacobi eigenvalues, the Gauss–Legendre rule and
 /// Gaussian expectations by adaptive quadrature.

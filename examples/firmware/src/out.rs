@@ -17,6 +17,12 @@ pub struct Out {
     len: usize,
 }
 
+impl Default for Out {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Out {
     /// A writer to the host's standard output (output is dropped if the host
     /// offers none).

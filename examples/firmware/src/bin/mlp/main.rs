@@ -1,43 +1,41 @@
-//! `ntk` on a Cortex-M4F.
+//! `ntk` on a Cortex-M4F: the MLP program.
 //!
 //! Computes, in `f32` on the device, the empirical NTK of a 2-16-16-1 ReLU MLP
 //! on 8 training and 4 test points, the kernel regression it defines
 //! (Cholesky), the infinite-width ReLU NTK of the same points and its kernel
 //! regression, and compares every value with the `f64` reference that
-//! `build.rs` computed on the host with the same library (`src/problem.rs`
-//! defines the problem for both). Prints the results, the time of each stage,
+//! `build.rs` computed on the host with the same library (`problem.rs` beside
+//! this file defines the problem for both). Prints the results, the time of each stage,
 //! the stack high-water mark and `PASS` or the first mismatch, then exits
 //! through semihosting with status 0 on success and 1 otherwise.
 //!
-//! Run it under QEMU with `cargo run --release` (the runner is set in
-//! `.cargo/config.toml`).
+//! Run it under QEMU with `cargo run --release --bin mlp` (the runner is set
+//! in `.cargo/config.toml`).
 
 #![no_std]
 #![no_main]
 
-mod clock;
-mod out;
 mod problem;
-mod stack;
-mod vectors;
 
-use core::panic::PanicInfo;
 use core::ptr::addr_of_mut;
 
-use cortex_m_rt::{entry, exception, ExceptionFrame};
-use cortex_m_semihosting::debug;
+use cortex_m_rt::entry;
 use ntk::empirical::structured;
-use ntk::linalg::Regularizer;
-use ntk::predict::{posterior_mean, Factor};
 use ntk::Error;
+use ntk_firmware::out::Out;
+use ntk_firmware::report::{check, error, finish, matrix, time, BACKEND};
+use ntk_firmware::{clock, regression, stack};
 
-use out::Out;
 use problem::{Mlp, D, N_TEST, N_TRAIN};
 
 /// The host's `f64` results, rounded to `f32`.
 mod reference {
-    include!(concat!(env!("OUT_DIR"), "/reference.rs"));
+    include!(concat!(env!("OUT_DIR"), "/mlp_reference.rs"));
 }
+
+/// Diagonal regulariser of the kernel regressions, relative to the mean
+/// diagonal of the training kernel.
+const RIDGE: f32 = problem::RIDGE as f32;
 
 /// Largest errors allowed, relative to the largest entry of each compared
 /// block: `|device − host| ≤ tol · max |host|`.
@@ -89,13 +87,6 @@ mod tol {
     pub const PREDICTION: f32 = 1e-2;
 }
 
-/// Name of the `f32` math backend in use.
-const BACKEND: &str = if cfg!(feature = "micromath") {
-    "micromath"
-} else {
-    "libm"
-};
-
 #[entry]
 fn main() -> ! {
     stack::paint();
@@ -104,19 +95,7 @@ fn main() -> ! {
         clock::start(p.SYST);
     }
     let pass = run(&mut o);
-    o.str("stack high-water mark: ")
-        .uint(stack::high_water_mark())
-        .str(" bytes; statics (.data + .bss): ")
-        .uint(stack::statics())
-        .str(" bytes")
-        .nl();
-    if pass {
-        o.str("PASS").nl();
-        exit(true)
-    } else {
-        o.str("FAIL").nl();
-        exit(false)
-    }
+    finish(&mut o, pass)
 }
 
 /// Computes, prints and checks everything; `true` if every check passed.
@@ -146,7 +125,7 @@ fn run(o: &mut Out) -> bool {
         Err(e) => return error(o, "empirical NTK", e),
     };
     let t1 = clock::now();
-    let pred = match regression(&ntk_train, &ntk_test, &y) {
+    let pred = match regression(&ntk_train, &ntk_test, &y, RIDGE) {
         Ok(p) => p,
         Err(e) => return error(o, "kernel regression, empirical NTK", e),
     };
@@ -159,7 +138,7 @@ fn run(o: &mut Out) -> bool {
         return error(o, "analytic NTK", e);
     }
     let t3 = clock::now();
-    let apred = match regression(&antk_train, &antk_test, &y) {
+    let apred = match regression(&antk_train, &antk_test, &y, RIDGE) {
         Ok(p) => p,
         Err(e) => return error(o, "kernel regression, analytic NTK", e),
     };
@@ -259,22 +238,6 @@ fn empirical(
     Ok(init)
 }
 
-/// Kernel regression at t = ∞ (the trained infinitely wide network, or the
-/// NTK-GP mean): `Θ(x, X)·(Θ(X, X) + εI)⁻¹·Y` through the Cholesky factor of
-/// the regularised train kernel.
-#[inline(never)]
-fn regression(
-    k_train: &[[f32; N_TRAIN]; N_TRAIN],
-    k_test: &[[f32; N_TRAIN]; N_TEST],
-    y: &[[f32; 1]; N_TRAIN],
-) -> Result<[[f32; 1]; N_TEST], Error> {
-    let mut factor = Factor::new();
-    factor.compute(k_train, Regularizer::Relative(problem::RIDGE as f32))?;
-    let mut pred = [[0.0; 1]; N_TEST];
-    posterior_mean(&factor, y, k_test, &mut pred)?;
-    Ok(pred)
-}
-
 /// The infinite-width NTK of the same architecture, train × train and
 /// test × train.
 #[inline(never)]
@@ -289,120 +252,4 @@ fn analytic(
     arch.gram(x_train, &mut nngp_train, ntk_train)?;
     let mut nngp_test = [[0.0; N_TRAIN]; N_TEST];
     arch.cross(x_test, x_train, &mut nngp_test, ntk_test)
-}
-
-/// Prints the time of a stage.
-fn time(o: &mut Out, what: &str, ticks: u32) {
-    o.str("time: ")
-        .str(what)
-        .str(" ")
-        .uint(ticks)
-        .str(" SysTick ticks (25 MHz core clock)")
-        .nl();
-}
-
-/// Prints a matrix, one row per line (one instance for every shape).
-fn matrix<const M: usize, const N: usize>(o: &mut Out, title: &str, m: &[[f32; N]; M]) {
-    rows(o, title, m.as_flattened(), N);
-}
-
-/// Prints the row-major `values` with `cols` columns, one row per line.
-#[inline(never)]
-fn rows(o: &mut Out, title: &str, values: &[f32], cols: usize) {
-    o.str(title)
-        .str(" (")
-        .uint((values.len() / cols) as u32)
-        .str("x")
-        .uint(cols as u32)
-        .str("):")
-        .nl();
-    for row in values.chunks(cols) {
-        for v in row {
-            o.str(if *v < 0.0 { " " } else { "  " }).real(*v);
-        }
-        o.nl();
-    }
-}
-
-/// Compares `got` with `want`: every `|got − want| ≤ tol · max |want|`.
-/// Prints the largest error on success, the first mismatch otherwise.
-fn check(o: &mut Out, what: &str, got: &[f32], want: &[f32], tol: f32) -> bool {
-    let scale = want.iter().fold(0.0_f32, |m, w| m.max(w.abs()));
-    let mut worst = 0.0_f32;
-    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        let err = (g - w).abs() / scale;
-        if err > tol || err.is_nan() {
-            o.str("MISMATCH in ")
-                .str(what)
-                .str(" at entry ")
-                .uint(i as u32)
-                .nl();
-            o.str("  device ")
-                .real(g)
-                .str(", host ")
-                .real(w)
-                .str(", |difference| / largest entry ")
-                .real(err)
-                .str(" > tolerance ")
-                .real(tol)
-                .nl();
-            return false;
-        }
-        worst = worst.max(err);
-    }
-    o.str("ok ")
-        .str(what)
-        .str(": max |device - host| / largest entry = ")
-        .real(worst)
-        .str(" <= ")
-        .real(tol)
-        .nl();
-    true
-}
-
-/// Reports a library error; always `false`.
-fn error(o: &mut Out, what: &str, e: Error) -> bool {
-    let detail = match e {
-        Error::NonFinite { what } | Error::Overflow { what } | Error::InvalidArgument { what } => {
-            what
-        }
-        Error::NotPositiveDefinite { .. } => "matrix not positive definite",
-        Error::NoConvergence { .. } => "no convergence",
-        Error::BufferTooSmall { .. } => "buffer too small",
-        Error::Parse(_) => "parse error",
-        _ => "unknown error",
-    };
-    o.str("ERROR in ").str(what).str(": ").str(detail).nl();
-    false
-}
-
-/// Ends the program through semihosting: QEMU exits with status 0 on
-/// success and 1 on failure.
-fn exit(success: bool) -> ! {
-    debug::exit(if success {
-        debug::EXIT_SUCCESS
-    } else {
-        debug::EXIT_FAILURE
-    });
-    // Reached only without a debugger or emulator attached.
-    loop {
-        cortex_m::asm::wfi();
-    }
-}
-
-#[panic_handler]
-fn panic(info: &PanicInfo) -> ! {
-    let mut o = Out::new();
-    o.str("PANIC");
-    if let Some(at) = info.location() {
-        o.str(" at ").str(at.file()).str(":").uint(at.line());
-    }
-    o.nl();
-    exit(false)
-}
-
-#[exception]
-unsafe fn HardFault(_frame: &ExceptionFrame) -> ! {
-    Out::new().str("HARD FAULT").nl();
-    exit(false)
 }

@@ -1,7 +1,7 @@
-//! The problem the firmware solves, defined once.
+//! The MLP program's problem, defined once.
 //!
 //! `build.rs` includes this file to compute the reference values on the host in
-//! `f64`, and `src/main.rs` includes it to compute the same quantities on the
+//! `f64`, and `main.rs` beside it includes it to compute the same quantities on the
 //! device in `f32`: the seed, the architecture, the inputs and the targets
 //! cannot drift apart.
 //!

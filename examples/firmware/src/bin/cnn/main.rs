@@ -1,0 +1,310 @@
+//! `ntk` on a Cortex-M4F: the CNN program.
+//!
+//! Computes, in `f32` on the device, the empirical NTK of a small 1-D CNN,
+//! `Conv1d(3 → 4, Q = 3) → ReLU → Flatten → Dense(128 → 1)`, on 8 training
+//! and 4 test windows of a synthetic 3-axis accelerometer (32 samples each),
+//! the kernel regression it defines (Cholesky), the infinite-width kernels
+//! of the same windows (the flatten-readout CNTK and its NNGP) and their
+//! kernel regression, and compares every value with the `f64` references
+//! that `build.rs` computed on the host by its own plain `f64` code
+//! (`problem.rs` beside this file defines the problem for both). Prints the
+//! results, the time of each stage, the stack high-water mark and `PASS` or
+//! the first mismatch, then exits through semihosting with status 0 on
+//! success and 1 otherwise.
+//!
+//! Run it under QEMU with `cargo run --release --bin cnn` (the runner is set
+//! in `.cargo/config.toml`).
+
+#![no_std]
+#![no_main]
+
+mod problem;
+
+use core::ptr::addr_of_mut;
+
+use cortex_m_rt::entry;
+use ntk::analytic::Shape;
+use ntk::empirical::structured;
+use ntk::Error;
+use ntk_firmware::out::Out;
+use ntk_firmware::report::{check, error, finish, matrix, time, BACKEND};
+use ntk_firmware::{clock, regression, stack};
+
+use problem::{Cnn, D, N_TEST, N_TRAIN};
+
+/// The host's `f64` results, rounded to `f32`.
+mod reference {
+    include!(concat!(env!("OUT_DIR"), "/cnn_reference.rs"));
+}
+
+/// Diagonal regulariser of the kernel regressions, relative to the mean
+/// diagonal of the training kernel.
+const RIDGE: f32 = problem::RIDGE as f32;
+
+/// The input shape of the analytic kernels.
+const SHAPE: Shape = Shape::Sequence {
+    length: problem::L,
+    channels: problem::C,
+};
+
+/// Largest errors allowed, relative to the largest entry of each compared
+/// block: `|device − host| ≤ tol · max |host|`.
+///
+/// The reference is the `f64` result rounded to `f32` (relative error
+/// 6·10⁻⁸, negligible here).
+#[cfg(not(feature = "micromath"))]
+mod tol {
+    /// Empirical NTK. An entry is a dot product of two parameter gradients
+    /// (169 parameters), each filter gradient a sum over 32 positions, all
+    /// in `f32` (ε = 1.2·10⁻⁷) from weights drawn in `f32`: rounding errors
+    /// of a few ε·√n, about 10⁻⁶ of the scale of the entries. `build.rs`
+    /// guarantees that no ReLU sits so close to its kink that rounding could
+    /// flip it, so 10⁻⁴ leaves two orders of magnitude of margin and still
+    /// catches any real error (a wrong tap, padding or index moves entries
+    /// by 10⁻² or more).
+    pub const KERNEL: f32 = 1e-4;
+    /// Analytic kernels: per position a dot product of 3 channels, the
+    /// convolution's sum of 3, one arc-cosine map (a square root and an arc
+    /// tangent), then the mean over 32 positions and the readout: errors of
+    /// a few ε, so the same 10⁻⁴ holds with the same margin.
+    pub const ANALYTIC: f32 = 1e-4;
+    /// Predictions `Θ(x, X)·(Θ + εI)⁻¹·Y`: the kernel errors above (≲ 10⁻⁶)
+    /// and the Cholesky rounding (≈ N·ε) amplified by the condition number κ
+    /// of `Θ + εI`, which `build.rs` checks is at most 10³: κ·10⁻⁶ = 10⁻³.
+    pub const PREDICTION: f32 = 1e-3;
+}
+
+/// Largest errors allowed under `micromath`, relative to the largest entry
+/// of each compared block.
+///
+/// The weights are drawn by the polar method through `micromath`'s `ln`
+/// (abs. error 6·10⁻⁵), so each moves by about 10⁻⁵ relative and the
+/// empirical kernel with them: 10⁻³ leaves a wide margin. The analytic
+/// kernels take only `sqrt` (refined to full precision) and the library's
+/// own arc tangent, so the `libm` bound holds. Predictions inherit the
+/// kernel error amplified by the condition number (≤ 10³): 10⁻².
+#[cfg(feature = "micromath")]
+mod tol {
+    /// Empirical NTK.
+    pub const KERNEL: f32 = 1e-3;
+    /// Analytic kernels.
+    pub const ANALYTIC: f32 = 1e-4;
+    /// Predictions.
+    pub const PREDICTION: f32 = 1e-2;
+}
+
+/// Elements of the scratch buffer the stages share: the structured NTK's
+/// workspace, then the analytic kernels' one.
+const SCRATCH: usize = if problem::WORKSPACE > problem::CNTK_WORKSPACE {
+    problem::WORKSPACE
+} else {
+    problem::CNTK_WORKSPACE
+};
+
+/// The training and test windows, made at start from their recipes (in
+/// RAM: 4.5 KiB that would otherwise sit in flash).
+struct Windows {
+    train: [[f32; D]; N_TRAIN],
+    test: [[f32; D]; N_TEST],
+}
+
+#[entry]
+fn main() -> ! {
+    stack::paint();
+    let mut o = Out::new();
+    if let Some(p) = cortex_m::Peripherals::take() {
+        clock::start(p.SYST);
+    }
+    static mut WINDOWS: Windows = Windows {
+        train: [[0.0; D]; N_TRAIN],
+        test: [[0.0; D]; N_TEST],
+    };
+    static mut SCRATCH_BUF: [f32; SCRATCH] = [0.0; SCRATCH];
+    // SAFETY: `main` runs once and no interrupt handler touches these
+    // statics: these are the only references to them.
+    let (windows, scratch) =
+        unsafe { (&mut *addr_of_mut!(WINDOWS), &mut *addr_of_mut!(SCRATCH_BUF)) };
+    problem::windows(&problem::TRAIN, &mut windows.train);
+    problem::windows(&problem::TEST, &mut windows.test);
+    let pass = run(&mut o, windows, scratch);
+    finish(&mut o, pass)
+}
+
+/// Computes, prints and checks everything; `true` if every check passed.
+///
+/// Each stage is a function of its own that keeps its scratch (the network,
+/// the Cholesky factor) in its own stack frame, gone before the next stage
+/// starts; the two kernel stages share one static workspace.
+#[inline(never)]
+fn run(o: &mut Out, x: &Windows, scratch: &mut [f32]) -> bool {
+    o.str("ntk on Cortex-M4F: 1-D CNN Conv1d(3->4, Q=3, SAME) ReLU Flatten Dense(128->1), NTK parameterization, seed ")
+        .uint(problem::SEED as u32)
+        .str(", f32, math backend ")
+        .str(BACKEND)
+        .nl();
+    o.str(
+        "data: 8 training and 4 test windows of a synthetic 3-axis accelerometer, 32 samples each",
+    )
+    .nl();
+    let y = problem::targets::<f32>();
+
+    // Finite width: the empirical NTK and the kernel regression it defines.
+    let mut ntk_train = [[0.0; N_TRAIN]; N_TRAIN];
+    let mut ntk_test = [[0.0; N_TRAIN]; N_TEST];
+    let t0 = clock::now();
+    let init = match empirical(x, scratch, &mut ntk_train, &mut ntk_test) {
+        Ok(ticks) => ticks,
+        Err(e) => return error(o, "empirical NTK", e),
+    };
+    let t1 = clock::now();
+    let pred = match regression(&ntk_train, &ntk_test, &y, RIDGE) {
+        Ok(p) => p,
+        Err(e) => return error(o, "kernel regression, empirical NTK", e),
+    };
+    let t2 = clock::now();
+
+    // Infinite width: the flatten-readout CNTK, its NNGP, the regression.
+    let mut nngp_train = [[0.0; N_TRAIN]; N_TRAIN];
+    let mut nngp_test = [[0.0; N_TRAIN]; N_TEST];
+    let mut cntk_train = [[0.0; N_TRAIN]; N_TRAIN];
+    let mut cntk_test = [[0.0; N_TRAIN]; N_TEST];
+    if let Err(e) = analytic(
+        x,
+        scratch,
+        (&mut nngp_train, &mut cntk_train),
+        (&mut nngp_test, &mut cntk_test),
+    ) {
+        return error(o, "CNTK", e);
+    }
+    let t3 = clock::now();
+    let apred = match regression(&cntk_train, &cntk_test, &y, RIDGE) {
+        Ok(p) => p,
+        Err(e) => return error(o, "kernel regression, CNTK", e),
+    };
+
+    matrix(o, "empirical NTK, train x train", &ntk_train);
+    matrix(o, "empirical NTK, test x train", &ntk_test);
+    matrix(o, "CNTK (infinite width), train x train", &cntk_train);
+    matrix(o, "CNTK (infinite width), test x train", &cntk_test);
+    o.str("kernel regression (Cholesky, ridge 1e-3 x mean diagonal) on the test windows:")
+        .nl();
+    for (i, w) in problem::TEST.iter().enumerate() {
+        o.str("  step ")
+            .uint(w.step)
+            .str("/32, amplitude ")
+            .uint(w.amplitude.unsigned_abs())
+            .str(" counts: target ")
+            .real(problem::target(w))
+            .str(", empirical NTK ")
+            .real(pred[i][0])
+            .str(", CNTK ")
+            .real(apred[i][0])
+            .nl();
+    }
+    time(o, "network initialisation", init);
+    time(o, "empirical NTK", t1.wrapping_sub(t0).wrapping_sub(init));
+    time(o, "Cholesky fit and prediction", t2.wrapping_sub(t1));
+    time(o, "CNTK and NNGP", t3.wrapping_sub(t2));
+
+    let [p, ap] = [pred, apred].map(|p| p.map(|[v]| v));
+    check(
+        o,
+        "empirical NTK, train x train",
+        ntk_train.as_flattened(),
+        reference::NTK_TRAIN.as_flattened(),
+        tol::KERNEL,
+    ) && check(
+        o,
+        "empirical NTK, test x train",
+        ntk_test.as_flattened(),
+        reference::NTK_TEST.as_flattened(),
+        tol::KERNEL,
+    ) && check(
+        o,
+        "prediction, empirical NTK",
+        &p,
+        &reference::PREDICTION,
+        tol::PREDICTION,
+    ) && check(
+        o,
+        "NNGP, train x train",
+        nngp_train.as_flattened(),
+        reference::NNGP_TRAIN.as_flattened(),
+        tol::ANALYTIC,
+    ) && check(
+        o,
+        "NNGP, test x train",
+        nngp_test.as_flattened(),
+        reference::NNGP_TEST.as_flattened(),
+        tol::ANALYTIC,
+    ) && check(
+        o,
+        "CNTK, train x train",
+        cntk_train.as_flattened(),
+        reference::CNTK_TRAIN.as_flattened(),
+        tol::ANALYTIC,
+    ) && check(
+        o,
+        "CNTK, test x train",
+        cntk_test.as_flattened(),
+        reference::CNTK_TEST.as_flattened(),
+        tol::ANALYTIC,
+    ) && check(
+        o,
+        "prediction, CNTK",
+        &ap,
+        &reference::CNTK_PREDICTION,
+        tol::PREDICTION,
+    )
+}
+
+/// The empirical NTK of the network, train × train and test × train, by the
+/// structured method (the convolution contributes through its
+/// position-summed gradient); returns the SysTick time the initialisation of
+/// the network took.
+#[inline(never)]
+fn empirical(
+    x: &Windows,
+    ws: &mut [f32],
+    ntk_train: &mut [[f32; N_TRAIN]; N_TRAIN],
+    ntk_test: &mut [[f32; N_TRAIN]; N_TEST],
+) -> Result<u32, Error> {
+    let ws = &mut ws[..problem::WORKSPACE];
+    let t0 = clock::now();
+    let net: Cnn<f32> = problem::network();
+    let init = clock::now().wrapping_sub(t0);
+    structured::ntk(&net, &x.train, ws, ntk_train)?;
+    structured::ntk_cross(&net, &x.test, &x.train, ws, ntk_test)?;
+    Ok(init)
+}
+
+/// Train × train and test × train blocks of a kernel and its NNGP.
+type Blocks<'a, const M: usize> = (&'a mut [[f32; N_TRAIN]; M], &'a mut [[f32; N_TRAIN]; M]);
+
+/// The infinite-width NNGP and NTK of the same architecture on the same
+/// windows, by the library's position-pair recursion in `ws`.
+#[inline(never)]
+fn analytic(
+    x: &Windows,
+    ws: &mut [f32],
+    (nngp_train, ntk_train): Blocks<N_TRAIN>,
+    (nngp_test, ntk_test): Blocks<N_TEST>,
+) -> Result<(), Error> {
+    let arch = problem::architecture::<f32>()?;
+    let train = x.train.as_flattened();
+    arch.gram_spatial(
+        train,
+        SHAPE,
+        ws,
+        nngp_train.as_flattened_mut(),
+        ntk_train.as_flattened_mut(),
+    )?;
+    arch.cross_spatial(
+        x.test.as_flattened(),
+        train,
+        SHAPE,
+        ws,
+        nngp_test.as_flattened_mut(),
+        ntk_test.as_flattened_mut(),
+    )
+}
