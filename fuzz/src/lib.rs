@@ -133,6 +133,9 @@ pub fn gamma(n: usize, u: f64) -> f64 {
 /// The bound model of the `empirical` target.
 pub mod empirical_bounds;
 
+/// The bound model of the `empirical` target's convolutional arm.
+pub mod conv_bounds;
+
 /// Oracles independent of the library's own algorithms, shared with the
 /// integration tests: the Jacobi eigenvalues, the Gauss–Legendre rule and
 /// Gaussian expectations by adaptive quadrature.
