@@ -190,7 +190,7 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
     #[inline(always)]
     fn runs(&self, p: usize) -> ([(usize, usize, usize); Q], usize) {
         let mut r = [(0usize, 0usize, 0usize); Q];
-        let h = (Q - 1) / 2;
+        let h = Q.saturating_sub(1) / 2;
         if p >= h && p + h < L {
             r[0] = (0, p - h, Q);
             return (r, 1);
