@@ -39,8 +39,8 @@ use alloc::boxed::Box;
 
 use crate::linalg::{Cholesky, Spectrum};
 use crate::nn::{
-    Abs, AvgPool, Conv1d, Conv2d, Dense, Erf, Flatten, Gelu, GlobalAvgPool, Identity, LeakyRelu,
-    Parameterization, Params, Relu, Sin, Tanh, Unflatten, Unflatten2d, Zeroed,
+    Abs, AvgPool, AvgPool2d, Conv1d, Conv2d, Dense, Erf, Flatten, Gelu, GlobalAvgPool, Identity,
+    LeakyRelu, Parameterization, Params, Relu, Sin, Tanh, Unflatten, Unflatten2d, Zeroed,
 };
 use crate::predict::{OnlineGp, OnlineWindow};
 use crate::{Real, Rng};
@@ -78,6 +78,7 @@ zeroable! {
     impl[T: Real, const C_IN: usize, const C_OUT: usize, const QH: usize, const QW: usize, const H: usize, const W: usize] Conv2d<T, C_IN, C_OUT, QH, QW, H, W>;
     impl[] GlobalAvgPool;
     impl[const P: usize, const L_OUT: usize] AvgPool<P, L_OUT>;
+    impl[const P: usize, const W_OUT: usize, const H_OUT: usize] AvgPool2d<P, W_OUT, H_OUT>;
     impl[const D: usize] Flatten<D>;
     impl[const C: usize, const L: usize] Unflatten<C, L>;
     impl[const C: usize, const W: usize, const H: usize] Unflatten2d<C, W, H>;

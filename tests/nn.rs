@@ -431,8 +431,8 @@ mod conv {
 mod conv2d {
     use super::check_gradients;
     use ntk::nn::{
-        Conv2d, Dense, Flatten, GlobalAvgPool, Module, Padding, Parameterization, Params, Relu,
-        Tanh, Unflatten2d, Zeroed,
+        AvgPool2d, Conv2d, Dense, Erf, Flatten, GlobalAvgPool, Module, Padding, Parameterization,
+        Params, Relu, Tanh, Unflatten2d, Zeroed,
     };
     use ntk::Rng;
 
@@ -479,6 +479,39 @@ mod conv2d {
     }
 
     #[test]
+    fn image_pooling_by_hand() {
+        // a 4×6 image (rows × columns) of two channels: x[r][s] = [10·r + s, −s]
+        let x: [[[f64; 2]; 6]; 4] = core::array::from_fn(|r| {
+            core::array::from_fn(|s| [10.0 * r as f64 + s as f64, -(s as f64)])
+        });
+        // 2×2 windows: rows 2r, 2r + 1 and columns 2s, 2s + 1
+        let y = AvgPool2d::<2, 3, 2>.eval(&x);
+        for (r, yr) in y.iter().enumerate() {
+            for (s, ys) in yr.iter().enumerate() {
+                let want = [
+                    20.0 * r as f64 + 5.0 + 2.0 * s as f64 + 0.5,
+                    -(2.0 * s as f64 + 0.5),
+                ];
+                assert_eq!(*ys, want);
+            }
+        }
+        // a 1×1 window copies
+        assert_eq!(AvgPool2d::<1, 6, 4>.eval(&x), x);
+        // the backward pass spreads each cotangent evenly over its window
+        let dy = [
+            [[4.0, 8.0], [0.0, 4.0], [-4.0, 0.0]],
+            [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]],
+        ];
+        let dx: [[[f64; 2]; 6]; 4] = AvgPool2d::<2, 3, 2>.backward(&(), &dy, &mut AvgPool2d);
+        for (r, row) in dx.iter().enumerate() {
+            for (s, px) in row.iter().enumerate() {
+                let d = dy[r / 2][s / 2];
+                assert_eq!(*px, [d[0] / 4.0, d[1] / 4.0]);
+            }
+        }
+    }
+
+    #[test]
     fn gradients_of_two_dimensional_networks() {
         type Net = (
             Unflatten2d<2, 3, 4>,
@@ -496,8 +529,22 @@ mod conv2d {
             Flatten<12>,
             Dense<f64, 12, 1>,
         );
+        type PoolNet = (
+            Unflatten2d<2, 4, 6>,
+            Conv2d<f64, 2, 3, 3, 3, 6, 4>,
+            Erf,
+            AvgPool2d<2, 2, 3>,
+            Conv2d<f64, 3, 2, 3, 1, 3, 2>,
+            Relu,
+            Flatten<12>,
+            Dense<f64, 12, 2>,
+        );
         for seed in 0..3 {
             for p in [Parameterization::Ntk, Parameterization::Standard] {
+                let mut pool = PoolNet::ZEROED;
+                pool.init(1.2, 0.3, p, &mut Rng::new(seed + 20));
+                pool.4.padding = Padding::Circular;
+                check_gradients::<_, 48, 2>(&pool, seed);
                 let mut net = Net::ZEROED;
                 net.init(1.3, 0.2, p, &mut Rng::new(seed));
                 net.3.padding = Padding::Circular;

@@ -1,5 +1,6 @@
 //! The empirical NTK of a 3-5-2 network with arbitrary weights, scales,
-//! activation and inputs.
+//! activation and inputs, or of a convolutional network (the `Conv` arm,
+//! properties at [`conv_arm`]; bound model `ntk_fuzz::conv_bounds`).
 //!
 //! Properties, for `f64` and `f32`, structured and Jacobian methods, plain,
 //! block and cross forms:
@@ -29,15 +30,18 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use ntk::empirical::{jacobian, structured};
 use ntk::nn::{
-    Abs, Activation, Dense, Erf, Gelu, Identity, LeakyRelu, Module, Parameterization, Params, Relu,
-    Sin, Tanh,
+    Abs, Activation, Dense, Erf, Gelu, Identity, LeakyRelu, Module, Padding, Parameterization,
+    Params, Relu, Sin, Tanh, Zeroed,
 };
 use ntk::{Error, Real};
+use ntk_fuzz::conv_bounds::{
+    accepted, pair_tolerance, range_bound, Layer, SeqNet, WideNet, CM, CN, CP, SEQ_D, SEQ_K, WIDE_D,
+};
 use ntk_fuzz::empirical_bounds::{
     assert_psd, bounds, factors, status, to64, Bounds, Factors, Lip, Net, Scalar, Status, D, H, K,
     M, N, P,
 };
-use ntk_fuzz::{round_f32, Num, U32};
+use ntk_fuzz::{eigenvalues_jacobi, round_f32, Num, U32};
 
 /// Sentinel written into outputs before a call.
 const SENTINEL: f64 = 7.0;
@@ -73,6 +77,26 @@ struct Input {
     /// What the workspace holds before each call: results must not depend
     /// on it.
     workspace_fill: Num,
+}
+
+/// One case: the dense network (with its activation) or a convolutional one.
+#[derive(Arbitrary, Debug)]
+enum Case {
+    Dense(Input),
+    Conv(ConvInput),
+}
+
+/// The convolutional arm: a sequence network whose convolutions contribute
+/// through their gradients, or a short one whose convolution is factored.
+#[derive(Arbitrary, Debug)]
+struct ConvInput {
+    factored: bool,
+    layers: [LayerSpec; 3],
+    circular: [bool; 2],
+    params: [Num; CP],
+    train: [[Num; SEQ_D]; CN],
+    test: [[Num; SEQ_D]; CM],
+    shortfall: u8,
 }
 
 /// What one method produced: the train×train forms and the test×train forms
@@ -698,7 +722,20 @@ fn pair<A: Clone>(a: A, act: Act) -> ActPair<A, A> {
     }
 }
 
-fuzz_target!(|input: Input| {
+fuzz_target!(|case: Case| {
+    let input = match case {
+        Case::Dense(input) => input,
+        Case::Conv(c) if c.factored => {
+            conv_arm::<f64, WideNet<f64>, WIDE_D, 1>(&c);
+            conv_arm::<f32, WideNet<f32>, WIDE_D, 1>(&c);
+            return;
+        }
+        Case::Conv(c) => {
+            conv_arm::<f64, SeqNet<f64>, SEQ_D, SEQ_K>(&c);
+            conv_arm::<f32, SeqNet<f32>, SEQ_D, SEQ_K>(&c);
+            return;
+        }
+    };
     match input.act {
         Act::Relu => check(&input, pair(Relu, input.act)),
         Act::LeakyRelu(a) => {
@@ -726,3 +763,284 @@ fuzz_target!(|input: Input| {
         Act::Identity => check(&input, pair(Identity, input.act)),
     }
 });
+
+/// Where a fuzzed convolutional network lets the two methods differ.
+trait ConvNet<T: Real>: Params<T> + Zeroed {
+    /// Sets the scales of layer `i` of the network's weighted layers and the
+    /// paddings.
+    fn configure(&mut self, spec: &[(T, T, Parameterization); 3], circular: [bool; 2]);
+    /// The layers as the range bound sees them, with the largest |weight|
+    /// and |bias| of each.
+    fn layers(&self) -> Vec<Layer>;
+    /// `true` if the kernel is a sum of products of the same per-input
+    /// gradients in both methods (no factored convolution).
+    const GRADIENT_FORM: bool;
+}
+
+fn padding(circular: bool) -> Padding {
+    if circular {
+        Padding::Circular
+    } else {
+        Padding::Same
+    }
+}
+
+fn largest<T: Real>(v: &[T]) -> f64 {
+    v.iter().fold(0.0_f64, |m, x| m.max(x.to_f64().abs()))
+}
+
+macro_rules! conv_layer {
+    ($c:expr, $ci:expr, $co:expr, $q:expr, $l:expr) => {{
+        let (ws, bs) = $c.scales();
+        Layer::Conv {
+            c_in: $ci,
+            c_out: $co,
+            q: $q,
+            l: $l,
+            ws: ws.to_f64(),
+            bs: bs.to_f64(),
+            w: largest($c.weight.as_flattened().as_flattened()),
+            b: largest(&$c.bias),
+        }
+    }};
+}
+
+macro_rules! dense_layer {
+    ($d:expr, $i:expr, $o:expr) => {{
+        let (ws, bs) = $d.scales();
+        Layer::Dense {
+            n_in: $i,
+            n_out: $o,
+            ws: ws.to_f64(),
+            bs: bs.to_f64(),
+            w: largest($d.weight.as_flattened()),
+            b: largest(&$d.bias),
+        }
+    }};
+}
+
+impl<T: Real> ConvNet<T> for SeqNet<T> {
+    fn configure(&mut self, spec: &[(T, T, Parameterization); 3], circular: [bool; 2]) {
+        self.1.set_scales(spec[0].0, spec[0].1, spec[0].2);
+        self.3.set_scales(spec[1].0, spec[1].1, spec[1].2);
+        self.6.set_scales(spec[2].0, spec[2].1, spec[2].2);
+        self.1.padding = padding(circular[0]);
+        self.3.padding = padding(circular[1]);
+    }
+    fn layers(&self) -> Vec<Layer> {
+        vec![
+            Layer::Gap { l: 1 },
+            conv_layer!(self.1, 2, 3, 3, 5),
+            Layer::Act {
+                l0: 1.0,
+                cap: f64::INFINITY,
+            },
+            conv_layer!(self.3, 3, 2, 3, 5),
+            Layer::Act {
+                l0: 1.1284,
+                cap: 1.0,
+            },
+            Layer::Gap { l: 5 },
+            dense_layer!(self.6, 2, SEQ_K),
+        ]
+    }
+    const GRADIENT_FORM: bool = true;
+}
+
+impl<T: Real> ConvNet<T> for WideNet<T> {
+    fn configure(&mut self, spec: &[(T, T, Parameterization); 3], circular: [bool; 2]) {
+        self.1.set_scales(spec[0].0, spec[0].1, spec[0].2);
+        self.4.set_scales(spec[2].0, spec[2].1, spec[2].2);
+        self.1.padding = padding(circular[0]);
+    }
+    fn layers(&self) -> Vec<Layer> {
+        vec![
+            Layer::Gap { l: 1 },
+            conv_layer!(self.1, 4, 6, 3, 2),
+            Layer::Act {
+                l0: 1.0,
+                cap: f64::INFINITY,
+            },
+            Layer::Gap { l: 2 },
+            dense_layer!(self.4, 6, 1),
+        ]
+    }
+    const GRADIENT_FORM: bool = false;
+}
+
+/// The convolutional arm in precision `T`: typed errors that zero the
+/// output, a short workspace reported first, moderate data accepted by both
+/// methods, an `Ok` kernel finite, bitwise symmetric, with a non-negative
+/// diagonal and equal to the cross kernel of the inputs with themselves;
+/// without a factored convolution, structured = Jacobian within the rounding
+/// bound of two summation orders and the kernel positive semidefinite within
+/// its Weyl bound.
+fn conv_arm<T, Net, const D: usize, const K: usize>(c: &ConvInput)
+where
+    T: Scalar,
+    Net: ConvNet<T> + Module<T, [T; D], Output = [T; K]>,
+{
+    const { assert!(Net::GRADIENT_FORM || !<WideNet<f64> as ConvNet<f64>>::GRADIENT_FORM) };
+    let cast = |n: Num| T::from_f64(n.get());
+    let spec: [(T, T, Parameterization); 3] = core::array::from_fn(|i| {
+        let s = &c.layers[i];
+        let p = if s.standard {
+            Parameterization::Standard
+        } else {
+            Parameterization::Ntk
+        };
+        (cast(s.weight_std), cast(s.bias_std), p)
+    });
+    let mut net = Net::ZEROED;
+    net.configure(&spec, c.circular);
+    // set every parameter, non-finite ones included
+    let mut at = 0;
+    net.visit_mut(&mut |s| {
+        for v in s.iter_mut() {
+            *v = cast(c.params[at % CP]);
+            at += 1;
+        }
+    });
+    let xs: [[T; D]; CN] = core::array::from_fn(|i| core::array::from_fn(|j| cast(c.train[i][j])));
+    let xt: [[T; D]; CM] = core::array::from_fn(|i| core::array::from_fn(|j| cast(c.test[i][j])));
+    let finite = |v: &[T]| v.iter().all(|x| x.is_finite());
+    let train_ok = finite(xs.as_flattened());
+    let test_ok = finite(xt.as_flattened());
+    let params_ok = net.is_finite();
+
+    let sentinel = T::from_f64(SENTINEL);
+    let zeroed = |out: &[T]| out.iter().all(|v| *v == T::ZERO);
+    let ns = structured::workspace_len::<T, Net>(2 * CN, K);
+    let nj = jacobian::workspace_len::<T, [T; D], Net>(CN + CM);
+    let mut ws = vec![sentinel; ns];
+    let mut wj = vec![sentinel; nj];
+
+    // a short workspace is reported first, whatever the data
+    let short = usize::from(c.shortfall);
+    if short > 0 {
+        let needed = structured::workspace_len::<T, Net>(CN, K);
+        let given = needed.saturating_sub(short);
+        let mut out = [[sentinel; CN]; CN];
+        let r = structured::ntk(&net, &xs, &mut ws[..given], &mut out);
+        assert_eq!(r, Err(Error::BufferTooSmall { needed, given }));
+        assert!(zeroed(out.as_flattened()));
+        let needed = jacobian::workspace_len::<T, [T; D], Net>(CN);
+        let given = needed.saturating_sub(short);
+        let r = jacobian::ntk(&net, &xs, &mut wj[..given], &mut out);
+        assert_eq!(r, Err(Error::BufferTooSmall { needed, given }));
+        assert!(zeroed(out.as_flattened()));
+    }
+
+    let mut s = [[sentinel; CN]; CN];
+    let mut j = [[sentinel; CN]; CN];
+    let rs = structured::ntk(&net, &xs, &mut ws, &mut s);
+    let rj = jacobian::ntk(&net, &xs, &mut wj, &mut j);
+    let mut sc = [[sentinel; CN]; CM];
+    let rsc = structured::ntk_cross(&net, &xt, &xs, &mut ws, &mut sc);
+    let mut selfc = [[sentinel; CN]; CN];
+    let rself = structured::ntk_cross(&net, &xs, &xs, &mut ws, &mut selfc);
+    for (r, out) in [
+        (&rs, s.as_flattened()),
+        (&rj, j.as_flattened()),
+        (&rsc, sc.as_flattened()),
+        (&rself, selfc.as_flattened()),
+    ] {
+        if r.is_err() {
+            assert!(zeroed(out), "{r:?} left {out:?}");
+        }
+    }
+    let inputs = Err(Error::NonFinite { what: "inputs" });
+    let params = Err(Error::NonFinite {
+        what: "network parameters",
+    });
+    if !train_ok {
+        assert_eq!(rs, inputs);
+        assert_eq!(rj, inputs);
+        return;
+    }
+    if !test_ok {
+        assert_eq!(rsc, inputs);
+    }
+    if !params_ok {
+        assert_eq!(rs, params);
+        assert_eq!(rj, params);
+        return;
+    }
+    let checked = if test_ok { 4 } else { 3 };
+    for r in [&rs, &rj, &rself, &rsc].into_iter().take(checked) {
+        assert!(
+            matches!(
+                r,
+                Ok(()) | Err(Error::Overflow { .. } | Error::PrecisionLoss { .. })
+            ),
+            "{r:?}"
+        );
+    }
+    assert_eq!(rself, rs, "the cross kernel of the inputs with themselves");
+
+    // Moderate data must be accepted: every quantity the range check looks
+    // at is bounded well inside the range, and the diagonal is at least
+    // σb² of the readout (≥ 1/256) where its |σb| ≥ 1/16.
+    let x_max = largest(xs.as_flattened()).max(if test_ok {
+        largest(xt.as_flattened())
+    } else {
+        0.0
+    });
+    let bound = range_bound(&net.layers(), x_max);
+    let readout_bs = spec[2].1.to_f64().abs();
+    if bound <= accepted(T::MAX.to_f64()) && readout_bs >= 1.0 / 16.0 {
+        assert_eq!(rs, Ok(()), "bound {bound:e}");
+        assert_eq!(rj, Ok(()), "bound {bound:e}");
+        if test_ok {
+            assert_eq!(rsc, Ok(()), "bound {bound:e}");
+        }
+    }
+
+    for (r, k) in [(&rs, &s), (&rj, &j)] {
+        if r.is_err() {
+            continue;
+        }
+        for a in 0..CN {
+            assert!(k[a][a] >= T::ZERO && k[a][a].is_finite());
+            for b in 0..CN {
+                assert_eq!(k[a][b].to_f64().to_bits(), k[b][a].to_f64().to_bits());
+                assert!(k[a][b].is_finite());
+            }
+        }
+    }
+    if rs.is_ok() {
+        for (a, b) in s.as_flattened().iter().zip(selfc.as_flattened()) {
+            assert_eq!(a.to_f64().to_bits(), b.to_f64().to_bits());
+        }
+    }
+
+    if Net::GRADIENT_FORM && rs.is_ok() && rj.is_ok() {
+        let terms = Net::NUM_PARAMS;
+        let tol = |k: &[[T; CN]; CN], a: usize, b: usize| {
+            pair_tolerance(k[a][a].to_f64(), k[b][b].to_f64(), terms, 8, T::U, T::ETA)
+        };
+        let mut weyl = 0.0_f64;
+        for a in 0..CN {
+            for b in 0..CN {
+                let (sv, jv) = (s[a][b].to_f64(), j[a][b].to_f64());
+                let t = tol(&s, a, b) + tol(&j, a, b);
+                assert!(
+                    (sv - jv).abs() <= t,
+                    "[{a}][{b}]: {sv:e} vs {jv:e}, tol {t:e}"
+                );
+                weyl += tol(&s, a, b).powi(2);
+            }
+        }
+        let s64: [[f64; CN]; CN] = s.map(|r| r.map(|v| v.to_f64()));
+        let low = eigenvalues_jacobi(&s64)
+            .into_iter()
+            .fold(f64::INFINITY, f64::min);
+        // the Jacobi oracle's own error is a few f64 units of the largest entry
+        let top = (0..CN).fold(0.0_f64, |m, a| m.max(s64[a][a]));
+        assert!(
+            low >= -(weyl.sqrt() + 1e-13 * top),
+            "smallest eigenvalue {low:e}, bound {:e}",
+            weyl.sqrt()
+        );
+    }
+}

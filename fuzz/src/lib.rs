@@ -139,6 +139,9 @@ pub mod empirical_bounds;
 /// `tests/cntk_oracle.rs`.
 pub mod cntk;
 
+/// The bound model of the `empirical` target's convolutional arm.
+pub mod conv_bounds;
+
 /// Oracles independent of the library's own algorithms, shared with the
 /// integration tests: the Jacobi eigenvalues, the Gauss–Legendre rule and
 /// Gaussian expectations by adaptive quadrature.

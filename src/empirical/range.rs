@@ -45,7 +45,8 @@ fn norm<T: Real>(c: T, v: &[T]) -> T {
     // The plain sum of squares where it is finite and well inside the normal
     // range (squares that underflow then cost at most n·MIN_POSITIVE·ε of
     // it); the scaled form otherwise, and for NaN.
-    let s = v.iter().fold(T::ZERO, |s, &x| s + x * x);
+    // the common case in one vectorised pass
+    let s = crate::simd::dot(v, v);
     if s.is_finite() && s >= low() {
         return c.abs() * s.sqrt();
     }

@@ -2,7 +2,7 @@
 //! innermost).
 
 use super::{ConvFactors, GradSink, Module, Parameterization, Params, Zeroed};
-use crate::{Real, Rng};
+use crate::{simd, Real, Rng};
 
 /// How a convolution reads positions beyond the ends of the sequence.
 ///
@@ -180,8 +180,43 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
         source(self.padding, Q, L, p, d)
     }
 
+    /// The taps of output position `p` as runs of consecutive taps that read
+    /// consecutive input positions, `(first tap, first source, taps)`, and
+    /// their number: one run of all `Q` taps inside the sequence, up to two
+    /// at a wrapping end, fewer taps at a zero-padded end. A run's weights
+    /// `W[o][t..t + n]` and inputs `x[src..src + n]` are contiguous slices of
+    /// `Q·C_IN` or fewer elements, so every loop below is a dot product or an
+    /// axpy over them.
+    #[inline(always)]
+    fn runs(&self, p: usize) -> ([(usize, usize, usize); Q], usize) {
+        let mut r = [(0usize, 0usize, 0usize); Q];
+        let h = Q.saturating_sub(1) / 2;
+        if p >= h && p + h < L {
+            r[0] = (0, p - h, Q);
+            return (r, 1);
+        }
+        let mut n = 0usize;
+        for t in 0..Q {
+            let Some(src) = self.source(p, t) else {
+                continue;
+            };
+            match n.checked_sub(1).map(|i| &mut r[i]) {
+                Some(last) if last.0 + last.2 == t && last.1 + last.2 == src => last.2 += 1,
+                _ => {
+                    r[n] = (t, src, 1);
+                    n += 1;
+                }
+            }
+        }
+        (r, n)
+    }
+
     /// The parameter gradient (weight, bias) of `dy · f(x)` summed over
     /// positions, added to `gw`, `gb`.
+    ///
+    /// Per output channel, the positions with a nonzero cotangent go four at
+    /// a time into one [`axpy4`](simd::axpy4) over the filter row (each row
+    /// element loaded and stored once per four positions).
     fn param_grad(
         &self,
         x: &[[T; C_IN]; L],
@@ -190,19 +225,42 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
         gb: &mut [T; C_OUT],
     ) {
         let (ws, bs) = self.scales();
-        for (p, d) in dy.iter().enumerate() {
-            for (o, &dpo) in d.iter().enumerate() {
-                if dpo == T::ZERO {
-                    continue;
-                }
-                let s = ws * dpo;
-                for (t, g) in gw[o].iter_mut().enumerate() {
-                    if let Some(src) = self.source(p, t) {
-                        for (gc, &xc) in g.iter_mut().zip(&x[src]) {
-                            *gc += s * xc;
-                        }
+        let xf = x.as_flattened();
+        let full = Q * C_IN;
+        for (o, g) in gw.iter_mut().enumerate() {
+            let g = g.as_flattened_mut();
+            // whole-filter positions waiting for a group of four
+            let mut alpha = [T::ZERO; 4];
+            let mut at = [0usize; 4];
+            let mut waiting = 0;
+            // the positions with a nonzero cotangent, listed without branches
+            let mut list = [0usize; L];
+            let mut len = 0;
+            for (p, d) in dy.iter().enumerate() {
+                list[len] = p;
+                len += usize::from(d[o] != T::ZERO);
+            }
+            for &p in &list[..len] {
+                let s = ws * dy[p][o];
+                let (runs, n) = self.runs(p);
+                if n == 1 && runs[0].2 == Q {
+                    alpha[waiting] = s;
+                    at[waiting] = runs[0].1 * C_IN;
+                    waiting += 1;
+                    if waiting == 4 {
+                        let x4 = at.map(|a| &xf[a..a + full]);
+                        simd::axpy4(alpha, x4, g);
+                        waiting = 0;
+                    }
+                } else {
+                    for &(t, src, len) in &runs[..n] {
+                        let xs = &xf[src * C_IN..(src + len) * C_IN];
+                        simd::axpy(s, xs, &mut g[t * C_IN..(t + len) * C_IN]);
                     }
                 }
+            }
+            for (&s, &a) in alpha.iter().zip(&at).take(waiting) {
+                simd::axpy(s, &xf[a..a + full], g);
             }
         }
         for d in dy {
@@ -212,19 +270,43 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
         }
     }
 
+    /// The input cotangent: per position, the output channels with a nonzero
+    /// cotangent go four at a time into one [`axpy4`](simd::axpy4) over the
+    /// input patch.
     fn input_cotangent(&self, dy: &[[T; C_OUT]; L]) -> [[T; C_IN]; L] {
         let (ws, _) = self.scales();
         let mut dx = [[T::ZERO; C_IN]; L];
+        let dxf = dx.as_flattened_mut();
+        let rows = |o: usize, t: usize, len: usize| {
+            &self.weight[o].as_flattened()[t * C_IN..(t + len) * C_IN]
+        };
         for (p, d) in dy.iter().enumerate() {
-            for t in 0..Q {
-                let Some(src) = self.source(p, t) else {
-                    continue;
-                };
-                for (w, &dpo) in self.weight.iter().zip(d) {
-                    let s = ws * dpo;
-                    for (dxc, &wc) in dx[src].iter_mut().zip(&w[t]) {
-                        *dxc += s * wc;
+            let (runs, n) = self.runs(p);
+            let runs = &runs[..n];
+            let mut alpha = [T::ZERO; 4];
+            let mut chan = [0usize; 4];
+            let mut waiting = 0;
+            let mut list = [0usize; C_OUT];
+            let mut len = 0;
+            for (o, &dpo) in d.iter().enumerate() {
+                list[len] = o;
+                len += usize::from(dpo != T::ZERO);
+            }
+            for &o in &list[..len] {
+                alpha[waiting] = ws * d[o];
+                chan[waiting] = o;
+                waiting += 1;
+                if waiting == 4 {
+                    for &(t, src, len) in runs {
+                        let w4 = chan.map(|o| rows(o, t, len));
+                        simd::axpy4(alpha, w4, &mut dxf[src * C_IN..(src + len) * C_IN]);
                     }
+                    waiting = 0;
+                }
+            }
+            for (&s, &o) in alpha.iter().zip(&chan).take(waiting) {
+                for &(t, src, len) in runs {
+                    simd::axpy(s, rows(o, t, len), &mut dxf[src * C_IN..(src + len) * C_IN]);
                 }
             }
         }
@@ -243,17 +325,34 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
         *cache = *x;
         let (ws, bs) = self.scales();
         let mut y = [[T::ZERO; C_OUT]; L];
-        for (p, yp) in y.iter_mut().enumerate() {
-            for ((yo, w), &b) in yp.iter_mut().zip(&self.weight).zip(&self.bias) {
-                let mut acc = T::ZERO;
-                for (t, wt) in w.iter().enumerate() {
-                    if let Some(src) = self.source(p, t) {
-                        for (&wc, &xc) in wt.iter().zip(&x[src]) {
-                            acc += wc * xc;
-                        }
+        // y[p] += Σ_{t,c} x[p + t − h][c]·W[·][t][c]: per tap, four input
+        // channels at a time, their weights gathered into four rows over the
+        // output channels (in cache across positions), one axpy4 per position.
+        for t in 0..Q {
+            let mut c = 0;
+            while c < C_IN {
+                let w = (C_IN - c).min(4);
+                let mut rows = [[T::ZERO; C_OUT]; 4];
+                for (o, wo) in self.weight.iter().enumerate() {
+                    for (j, r) in rows.iter_mut().take(w).enumerate() {
+                        r[o] = wo[t][c + j];
                     }
                 }
-                *yo = ws * acc + bs * b;
+                for (p, yp) in y.iter_mut().enumerate() {
+                    let Some(src) = self.source(p, t) else {
+                        continue;
+                    };
+                    let mut alpha = [T::ZERO; 4];
+                    alpha[..w].copy_from_slice(&x[src][c..c + w]);
+                    let [r0, r1, r2, r3] = &rows;
+                    simd::axpy4(alpha, [r0, r1, r2, r3], yp);
+                }
+                c += w;
+            }
+        }
+        for yp in &mut y {
+            for (yo, &b) in yp.iter_mut().zip(&self.bias) {
+                *yo = ws * *yo + bs * b;
             }
         }
         y

@@ -36,7 +36,7 @@
 //!
 //! Images are `[[[T; C]; W]; H]`: [`Conv2d`], the activations,
 //! [`GlobalAvgPool`], [`Flatten`] and [`Unflatten2d`] act on them the same
-//! way.
+//! way, and [`AvgPool2d`] shrinks them.
 //!
 //! A [`Dense`] layer is not applied per position to a sequence: [`Params`]
 //! describes a layer's factors independently of its input, and a dense layer
@@ -77,7 +77,7 @@ pub use activation::{Abs, Activation, Erf, Gelu, Identity, LeakyRelu, Relu, Sin,
 pub use conv::{Conv1d, Padding};
 pub use conv2d::Conv2d;
 pub use dense::{Dense, Parameterization};
-pub use pool::{AvgPool, Flatten, GlobalAvgPool, Unflatten, Unflatten2d};
+pub use pool::{AvgPool, AvgPool2d, Flatten, GlobalAvgPool, Unflatten, Unflatten2d};
 
 use crate::simd::{self, check_finite};
 use crate::{Error, Real, Rng};

@@ -33,6 +33,24 @@ pub struct GlobalAvgPool;
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct AvgPool<const P: usize, const L_OUT: usize>;
 
+/// Average pooling of images with a `P × P` window and stride `P`, no
+/// padding: `[[[T; C]; W]; H] → [[[T; C]; W_OUT]; H_OUT]` with
+/// `W = P·W_OUT` and `H = P·H_OUT` (the output size is its own pair of
+/// parameters, checked at compile time, as for [`AvgPool`]),
+/// `y[r][s] = (1/P²)·Σ_{i,j<P} x[P·r + i][P·s + j]`.
+///
+/// # Examples
+///
+/// ```
+/// use ntk::nn::{AvgPool2d, Module};
+/// // a 2×4 image of one channel, 2×2 windows: two pixels out
+/// let x = [[[1.0], [3.0], [0.0], [4.0]], [[5.0], [7.0], [8.0], [0.0]]];
+/// assert_eq!(AvgPool2d::<2, 2, 1>.eval(&x), [[[4.0], [3.0]]]);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct AvgPool2d<const P: usize, const W_OUT: usize, const H_OUT: usize>;
+
 /// Reads a sequence `[[T; C]; L]` as one vector `[T; D]`, position-major
 /// (`y[p·C + c] = x[p][c]`), or an image `[[[T; C]; W]; H]` row-major, with
 /// `D = C·L` (`C·W·H`) checked at compile time (the
@@ -349,6 +367,97 @@ impl<T: Real, const C: usize, const W: usize, const H: usize, const D: usize> Mo
     }
 }
 
+impl<
+        T: Real,
+        const C: usize,
+        const W: usize,
+        const H: usize,
+        const P: usize,
+        const W_OUT: usize,
+        const H_OUT: usize,
+    > Module<T, [[[T; C]; W]; H]> for AvgPool2d<P, W_OUT, H_OUT>
+{
+    type Output = [[[T; C]; W_OUT]; H_OUT];
+    type Cache = ();
+
+    fn forward(&self, x: &[[[T; C]; W]; H], _cache: &mut ()) -> [[[T; C]; W_OUT]; H_OUT] {
+        const {
+            assert!(
+                P > 0 && W == P * W_OUT && H == P * H_OUT,
+                "AvgPool2d needs W = P·W_OUT and H = P·H_OUT"
+            )
+        };
+        let inv = T::ONE / T::from_usize(P * P);
+        let mut y = [[[T::ZERO; C]; W_OUT]; H_OUT];
+        for (yr, rows) in y.iter_mut().zip(x.chunks_exact(P)) {
+            for (s, ys) in yr.iter_mut().enumerate() {
+                for row in rows {
+                    for xp in &row[P * s..P * s + P] {
+                        for (yc, &v) in ys.iter_mut().zip(xp) {
+                            *yc += v;
+                        }
+                    }
+                }
+                for yc in ys.iter_mut() {
+                    *yc *= inv;
+                }
+            }
+        }
+        y
+    }
+    fn backward(
+        &self,
+        _cache: &(),
+        dy: &[[[T; C]; W_OUT]; H_OUT],
+        _grad: &mut Self,
+    ) -> [[[T; C]; W]; H] {
+        const {
+            assert!(
+                P > 0 && W == P * W_OUT && H == P * H_OUT,
+                "AvgPool2d needs W = P·W_OUT and H = P·H_OUT"
+            )
+        };
+        let inv = T::ONE / T::from_usize(P * P);
+        let mut dx = [[[T::ZERO; C]; W]; H];
+        for (rows, dr) in dx.chunks_exact_mut(P).zip(dy) {
+            for row in rows {
+                for (window, ds) in row.chunks_exact_mut(P).zip(dr) {
+                    for xp in window {
+                        for (v, &d) in xp.iter_mut().zip(ds) {
+                            *v = d * inv;
+                        }
+                    }
+                }
+            }
+        }
+        dx
+    }
+    fn backward_with<S: GradSink<T>>(
+        &self,
+        c: &(),
+        dy: &[[[T; C]; W_OUT]; H_OUT],
+        _s: &mut S,
+    ) -> [[[T; C]; W]; H] {
+        self.backward(c, dy, &mut AvgPool2d)
+    }
+    type BatchCache<const B: usize> = ();
+    fn forward_batch<const B: usize>(
+        &self,
+        xs: &[[[[T; C]; W]; H]; B],
+        _c: &mut (),
+    ) -> [[[[T; C]; W_OUT]; H_OUT]; B] {
+        core::array::from_fn(|b| self.forward(&xs[b], &mut ()))
+    }
+    fn backward_with_batch<S: GradSink<T>, const B: usize>(
+        &self,
+        _c: &(),
+        dys: &[[[[T; C]; W_OUT]; H_OUT]; B],
+        _s: &mut [S; B],
+    ) -> [[[[T; C]; W]; H]; B] {
+        core::array::from_fn(|b| self.backward(&(), &dys[b], &mut AvgPool2d))
+    }
+}
+
 /// An image read row-major as one vector, `D = C·W·H`.
 impl<T: Real, const C: usize, const W: usize, const H: usize, const D: usize>
     Module<T, [[[T; C]; W]; H]> for Flatten<D>
@@ -415,6 +524,7 @@ macro_rules! parameter_free {
 parameter_free!(
     [] GlobalAvgPool,
     [const P: usize, const L_OUT: usize] AvgPool<P, L_OUT>,
+    [const P: usize, const W_OUT: usize, const H_OUT: usize] AvgPool2d<P, W_OUT, H_OUT>,
     [const D: usize] Flatten<D>,
     [const C: usize, const L: usize] Unflatten<C, L>,
     [const C: usize, const W: usize, const H: usize] Unflatten2d<C, W, H>
