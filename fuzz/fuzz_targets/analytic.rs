@@ -28,11 +28,17 @@
 //!   quadrature ([`GaussOracle`]) on the state its prefix gives for the
 //!   first two inputs: Σ′ᵢᵢ, Σ′₁₂ within the tolerance of the diagonal scale,
 //!   Θ′₁₂ = Θ₁₂·E[φ′φ′] within the tolerance of |Θ₁₂|·√(E[φ′(u)²]E[φ′(v)²]).
+//! - architectures with sequence layers (conv, pooling, `rnn … last|gap
+//!   dense`) on the inputs read as N sequences of 3 steps × 1 channel: the
+//!   same error rules (typed, outputs zeroed) through `gram_spatial`, which
+//!   hands recurrent architectures to `gram_recurrent`; otherwise bitwise
+//!   symmetric, non-negative diagonal, PSD within tolerance; for `rnn …
+//!   last`, a `RecurrentStream` fed step by step gives the same bits.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use ntk::analytic::{Architecture, Layer};
+use ntk::analytic::{Architecture, Layer, RecurrentStream, Shape};
 use ntk::error::ParseErrorKind;
 use ntk::{Error, Real};
 use ntk_fuzz::{eigenvalues_jacobi, max_abs, Cuts, GaussOracle, Num};
@@ -308,7 +314,92 @@ fn check_quadrature<T: Real>(a: &Architecture<T>, input: &Input, tol: f64) {
     }
 }
 
+/// Sequence architectures on the inputs read as N sequences of D steps of
+/// one channel.
+fn check_sequences<T: Real>(a: &Architecture<T>, input: &Input, tol: f64) {
+    let x: [[T; D]; N] = input.x.map(|r| r.map(|v| T::from_f64(v.get())));
+    let flat = x.as_flattened();
+    let shape = Shape::Sequence {
+        length: D,
+        channels: 1,
+    };
+    let s = T::from_f64(7.0);
+    let (mut k, mut t) = ([[s; N]; N], [[s; N]; N]);
+    let mut ws = vec![T::ZERO; a.workspace_len(shape).unwrap_or(0)];
+    let r = a.gram_spatial(
+        flat,
+        shape,
+        &mut ws,
+        k.as_flattened_mut(),
+        t.as_flattened_mut(),
+    );
+    let zeroed = || {
+        k.as_flattened()
+            .iter()
+            .chain(t.as_flattened())
+            .all(|v| *v == T::ZERO)
+    };
+    match r {
+        Err(e) => {
+            assert!(zeroed(), "{e:?}: not zeroed");
+            if !flat.iter().all(|v| v.is_finite()) {
+                assert!(
+                    matches!(e, Error::NonFinite { .. } | Error::InvalidArgument { .. }),
+                    "{e:?}"
+                );
+            } else {
+                assert!(
+                    matches!(
+                        e,
+                        Error::InvalidArgument { .. }
+                            | Error::Overflow { .. }
+                            | Error::PrecisionLoss { .. }
+                    ),
+                    "{e:?}"
+                );
+            }
+            return;
+        }
+        Ok(()) => assert!(flat.iter().all(|v| v.is_finite())),
+    }
+    let kf = k.map(|r| r.map(|v| v.to_f64()));
+    let tf = t.map(|r| r.map(|v| v.to_f64()));
+    // The convolutional routines carry no error bound: PSD is promised for
+    // moderate ones, and for every recurrent one that passed its bound.
+    let psd = a.is_recurrent() || moderate(a) && flat.iter().all(|v| v.abs().to_f64() <= 100.0);
+    for m in [&kf, &tf] {
+        for i in 0..N {
+            assert!(m[i][i] >= 0.0, "negative diagonal {}", m[i][i]);
+            for j in 0..N {
+                assert_eq!(m[i][j].to_bits(), m[j][i].to_bits());
+            }
+        }
+        if psd {
+            let scale = max_abs(m.as_flattened());
+            let low = eigenvalues_jacobi(m)
+                .into_iter()
+                .fold(f64::INFINITY, f64::min);
+            assert!(low >= -tol * scale, "λ_min {low:e} of scale {scale:e}");
+        }
+    }
+    if let Ok(mut stream) = RecurrentStream::<T, N>::new(a) {
+        for step in 0..D {
+            let column: [[T; 1]; N] = core::array::from_fn(|i| [x[i][step]]);
+            stream.push(&column).expect("finite inputs");
+        }
+        let (mut ks, mut ts) = ([[T::ZERO; N]; N], [[T::ZERO; N]; N]);
+        stream.gram(&mut ks, &mut ts).expect("as the batch routine");
+        let bits = |m: &[T]| m.iter().map(|v| v.to_f64().to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(ks.as_flattened()), bits(k.as_flattened()), "stream NNGP");
+        assert_eq!(bits(ts.as_flattened()), bits(t.as_flattened()), "stream NTK");
+    }
+}
+
 fn check_kernels<T: Real>(a: &Architecture<T>, input: &Input, tol: f64) {
+    if a.layers().iter().any(Layer::is_spatial) {
+        check_sequences(a, input, tol);
+        return;
+    }
     check_quadrature(a, input, tol);
     // Entries near the subnormal range carry absolute errors of that size.
     let floor = T::MIN_POSITIVE.to_f64() * 1e8;

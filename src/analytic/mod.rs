@@ -132,6 +132,18 @@
 //! never return [`Error::PrecisionLoss`](crate::Error::PrecisionLoss).
 //! Layer norm, attention and residual blocks are not built yet.
 //!
+//! # Recurrent networks
+//!
+//! `rnn(W,U,B,ACT) last dense(V,BV)` and `rnn(W,U,B,ACT) gap dense(V,BV)`
+//! are Elman RNNs (h_t = φ(W·h_{t−1}·σw/√H + U·x_t·σu/√D + σb·b), read
+//! out at the last step or averaged over time) whose infinite-width
+//! kernels follow `reference/RNN.md`:
+//! [`Architecture::gram_recurrent`] and [`Architecture::cross_recurrent`]
+//! (which the sequence routines hand over to), with relu, erf, tanh,
+//! identity and gelu ([`RnnActivation`]), and the rounding-error bound of
+//! the flat routines. [`RecurrentStream`] advances the `last` kernels of N
+//! sequences one time step at a time, in O(N²) per step.
+//!
 //! # Text form
 //!
 //! See [`Architecture::parse`] for the tokens, and [`text`] for the file
@@ -146,7 +158,8 @@
 
 // The files import only from files earlier in this list:
 // pair → quadrature → dual → step → layer → arch → syntax → layout → case → report
-// → text → collinear → precision → rows → tile → gram → grid → spatial.
+// → text → collinear → precision → rows → tile → gram → grid → spatial → recurrent
+// → stream.
 mod arch;
 mod case;
 mod collinear;
@@ -159,10 +172,12 @@ mod pair;
 mod precision;
 #[cfg(feature = "quadrature")]
 mod quadrature;
+mod recurrent;
 mod report;
 mod rows;
 mod spatial;
 mod step;
+mod stream;
 mod syntax;
 pub mod text;
 mod tile;
@@ -210,5 +225,6 @@ pub use layer::CustomActivation;
 #[cfg_attr(docsrs, doc(cfg(feature = "quadrature")))]
 #[deprecated(note = "renamed `CustomActivation`, apart from the `nn::Activation` trait")]
 pub type Activation<T> = CustomActivation<T>;
-pub use layer::Layer;
+pub use layer::{Layer, RnnActivation};
 pub use pair::PairState;
+pub use stream::RecurrentStream;

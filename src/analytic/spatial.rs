@@ -58,6 +58,9 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn workspace_len(&self, shape: Shape) -> Result<usize, Error> {
+        if self.is_recurrent() {
+            return self.recurrent_workspace_len(shape);
+        }
         let (mut g, _) = input_grid(shape)?;
         let start = g.positions();
         for l in self.layers() {
@@ -89,7 +92,10 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// The rounding-error bound of the flat routines (feature
     /// `error-bounds`) is not carried here, nor is the quadrature's error
     /// estimate checked: these kernels are returned without a precision
-    /// verdict ([`Error::PrecisionLoss`] is never returned). Cost: per pair
+    /// verdict ([`Error::PrecisionLoss`] is never returned); a recurrent
+    /// architecture (first layer `rnn`) is computed by
+    /// [`gram_recurrent`](Self::gram_recurrent) instead, with its errors and
+    /// precision verdict. Cost: per pair
     /// of inputs, a few |S|² pair maps per layer and |S|²·Q (sequences) or
     /// |S|²·Q² (images) per convolution, |S| = L or H·W.
     ///
@@ -125,6 +131,9 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         nngp: &mut [T],
         ntk: &mut [T],
     ) -> Result<(), Error> {
+        if self.is_recurrent() {
+            return self.gram_recurrent(x, shape, workspace, nngp, ntk);
+        }
         zero_on_error(&mut (nngp, ntk), |(nngp, ntk)| {
             let (grid, channels, n) = self.prepare(x, shape, workspace)?;
             hold(n.saturating_mul(n), nngp, ntk)?;
@@ -176,6 +185,9 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         nngp: &mut [T],
         ntk: &mut [T],
     ) -> Result<(), Error> {
+        if self.is_recurrent() {
+            return self.cross_recurrent(x, x_train, shape, workspace, nngp, ntk);
+        }
         zero_on_error(&mut (nngp, ntk), |(nngp, ntk)| {
             let (grid, channels, m) = self.prepare(x, shape, workspace)?;
             let (_, _, n) = self.prepare(x_train, shape, workspace)?;

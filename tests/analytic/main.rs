@@ -10,6 +10,7 @@ mod kernels;
 mod precision;
 mod quadrature;
 mod range;
+mod recurrent;
 mod reference;
 mod spec;
 mod structured;

@@ -1,0 +1,596 @@
+//! Elman RNN kernels (`rnn(W,U,B,ACT) last|gap dense(V,BV)`): the reference
+//! file of an independent implementation, an oracle recursion by numerical
+//! integration, the L = 1 reduction to the MLP, the stream against the batch
+//! routine, the matrix properties and the errors.
+
+use crate::common::oracle::{Cuts, GaussOracle};
+use crate::common::{eigenvalues, max_abs, rel_err};
+use ntk::analytic::text::{self, Matrix, Outcome};
+use ntk::analytic::{Architecture, Layer, RecurrentStream, RnnActivation, Shape};
+use ntk::error::ParseErrorKind;
+use ntk::{Error, Real};
+use proptest::prelude::*;
+
+const RNN: &str = include_str!("../data/rnn_public.txt");
+
+fn seq(length: usize, channels: usize) -> Shape {
+    Shape::Sequence { length, channels }
+}
+
+/// Gram matrices by [`Architecture::gram_recurrent`] with an exact workspace.
+fn gram<T: Real>(a: &Architecture<T>, x: &[T], shape: Shape) -> Result<(Vec<T>, Vec<T>), Error> {
+    let n = x.len() / shape.len();
+    let mut ws = vec![T::ZERO; a.recurrent_workspace_len(shape)?];
+    let (mut k, mut t) = (vec![T::ZERO; n * n], vec![T::ZERO; n * n]);
+    a.gram_recurrent(x, shape, &mut ws, &mut k, &mut t)?;
+    Ok((k, t))
+}
+
+/// Runs every case of the reference file in `T`; returns the worst error
+/// relative to the largest entry.
+fn reference<T: Real>(tol: f64) -> f64 {
+    let mut worst = 0.0_f64;
+    let mut seen = 0;
+    for case in text::cases(RNN) {
+        let name = case.name();
+        let (n, d) = case.dims().unwrap();
+        let shape = case.shape().unwrap();
+        let mut x = vec![T::ZERO; n * d];
+        case.read_inputs(&mut x).unwrap();
+        let (mut kr, mut tr) = (vec![0.0; n * n], vec![0.0; n * n]);
+        assert!(case.read_reference(Matrix::Nngp, &mut kr).unwrap());
+        assert!(case.read_reference(Matrix::Ntk, &mut tr).unwrap());
+        let arch = case.architecture::<T, 32>().unwrap();
+        assert!(arch.is_recurrent(), "{name}");
+        let (k, t) = gram(&arch, &x, shape).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let (ek, et) = (rel_err(&k, &kr), rel_err(&t, &tr));
+        assert!(ek <= tol && et <= tol, "{name}: errors {ek:e} {et:e}");
+        worst = worst.max(ek).max(et);
+        seen += 1;
+    }
+    assert_eq!(seen, 16);
+    worst
+}
+
+#[test]
+fn reference_cases_f64() {
+    let worst = reference::<f64>(1e-6);
+    assert!(worst < 1e-12, "worst {worst:e}");
+}
+
+#[test]
+fn reference_cases_f32() {
+    reference::<f32>(1e-3);
+}
+
+/// The text path (what the `kernel` example runs) prints the same kernels.
+#[test]
+fn text_evaluation_answers_rnn_cases() {
+    for case in text::cases(RNN) {
+        let (n, d) = case.dims().unwrap();
+        let shape = case.shape().unwrap();
+        let arch = case.architecture::<f64, 32>().unwrap();
+        let mut ws = vec![0.0; arch.workspace_len(shape).unwrap()];
+        assert!(ws.len() <= Architecture::<f64>::workspace_bound(shape.positions()));
+        let (mut x, mut k, mut t) = (vec![0.0; n * d], vec![0.0; n * n], vec![0.0; n * n]);
+        let mut out = String::new();
+        let outcome =
+            text::evaluate_with::<f64, 32, _>(&case, &mut x, &mut ws, &mut k, &mut t, &mut out)
+                .unwrap();
+        assert_eq!(outcome, Outcome::Computed, "{out}");
+        let printed = text::cases(&out).next().unwrap();
+        let mut kp = vec![0.0; n * n];
+        assert!(printed.read_reference(Matrix::Nngp, &mut kp).unwrap());
+        let (kb, _) = gram(&arch, &x, shape).unwrap();
+        assert_eq!(kp, kb);
+    }
+}
+
+fn activations() -> Vec<RnnActivation> {
+    let mut v = vec![
+        RnnActivation::Relu,
+        RnnActivation::Erf,
+        RnnActivation::Identity,
+        RnnActivation::Gelu,
+    ];
+    #[cfg(feature = "quadrature")]
+    v.push(RnnActivation::Tanh);
+    v
+}
+
+fn rnn(
+    w: f64,
+    u: f64,
+    b: f64,
+    act: RnnActivation,
+    readout: Layer<f64>,
+    v: f64,
+    bv: f64,
+) -> Architecture<f64> {
+    let cell = Layer::Rnn {
+        weight_std: w,
+        input_std: u,
+        bias_std: b,
+        activation: act,
+    };
+    Architecture::from_layers(&[cell, readout, Layer::dense(v, bv)]).unwrap()
+}
+
+/// For L = 1 both readouts are the MLP `dense(U,B) ACT dense(V,BV)` on x₁,
+/// and σw has no effect.
+#[test]
+fn one_step_is_the_mlp() {
+    let x = [0.3, -1.2, 0.8, 1.5, 0.1, -0.4, 0.0, 2.0, 1.0];
+    for act in activations() {
+        let mlp = Architecture::<f64>::from_layers(&[
+            Layer::dense(1.3, 0.4),
+            act.layer(),
+            Layer::dense(0.9, 0.2),
+        ])
+        .unwrap();
+        let (mut km, mut tm) = ([0.0; 9], [0.0; 9]);
+        mlp.gram_flat(&x, 3, &mut km, &mut tm).unwrap();
+        for readout in [Layer::Last, Layer::GlobalAvgPool] {
+            let a = rnn(7.0, 1.3, 0.4, act, readout, 0.9, 0.2);
+            let (k, t) = gram(&a, &x, seq(1, 3)).unwrap();
+            assert!(rel_err(&k, &km) < 1e-13, "{a}: {:e}", rel_err(&k, &km));
+            assert!(rel_err(&t, &tm) < 1e-13, "{a}: {:e}", rel_err(&t, &tm));
+        }
+    }
+}
+
+/// tanh and GELU with their derivatives, for the oracle.
+fn tanh(x: f64) -> f64 {
+    x.tanh()
+}
+fn dtanh(x: f64) -> f64 {
+    1.0 - x.tanh() * x.tanh()
+}
+fn gelu(x: f64) -> f64 {
+    x * 0.5 * (1.0 + Real::erf(x / 2f64.sqrt()))
+}
+fn dgelu(x: f64) -> f64 {
+    0.5 * (1.0 + Real::erf(x / 2f64.sqrt()))
+        + x * (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt()
+}
+
+/// The recursion of RNN.md written out over the full L × L tables of one
+/// pair, with every Gaussian expectation by adaptive quadrature; returns
+/// (NNGP, NTK) of the `last` and of the `gap` readout.
+fn oracle_entry(
+    (phi, dphi): (fn(f64) -> f64, fn(f64) -> f64),
+    (w, u, b, v, bv): (f64, f64, f64, f64, f64),
+    xa: &[f64],
+    xb: &[f64],
+    d: usize,
+) -> [(f64, f64); 2] {
+    let q = GaussOracle::new(20, 1 << 40, Cuts::PowersOfFour);
+    let l = xa.len() / d;
+    let dot = |x: &[f64], s: usize, y: &[f64], t: usize| -> f64 {
+        (0..d).map(|c| x[s * d + c] * y[t * d + c]).sum::<f64>() / d as f64
+    };
+    // Same-sequence variances K_tt(x, x).
+    let own = |x: &[f64]| {
+        let mut ks = vec![0.0; l];
+        let mut prev = 0.0;
+        for t in 0..l {
+            ks[t] = w * w * prev + u * u * dot(x, t, x, t) + b * b;
+            prev = q.diag(phi, ks[t]).unwrap();
+        }
+        ks
+    };
+    let (ka, kb) = (own(xa), own(xb));
+    let (mut vt, mut pt) = (vec![vec![0.0; l]; l], vec![vec![0.0; l]; l]);
+    for t in 0..l {
+        for s in 0..l {
+            let (vp, pp) = if t > 0 && s > 0 {
+                (vt[t - 1][s - 1], pt[t - 1][s - 1])
+            } else {
+                (0.0, 0.0)
+            };
+            let k = w * w * vp + u * u * dot(xa, t, xb, s) + b * b;
+            let theta = k + w * w * pp;
+            let rho = (k / (ka[t] * kb[s]).sqrt()).clamp(-1.0, 1.0);
+            vt[t][s] = q.pair(phi, phi, ka[t], kb[s], rho).unwrap();
+            pt[t][s] = q.pair(dphi, dphi, ka[t], kb[s], rho).unwrap() * theta;
+        }
+    }
+    let n = (l * l) as f64;
+    let means = (
+        vt.iter().flatten().sum::<f64>() / n,
+        pt.iter().flatten().sum::<f64>() / n,
+    );
+    [(vt[l - 1][l - 1], pt[l - 1][l - 1]), means].map(|(sv, sp)| {
+        let k = v * v * sv + bv * bv;
+        (k, k + v * v * sp)
+    })
+}
+
+#[test]
+fn oracle_recursion_by_quadrature() {
+    let x = [0.5, -1.0, 1.2, 0.3, 0.9, -0.2, -0.7, 1.1];
+    let (l, d) = (2, 2);
+    let params = (1.1, 0.9, 0.3, 1.2, 0.5);
+    // relu, erf and identity are checked against the reference file.
+    let mut cases: Vec<(RnnActivation, (fn(f64) -> f64, fn(f64) -> f64))> =
+        vec![(RnnActivation::Gelu, (gelu, dgelu))];
+    #[cfg(feature = "quadrature")]
+    cases.push((RnnActivation::Tanh, (tanh, dtanh)));
+    let _ = (tanh, dtanh);
+    for (act, fs) in cases {
+        let mut want = [[0.0; 4], [0.0; 4], [0.0; 4], [0.0; 4]];
+        for i in 0..2 {
+            for j in i..2 {
+                let (xa, xb) = (&x[i * 4..i * 4 + 4], &x[j * 4..j * 4 + 4]);
+                let e = oracle_entry(fs, params, xa, xb, d);
+                for (r, (k, t)) in e.into_iter().enumerate() {
+                    for (p, q) in [(i, j), (j, i)] {
+                        want[2 * r][p * 2 + q] = k;
+                        want[2 * r + 1][p * 2 + q] = t;
+                    }
+                }
+            }
+        }
+        for (r, readout) in [Layer::Last, Layer::GlobalAvgPool].into_iter().enumerate() {
+            let a = rnn(
+                params.0, params.1, params.2, act, readout, params.3, params.4,
+            );
+            let (k, t) = gram(&a, &x, seq(l, d)).unwrap();
+            let (ek, et) = (rel_err(&k, &want[2 * r]), rel_err(&t, &want[2 * r + 1]));
+            assert!(ek < 1e-8 && et < 1e-8, "{a}: {ek:e} {et:e}");
+        }
+    }
+}
+
+/// After every step the stream equals the batch routine on the sequences
+/// cut there, bit for bit; its test × train block equals `cross_recurrent`.
+#[test]
+fn stream_equals_batch_bitwise() {
+    const N: usize = 4;
+    let steps: [[[f64; 2]; N]; 5] = core::array::from_fn(|t| {
+        core::array::from_fn(|i| {
+            [
+                ((t * 7 + i * 3) as f64 * 0.37).sin() * 1.5,
+                ((t + 2 * i) as f64 * 0.91).cos(),
+            ]
+        })
+    });
+    for act in activations() {
+        let a = rnn(1.3, 1.1, 0.2, act, Layer::Last, 1.0, 0.3);
+        let mut stream = RecurrentStream::<f64, N>::new(&a).unwrap();
+        for l in 1..=steps.len() {
+            stream.push(&steps[l - 1]).unwrap();
+            assert_eq!(stream.steps(), l);
+            let (mut k, mut t) = ([[0.0; N]; N], [[0.0; N]; N]);
+            stream.gram(&mut k, &mut t).unwrap();
+            // Sequences laid out as the batch routine takes them.
+            let x: Vec<f64> = (0..N)
+                .flat_map(|i| (0..l).flat_map(move |s| steps[s][i]))
+                .collect();
+            let (kb, tb) = gram(&a, &x, seq(l, 2)).unwrap();
+            let bits = |m: &[f64]| m.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(k.as_flattened()), bits(&kb), "{a} step {l}");
+            assert_eq!(bits(t.as_flattened()), bits(&tb), "{a} step {l}");
+            // Sequences 0, 1 as test, 2, 3 as train.
+            let (mut kc, mut tc) = ([0.0; 4], [0.0; 4]);
+            let shape = seq(l, 2);
+            a.cross_recurrent(
+                &x[..2 * 2 * l],
+                &x[2 * 2 * l..],
+                shape,
+                &mut [],
+                &mut kc,
+                &mut tc,
+            )
+            .unwrap();
+            assert_eq!(kc, [k[0][2], k[0][3], k[1][2], k[1][3]]);
+            assert_eq!(tc, [t[0][2], t[0][3], t[1][2], t[1][3]]);
+        }
+        stream.reset();
+        assert_eq!(stream.steps(), 0);
+    }
+}
+
+#[test]
+fn architecture_text_round_trips() {
+    for text in [
+        "rnn(1.2,1,0.1,relu) last dense(1,0)",
+        "rnn(0.5,2,0,erf) gap dense(1.5,0.25)",
+        "rnn(1,1,1,identity) last dense(1,1)",
+        "rnn(1e-7,3,0,gelu) gap dense(2,0)",
+    ] {
+        let a: Architecture<f64> = text.parse().unwrap();
+        assert_eq!(a.to_string(), text);
+        assert_eq!(Architecture::<f64>::parse(&a.to_string()).unwrap(), a);
+        let f: Architecture<f32> = text.parse().unwrap();
+        assert_eq!(f.to_string().parse::<Architecture<f32>>().unwrap(), f);
+    }
+    #[cfg(feature = "quadrature")]
+    {
+        let a: Architecture<f64> = "rnn(1,1,0,tanh) last dense(1,0)".parse().unwrap();
+        assert_eq!(
+            a.layers()[0],
+            Layer::Rnn {
+                weight_std: 1.0,
+                input_std: 1.0,
+                bias_std: 0.0,
+                activation: RnnActivation::Tanh
+            }
+        );
+    }
+}
+
+#[test]
+fn misplaced_rnn_layers_are_parse_errors() {
+    let kind = |s: &str| {
+        Architecture::<f64>::parse(s)
+            .map(|_| ())
+            .map_err(|e| (e.kind, e.position, e.token().to_string()))
+    };
+    let unexpected = ParseErrorKind::Unexpected;
+    assert_eq!(
+        kind("dense(1,0) rnn(1,1,0,relu) last dense(1,0)"),
+        Err((unexpected, 11, "rnn(1,1,0,relu)".into()))
+    );
+    assert_eq!(
+        kind("rnn(1,1,0,relu) relu dense(1,0)"),
+        Err((unexpected, 16, "relu".into()))
+    );
+    assert_eq!(
+        kind("rnn(1,1,0,relu) flatten dense(1,0)"),
+        Err((unexpected, 16, "flatten".into()))
+    );
+    assert_eq!(
+        kind("rnn(1,1,0,relu) last relu"),
+        Err((unexpected, 21, "relu".into()))
+    );
+    assert_eq!(
+        kind("rnn(1,1,0,relu) last dense(1,0) relu"),
+        Err((unexpected, 32, "relu".into()))
+    );
+    assert_eq!(
+        kind("dense(1,0) last dense(1,0)"),
+        Err((unexpected, 11, "last".into()))
+    );
+    assert_eq!(kind("last"), Err((unexpected, 0, "last".into())));
+    assert_eq!(
+        kind("rnn(1,1,0,relu) last"),
+        Err((ParseErrorKind::Missing, 20, String::new()))
+    );
+    assert_eq!(
+        kind("rnn(1,1,0,sin) last dense(1,0)"),
+        Err((ParseErrorKind::OutOfRange, 10, "sin".into()))
+    );
+    assert_eq!(
+        kind("rnn(1,-1,0,relu) last dense(1,0)"),
+        Err((ParseErrorKind::OutOfRange, 6, "-1".into()))
+    );
+    assert_eq!(
+        kind("rnn(1,1,relu) last dense(1,0)").unwrap_err().0,
+        ParseErrorKind::WrongArity
+    );
+}
+
+/// The errors of the kernel routines: typed, with both outputs zeroed.
+#[test]
+fn errors_are_typed_and_zero_the_outputs() {
+    let relu = RnnActivation::Relu;
+    let cell = Layer::Rnn {
+        weight_std: 1.0,
+        input_std: 1.0,
+        bias_std: 0.1,
+        activation: relu,
+    };
+    let x = [1.0, 0.5, -1.0, 0.0, 2.0, 1.0];
+    let shape = seq(3, 1);
+    let check = |a: &Architecture<f64>, x: &[f64], shape: Shape, ws: &mut [f64], want: Error| {
+        let (mut k, mut t) = ([7.0; 4], [7.0; 4]);
+        assert_eq!(
+            a.gram_recurrent(x, shape, ws, &mut k, &mut t),
+            Err(want),
+            "{a}"
+        );
+        assert_eq!((k, t), ([0.0; 4], [0.0; 4]));
+        let (mut k, mut t) = ([7.0; 4], [7.0; 4]);
+        assert_eq!(
+            a.gram_spatial(x, shape, ws, &mut k, &mut t),
+            Err(want),
+            "{a}"
+        );
+        assert_eq!((k, t), ([0.0; 4], [0.0; 4]));
+        let (mut k, mut t) = ([7.0; 4], [7.0; 4]);
+        assert_eq!(
+            a.cross_recurrent(x, x, shape, ws, &mut k, &mut t),
+            Err(want),
+            "{a}"
+        );
+        assert_eq!((k, t), ([0.0; 4], [0.0; 4]));
+    };
+    let structure = Error::InvalidArgument {
+        what: "rnn: the architecture must be `rnn(W,U,B,ACT) last|gap dense(V,BV)`",
+    };
+    // Built from layers, past the parser's checks.
+    for layers in [
+        &[cell, Layer::Relu, Layer::dense(1.0, 0.0)][..],
+        &[cell, Layer::Last][..],
+        &[cell, Layer::Last, Layer::dense(1.0, 0.0), Layer::Relu][..],
+        &[cell, Layer::Last, Layer::dense_standard(1.0, 0.0, 4)][..],
+    ] {
+        let a = Architecture::from_layers(layers).unwrap();
+        check(&a, &x, shape, &mut [], structure);
+    }
+    // rnn not first: the sequence routines refuse it, as the flat ones do.
+    let a = Architecture::<f64>::from_layers(&[
+        Layer::dense(1.0, 0.0),
+        cell,
+        Layer::Last,
+        Layer::dense(1.0, 0.0),
+    ])
+    .unwrap();
+    let (mut k, mut t) = ([7.0; 4], [7.0; 4]);
+    let mut ws = [0.0; 64];
+    assert!(matches!(
+        a.gram_spatial(&x, shape, &mut ws, &mut k, &mut t),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert_eq!((k, t), ([0.0; 4], [0.0; 4]));
+    let last = Architecture::<f64>::from_layers(&[Layer::Last, Layer::dense(1.0, 0.0)]).unwrap();
+    assert!(matches!(
+        last.gram_spatial(&x, shape, &mut ws, &mut k, &mut t),
+        Err(Error::InvalidArgument { .. })
+    ));
+    let a: Architecture<f64> = "rnn(1,1,0.1,relu) gap dense(1,0)".parse().unwrap();
+    let (mut k, mut t) = ([7.0; 4], [7.0; 4]);
+    assert_eq!(
+        a.gram_flat(&x, 3, &mut k, &mut t),
+        Err(Error::InvalidArgument {
+            what: "spatial layer on flat inputs"
+        })
+    );
+    assert_eq!((k, t), ([0.0; 4], [0.0; 4]));
+    // Short workspace (gap keeps both sequences' variances: 10·L).
+    assert_eq!(a.recurrent_workspace_len(shape), Ok(30));
+    check(
+        &a,
+        &x,
+        shape,
+        &mut [0.0; 29],
+        Error::BufferTooSmall {
+            needed: 30,
+            given: 29,
+        },
+    );
+    // Flat or empty shapes, ragged inputs, non-finite inputs, short outputs.
+    let flat = Error::InvalidArgument {
+        what: "rnn: the inputs must be sequences (inputs N L D)",
+    };
+    check(&a, &x, Shape::Flat { dim: 3 }, &mut [0.0; 30], flat);
+    check(
+        &a,
+        &x,
+        seq(0, 1),
+        &mut [0.0; 30],
+        Error::InvalidArgument {
+            what: "every size of the input shape must be at least 1",
+        },
+    );
+    check(
+        &a,
+        &x[..5],
+        shape,
+        &mut [0.0; 30],
+        Error::InvalidArgument {
+            what: "the input length must be a multiple of the length of one input",
+        },
+    );
+    let mut bad = x;
+    bad[4] = f64::NAN;
+    check(
+        &a,
+        &bad,
+        shape,
+        &mut [0.0; 30],
+        Error::NonFinite { what: "inputs" },
+    );
+    let (mut k, mut t) = ([7.0; 3], [7.0; 4]);
+    assert!(matches!(
+        a.gram_recurrent(&x, shape, &mut [0.0; 30], &mut k, &mut t),
+        Err(Error::BufferTooSmall { .. })
+    ));
+    assert_eq!((k, t), ([0.0; 3], [0.0; 4]));
+    // Overflow.
+    let huge: Architecture<f64> = "rnn(1e200,1e200,0,identity) last dense(1e200,0)"
+        .parse()
+        .unwrap();
+    check(
+        &huge,
+        &x,
+        shape,
+        &mut [],
+        Error::Overflow { what: "kernel" },
+    );
+    // The stream refuses gap and bad steps, leaving its state unchanged.
+    assert!(matches!(
+        RecurrentStream::<f64, 2>::new(&a),
+        Err(Error::InvalidArgument { .. })
+    ));
+    let a: Architecture<f64> = "rnn(1,1,0.1,relu) last dense(1,0)".parse().unwrap();
+    let mut s = RecurrentStream::<f64, 2>::new(&a).unwrap();
+    s.push(&[[1.0], [2.0]]).unwrap();
+    let before = s.clone();
+    assert_eq!(
+        s.push(&[[1.0], [f64::INFINITY]]),
+        Err(Error::NonFinite { what: "inputs" })
+    );
+    assert!(matches!(
+        s.push::<0>(&[[], []]),
+        Err(Error::InvalidArgument { .. })
+    ));
+    let (mut k1, mut t1, mut k2, mut t2) =
+        ([[0.0; 2]; 2], [[0.0; 2]; 2], [[0.0; 2]; 2], [[0.0; 2]; 2]);
+    s.gram(&mut k1, &mut t1).unwrap();
+    before.gram(&mut k2, &mut t2).unwrap();
+    assert_eq!((s.steps(), k1, t1), (1, k2, t2));
+}
+
+/// Nearly equal sequences behind erf of a huge variance: f32 cannot resolve
+/// their correlation, and says so; f64 can.
+#[test]
+fn precision_loss_is_reported_in_f32() {
+    let x = [1.0, 0.5, 1.0, 0.5001];
+    let shape = seq(2, 1);
+    let a: Architecture<f32> = "rnn(1e4,1e4,0,erf) last dense(1,0)".parse().unwrap();
+    let xf: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+    let (mut k, mut t) = ([1.0_f32; 4], [1.0_f32; 4]);
+    let r = a.gram_recurrent(&xf, shape, &mut [], &mut k, &mut t);
+    assert_eq!(r, Err(Error::PrecisionLoss { what: "kernel" }));
+    assert_eq!((k, t), ([0.0; 4], [0.0; 4]));
+    let a: Architecture<f64> = "rnn(1e4,1e4,0,erf) last dense(1,0)".parse().unwrap();
+    gram(&a, &x, shape).unwrap();
+}
+
+fn architecture() -> impl Strategy<Value = Architecture<f64>> {
+    let act = prop::sample::select(activations());
+    let readout = prop_oneof![Just(Layer::Last), Just(Layer::GlobalAvgPool)];
+    (
+        0.0..2.0_f64,
+        0.0..2.0_f64,
+        0.0..1.0_f64,
+        act,
+        readout,
+        0.1..2.0_f64,
+        0.0..1.0_f64,
+    )
+        .prop_map(|(w, u, b, act, r, v, bv)| rnn(w, u, b, act, r, v, bv))
+}
+
+fn sequences() -> impl Strategy<Value = (Vec<f64>, Shape)> {
+    (1..=4usize, 1..=3usize, 2..=5usize).prop_flat_map(|(l, d, n)| {
+        prop::collection::vec(-2.0..2.0_f64, n * l * d).prop_map(move |x| (x, seq(l, d)))
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(crate::common::cases(24)))]
+
+    /// Symmetric bit for bit and positive semi-definite, with a repeated
+    /// sequence giving a bitwise copy of its row.
+    #[test]
+    fn gram_is_symmetric_and_psd(a in architecture(), (mut x, shape) in sequences()) {
+        let len = shape.len();
+        let repeated = x[..len].to_vec();
+        x.extend(repeated);
+        let n = x.len() / len;
+        let (k, t) = gram(&a, &x, shape).unwrap();
+        for m in [&k, &t] {
+            for i in 0..n {
+                for j in 0..n {
+                    prop_assert_eq!(m[i * n + j].to_bits(), m[j * n + i].to_bits());
+                }
+            }
+            prop_assert_eq!(m[(n - 1) * n + n - 1].to_bits(), m[0].to_bits());
+            let low = eigenvalues(m, n).into_iter().fold(f64::INFINITY, f64::min);
+            prop_assert!(low >= -1e-10 * max_abs(m), "{} λ_min {:e}", a, low);
+        }
+    }
+}
