@@ -157,9 +157,10 @@
 //! 1/√width convergence of the NTK).
 
 // The files import only from files earlier in this list:
-// pair → quadrature → dual → step → layer → arch → syntax → layout → case → report
+// pair → quadrature → dual → step → activation → layer → arch → syntax → layout → case → report
 // → text → collinear → precision → rows → tile → gram → grid → spatial → recurrent
-// → stream.
+// → recurrent_gram → stream.
+mod activation;
 mod arch;
 mod case;
 mod collinear;
@@ -173,6 +174,7 @@ mod precision;
 #[cfg(feature = "quadrature")]
 mod quadrature;
 mod recurrent;
+mod recurrent_gram;
 mod report;
 mod rows;
 mod spatial;
@@ -225,6 +227,7 @@ pub use layer::CustomActivation;
 #[cfg_attr(docsrs, doc(cfg(feature = "quadrature")))]
 #[deprecated(note = "renamed `CustomActivation`, apart from the `nn::Activation` trait")]
 pub type Activation<T> = CustomActivation<T>;
-pub use layer::{Layer, RnnActivation};
+pub use activation::RnnActivation;
+pub use layer::Layer;
 pub use pair::PairState;
 pub use stream::RecurrentStream;

@@ -3,10 +3,11 @@
 
 use core::fmt;
 
+use super::activation::RnnActivation;
 use super::arch::Architecture;
 #[cfg(feature = "quadrature")]
 use super::layer::CustomActivation;
-use super::layer::{Layer, RnnActivation};
+use super::layer::Layer;
 use crate::error::{ParseError, ParseErrorKind};
 use crate::Real;
 
