@@ -390,8 +390,16 @@ fn check_sequences<T: Real>(a: &Architecture<T>, input: &Input, tol: f64) {
         let (mut ks, mut ts) = ([[T::ZERO; N]; N], [[T::ZERO; N]; N]);
         stream.gram(&mut ks, &mut ts).expect("as the batch routine");
         let bits = |m: &[T]| m.iter().map(|v| v.to_f64().to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(ks.as_flattened()), bits(k.as_flattened()), "stream NNGP");
-        assert_eq!(bits(ts.as_flattened()), bits(t.as_flattened()), "stream NTK");
+        assert_eq!(
+            bits(ks.as_flattened()),
+            bits(k.as_flattened()),
+            "stream NNGP"
+        );
+        assert_eq!(
+            bits(ts.as_flattened()),
+            bits(t.as_flattened()),
+            "stream NTK"
+        );
     }
 }
 

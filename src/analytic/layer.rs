@@ -223,8 +223,9 @@ pub enum Layer<T> {
     /// averages the position-diagonal entries).
     Flatten,
     /// An Elman recurrent layer over the positions (time steps) of a
-    /// sequence, NTK parameterization: g_t = (w/√H)·W·h_{t−1} + (u/√D)·U·x_t
-    /// + b·β, h_0 = 0, h_t = φ(g_t), W, U, β shared across time. Only as the
+    /// sequence, NTK parameterization:
+    /// g_t = (w/√H)·W·h_{t−1} + (u/√D)·U·x_t + b·β, h_0 = 0, h_t = φ(g_t),
+    /// with W, U, β shared across time. Only as the
     /// first layer of `rnn(W,U,B,ACT) last|gap dense(V,BV)`; see
     /// [`Architecture::gram_recurrent`](super::Architecture::gram_recurrent).
     Rnn {
