@@ -68,6 +68,30 @@ fn every_computed_file_exits_zero_with_one_output_line_per_input_line() {
     assert!(stderr(&o).is_empty(), "{}", stderr(&o));
 }
 
+/// The recurrent reference file, in f64 and f32: every case computed and
+/// within the tolerance of its reference matrices.
+#[test]
+fn recurrent_cases_are_computed() {
+    const RNN: &str = include_str!("data/rnn_public.txt");
+    let path = file("rnn.txt", RNN);
+    for (extra, tol) in [(&[][..], 1e-6), (&["--f32"][..], 1e-3)] {
+        let o = kernel(&path, extra);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let out = stdout(&o);
+        assert_eq!(out.lines().count(), RNN.lines().count());
+        for (mine, theirs) in text::cases(&out).zip(text::cases(RNN)) {
+            let (n, _) = theirs.dims().unwrap();
+            for which in [text::Matrix::Nngp, text::Matrix::Ntk] {
+                let (mut a, mut b) = (vec![0.0; n * n], vec![0.0; n * n]);
+                assert!(mine.read_reference(which, &mut a).unwrap());
+                assert!(theirs.read_reference(which, &mut b).unwrap());
+                let e = common::rel_err(&a, &b);
+                assert!(e <= tol, "{}: {e:e}", theirs.name());
+            }
+        }
+    }
+}
+
 #[test]
 fn empty_file_exits_nonzero() {
     let o = kernel(&file("empty.txt", ""), &[]);

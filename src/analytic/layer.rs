@@ -1,5 +1,6 @@
 //! The layers of an infinite-width architecture and the kernel state they act on.
 
+use super::activation::RnnActivation;
 use super::dual::AbRelu;
 #[cfg(feature = "quadrature")]
 use super::dual::{dtanh, tanh};
@@ -123,6 +124,8 @@ impl<T> core::fmt::Debug for CustomActivation<T> {
 /// | [`AvgPool`](Layer::AvgPool) | `avg_pool(P)` | `stax.AvgPool((P,), strides=(P,), padding='VALID')` |
 /// | [`GlobalAvgPool`](Layer::GlobalAvgPool) | `gap` | `stax.GlobalAvgPool()` |
 /// | [`Flatten`](Layer::Flatten) | `flatten` | `stax.Flatten()` |
+/// | [`Rnn`](Layer::Rnn) | `rnn(W,U,B,ACT)` | none (an Elman RNN; `reference/RNN.md`) |
+/// | [`Last`](Layer::Last) | `last` | the last time step of an `rnn` |
 ///
 /// The last four act on sequences (see
 /// [`Architecture::gram_spatial`](super::Architecture::gram_spatial));
@@ -219,6 +222,39 @@ pub enum Layer<T> {
     /// Positions concatenated into channels; the result is flat (the kernel
     /// averages the position-diagonal entries).
     Flatten,
+    /// An Elman recurrent layer over the positions (time steps) of a
+    /// sequence, NTK parameterization:
+    /// g_t = (w/√H)·W·h_{t−1} + (u/√D)·U·x_t + b·β, h_0 = 0, h_t = φ(g_t),
+    /// with W, U, β shared across time. Only as the
+    /// first layer of `rnn(W,U,B,ACT) last|gap dense(V,BV)`; see
+    /// [`Architecture::gram_recurrent`](super::Architecture::gram_recurrent).
+    Rnn {
+        /// Recurrent weight standard deviation σw (≥ 0).
+        weight_std: T,
+        /// Input weight standard deviation σu (≥ 0).
+        input_std: T,
+        /// Bias standard deviation σb (≥ 0).
+        bias_std: T,
+        /// The activation φ.
+        activation: RnnActivation,
+    },
+    /// The readout of the last time step h_L of an [`Rnn`](Layer::Rnn)
+    /// layer (the mean over time steps is [`GlobalAvgPool`](Layer::GlobalAvgPool)).
+    Last,
+}
+
+impl RnnActivation {
+    /// The nonlinearity as a [`Layer`] of a fully connected architecture.
+    pub const fn layer<T>(&self) -> Layer<T> {
+        match self {
+            Self::Relu => Layer::Relu,
+            Self::Erf => Layer::Erf,
+            #[cfg(feature = "quadrature")]
+            Self::Tanh => Layer::Tanh,
+            Self::Identity => Layer::Identity,
+            Self::Gelu => Layer::Gelu,
+        }
+    }
 }
 
 impl<T: Real> Layer<T> {
@@ -268,7 +304,8 @@ impl<T: Real> Layer<T> {
     }
 
     /// `true` for the layers that act on positions (convolution, pooling,
-    /// flatten), which only sequence inputs have.
+    /// flatten, the recurrent layer and its `last` readout), which only
+    /// sequence inputs have.
     ///
     /// # Examples
     ///
@@ -280,7 +317,12 @@ impl<T: Real> Layer<T> {
     pub fn is_spatial(&self) -> bool {
         matches!(
             self,
-            Layer::Conv { .. } | Layer::AvgPool { .. } | Layer::GlobalAvgPool | Layer::Flatten
+            Layer::Conv { .. }
+                | Layer::AvgPool { .. }
+                | Layer::GlobalAvgPool
+                | Layer::Flatten
+                | Layer::Rnn { .. }
+                | Layer::Last
         )
     }
 
@@ -356,6 +398,16 @@ impl<T: Real> Layer<T> {
                 finite(&[w, b])?;
                 nonnegative(w, b)
             }
+            Layer::Rnn {
+                weight_std: w,
+                input_std: u,
+                bias_std: b,
+                ..
+            } => {
+                finite(&[w, u, b])?;
+                nonnegative(w, b)?;
+                nonnegative(u, T::ZERO)
+            }
             Layer::LeakyRelu { alpha } => finite(&[alpha]),
             Layer::AbRelu { a, b } => finite(&[a, b]),
             _ => Ok(()),
@@ -417,7 +469,10 @@ impl<T: Real> Layer<T> {
             | Layer::Conv { .. }
             | Layer::AvgPool { .. }
             | Layer::GlobalAvgPool
-            | Layer::Flatten => Step::Identity,
+            | Layer::Flatten
+            | Layer::Last => Step::Identity,
+            // The recurrent routines take the activation's step.
+            Layer::Rnn { activation, .. } => activation.layer().step(),
             #[cfg(feature = "quadrature")]
             Layer::Tanh => Step::Quadrature {
                 phi: tanh::<T>,

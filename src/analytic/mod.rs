@@ -150,6 +150,18 @@
 //! the flat routines may still accept the same network on flat inputs.
 //! Layer norm, attention and residual blocks are not built yet.
 //!
+//! # Recurrent networks
+//!
+//! `rnn(W,U,B,ACT) last dense(V,BV)` and `rnn(W,U,B,ACT) gap dense(V,BV)`
+//! are Elman RNNs (h_t = φ(W·h_{t−1}·σw/√H + U·x_t·σu/√D + σb·b), read
+//! out at the last step or averaged over time) whose infinite-width
+//! kernels follow `reference/RNN.md`:
+//! [`Architecture::gram_recurrent`] and [`Architecture::cross_recurrent`]
+//! (which the sequence routines hand over to), with relu, erf, tanh,
+//! identity and gelu ([`RnnActivation`]), and the rounding-error bound of
+//! the flat routines. [`RecurrentStream`] advances the `last` kernels of N
+//! sequences one time step at a time, in O(N²) per step.
+//!
 //! # Text form
 //!
 //! See [`Architecture::parse`] for the tokens, and [`text`] for the file
@@ -163,8 +175,10 @@
 //! 1/√width convergence of the NTK).
 
 // The files import only from files earlier in this list:
-// pair → quadrature → dual → step → layer → arch → syntax → layout → case → report
-// → text → collinear → precision → rows → tile → gram → grid → band → table → spatial.
+// pair → quadrature → dual → step → activation → layer → arch → syntax → layout → case → report
+// → text → collinear → precision → rows → tile → gram → grid → band → table → spatial
+// → recurrent → recurrent_gram → stream.
+mod activation;
 mod arch;
 mod band;
 mod case;
@@ -178,10 +192,13 @@ mod pair;
 mod precision;
 #[cfg(feature = "quadrature")]
 mod quadrature;
+mod recurrent;
+mod recurrent_gram;
 mod report;
 mod rows;
 mod spatial;
 mod step;
+mod stream;
 mod syntax;
 mod table;
 pub mod text;
@@ -232,5 +249,7 @@ pub use layer::CustomActivation;
 #[cfg_attr(docsrs, doc(cfg(feature = "quadrature")))]
 #[deprecated(note = "renamed `CustomActivation`, apart from the `nn::Activation` trait")]
 pub type Activation<T> = CustomActivation<T>;
+pub use activation::RnnActivation;
 pub use layer::Layer;
 pub use pair::PairState;
+pub use stream::RecurrentStream;

@@ -63,6 +63,9 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn workspace_len(&self, shape: Shape) -> Result<usize, Error> {
+        if self.is_recurrent() {
+            return self.recurrent_workspace_len(shape);
+        }
         let (mut g, _) = input_grid(shape)?;
         for l in self.layers() {
             g = next_grid(l, g)?;
@@ -106,6 +109,10 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// (sequences) or Q² (images) additions per entry and convolution; an
     /// entry per position and offset, |S|² entries for `gap`.
     ///
+    /// A recurrent architecture (first layer `rnn`) is computed by
+    /// [`gram_recurrent`](Self::gram_recurrent) instead, with its errors and
+    /// precision verdict.
+    ///
     /// # Errors
     ///
     /// Those of [`workspace_len`](Self::workspace_len);
@@ -139,6 +146,9 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         nngp: &mut [T],
         ntk: &mut [T],
     ) -> Result<(), Error> {
+        if self.is_recurrent() {
+            return self.gram_recurrent(x, shape, workspace, nngp, ntk);
+        }
         zero_on_error(&mut (nngp, ntk), |(nngp, ntk)| {
             let (grid, channels, n) = self.prepare(x, shape, workspace)?;
             hold(n.saturating_mul(n), nngp, ntk)?;
@@ -199,6 +209,9 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         nngp: &mut [T],
         ntk: &mut [T],
     ) -> Result<(), Error> {
+        if self.is_recurrent() {
+            return self.cross_recurrent(x, x_train, shape, workspace, nngp, ntk);
+        }
         zero_on_error(&mut (nngp, ntk), |(nngp, ntk)| {
             let (grid, channels, m) = self.prepare(x, shape, workspace)?;
             let (_, _, n) = self.prepare(x_train, shape, workspace)?;

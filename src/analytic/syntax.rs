@@ -3,6 +3,7 @@
 
 use core::fmt;
 
+use super::activation::RnnActivation;
 use super::arch::Architecture;
 #[cfg(feature = "quadrature")]
 use super::layer::CustomActivation;
@@ -25,6 +26,14 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// | `conv(Q,W,B)`, `conv_circ(Q,W,B)` | [`Layer::Conv`], odd integer Q ≥ 1, W, B ≥ 0 |
     /// | `avg_pool(P)` | [`Layer::AvgPool`], integer P ≥ 1 |
     /// | `gap`, `flatten` | [`Layer::GlobalAvgPool`], [`Layer::Flatten`] |
+    /// | `rnn(W,U,B,ACT)` | [`Layer::Rnn`], W, U, B ≥ 0, ACT one of `relu`, `erf`, `tanh`, `identity`, `gelu` |
+    /// | `last` | [`Layer::Last`] |
+    ///
+    /// A recurrent architecture is exactly `rnn(W,U,B,ACT) last dense(V,BV)`
+    /// or `rnn(W,U,B,ACT) gap dense(V,BV)`: `rnn` anywhere but first, `last`
+    /// without `rnn`, and any other layer after `rnn` are
+    /// [`Unexpected`](ParseErrorKind::Unexpected), a recurrent architecture
+    /// cut short [`Missing`](ParseErrorKind::Missing).
     ///
     /// Numbers are anything [`str::parse`] reads as a finite float (`1.5`,
     /// `-0.25`, `1e-3`, …).
@@ -42,7 +51,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// [`TooManyLayers`](ParseErrorKind::TooManyLayers) (more than `CAP`),
     /// [`OutOfRange`](ParseErrorKind::OutOfRange) (a negative standard
     /// deviation, a fan-in or window of 0 or above `u32::MAX`, an even
-    /// filter size),
+    /// filter size, an activation `rnn` does not take),
     /// [`NotCompiled`](ParseErrorKind::NotCompiled) (`tanh` without the
     /// `quadrature` feature).
     ///
@@ -113,12 +122,18 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
             // Token boundaries are ASCII whitespace, hence char boundaries.
             let token = text.get(start..i).unwrap_or("");
             let layer = parse_layer(token, start, custom)?;
+            if !recurrent_fits(arch.layers(), &layer) {
+                return Err(ParseError::new(ParseErrorKind::Unexpected, start, token));
+            }
             if arch.try_push(layer).is_err() {
                 return Err(ParseError::new(ParseErrorKind::TooManyLayers, start, token));
             }
         }
         if arch.is_empty() {
             return Err(ParseError::new(ParseErrorKind::Empty, 0, text.trim()));
+        }
+        if matches!(arch.layers().first(), Some(Layer::Rnn { .. })) && arch.len() < 3 {
+            return Err(ParseError::new(ParseErrorKind::Missing, text.len(), ""));
         }
         Ok(arch)
     }
@@ -133,6 +148,19 @@ impl<T: Real, const CAP: usize> core::str::FromStr for Architecture<T, CAP> {
     }
 }
 
+/// Whether `layer` may follow `before` as far as the recurrent layers go:
+/// `rnn` only first, then `last` or `gap`, then `dense`, then nothing;
+/// `last` only after `rnn`.
+fn recurrent_fits<T: Real>(before: &[Layer<T>], layer: &Layer<T>) -> bool {
+    let recurrent = matches!(before.first(), Some(Layer::Rnn { .. }));
+    match before.len() {
+        0 => !matches!(layer, Layer::Last),
+        1 if recurrent => matches!(layer, Layer::Last | Layer::GlobalAvgPool),
+        2 if recurrent => matches!(layer, Layer::Dense { .. }),
+        _ => !recurrent && !matches!(layer, Layer::Rnn { .. } | Layer::Last),
+    }
+}
+
 /// Arity of the built-in layer names (`None` for an unknown name).
 fn builtin_arity(name: &str) -> Option<usize> {
     Some(match name {
@@ -143,7 +171,8 @@ fn builtin_arity(name: &str) -> Option<usize> {
         "abrelu" => 2,
         "conv" | "conv_circ" => 3,
         "avg_pool" => 1,
-        "gap" | "flatten" => 0,
+        "gap" | "flatten" | "last" => 0,
+        "rnn" => 4,
         _ => return None,
     })
 }
@@ -201,7 +230,7 @@ fn parse_layer<T: Real>(
     let mut args = [Arg {
         text: "",
         position: 0,
-    }; 3];
+    }; 4];
     let mut count = 0;
     if let Some((inner, offset)) = inner {
         if inner.is_empty() {
@@ -225,7 +254,7 @@ fn parse_layer<T: Real>(
     if count != arity {
         return Err(ParseError::new(ParseErrorKind::WrongArity, position, token));
     }
-    let [a0, a1, a2] = args;
+    let [a0, a1, a2, a3] = args;
     let layer = match name {
         "dense" => Layer::Dense {
             weight_std: std_dev(a0)?,
@@ -270,6 +299,13 @@ fn parse_layer<T: Real>(
         "avg_pool" => Layer::AvgPool { size: fan_in(a0)? },
         "gap" => Layer::GlobalAvgPool,
         "flatten" => Layer::Flatten,
+        "last" => Layer::Last,
+        "rnn" => Layer::Rnn {
+            weight_std: std_dev(a0)?,
+            input_std: std_dev(a1)?,
+            bias_std: std_dev(a2)?,
+            activation: rnn_activation(a3)?,
+        },
         _ => match custom(name) {
             Some(layer) => layer,
             None => {
@@ -282,6 +318,20 @@ fn parse_layer<T: Real>(
         },
     };
     Ok(layer)
+}
+
+/// The activation argument of `rnn(...)`: `tanh` without the `quadrature`
+/// feature is [`ParseErrorKind::NotCompiled`], any other name that is not
+/// an [`RnnActivation`] [`ParseErrorKind::OutOfRange`].
+fn rnn_activation(arg: Arg<'_>) -> Result<RnnActivation, ParseError> {
+    RnnActivation::from_name(arg.text).ok_or_else(|| {
+        let kind = if arg.text == "tanh" {
+            ParseErrorKind::NotCompiled
+        } else {
+            ParseErrorKind::OutOfRange
+        };
+        ParseError::new(kind, arg.position, arg.text)
+    })
 }
 
 /// Parses a number of type `T`, finite or not (an `f32` is parsed as `f32`,
@@ -410,6 +460,21 @@ impl<T: Real> fmt::Display for Layer<T> {
             Layer::AvgPool { size } => write!(f, "avg_pool({size})"),
             Layer::GlobalAvgPool => f.write_str("gap"),
             Layer::Flatten => f.write_str("flatten"),
+            Layer::Rnn {
+                weight_std: w,
+                input_std: u,
+                bias_std: b,
+                activation,
+            } => {
+                f.write_str("rnn(")?;
+                for v in [w, u, b] {
+                    write_number(f, v)?;
+                    f.write_str(",")?;
+                }
+                f.write_str(activation.name())?;
+                f.write_str(")")
+            }
+            Layer::Last => f.write_str("last"),
             #[cfg(feature = "quadrature")]
             Layer::Tanh => f.write_str("tanh"),
             #[cfg(feature = "quadrature")]

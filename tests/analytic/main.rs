@@ -10,6 +10,8 @@ mod kernels;
 mod precision;
 mod quadrature;
 mod range;
+mod recurrent;
+mod recurrent_errors;
 mod reference;
 mod spatial;
 mod spec;
