@@ -91,7 +91,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// layers and nonlinearities act on every entry [s, s′] (a nonlinearity
     /// with the variances qᵢ\[s\] = Σᵢᵢ\[s, s\] and qⱼ\[s′\]); convolutions average
     /// the entries shifted by the same offset, `avg_pool` the window pairs,
-    /// `gap` all pairs and `flatten` the diagonal s = s′ (see [`Layer`]). The
+    /// `gap` all pairs and `flatten` the diagonal s = s′ (see [`Layer`](super::Layer)). The
     /// Gram matrix is symmetric bit for bit.
     ///
     /// Only the offsets s′ − s that the readout reads are computed: offset 0
