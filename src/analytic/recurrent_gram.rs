@@ -95,7 +95,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// A first-order bound of the rounding error is carried through the
     /// steps, as in the flat routines (see the [precision](super#precision)
     /// section; the quadrature's error estimate of tanh joins it): an entry
-    /// whose bound passes [`PRECISION_LIMIT`] of √(K(x, x)·K(x′, x′)) (for
+    /// whose bound passes [`PRECISION_LIMIT`](super::PRECISION_LIMIT) of √(K(x, x)·K(x′, x′)) (for
     /// `gap`, of an upper bound of it from the per-step variances) is
     /// [`Error::PrecisionLoss`].
     ///
