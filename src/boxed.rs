@@ -10,9 +10,8 @@
 //! zero — the sealed trait [`Zeroable`]: floats, arrays and tuples of them,
 //! the layers of [`nn`](crate::nn) and the networks built from them, and the
 //! large state of [`predict`](crate::predict) ([`Spectrum`], [`Cholesky`],
-//! [`OnlineGp`]), plus [`online_window`] for [`OnlineWindow`], whose
-//! input queue is written in place. The crate's `unsafe` blocks are
-//! [`zeroed`]'s and [`online_window`]'s.
+//! [`OnlineGp`], [`OnlineWindow`]). The crate's only `unsafe` code is
+//! [`zeroed`]'s.
 //!
 //! Without `alloc` the same values fit in a `static` (zero-initialised
 //! `.bss`) through [`Zeroed::ZEROED`] and are filled in place by
@@ -57,7 +56,8 @@ mod sealed {
 /// ([`Dense`] — its [`Parameterization`] is a `u8` whose 0 is
 /// [`Parameterization::Ntk`] — [`Conv1d`], whose padding's 0 is
 /// `Padding::Same`, the activations, pooling and reshaping layers), and [`Spectrum`],
-/// [`Cholesky`] and [`OnlineGp`]. None of them holds a reference, a pointer,
+/// [`Cholesky`], [`OnlineGp`] and [`OnlineWindow`] (its inputs are a ring
+/// of float slots with two `usize` indices). None of them holds a reference, a pointer,
 /// a `bool`, a `char` or an enum without a zero variant.
 pub trait Zeroable: Zeroed + sealed::Sealed {}
 
@@ -93,6 +93,7 @@ zeroable! {
     impl[T: Real, const N: usize] Spectrum<T, N>;
     impl[T: Real, const N: usize] Cholesky<T, N>;
     impl[T: Real, const CAP: usize, const K: usize] OnlineGp<T, CAP, K>;
+    impl[T: Real, const D: usize, const SLOTS: usize, const K: usize] OnlineWindow<T, D, SLOTS, K>;
 }
 
 macro_rules! zeroable_tuple {
@@ -259,9 +260,7 @@ pub fn online_gp<T: Real, const CAP: usize, const K: usize>(
 }
 
 /// An empty [`OnlineWindow`] on the heap with diagonal regulariser `noise`:
-/// its model (`2·SLOTS² + 2·SLOTS·K` scalars) is allocated zeroed and never
-/// on the stack; only the empty input queue (`SLOTS·D` scalars, uninitialised)
-/// is built there and moved in.
+/// allocated zeroed ([`zeroed`]), never on the stack.
 ///
 /// # Errors
 ///
@@ -276,26 +275,11 @@ pub fn online_gp<T: Real, const CAP: usize, const K: usize>(
 /// assert_eq!((window.len(), window.capacity()), (1, 255));
 /// # Ok::<(), ntk::Error>(())
 /// ```
-#[allow(unsafe_code)]
 pub fn online_window<T: Real, const D: usize, const SLOTS: usize, const K: usize>(
     noise: T,
 ) -> Result<Box<OnlineWindow<T, D, SLOTS, K>>, crate::Error> {
     let () = OnlineWindow::<T, D, SLOTS, K>::AT_LEAST_TWO_SLOTS;
-    let mut window = Box::<OnlineWindow<T, D, SLOTS, K>>::new_uninit();
-    let p = window.as_mut_ptr();
-    // SAFETY: `p` points to an allocation with the layout of the window,
-    // owned by `window`; `addr_of_mut!` takes the fields' addresses without
-    // reading or referencing uninitialised memory, and `write` initialises
-    // each field without dropping the old bytes. The model is
-    // `OnlineGp<T, SLOTS, K>`, `Zeroable`: all-zero bytes are a valid value
-    // (see `zeroed`); the input queue is initialised by value. Every field is
-    // then initialised, as `assume_init` requires.
-    let window = unsafe {
-        core::ptr::addr_of_mut!((*p).gp).write_bytes(0, 1);
-        core::ptr::addr_of_mut!((*p).inputs).write(heapless::Deque::new());
-        window.assume_init()
-    };
-    let mut window = window;
+    let mut window = zeroed::<OnlineWindow<T, D, SLOTS, K>>();
     window.set_noise(noise)?;
     Ok(window)
 }

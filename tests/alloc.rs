@@ -226,7 +226,7 @@ fn boxed_online_gp_refuses_a_bad_noise() {
     assert_eq!(gp.factor()[0][0], 2.5_f64.sqrt());
 }
 
-/// `boxed::online_window` writes its input queue into the zeroed allocation:
+/// `boxed::online_window` is the zeroed window with its noise set:
 /// the result is a valid, empty window, equal in use to one built by value.
 #[test]
 fn boxed_online_window_is_the_window_built_by_value() {

@@ -69,7 +69,7 @@ pub use ensemble::{Ensemble, NngpKernels};
 pub use gp::posterior_covariance;
 pub use gp::{covariance_posterior, posterior_mean, posterior_variance};
 pub use online::OnlineGp;
-pub use window::OnlineWindow;
+pub use window::{OnlineWindow, WindowInputs};
 
 /// [`crate::linalg::Cholesky`] under its former name, re-exported here for
 /// one release.

@@ -12,8 +12,8 @@ use crate::{Error, Real};
 /// [`Self::push`] evaluates the kernel between the new point and the points
 /// held, appends it, and then drops the oldest point if the window was
 /// full; [`Self::predict`] and [`Self::predict_with_variance`] evaluate the
-/// kernel rows themselves. The inputs are kept oldest first in a
-/// [`heapless::Deque`]. One of the `SLOTS` slots of storage is the room for
+/// kernel rows themselves. The inputs are kept oldest first in a ring of
+/// `SLOTS` slots ([`WindowInputs`]). One of the `SLOTS` slots of storage is the room for
 /// the incoming point: it is appended *before* the oldest is dropped, so a
 /// refused point (a numerical duplicate of the others, say) leaves the window
 /// exactly as it was. Storage is inline, `2·SLOTS² + SLOTS·(2·K + D)`
@@ -55,7 +55,101 @@ use crate::{Error, Real};
 #[derive(Debug, Clone)]
 pub struct OnlineWindow<T, const D: usize, const SLOTS: usize, const K: usize = 1> {
     pub(crate) gp: OnlineGp<T, SLOTS, K>,
-    pub(crate) inputs: heapless::Deque<[T; D], SLOTS>,
+    inputs: WindowInputs<T, D, SLOTS>,
+}
+
+/// The inputs an [`OnlineWindow`] holds, oldest first ([`OnlineWindow::inputs`]):
+/// a ring of `SLOTS` slots of `[T; D]`.
+///
+/// All its bytes zero is the empty ring, so that a window can be allocated
+/// zeroed (`boxed::online_window`) or placed in `.bss`.
+///
+/// # Examples
+///
+/// ```
+/// use ntk::predict::OnlineWindow;
+/// let k = |a: &[f64; 1], b: &[f64; 1]| (-(a[0] - b[0]) * (a[0] - b[0])).exp();
+/// let mut window = OnlineWindow::<f64, 1, 3>::new(1e-9); // the latest 2 points
+/// for x in [0.0, 0.5, 1.0] {
+///     window.push([x], [x], k)?;
+/// }
+/// let inputs = window.inputs();
+/// assert_eq!((inputs.len(), inputs.is_empty()), (2, false));
+/// assert!(inputs.iter().eq(&[[0.5], [1.0]]));
+/// assert_eq!(inputs.iter().rev().next(), Some(&[1.0]));
+/// # Ok::<(), ntk::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct WindowInputs<T, const D: usize, const SLOTS: usize> {
+    slots: [[T; D]; SLOTS],
+    front: usize,
+    len: usize,
+}
+
+impl<T: Real, const D: usize, const SLOTS: usize> WindowInputs<T, D, SLOTS> {
+    const fn new() -> Self {
+        Self {
+            slots: [[T::ZERO; D]; SLOTS],
+            front: 0,
+            len: 0,
+        }
+    }
+}
+
+impl<T, const D: usize, const SLOTS: usize> WindowInputs<T, D, SLOTS> {
+    /// Number of inputs held.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// `true` when no input is held.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The inputs held, oldest first.
+    pub fn iter(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = &[T; D]> + ExactSizeIterator + Clone + '_ {
+        (0..self.len).map(move |i| &self.slots[(self.front + i) % SLOTS])
+    }
+
+    /// Appends `x`, or gives it back when every slot is taken.
+    fn push_back(&mut self, x: [T; D]) -> Result<(), [T; D]> {
+        if self.len == SLOTS {
+            return Err(x);
+        }
+        self.slots[(self.front + self.len) % SLOTS] = x;
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Drops the oldest input, if any.
+    fn pop_front(&mut self) {
+        if self.len > 0 {
+            self.front = (self.front + 1) % SLOTS;
+            self.len -= 1;
+        }
+    }
+
+    fn clear(&mut self) {
+        self.front = 0;
+        self.len = 0;
+    }
+}
+
+impl<T: core::fmt::Debug, const D: usize, const SLOTS: usize> core::fmt::Debug
+    for WindowInputs<T, D, SLOTS>
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<T: Real, const D: usize, const SLOTS: usize, const K: usize> crate::nn::Zeroed
+    for OnlineWindow<T, D, SLOTS, K>
+{
+    const ZEROED: Self = Self::new(T::ZERO);
 }
 
 #[cfg(feature = "defmt")]
@@ -83,7 +177,7 @@ impl<T: Real, const D: usize, const SLOTS: usize, const K: usize> OnlineWindow<T
         let () = Self::AT_LEAST_TWO_SLOTS;
         Self {
             gp: OnlineGp::new(noise),
-            inputs: heapless::Deque::new(),
+            inputs: WindowInputs::new(),
         }
     }
 
@@ -114,7 +208,7 @@ impl<T: Real, const D: usize, const SLOTS: usize, const K: usize> OnlineWindow<T
     }
 
     /// The inputs held, oldest first.
-    pub fn inputs(&self) -> &heapless::Deque<[T; D], SLOTS> {
+    pub fn inputs(&self) -> &WindowInputs<T, D, SLOTS> {
         &self.inputs
     }
 
