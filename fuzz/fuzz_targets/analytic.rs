@@ -38,7 +38,8 @@
 //!   `NonFinite { what: "inputs" }` (for a non-finite input),
 //!   `Overflow { what: "kernel" }` or `PrecisionLoss { what: "kernel" }`,
 //!   with zeroed outputs, and never refuse moderate architectures on
-//!   moderate inputs; an `Ok` Gram matrix is
+//!   moderate inputs (no entry above 100 or, but for zeros, below 10⁻¹⁰⁰);
+//!   an `Ok` Gram matrix is
 //!   bitwise symmetric, and for moderate architectures and inputs every
 //!   entry agrees with the oracle within 10⁻⁶ of the diagonal scale
 //!   √K(x, x)·√K(x′, x′) + |K(x, x′)| (against the reference kernels the two
@@ -727,7 +728,11 @@ fn check_conv(input: &ConvInput) {
     let (mut kc, mut tc) = (vec![7.0; CONV_N], vec![7.0; CONV_N]);
     let rc = arch.cross_spatial(&x[..d], &x, shape, &mut ws, &mut kc, &mut tc);
     let finite = x.iter().all(|v| v.is_finite());
-    let moderate_inputs = x.iter().all(|v| v.abs() <= 100.0);
+    // Moderate: no entry so small that its square underflows (a position
+    // whose variance underflows is refused, as flat inputs are).
+    let moderate_inputs = x
+        .iter()
+        .all(|v| *v == 0.0 || (1e-100..=100.0).contains(&v.abs()));
     let moderate_arch = layers
         .iter()
         .all(|l| conv_numbers(l).iter().all(|v| v.abs() <= 4.0));
