@@ -84,8 +84,10 @@ pub enum Layer {
 /// `ntk::empirical` compares against its limits (the sum of squared
 /// gradient entries, the squared norms of scaled activations and of
 /// cotangents, and a factored convolution's position sums), and on the
-/// unscaled sums `W·a` and `Wᵀ·δ` a layer forms before it applies its scale
-/// (a huge weight behind a zero scale overflows there). Crude: each layer
+/// partial products of a layer's sums, whichever order it forms them in:
+/// `W·a` and `Wᵀ·δ` before the scale, or `ws·a` and `ws·δ` first (a huge
+/// weight behind a zero scale, or a huge scale in front of a subnormal
+/// weight, overflows there). Crude: each layer
 /// multiplies by its fan-in times its largest weight.
 pub fn range_bound(layers: &[Layer], x: f64) -> f64 {
     // forward: the largest |activation| entering each layer
@@ -95,8 +97,12 @@ pub fn range_bound(layers: &[Layer], x: f64) -> f64 {
     let mut worst = 0.0_f64;
     for (i, layer) in layers.iter().enumerate() {
         match *layer {
-            Layer::Conv { c_in, q, w, .. } => worst = worst.max((q * c_in) as f64 * w * a),
-            Layer::Dense { n_in, w, .. } => worst = worst.max(n_in as f64 * w * a),
+            Layer::Conv { c_in, q, w, ws, .. } => {
+                worst = worst.max((q * c_in) as f64 * w * a).max(ws.abs() * a)
+            }
+            Layer::Dense { n_in, w, ws, .. } => {
+                worst = worst.max(n_in as f64 * w * a).max(ws.abs() * a)
+            }
             _ => {}
         }
         inputs[i] = a;
@@ -142,7 +148,7 @@ pub fn range_bound(layers: &[Layer], x: f64) -> f64 {
                 // factored position sums: Σ_p |ā_p|², Σ_p |δ_p|², (Σ_p |ā_p||δ_p|)²
                 let (sa, sd) = (l as f64 * act2, l as f64 * d2);
                 worst = worst.max(sa).max(sd).max(sa * sd);
-                worst = worst.max((q * c_out) as f64 * w * d);
+                worst = worst.max((q * c_out) as f64 * w * d).max(ws * d);
                 d *= ws * (q * c_out) as f64 * w;
             }
             Layer::Act { l0, .. } => d *= l0,
@@ -160,7 +166,7 @@ pub fn range_bound(layers: &[Layer], x: f64) -> f64 {
                 grad2 += n_out as f64 * (n_in as f64 + 1.0) * g * g;
                 let act2 = n_in as f64 * (ws * a).powi(2) + bs * bs;
                 worst = worst.max(act2).max(n_out as f64 * d * d);
-                worst = worst.max(n_out as f64 * w * d);
+                worst = worst.max(n_out as f64 * w * d).max(ws * d);
                 d *= ws * n_out as f64 * w;
             }
         }
