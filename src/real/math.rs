@@ -108,9 +108,18 @@ pub(super) use f32_std as f32m;
 #[cfg(feature = "libm")]
 #[allow(dead_code)]
 pub(super) mod f32_libm {
+    /// The hardware square root where `std` is linked (both are correctly
+    /// rounded, so the bits are the same, and the compiler vectorises it).
     #[inline(always)]
     pub fn sqrt(x: f32) -> f32 {
-        libm::sqrtf(x)
+        #[cfg(feature = "std")]
+        {
+            super::f32_std::sqrt(x)
+        }
+        #[cfg(not(feature = "std"))]
+        {
+            libm::sqrtf(x)
+        }
     }
     #[inline(always)]
     pub fn exp(x: f32) -> f32 {
@@ -192,9 +201,18 @@ pub(super) mod f32_std {
 // ---- f64 ----
 #[cfg(feature = "libm")]
 pub(super) mod f64m {
+    /// The hardware square root where `std` is linked (both are correctly
+    /// rounded, so the bits are the same, and the compiler vectorises it).
     #[inline(always)]
     pub fn sqrt(x: f64) -> f64 {
-        libm::sqrt(x)
+        #[cfg(feature = "std")]
+        {
+            super::f64_std::sqrt(x)
+        }
+        #[cfg(not(feature = "std"))]
+        {
+            libm::sqrt(x)
+        }
     }
     #[inline(always)]
     pub fn exp(x: f64) -> f64 {

@@ -10,6 +10,11 @@
 //! | `f32` | `micromath`, then `libm`, then `std` |
 //! | `f64` | `libm`, then `std` (with only `micromath`, `f64` is not a [`Real`]) |
 //!
+//! The square root is the exception: where `std` is linked it comes from
+//! `std` (the hardware instruction) whatever the backend, since both are
+//! correctly rounded and give the same bits, and only `std`'s vectorises
+//! (the `micromath` `f32` square root is its own, below).
+//!
 //! `micromath` trades accuracy for speed and size. Its functions, as this
 //! crate uses them for `f32` (maximum errors measured against `f64` libm by
 //! the tests of this module):
