@@ -2,34 +2,13 @@
 //! neural-tangents reference file of format version 2, and their
 //! properties.
 
+use crate::common::reference::{CONV1D, CONV2D};
 use crate::common::rel_err;
 use ntk::analytic::text::{self, Matrix};
 use ntk::analytic::{Architecture, Layer, Shape};
 use ntk::{Error, Real};
 
 const STRUCTURED: &str = include_str!("../data/structured_public.txt");
-
-/// The pure convolutional cases (conv, conv_circ, avg_pool, gap, flatten,
-/// dense and activations). The other cases of the file use layer norm,
-/// attention or residual blocks, which these routines do not have.
-const CONV1D: [&str; 8] = [
-    "conv1d_00",
-    "conv1d_01",
-    "conv1d_02",
-    "conv1d_03",
-    "conv1d_06",
-    "conv1d_08",
-    "conv1d_09",
-    "conv1d_11",
-];
-const CONV2D: [&str; 6] = [
-    "conv2d_00",
-    "conv2d_04",
-    "conv2d_06",
-    "conv2d_08",
-    "conv2d_09",
-    "conv2d_11",
-];
 
 /// Runs the named cases in `T`; returns the worst relative error.
 fn check<T: Real>(names: &[&str], tol: f64) -> f64 {

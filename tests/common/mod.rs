@@ -2,6 +2,7 @@
 #![allow(dead_code, unused_macros)]
 
 pub mod oracle;
+pub mod reference;
 pub use oracle::eigenvalues;
 
 /// Smallest eigenvalue of a symmetric matrix, by [`eigenvalues`].
