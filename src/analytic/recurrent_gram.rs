@@ -133,7 +133,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         zero_on_error(&mut (nngp, ntk), |(nngp, ntk)| {
             let (cell, d, n) = self.recurrent_prepare(x, shape, workspace)?;
             hold(n.saturating_mul(n), nngp, ntk)?;
-            let len = x.len() / n.max(1);
+            let len = d * shape.positions();
             let mut ok = true;
             for i in 0..n {
                 let xi = &x[i * len..(i + 1) * len];
