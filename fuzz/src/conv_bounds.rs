@@ -189,5 +189,6 @@ pub fn accepted(max: f64) -> f64 {
 /// absolute error of products in the subnormal range (`eta`).
 pub fn pair_tolerance(tii: f64, tjj: f64, terms: usize, extra: usize, u: f64, eta: f64) -> f64 {
     let g = gamma(terms + extra, u);
-    g * (tii.abs() * tjj.abs()).sqrt() * (1.0 + 2.0 * g) / (1.0 - g) + 4.0 * terms as f64 * eta
+    // the roots first: the product of two tiny diagonals underflows
+    g * tii.abs().sqrt() * tjj.abs().sqrt() * (1.0 + 2.0 * g) / (1.0 - g) + 4.0 * terms as f64 * eta
 }
