@@ -8,6 +8,7 @@ use crate::recurrent::{gram, seq};
 use ntk::analytic::{Architecture, Layer, RecurrentStream, RnnActivation, RnnNonlinearity};
 use ntk::error::ParseErrorKind;
 use ntk::Error;
+use proptest::prelude::*;
 
 #[cfg(feature = "quadrature")]
 use ntk::analytic::CustomActivation;
@@ -430,5 +431,117 @@ fn bad_activations_are_typed_errors() {
         assert!(matches!(cell.validate(), Err(Error::NonFinite { .. })));
         let r = Architecture::<f64>::from_layers(&[cell, Layer::Last, Layer::dense(1.0, 0.0)]);
         assert!(matches!(r, Err(Error::NonFinite { .. })), "{r:?}");
+    }
+}
+
+#[cfg(feature = "quadrature")]
+fn softsign32(x: f32) -> f32 {
+    x / (1.0 + x.abs())
+}
+#[cfg(feature = "quadrature")]
+fn dsoftsign32(x: f32) -> f32 {
+    1.0 / ((1.0 + x.abs()) * (1.0 + x.abs()))
+}
+
+/// The `last` kernels of `text` in both precisions, the f32 ones widened.
+fn both(text: &str, x: &[f64], l: usize, d: usize) -> [Result<Vec<f64>, Error>; 2] {
+    #[cfg(feature = "quadrature")]
+    let (a64, a32) = (
+        Architecture::<f64>::parse_with(
+            text,
+            &[CustomActivation::new("softsign", softsign, dsoftsign)],
+        ),
+        Architecture::<f32>::parse_with(
+            text,
+            &[CustomActivation::new("softsign", softsign32, dsoftsign32)],
+        ),
+    );
+    #[cfg(not(feature = "quadrature"))]
+    let (a64, a32) = (
+        Architecture::<f64>::parse(text),
+        Architecture::<f32>::parse(text),
+    );
+    let (a64, a32) = (a64.unwrap(), a32.unwrap());
+    let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+    let r64 = gram(&a64, x, seq(l, d)).map(|(k, t)| [k, t].concat());
+    let r32 = gram(&a32, &x32, seq(l, d))
+        .map(|(k, t)| k.iter().chain(&t).map(|&v| f64::from(v)).collect());
+    [r64, r32]
+}
+
+fn activation_token() -> impl Strategy<Value = &'static str> {
+    let mut names = vec!["leaky_relu(0.1)", "abs", "abrelu(-0.5,1.5)", "sin"];
+    if cfg!(feature = "quadrature") {
+        names.push("softsign");
+    }
+    prop::sample::select(names)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(crate::common::cases(64)))]
+
+    /// Ok in f32 means within [`PRECISION_LIMIT`] of f64, relative to the
+    /// diagonal scale, with σw up to 10 and σu up to 30 (sin's variance
+    /// sensitivity then exceeds the fixed factor of the other activations),
+    /// inputs rounded to f32 first, the third sequence nearly equal to the
+    /// first. A refusal is always allowed.
+    #[test]
+    fn accepted_f32_kernels_are_accurate(
+        act in activation_token(),
+        (lw, lu, b) in (-0.3..1.0_f64, -0.3..1.5_f64, 0.0..0.5_f64),
+        l in 1..=5usize,
+        x in prop::collection::vec(-1.0..1.0_f64, 20),
+        eps in prop_oneof![Just(0.0), Just(1e-6), Just(1e-3)],
+    ) {
+        let text = format!("rnn({},{},{b},{act}) last dense(1,0.1)", 10f64.powf(lw), 10f64.powf(lu));
+        let d = 2;
+        let x: Vec<f64> = x[..2 * l * d].to_vec();
+        let mut xs = x.clone();
+        xs.extend(x[..l * d].iter().map(|v| v + eps));
+        let xs: Vec<f64> = xs.iter().map(|&v| f64::from(v as f32)).collect();
+        let n = 3;
+        if let [Ok(g64), Ok(g32)] = both(&text, &xs, l, d) {
+            for block in [0, n * n] {
+                let diag = |i: usize| g64[block + i * n + i].abs();
+                for i in 0..n {
+                    for j in 0..n {
+                        let scale = (diag(i) * diag(j)).sqrt();
+                        let e = (g32[block + i * n + j] - g64[block + i * n + j]).abs();
+                        prop_assert!(
+                            e <= ntk::analytic::PRECISION_LIMIT * scale + 1e-30,
+                            "{text}, eps {eps:e}: entry ({i},{j}) of block {block} off by {:e}",
+                            e / scale
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Symmetric bit for bit and positive semi-definite, both readouts.
+    #[test]
+    fn gram_is_symmetric_and_psd(
+        act in activation_token(),
+        (w, u, b) in (0.0..2.0_f64, 0.0..2.0_f64, 0.0..1.0_f64),
+        gap in any::<bool>(),
+        l in 1..=4usize,
+        x in prop::collection::vec(-2.0..2.0_f64, 16),
+    ) {
+        let readout = if gap { "gap" } else { "last" };
+        let text = format!("rnn({w},{u},{b},{act}) {readout} dense(1,0.1)");
+        let d = 1;
+        let xs = &x[..4 * l * d];
+        let [r64, _] = both(&text, xs, l, d);
+        let g = r64.unwrap();
+        let n = 4;
+        for m in [&g[..n * n], &g[n * n..]] {
+            for i in 0..n {
+                for j in 0..n {
+                    prop_assert_eq!(m[i * n + j].to_bits(), m[j * n + i].to_bits());
+                }
+            }
+            let low = crate::common::eigenvalues(m, n).into_iter().fold(f64::INFINITY, f64::min);
+            prop_assert!(low >= -1e-10 * crate::common::max_abs(m), "{} λ_min {:e}", text, low);
+        }
     }
 }
