@@ -427,3 +427,67 @@ pub(super) fn verdict<T: Real>(nngp: &[T], ntk: &[T], ok: bool) -> Result<(), Er
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(act: &str) -> Cell<f64> {
+        let text = std::format!("rnn(1,1,0,{act}) last dense(1,0)");
+        let a: Architecture<f64> = match Architecture::parse(&text) {
+            Ok(a) => a,
+            Err(e) => panic!("{text}: {e}"),
+        };
+        match Cell::new(&a) {
+            Ok(c) => c,
+            Err(e) => panic!("{text}: {e}"),
+        }
+    }
+
+    fn sin(x: f64) -> f64 {
+        Real::sin(x)
+    }
+    fn cos(x: f64) -> f64 {
+        Real::cos(x)
+    }
+
+    /// The closed form of sin's sensitivity factor against the moments
+    /// integrated numerically (to 1e-4: sin(√q·x) oscillates at q = 100),
+    /// and the fixed factor where it is not used.
+    #[cfg(feature = "quadrature")]
+    #[test]
+    fn sin_sensitivity_matches_quadrature() {
+        let c = cell("sin");
+        for q in [1e-6, 0.1, 0.5, 0.99, 1.0, 2.0, 5.0, 20.0, 100.0] {
+            let numeric = super::super::quadrature::sensitivity(sin, cos, q).sqrt();
+            let k = c.kappa(q);
+            if q < 1.0 {
+                assert!(
+                    numeric <= KAPPA && k.to_bits() == KAPPA.to_bits(),
+                    "q {q}: {numeric}"
+                );
+            } else {
+                let want = numeric.max(KAPPA);
+                assert!((k - want).abs() <= 1e-4 * want, "q {q}: {k} vs {want}");
+            }
+        }
+        // At large variances the factor grows as √q.
+        assert!(c.kappa(100.0) > 9.0);
+    }
+
+    /// The activations whose ratio stays below 4 use the fixed factor.
+    #[test]
+    fn fixed_factor_elsewhere() {
+        for act in [
+            "relu",
+            "erf",
+            "gelu",
+            "identity",
+            "abs",
+            "leaky_relu(0.3)",
+            "abrelu(-2,1)",
+        ] {
+            assert_eq!(cell(act).kappa(50.0).to_bits(), KAPPA.to_bits(), "{act}");
+        }
+    }
+}
