@@ -106,7 +106,7 @@ impl<T> core::fmt::Debug for CustomActivation<T> {
 /// non-generic [`RnnActivation`] cannot hold. In the text form each is
 /// written as its fully connected token: `rnn(W,U,B,leaky_relu(A))`,
 /// `rnn(W,U,B,abrelu(A,B))`, `rnn(W,U,B,NAME)` for a custom activation
-/// (read by [`Architecture::parse_with`](super::Architecture::parse_with)).
+/// (read by `Architecture::parse_with`, feature `quadrature`).
 ///
 /// The recurrent kernels use the dual maps of the fully connected layers:
 /// closed forms for the ABReLU family, the quadrature for custom

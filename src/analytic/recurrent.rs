@@ -444,9 +444,11 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "quadrature")]
     fn sin(x: f64) -> f64 {
         Real::sin(x)
     }
+    #[cfg(feature = "quadrature")]
     fn cos(x: f64) -> f64 {
         Real::cos(x)
     }

@@ -25,7 +25,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// | `conv(Q,W,B)`, `conv_circ(Q,W,B)` | [`Layer::Conv`], odd integer Q ≥ 1, W, B ≥ 0 |
     /// | `avg_pool(P)` | [`Layer::AvgPool`], integer P ≥ 1 |
     /// | `gap`, `flatten` | [`Layer::GlobalAvgPool`], [`Layer::Flatten`] |
-    /// | `rnn(W,U,B,ACT)` | [`Layer::Rnn`], W, U, B ≥ 0, ACT one of `relu`, `erf`, `tanh`, `identity`, `gelu` (`reference/RNN.md`) and, as an extension, `abs`, `sin`; [`Layer::RnnWith`] for ACT `leaky_relu(A)`, `abrelu(A,B)` or a custom name (with [`parse_with`](Self::parse_with)) |
+    /// | `rnn(W,U,B,ACT)` | [`Layer::Rnn`], W, U, B ≥ 0, ACT one of `relu`, `erf`, `tanh`, `identity`, `gelu` (`reference/RNN.md`) and, as an extension, `abs`, `sin`; [`Layer::RnnWith`] for ACT `leaky_relu(A)`, `abrelu(A,B)` or a custom name (with `parse_with`, feature `quadrature`) |
     /// | `last` | [`Layer::Last`] |
     ///
     /// A recurrent architecture is exactly `rnn(W,U,B,ACT) last dense(V,BV)`
