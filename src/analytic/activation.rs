@@ -1,7 +1,12 @@
 //! [`RnnActivation`]: the activations of the recurrent layer.
 
-/// The activation of a [`Layer::Rnn`](super::Layer::Rnn): the nonlinearities whose recurrent
-/// kernels `reference/RNN.md` states.
+/// The activation of a [`Layer::Rnn`](super::Layer::Rnn): the nonlinearities without
+/// parameters. `reference/RNN.md` states the recurrent kernels of relu, erf,
+/// tanh, identity and gelu; `abs` and `sin`, and the activations with
+/// parameters or user functions of [`RnnNonlinearity`](super::RnnNonlinearity)
+/// (on [`Layer::RnnWith`](super::Layer::RnnWith)), extend it with the same
+/// recursion and the dual maps of the fully connected layers, under the same
+/// text names.
 ///
 /// # Examples
 ///
@@ -9,7 +14,8 @@
 /// use ntk::analytic::{Layer, RnnActivation};
 /// assert_eq!(RnnActivation::Relu.layer::<f64>(), Layer::Relu);
 /// assert_eq!(RnnActivation::from_name("erf"), Some(RnnActivation::Erf));
-/// assert_eq!(RnnActivation::from_name("sin"), None);
+/// assert_eq!(RnnActivation::from_name("sin"), Some(RnnActivation::Sin));
+/// assert_eq!(RnnActivation::from_name("dense"), None);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -27,12 +33,16 @@ pub enum RnnActivation {
     Identity,
     /// x·Φ(x) (exact GELU).
     Gelu,
+    /// |x|.
+    Abs,
+    /// sin(x).
+    Sin,
 }
 
 impl RnnActivation {
     /// The activation of text name `name` (`relu`, `erf`, `tanh`,
-    /// `identity`, `gelu`), `None` for any other (and for `tanh` without
-    /// the `quadrature` feature).
+    /// `identity`, `gelu`, `abs`, `sin`), `None` for any other (and for
+    /// `tanh` without the `quadrature` feature).
     pub fn from_name(name: &str) -> Option<Self> {
         Some(match name {
             "relu" => Self::Relu,
@@ -41,6 +51,8 @@ impl RnnActivation {
             "tanh" => Self::Tanh,
             "identity" => Self::Identity,
             "gelu" => Self::Gelu,
+            "abs" => Self::Abs,
+            "sin" => Self::Sin,
             _ => return None,
         })
     }
@@ -54,6 +66,8 @@ impl RnnActivation {
             Self::Tanh => "tanh",
             Self::Identity => "identity",
             Self::Gelu => "gelu",
+            Self::Abs => "abs",
+            Self::Sin => "sin",
         }
     }
 }

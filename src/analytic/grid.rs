@@ -131,7 +131,7 @@ pub(super) fn next_grid<T: Real>(layer: &Layer<T>, g: Grid) -> Result<Grid, Erro
                 flat: true,
             }
         }
-        Layer::Rnn { .. } | Layer::Last => {
+        Layer::Rnn { .. } | Layer::RnnWith { .. } | Layer::Last => {
             return Err(invalid(
                 "rnn: only as `rnn(...) last|gap dense(...)`, computed by the recurrent routines",
             ))

@@ -101,6 +101,60 @@ impl<T> core::fmt::Debug for CustomActivation<T> {
     }
 }
 
+/// The activation of a [`Layer::RnnWith`]: those of the fully connected
+/// layers that have parameters or user functions, which the
+/// non-generic [`RnnActivation`] cannot hold. In the text form each is
+/// written as its fully connected token: `rnn(W,U,B,leaky_relu(A))`,
+/// `rnn(W,U,B,abrelu(A,B))`, `rnn(W,U,B,NAME)` for a custom activation
+/// (read by `Architecture::parse_with`, feature `quadrature`).
+///
+/// The recurrent kernels use the dual maps of the fully connected layers:
+/// closed forms for the ABReLU family, the quadrature for custom
+/// activations. [`Layer::rnn`] builds the layer from the activation as a
+/// [`Layer`].
+///
+/// # Examples
+///
+/// ```
+/// use ntk::analytic::{Layer, RnnNonlinearity};
+/// let act = RnnNonlinearity::LeakyRelu { alpha: 0.2_f64 };
+/// assert_eq!(act.layer(), Layer::LeakyRelu { alpha: 0.2 });
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum RnnNonlinearity<T> {
+    /// x for x > 0, `alpha`·x otherwise ([`Layer::LeakyRelu`]).
+    LeakyRelu {
+        /// Slope for x < 0.
+        alpha: T,
+    },
+    /// `a`·min(x, 0) + `b`·max(x, 0) ([`Layer::AbRelu`]).
+    AbRelu {
+        /// Slope for x < 0.
+        a: T,
+        /// Slope for x > 0.
+        b: T,
+    },
+    /// A user-supplied activation, by quadrature ([`Layer::Custom`]; feature
+    /// `quadrature`).
+    #[cfg(feature = "quadrature")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "quadrature")))]
+    Custom(CustomActivation<T>),
+}
+
+impl<T: Copy> RnnNonlinearity<T> {
+    /// The nonlinearity as a [`Layer`] of a fully connected architecture.
+    pub const fn layer(&self) -> Layer<T> {
+        match *self {
+            Self::LeakyRelu { alpha } => Layer::LeakyRelu { alpha },
+            Self::AbRelu { a, b } => Layer::AbRelu { a, b },
+            #[cfg(feature = "quadrature")]
+            Self::Custom(c) => Layer::Custom(c),
+        }
+    }
+}
+
 /// One layer of a fully connected architecture in the infinite-width limit.
 ///
 /// Text tokens (see [`Architecture::parse`](super::Architecture::parse)) and
@@ -124,10 +178,10 @@ impl<T> core::fmt::Debug for CustomActivation<T> {
 /// | [`AvgPool`](Layer::AvgPool) | `avg_pool(P)` | `stax.AvgPool((P,), strides=(P,), padding='VALID')` |
 /// | [`GlobalAvgPool`](Layer::GlobalAvgPool) | `gap` | `stax.GlobalAvgPool()` |
 /// | [`Flatten`](Layer::Flatten) | `flatten` | `stax.Flatten()` |
-/// | [`Rnn`](Layer::Rnn) | `rnn(W,U,B,ACT)` | none (an Elman RNN; `reference/RNN.md`) |
+/// | [`Rnn`](Layer::Rnn), [`RnnWith`](Layer::RnnWith) | `rnn(W,U,B,ACT)` | none (an Elman RNN; `reference/RNN.md`) |
 /// | [`Last`](Layer::Last) | `last` | the last time step of an `rnn` |
 ///
-/// The last four act on sequences (see
+/// The last five act on sequences (see
 /// [`Architecture::gram_spatial`](super::Architecture::gram_spatial));
 /// the flat kernel routines refuse them. Dense layers and nonlinearities act
 /// on every position of a sequence.
@@ -241,6 +295,20 @@ pub enum Layer<T> {
     /// The readout of the last time step h_L of an [`Rnn`](Layer::Rnn)
     /// layer (the mean over time steps is [`GlobalAvgPool`](Layer::GlobalAvgPool)).
     Last,
+    /// [`Rnn`](Layer::Rnn) with an activation that has parameters or user
+    /// functions (leaky ReLU, ABReLU, custom): the same layer and
+    /// recursion, written `rnn(W,U,B,leaky_relu(A))`, `rnn(W,U,B,abrelu(A,B))`
+    /// or `rnn(W,U,B,NAME)`. [`Layer::rnn`] chooses between the two variants.
+    RnnWith {
+        /// Recurrent weight standard deviation σw (≥ 0).
+        weight_std: T,
+        /// Input weight standard deviation σu (≥ 0).
+        input_std: T,
+        /// Bias standard deviation σb (≥ 0).
+        bias_std: T,
+        /// The activation φ.
+        activation: RnnNonlinearity<T>,
+    },
 }
 
 impl RnnActivation {
@@ -253,6 +321,8 @@ impl RnnActivation {
             Self::Tanh => Layer::Tanh,
             Self::Identity => Layer::Identity,
             Self::Gelu => Layer::Gelu,
+            Self::Abs => Layer::Abs,
+            Self::Sin => Layer::Sin,
         }
     }
 }
@@ -290,6 +360,102 @@ impl<T: Real> Layer<T> {
         }
     }
 
+    /// The recurrent layer `rnn(weight_std, input_std, bias_std, activation)`
+    /// for any nonlinearity of the fully connected layers (relu, leaky ReLU,
+    /// abs, ABReLU, erf, gelu, sin, identity, tanh, custom): a
+    /// [`Layer::Rnn`] when the activation is an [`RnnActivation`], a
+    /// [`Layer::RnnWith`] otherwise, as the parser builds them.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if `activation` is not a nonlinearity (an
+    /// affine, convolutional, pooling or recurrent layer). The parameters
+    /// are checked by [`validate`](Self::validate), as for every layer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::{Layer, RnnActivation, RnnNonlinearity};
+    /// let l = Layer::rnn(1.5, 1.0, 0.1, Layer::Sin)?;
+    /// assert_eq!(l, Layer::Rnn { weight_std: 1.5, input_std: 1.0, bias_std: 0.1, activation: RnnActivation::Sin });
+    /// let l = Layer::rnn(1.5, 1.0, 0.1, Layer::LeakyRelu { alpha: 0.2 })?;
+    /// assert_eq!(l.to_string(), "rnn(1.5,1,0.1,leaky_relu(0.2))");
+    /// assert_eq!(l.rnn_activation(), Some(Layer::LeakyRelu { alpha: 0.2 }));
+    /// assert!(Layer::rnn(1.0, 1.0, 0.0, Layer::dense(1.0, 0.0)).is_err());
+    /// # Ok::<(), ntk::Error>(())
+    /// ```
+    pub fn rnn(
+        weight_std: T,
+        input_std: T,
+        bias_std: T,
+        activation: Layer<T>,
+    ) -> Result<Self, Error> {
+        let plain = |a| Layer::Rnn {
+            weight_std,
+            input_std,
+            bias_std,
+            activation: a,
+        };
+        let with = |a| Layer::RnnWith {
+            weight_std,
+            input_std,
+            bias_std,
+            activation: a,
+        };
+        Ok(match activation {
+            Layer::Relu => plain(RnnActivation::Relu),
+            Layer::Erf => plain(RnnActivation::Erf),
+            #[cfg(feature = "quadrature")]
+            Layer::Tanh => plain(RnnActivation::Tanh),
+            Layer::Identity => plain(RnnActivation::Identity),
+            Layer::Gelu => plain(RnnActivation::Gelu),
+            Layer::Abs => plain(RnnActivation::Abs),
+            Layer::Sin => plain(RnnActivation::Sin),
+            Layer::LeakyRelu { alpha } => with(RnnNonlinearity::LeakyRelu { alpha }),
+            Layer::AbRelu { a, b } => with(RnnNonlinearity::AbRelu { a, b }),
+            #[cfg(feature = "quadrature")]
+            Layer::Custom(c) => with(RnnNonlinearity::Custom(c)),
+            _ => {
+                return Err(Error::InvalidArgument {
+                    what: "rnn: the activation must be a nonlinearity",
+                })
+            }
+        })
+    }
+
+    /// The activation of a recurrent layer ([`Layer::Rnn`],
+    /// [`Layer::RnnWith`]) as a fully connected [`Layer`]; `None` for the
+    /// other layers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::Layer;
+    /// let l = Layer::rnn(1.0_f32, 1.0, 0.0, Layer::Abs).unwrap();
+    /// assert_eq!(l.rnn_activation(), Some(Layer::Abs));
+    /// assert_eq!(Layer::<f32>::Relu.rnn_activation(), None);
+    /// ```
+    pub fn rnn_activation(&self) -> Option<Layer<T>> {
+        match *self {
+            Layer::Rnn { activation, .. } => Some(activation.layer()),
+            Layer::RnnWith { activation, .. } => Some(activation.layer()),
+            _ => None,
+        }
+    }
+
+    /// `true` for the recurrent layers ([`Layer::Rnn`], [`Layer::RnnWith`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::Layer;
+    /// assert!(Layer::rnn(1.0_f64, 1.0, 0.0, Layer::Erf).unwrap().is_recurrent());
+    /// assert!(!Layer::<f64>::Last.is_recurrent());
+    /// ```
+    pub fn is_recurrent(&self) -> bool {
+        matches!(self, Layer::Rnn { .. } | Layer::RnnWith { .. })
+    }
+
     /// `true` for the affine layers.
     ///
     /// # Examples
@@ -322,6 +488,7 @@ impl<T: Real> Layer<T> {
                 | Layer::GlobalAvgPool
                 | Layer::Flatten
                 | Layer::Rnn { .. }
+                | Layer::RnnWith { .. }
                 | Layer::Last
         )
     }
@@ -408,6 +575,17 @@ impl<T: Real> Layer<T> {
                 nonnegative(w, b)?;
                 nonnegative(u, T::ZERO)
             }
+            Layer::RnnWith {
+                weight_std: w,
+                input_std: u,
+                bias_std: b,
+                activation,
+            } => {
+                finite(&[w, u, b])?;
+                nonnegative(w, b)?;
+                nonnegative(u, T::ZERO)?;
+                activation.layer().validate()
+            }
             Layer::LeakyRelu { alpha } => finite(&[alpha]),
             Layer::AbRelu { a, b } => finite(&[a, b]),
             _ => Ok(()),
@@ -473,6 +651,7 @@ impl<T: Real> Layer<T> {
             | Layer::Last => Step::Identity,
             // The recurrent routines take the activation's step.
             Layer::Rnn { activation, .. } => activation.layer().step(),
+            Layer::RnnWith { activation, .. } => activation.layer().step(),
             #[cfg(feature = "quadrature")]
             Layer::Tanh => Step::Quadrature {
                 phi: tanh::<T>,

@@ -158,8 +158,13 @@
 //! kernels follow `reference/RNN.md`:
 //! [`Architecture::gram_recurrent`] and [`Architecture::cross_recurrent`]
 //! (which the sequence routines hand over to), with relu, erf, tanh,
-//! identity and gelu ([`RnnActivation`]), and the rounding-error bound of
-//! the flat routines. [`RecurrentStream`] advances the `last` kernels of N
+//! identity and gelu ([`RnnActivation`]; the five of RNN.md) and, as an
+//! extension, every other activation of the fully connected layers: abs and
+//! sin ([`RnnActivation`]), `leaky_relu(A)`, `abrelu(A,B)` and custom
+//! activations ([`RnnNonlinearity`], on [`Layer::RnnWith`]), written in
+//! `rnn(W,U,B,ACT)` with their fully connected tokens, by the same dual
+//! maps (closed forms, the quadrature for tanh and custom ones), with the
+//! rounding-error bound of the flat routines. [`RecurrentStream`] advances the `last` kernels of N
 //! sequences one time step at a time, in O(N²) per step.
 //!
 //! # Text form
@@ -251,5 +256,6 @@ pub use layer::CustomActivation;
 pub type Activation<T> = CustomActivation<T>;
 pub use activation::RnnActivation;
 pub use layer::Layer;
+pub use layer::RnnNonlinearity;
 pub use pair::PairState;
 pub use stream::RecurrentStream;

@@ -466,6 +466,62 @@ fn refuse<T: Real>(q: T) -> impl Fn(Estimate<T>) -> Estimate<T> {
     }
 }
 
+/// The larger of E[(φ′(u)u)²]/E[φ(u)²] and E[(φ″(u)u)²]/E[φ′(u)²] for
+/// u ~ N(0, q) (φ″ by central differences, as in [`curvature`]; a ratio
+/// with a zero denominator, whose numerator is then 0 too, counts as 0):
+/// the squared sensitivity of the dual maps to a relative change of the
+/// variance, for the error bound of the recurrent kernels. NaN for a
+/// non-finite variance.
+pub(crate) fn sensitivity<T: Real>(phi: fn(T) -> T, dphi: fn(T) -> T, q: T) -> T {
+    let q = if q < T::ZERO { T::ZERO } else { q };
+    let sq = q.sqrt();
+    if !sq.is_finite() {
+        return T::NAN;
+    }
+    let h = T::from_f64(f64::from(T::MANTISSA_DIGITS) * -core::f64::consts::LN_2 / 3.0);
+    let h = h.exp();
+    let (mut first, mut second) = (Sums::ZERO, Sums::ZERO);
+    let mut f = |x: T| {
+        let w = (-(x * x * T::HALF)).exp();
+        let (mut a, mut b) = (T::ZERO, T::ZERO);
+        for u in [sq * x, -sq * x] {
+            let (p, d) = (phi(u), dphi(u));
+            a += (d * u) * (d * u);
+            b += p * p;
+        }
+        [w * a, w * b]
+    };
+    radial_panels(T::ONE, |lo, hi| panel(lo, hi, &mut first, &mut f));
+    let mut g = |x: T| {
+        let w = (-(x * x * T::HALF)).exp();
+        let (mut a, mut b) = (T::ZERO, T::ZERO);
+        for u in [sq * x, -sq * x] {
+            let step = h * (if u.abs() > T::ONE { u.abs() } else { T::ONE });
+            let d2 = (dphi(u + step) - dphi(u - step)) / (T::TWO * step);
+            let d = dphi(u);
+            a += (d2 * u) * (d2 * u);
+            b += d * d;
+        }
+        [w * a, w * b]
+    };
+    radial_panels(T::ONE, |lo, hi| panel(lo, hi, &mut second, &mut g));
+    let ratio = |s: &Sums<T>| {
+        if s.k[1] > T::ZERO {
+            s.k[0] / s.k[1]
+        } else {
+            T::ZERO
+        }
+    };
+    let (r1, r2) = (ratio(&first), ratio(&second));
+    if r1.is_nan() || r2.is_nan() {
+        T::NAN
+    } else if r1 > r2 {
+        r1
+    } else {
+        r2
+    }
+}
+
 /// E[φ″(u)²] for u ~ N(0, q), with φ″ by central differences of φ′ at the
 /// nodes of the diagonal rule for a unit variance (an activation with a
 /// kink at 0 contributes nothing for it: the rule has no node there). For

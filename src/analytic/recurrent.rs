@@ -19,7 +19,11 @@ use crate::{Error, Real};
 /// A bound of the sensitivity of the dual maps to a relative change of one
 /// input's variance at a fixed correlation, in units of the diagonal scale
 /// (Cauchy–Schwarz on Price's identity ∂/∂log qᵢ = ½E[φ′(u)·u·φ(v)]: at
-/// most ½·√(E[(φ′(u)u)²]/E[φ(u)²]) of it, below 1 for the five activations).
+/// most ½·√(E[(φ′(u)u)²]/E[φ(u)²]) of it, and of V̇ the same with φ′, φ″;
+/// below 1 for relu, erf, tanh, identity, gelu and the ABReLU family, and
+/// twice it is used). Sin and custom activations, whose ratio grows with
+/// the variance, take the larger of this and their own ratio
+/// ([`Cell::kappa`]).
 const KAPPA: f64 = 2.0;
 
 /// The constants of `rnn(W,U,B,ACT) READOUT dense(V,BV)`.
@@ -48,6 +52,8 @@ pub(super) struct Own<T> {
     pub(super) ev: T,
     pub(super) ep: T,
     pub(super) curv: T,
+    /// The sensitivity factor at `q` ([`Cell::kappa`]).
+    pub(super) kappa: T,
 }
 
 /// Two sequences at steps (t, s): V_ts, P_ts = V̇_ts·Θ_ts and bounds of
@@ -101,12 +107,7 @@ impl<T: Real> Cell<T> {
             what: "rnn: the architecture must be `rnn(W,U,B,ACT) last|gap dense(V,BV)`",
         };
         let (w, u, b, act, gap, v, bv) = match *arch.layers() {
-            [Layer::Rnn {
-                weight_std,
-                input_std,
-                bias_std,
-                activation,
-            }, readout, Layer::Dense {
+            [cell, readout, Layer::Dense {
                 weight_std: v,
                 bias_std: bv,
             }] => {
@@ -115,7 +116,23 @@ impl<T: Real> Cell<T> {
                     Layer::GlobalAvgPool => true,
                     _ => return Err(bad()),
                 };
-                (weight_std, input_std, bias_std, activation, gap, v, bv)
+                let (w, u, b) = match cell {
+                    Layer::Rnn {
+                        weight_std,
+                        input_std,
+                        bias_std,
+                        ..
+                    }
+                    | Layer::RnnWith {
+                        weight_std,
+                        input_std,
+                        bias_std,
+                        ..
+                    } => (weight_std, input_std, bias_std),
+                    _ => return Err(bad()),
+                };
+                let act = cell.rnn_activation().ok_or_else(bad)?;
+                (w, u, b, act, gap, v, bv)
             }
             _ => return Err(bad()),
         };
@@ -123,7 +140,7 @@ impl<T: Real> Cell<T> {
             l.validate()?;
         }
         Ok(Self {
-            step: act.layer().step(),
+            step: act.step(),
             w2: w * w,
             u2: u * u,
             b2: b * b,
@@ -131,6 +148,35 @@ impl<T: Real> Cell<T> {
             bv2: bv * bv,
             gap,
         })
+    }
+
+    /// The factor bounding the sensitivity of the dual maps to a relative
+    /// change of a variance `q` ([`KAPPA`]): √ of the larger of
+    /// E[(φ′(u)u)²]/E[φ(u)²] and E[(φ″(u)u)²]/E[φ′(u)²] for u ~ N(0, q),
+    /// at least [`KAPPA`]: closed forms for sin (computed from q ≥ 1 on;
+    /// below, the ratios are below 2), the quadrature for custom ones.
+    #[inline]
+    pub(super) fn kappa(&self, q: T) -> T {
+        let floor = T::from_f64(KAPPA);
+        let ratio = match self.step {
+            Step::Sin if q >= T::ONE => {
+                // E[u²cos 2u] = (q − 4q²)e^(−2q).
+                let e = (-(T::TWO * q)).exp();
+                let c = (q - T::TWO * T::TWO * q * q) * e;
+                let first = (q + c) / (T::ONE - e);
+                let second = (q - c) / (T::ONE + e);
+                first.max(second)
+            }
+            #[cfg(feature = "quadrature")]
+            Step::Quadrature { phi, dphi } => super::quadrature::sensitivity(phi, dphi, q),
+            _ => T::ZERO,
+        };
+        let k = ratio.sqrt();
+        if k > floor || k.is_nan() {
+            k
+        } else {
+            floor
+        }
     }
 
     /// The next step of a sequence with itself, from the previous one and
@@ -145,7 +191,7 @@ impl<T: Real> Cell<T> {
         let theta = q + w2 * prev.p;
         let etheta = eq + w2 * prev.ep + ulps::<T>(2) * theta.abs();
         let p = dot * theta;
-        let kappa = T::from_f64(KAPPA);
+        let kappa = self.kappa(q);
         let ev = kappa * v.abs() * r + e1 + ulps::<T>(16) * v.abs();
         let ed = kappa * dot.abs() * r + e2 + ulps::<T>(16) * dot.abs();
         let ep = dot.abs() * etheta + theta.abs() * ed + eps * p.abs();
@@ -159,6 +205,7 @@ impl<T: Real> Cell<T> {
             ev,
             ep,
             curv,
+            kappa,
         }
     }
 
@@ -189,7 +236,11 @@ impl<T: Real> Cell<T> {
         };
         let sv = (a.v * b.v).abs().sqrt();
         let sd = (a.dot * b.dot).abs().sqrt();
-        let kappa = T::from_f64(KAPPA);
+        let kappa = if a.kappa >= b.kappa || a.kappa.is_nan() {
+            a.kappa
+        } else {
+            b.kappa
+        };
         // Price: ∂V/∂Σ₁₂ = V̇ and ∂V̇/∂Σ₁₂ = E[φ″(u)φ″(v)]; the ABReLU kink
         // moves V̇ by its factor per radian, the angle moving by at most
         // δρ/sin θ and (arccos being ½-Hölder) 2.23·√δρ.
@@ -294,6 +345,7 @@ impl<T: Real> Cell<T> {
             v: w[5 * t + 2],
             dot: w[5 * t + 3],
             curv: w[5 * t + 4],
+            kappa: self.kappa(w[5 * t]),
             ..Own::default()
         };
         let mut sum = Link::<T>::default();
@@ -373,5 +425,71 @@ pub(super) fn verdict<T: Real>(nngp: &[T], ntk: &[T], ok: bool) -> Result<(), Er
         Err(Error::PrecisionLoss { what: "kernel" })
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(act: &str) -> Cell<f64> {
+        let text = std::format!("rnn(1,1,0,{act}) last dense(1,0)");
+        let a: Architecture<f64> = match Architecture::parse(&text) {
+            Ok(a) => a,
+            Err(e) => panic!("{text}: {e}"),
+        };
+        match Cell::new(&a) {
+            Ok(c) => c,
+            Err(e) => panic!("{text}: {e}"),
+        }
+    }
+
+    #[cfg(feature = "quadrature")]
+    fn sin(x: f64) -> f64 {
+        Real::sin(x)
+    }
+    #[cfg(feature = "quadrature")]
+    fn cos(x: f64) -> f64 {
+        Real::cos(x)
+    }
+
+    /// The closed form of sin's sensitivity factor against the moments
+    /// integrated numerically (to 1e-4: sin(√q·x) oscillates at q = 100),
+    /// and the fixed factor where it is not used.
+    #[cfg(feature = "quadrature")]
+    #[test]
+    fn sin_sensitivity_matches_quadrature() {
+        let c = cell("sin");
+        for q in [1e-6, 0.1, 0.5, 0.99, 1.0, 2.0, 5.0, 20.0, 100.0] {
+            let numeric = super::super::quadrature::sensitivity(sin, cos, q).sqrt();
+            let k = c.kappa(q);
+            if q < 1.0 {
+                assert!(
+                    numeric <= KAPPA && k.to_bits() == KAPPA.to_bits(),
+                    "q {q}: {numeric}"
+                );
+            } else {
+                let want = numeric.max(KAPPA);
+                assert!((k - want).abs() <= 1e-4 * want, "q {q}: {k} vs {want}");
+            }
+        }
+        // At large variances the factor grows as √q.
+        assert!(c.kappa(100.0) > 9.0);
+    }
+
+    /// The activations whose ratio stays below 4 use the fixed factor.
+    #[test]
+    fn fixed_factor_elsewhere() {
+        for act in [
+            "relu",
+            "erf",
+            "gelu",
+            "identity",
+            "abs",
+            "leaky_relu(0.3)",
+            "abrelu(-2,1)",
+        ] {
+            assert_eq!(cell(act).kappa(50.0).to_bits(), KAPPA.to_bits(), "{act}");
+        }
     }
 }

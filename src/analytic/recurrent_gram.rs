@@ -9,7 +9,7 @@ use crate::outputs::zero_on_error;
 use crate::{Error, Real};
 
 impl<T: Real, const CAP: usize> Architecture<T, CAP> {
-    /// `true` when the first layer is [`Layer::Rnn`]: the sequence routines
+    /// `true` when the first layer is [`Layer::Rnn`] or [`Layer::RnnWith`]: the sequence routines
     /// ([`gram_spatial`](Self::gram_spatial), [`cross_spatial`](Self::cross_spatial),
     /// [`workspace_len`](Self::workspace_len)) then hand over to the
     /// recurrent ones.
@@ -23,7 +23,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// # Ok::<(), ntk::error::ParseError>(())
     /// ```
     pub fn is_recurrent(&self) -> bool {
-        matches!(self.layers().first(), Some(Layer::Rnn { .. }))
+        self.layers().first().is_some_and(Layer::is_recurrent)
     }
 
     /// An upper bound of [`recurrent_workspace_len`](Self::recurrent_workspace_len)

@@ -3,7 +3,6 @@
 
 use core::fmt;
 
-use super::activation::RnnActivation;
 use super::arch::Architecture;
 #[cfg(feature = "quadrature")]
 use super::layer::CustomActivation;
@@ -26,7 +25,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// | `conv(Q,W,B)`, `conv_circ(Q,W,B)` | [`Layer::Conv`], odd integer Q ≥ 1, W, B ≥ 0 |
     /// | `avg_pool(P)` | [`Layer::AvgPool`], integer P ≥ 1 |
     /// | `gap`, `flatten` | [`Layer::GlobalAvgPool`], [`Layer::Flatten`] |
-    /// | `rnn(W,U,B,ACT)` | [`Layer::Rnn`], W, U, B ≥ 0, ACT one of `relu`, `erf`, `tanh`, `identity`, `gelu` |
+    /// | `rnn(W,U,B,ACT)` | [`Layer::Rnn`], W, U, B ≥ 0, ACT one of `relu`, `erf`, `tanh`, `identity`, `gelu` (`reference/RNN.md`) and, as an extension, `abs`, `sin`; [`Layer::RnnWith`] for ACT `leaky_relu(A)`, `abrelu(A,B)` or a custom name (with `parse_with`, feature `quadrature`) |
     /// | `last` | [`Layer::Last`] |
     ///
     /// A recurrent architecture is exactly `rnn(W,U,B,ACT) last dense(V,BV)`
@@ -51,7 +50,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// [`TooManyLayers`](ParseErrorKind::TooManyLayers) (more than `CAP`),
     /// [`OutOfRange`](ParseErrorKind::OutOfRange) (a negative standard
     /// deviation, a fan-in or window of 0 or above `u32::MAX`, an even
-    /// filter size, an activation `rnn` does not take),
+    /// filter size, an `rnn` activation that is not a nonlinearity),
     /// [`NotCompiled`](ParseErrorKind::NotCompiled) (`tanh` without the
     /// `quadrature` feature).
     ///
@@ -132,7 +131,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         if arch.is_empty() {
             return Err(ParseError::new(ParseErrorKind::Empty, 0, text.trim()));
         }
-        if matches!(arch.layers().first(), Some(Layer::Rnn { .. })) && arch.len() < 3 {
+        if arch.layers().first().is_some_and(Layer::is_recurrent) && arch.len() < 3 {
             return Err(ParseError::new(ParseErrorKind::Missing, text.len(), ""));
         }
         Ok(arch)
@@ -152,12 +151,12 @@ impl<T: Real, const CAP: usize> core::str::FromStr for Architecture<T, CAP> {
 /// `rnn` only first, then `last` or `gap`, then `dense`, then nothing;
 /// `last` only after `rnn`.
 fn recurrent_fits<T: Real>(before: &[Layer<T>], layer: &Layer<T>) -> bool {
-    let recurrent = matches!(before.first(), Some(Layer::Rnn { .. }));
+    let recurrent = before.first().is_some_and(Layer::is_recurrent);
     match before.len() {
         0 => !matches!(layer, Layer::Last),
         1 if recurrent => matches!(layer, Layer::Last | Layer::GlobalAvgPool),
         2 if recurrent => matches!(layer, Layer::Dense { .. }),
-        _ => !recurrent && !matches!(layer, Layer::Rnn { .. } | Layer::Last),
+        _ => !recurrent && !layer.is_recurrent() && !matches!(layer, Layer::Last),
     }
 }
 
@@ -204,7 +203,17 @@ fn parse_layer<T: Real>(
                 return Err(syntax(0, token));
             }
             let inner = token.get(open + 1..token.len() - 1).unwrap_or("");
-            if let Some(p) = inner.find(['(', ')']) {
+            // The activation of `rnn(W,U,B,ACT)`, after the third comma, is
+            // a token of its own, parentheses included.
+            let head = if token.get(..open) == Some("rnn") {
+                inner
+                    .match_indices(',')
+                    .nth(2)
+                    .map_or(inner.len(), |(p, _)| p)
+            } else {
+                inner.len()
+            };
+            if let Some(p) = inner.get(..head).unwrap_or(inner).find(['(', ')']) {
                 return Err(syntax(open + 1 + p, token));
             }
             (token.get(..open).unwrap_or(""), Some((inner, open + 1)))
@@ -237,7 +246,8 @@ fn parse_layer<T: Real>(
             return Err(syntax(offset - 1, token));
         }
         let mut at = offset;
-        for piece in inner.split(',') {
+        let pieces = if name == "rnn" { 4 } else { usize::MAX };
+        for piece in inner.splitn(pieces, ',') {
             if piece.is_empty() {
                 return Err(syntax(at.saturating_sub(usize::from(at > offset)), ","));
             }
@@ -300,12 +310,12 @@ fn parse_layer<T: Real>(
         "gap" => Layer::GlobalAvgPool,
         "flatten" => Layer::Flatten,
         "last" => Layer::Last,
-        "rnn" => Layer::Rnn {
-            weight_std: std_dev(a0)?,
-            input_std: std_dev(a1)?,
-            bias_std: std_dev(a2)?,
-            activation: rnn_activation(a3)?,
-        },
+        "rnn" => {
+            let (w, u, b) = (std_dev(a0)?, std_dev(a1)?, std_dev(a2)?);
+            let activation = rnn_activation(a3, custom)?;
+            Layer::rnn(w, u, b, activation)
+                .map_err(|_| ParseError::new(ParseErrorKind::OutOfRange, a3.position, a3.text))?
+        }
         _ => match custom(name) {
             Some(layer) => layer,
             None => {
@@ -320,17 +330,22 @@ fn parse_layer<T: Real>(
     Ok(layer)
 }
 
-/// The activation argument of `rnn(...)`: `tanh` without the `quadrature`
-/// feature is [`ParseErrorKind::NotCompiled`], any other name that is not
-/// an [`RnnActivation`] [`ParseErrorKind::OutOfRange`].
-fn rnn_activation(arg: Arg<'_>) -> Result<RnnActivation, ParseError> {
-    RnnActivation::from_name(arg.text).ok_or_else(|| {
-        let kind = if arg.text == "tanh" {
-            ParseErrorKind::NotCompiled
+/// The activation argument of `rnn(...)`, read as a layer token (the
+/// names of [`RnnActivation`](super::RnnActivation), `leaky_relu(A)`, `abrelu(A,B)`, custom
+/// names): its errors are those of the token (`tanh` without the
+/// `quadrature` feature [`ParseErrorKind::NotCompiled`]), except that an
+/// unknown name is [`ParseErrorKind::OutOfRange`], as is a layer that is not
+/// a nonlinearity (checked by the caller).
+fn rnn_activation<T: Real>(
+    arg: Arg<'_>,
+    custom: &dyn Fn(&str) -> Option<Layer<T>>,
+) -> Result<Layer<T>, ParseError> {
+    parse_layer(arg.text, arg.position, custom).map_err(|e| {
+        if e.kind == ParseErrorKind::UnknownLayer {
+            ParseError::new(ParseErrorKind::OutOfRange, arg.position, arg.text)
         } else {
-            ParseErrorKind::OutOfRange
-        };
-        ParseError::new(kind, arg.position, arg.text)
+            e
+        }
     })
 }
 
@@ -473,6 +488,19 @@ impl<T: Real> fmt::Display for Layer<T> {
                 }
                 f.write_str(activation.name())?;
                 f.write_str(")")
+            }
+            Layer::RnnWith {
+                weight_std: w,
+                input_std: u,
+                bias_std: b,
+                activation,
+            } => {
+                f.write_str("rnn(")?;
+                for v in [w, u, b] {
+                    write_number(f, v)?;
+                    f.write_str(",")?;
+                }
+                write!(f, "{})", activation.layer())
             }
             Layer::Last => f.write_str("last"),
             #[cfg(feature = "quadrature")]

@@ -11,6 +11,7 @@ mod precision;
 mod quadrature;
 mod range;
 mod recurrent;
+mod recurrent_activations;
 mod recurrent_errors;
 mod reference;
 mod spatial;

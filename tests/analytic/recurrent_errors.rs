@@ -45,8 +45,8 @@ fn misplaced_rnn_layers_are_parse_errors() {
         Err((ParseErrorKind::Missing, 20, String::new()))
     );
     assert_eq!(
-        kind("rnn(1,1,0,sin) last dense(1,0)"),
-        Err((ParseErrorKind::OutOfRange, 10, "sin".into()))
+        kind("rnn(1,1,0,flatten) last dense(1,0)"),
+        Err((ParseErrorKind::OutOfRange, 10, "flatten".into()))
     );
     assert_eq!(
         kind("rnn(1,-1,0,relu) last dense(1,0)"),
