@@ -292,14 +292,14 @@ fn analytic(
 ) -> Result<(), Error> {
     let arch = problem::architecture::<f32>()?;
     let train = x.train.as_flattened();
-    arch.gram_spatial(
+    arch.gram_grid(
         train,
         SHAPE,
         ws,
         nngp_train.as_flattened_mut(),
         ntk_train.as_flattened_mut(),
     )?;
-    arch.cross_spatial(
+    arch.cross_grid(
         x.test.as_flattened(),
         train,
         SHAPE,
