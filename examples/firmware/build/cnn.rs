@@ -110,7 +110,9 @@ fn check_cntk_workspace() {
         length: L,
         channels: C,
     };
-    let needed = arch.workspace_len(shape).expect("the architecture fits the windows");
+    let needed = arch
+        .workspace_len(shape)
+        .expect("the architecture fits the windows");
     assert_eq!(
         needed,
         problem::CNTK_WORKSPACE,
