@@ -407,8 +407,13 @@ impl<T: Real> Errors<T> {
 
 /// Whether an error bound is within [`PRECISION_LIMIT`](super::PRECISION_LIMIT)
 /// (NaN is not).
+///
+/// Compared in `T`, so that an `f32` build links no double-precision
+/// arithmetic: the limit 10⁻² rounds down to `f32` (to 0.0099999998), the
+/// largest `f32` not above it, so `bound ≤ limit` holds in `f32` exactly
+/// when it holds in `f64`.
 pub(crate) fn accepted<T: Real>(bound: T) -> bool {
-    bound.to_f64() <= super::PRECISION_LIMIT
+    bound <= T::from_f64(super::PRECISION_LIMIT)
 }
 
 /// A bound stored in `f32`, rounded up to stay a bound (∞ beyond its range,
@@ -459,5 +464,27 @@ pub(crate) fn pair_step<T: Real>(
             e.quadrature_diagonal(t.quad.2);
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accepted;
+    use crate::analytic::PRECISION_LIMIT;
+
+    /// The `f32` comparison agrees with the exact one in `f64` on the `f32`
+    /// values around the limit, and on the special values.
+    #[test]
+    fn accepted_in_f32_agrees_with_f64() {
+        let near = (PRECISION_LIMIT as f32).to_bits();
+        let special = [0.0_f32, -0.0, 1e-30, 1.0, f32::INFINITY, f32::NAN, f32::MAX];
+        let around = (near - 4..=near + 4).map(f32::from_bits);
+        for v in special.into_iter().chain(around) {
+            let exact = f64::from(v) <= PRECISION_LIMIT;
+            assert_eq!(accepted(v), exact, "{v:e}");
+            assert_eq!(accepted(f64::from(v)), exact, "{v:e}");
+        }
+        assert!(accepted(PRECISION_LIMIT));
+        assert!(!accepted(PRECISION_LIMIT * (1.0 + f64::EPSILON)));
     }
 }

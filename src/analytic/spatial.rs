@@ -149,7 +149,54 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         if self.is_recurrent() {
             return self.gram_recurrent(x, shape, workspace, nngp, ntk);
         }
+        self.gram_grid(x, shape, workspace, nngp, ntk)
+    }
+
+    /// [`gram_spatial`](Self::gram_spatial) for an architecture without a
+    /// recurrent layer: the same kernels, errors and zeroing, and
+    /// [`Error::InvalidArgument`] for a recurrent architecture (first layer
+    /// `rnn`) instead of handing it to
+    /// [`gram_recurrent`](Self::gram_recurrent).
+    ///
+    /// A program that calls this entry rather than `gram_spatial` does not
+    /// link the recurrent routines (about 6 KiB of code on a Cortex-M).
+    ///
+    /// # Errors
+    ///
+    /// As [`gram_spatial`](Self::gram_spatial), and
+    /// [`Error::InvalidArgument`] for a recurrent architecture. On every
+    /// error both outputs are zeroed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::{Architecture, Shape};
+    /// use ntk::Error;
+    /// let a: Architecture<f64> = "conv(3,1,0) relu flatten dense(1,0)".parse()?;
+    /// let shape = Shape::Sequence { length: 3, channels: 1 };
+    /// let x = [1.0, 2.0, 3.0, 0.0, 1.0, 0.0];
+    /// let mut ws = [0.0; Architecture::<f64>::workspace_bound(3)];
+    /// let (mut k, mut t) = ([0.0; 4], [0.0; 4]);
+    /// a.gram_grid(&x, shape, &mut ws, &mut k, &mut t)?;
+    /// let (mut ks, mut ts) = ([0.0; 4], [0.0; 4]);
+    /// a.gram_spatial(&x, shape, &mut ws, &mut ks, &mut ts)?;
+    /// assert_eq!((k, t), (ks, ts));
+    /// let rnn: Architecture<f64> = "rnn(1,1,0,relu) last dense(1,0)".parse()?;
+    /// let r = rnn.gram_grid(&x, shape, &mut ws, &mut k, &mut t);
+    /// assert!(matches!(r, Err(Error::InvalidArgument { .. })));
+    /// assert_eq!((k, t), ([0.0; 4], [0.0; 4]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn gram_grid(
+        &self,
+        x: &[T],
+        shape: Shape,
+        workspace: &mut [T],
+        nngp: &mut [T],
+        ntk: &mut [T],
+    ) -> Result<(), Error> {
         zero_on_error(&mut (nngp, ntk), |(nngp, ntk)| {
+            self.not_recurrent()?;
             let (grid, channels, n) = self.prepare(x, shape, workspace)?;
             hold(n.saturating_mul(n), nngp, ntk)?;
             let d = grid.positions() * channels;
@@ -212,7 +259,50 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         if self.is_recurrent() {
             return self.cross_recurrent(x, x_train, shape, workspace, nngp, ntk);
         }
+        self.cross_grid(x, x_train, shape, workspace, nngp, ntk)
+    }
+
+    /// [`cross_spatial`](Self::cross_spatial) for an architecture without a
+    /// recurrent layer, as [`gram_grid`](Self::gram_grid) is for
+    /// [`gram_spatial`](Self::gram_spatial).
+    ///
+    /// # Errors
+    ///
+    /// As [`cross_spatial`](Self::cross_spatial), and
+    /// [`Error::InvalidArgument`] for a recurrent architecture. On every
+    /// error both outputs are zeroed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::{Architecture, Shape};
+    /// use ntk::Error;
+    /// let a: Architecture<f64> = "conv_circ(3,1,0) erf flatten dense(1,0)".parse()?;
+    /// let shape = Shape::Sequence { length: 3, channels: 1 };
+    /// let (x, train) = ([1.0, 2.0, 3.0], [1.0, 2.0, 3.0, 0.0, 1.0, 0.0]);
+    /// let mut ws = [0.0; Architecture::<f64>::workspace_bound(3)];
+    /// let (mut k, mut t) = ([0.0; 2], [0.0; 2]);
+    /// a.cross_grid(&x, &train, shape, &mut ws, &mut k, &mut t)?;
+    /// let (mut ks, mut ts) = ([0.0; 2], [0.0; 2]);
+    /// a.cross_spatial(&x, &train, shape, &mut ws, &mut ks, &mut ts)?;
+    /// assert_eq!((k, t), (ks, ts));
+    /// let rnn: Architecture<f64> = "rnn(1,1,0,relu) last dense(1,0)".parse()?;
+    /// let r = rnn.cross_grid(&x, &train, shape, &mut ws, &mut k, &mut t);
+    /// assert!(matches!(r, Err(Error::InvalidArgument { .. })));
+    /// assert_eq!((k, t), ([0.0; 2], [0.0; 2]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn cross_grid(
+        &self,
+        x: &[T],
+        x_train: &[T],
+        shape: Shape,
+        workspace: &mut [T],
+        nngp: &mut [T],
+        ntk: &mut [T],
+    ) -> Result<(), Error> {
         zero_on_error(&mut (nngp, ntk), |(nngp, ntk)| {
+            self.not_recurrent()?;
             let (grid, channels, m) = self.prepare(x, shape, workspace)?;
             let (_, _, n) = self.prepare(x_train, shape, workspace)?;
             hold(m.saturating_mul(n), nngp, ntk)?;
@@ -355,6 +445,17 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         }
         crate::simd::check_finite(x, "inputs")?;
         Ok((grid, channels, x.len() / d))
+    }
+
+    /// [`Error::InvalidArgument`] for a recurrent architecture, which the
+    /// grid routines do not compute.
+    fn not_recurrent(&self) -> Result<(), Error> {
+        if self.is_recurrent() {
+            return Err(invalid(
+                "a recurrent architecture: use gram_spatial or gram_recurrent",
+            ));
+        }
+        Ok(())
     }
 
     /// Σ and Θ of one pair of inputs (checked by [`prepare`](Self::prepare)),

@@ -525,3 +525,64 @@ mod properties {
         }
     }
 }
+
+/// `gram_grid` and `cross_grid` give what `gram_spatial` and
+/// `cross_spatial` give, bit for bit and error for error, on architectures
+/// without a recurrent layer, and refuse a recurrent one with zeroed
+/// outputs where the spatial entries hand it to the recurrent routines.
+#[test]
+fn grid_entries_match_the_spatial_ones_and_refuse_recurrent_architectures() {
+    let img = Shape::Image {
+        height: 4,
+        width: 4,
+        channels: 2,
+    };
+    let cases = [
+        ("conv(3,1.5,0.1) relu flatten dense(1.5,0.1)", seq(8, 3)),
+        ("conv_circ(3,1.2,0.2) erf gap dense(1,0.1)", seq(6, 2)),
+        ("conv(3,1.4,0.1) relu avg_pool(2) flatten dense(1,0)", img),
+        ("dense(1.3,0.2) gelu flatten dense(1,0)", seq(3, 2)),
+    ];
+    for (arch, shape) in cases {
+        let a = Architecture::<f64>::parse(arch).unwrap();
+        let (n, m) = (4, 3);
+        let x = inputs(n * shape.len(), 11);
+        let xt = inputs(m * shape.len(), 12);
+        let need = a.workspace_len(shape).unwrap();
+        // The exact workspace, then one number short (BufferTooSmall).
+        for len in [need, need - 1] {
+            let mut ws = vec![0.0; len];
+            let (mut k1, mut t1) = (vec![7.0; n * n], vec![7.0; n * n]);
+            let (mut k2, mut t2) = (vec![5.0; n * n], vec![5.0; n * n]);
+            let r1 = a.gram_spatial(&x, shape, &mut ws, &mut k1, &mut t1);
+            let r2 = a.gram_grid(&x, shape, &mut ws, &mut k2, &mut t2);
+            assert_eq!(r1, r2, "{arch}");
+            assert_eq!((k1, t1), (k2, t2), "{arch}");
+            assert_eq!(r1.is_ok(), len == need, "{arch}");
+            let (mut k1, mut t1) = (vec![7.0; m * n], vec![7.0; m * n]);
+            let (mut k2, mut t2) = (vec![5.0; m * n], vec![5.0; m * n]);
+            let r1 = a.cross_spatial(&xt, &x, shape, &mut ws, &mut k1, &mut t1);
+            let r2 = a.cross_grid(&xt, &x, shape, &mut ws, &mut k2, &mut t2);
+            assert_eq!(r1, r2, "{arch}");
+            assert_eq!((k1, t1), (k2, t2), "{arch}");
+        }
+    }
+
+    let shape = seq(5, 2);
+    let a = Architecture::<f32>::parse("rnn(1.2,0.8,0.1,relu) last dense(1,0.1)").unwrap();
+    let x: Vec<f32> = inputs(3 * shape.len(), 13)
+        .iter()
+        .map(|&v| v as f32)
+        .collect();
+    let mut ws = vec![0.0_f32; a.workspace_len(shape).unwrap()];
+    let (mut k, mut t) = (vec![7.0_f32; 9], vec![7.0_f32; 9]);
+    a.gram_spatial(&x, shape, &mut ws, &mut k, &mut t).unwrap();
+    assert!(k[0] > 0.0 && t[0] > 0.0);
+    let r = a.gram_grid(&x, shape, &mut ws, &mut k, &mut t);
+    assert!(matches!(r, Err(Error::InvalidArgument { .. })), "{r:?}");
+    assert!(k.iter().chain(&t).all(|&v| v == 0.0), "not zeroed");
+    let (mut k, mut t) = (vec![7.0_f32; 6], vec![7.0_f32; 6]);
+    let r = a.cross_grid(&x[..2 * shape.len()], &x, shape, &mut ws, &mut k, &mut t);
+    assert!(matches!(r, Err(Error::InvalidArgument { .. })), "{r:?}");
+    assert!(k.iter().chain(&t).all(|&v| v == 0.0), "not zeroed");
+}

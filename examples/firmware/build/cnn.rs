@@ -100,6 +100,26 @@ impl Net {
     }
 }
 
+/// Checks that the device's CNTK workspace, [`problem::CNTK_WORKSPACE`]
+/// numbers, is the library's exact workspace of the architecture on these
+/// windows (the device would otherwise stop with `BufferTooSmall`, or hold
+/// RAM it never uses).
+fn check_cntk_workspace() {
+    let arch = problem::architecture::<f32>().expect("the architecture is valid");
+    let shape = ntk::analytic::Shape::Sequence {
+        length: L,
+        channels: C,
+    };
+    let needed = arch
+        .workspace_len(shape)
+        .expect("the architecture fits the windows");
+    assert_eq!(
+        needed,
+        problem::CNTK_WORKSPACE,
+        "CNTK_WORKSPACE of src/bin/cnn/problem.rs must be the architecture's workspace_len"
+    );
+}
+
 /// The Rust source of the references, for `src/bin/cnn/main.rs` to
 /// `include!`.
 pub fn reference() -> String {
@@ -119,6 +139,7 @@ pub fn reference() -> String {
     let y: [[f64; 1]; N_TRAIN] = problem::targets();
 
     check_kink_margin(&net, x_train.iter().chain(&x_test));
+    check_cntk_workspace();
 
     // Finite width.
     let g_train = x_train.map(|x| net.gradient(&x));

@@ -101,11 +101,50 @@ const SCRATCH: usize = if problem::WORKSPACE > problem::CNTK_WORKSPACE {
     problem::CNTK_WORKSPACE
 };
 
-/// The training and test windows, made at start from their recipes (in
-/// RAM: 4.5 KiB that would otherwise sit in flash).
+/// Training and test windows together.
+const N_ALL: usize = N_TRAIN + N_TEST;
+
+/// The training windows, then the test windows, made at start from their
+/// recipes (in RAM: 4.5 KiB that would otherwise sit in flash).
+///
+/// Each kernel is computed once as the Gram matrix of all 12 windows, and
+/// its train × train and test × train blocks are read from it: the same
+/// pairs (78 of them) as a train Gram matrix and a test × train cross
+/// kernel (80), and one routine linked instead of two.
 struct Windows {
-    train: [[f32; D]; N_TRAIN],
-    test: [[f32; D]; N_TEST],
+    all: [[f32; D]; N_ALL],
+}
+
+/// The recipes of the training windows, then of the test windows.
+const RECIPES: [problem::Window; N_ALL] = {
+    let mut all = [problem::TRAIN[0]; N_ALL];
+    let mut i = 0;
+    while i < N_ALL {
+        all[i] = if i < N_TRAIN {
+            problem::TRAIN[i]
+        } else {
+            problem::TEST[i - N_TRAIN]
+        };
+        i += 1;
+    }
+    all
+};
+
+/// The train × train and test × train blocks of the Gram matrix `g` of all
+/// windows.
+fn split(
+    g: &[[f32; N_ALL]; N_ALL],
+    train: &mut [[f32; N_TRAIN]; N_TRAIN],
+    test: &mut [[f32; N_TRAIN]; N_TEST],
+) {
+    for (i, row) in g.iter().enumerate() {
+        let to = if i < N_TRAIN {
+            &mut train[i]
+        } else {
+            &mut test[i - N_TRAIN]
+        };
+        to.copy_from_slice(&row[..N_TRAIN]);
+    }
 }
 
 #[entry]
@@ -116,16 +155,14 @@ fn main() -> ! {
         clock::start(p.SYST);
     }
     static mut WINDOWS: Windows = Windows {
-        train: [[0.0; D]; N_TRAIN],
-        test: [[0.0; D]; N_TEST],
+        all: [[0.0; D]; N_ALL],
     };
     static mut SCRATCH_BUF: [f32; SCRATCH] = [0.0; SCRATCH];
     // SAFETY: `main` runs once and no interrupt handler touches these
     // statics: these are the only references to them.
     let (windows, scratch) =
         unsafe { (&mut *addr_of_mut!(WINDOWS), &mut *addr_of_mut!(SCRATCH_BUF)) };
-    problem::windows(&problem::TRAIN, &mut windows.train);
-    problem::windows(&problem::TEST, &mut windows.test);
+    problem::windows(&RECIPES, &mut windows.all);
     let pass = run(&mut o, windows, scratch);
     finish(&mut o, pass)
 }
@@ -273,8 +310,9 @@ fn empirical(
     let t0 = clock::now();
     let net: Cnn<f32> = problem::network();
     let init = clock::now().wrapping_sub(t0);
-    structured::ntk(&net, &x.train, ws, ntk_train)?;
-    structured::ntk_cross(&net, &x.test, &x.train, ws, ntk_test)?;
+    let mut g = [[0.0; N_ALL]; N_ALL];
+    structured::ntk(&net, &x.all, ws, &mut g)?;
+    split(&g, ntk_train, ntk_test);
     Ok(init)
 }
 
@@ -291,20 +329,16 @@ fn analytic(
     (nngp_test, ntk_test): Blocks<N_TEST>,
 ) -> Result<(), Error> {
     let arch = problem::architecture::<f32>()?;
-    let train = x.train.as_flattened();
-    arch.gram_spatial(
-        train,
+    let mut k = [[0.0; N_ALL]; N_ALL];
+    let mut t = [[0.0; N_ALL]; N_ALL];
+    arch.gram_grid(
+        x.all.as_flattened(),
         SHAPE,
         ws,
-        nngp_train.as_flattened_mut(),
-        ntk_train.as_flattened_mut(),
+        k.as_flattened_mut(),
+        t.as_flattened_mut(),
     )?;
-    arch.cross_spatial(
-        x.test.as_flattened(),
-        train,
-        SHAPE,
-        ws,
-        nngp_test.as_flattened_mut(),
-        ntk_test.as_flattened_mut(),
-    )
+    split(&k, nngp_train, nngp_test);
+    split(&t, ntk_train, ntk_test);
+    Ok(())
 }
