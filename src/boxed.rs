@@ -39,7 +39,8 @@ use alloc::boxed::Box;
 use crate::linalg::{Cholesky, Spectrum};
 use crate::nn::{
     Abs, AvgPool, AvgPool2d, Conv1d, Conv2d, Dense, Erf, Flatten, Gelu, GlobalAvgPool, Identity,
-    Last, LeakyRelu, Parameterization, Params, Relu, Rnn, Sin, Tanh, Unflatten, Unflatten2d, Zeroed,
+    Last, LeakyRelu, Parameterization, Params, Relu, Rnn, Sin, Tanh, Unflatten, Unflatten2d,
+    Zeroed,
 };
 use crate::predict::{OnlineGp, OnlineWindow};
 use crate::{Real, Rng};

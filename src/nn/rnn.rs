@@ -292,9 +292,7 @@ impl<T: Real, const D: usize, const H: usize, const L: usize, A> Rnn<T, D, H, L,
     }
 }
 
-impl<T: Real, const D: usize, const H: usize, const L: usize, A: Activation<T>>
-    Rnn<T, D, H, L, A>
-{
+impl<T: Real, const D: usize, const H: usize, const L: usize, A: Activation<T>> Rnn<T, D, H, L, A> {
     /// The cotangents `δ_t = ∂f/∂g_t` from the output cotangents `dy`
     /// (backward through time: `∂f/∂h_t = dy_t + ws·Wᵀ·δ_{t+1}`).
     fn deltas(&self, cache: &RnnCache<T, D, H, L>, dy: &[[T; H]; L]) -> [[T; H]; L] {
@@ -406,8 +404,18 @@ impl<T: Real, const D: usize, const H: usize, const L: usize, A: Activation<T>>
             // a time sharing the loads of h_{t−1} and x_t.
             let mut o = 0;
             while o + 4 <= H {
-                let wr = [&self.w[o][..], &self.w[o + 1], &self.w[o + 2], &self.w[o + 3]];
-                let ur = [&self.u[o][..], &self.u[o + 1], &self.u[o + 2], &self.u[o + 3]];
+                let wr = [
+                    &self.w[o][..],
+                    &self.w[o + 1],
+                    &self.w[o + 2],
+                    &self.w[o + 3],
+                ];
+                let ur = [
+                    &self.u[o][..],
+                    &self.u[o + 1],
+                    &self.u[o + 2],
+                    &self.u[o + 3],
+                ];
                 let rec = match t.checked_sub(1) {
                     Some(s) => simd::dot4(&cache.h[s], wr),
                     None => [T::ZERO; 4],

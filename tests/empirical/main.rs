@@ -9,6 +9,7 @@ mod conv_monte_carlo;
 mod errors;
 mod monte_carlo;
 mod range;
+mod rnn;
 
 use common::{cases, min_eigenvalue, rel_err};
 use ntk::empirical::{jacobian, structured, JacobianModel};

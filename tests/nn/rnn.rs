@@ -4,8 +4,8 @@
 
 use super::check_gradients;
 use ntk::nn::{
-    Dense, Erf, GlobalAvgPool, Last, LeakyRelu, Module, Parameterization, Params, Relu, Rnn,
-    Tanh, Unflatten, Zeroed,
+    Dense, Erf, GlobalAvgPool, Last, LeakyRelu, Module, Parameterization, Params, Relu, Rnn, Tanh,
+    Unflatten, Zeroed,
 };
 use ntk::Rng;
 
@@ -74,8 +74,18 @@ fn standard_parameterization_draws_scaled_weights() {
     }
 }
 
-type LastNet<A> = (Unflatten<2, 4>, Rnn<f64, 2, 5, 4, A>, Last, Dense<f64, 5, 2>);
-type GapNet<A> = (Unflatten<3, 3>, Rnn<f64, 3, 4, 3, A>, GlobalAvgPool, Dense<f64, 4, 1>);
+type LastNet<A> = (
+    Unflatten<2, 4>,
+    Rnn<f64, 2, 5, 4, A>,
+    Last,
+    Dense<f64, 5, 2>,
+);
+type GapNet<A> = (
+    Unflatten<3, 3>,
+    Rnn<f64, 3, 4, 3, A>,
+    GlobalAvgPool,
+    Dense<f64, 4, 1>,
+);
 
 #[test]
 fn gradients_through_time() {
@@ -144,8 +154,14 @@ fn batched_passes_equal_single_passes_bitwise() {
     let ys = net.forward_batch(&xs, &mut bc);
     let n = GapNet::<Tanh>::NUM_PARAMS;
     let mut bufs = vec![vec![0.0; n]; 3];
-    let [b0, b1, b2] = &mut bufs[..] else { unreachable!() };
-    let mut sinks = [FlatGradient::new(b0), FlatGradient::new(b1), FlatGradient::new(b2)];
+    let [b0, b1, b2] = &mut bufs[..] else {
+        unreachable!()
+    };
+    let mut sinks = [
+        FlatGradient::new(b0),
+        FlatGradient::new(b1),
+        FlatGradient::new(b2),
+    ];
     let dxs: [[f64; 9]; 3] = net.backward_with_batch(&bc, &[[1.0]; 3], &mut sinks);
     for (b, x) in xs.iter().enumerate() {
         let mut cache = <GapNet<Tanh> as Module<f64, [f64; 9]>>::Cache::zeroed();
