@@ -293,6 +293,66 @@ impl<T: Real, const D: usize, const H: usize, const L: usize, A> Rnn<T, D, H, L,
 }
 
 impl<T: Real, const D: usize, const H: usize, const L: usize, A: Activation<T>> Rnn<T, D, H, L, A> {
+    /// `Wᵀ` (`wt[i][o] = w[o][i]`): the forward pass reads `W` by
+    /// columns.
+    fn transposed(&self) -> [[T; H]; H] {
+        let mut wt = [[T::ZERO; H]; H];
+        for (o, row) in self.w.iter().enumerate() {
+            for (i, &v) in row.iter().enumerate() {
+                wt[i][o] = v;
+            }
+        }
+        wt
+    }
+
+    /// The forward pass with `Wᵀ` given: per step,
+    /// `g = ws·Σ_i h_{t−1}[i]·Wᵀ[i] + us·U·x_t + bs·b`, the nonzero state
+    /// entries four at a time into one [`axpy4`](simd::axpy4) (a ReLU
+    /// state is about half zeros), `U·x_t` by rows.
+    fn forward_with(&self, wt: &[[T; H]; H], x: &[[T; D]; L], cache: &mut RnnCache<T, D, H, L>) {
+        let (ws, us, bs) = self.scales();
+        cache.x = *x;
+        for t in 0..L {
+            let mut r = [T::ZERO; H];
+            if let Some(s) = t.checked_sub(1) {
+                let hp = &cache.h[s];
+                let mut alpha = [T::ZERO; 4];
+                let mut cols = [0usize; 4];
+                let mut waiting = 0;
+                for (i, &v) in hp.iter().enumerate() {
+                    if v == T::ZERO {
+                        continue;
+                    }
+                    alpha[waiting] = v;
+                    cols[waiting] = i;
+                    waiting += 1;
+                    if waiting == 4 {
+                        simd::axpy4(alpha, cols.map(|i| &wt[i][..]), &mut r);
+                        waiting = 0;
+                    }
+                }
+                for (&a, &i) in alpha.iter().zip(&cols).take(waiting) {
+                    simd::axpy(a, &wt[i], &mut r);
+                }
+            }
+            let xt = &x[t];
+            let RnnCache { h, dphi, .. } = cache;
+            for (o, ((hv, p), &ro)) in h[t].iter_mut().zip(dphi[t].iter_mut()).zip(&r).enumerate() {
+                let inp = if D < simd::LANES {
+                    self.u[o]
+                        .iter()
+                        .zip(xt)
+                        .fold(T::ZERO, |acc, (&u, &v)| u.mul_add(v, acc))
+                } else {
+                    simd::dot(&self.u[o], xt)
+                };
+                let g = ws * ro + us * inp + bs * self.bias[o];
+                *hv = self.activation.value(g);
+                *p = self.activation.derivative(g);
+            }
+        }
+    }
+
     /// The cotangents `δ_t = ∂f/∂g_t` from the output cotangents `dy`
     /// (backward through time: `∂f/∂h_t = dy_t + ws·Wᵀ·δ_{t+1}`).
     fn deltas(&self, cache: &RnnCache<T, D, H, L>, dy: &[[T; H]; L]) -> [[T; H]; L] {
@@ -368,9 +428,12 @@ impl<T: Real, const D: usize, const H: usize, const L: usize, A: Activation<T>> 
                 simd::axpy(a, &cache.h[s], g);
             }
         }
-        for (t, dt) in delta.iter().enumerate() {
+        for (xt, dt) in cache.x.iter().zip(delta) {
             for ((gu_o, gb_o), &d) in gu.iter_mut().zip(gb.iter_mut()).zip(dt) {
-                simd::axpy(us * d, &cache.x[t], gu_o);
+                let a = us * d;
+                for (g, &v) in gu_o.iter_mut().zip(xt) {
+                    *g = a.mul_add(v, *g);
+                }
                 *gb_o += bs * d;
             }
         }
@@ -382,7 +445,10 @@ impl<T: Real, const D: usize, const H: usize, const L: usize, A: Activation<T>> 
         let mut dx = [[T::ZERO; D]; L];
         for (dxt, dt) in dx.iter_mut().zip(delta) {
             for (uo, &d) in self.u.iter().zip(dt) {
-                simd::axpy(us * d, uo, dxt);
+                let a = us * d;
+                for (v, &u) in dxt.iter_mut().zip(uo) {
+                    *v = a.mul_add(u, *v);
+                }
             }
         }
         dx
@@ -396,48 +462,7 @@ impl<T: Real, const D: usize, const H: usize, const L: usize, A: Activation<T>>
     type Cache = RnnCache<T, D, H, L>;
 
     fn forward(&self, x: &[[T; D]; L], cache: &mut RnnCache<T, D, H, L>) -> [[T; H]; L] {
-        let (ws, us, bs) = self.scales();
-        cache.x = *x;
-        for t in 0..L {
-            let mut g = [T::ZERO; H];
-            // g[o] = ws·(W[o]·h_{t−1}) + us·(U[o]·x_t) + bs·b[o], four rows at
-            // a time sharing the loads of h_{t−1} and x_t.
-            let mut o = 0;
-            while o + 4 <= H {
-                let wr = [
-                    &self.w[o][..],
-                    &self.w[o + 1],
-                    &self.w[o + 2],
-                    &self.w[o + 3],
-                ];
-                let ur = [
-                    &self.u[o][..],
-                    &self.u[o + 1],
-                    &self.u[o + 2],
-                    &self.u[o + 3],
-                ];
-                let rec = match t.checked_sub(1) {
-                    Some(s) => simd::dot4(&cache.h[s], wr),
-                    None => [T::ZERO; 4],
-                };
-                let inp = simd::dot4(&x[t], ur);
-                for j in 0..4 {
-                    g[o + j] = ws * rec[j] + us * inp[j] + bs * self.bias[o + j];
-                }
-                o += 4;
-            }
-            for (j, gj) in g.iter_mut().enumerate().skip(o) {
-                let rec = match t.checked_sub(1) {
-                    Some(s) => simd::dot(&cache.h[s], &self.w[j]),
-                    None => T::ZERO,
-                };
-                *gj = ws * rec + us * simd::dot(&x[t], &self.u[j]) + bs * self.bias[j];
-            }
-            for ((h, p), &v) in cache.h[t].iter_mut().zip(cache.dphi[t].iter_mut()).zip(&g) {
-                *h = self.activation.value(v);
-                *p = self.activation.derivative(v);
-            }
-        }
+        self.forward_with(&self.transposed(), x, cache);
         cache.h
     }
 
@@ -481,12 +506,18 @@ impl<T: Real, const D: usize, const H: usize, const L: usize, A: Activation<T>>
 
     type BatchCache<const B: usize> = [RnnCache<T, D, H, L>; B];
 
+    /// `Wᵀ` is formed once for the batch; each input then takes the single
+    /// pass's arithmetic.
     fn forward_batch<const B: usize>(
         &self,
         xs: &[[[T; D]; L]; B],
         cache: &mut [RnnCache<T, D, H, L>; B],
     ) -> [[[T; H]; L]; B] {
-        core::array::from_fn(|b| self.forward(&xs[b], &mut cache[b]))
+        let wt = self.transposed();
+        for (x, c) in xs.iter().zip(cache.iter_mut()) {
+            self.forward_with(&wt, x, c);
+        }
+        core::array::from_fn(|b| cache[b].h)
     }
 
     fn backward_with_batch<S: GradSink<T>, const B: usize>(
