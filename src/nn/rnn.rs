@@ -99,6 +99,37 @@ impl<T: Real, const D: usize, const H: usize, const L: usize, A: Zeroed> Zeroed
     };
 }
 
+/// The indices of the nonzero values among the first `N` of `v`, listed
+/// without branches (a ReLU's zeros fall at random), and their number.
+#[inline(always)]
+fn nonzero<T: Real, const N: usize>(v: impl Iterator<Item = T>) -> ([usize; N], usize) {
+    let mut list = [0usize; N];
+    let mut len = 0;
+    for (i, x) in v.take(N).enumerate() {
+        list[len.min(N - 1)] = i;
+        len += usize::from(x != T::ZERO);
+    }
+    (list, len)
+}
+
+/// `y += Σ_{i ∈ list} alpha(i)·x(i)`, four terms at a time into one
+/// [`axpy4`](simd::axpy4), the rest one by one.
+#[inline(always)]
+fn combine<'a, T: Real + 'a>(
+    list: &[usize],
+    alpha: impl Fn(usize) -> T,
+    x: impl Fn(usize) -> &'a [T],
+    y: &mut [T],
+) {
+    let (quads, rest) = list.as_chunks::<4>();
+    for q in quads {
+        simd::axpy4(q.map(&alpha), q.map(&x), y);
+    }
+    for &i in rest {
+        simd::axpy(alpha(i), x(i), y);
+    }
+}
+
 /// What [`Rnn`]'s forward pass keeps for the backward pass through time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RnnCache<T, const D: usize, const H: usize, const L: usize> {
@@ -316,24 +347,8 @@ impl<T: Real, const D: usize, const H: usize, const L: usize, A: Activation<T>> 
             let mut r = [T::ZERO; H];
             if let Some(s) = t.checked_sub(1) {
                 let hp = &cache.h[s];
-                let mut alpha = [T::ZERO; 4];
-                let mut cols = [0usize; 4];
-                let mut waiting = 0;
-                for (i, &v) in hp.iter().enumerate() {
-                    if v == T::ZERO {
-                        continue;
-                    }
-                    alpha[waiting] = v;
-                    cols[waiting] = i;
-                    waiting += 1;
-                    if waiting == 4 {
-                        simd::axpy4(alpha, cols.map(|i| &wt[i][..]), &mut r);
-                        waiting = 0;
-                    }
-                }
-                for (&a, &i) in alpha.iter().zip(&cols).take(waiting) {
-                    simd::axpy(a, &wt[i], &mut r);
-                }
+                let (list, len) = nonzero::<T, H>(hp.iter().copied());
+                combine(&list[..len], |i| hp[i], |i| &wt[i][..], &mut r);
             }
             let xt = &x[t];
             let RnnCache { h, dphi, .. } = cache;
@@ -371,27 +386,10 @@ impl<T: Real, const D: usize, const H: usize, const L: usize, A: Activation<T>> 
                 break;
             }
             carry = [T::ZERO; H];
-            // carry = ws·Wᵀ·δ_t: the rows with a nonzero cotangent, four at
-            // a time into one axpy4.
+            // carry = ws·Wᵀ·δ_t over the rows with a nonzero cotangent
             let dt = &delta[t];
-            let mut alpha = [T::ZERO; 4];
-            let mut rows = [0usize; 4];
-            let mut waiting = 0;
-            for (o, &d) in dt.iter().enumerate() {
-                if d == T::ZERO {
-                    continue;
-                }
-                alpha[waiting] = ws * d;
-                rows[waiting] = o;
-                waiting += 1;
-                if waiting == 4 {
-                    simd::axpy4(alpha, rows.map(|o| &self.w[o][..]), &mut carry);
-                    waiting = 0;
-                }
-            }
-            for (&a, &o) in alpha.iter().zip(&rows).take(waiting) {
-                simd::axpy(a, &self.w[o], &mut carry);
-            }
+            let (list, len) = nonzero::<T, H>(dt.iter().copied());
+            combine(&list[..len], |o| ws * dt[o], |o| &self.w[o][..], &mut carry);
         }
         delta
     }
@@ -407,26 +405,14 @@ impl<T: Real, const D: usize, const H: usize, const L: usize, A: Activation<T>> 
     ) {
         let (ws, us, bs) = self.scales();
         for (o, g) in gw.iter_mut().enumerate() {
-            // steps t ≥ 1 read h_{t−1}; four at a time into one axpy4
-            let mut alpha = [T::ZERO; 4];
-            let mut at = [0usize; 4];
-            let mut waiting = 0;
-            for t in 1..L {
-                let d = delta[t][o];
-                if d == T::ZERO {
-                    continue;
-                }
-                alpha[waiting] = ws * d;
-                at[waiting] = t - 1;
-                waiting += 1;
-                if waiting == 4 {
-                    simd::axpy4(alpha, at.map(|s| &cache.h[s][..]), g);
-                    waiting = 0;
-                }
-            }
-            for (&a, &s) in alpha.iter().zip(&at).take(waiting) {
-                simd::axpy(a, &cache.h[s], g);
-            }
+            // steps t ≥ 1 (list entry s = t − 1) read h_{t−1}
+            let (list, len) = nonzero::<T, L>(delta.iter().skip(1).map(|d| d[o]));
+            combine(
+                &list[..len],
+                |s| ws * delta[s + 1][o],
+                |s| &cache.h[s][..],
+                g,
+            );
         }
         for (xt, dt) in cache.x.iter().zip(delta) {
             for ((gu_o, gb_o), &d) in gu.iter_mut().zip(gb.iter_mut()).zip(dt) {
