@@ -1,11 +1,11 @@
 //! Criterion benchmarks with the ids of DESIGN.md: E1, E2, E1J, E2J, A1, R1,
-//! C1, C2.
+//! C1, C2, S1.
 //!
 //! `cargo bench --bench workloads -- ID` runs one; inputs are standard normal
 //! from a fixed seed and the timed region is the whole computation.
 use criterion::{criterion_group, criterion_main, Criterion};
 use ntk::empirical::{jacobian, structured};
-use ntk::nn::{Conv1d, Dense, GlobalAvgPool, Relu, Unflatten};
+use ntk::nn::{Conv1d, Dense, GlobalAvgPool, Last, Relu, Rnn, Unflatten};
 use ntk::Rng;
 use std::hint::black_box;
 
@@ -229,7 +229,39 @@ fn c2(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, empirical, r1, a1, c2);
+/// The `S1` network on flat inputs of L = 16 steps × D = 4 channels.
+type Elman = (
+    Unflatten<4, 16>,
+    Rnn<f32, 4, 128, 16, Relu>,
+    Last,
+    Dense<f32, 128, 1>,
+);
+
+/// `S1`: empirical NTK Gram, f32, Elman RNN
+/// `h_t = relu(1.5·W·h_{t−1}/√H + U·x_t/√D + 0.1·b)`, `f = V·h_L/√H`,
+/// H = 128, D = 4, L = 16, N = 64 standard normal sequences, structured
+/// method (which takes the time-summed gradient at L = 16).
+fn s1(c: &mut Criterion) {
+    const N: usize = 64;
+    let mut rng = Rng::new(7);
+    let net: Box<Elman> = Box::new((
+        Unflatten,
+        Rnn::ntk(1.5, 1.0, 0.1, &mut rng),
+        Last,
+        Dense::ntk(1.0, 0.0, &mut rng),
+    ));
+    let xs = inputs::<64, N>(8);
+    let mut out = boxed_matrix::<f32, N, N>();
+    let mut ws = vec![0.0_f32; structured::workspace_len::<f32, Elman>(N, 1)];
+    c.bench_function("S1", |b| {
+        b.iter(|| {
+            structured::ntk(black_box(&*net), black_box(&*xs), &mut ws, &mut out).expect("finite");
+            black_box(out[N - 1][0])
+        })
+    });
+}
+
+criterion_group!(benches, empirical, r1, a1, c2, s1);
 criterion_group! {
     name = slow;
     config = Criterion::default().sample_size(10);

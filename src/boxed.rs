@@ -39,7 +39,8 @@ use alloc::boxed::Box;
 use crate::linalg::{Cholesky, Spectrum};
 use crate::nn::{
     Abs, AvgPool, AvgPool2d, Conv1d, Conv2d, Dense, Erf, Flatten, Gelu, GlobalAvgPool, Identity,
-    LeakyRelu, Parameterization, Params, Relu, Sin, Tanh, Unflatten, Unflatten2d, Zeroed,
+    Last, LeakyRelu, Parameterization, Params, Relu, Rnn, Sin, Tanh, Unflatten, Unflatten2d,
+    Zeroed,
 };
 use crate::predict::{OnlineGp, OnlineWindow};
 use crate::{Real, Rng};
@@ -55,7 +56,8 @@ mod sealed {
 /// tuples (up to 12) of `Zeroable` types, the layers of [`crate::nn`]
 /// ([`Dense`] — its [`Parameterization`] is a `u8` whose 0 is
 /// [`Parameterization::Ntk`] — [`Conv1d`], whose padding's 0 is
-/// `Padding::Same`, the activations, pooling and reshaping layers), and [`Spectrum`],
+/// `Padding::Same`, [`Rnn`] with a `Zeroable` activation, the activations,
+/// pooling, reshaping and readout layers), and [`Spectrum`],
 /// [`Cholesky`], [`OnlineGp`] and [`OnlineWindow`] (its inputs are a ring
 /// of float slots with two `usize` indices). None of them holds a reference, a pointer,
 /// a `bool`, a `char` or an enum without a zero variant.
@@ -76,7 +78,9 @@ zeroable! {
     impl[T: Real, const IN: usize, const OUT: usize] Dense<T, IN, OUT>;
     impl[T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: usize] Conv1d<T, C_IN, C_OUT, Q, L>;
     impl[T: Real, const C_IN: usize, const C_OUT: usize, const QH: usize, const QW: usize, const H: usize, const W: usize] Conv2d<T, C_IN, C_OUT, QH, QW, H, W>;
+    impl[T: Real, const D: usize, const H: usize, const L: usize, A: Zeroable] Rnn<T, D, H, L, A>;
     impl[] GlobalAvgPool;
+    impl[] Last;
     impl[const P: usize, const L_OUT: usize] AvgPool<P, L_OUT>;
     impl[const P: usize, const W_OUT: usize, const H_OUT: usize] AvgPool2d<P, W_OUT, H_OUT>;
     impl[const D: usize] Flatten<D>;

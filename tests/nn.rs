@@ -1,6 +1,8 @@
 //! Gradients of every layer against central finite differences, and the flat
 //! parameter view.
 mod common;
+#[path = "nn/rnn.rs"]
+mod rnn;
 
 use ntk::nn::{
     Abs, Dense, Erf, FlatGradient, Gelu, Identity, LeakyRelu, Module, Params, Relu, Sin, Tanh,

@@ -200,4 +200,8 @@ impl<T: Real> GradSink<T> for Checked<'_, T> {
         self.diag.conv(f);
         self.flat.conv(f);
     }
+    fn rnn(&mut self, f: &crate::nn::RnnFactors<'_, T>) {
+        self.diag.rnn(f);
+        self.flat.rnn(f);
+    }
 }

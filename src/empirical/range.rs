@@ -17,7 +17,7 @@
 //!   products whose rounding is absolute, not relative):
 //!   [`Error::PrecisionLoss`].
 
-use crate::nn::ConvFactors;
+use crate::nn::{ConvFactors, RnnFactors};
 use crate::{Error, Real};
 
 /// The smallest nonzero diagonal accepted: subnormal rounding of the
@@ -132,6 +132,37 @@ impl<T: Real> Diagonal<T> {
                 }
             }
             let nd = norm(T::ONE, &f.dy[p * c_out..p * c_out + c_out]);
+            sa += a2;
+            sd += nd * nd;
+            sad += a2.sqrt() * nd;
+        }
+        if out_of_range(sa) || out_of_range(sd) || out_of_range(sad * sad) {
+            self.over = true;
+        }
+    }
+
+    /// One recurrent layer: its time-summed gradient as three dense factors
+    /// (the exact diagonal) and, if it is factored, the bounds of the
+    /// factored products, as for a convolution: `Σ_t ‖ā_t‖²`, `Σ_t ‖δ_t‖²`
+    /// and `(Σ_t ‖ā_t‖·‖δ_t‖)²` are at most `MAX·2⁻²⁶`.
+    pub(crate) fn rnn(&mut self, f: &RnnFactors<'_, T>) {
+        self.dense(&[], T::ONE, f.b_grad, T::ONE);
+        self.dense(&[], T::ONE, f.u_grad, T::ONE);
+        self.dense(&[], T::ONE, f.w_grad, T::ONE);
+        if !f.factored {
+            return;
+        }
+        let (h, d) = (f.width(), f.channels());
+        let (mut sa, mut sd, mut sad) = (T::ZERO, T::ZERO, T::ZERO);
+        for t in 0..f.steps() {
+            let mut a2 = f.bs * f.bs;
+            if let Some(s) = t.checked_sub(1) {
+                let n = norm(f.ws, &f.hidden[s * h..s * h + h]);
+                a2 += n * n;
+            }
+            let n = norm(f.us, &f.input[t * d..t * d + d]);
+            a2 += n * n;
+            let nd = norm(T::ONE, &f.delta[t * h..t * h + h]);
             sa += a2;
             sd += nd * nd;
             sad += a2.sqrt() * nd;

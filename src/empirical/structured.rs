@@ -12,14 +12,16 @@
 //! A convolution contributes either through its position-summed gradient
 //! (as two dense factors of input width 0) or, where that costs less,
 //! factored over positions, `Σ_{p,p'} (δ_p·δ'_{p'})·(ā_p·ā'_{p'})` (see
-//! [`Conv1d`](crate::nn::Conv1d)).
+//! [`Conv1d`](crate::nn::Conv1d)). A recurrent layer does the same over
+//! time steps, `Σ_{t,t'} (δ_t·δ'_{t'})·(ā_t·ā'_{t'})` with weights shared
+//! across time (see [`Rnn`](crate::nn::Rnn)).
 //!
 //! Workspace: [`workspace_len`] elements for the inputs involved (N for
 //! [`ntk`], M + N for [`ntk_cross`]).
 
 use super::gram::{self, Layout, Mode, Segment};
 use super::range::{note, Diagonal};
-use crate::nn::{ConvFactors, GradSink, Module, Params, Zeroed};
+use crate::nn::{ConvFactors, GradSink, Module, Params, RnnFactors, Zeroed};
 use crate::outputs::zero_on_error;
 use crate::simd::{check_finite, check_result};
 use crate::{Error, Real};
@@ -102,6 +104,32 @@ impl<T: Real> GradSink<T> for FactorSink<'_, T> {
         self.d_end -= f.dy.len();
         let at = self.d_base + self.d_end;
         self.rec[at..at + f.dy.len()].copy_from_slice(f.dy);
+    }
+
+    fn rnn(&mut self, f: &RnnFactors<'_, T>) {
+        if !f.factored {
+            self.dense(&[], T::ONE, f.b_grad, T::ONE);
+            self.dense(&[], T::ONE, f.u_grad, T::ONE);
+            self.dense(&[], T::ONE, f.w_grad, T::ONE);
+            return;
+        }
+        self.diag.rnn(f);
+        let m = f.width() + f.channels() + 1;
+        let na = f.steps() * m;
+        if na > self.a_end || f.delta.len() > self.d_end {
+            self.bad = true;
+            return;
+        }
+        self.a_end -= na;
+        if self.write_acts {
+            let dst = &mut self.rec[self.a_end..self.a_end + na];
+            for (t, patch) in dst.chunks_exact_mut(m).enumerate() {
+                f.patch(t, patch);
+            }
+        }
+        self.d_end -= f.delta.len();
+        let at = self.d_base + self.d_end;
+        self.rec[at..at + f.delta.len()].copy_from_slice(f.delta);
     }
 }
 

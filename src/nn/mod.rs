@@ -34,6 +34,19 @@
 //! assert!(y[0].is_finite());
 //! ```
 //!
+//! [`Rnn`] maps a sequence `[[T; D]; L]` to its hidden states
+//! `[[T; H]; L]` (an Elman network, weights shared across time); [`Last`]
+//! or [`GlobalAvgPool`] reads them out:
+//!
+//! ```
+//! use ntk::nn::{Dense, Last, Module, Params, Relu, Rnn, Unflatten, Zeroed};
+//! use ntk::Rng;
+//! type Net = (Unflatten<4, 16>, Rnn<f32, 4, 64, 16, Relu>, Last, Dense<f32, 64, 1>);
+//! let mut net = Net::ZEROED;
+//! net.init_ntk(1.0, 0.1, &mut Rng::new(0));
+//! assert!(net.eval(&[0.1; 64])[0].is_finite());
+//! ```
+//!
 //! Images are `[[[T; C]; W]; H]`: [`Conv2d`], the activations,
 //! [`GlobalAvgPool`], [`Flatten`] and [`Unflatten2d`] act on them the same
 //! way, and [`AvgPool2d`] shrinks them.
@@ -69,6 +82,7 @@ mod conv;
 mod conv2d;
 mod dense;
 mod pool;
+mod rnn;
 mod tuple;
 
 /// Re-exported from [`real`](crate::real), where the scalar types implement it.
@@ -78,6 +92,7 @@ pub use conv::{Conv1d, Padding};
 pub use conv2d::Conv2d;
 pub use dense::{Dense, Parameterization};
 pub use pool::{AvgPool, AvgPool2d, Flatten, GlobalAvgPool, Unflatten, Unflatten2d};
+pub use rnn::{Last, Rnn, RnnCache, RnnFactors};
 
 use crate::simd::{self, check_finite};
 use crate::{Error, Real, Rng};
@@ -100,6 +115,17 @@ pub trait GradSink<T: Real> {
     fn conv(&mut self, f: &ConvFactors<'_, T>) {
         self.dense(&[], T::ONE, f.bias_grad, T::ONE);
         self.dense(&[], T::ONE, f.weight_grad, T::ONE);
+    }
+
+    /// One recurrent layer with weight sharing across time (see
+    /// [`RnnFactors`]). The default hands its time-summed gradient on as
+    /// three dense factors of input width 0 and scales 1, `b`, then `U`,
+    /// then `W` (last first, as [`Params`] orders them `W, U, b`), which is
+    /// what a flat gradient needs.
+    fn rnn(&mut self, f: &RnnFactors<'_, T>) {
+        self.dense(&[], T::ONE, f.b_grad, T::ONE);
+        self.dense(&[], T::ONE, f.u_grad, T::ONE);
+        self.dense(&[], T::ONE, f.w_grad, T::ONE);
     }
 }
 

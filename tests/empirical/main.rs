@@ -9,6 +9,8 @@ mod conv_monte_carlo;
 mod errors;
 mod monte_carlo;
 mod range;
+mod rnn;
+mod rnn_monte_carlo;
 
 use common::{cases, min_eigenvalue, rel_err};
 use ntk::empirical::{jacobian, structured, JacobianModel};
