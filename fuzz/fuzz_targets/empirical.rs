@@ -1,6 +1,8 @@
 //! The empirical NTK of a 3-5-2 network with arbitrary weights, scales,
 //! activation and inputs, or of a convolutional network (the `Conv` arm,
-//! properties at [`conv_arm`]; bound model `ntk_fuzz::conv_bounds`).
+//! properties at [`conv_arm`]; bound model `ntk_fuzz::conv_bounds`), or
+//! of a recurrent one (the `Rnn` arm, properties at [`rnn_arm`]; bound model
+//! `ntk_fuzz::conv_bounds::rnn_range_bound`).
 //!
 //! Properties, for `f64` and `f32`, structured and Jacobian methods, plain,
 //! block and cross forms:
@@ -30,12 +32,13 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use ntk::empirical::{jacobian, structured};
 use ntk::nn::{
-    Abs, Activation, Dense, Erf, Gelu, Identity, LeakyRelu, Module, Padding, Parameterization,
-    Params, Relu, Sin, Tanh, Zeroed,
+    Abs, Activation, Dense, Erf, Gelu, GlobalAvgPool, Identity, Last, LeakyRelu, Module, Padding,
+    Parameterization, Params, Relu, Rnn, Sin, Tanh, Unflatten, Zeroed,
 };
 use ntk::{Error, Real};
 use ntk_fuzz::conv_bounds::{
-    accepted, pair_tolerance, range_bound, Layer, SeqNet, WideNet, CM, CN, CP, SEQ_D, SEQ_K, WIDE_D,
+    accepted, pair_tolerance, range_bound, rnn_range_bound, Layer, RnnLayer, SeqNet, WideNet, CM,
+    CN, CP, SEQ_D, SEQ_K, WIDE_D,
 };
 use ntk_fuzz::empirical_bounds::{
     assert_psd, bounds, factors, status, to64, Bounds, Factors, Lip, Net, Scalar, Status, D, H, K,
@@ -84,6 +87,24 @@ struct Input {
 enum Case {
     Dense(Input),
     Conv(ConvInput),
+    Rnn(RnnInput),
+}
+
+/// The recurrent arm: a long sequence whose recurrent layer contributes
+/// through its time-summed gradient, or a short wide one that is factored;
+/// the last state or the mean over time read out.
+#[derive(Arbitrary, Debug)]
+struct RnnInput {
+    factored: bool,
+    gap: bool,
+    /// σu of the recurrent layer (`layers[0]` gives σw, σb and the
+    /// parameterisation, `layers[1]` the readout's).
+    u_std: Num,
+    layers: [LayerSpec; 2],
+    params: [Num; RP],
+    train: [[Num; RDL]; CN],
+    test: [[Num; RDL]; CM],
+    shortfall: u8,
 }
 
 /// The convolutional arm: a sequence network whose convolutions contribute
@@ -735,6 +756,27 @@ fuzz_target!(|case: Case| {
             conv_arm::<f32, SeqNet<f32>, SEQ_D, SEQ_K>(&c);
             return;
         }
+        Case::Rnn(c) => {
+            match (c.factored, c.gap) {
+                (true, false) => {
+                    rnn_arm::<f64, WideRnn<f64, Last>, WR_DL, 1>(&c);
+                    rnn_arm::<f32, WideRnn<f32, Last>, WR_DL, 1>(&c);
+                }
+                (true, true) => {
+                    rnn_arm::<f64, WideRnn<f64, GlobalAvgPool>, WR_DL, 1>(&c);
+                    rnn_arm::<f32, WideRnn<f32, GlobalAvgPool>, WR_DL, 1>(&c);
+                }
+                (false, false) => {
+                    rnn_arm::<f64, LongRnn<f64, Last>, LR_DL, LR_K>(&c);
+                    rnn_arm::<f32, LongRnn<f32, Last>, LR_DL, LR_K>(&c);
+                }
+                (false, true) => {
+                    rnn_arm::<f64, LongRnn<f64, GlobalAvgPool>, LR_DL, LR_K>(&c);
+                    rnn_arm::<f32, LongRnn<f32, GlobalAvgPool>, LR_DL, LR_K>(&c);
+                }
+            }
+            return;
+        }
     };
     match input.act {
         Act::Relu => check(&input, pair(Relu, input.act)),
@@ -1007,6 +1049,292 @@ where
                 assert_eq!(k[a][b].to_f64().to_bits(), k[b][a].to_f64().to_bits());
                 assert!(k[a][b].is_finite());
             }
+        }
+    }
+    if rs.is_ok() {
+        for (a, b) in s.as_flattened().iter().zip(selfc.as_flattened()) {
+            assert_eq!(a.to_f64().to_bits(), b.to_f64().to_bits());
+        }
+    }
+
+    if Net::GRADIENT_FORM && rs.is_ok() && rj.is_ok() {
+        let terms = Net::NUM_PARAMS;
+        let tol = |k: &[[T; CN]; CN], a: usize, b: usize| {
+            pair_tolerance(k[a][a].to_f64(), k[b][b].to_f64(), terms, 8, T::U, T::ETA)
+        };
+        // relative to the largest diagonal entry, so that nothing underflows
+        let top = (0..CN).fold(0.0_f64, |m, a| m.max(s[a][a].to_f64()));
+        let scale = if top > 0.0 { top } else { 1.0 };
+        let mut weyl = 0.0_f64;
+        for a in 0..CN {
+            for b in 0..CN {
+                let (sv, jv) = (s[a][b].to_f64(), j[a][b].to_f64());
+                let t = tol(&s, a, b) + tol(&j, a, b);
+                assert!(
+                    (sv - jv).abs() <= t,
+                    "[{a}][{b}]: {sv:e} vs {jv:e}, tol {t:e}"
+                );
+                weyl += (tol(&s, a, b) / scale).powi(2);
+            }
+        }
+        let s64: [[f64; CN]; CN] = s.map(|r| r.map(|v| v.to_f64() / scale));
+        let low = eigenvalues_jacobi(&s64)
+            .into_iter()
+            .fold(f64::INFINITY, f64::min);
+        // the Jacobi oracle's own error is a few f64 units of the largest entry
+        assert!(
+            low >= -(weyl.sqrt() + 1e-13),
+            "smallest eigenvalue {low:e} (relative), bound {:e}",
+            weyl.sqrt()
+        );
+    }
+}
+
+/// Channels of the recurrent arm's inputs.
+const R_D: usize = 2;
+/// Steps and width of the time-summed recurrent network (ReLU: states grow
+/// through time).
+const LR_L: usize = 4;
+const LR_H: usize = 3;
+const LR_DL: usize = R_D * LR_L;
+const LR_K: usize = 2;
+/// Steps and width of the factored recurrent network (tanh).
+const WR_L: usize = 2;
+const WR_H: usize = 8;
+const WR_DL: usize = R_D * WR_L;
+/// The longest flat input of the two.
+const RDL: usize = LR_DL;
+/// Parameters of the larger network (the other one reads a prefix).
+const RP: usize = WR_H * (WR_H + R_D + 1) + WR_H + 1;
+
+/// A long sequence through a narrow ReLU recurrent layer, read out by `R`.
+type LongRnn<T, R> = (
+    Unflatten<R_D, LR_L>,
+    Rnn<T, R_D, LR_H, LR_L, Relu>,
+    R,
+    Dense<T, LR_H, LR_K>,
+);
+/// A short sequence through a wide tanh recurrent layer: factored.
+type WideRnn<T, R> = (
+    Unflatten<R_D, WR_L>,
+    Rnn<T, R_D, WR_H, WR_L, Tanh>,
+    R,
+    Dense<T, WR_H, 1>,
+);
+const _: () = assert!(
+    !Rnn::<f64, R_D, LR_H, LR_L, Relu>::FACTORED && Rnn::<f64, R_D, WR_H, WR_L, Tanh>::FACTORED
+);
+const _: () = assert!(WR_DL <= RDL && LR_H * (LR_H + R_D + 1) + LR_H * LR_K + LR_K <= RP);
+
+/// Where a fuzzed recurrent network lets the two methods differ.
+trait RnnNet<T: Real>: Params<T> + Zeroed {
+    /// Sets σw, σu, σb and the parameterisation of the recurrent layer and
+    /// the readout's scales.
+    fn configure(&mut self, rnn: (T, T, T, Parameterization), out: (T, T, Parameterization));
+    /// The bound of `rnn_range_bound` for inputs of largest magnitude `x`.
+    fn bound(&self, x: f64) -> f64;
+    /// `true` if the kernel is a sum of products of the same per-input
+    /// gradients in both methods (no factored recurrent layer).
+    const GRADIENT_FORM: bool;
+}
+
+macro_rules! rnn_net {
+    ($ty:ident, $h:expr, $l:expr, $k:expr, $l0:expr, $cap:expr) => {
+        impl<T: Real, R> RnnNet<T> for $ty<T, R>
+        where
+            $ty<T, R>: Params<T> + Zeroed,
+        {
+            fn configure(
+                &mut self,
+                rnn: (T, T, T, Parameterization),
+                out: (T, T, Parameterization),
+            ) {
+                self.1.set_rnn_scales(rnn.0, rnn.1, rnn.2, rnn.3);
+                self.3.set_scales(out.0, out.1, out.2);
+            }
+            fn bound(&self, x: f64) -> f64 {
+                let (ws, us, bs) = self.1.scales();
+                let r = RnnLayer {
+                    d: R_D,
+                    h: $h,
+                    l: $l,
+                    factored: !Self::GRADIENT_FORM,
+                    ws: ws.to_f64(),
+                    us: us.to_f64(),
+                    bs: bs.to_f64(),
+                    w: largest(self.1.w.as_flattened()),
+                    u: largest(self.1.u.as_flattened()),
+                    b: largest(&self.1.bias),
+                    l0: $l0,
+                    cap: $cap,
+                };
+                rnn_range_bound(&r, &dense_layer!(self.3, $h, $k), x)
+            }
+            const GRADIENT_FORM: bool = !Rnn::<T, R_D, $h, $l, Relu>::FACTORED;
+        }
+    };
+}
+rnn_net!(LongRnn, LR_H, LR_L, LR_K, 1.0, f64::INFINITY);
+rnn_net!(WideRnn, WR_H, WR_L, 1, 1.0, 1.0);
+
+/// The recurrent arm in precision `T`, with the properties of [`conv_arm`]:
+/// typed errors that zero the output (inputs checked before parameters by
+/// the structured method, met input by input by the Jacobian), a short
+/// workspace reported first, moderate data (by `rnn_range_bound`) accepted
+/// by both methods, an `Ok` kernel finite, bitwise symmetric, with a
+/// non-negative diagonal and equal to the cross kernel of the inputs with
+/// themselves; without a factored layer, structured = Jacobian within the
+/// rounding bound of two summation orders and the kernel positive
+/// semidefinite within its Weyl bound.
+fn rnn_arm<T, Net, const D: usize, const K: usize>(c: &RnnInput)
+where
+    T: Scalar,
+    Net: RnnNet<T> + Module<T, [T; D], Output = [T; K]>,
+{
+    let cast = |n: Num| T::from_f64(n.get());
+    let par = |s: &LayerSpec| {
+        if s.standard {
+            Parameterization::Standard
+        } else {
+            Parameterization::Ntk
+        }
+    };
+    let (r, o) = (&c.layers[0], &c.layers[1]);
+    let mut net = Net::ZEROED;
+    net.configure(
+        (cast(r.weight_std), cast(c.u_std), cast(r.bias_std), par(r)),
+        (cast(o.weight_std), cast(o.bias_std), par(o)),
+    );
+    // set every parameter, non-finite ones included
+    let mut at = 0;
+    net.visit_mut(&mut |s| {
+        for v in s.iter_mut() {
+            *v = cast(c.params[at % RP]);
+            at += 1;
+        }
+    });
+    let xs: [[T; D]; CN] = core::array::from_fn(|i| core::array::from_fn(|j| cast(c.train[i][j])));
+    let xt: [[T; D]; CM] = core::array::from_fn(|i| core::array::from_fn(|j| cast(c.test[i][j])));
+    let finite = |v: &[T]| v.iter().all(|x| x.is_finite());
+    let train_ok = finite(xs.as_flattened());
+    let test_ok = finite(xt.as_flattened());
+    let params_ok = net.is_finite();
+
+    let sentinel = T::from_f64(SENTINEL);
+    let zeroed = |out: &[T]| out.iter().all(|v| *v == T::ZERO);
+    let ns = structured::workspace_len::<T, Net>(2 * CN, K);
+    let nj = jacobian::workspace_len::<T, [T; D], Net>(CN + CM);
+    let mut ws = vec![sentinel; ns];
+    let mut wj = vec![sentinel; nj];
+
+    // a short workspace is reported first, whatever the data
+    let short = usize::from(c.shortfall);
+    if short > 0 {
+        let needed = structured::workspace_len::<T, Net>(CN, K);
+        let given = needed.saturating_sub(short);
+        let mut out = [[sentinel; CN]; CN];
+        let r = structured::ntk(&net, &xs, &mut ws[..given], &mut out);
+        assert_eq!(r, Err(Error::BufferTooSmall { needed, given }));
+        assert!(zeroed(out.as_flattened()));
+        let needed = jacobian::workspace_len::<T, [T; D], Net>(CN);
+        let given = needed.saturating_sub(short);
+        let r = jacobian::ntk(&net, &xs, &mut wj[..given], &mut out);
+        assert_eq!(r, Err(Error::BufferTooSmall { needed, given }));
+        assert!(zeroed(out.as_flattened()));
+    }
+
+    let mut s = [[sentinel; CN]; CN];
+    let mut j = [[sentinel; CN]; CN];
+    let rs = structured::ntk(&net, &xs, &mut ws, &mut s);
+    let rj = jacobian::ntk(&net, &xs, &mut wj, &mut j);
+    let mut sc = [[sentinel; CN]; CM];
+    let rsc = structured::ntk_cross(&net, &xt, &xs, &mut ws, &mut sc);
+    let mut jc = [[sentinel; CN]; CM];
+    let rjc = jacobian::ntk_cross(&net, &xt, &xs, &mut wj, &mut jc);
+    let mut selfc = [[sentinel; CN]; CN];
+    let rself = structured::ntk_cross(&net, &xs, &xs, &mut ws, &mut selfc);
+    for (r, out) in [
+        (&rs, s.as_flattened()),
+        (&rj, j.as_flattened()),
+        (&rsc, sc.as_flattened()),
+        (&rjc, jc.as_flattened()),
+        (&rself, selfc.as_flattened()),
+    ] {
+        if r.is_err() {
+            assert!(zeroed(out), "{r:?} left {out:?}");
+        }
+    }
+    let inputs = Err(Error::NonFinite { what: "inputs" });
+    let params = Err(Error::NonFinite {
+        what: "network parameters",
+    });
+    if !train_ok {
+        assert_eq!(rs, inputs);
+        assert_eq!(rsc, inputs);
+        // the Jacobian method meets inputs and parameters input by input
+        assert!(rj == inputs || (!params_ok && rj == params), "{rj:?}");
+        assert!(rjc == inputs || (!params_ok && rjc == params), "{rjc:?}");
+        return;
+    }
+    if !test_ok {
+        assert_eq!(rsc, inputs);
+        assert!(rjc == inputs || (!params_ok && rjc == params), "{rjc:?}");
+    }
+    if !params_ok {
+        assert_eq!(rs, params);
+        assert_eq!(rj, params);
+        if test_ok {
+            assert_eq!(rsc, params);
+            assert_eq!(rjc, params);
+        }
+        return;
+    }
+    let checked = if test_ok { 5 } else { 3 };
+    for r in [&rs, &rj, &rself, &rsc, &rjc].into_iter().take(checked) {
+        assert!(
+            matches!(
+                r,
+                Ok(()) | Err(Error::Overflow { .. } | Error::PrecisionLoss { .. })
+            ),
+            "{r:?}"
+        );
+    }
+    assert_eq!(rself, rs, "the cross kernel of the inputs with themselves");
+
+    // Moderate data must be accepted: every intermediate either method
+    // forms is bounded well inside the range, and the diagonal is at least
+    // σb² of the readout (≥ 1/256) where its |σb| ≥ 1/16.
+    let x_max = largest(xs.as_flattened()).max(if test_ok {
+        largest(xt.as_flattened())
+    } else {
+        0.0
+    });
+    let bound = net.bound(x_max);
+    let readout_bs = cast(o.bias_std).to_f64().abs();
+    if bound <= accepted(T::MAX.to_f64()) && readout_bs >= 1.0 / 16.0 {
+        assert_eq!(rs, Ok(()), "bound {bound:e}");
+        assert_eq!(rj, Ok(()), "bound {bound:e}");
+        if test_ok {
+            assert_eq!(rsc, Ok(()), "bound {bound:e}");
+            assert_eq!(rjc, Ok(()), "bound {bound:e}");
+        }
+    }
+
+    for (r, k) in [(&rs, &s), (&rj, &j)] {
+        if r.is_err() {
+            continue;
+        }
+        for a in 0..CN {
+            assert!(k[a][a] >= T::ZERO && k[a][a].is_finite());
+            for b in 0..CN {
+                assert_eq!(k[a][b].to_f64().to_bits(), k[b][a].to_f64().to_bits());
+                assert!(k[a][b].is_finite());
+            }
+        }
+    }
+    for (r, k) in [(&rsc, &sc), (&rjc, &jc)] {
+        if r.is_ok() {
+            assert!(k.as_flattened().iter().all(|v| v.is_finite()));
         }
     }
     if rs.is_ok() {

@@ -192,3 +192,120 @@ pub fn pair_tolerance(tii: f64, tjj: f64, terms: usize, extra: usize, u: f64, et
     // the roots first: the product of two tiny diagonals underflows
     g * tii.abs().sqrt() * tjj.abs().sqrt() * (1.0 + 2.0 * g) / (1.0 - g) + 4.0 * terms as f64 * eta
 }
+
+/// An [`Rnn`](ntk::nn::Rnn) layer as [`rnn_range_bound`] sees it: shapes,
+/// the absolute scales `ws`, `us`, `bs`, the largest |W|, |U|, |b|, and the
+/// activation (|φ(z)| ≤ min(l0·|z|, cap), |φ′| ≤ l0).
+#[derive(Clone, Copy, Debug)]
+pub struct RnnLayer {
+    /// Input channels `D`.
+    pub d: usize,
+    /// Hidden width `H`.
+    pub h: usize,
+    /// Time steps `L`.
+    pub l: usize,
+    /// `true` if the layer takes the factored form.
+    pub factored: bool,
+    /// Recurrent scale.
+    pub ws: f64,
+    /// Input scale.
+    pub us: f64,
+    /// Bias scale.
+    pub bs: f64,
+    /// Largest |W|.
+    pub w: f64,
+    /// Largest |U|.
+    pub u: f64,
+    /// Largest |b|.
+    pub b: f64,
+    /// The activation's slope bound.
+    pub l0: f64,
+    /// The activation's value cap.
+    pub cap: f64,
+}
+
+/// As [`range_bound`], for `Unflatten → Rnn → Last | GlobalAvgPool →
+/// readout` (the readout a [`Layer::Dense`]) and inputs of largest
+/// magnitude `x`: bounds every intermediate either method forms, through
+/// all `L` steps forward (`W·h_{t−1}` and `U·x_t` before their scales, the
+/// scaled `ws·h_{t−1}`, `us·x_t`, the pre-activations) and backward (`ws·δ`,
+/// `Wᵀ·δ` unscaled and scaled, `us·δ`, `bs·δ`, the input cotangent `Uᵀ·δ`),
+/// the squared gradient norm (summed over time) and, factored, the factor
+/// sums over steps. Crude: each step multiplies by the fan-in times the
+/// largest weight. A NaN of the model itself (∞·0) only follows an ∞ that
+/// is already in the bound.
+pub fn rnn_range_bound(r: &RnnLayer, readout: &Layer, x: f64) -> f64 {
+    let (ws, us, bs) = (r.ws.abs(), r.us.abs(), r.bs.abs());
+    let (hf, df, lf) = (r.h as f64, r.d as f64, r.l as f64);
+    let mut worst = 0.0_f64;
+    // forward through time: the largest |h_{t−1}|
+    let mut hp = 0.0_f64;
+    let mut hmax = 0.0_f64;
+    for _ in 0..r.l {
+        let rec = hf * r.w * hp;
+        let inp = df * r.u * x;
+        let g = ws * rec + us * inp + bs * r.b;
+        for v in [rec, inp, ws * hp, us * x, bs * r.b, ws * rec, us * inp, g] {
+            worst = worst.max(v);
+        }
+        hp = (r.l0 * g).min(r.cap);
+        hmax = hmax.max(hp);
+    }
+    let Layer::Dense {
+        n_in,
+        n_out,
+        ws: ows,
+        bs: obs,
+        w: ow,
+        b: ob,
+    } = *readout
+    else {
+        return f64::INFINITY;
+    };
+    let (ows, obs) = (ows.abs(), obs.abs());
+    let a = hmax;
+    let (ni, no) = (n_in as f64, n_out as f64);
+    worst = worst
+        .max(ni * ow * a)
+        .max(ows * a)
+        .max(ows * ni * ow * a + obs * ob);
+    // backward from one output's unit cotangent
+    let gr = (ows * a).max(obs);
+    let mut grad2 = no * (ni + 1.0) * gr * gr;
+    worst = worst
+        .max(ni * (ows * a).powi(2) + obs * obs)
+        .max(no)
+        .max(no * ow)
+        .max(ows);
+    // the cotangent of every state (the mean over time only shrinks it)
+    let dy = ows * no * ow;
+    let mut next = 0.0_f64;
+    let mut dmax = 0.0_f64;
+    for _ in 0..r.l {
+        let carry = hf * ws * r.w * next;
+        let s = dy + carry;
+        let d = r.l0 * s;
+        for v in [ws * next, hf * r.w * next, carry, s, d] {
+            worst = worst.max(v);
+        }
+        next = d;
+        dmax = dmax.max(d);
+    }
+    for v in [
+        ws * dmax,
+        us * dmax,
+        bs * dmax,
+        hf * us * dmax * r.u,
+        hf * r.u * dmax,
+    ] {
+        worst = worst.max(v);
+    }
+    let (gw, gu, gb) = (lf * ws * dmax * hmax, lf * us * dmax * x, lf * bs * dmax);
+    grad2 += hf * hf * gw * gw + hf * df * gu * gu + hf * gb * gb;
+    if r.factored {
+        let sa = lf * (hf * (ws * hmax).powi(2) + df * (us * x).powi(2) + bs * bs);
+        let sd = lf * hf * dmax * dmax;
+        worst = worst.max(sa).max(sd).max(sa * sd);
+    }
+    worst.max(grad2)
+}
