@@ -521,6 +521,9 @@ macro_rules! parameter_free {
     )*};
 }
 
+/// The `Zeroed` and `Params` implementations of layers without parameters.
+pub(super) use parameter_free;
+
 parameter_free!(
     [] GlobalAvgPool,
     [const P: usize, const L_OUT: usize] AvgPool<P, L_OUT>,

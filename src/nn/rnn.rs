@@ -634,21 +634,4 @@ impl<T: Real, const C: usize, const L: usize> Module<T, [[T; C]; L]> for Last {
     }
 }
 
-/// The layer itself (it has no state).
-impl Zeroed for Last {
-    const ZEROED: Self = Last;
-}
-
-impl<T: Real> Params<T> for Last {
-    const NUM_PARAMS: usize = 0;
-    const DENSE_LAYERS: usize = 0;
-    const DENSE_IN: usize = 0;
-    const DENSE_OUT: usize = 0;
-    fn dense_shapes<F: FnMut(usize, usize)>(_f: &mut F) {}
-    fn visit<F: FnMut(&[T])>(&self, _f: &mut F) {}
-    fn visit_mut<F: FnMut(&mut [T])>(&mut self, _f: &mut F) {}
-    fn zip<F: FnMut(&[T], &[T])>(&self, _other: &Self, _f: &mut F) {}
-    fn zip_mut<F: FnMut(&mut [T], &[T])>(&mut self, _other: &Self, _f: &mut F) {}
-    fn reinit(&mut self, _rng: &mut Rng) {}
-    fn set_scales(&mut self, _w: T, _b: T, _p: Parameterization) {}
-}
+super::pool::parameter_free!([] Last);
