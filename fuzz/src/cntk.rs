@@ -1,7 +1,9 @@
-//! An oracle for the NNGP and NTK of convolutional architectures (the CNTK),
-//! written from the recursion's definition in plain `f64`, independently of
-//! the library's `analytic` module: per pair of inputs it keeps the
-//! position-pair tables Σ_aa, Σ_bb, Σ_ab and Θ_ab as vectors and applies
+//! An oracle for the NNGP and NTK of structured architectures (sequences and
+//! images: the CNTK, self-attention, layer norm, residual blocks; flat inputs
+//! too), written from the recursion's definition in `reference/FORMAT.md`
+//! (version 2) in plain `f64`, independently of the library's `analytic`
+//! module: per pair of inputs it keeps the full position-pair tables Σ_aa,
+//! Σ_bb, Σ_ab and Θ_ab as vectors (no bands, no error bounds) and applies
 //!
 //! - inputs: Σ⁰[s, s′] = Σ_c x[s, c]·x′[s′, c]/C, Θ⁰ = 0;
 //! - `dense(w, b)` per position: Σ ← w²Σ + b², Θ ← Σ + w²Θ;
@@ -15,13 +17,33 @@
 //! - nonlinearities entry by entry with the variances q_a[s] = Σ_aa[s, s],
 //!   q_b[s′] = Σ_bb[s′, s′]: the piecewise-linear φ(u) = a·u (u < 0), b·u
 //!   (u ≥ 0), which covers ReLU, leaky ReLU, abs and the identity, by the
-//!   arc-cosine kernels, and erf by its arcsine kernel.
+//!   arc-cosine kernels, erf by its arcsine kernel, sin by
+//!   E[sin u sin v] = e^{−(q_a+q_b)/2}·sinh Σ_ab, E[cos u cos v] = e^{−(q_a+q_b)/2}·cosh Σ_ab;
+//! - `attn(WQ,WK,WV,WO)`: per input, G_a[s, s′] = softmax over s′ of
+//!   WQ·WK·Σ_aa[s, s′] (`attn_id`: G_a = WQ·WK·Σ_aa), then
+//!   Σ_ab ← (WV·WO)²·G_a Σ_ab G_bᵀ, Θ_ab ← (WV·WO)²·G_a Θ_ab G_bᵀ + 2Σ_ab(new);
+//! - `layernorm`: Σ_ab[s, s′] and Θ_ab[s, s′] divided by
+//!   √((q_a[s] + ε)(q_b[s′] + ε)), ε = 10⁻¹²;
+//! - a residual block `[ … ]`: the block's output tables added to its input
+//!   tables.
+//!
+//! [`parse`] reads the text form (exactly the tokens of the format), and
+//! [`check`] applies the format's validity rules (balanced brackets and the
+//! Gaussianity rules of neural-tangents); [`kernel`] and [`cross`] compute
+//! whatever fits the shape, valid or not, so that they also serve
+//! architectures that those rules would refuse. [`cross_perturbed`]
+//! repeats the computation with every table entry perturbed by a relative
+//! amount after every step, an estimate of how far rounding can move the
+//! kernels.
 //!
 //! No clamping subtleties beyond ρ ∈ [−1, 1] and ρ = 0 for a zero variance:
 //! the oracle is meant for moderate architectures and inputs, where the
 //! library and it agree to rounding.
 
 use ntk::analytic::{Layer, Shape};
+
+/// The ε of `layernorm` (neural-tangents' `LayerNorm(eps=1e-12)`).
+pub const LAYERNORM_EPS: f64 = 1e-12;
 
 /// One step of the recursion.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -59,10 +81,29 @@ pub enum Op {
     },
     /// erf.
     Erf,
+    /// sin.
+    Sin,
+    /// Global self-attention (`attn`, `attn_id`): only the products WQ·WK
+    /// and WV·WO enter.
+    Attention {
+        /// WQ·WK, the scale of the logits (or of the raw weights).
+        qk: f64,
+        /// WV·WO.
+        vo: f64,
+        /// Softmax weights (`attn`) rather than raw ones (`attn_id`).
+        softmax: bool,
+    },
+    /// Layer norm over the channels of each position.
+    LayerNorm,
+    /// `[`: the start of a residual block.
+    Open,
+    /// `]`: the end of a residual block, whose output is added to its input.
+    Close,
 }
 
 /// The oracle's step for a library layer, or `None` for layers it does not
-/// cover (GELU, sin, tanh, custom activations, standard-parameterized dense).
+/// cover (GELU, tanh, custom activations, standard-parameterized dense,
+/// recurrent layers).
 pub fn op(l: &Layer<f64>) -> Option<Op> {
     Some(match *l {
         Layer::Dense {
@@ -92,6 +133,7 @@ pub fn op(l: &Layer<f64>) -> Option<Op> {
         Layer::AbRelu { a, b } => Op::Piecewise { a, b },
         Layer::Identity => Op::Piecewise { a: 1.0, b: 1.0 },
         Layer::Erf => Op::Erf,
+        Layer::Sin => Op::Sin,
         _ => return None,
     })
 }
@@ -242,16 +284,110 @@ fn dual(op: Op, q1: f64, k: f64, q2: f64) -> (f64, f64) {
             let deriv = 4.0 / PI / (d1 * d2 - 4.0 * k * k).max(0.0).sqrt();
             (sigma, deriv)
         }
+        Op::Sin => {
+            // E[sin u sin v] = (E[cos(u − v)] − E[cos(u + v)])/2 and
+            // E[cos u cos v] = (E[cos(u − v)] + E[cos(u + v)])/2, with
+            // E[cos w] = e^{−var(w)/2}.
+            let minus = (-(q1 + q2 - 2.0 * k) / 2.0).exp();
+            let plus = (-(q1 + q2 + 2.0 * k) / 2.0).exp();
+            ((minus - plus) / 2.0, (minus + plus) / 2.0)
+        }
         _ => unreachable!("not a nonlinearity"),
+    }
+}
+
+/// The attention weights G[s, s′] of one input from its own table `m`
+/// (`p × p`): the softmax over s′ of `qk·m[s, s′]`, or `qk·m` itself.
+fn attention_weights(m: &[f64], p: usize, qk: f64, softmax: bool) -> Vec<f64> {
+    let mut g: Vec<f64> = m.iter().map(|v| qk * v).collect();
+    if softmax {
+        for row in g.chunks_mut(p) {
+            let top = row.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+            row.iter_mut().for_each(|v| *v = (*v - top).exp());
+            let sum: f64 = row.iter().sum();
+            row.iter_mut().for_each(|v| *v /= sum);
+        }
+    }
+    g
+}
+
+/// `c·G1 M G2ᵀ` for `p × p` matrices.
+fn sandwich(g1: &[f64], m: &[f64], g2: &[f64], p: usize, c: f64) -> Vec<f64> {
+    // h[u, t] = Σ_v m[u, v]·g2[t, v]
+    let mut h = vec![0.0; p * p];
+    for u in 0..p {
+        for t in 0..p {
+            h[u * p + t] = (0..p).map(|v| m[u * p + v] * g2[t * p + v]).sum();
+        }
+    }
+    let mut out = vec![0.0; p * p];
+    for s in 0..p {
+        for t in 0..p {
+            out[s * p + t] = c * (0..p).map(|u| g1[s * p + u] * h[u * p + t]).sum::<f64>();
+        }
+    }
+    out
+}
+
+/// A relative perturbation of every table entry after every step: entries
+/// are multiplied by 1 + `delta`·r with r ∈ [−1, 1] drawn from `seed`, the
+/// step and the entry (the same r for [s, s′] and [s′, s] of a table of one
+/// input, which stays symmetric).
+#[derive(Debug, Clone, Copy)]
+struct Perturbation {
+    delta: f64,
+    seed: u64,
+}
+
+/// SplitMix64's finaliser: a well-mixed 64-bit hash.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl Perturbation {
+    fn apply(&self, t: &mut Tables, p: usize, step: u64) {
+        let r = |table: u64, e: u64| -> f64 {
+            let h = mix(self.seed ^ mix(step ^ mix(table ^ mix(e))));
+            (h >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+        };
+        let symmetric = |e: usize| {
+            let (s, u) = (e / p, e % p);
+            (s.min(u) * p + s.max(u)) as u64
+        };
+        for (id, m) in [(1, &mut t.aa), (2, &mut t.bb)] {
+            for (e, v) in m.iter_mut().enumerate() {
+                *v *= 1.0 + self.delta * r(id, symmetric(e));
+            }
+        }
+        for (id, m) in [(3, &mut t.ab), (4, &mut t.tab)] {
+            for (e, v) in m.iter_mut().enumerate() {
+                *v *= 1.0 + self.delta * r(id, e as u64);
+            }
+        }
     }
 }
 
 /// NNGP and NTK of one pair of inputs `xa`, `xb` of `shape` (each
 /// `positions × channels` numbers, channels innermost); `None` if the
 /// architecture does not fit the shape (a pooling window that does not
-/// divide the grid, a spatial layer on flat data, an even filter, or an
-/// architecture that does not end flat).
+/// divide the grid, a spatial layer — convolution, pooling, `gap`,
+/// `flatten`, attention — on flat data, an even filter, unbalanced brackets,
+/// a residual block whose body changes the grid, or an architecture that
+/// does not end flat). The validity rules of [`check`] are not applied.
 pub fn kernel(ops: &[Op], shape: Shape, xa: &[f64], xb: &[f64]) -> Option<(f64, f64)> {
+    kernel_with(ops, shape, xa, xb, None)
+}
+
+fn kernel_with(
+    ops: &[Op],
+    shape: Shape,
+    xa: &[f64],
+    xb: &[f64],
+    perturb: Option<Perturbation>,
+) -> Option<(f64, f64)> {
     let (mut g, channels) = grid(shape)?;
     let p = g.positions();
     if xa.len() != p * channels || xb.len() != p * channels {
@@ -272,7 +408,12 @@ pub fn kernel(ops: &[Op], shape: Shape, xa: &[f64], xb: &[f64]) -> Option<(f64, 
         ab: table(xa, xb),
         tab: vec![0.0; p * p],
     };
-    for &op in ops {
+    if let Some(pert) = perturb {
+        pert.apply(&mut t, p, 0);
+    }
+    // The tables and grid at the start of each open residual block.
+    let mut saved: Vec<(Tables, Grid)> = Vec::new();
+    for (step, &op) in ops.iter().enumerate() {
         let p = g.positions();
         match op {
             Op::Dense { w, b } => {
@@ -330,7 +471,7 @@ pub fn kernel(ops: &[Op], shape: Shape, xa: &[f64], xb: &[f64]) -> Option<(f64, 
                     flat: true,
                 };
             }
-            Op::Piecewise { .. } | Op::Erf => {
+            Op::Piecewise { .. } | Op::Erf | Op::Sin => {
                 let qa: Vec<f64> = (0..p).map(|s| t.aa[s * p + s]).collect();
                 let qb: Vec<f64> = (0..p).map(|s| t.bb[s * p + s]).collect();
                 for e in 0..p * p {
@@ -342,26 +483,319 @@ pub fn kernel(ops: &[Op], shape: Shape, xa: &[f64], xb: &[f64]) -> Option<(f64, 
                     t.bb[e] = dual(op, qb[s], t.bb[e], qb[u]).0;
                 }
             }
+            Op::Attention { qk, vo, softmax } => {
+                if g.flat {
+                    return None;
+                }
+                let ga = attention_weights(&t.aa, p, qk, softmax);
+                let gb = attention_weights(&t.bb, p, qk, softmax);
+                let c = vo * vo;
+                t.aa = sandwich(&ga, &t.aa, &ga, p, c);
+                t.bb = sandwich(&gb, &t.bb, &gb, p, c);
+                t.ab = sandwich(&ga, &t.ab, &gb, p, c);
+                t.tab = sandwich(&ga, &t.tab, &gb, p, c)
+                    .into_iter()
+                    .zip(&t.ab)
+                    .map(|(th, s)| th + 2.0 * s)
+                    .collect();
+            }
+            Op::LayerNorm => {
+                let qa: Vec<f64> = (0..p).map(|s| t.aa[s * p + s] + LAYERNORM_EPS).collect();
+                let qb: Vec<f64> = (0..p).map(|s| t.bb[s * p + s] + LAYERNORM_EPS).collect();
+                for e in 0..p * p {
+                    let (s, u) = (e / p, e % p);
+                    t.aa[e] /= (qa[s] * qa[u]).sqrt();
+                    t.bb[e] /= (qb[s] * qb[u]).sqrt();
+                    let r = (qa[s] * qb[u]).sqrt();
+                    t.ab[e] /= r;
+                    t.tab[e] /= r;
+                }
+            }
+            Op::Open => saved.push((
+                Tables {
+                    aa: t.aa.clone(),
+                    bb: t.bb.clone(),
+                    ab: t.ab.clone(),
+                    tab: t.tab.clone(),
+                },
+                g,
+            )),
+            Op::Close => {
+                let (skip, at) = saved.pop()?;
+                if at != g {
+                    return None;
+                }
+                for (m, s) in [
+                    (&mut t.aa, &skip.aa),
+                    (&mut t.bb, &skip.bb),
+                    (&mut t.ab, &skip.ab),
+                    (&mut t.tab, &skip.tab),
+                ] {
+                    m.iter_mut().zip(s).for_each(|(v, w)| *v += w);
+                }
+            }
+        }
+        if let Some(pert) = perturb {
+            pert.apply(&mut t, g.positions(), step as u64 + 1);
         }
     }
-    g.flat.then(|| (t.ab[0], t.tab[0]))
+    (g.flat && saved.is_empty()).then(|| (t.ab[0], t.tab[0]))
 }
 
 /// NNGP and NTK between the `m` inputs `x1` and the `n` inputs `x2` of
 /// `shape`, row-major `m × n`; `None` as [`kernel`].
 pub fn cross(ops: &[Op], shape: Shape, x1: &[f64], x2: &[f64]) -> Option<(Vec<f64>, Vec<f64>)> {
+    cross_with(ops, shape, x1, x2, None)
+}
+
+/// [`cross`] with every table entry multiplied by 1 + `delta`·r after
+/// every step (and at the start), r ∈ [−1, 1] pseudo-random from `seed`:
+/// relative perturbations of the size of rounding errors show how far
+/// rounding can move the kernels of a given architecture and inputs (a
+/// cancellation before a layer norm, a variance that attention nearly
+/// cancels, a correlation at a kink).
+pub fn cross_perturbed(
+    ops: &[Op],
+    shape: Shape,
+    x1: &[f64],
+    x2: &[f64],
+    delta: f64,
+    seed: u64,
+) -> Option<(Vec<f64>, Vec<f64>)> {
+    cross_with(ops, shape, x1, x2, Some(Perturbation { delta, seed }))
+}
+
+fn cross_with(
+    ops: &[Op],
+    shape: Shape,
+    x1: &[f64],
+    x2: &[f64],
+    perturb: Option<Perturbation>,
+) -> Option<(Vec<f64>, Vec<f64>)> {
     let (g, channels) = grid(shape)?;
     let d = g.positions() * channels;
     if !x1.len().is_multiple_of(d) || !x2.len().is_multiple_of(d) {
         return None;
     }
     let (mut k, mut t) = (Vec::new(), Vec::new());
-    for a in x1.chunks(d) {
-        for b in x2.chunks(d) {
-            let (s, th) = kernel(ops, shape, a, b)?;
+    for (i, a) in x1.chunks(d).enumerate() {
+        for (j, b) in x2.chunks(d).enumerate() {
+            // Each pair its own perturbation.
+            let perturb = perturb.map(|p| Perturbation {
+                seed: mix(p.seed ^ mix((i as u64) << 32 | j as u64)),
+                ..p
+            });
+            let (s, th) = kernel_with(ops, shape, a, b, perturb)?;
             k.push(s);
             t.push(th);
         }
     }
     Some((k, t))
+}
+
+/// The diagonal scale of entry (i, j) of an `n × n` kernel matrix `m`:
+/// √|m_ii|·√|m_jj| + |m_ij|, the scale that kernel errors are measured in.
+pub fn diagonal_scale(m: &[f64], n: usize, i: usize, j: usize) -> f64 {
+    m[i * n + i].abs().sqrt() * m[j * n + j].abs().sqrt() + m[i * n + j].abs()
+}
+
+/// How far relative perturbations of `delta` after every step move the
+/// Gram matrices of the inputs `x` (NNGP and NTK), in units of each entry's
+/// [`diagonal_scale`]: the largest move over a few perturbations. `None`
+/// as [`kernel`]; ∞ if a perturbed result is not finite.
+pub fn sensitivity(ops: &[Op], shape: Shape, x: &[f64], delta: f64) -> Option<f64> {
+    let (k, t) = cross(ops, shape, x, x)?;
+    let n = (k.len() as f64).sqrt().round() as usize;
+    let mut worst = 0.0_f64;
+    for seed in 1..=3 {
+        let (kp, tp) = cross_perturbed(ops, shape, x, x, delta, seed)?;
+        for (m, mp) in [(&k, &kp), (&t, &tp)] {
+            for i in 0..n {
+                for j in 0..n {
+                    let moved = (mp[i * n + j] - m[i * n + j]).abs();
+                    let d = if moved == 0.0 {
+                        0.0
+                    } else {
+                        moved / diagonal_scale(m, n, i, j)
+                    };
+                    worst = if d.is_nan() {
+                        f64::INFINITY
+                    } else {
+                        worst.max(d)
+                    };
+                }
+            }
+        }
+    }
+    Some(worst)
+}
+
+/// The arguments of `token` if it reads `name(a,b,…)` with `count`
+/// arguments.
+fn arguments<'t>(token: &'t str, name: &str, count: usize) -> Option<Vec<&'t str>> {
+    let inner = token
+        .strip_prefix(name)?
+        .strip_prefix('(')?
+        .strip_suffix(')')?;
+    let args: Vec<&str> = inner.split(',').collect();
+    (args.len() == count).then_some(args)
+}
+
+/// A finite number.
+fn number(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        _ => Err(format!("not a finite number: {s:?}")),
+    }
+}
+
+/// A positive integer.
+fn count(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(v) if v > 0 => Ok(v),
+        _ => Err(format!("not a positive integer: {s:?}")),
+    }
+}
+
+/// The steps of an architecture in the text form of `reference/FORMAT.md`
+/// (layers separated by spaces: `dense(W,B)`, `relu`, `leaky_relu(A)`,
+/// `abs`, `erf`, `sin`, `identity`, `conv(Q,W,B)`, `conv_circ(Q,W,B)`,
+/// `avg_pool(P)`, `gap`, `flatten`, `attn(WQ,WK,WV,WO)`,
+/// `attn_id(WQ,WK,WV,WO)`, `layernorm`, `[` and `]`). An error names the
+/// token for an unknown or malformed layer (and for `gelu`, which the
+/// oracle does not cover), a number that is not finite, an even or zero
+/// filter width, a zero window, unbalanced brackets or an empty text.
+pub fn parse(text: &str) -> Result<Vec<Op>, String> {
+    let mut ops = Vec::new();
+    let mut depth = 0usize;
+    for token in text.split_whitespace() {
+        let op = if let Some(a) = arguments(token, "dense", 2) {
+            Op::Dense {
+                w: number(a[0])?,
+                b: number(a[1])?,
+            }
+        } else if let Some(a) = arguments(token, "leaky_relu", 1) {
+            Op::Piecewise {
+                a: number(a[0])?,
+                b: 1.0,
+            }
+        } else if let Some((a, circular)) = arguments(token, "conv", 3)
+            .map(|a| (a, false))
+            .or_else(|| arguments(token, "conv_circ", 3).map(|a| (a, true)))
+        {
+            let q = count(a[0])?;
+            if q % 2 == 0 {
+                return Err(format!("{token}: even filter width"));
+            }
+            Op::Conv {
+                q,
+                w: number(a[1])?,
+                b: number(a[2])?,
+                circular,
+            }
+        } else if let Some(a) = arguments(token, "avg_pool", 1) {
+            Op::AvgPool(count(a[0])?)
+        } else if let Some((a, softmax)) = arguments(token, "attn", 4)
+            .map(|a| (a, true))
+            .or_else(|| arguments(token, "attn_id", 4).map(|a| (a, false)))
+        {
+            let v: Vec<f64> = a.iter().map(|s| number(s)).collect::<Result<_, _>>()?;
+            Op::Attention {
+                qk: v[0] * v[1],
+                vo: v[2] * v[3],
+                softmax,
+            }
+        } else {
+            match token {
+                "relu" => Op::Piecewise { a: 0.0, b: 1.0 },
+                "abs" => Op::Piecewise { a: -1.0, b: 1.0 },
+                "identity" => Op::Piecewise { a: 1.0, b: 1.0 },
+                "erf" => Op::Erf,
+                "sin" => Op::Sin,
+                "gap" => Op::Gap,
+                "flatten" => Op::Flatten,
+                "layernorm" => Op::LayerNorm,
+                "[" => {
+                    depth += 1;
+                    Op::Open
+                }
+                "]" => {
+                    depth = depth
+                        .checked_sub(1)
+                        .ok_or_else(|| "`]` without `[`".to_string())?;
+                    Op::Close
+                }
+                _ => return Err(format!("unknown or malformed layer {token:?}")),
+            }
+        };
+        ops.push(op);
+    }
+    if ops.is_empty() {
+        return Err("no layer".into());
+    }
+    if depth > 0 {
+        return Err(format!("{depth} unclosed `[`"));
+    }
+    Ok(ops)
+}
+
+/// The validity rules of the format (neural-tangents' Gaussianity rules):
+/// the stream is Gaussian after `dense`, `conv`, `conv_circ`, attention and
+/// a residual block; the identity, `avg_pool`, `gap` and `layernorm` keep
+/// the flag; the other nonlinearities and `flatten` clear it; raw inputs
+/// are not Gaussian. A nonlinearity other than the identity and `layernorm`
+/// need a Gaussian input; a residual block needs a Gaussian input and a
+/// body that ends Gaussian. Brackets must balance. Whether the
+/// architecture fits a shape is [`kernel`]'s business.
+pub fn check(ops: &[Op]) -> Result<(), String> {
+    let mut gaussian = false;
+    // The flag at the start of each open block.
+    let mut blocks = Vec::new();
+    for (i, &op) in ops.iter().enumerate() {
+        match op {
+            Op::Dense { .. } | Op::Conv { .. } | Op::Attention { .. } => gaussian = true,
+            Op::Piecewise { a, b } if a == 1.0 && b == 1.0 => {}
+            Op::AvgPool(_) | Op::Gap => {}
+            Op::Flatten => gaussian = false,
+            Op::Piecewise { .. } | Op::Erf | Op::Sin | Op::LayerNorm => {
+                if !gaussian {
+                    return Err(format!("step {i} ({op:?}) needs a Gaussian input"));
+                }
+                if op != Op::LayerNorm {
+                    gaussian = false;
+                }
+            }
+            Op::Open => {
+                if !gaussian {
+                    return Err(format!(
+                        "the residual block at step {i} needs a Gaussian input"
+                    ));
+                }
+                blocks.push(i);
+            }
+            Op::Close => {
+                let open = blocks
+                    .pop()
+                    .ok_or_else(|| format!("step {i}: `]` without `[`"))?;
+                if !gaussian {
+                    return Err(format!(
+                        "the residual block of steps {open}..={i} does not end Gaussian"
+                    ));
+                }
+            }
+        }
+    }
+    match blocks.last() {
+        Some(open) => Err(format!("the residual block at step {open} is not closed")),
+        None => Ok(()),
+    }
+}
+
+/// The NNGP and NTK Gram matrices (row-major N × N) of the inputs `x` of
+/// `shape` under the architecture `text`: [`parse`], [`check`], then
+/// [`cross`]. An error says why the architecture is refused.
+pub fn gram(text: &str, shape: Shape, x: &[f64]) -> Result<(Vec<f64>, Vec<f64>), String> {
+    let ops = parse(text)?;
+    check(&ops)?;
+    cross(&ops, shape, x, x).ok_or_else(|| format!("{text}: does not fit {shape:?}"))
 }
