@@ -57,7 +57,9 @@ use libfuzzer_sys::fuzz_target;
 use ntk::analytic::{Architecture, Layer, RecurrentStream, Shape};
 use ntk::error::ParseErrorKind;
 use ntk::{Error, Real};
+use ntk_fuzz::structured::{Case, StructuredInput};
 use ntk_fuzz::{cntk, eigenvalues_jacobi, max_abs, Cuts, GaussOracle, Num};
+use std::sync::OnceLock;
 
 const N: usize = 4;
 const M: usize = 2;
@@ -92,6 +94,9 @@ struct Input {
     /// The convolutional arm instead of the flat checks (last, so that the
     /// seeds written before it decode as they did).
     conv: Option<ConvInput>,
+    /// The structured arm (attention, layer norm, residual blocks) when
+    /// `conv` is `None`; last for the same reason.
+    structured: Option<StructuredInput>,
 }
 
 /// A layer of a convolutional architecture.
@@ -817,10 +822,217 @@ fn check_conv(input: &ConvInput) {
     }
 }
 
+/// The layer families of format version 2 that the library's text parser
+/// gained after the convolutional ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Feature {
+    /// `attn(WQ,WK,WV,WO)`.
+    Attention,
+    /// `attn_id(WQ,WK,WV,WO)`.
+    RawAttention,
+    /// `layernorm`.
+    LayerNorm,
+    /// `[` and `]`.
+    Residual,
+}
+
+impl Feature {
+    const ALL: [Feature; 4] = [
+        Feature::Attention,
+        Feature::RawAttention,
+        Feature::LayerNorm,
+        Feature::Residual,
+    ];
+
+    /// The layer names of the feature, as a parse error names them.
+    fn names(self) -> &'static [&'static str] {
+        match self {
+            Feature::Attention => &["attn"],
+            Feature::RawAttention => &["attn_id"],
+            Feature::LayerNorm => &["layernorm"],
+            Feature::Residual => &["[", "]"],
+        }
+    }
+
+    /// A valid architecture that uses the feature.
+    fn probe(self) -> &'static str {
+        match self {
+            Feature::Attention => "dense(1,0) attn(1,1,1,1) gap dense(1,0)",
+            Feature::RawAttention => "dense(1,0) attn_id(1,1,1,1) gap dense(1,0)",
+            Feature::LayerNorm => "dense(1,0) layernorm dense(1,0)",
+            Feature::Residual => "dense(1,0) [ relu dense(1,0) ] dense(1,0)",
+        }
+    }
+
+    /// The feature whose layer a parse error says is unknown.
+    fn unknown_in(e: &ntk::error::ParseError) -> Option<Feature> {
+        if e.kind != ParseErrorKind::UnknownLayer {
+            return None;
+        }
+        Feature::ALL
+            .into_iter()
+            .find(|f| f.names().contains(&e.token()))
+    }
+}
+
+/// Whether the library's `Architecture::parse` knows the layers of
+/// `feature`: decided once per process by parsing the feature's probe (a
+/// valid architecture). A probe may only fail with `UnknownLayer` naming
+/// the feature's own layer; any other refusal panics, so that a library
+/// that knows the layers can never switch the structured arm's checks off.
+///
+/// While this is `false` (the library before its attention, layer norm
+/// and residual support), the structured arm skips the architectures whose
+/// parse fails on that feature's layer, and only those; once it is `true`
+/// for every feature, every generated architecture must parse and is
+/// checked in full.
+fn library_supports(feature: Feature) -> bool {
+    static SUPPORT: OnceLock<[bool; 4]> = OnceLock::new();
+    let support = SUPPORT.get_or_init(|| {
+        Feature::ALL.map(|f| match Architecture::<f64>::parse(f.probe()) {
+            Ok(_) => true,
+            Err(e) if Feature::unknown_in(&e) == Some(f) => false,
+            Err(e) => panic!("the probe `{}` of {f:?} is refused: {e:?}", f.probe()),
+        })
+    });
+    support[Feature::ALL.iter().position(|&f| f == feature).unwrap_or(0)]
+}
+
+/// Relative perturbation of every oracle table entry after every step
+/// (about 450 units of roundoff) that estimates how far rounding can move
+/// the kernels ([`cntk::sensitivity`]).
+const PERTURBATION: f64 = 1e-13;
+
+/// Up to this sensitivity a case is well conditioned: the library must
+/// compute it (no `PrecisionLoss`) and agree with the oracle within
+/// [`TIGHT`] of the diagonal scale. (A conditioning κ turns the
+/// perturbation into κ·10⁻¹³ and rounding into about κ·10⁻¹⁶ per step, far
+/// below the library's limit; the √ε of a kink at a correlation of 1 gives
+/// about 10⁻⁸ here.)
+const WELL_CONDITIONED: f64 = 1e-7;
+
+/// Agreement of well-conditioned cases, in units of the diagonal scale
+/// √K(x, x)·√K(x′, x′) + |K(x, x′)|; the two agree to about 10⁻⁸ on the
+/// reference kernels.
+const TIGHT: f64 = 1e-6;
+
+/// Beyond this sensitivity the oracle's own rounding may reach the
+/// library's limit: an `Ok` result is not compared.
+const ORACLE_RELIABLE: f64 = 1e-3;
+
+/// The structured arm: a valid architecture of format version 2 in text
+/// (attention, layer norm, residual blocks, convolutions, pooling, dense
+/// layers, activations) on small sequences, images or flat inputs, through
+/// the library's text parser and `gram_spatial`, `cross_spatial` and (flat
+/// inputs) `gram_flat`, against the oracle of `ntk_fuzz::cntk`.
+///
+/// The library must accept the architecture (`workspace_len` included)
+/// and, on finite inputs, fail only with `PrecisionLoss { what: "kernel" }`
+/// (outputs zeroed), and that only where the oracle's perturbations show a
+/// sensitivity above [`WELL_CONDITIONED`]. An `Ok` Gram matrix is bitwise
+/// symmetric and agrees with the oracle within [`TIGHT`] of the diagonal
+/// scale when well conditioned, else within its error-bound contract
+/// ([`PRECISION_LIMIT`](ntk::analytic::PRECISION_LIMIT) of the diagonal
+/// scale, plus the oracle's own sensitivity) while the oracle is reliable
+/// ([`ORACLE_RELIABLE`]).
+fn check_structured(case: &Case) {
+    let Case { text, shape, n, x } = case;
+    let (shape, n) = (*shape, *n);
+    let ops = cntk::parse(text).unwrap_or_else(|e| panic!("{text}: the oracle refuses: {e}"));
+    cntk::check(&ops).unwrap_or_else(|e| panic!("{text}: invalid: {e}"));
+    let arch = match Architecture::<f64>::parse(text) {
+        Ok(a) => a,
+        Err(e) => match Feature::unknown_in(&e) {
+            Some(f) if !library_supports(f) => return,
+            _ => panic!("{text}: the library refuses a valid architecture: {e:?}"),
+        },
+    };
+    let (ko, to) =
+        cntk::cross(&ops, shape, x, x).unwrap_or_else(|| panic!("{text}: does not fit {shape:?}"));
+    let sensitivity = cntk::sensitivity(&ops, shape, x, PERTURBATION).unwrap_or(f64::INFINITY);
+    let len = arch
+        .workspace_len(shape)
+        .unwrap_or_else(|e| panic!("{text} on {shape:?}: workspace refused: {e:?}"));
+    let d = shape.len();
+    let mut ws = vec![0.0; len];
+    let (mut k, mut t) = (vec![7.0; n * n], vec![7.0; n * n]);
+    let r = arch.gram_spatial(x, shape, &mut ws, &mut k, &mut t);
+    let (mut kc, mut tc) = (vec![7.0; n], vec![7.0; n]);
+    let rc = arch.cross_spatial(&x[..d], x, shape, &mut ws, &mut kc, &mut tc);
+    let mut results = vec![
+        ("gram_spatial", r, k, t, n),
+        ("cross_spatial", rc, kc, tc, 1),
+    ];
+    if let Shape::Flat { dim } = shape {
+        let (mut kf, mut tf) = (vec![7.0; n * n], vec![7.0; n * n]);
+        let rf = arch.gram_flat(x, dim, &mut kf, &mut tf);
+        results.push(("gram_flat", rf, kf, tf, n));
+    }
+    let oracle_finite = ko.iter().chain(&to).all(|v| v.is_finite());
+    let floor = f64::MIN_POSITIVE * 1e8;
+    for (routine, r, k, t, rows) in results {
+        let what = format!("{routine}: {text} on {shape:?} (sensitivity {sensitivity:e})");
+        if let Err(e) = r {
+            assert!(
+                k.iter().chain(&t).all(|v| *v == 0.0),
+                "{what}: {e:?}, outputs not zeroed"
+            );
+            match e {
+                Error::PrecisionLoss { what: "kernel" } => assert!(
+                    sensitivity > WELL_CONDITIONED || !oracle_finite,
+                    "{what}: a well-conditioned case refused ({e:?})"
+                ),
+                Error::Overflow { what: "kernel" } if !oracle_finite => {}
+                _ => panic!("{what}: unexpected {e:?}"),
+            }
+            continue;
+        }
+        if rows == n {
+            for m in [&k, &t] {
+                for i in 0..n {
+                    for j in 0..n {
+                        assert!(m[i * n + j].is_finite(), "{what}: not finite");
+                        assert_eq!(
+                            m[i * n + j].to_bits(),
+                            m[j * n + i].to_bits(),
+                            "{what}: not bitwise symmetric"
+                        );
+                    }
+                }
+            }
+        }
+        if !oracle_finite || sensitivity > ORACLE_RELIABLE {
+            continue;
+        }
+        let tol = if sensitivity <= WELL_CONDITIONED {
+            TIGHT
+        } else {
+            ntk::analytic::PRECISION_LIMIT + 10.0 * sensitivity
+        };
+        for (name, got, want) in [("NNGP", &k, &ko), ("NTK", &t, &to)] {
+            for i in 0..rows {
+                for j in 0..n {
+                    let (g, w) = (got[i * n + j], want[i * n + j]);
+                    let scale = cntk::diagonal_scale(want, n, i, j);
+                    assert!(
+                        (g - w).abs() <= tol * scale + floor,
+                        "{what}: {name}[{i}][{j}] = {g:e}, oracle {w:e} (tolerance {tol:e} of {scale:e})"
+                    );
+                }
+            }
+        }
+    }
+}
+
 fuzz_target!(|input: Input| {
-    // An input exercises either the convolutional arm or the flat checks.
+    // An input exercises the convolutional arm, the structured arm or the
+    // flat checks.
     if let Some(conv) = &input.conv {
         check_conv(conv);
+        return;
+    }
+    if let Some(structured) = &input.structured {
+        check_structured(&structured.build());
         return;
     }
     let parsed = check_parse(&input.text);

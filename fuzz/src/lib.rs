@@ -133,14 +133,21 @@ pub fn gamma(n: usize, u: f64) -> f64 {
 /// The bound model of the `empirical` target.
 pub mod empirical_bounds;
 
-/// The convolutional-kernel (CNTK) oracle of the `analytic` target, a plain
-/// `f64` recursion written independently of the library's `analytic`
-/// module and checked against the reference kernels by
-/// `tests/cntk_oracle.rs`.
+/// The structured-kernel oracle of the `analytic` target (convolutions,
+/// pooling, attention, layer norm, residual blocks: the CNTK and more), a
+/// plain `f64` recursion written from `reference/FORMAT.md` independently
+/// of the library's `analytic` module and checked against every reference
+/// kernel of `structured_public.txt` by `tests/cntk_oracle.rs`.
 pub mod cntk;
 
 /// The bound model of the `empirical` target's convolutional arm.
 pub mod conv_bounds;
+
+/// Random valid architectures of format version 2 (attention, layer norm,
+/// residual blocks among convolutions, pooling, dense layers and
+/// activations) and small inputs, for the `analytic` target's structured
+/// arm.
+pub mod structured;
 
 /// Oracles independent of the library's own algorithms, shared with the
 /// integration tests: the Jacobi eigenvalues, the Gauss–Legendre rule and
