@@ -310,7 +310,8 @@ fn oracle_follows_the_rules_on_small_cases() {
     };
     let ops = cntk::parse("attn_id(2,0.5,1,3) gap").unwrap();
     let (k, t) = cntk::kernel(&ops, one, &[2.0], &[-1.0]).unwrap();
-    let want = 9.0 * 4.0 * (2.0 * -1.0) * 1.0;
+    let (qk, vo, ua, ub) = (2.0 * 0.5, 1.0 * 3.0, 2.0, -1.0);
+    let want = vo * vo * (qk * ua * ua) * (ua * ub) * (qk * ub * ub);
     assert!(close(k, want) && close(t, 2.0 * want), "{k} {t}");
     // sin: E[sin u sin v] = e^{−(q_a+q_b)/2} sinh Σ_ab.
     let ops = cntk::parse("dense(1,0) sin").unwrap();
@@ -344,4 +345,147 @@ fn perturbations_measure_conditioning() {
     assert_eq!(k, [0.0; 4]);
     let s = cntk::sensitivity(&ops, seq, &cancel, 1e-13).unwrap();
     assert!(s > 1e-3, "{s:e}");
+}
+
+/// The library's sequence and image kernels against the oracle on random
+/// architectures of the convolutional layers (conv, conv_circ, avg_pool,
+/// gap, flatten, dense and the activations), valid by the format's rules:
+/// every activation follows a convolution or a dense layer.
+#[cfg(feature = "error-bounds")]
+mod library_against_the_oracle {
+    use super::cntk;
+    use ntk::analytic::{Architecture, Shape, PRECISION_LIMIT};
+    use ntk::Error;
+    use proptest::prelude::*;
+
+    /// Sensitivity to relative perturbations of 1e-13 below which the
+    /// library must compute the kernels and agree to 1e-6 (see the `analytic`
+    /// fuzz target's structured arm).
+    const WELL_CONDITIONED: f64 = 1e-6;
+
+    fn activation() -> impl Strategy<Value = &'static str> {
+        prop_oneof![
+            Just("relu"),
+            Just("abs"),
+            Just("leaky_relu(0.1)"),
+            Just("erf"),
+            Just("sin"),
+            Just("identity")
+        ]
+    }
+
+    /// A convolution (or a dense layer) and an activation, maybe pooled.
+    fn unit() -> impl Strategy<Value = (String, bool)> {
+        (
+            prop_oneof![Just("conv"), Just("conv_circ"), Just("dense")],
+            prop_oneof![Just(1_usize), Just(3), Just(5)],
+            -0.3..0.4_f64,
+            prop_oneof![Just(0.0), 0.0..0.5_f64],
+            activation(),
+            prop_oneof![3 => Just(false), 1 => Just(true)],
+        )
+            .prop_map(|(layer, q, lw, b, act, pool)| {
+                let w = 10f64.powf(lw);
+                let head = if layer == "dense" {
+                    format!("dense({w},{b})")
+                } else {
+                    format!("{layer}({q},{w},{b})")
+                };
+                (format!("{head} {act}"), pool)
+            })
+    }
+
+    fn shape() -> impl Strategy<Value = Shape> {
+        prop_oneof![
+            (1..=6_usize, 1..=3_usize)
+                .prop_map(|(length, channels)| Shape::Sequence { length, channels }),
+            (1..=3_usize, 1..=3_usize, 1..=2_usize).prop_map(|(height, width, channels)| {
+                Shape::Image {
+                    height,
+                    width,
+                    channels,
+                }
+            }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(crate::common::cases(64)))]
+
+        /// `gram_spatial` of three inputs is refused (`PrecisionLoss`, zeroed)
+        /// only where the oracle's perturbations show ill conditioning, and
+        /// otherwise agrees with the oracle within 1e-6 of the diagonal
+        /// scale (well conditioned) or within the precision limit.
+        #[test]
+        fn gram_spatial_matches_the_oracle(
+            units in prop::collection::vec(unit(), 1..=4),
+            shape in shape(),
+            gap in any::<bool>(),
+            head in prop::option::of(activation()),
+            x in prop::collection::vec(-2.0..2.0_f64, 3 * 18),
+        ) {
+            let (mut rows, mut cols, planar) = match shape {
+                Shape::Sequence { length, .. } => (1, length, false),
+                Shape::Image { height, width, .. } => (height, width, true),
+                _ => unreachable!(),
+            };
+            let mut layers = Vec::new();
+            for (unit, pool) in units {
+                layers.push(unit);
+                if pool && cols % 2 == 0 && (!planar || rows % 2 == 0) {
+                    layers.push("avg_pool(2)".to_string());
+                    cols /= 2;
+                    if planar {
+                        rows /= 2;
+                    }
+                }
+            }
+            layers.push(if gap { "gap" } else { "flatten" }.to_string());
+            layers.push("dense(1.2,0.1)".to_string());
+            if let Some(act) = head {
+                layers.push(format!("{act} dense(0.8,0)"));
+            }
+            let text = layers.join(" ");
+            let n = 3;
+            let x = &x[..n * shape.len()];
+            let ops = cntk::parse(&text).unwrap();
+            prop_assert_eq!(cntk::check(&ops), Ok(()));
+            let (ko, to) = cntk::cross(&ops, shape, x, x).unwrap();
+            let sensitivity = cntk::sensitivity(&ops, shape, x, 1e-13).unwrap();
+            let arch = Architecture::<f64>::parse(&text).unwrap();
+            let mut ws = vec![0.0; arch.workspace_len(shape).unwrap()];
+            let (mut k, mut t) = (vec![7.0; n * n], vec![7.0; n * n]);
+            match arch.gram_spatial(x, shape, &mut ws, &mut k, &mut t) {
+                Ok(()) => {
+                    let tol = if sensitivity <= WELL_CONDITIONED {
+                        1e-6
+                    } else {
+                        PRECISION_LIMIT + 10.0 * sensitivity
+                    };
+                    for (name, got, want) in [("NNGP", &k, &ko), ("NTK", &t, &to)] {
+                        for i in 0..n {
+                            for j in 0..n {
+                                let scale = cntk::diagonal_scale(want, n, i, j);
+                                let (g, w) = (got[i * n + j], want[i * n + j]);
+                                prop_assert!(
+                                    (g - w).abs() <= tol * scale + 1e-300,
+                                    "{} on {:?}: {}[{}][{}] = {:e}, oracle {:e} (sensitivity {:e})",
+                                    text, shape, name, i, j, g, w, sensitivity
+                                );
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    prop_assert_eq!(e, Error::PrecisionLoss { what: "kernel" });
+                    prop_assert!(k.iter().chain(&t).all(|v| *v == 0.0));
+                    prop_assert!(
+                        sensitivity > WELL_CONDITIONED,
+                        "{} on {:?}: refused, sensitivity {:e}",
+                        text, shape, sensitivity
+                    );
+                }
+            }
+        }
+    }
 }
