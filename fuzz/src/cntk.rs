@@ -36,7 +36,8 @@
 //! amount after every step, an estimate of how far rounding can move the
 //! kernels.
 //!
-//! No clamping subtleties beyond ρ ∈ [−1, 1] and ρ = 0 for a zero variance:
+//! No clamping subtleties beyond ρ ∈ [−1, 1], ρ = 0 for a zero variance and
+//! a variance that rounding leaves below 0 taken as 0:
 //! the oracle is meant for moderate architectures and inputs, where the
 //! library and it agree to rounding.
 
@@ -260,6 +261,8 @@ fn pool(m: &[f64], g: Grid, k: usize, next: Grid) -> Vec<f64> {
 /// Σ′ and E[φ′(u)φ′(v)] of φ for (u, v) ~ N(0, [[q1, k], [k, q2]]).
 fn dual(op: Op, q1: f64, k: f64, q2: f64) -> (f64, f64) {
     use std::f64::consts::PI;
+    // A variance that cancels to a rounding error below 0 is 0.
+    let (q1, q2) = (q1.max(0.0), q2.max(0.0));
     match op {
         Op::Piecewise { a, b } => {
             let norm = q1.sqrt() * q2.sqrt();
@@ -500,8 +503,9 @@ fn kernel_with(
                     .collect();
             }
             Op::LayerNorm => {
-                let qa: Vec<f64> = (0..p).map(|s| t.aa[s * p + s] + LAYERNORM_EPS).collect();
-                let qb: Vec<f64> = (0..p).map(|s| t.bb[s * p + s] + LAYERNORM_EPS).collect();
+                let norm = |q: f64| q.max(0.0) + LAYERNORM_EPS;
+                let qa: Vec<f64> = (0..p).map(|s| norm(t.aa[s * p + s])).collect();
+                let qb: Vec<f64> = (0..p).map(|s| norm(t.bb[s * p + s])).collect();
                 for e in 0..p * p {
                     let (s, u) = (e / p, e % p);
                     t.aa[e] /= (qa[s] * qa[u]).sqrt();

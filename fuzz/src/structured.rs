@@ -12,8 +12,8 @@
 //! pooling only outside residual blocks and where the window divides the
 //! grid, and spatial inputs end in `gap` or `flatten` and a dense readout.
 //! Numbers are well scaled: weights in [0.25, 2], biases in [0, 1], inputs
-//! v/16 for v ∈ [−128, 127], at most two `attn_id` (whose output grows as
-//! the cube of its input).
+//! v/16 for v ∈ [−128, 127], and no `attn_id` (whose output grows as the
+//! cube of its input) after another unless a `layernorm` came between.
 
 use arbitrary::Arbitrary;
 use ntk::analytic::Shape;
@@ -91,8 +91,9 @@ pub enum Step {
     Act(Act),
     /// `layernorm`.
     LayerNorm,
-    /// `attn(WQ,WK,WV,WO)`, or `attn_id` if the flag is clear; a dense
-    /// layer on flat data.
+    /// `attn(WQ,WK,WV,WO)`, or `attn_id` if the flag is clear (`attn` for
+    /// a second `attn_id` without a `layernorm` between); a dense layer on
+    /// flat data.
     Attn(Weight, Weight, Weight, Weight, bool),
     /// `avg_pool(P)`, P = p mod 3 + 1, where it fits.
     AvgPool(u8),
@@ -149,6 +150,7 @@ struct Writer {
     gaussian: bool,
     /// Steps written in each open block.
     blocks: Vec<usize>,
+    /// `attn_id` layers since the last `layernorm`.
     raw_attention: usize,
 }
 
@@ -228,9 +230,10 @@ impl StructuredInput {
                 Step::LayerNorm => {
                     w.gaussian_input();
                     w.push("layernorm".into(), true);
+                    w.raw_attention = 0;
                 }
                 Step::Attn(q, k, v, o, softmax) if spatial => {
-                    let raw = !softmax && w.raw_attention < 2;
+                    let raw = !softmax && w.raw_attention == 0;
                     w.raw_attention += usize::from(raw);
                     let name = if raw { "attn_id" } else { "attn" };
                     let (q, k, v, o) = (q.get(), k.get(), v.get(), o.get());
