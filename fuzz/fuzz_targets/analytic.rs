@@ -44,6 +44,20 @@
 //!   entry agrees with the oracle within 10⁻⁶ of the diagonal scale
 //!   √K(x, x)·√K(x′, x′) + |K(x, x′)| (against the reference kernels the two
 //!   agree to 10⁻⁸);
+//! - the structured arm (`Input::structured`, when `conv` is `None`):
+//!   architectures of format version 2 written as text by
+//!   `ntk_fuzz::structured` (self-attention `attn`/`attn_id`, `layernorm`,
+//!   nested residual blocks `[ … ]`, convolutions, pooling, dense layers
+//!   and activations, valid by the format's Gaussianity rules, well-scaled
+//!   numbers) on up to 3 sequences (L ≤ 6), images (≤ 3×3) or flat
+//!   vectors (D ≤ 4): the library's parser accepts them, `gram_spatial`,
+//!   `cross_spatial` (and `gram_flat` on flat inputs) fail only with
+//!   `PrecisionLoss` (zeroed outputs) and only where the oracle's
+//!   perturbations show ill conditioning, and agree with the oracle within
+//!   10⁻⁶ of the diagonal scale when well conditioned, else within the
+//!   precision limit. While the library's parser does not know a family of
+//!   layers ([`library_supports`]), the architectures that use it are
+//!   skipped, and only those;
 //! - architectures with sequence layers (conv, pooling, `rnn … last|gap
 //!   dense`) on the inputs read as N sequences of 3 steps × 1 channel: the
 //!   same error rules (typed, outputs zeroed) through `gram_spatial`, which
