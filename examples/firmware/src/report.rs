@@ -136,8 +136,8 @@ pub fn exit(success: bool) -> ! {
 /// only reader of the `Location` records that every bounds check and
 /// arithmetic check of the library passes to its panic path (16 B each in
 /// `.rodata`, with their file names and the integer formatting of
-/// `core::fmt`), and without it the linker drops them all: 5.5 KiB of the
-/// CNN program's flash, 2.2 KiB of the MLP program's. A panic is a bug in
+/// `core::fmt`), and without it the linker drops them all: 5.4 KiB of the
+/// CNN program's flash, 2.1 KiB of the MLP program's. A panic is a bug in
 /// the library or the firmware, never a result of the data, and a debug
 /// build (`cargo run --bin NAME`) names its place.
 #[panic_handler]
