@@ -303,7 +303,7 @@ pub(super) fn pair<T: Real>(
                 let np = ng.positions();
                 let (fh, fw) = (g.h / ng.h, g.w / ng.w);
                 let n = fh * fw;
-                for side in [&mut a, &mut b] {
+                for side in [&mut a, &mut b].into_iter().filter(|_| ENABLED) {
                     for vec in [&mut *side.v, &mut *side.u] {
                         for o in 0..np {
                             let (oh, ow) = (o / ng.w, o % ng.w);
@@ -354,7 +354,7 @@ pub(super) fn pair<T: Real>(
                             };
                             *k = k2;
                         }
-                        for side in [&mut a, &mut b] {
+                        for side in [&mut a, &mut b].into_iter().filter(|_| ENABLED) {
                             for s in 0..p {
                                 let (v, u) = (side.v[s], side.u[s]);
                                 side.v[s] = w2 * v + b2;
@@ -403,12 +403,21 @@ pub(super) fn pair<T: Real>(
             }
         }
     }
+    // The scales v and u are kept for the bounds only (feature `error-bounds`).
     let scale = |x: &[T], y: &[T]| (x[0] * y[0]).sqrt();
+    let (bk, bt) = if ENABLED {
+        (
+            worse(bound.e, bound.q) * scale(a.v, b.v),
+            bound.t * scale(a.u, b.u),
+        )
+    } else {
+        (T::ZERO, T::ZERO)
+    };
     Ok(Kernels {
         k: sab[0],
         t: tab[0],
-        bk: worse(bound.e, bound.q) * scale(a.v, b.v),
-        bt: bound.t * scale(a.u, b.u),
+        bk,
+        bt,
     })
 }
 
@@ -515,8 +524,10 @@ fn nonlinear<'s, T: Real>(
                 return Err(loss());
             }
             diag = worse(diag, relative_error(e1, q2) + relative_error(e2, dot));
-            side.v[s] = q2;
-            side.u[s] *= dot;
+            if ENABLED {
+                side.v[s] = q2;
+                side.u[s] *= dot;
+            }
         }
         side.vars(table, bs, p);
     }

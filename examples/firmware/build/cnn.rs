@@ -11,12 +11,14 @@
 //!   kernels, flatten the mean over s, dense Σ ← σw²Σ + σb², Θ ← Σ + σw²Θ;
 //! - kernel regression by a Cholesky factorisation written here.
 
-use super::{matrix, vector};
+use std::fmt::Write as _;
+
+use super::vector;
 
 #[path = "../src/bin/cnn/problem.rs"]
 mod problem;
 
-use problem::{Cnn, Window, BIAS_STD, C, CH, D, FLAT, L, N_TEST, N_TRAIN, Q, WEIGHT_STD};
+use problem::{Cnn, Window, BIAS_STD, C, CH, D, FLAT, L, N_TEST, N_TRAIN, PACKED, Q, WEIGHT_STD};
 
 /// Smallest |pre-activation| of a convolution output, relative to the
 /// largest one, that the problem must keep: f32 moves a pre-activation by
@@ -169,17 +171,11 @@ pub fn reference() -> String {
         "// Reference values of the problem in `src/bin/cnn/problem.rs`, computed on\n\
          // the host by `build/cnn.rs` in plain f64 and rounded to the nearest f32.\n\n",
     );
-    matrix(
+    kernel(
         &mut src,
-        "Empirical NTK Θ(X_train, X_train).",
-        "NTK_TRAIN",
-        &ntk_train,
-    );
-    matrix(
-        &mut src,
-        "Empirical NTK Θ(X_test, X_train).",
-        "NTK_TEST",
-        &ntk_test,
+        "Empirical NTK Θ(X_train, X_train) and Θ(X_test, X_train).",
+        "NTK",
+        (&ntk_train, &ntk_test),
     );
     vector(
         &mut src,
@@ -187,29 +183,17 @@ pub fn reference() -> String {
         "PREDICTION",
         &pred,
     );
-    matrix(
+    kernel(
         &mut src,
-        "CNTK's NNGP K(X_train, X_train).",
-        "NNGP_TRAIN",
-        &nngp_train,
+        "CNTK's NNGP K(X_train, X_train) and K(X_test, X_train).",
+        "NNGP",
+        (&nngp_train, &nngp_test),
     );
-    matrix(
+    kernel(
         &mut src,
-        "CNTK's NNGP K(X_test, X_train).",
-        "NNGP_TEST",
-        &nngp_test,
-    );
-    matrix(
-        &mut src,
-        "CNTK Θ(X_train, X_train).",
-        "CNTK_TRAIN",
-        &cntk_train,
-    );
-    matrix(
-        &mut src,
-        "CNTK Θ(X_test, X_train).",
-        "CNTK_TEST",
-        &cntk_test,
+        "CNTK Θ(X_train, X_train) and Θ(X_test, X_train).",
+        "CNTK",
+        (&cntk_train, &cntk_test),
     );
     vector(
         &mut src,
@@ -218,6 +202,38 @@ pub fn reference() -> String {
         &apred,
     );
     src
+}
+
+/// Writes a kernel's train × train block `train` (symmetric: its lower
+/// triangle, row by row) and test × train block `test` (row by row) as one
+/// `pub const NAME: [f32; PACKED]`, each value the `f64` result rounded to
+/// the nearest `f32`: 68 numbers instead of 96.
+fn kernel(
+    src: &mut String,
+    doc: &str,
+    name: &str,
+    (train, test): (&[[f64; N_TRAIN]; N_TRAIN], &[[f64; N_TRAIN]; N_TEST]),
+) {
+    let scale = train
+        .as_flattened()
+        .iter()
+        .fold(0.0_f64, |m, v| m.max(v.abs()));
+    for i in 0..N_TRAIN {
+        for j in 0..i {
+            assert!(
+                (train[i][j] - train[j][i]).abs() <= 1e-12 * scale,
+                "{name}: the train kernel is not symmetric at ({i}, {j})"
+            );
+        }
+    }
+    let lower = (0..N_TRAIN).flat_map(|i| train[i][..=i].iter());
+    let values: Vec<f64> = lower.chain(test.as_flattened()).copied().collect();
+    assert_eq!(values.len(), PACKED);
+    writeln!(src, "/// {doc}\npub const {name}: [f32; {PACKED}] = [").unwrap();
+    for v in values {
+        writeln!(src, "    {:e},", v as f32).unwrap();
+    }
+    src.push_str("];\n\n");
 }
 
 /// The windows in g, flat, from their counts.

@@ -27,7 +27,7 @@ use ntk::analytic::Shape;
 use ntk::empirical::structured;
 use ntk::Error;
 use ntk_firmware::out::Out;
-use ntk_firmware::report::{check, error, finish, matrix, time, BACKEND};
+use ntk_firmware::report::{check, error, finish, time, BACKEND};
 use ntk_firmware::{clock, regression, stack};
 
 use problem::{Cnn, D, N_TEST, N_TRAIN};
@@ -130,21 +130,71 @@ const RECIPES: [problem::Window; N_ALL] = {
     all
 };
 
-/// The train × train and test × train blocks of the Gram matrix `g` of all
-/// windows.
-fn split(
-    g: &[[f32; N_ALL]; N_ALL],
-    train: &mut [[f32; N_TRAIN]; N_TRAIN],
-    test: &mut [[f32; N_TRAIN]; N_TEST],
-) {
-    for (i, row) in g.iter().enumerate() {
-        let to = if i < N_TRAIN {
-            &mut train[i]
-        } else {
-            &mut test[i - N_TRAIN]
-        };
+/// A kernel of all windows: the training windows, then the test windows.
+type Gram = [[f32; N_ALL]; N_ALL];
+
+/// Kernel regression with the kernel `g` of all windows (its train × train
+/// and test × train blocks): the predictions of the test windows.
+#[inline(never)]
+fn fit(g: &Gram, y: &[[f32; 1]; N_TRAIN]) -> Result<[[f32; 1]; N_TEST], Error> {
+    let mut train = [[0.0; N_TRAIN]; N_TRAIN];
+    let mut test = [[0.0; N_TRAIN]; N_TEST];
+    for (to, row) in train.iter_mut().chain(&mut test).zip(g) {
         to.copy_from_slice(&row[..N_TRAIN]);
     }
+    regression(&train, &test, y, RIDGE)
+}
+
+/// Prints the train × train and test × train blocks of the kernel `g`, one
+/// row per line.
+#[inline(never)]
+fn print(o: &mut Out, title: &str, g: &Gram) {
+    o.str(title)
+        .str(" (12x8; rows: 8 training, then 4 test windows; columns: training windows):")
+        .nl();
+    for row in g {
+        for v in &row[..N_TRAIN] {
+            o.str(if *v < 0.0 { " " } else { "  " }).real(*v);
+        }
+        o.nl();
+    }
+}
+
+/// Where entry `(i, j)` of a kernel (`i` a row of all windows, `j` a
+/// training window) sits among its [`problem::PACKED`] reference values.
+fn packed_index(i: usize, j: usize) -> usize {
+    if i >= N_TRAIN {
+        N_TRAIN * (N_TRAIN + 1) / 2 + (i - N_TRAIN) * N_TRAIN + j
+    } else if j <= i {
+        i * (i + 1) / 2 + j
+    } else {
+        j * (j + 1) / 2 + i
+    }
+}
+
+/// Checks every entry of the train × train and the test × train block of
+/// the kernel `g` against the host's (`want`, packed: the train × train
+/// block by its lower triangle), each block within `tol` of its own largest
+/// entry.
+#[inline(never)]
+fn check_kernel(
+    o: &mut Out,
+    what: [&str; 2],
+    g: &Gram,
+    want: &[f32; problem::PACKED],
+    tol: f32,
+) -> bool {
+    const TRAIN: usize = N_TRAIN * N_TRAIN;
+    let mut got = [0.0; N_ALL * N_TRAIN];
+    let mut host = [0.0; N_ALL * N_TRAIN];
+    for i in 0..N_ALL {
+        for j in 0..N_TRAIN {
+            got[i * N_TRAIN + j] = g[i][j];
+            host[i * N_TRAIN + j] = want[packed_index(i, j)];
+        }
+    }
+    check(o, what[0], &got[..TRAIN], &host[..TRAIN], tol)
+        && check(o, what[1], &got[TRAIN..], &host[TRAIN..], tol)
 }
 
 #[entry]
@@ -186,43 +236,33 @@ fn run(o: &mut Out, x: &Windows, scratch: &mut [f32]) -> bool {
     let y = problem::targets::<f32>();
 
     // Finite width: the empirical NTK and the kernel regression it defines.
-    let mut ntk_train = [[0.0; N_TRAIN]; N_TRAIN];
-    let mut ntk_test = [[0.0; N_TRAIN]; N_TEST];
+    let mut ntk = [[0.0; N_ALL]; N_ALL];
     let t0 = clock::now();
-    let init = match empirical(x, scratch, &mut ntk_train, &mut ntk_test) {
+    let init = match empirical(x, scratch, &mut ntk) {
         Ok(ticks) => ticks,
         Err(e) => return error(o, "empirical NTK", e),
     };
     let t1 = clock::now();
-    let pred = match regression(&ntk_train, &ntk_test, &y, RIDGE) {
+    let pred = match fit(&ntk, &y) {
         Ok(p) => p,
         Err(e) => return error(o, "kernel regression, empirical NTK", e),
     };
     let t2 = clock::now();
 
     // Infinite width: the flatten-readout CNTK, its NNGP, the regression.
-    let mut nngp_train = [[0.0; N_TRAIN]; N_TRAIN];
-    let mut nngp_test = [[0.0; N_TRAIN]; N_TEST];
-    let mut cntk_train = [[0.0; N_TRAIN]; N_TRAIN];
-    let mut cntk_test = [[0.0; N_TRAIN]; N_TEST];
-    if let Err(e) = analytic(
-        x,
-        scratch,
-        (&mut nngp_train, &mut cntk_train),
-        (&mut nngp_test, &mut cntk_test),
-    ) {
+    let mut nngp = [[0.0; N_ALL]; N_ALL];
+    let mut cntk = [[0.0; N_ALL]; N_ALL];
+    if let Err(e) = analytic(x, scratch, &mut nngp, &mut cntk) {
         return error(o, "CNTK", e);
     }
     let t3 = clock::now();
-    let apred = match regression(&cntk_train, &cntk_test, &y, RIDGE) {
+    let apred = match fit(&cntk, &y) {
         Ok(p) => p,
         Err(e) => return error(o, "kernel regression, CNTK", e),
     };
 
-    matrix(o, "empirical NTK, train x train", &ntk_train);
-    matrix(o, "empirical NTK, test x train", &ntk_test);
-    matrix(o, "CNTK (infinite width), train x train", &cntk_train);
-    matrix(o, "CNTK (infinite width), test x train", &cntk_test);
+    print(o, "empirical NTK", &ntk);
+    print(o, "CNTK (infinite width)", &cntk);
     o.str("kernel regression (Cholesky, ridge 1e-3 x mean diagonal) on the test windows:")
         .nl();
     for (i, w) in problem::TEST.iter().enumerate() {
@@ -243,102 +283,66 @@ fn run(o: &mut Out, x: &Windows, scratch: &mut [f32]) -> bool {
     time(o, "Cholesky fit and prediction", t2.wrapping_sub(t1));
     time(o, "CNTK and NNGP", t3.wrapping_sub(t2));
 
-    let [p, ap] = [pred, apred].map(|p| p.map(|[v]| v));
-    check(
+    check_kernel(
         o,
-        "empirical NTK, train x train",
-        ntk_train.as_flattened(),
-        reference::NTK_TRAIN.as_flattened(),
-        tol::KERNEL,
-    ) && check(
-        o,
-        "empirical NTK, test x train",
-        ntk_test.as_flattened(),
-        reference::NTK_TEST.as_flattened(),
+        [
+            "empirical NTK, train x train",
+            "empirical NTK, test x train",
+        ],
+        &ntk,
+        &reference::NTK,
         tol::KERNEL,
     ) && check(
         o,
         "prediction, empirical NTK",
-        &p,
+        pred.as_flattened(),
         &reference::PREDICTION,
         tol::PREDICTION,
-    ) && check(
+    ) && check_kernel(
         o,
-        "NNGP, train x train",
-        nngp_train.as_flattened(),
-        reference::NNGP_TRAIN.as_flattened(),
+        ["NNGP, train x train", "NNGP, test x train"],
+        &nngp,
+        &reference::NNGP,
         tol::ANALYTIC,
-    ) && check(
+    ) && check_kernel(
         o,
-        "NNGP, test x train",
-        nngp_test.as_flattened(),
-        reference::NNGP_TEST.as_flattened(),
-        tol::ANALYTIC,
-    ) && check(
-        o,
-        "CNTK, train x train",
-        cntk_train.as_flattened(),
-        reference::CNTK_TRAIN.as_flattened(),
-        tol::ANALYTIC,
-    ) && check(
-        o,
-        "CNTK, test x train",
-        cntk_test.as_flattened(),
-        reference::CNTK_TEST.as_flattened(),
+        ["CNTK, train x train", "CNTK, test x train"],
+        &cntk,
+        &reference::CNTK,
         tol::ANALYTIC,
     ) && check(
         o,
         "prediction, CNTK",
-        &ap,
+        apred.as_flattened(),
         &reference::CNTK_PREDICTION,
         tol::PREDICTION,
     )
 }
 
-/// The empirical NTK of the network, train × train and test × train, by the
-/// structured method (the convolution contributes through its
+/// The empirical NTK `g` of the network on all windows, by the structured
+/// method (the convolution contributes through its
 /// position-summed gradient); returns the SysTick time the initialisation of
 /// the network took.
 #[inline(never)]
-fn empirical(
-    x: &Windows,
-    ws: &mut [f32],
-    ntk_train: &mut [[f32; N_TRAIN]; N_TRAIN],
-    ntk_test: &mut [[f32; N_TRAIN]; N_TEST],
-) -> Result<u32, Error> {
+fn empirical(x: &Windows, ws: &mut [f32], g: &mut Gram) -> Result<u32, Error> {
     let ws = &mut ws[..problem::WORKSPACE];
     let t0 = clock::now();
     let net: Cnn<f32> = problem::network();
     let init = clock::now().wrapping_sub(t0);
-    let mut g = [[0.0; N_ALL]; N_ALL];
-    structured::ntk(&net, &x.all, ws, &mut g)?;
-    split(&g, ntk_train, ntk_test);
+    structured::ntk(&net, &x.all, ws, g)?;
     Ok(init)
 }
 
-/// Train × train and test × train blocks of a kernel and its NNGP.
-type Blocks<'a, const M: usize> = (&'a mut [[f32; N_TRAIN]; M], &'a mut [[f32; N_TRAIN]; M]);
-
-/// The infinite-width NNGP and NTK of the same architecture on the same
-/// windows, by the library's position-pair recursion in `ws`.
+/// The infinite-width NNGP `k` and NTK `t` of the same architecture on the
+/// same windows, by the library's position-pair recursion in `ws`.
 #[inline(never)]
-fn analytic(
-    x: &Windows,
-    ws: &mut [f32],
-    (nngp_train, ntk_train): Blocks<N_TRAIN>,
-    (nngp_test, ntk_test): Blocks<N_TEST>,
-) -> Result<(), Error> {
+fn analytic(x: &Windows, ws: &mut [f32], k: &mut Gram, t: &mut Gram) -> Result<(), Error> {
     let arch = problem::architecture::<f32>()?;
-    let mut k = [[0.0; N_ALL]; N_ALL];
-    let mut t = [[0.0; N_ALL]; N_ALL];
     arch.gram_grid(
         x.all.as_flattened(),
         SHAPE,
         ws,
         k.as_flattened_mut(),
         t.as_flattened_mut(),
-    )?;
-    split(&k, nngp_train, nngp_test);
-    split(&t, ntk_train, ntk_test);
-    Ok(())
+    )
 }

@@ -43,6 +43,9 @@ pub const FLAT: usize = L * CH;
 pub const N_TRAIN: usize = 8;
 /// Number of test windows.
 pub const N_TEST: usize = 4;
+/// Reference values per kernel: the lower triangle of its train × train
+/// block (symmetric), then its test × train block, row by row.
+pub const PACKED: usize = N_TRAIN * (N_TRAIN + 1) / 2 + N_TEST * N_TRAIN;
 /// Diagonal regulariser of the kernel regression, relative to the mean
 /// diagonal of the training kernel (neural-tangents' `diag_reg`).
 pub const RIDGE: f64 = 1e-3;
