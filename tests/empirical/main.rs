@@ -2,6 +2,7 @@
 //! positive semidefiniteness, the infinite-width limit, typed errors; Monte
 //! Carlo kernels (`monte_carlo`), range checks (`range`) and the error
 //! catalogue (`errors`).
+mod attention;
 #[path = "../common/mod.rs"]
 mod common;
 mod conv;
