@@ -43,7 +43,7 @@ pub enum AttentionMechanism {
 /// `key[h][k][c]` (head by head, row-major), the value weights
 /// `value[h][v][c]`, the output weights `out[o][h][v]`. (neural-tangents
 /// stores the same numbers as `key[h][c][k]`, `value[h][c][v]` and
-/// `W_out[h·C_V + v][o]`.)
+/// `W_out[v·HEADS + h][o]`.)
 ///
 /// For the empirical NTK the layer hands its parameter gradient to a
 /// [`GradSink`] as `2·HEADS + 1` flat rows (the key weights enter through
