@@ -3,6 +3,7 @@
 //! Carlo kernels (`monte_carlo`), range checks (`range`) and the error
 //! catalogue (`errors`).
 mod attention;
+mod attention_monte_carlo;
 mod attention_nt;
 #[path = "../common/mod.rs"]
 mod common;
