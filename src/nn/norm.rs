@@ -15,7 +15,7 @@ use crate::{Real, Rng};
 ///
 /// ```
 /// use ntk::nn::{LayerNorm, Module};
-/// let y = LayerNorm.eval(&[[1.0, 3.0], [2.0, 2.0]]);
+/// let y: [[f64; 2]; 2] = LayerNorm.eval(&[[1.0, 3.0], [2.0, 2.0]]);
 /// // mean 2, variance 1; then a constant position maps to 0
 /// assert!((y[0][0] + 1.0).abs() < 1e-11 && (y[0][1] - 1.0).abs() < 1e-11);
 /// assert_eq!(y[1], [0.0, 0.0]);
