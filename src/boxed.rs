@@ -39,8 +39,8 @@ use alloc::boxed::Box;
 use crate::linalg::{Cholesky, Spectrum};
 use crate::nn::{
     Abs, AvgPool, AvgPool2d, Conv1d, Conv2d, Dense, Erf, Flatten, Gelu, GlobalAvgPool, Identity,
-    Last, LeakyRelu, Parameterization, Params, Relu, Rnn, Sin, Tanh, Unflatten, Unflatten2d,
-    Zeroed,
+    Last, LayerNorm, LeakyRelu, Parameterization, Params, Relu, Residual, Rnn, SelfAttention, Sin,
+    Sum, Tanh, Unflatten, Unflatten2d, Zeroed,
 };
 use crate::predict::{OnlineGp, OnlineWindow};
 use crate::{Real, Rng};
@@ -56,7 +56,9 @@ mod sealed {
 /// tuples (up to 12) of `Zeroable` types, the layers of [`crate::nn`]
 /// ([`Dense`] — its [`Parameterization`] is a `u8` whose 0 is
 /// [`Parameterization::Ntk`] — [`Conv1d`], whose padding's 0 is
-/// `Padding::Same`, [`Rnn`] with a `Zeroable` activation, the activations,
+/// `Padding::Same`, [`Rnn`] with a `Zeroable` activation, [`SelfAttention`],
+/// whose mechanism's 0 is `AttentionMechanism::Softmax`, [`LayerNorm`],
+/// [`Residual`] and [`Sum`] of `Zeroable` blocks, the activations,
 /// pooling, reshaping and readout layers), and [`Spectrum`],
 /// [`Cholesky`], [`OnlineGp`] and [`OnlineWindow`] (its inputs are a ring
 /// of float slots with two `usize` indices). None of them holds a reference, a pointer,
@@ -79,6 +81,10 @@ zeroable! {
     impl[T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: usize] Conv1d<T, C_IN, C_OUT, Q, L>;
     impl[T: Real, const C_IN: usize, const C_OUT: usize, const QH: usize, const QW: usize, const H: usize, const W: usize] Conv2d<T, C_IN, C_OUT, QH, QW, H, W>;
     impl[T: Real, const D: usize, const H: usize, const L: usize, A: Zeroable] Rnn<T, D, H, L, A>;
+    impl[T: Real, const C_IN: usize, const C_OUT: usize, const L: usize, const C_K: usize, const C_V: usize, const HEADS: usize] SelfAttention<T, C_IN, C_OUT, L, C_K, C_V, HEADS>;
+    impl[B: Zeroable] Residual<B>;
+    impl[A: Zeroable, B: Zeroable] Sum<A, B>;
+    impl[] LayerNorm;
     impl[] GlobalAvgPool;
     impl[] Last;
     impl[const P: usize, const L_OUT: usize] AvgPool<P, L_OUT>;

@@ -41,7 +41,7 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`nn`] | layers with const-generic shapes ([`nn::Dense`], [`nn::Conv1d`] over sequences `[[T; C]; L]`, pooling, activations), tuples compose them; forward with a cache, backward into a gradient of the network's own type |
+//! | [`nn`] | layers with const-generic shapes ([`nn::Dense`], [`nn::Conv1d`] over sequences `[[T; C]; L]`, pooling, activations, [`nn::Rnn`], [`nn::SelfAttention`], [`nn::LayerNorm`], [`nn::Residual`] and [`nn::Sum`] blocks), tuples compose them; forward with a cache, backward into a gradient of the network's own type |
 //! | [`empirical`] | the empirical NTK by the structured (factored) method and by Jacobian contraction, train×train and test×train, trace or full K×K blocks; Monte Carlo averages over random initialisations |
 //! | [`analytic`] | the infinite-width NNGP and NTK in closed form, and the architecture text format |
 //! | [`linalg`] | Cholesky factorisation, triangular solves and O(N²) updates, symmetric eigensolvers (tridiagonal + QL, Jacobi), matrix functions, and the owned decompositions [`linalg::Cholesky`] and [`linalg::Spectrum`] |

@@ -1,6 +1,10 @@
 //! Gradients of every layer against central finite differences, and the flat
 //! parameter view.
+#[path = "nn/attention.rs"]
+mod attention;
 mod common;
+#[path = "nn/norm_residual.rs"]
+mod norm_residual;
 #[path = "nn/rnn.rs"]
 mod rnn;
 

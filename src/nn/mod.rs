@@ -51,6 +51,41 @@
 //! [`GlobalAvgPool`], [`Flatten`] and [`Unflatten2d`] act on them the same
 //! way, and [`AvgPool2d`] shrinks them.
 //!
+//! Transformer-style blocks: [`SelfAttention`] maps a sequence
+//! `[[T; C_IN]; L]` to `[[T; C_OUT]; L]` (neural-tangents'
+//! `GlobalSelfAttention` with linear scaling), [`LayerNorm`] normalises the
+//! channels at each position, [`Residual`] adds a block's input to its
+//! output and [`Sum`] adds two branches on the same input:
+//!
+//! ```
+//! use ntk::nn::{
+//!     AttentionMechanism, Conv1d, Dense, GlobalAvgPool, LayerNorm, Module, Params, Relu,
+//!     Residual, SelfAttention, Unflatten, Zeroed,
+//! };
+//! use ntk::Rng;
+//! type Block = (Conv1d<f64, 8, 8, 1, 4>, Relu, Conv1d<f64, 8, 8, 1, 4>);
+//! type Net = (
+//!     Unflatten<8, 4>,
+//!     Residual<Block>,
+//!     LayerNorm,
+//!     SelfAttention<f64, 8, 8, 4, 8, 8, 2>,
+//!     Relu,
+//!     GlobalAvgPool,
+//!     Dense<f64, 8, 1>,
+//! );
+//! let mut net = Net::ZEROED;
+//! net.init_ntk(1.0, 0.1, &mut Rng::new(0));
+//! net.3.mechanism = AttentionMechanism::Identity;
+//! assert!(net.eval(&[0.1; 32])[0].is_finite());
+//! ```
+//!
+//! For the structured empirical NTK the dense and convolution layers inside
+//! such blocks keep handing their factors to the [`GradSink`];
+//! [`SelfAttention`] hands its parameter gradient on as flat rows (factors
+//! of input width 0): its key weights enter through the softmax of a
+//! quadratic form of the input, which has no dense layer's factored form.
+//! [`LayerNorm`], [`Residual`] and [`Sum`] add no parameters of their own.
+//!
 //! A [`Dense`] layer is not applied per position to a sequence: [`Params`]
 //! describes a layer's factors independently of its input, and a dense layer
 //! shared across positions is a width-1 [`Conv1d`].
@@ -78,20 +113,26 @@
 //! `boxed::Zeroable`.
 
 mod activation;
+mod attention;
 mod conv;
 mod conv2d;
 mod dense;
+mod norm;
 mod pool;
+mod residual;
 mod rnn;
 mod tuple;
 
 /// Re-exported from [`real`](crate::real), where the scalar types implement it.
 pub use crate::real::Zeroed;
 pub use activation::{Abs, Activation, Erf, Gelu, Identity, LeakyRelu, Relu, Sin, Tanh};
+pub use attention::{AttentionCache, AttentionMechanism, SelfAttention};
 pub use conv::{Conv1d, Padding};
 pub use conv2d::Conv2d;
 pub use dense::{Dense, Parameterization};
+pub use norm::LayerNorm;
 pub use pool::{AvgPool, AvgPool2d, Flatten, GlobalAvgPool, Unflatten, Unflatten2d};
+pub use residual::{Elements, Residual, Sum};
 pub use rnn::{Last, Rnn, RnnCache, RnnFactors};
 
 use crate::simd::{self, check_finite};

@@ -2,6 +2,9 @@
 //! positive semidefiniteness, the infinite-width limit, typed errors; Monte
 //! Carlo kernels (`monte_carlo`), range checks (`range`) and the error
 //! catalogue (`errors`).
+mod attention;
+mod attention_monte_carlo;
+mod attention_nt;
 #[path = "../common/mod.rs"]
 mod common;
 mod conv;
