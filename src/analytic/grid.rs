@@ -101,6 +101,14 @@ pub(super) fn next_grid<T: Real>(layer: &Layer<T>, g: Grid) -> Result<Grid, Erro
         }
     };
     Ok(match *layer {
+        Layer::Attention { .. } => {
+            if g.flat {
+                return Err(invalid(
+                    "attention needs positions (sequence or image inputs, before gap or flatten)",
+                ));
+            }
+            g
+        }
         Layer::Conv { size, .. } => {
             spatial()?;
             if size % 2 == 0 {

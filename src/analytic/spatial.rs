@@ -66,6 +66,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         if self.is_recurrent() {
             return self.recurrent_workspace_len(shape);
         }
+        super::syntax::structure(self.layers()).map_err(|(_, what)| invalid(what))?;
         let (mut g, _) = input_grid(shape)?;
         for l in self.layers() {
             g = next_grid(l, g)?;
