@@ -218,9 +218,7 @@ pub(super) fn structure<T: Real>(layers: &[Layer<T>]) -> Result<(), (usize, &'st
                 }
                 depth -= 1;
             }
-            Layer::LayerNorm if !gaussian => {
-                return Err((i, "layer norm needs a Gaussian input"))
-            }
+            Layer::LayerNorm if !gaussian => return Err((i, "layer norm needs a Gaussian input")),
             Layer::AvgPool { .. } | Layer::GlobalAvgPool | Layer::Flatten if depth > 0 => {
                 return Err((i, "a residual block must keep the grid"))
             }
@@ -601,7 +599,10 @@ impl<T: Real> fmt::Display for Layer<T> {
                 softmax,
             } => {
                 f.write_str(if softmax { "attn(" } else { "attn_id(" })?;
-                for (i, v) in [query_std, key_std, value_std, out_std].into_iter().enumerate() {
+                for (i, v) in [query_std, key_std, value_std, out_std]
+                    .into_iter()
+                    .enumerate()
+                {
                     if i > 0 {
                         f.write_str(",")?;
                     }

@@ -373,7 +373,12 @@ pub(super) fn pair<T: Real>(
                 b.vars(sbb, bs, p);
             }
             Layer::LayerNorm => {
-                let tables = (&mut sab[..lc], &mut tab[..lc], &mut saa[..ls], &mut sbb[..ls]);
+                let tables = (
+                    &mut sab[..lc],
+                    &mut tab[..lc],
+                    &mut saa[..ls],
+                    &mut sbb[..ls],
+                );
                 layer_norm(tables, (&mut a, &mut b), (bc, bs, p), (gsq, gr), &mut bound)?;
             }
             Layer::Attention {
@@ -389,7 +394,12 @@ pub(super) fn pair<T: Real>(
                     c2: c * c,
                     softmax,
                 };
-                let tables = (&mut sab[..lc], &mut tab[..lc], &mut saa[..ls], &mut sbb[..ls]);
+                let tables = (
+                    &mut sab[..lc],
+                    &mut tab[..lc],
+                    &mut saa[..ls],
+                    &mut sbb[..ls],
+                );
                 attention(
                     &map,
                     tables,
@@ -414,7 +424,12 @@ pub(super) fn pair<T: Real>(
                 level = level.saturating_sub(1);
                 let at = level * slot_len;
                 let saved = stack.get(at..at + slot_len).unwrap_or(&[]);
-                let tables = (&mut sab[..lc], &mut tab[..lc], &mut saa[..ls], &mut sbb[..ls]);
+                let tables = (
+                    &mut sab[..lc],
+                    &mut tab[..lc],
+                    &mut saa[..ls],
+                    &mut sbb[..ls],
+                );
                 restore(saved, tables, (&mut a, &mut b, p0), &mut bound);
                 for (side, table) in [(&mut a, &*saa), (&mut b, &*sbb)] {
                     side.vars(table, bs, p);
@@ -1054,7 +1069,16 @@ fn save<T: Real>(
     bound: &Bound<T>,
 ) {
     let mut at = 0;
-    for m in [sab, tab, saa, sbb, &a.v[..p], &a.u[..p], &b.v[..p], &b.u[..p]] {
+    for m in [
+        sab,
+        tab,
+        saa,
+        sbb,
+        &a.v[..p],
+        &a.u[..p],
+        &b.v[..p],
+        &b.u[..p],
+    ] {
         if let Some(d) = slot.get_mut(at..at + m.len()) {
             d.copy_from_slice(m);
         }
