@@ -50,9 +50,15 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] if a size of `shape` is 0 or too large, if
-    /// a convolution, pooling, `gap` or `flatten` layer meets flat data (a
-    /// flat input, or after `gap`/`flatten`), if a pooling window does not
-    /// divide the grid, or if the architecture does not end flat.
+    /// a convolution, pooling, attention, `gap` or `flatten` layer meets flat
+    /// data (a flat input, or after `gap`/`flatten`), if a pooling window
+    /// does not divide the grid, if the architecture does not end flat, or
+    /// if it breaks the Gaussianity and nesting rules of attention, layer
+    /// norm and residual blocks (see [`parse`](Self::parse)).
+    ///
+    /// Attention needs every table whole and three |S| × |S| matrices, and
+    /// each level of residual nesting keeps a copy of the state (four tables,
+    /// four vectors and three numbers).
     ///
     /// # Examples
     ///

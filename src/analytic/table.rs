@@ -394,20 +394,19 @@ pub(super) fn pair<T: Real>(
                     c2: c * c,
                     softmax,
                 };
-                let tables = (
-                    &mut sab[..lc],
-                    &mut tab[..lc],
-                    &mut saa[..ls],
-                    &mut sbb[..ls],
-                );
+                // The tables after it need only the offsets that the
+                // layers after it read.
+                let next = band_of(&layers[i + 1..], g);
+                let tables = (&mut *sab, &mut *tab, &mut *saa, &mut *sbb);
                 attention(
                     &map,
                     tables,
                     (&mut a, &mut b),
-                    (g, bc, bs),
+                    (g, (bc, bs), next),
                     (&mut *scratch, &mut *attn_work, &mut *gsq, &mut *gr),
                     &mut bound,
                 )?;
+                (bc, bs) = next;
             }
             Layer::ResidualBegin => {
                 let at = level * slot_len;
@@ -897,16 +896,6 @@ fn unpack<T: Real>(m: &[T], band: Band, p: usize, out: &mut [T]) {
     }
 }
 
-/// The inverse of [`unpack`].
-fn pack<T: Real>(std: &[T], band: Band, p: usize, m: &mut [T]) {
-    let w = band.width();
-    for s in 0..p {
-        let row = &mut m[s * w..(s + 1) * w];
-        let src = &std[s * p..(s + 1) * p];
-        band.for_partners(s, |k, t| row[k] = src[t]);
-    }
-}
-
 /// The attention weights G of one input from its table `m` (whole, band
 /// `band`), into `g` (row-major |S| × |S|).
 fn weights<T: Real>(map: &Attend<T>, m: &[T], band: Band, p: usize, g: &mut [T]) {
@@ -935,32 +924,46 @@ fn weights<T: Real>(map: &Attend<T>, m: &[T], band: Band, p: usize, g: &mut [T])
     }
 }
 
-/// `m ← c²·gx·m·gyᵀ` for a whole table `m` in band layout, through the
-/// standard-layout buffers `t1` and `t2`.
+/// `m ← c²·gx·m·gyᵀ` for a table `m` whole in band layout `from`, written
+/// back in band layout `to` (only the entries that band holds are
+/// computed), through the standard-layout buffers `t1` and `t2`.
+#[allow(clippy::too_many_arguments)]
 fn transform<T: Real>(
     c2: T,
     m: &mut [T],
-    band: Band,
+    (from, to): (Band, Band),
     p: usize,
     (gx, gy): (&[T], &[T]),
     (t1, t2): (&mut [T], &mut [T]),
 ) {
-    unpack(m, band, p, t1);
-    // t2 = gx·t1, row by row.
+    unpack(m, from, p, t1);
+    // t2 = gx·t1, row by row, four rows of t1 at a time.
     for (s, out) in t2[..p * p].chunks_exact_mut(p).enumerate() {
         out.fill(T::ZERO);
-        for (u, &gv) in gx[s * p..(s + 1) * p].iter().enumerate() {
-            crate::simd::axpy(gv, &t1[u * p..(u + 1) * p], out);
+        let g = &gx[s * p..(s + 1) * p];
+        let mut u = 0;
+        while u + 4 <= p {
+            let row = |r: usize| &t1[(u + r) * p..(u + r + 1) * p];
+            crate::simd::axpy4(
+                [g[u], g[u + 1], g[u + 2], g[u + 3]],
+                [row(0), row(1), row(2), row(3)],
+                out,
+            );
+            u += 4;
+        }
+        for v in u..p {
+            crate::simd::axpy(g[v], &t1[v * p..(v + 1) * p], out);
         }
     }
-    // t1 = c²·t2·gyᵀ: dot products of rows.
+    // m[s, t] = c²·(t2·gyᵀ)[s, t] for the entries of `to`.
+    let w = to.width();
     for s in 0..p {
         let row = &t2[s * p..(s + 1) * p];
-        for t in 0..p {
-            t1[s * p + t] = c2 * crate::simd::dot(row, &gy[t * p..(t + 1) * p]);
-        }
+        let dst = &mut m[s * w..(s + 1) * w];
+        to.for_partners(s, |k, t| {
+            dst[k] = c2 * crate::simd::dot(row, &gy[t * p..(t + 1) * p]);
+        });
     }
-    pack(t1, band, p, m);
 }
 
 /// Self-attention on every table (all whole, see [`super::band::bands`]):
@@ -980,7 +983,7 @@ fn attention<'s, T: Real>(
     map: &Attend<T>,
     (sab, tab, saa, sbb): Four<'_, T>,
     (a, b): (&mut Side<'s, T>, &mut Side<'s, T>),
-    (g, bc, bs): (Grid, Band, Band),
+    (g, (bc, bs), (nc, ns)): (Grid, (Band, Band), (Band, Band)),
     (scratch, work, va, vb): (&mut [T], &mut [T], &mut [T], &mut [T]),
     bound: &mut Bound<T>,
 ) -> Result<(), Error> {
@@ -992,13 +995,15 @@ fn attention<'s, T: Real>(
     let t2 = &mut scratch[..p2];
     weights(map, saa, bs, p, ga);
     weights(map, sbb, bs, p, gb);
-    transform(map.c2, sab, bc, p, (ga, gb), (&mut *t1, &mut *t2));
-    transform(map.c2, tab, bc, p, (ga, gb), (&mut *t1, &mut *t2));
-    for (t, &k) in tab.iter_mut().zip(sab.iter()) {
+    let (cross, single) = ((bc, nc), (bs, ns));
+    transform(map.c2, sab, cross, p, (ga, gb), (&mut *t1, &mut *t2));
+    transform(map.c2, tab, cross, p, (ga, gb), (&mut *t1, &mut *t2));
+    let lc = nc.len();
+    for (t, &k) in tab[..lc].iter_mut().zip(sab[..lc].iter()) {
         *t += T::TWO * k;
     }
-    transform(map.c2, saa, bs, p, (ga, ga), (&mut *t1, &mut *t2));
-    transform(map.c2, sbb, bs, p, (gb, gb), (&mut *t1, &mut *t2));
+    transform(map.c2, saa, single, p, (ga, ga), (&mut *t1, &mut *t2));
+    transform(map.c2, sbb, single, p, (gb, gb), (&mut *t1, &mut *t2));
     if ENABLED {
         let eg = worse(bound.e, bound.q);
         let mut eta = T::ZERO;
@@ -1053,7 +1058,7 @@ fn attention<'s, T: Real>(
         bound.q = e;
     }
     for (side, table) in [(&mut *a, &*saa), (&mut *b, &*sbb)] {
-        side.vars(table, bs, p);
+        side.vars(table, ns, p);
         if side.q[..p].iter().any(|&q| q > T::ZERO && q < tiny()) {
             return Err(loss());
         }
