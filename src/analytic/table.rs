@@ -927,7 +927,6 @@ fn weights<T: Real>(map: &Attend<T>, m: &[T], band: Band, p: usize, g: &mut [T])
 /// `m ← c²·gx·m·gyᵀ` for a table `m` whole in band layout `from`, written
 /// back in band layout `to` (only the entries that band holds are
 /// computed), through the standard-layout buffers `t1` and `t2`.
-#[allow(clippy::too_many_arguments)]
 fn transform<T: Real>(
     c2: T,
     m: &mut [T],
