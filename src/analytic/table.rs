@@ -850,7 +850,7 @@ fn layer_norm<'s, T: Real>(
         for s in 0..p {
             let row = &mut m[s * w..(s + 1) * w];
             let f = x[s];
-            band.for_partners(s, |k, t| row[k] = row[k] * (f * y[t]));
+            band.for_partners(s, |k, t| row[k] *= f * y[t]);
         }
     };
     scale(sab, bc, na, nb);

@@ -198,8 +198,8 @@ fn flat_routines_leave_layer_norm_and_residual_blocks_to_the_table_path() {
         // dense(1,0.1)
         let b2 = 0.01;
         (s, qi, qj) = (s + b2, qi + b2, qj + b2);
-        th = s + th;
-        // [ relu dense(1.2,0) ]
+        th += s; // w² = 1
+                 // [ relu dense(1.2,0) ]
         let (k1, d1) = relu(qi, qj, s);
         let (ki, _) = relu(qi, qi, qi);
         let (kj, _) = relu(qj, qj, qj);
