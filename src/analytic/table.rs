@@ -395,8 +395,13 @@ pub(super) fn pair<T: Real>(
                     softmax,
                 };
                 // The tables after it need only the offsets that the
-                // layers after it read.
-                let next = band_of(&layers[i + 1..], g);
+                // layers after it read, except inside a residual block,
+                // whose end adds tables kept in the band of its start.
+                let next = if level == 0 {
+                    band_of(&layers[i + 1..], g)
+                } else {
+                    (bc, bs)
+                };
                 let tables = (&mut *sab, &mut *tab, &mut *saa, &mut *sbb);
                 attention(
                     &map,
