@@ -1,5 +1,5 @@
 //! Criterion benchmarks with the ids of DESIGN.md: E1, E2, E1J, E2J, A1, R1,
-//! C1, C2, S1.
+//! C1, C2, S1, T1.
 //!
 //! `cargo bench --bench workloads -- ID` runs one; inputs are standard normal
 //! from a fixed seed and the timed region is the whole computation.
@@ -261,10 +261,43 @@ fn s1(c: &mut Criterion) {
     });
 }
 
+/// `T1`: analytic NNGP + NTK Gram, f64, `dense(1,0) relu attn(1,1,1,1)
+/// relu gap dense(1,0)` (softmax self-attention), N = 32 standard normal
+/// sequences of L = 16 positions × C = 8 channels.
+fn t1(c: &mut Criterion) {
+    const N: usize = 32;
+    const L: usize = 16;
+    const C: usize = 8;
+    let arch: ntk::analytic::Architecture<f64> =
+        "dense(1,0) relu attn(1,1,1,1) relu gap dense(1,0)"
+            .parse()
+            .expect("T1 architecture");
+    let mut rng = Rng::new(0x71);
+    let mut x = boxed_matrix::<[f64; C], L, N>();
+    for seq in x.iter_mut() {
+        rng.fill_normal(seq.as_flattened_mut());
+    }
+    let shape = ntk::analytic::Shape::Sequence {
+        length: L,
+        channels: C,
+    };
+    let mut ws = vec![0.0_f64; arch.workspace_len(shape).expect("T1 shape")];
+    let mut nngp = boxed_matrix::<f64, N, N>();
+    let mut ntk = boxed_matrix::<f64, N, N>();
+    c.bench_function("T1", |b| {
+        b.iter(|| {
+            arch.gram_sequence(black_box(&*x), &mut ws, &mut nngp, &mut ntk)
+                .expect("finite");
+            black_box((nngp[N - 1][0], ntk[N - 1][0]))
+        })
+    });
+}
+
 criterion_group!(benches, empirical, r1, a1, c2, s1);
+criterion_group!(attention, t1);
 criterion_group! {
     name = slow;
     config = Criterion::default().sample_size(10);
     targets = empirical_reference, c1
 }
-criterion_main!(benches, slow);
+criterion_main!(benches, slow, attention);

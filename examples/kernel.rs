@@ -109,15 +109,20 @@ pub fn run<T: Real, W: Write>(
 /// workspace.
 const MAX_WORKSPACE: usize = 1 << 28;
 
-/// The workspace of a sequence or image case (0 for flat cases, malformed
-/// ones and those beyond [`MAX_WORKSPACE`]).
+/// The workspace of a sequence or image case, or of a flat case with layer
+/// norm or residual blocks (0 for the other flat cases, malformed ones and
+/// those beyond [`MAX_WORKSPACE`]).
 fn workspace_len<T: Real>(case: &text::Case<'_>) -> usize {
     match (case.shape(), case.architecture::<T, CAPACITY>()) {
-        (Ok(shape), Ok(arch)) if !matches!(shape, Shape::Flat { .. }) => arch
-            .workspace_len(shape)
-            .ok()
-            .filter(|&len| len <= MAX_WORKSPACE)
-            .unwrap_or(0),
+        (Ok(shape), Ok(arch))
+            if !matches!(shape, Shape::Flat { .. })
+                || arch.layers().iter().any(|l| l.is_structured()) =>
+        {
+            arch.workspace_len(shape)
+                .ok()
+                .filter(|&len| len <= MAX_WORKSPACE)
+                .unwrap_or(0)
+        }
         _ => 0,
     }
 }

@@ -193,12 +193,18 @@ pub(super) fn bands<T: Real>(layers: &[Layer<T>]) -> (usize, usize) {
                 a = a.saturating_mul(p);
             }
             Layer::Flatten => return (c, c),
+            // Attention reads every table whole.
+            Layer::Attention { .. } => return (FULL, FULL),
             Layer::GlobalAvgPool => {
                 let after = &layers[i + 1..];
                 let varies = after.iter().any(|l| {
                     !matches!(
                         l,
-                        Layer::Dense { .. } | Layer::DenseStandard { .. } | Layer::Identity
+                        Layer::Dense { .. }
+                            | Layer::DenseStandard { .. }
+                            | Layer::Identity
+                            | Layer::ResidualBegin
+                            | Layer::ResidualEnd
                     )
                 });
                 return (FULL, if varies { FULL } else { c });

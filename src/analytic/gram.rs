@@ -61,6 +61,11 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
                     what: "spatial layer on flat inputs",
                 });
             }
+            if l.is_structured() {
+                return Err(Error::InvalidArgument {
+                    what: "layer norm and residual blocks: use gram_spatial with Shape::Flat",
+                });
+            }
             *s = l.step();
         }
         Ok((steps, self.len()))

@@ -42,6 +42,35 @@ pub(super) const fn workspace_words(positions: usize) -> usize {
     }
 }
 
+/// An upper bound of the workspace of the sequence and image routines for
+/// |S| = `positions` and residual blocks nested up to `depth` deep:
+/// (8 + 4·depth)·|S|² + (12 + 4·depth)·|S| + 3·depth (five tables, twelve
+/// vectors, three attention matrices and one saved state of four tables,
+/// four vectors and three bounds per level; `usize::MAX` if that
+/// overflows).
+pub(super) const fn bound_words(positions: usize, depth: usize) -> usize {
+    let (Some(p2), Some(d4)) = (positions.checked_mul(positions), depth.checked_mul(4)) else {
+        return usize::MAX;
+    };
+    let (Some(a), Some(b)) = (d4.checked_add(8), d4.checked_add(12)) else {
+        return usize::MAX;
+    };
+    let (Some(x), Some(y), Some(z)) = (
+        a.checked_mul(p2),
+        b.checked_mul(positions),
+        depth.checked_mul(3),
+    ) else {
+        return usize::MAX;
+    };
+    match x.checked_add(y) {
+        Some(v) => match v.checked_add(z) {
+            Some(v) => v,
+            None => usize::MAX,
+        },
+        None => usize::MAX,
+    }
+}
+
 /// The grid of an input of `shape`, checked.
 pub(super) fn input_grid(shape: Shape) -> Result<(Grid, usize), Error> {
     let (grid, channels) = match shape {
@@ -101,6 +130,14 @@ pub(super) fn next_grid<T: Real>(layer: &Layer<T>, g: Grid) -> Result<Grid, Erro
         }
     };
     Ok(match *layer {
+        Layer::Attention { .. } => {
+            if g.flat {
+                return Err(invalid(
+                    "attention needs positions (sequence or image inputs, before gap or flatten)",
+                ));
+            }
+            g
+        }
         Layer::Conv { size, .. } => {
             spatial()?;
             if size % 2 == 0 {

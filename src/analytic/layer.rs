@@ -180,11 +180,21 @@ impl<T: Copy> RnnNonlinearity<T> {
 /// | [`Flatten`](Layer::Flatten) | `flatten` | `stax.Flatten()` |
 /// | [`Rnn`](Layer::Rnn), [`RnnWith`](Layer::RnnWith) | `rnn(W,U,B,ACT)` | none (an Elman RNN; `reference/RNN.md`) |
 /// | [`Last`](Layer::Last) | `last` | the last time step of an `rnn` |
+/// | [`Attention`](Layer::Attention) | `attn(WQ,WK,WV,WO)`, `attn_id(WQ,WK,WV,WO)` | `stax.GlobalSelfAttention(1, 1, 1, 1, linear_scaling=True, W_query_std=WQ, …, attention_mechanism='SOFTMAX'` or `'IDENTITY')` |
+/// | [`LayerNorm`](Layer::LayerNorm) | `layernorm` | `stax.LayerNorm(axis=-1)` (ε = 10⁻¹²) |
+/// | [`ResidualBegin`](Layer::ResidualBegin), [`ResidualEnd`](Layer::ResidualEnd) | `[`, `]` | `stax.serial(stax.FanOut(2), stax.parallel(stax.Identity(), body), stax.FanInSum())` |
 ///
-/// The last five act on sequences (see
+/// The convolution, pooling, recurrent and attention layers act on
+/// sequences or images (see
 /// [`Architecture::gram_spatial`](super::Architecture::gram_spatial));
 /// the flat kernel routines refuse them. Dense layers and nonlinearities act
 /// on every position of a sequence.
+///
+/// A residual block is the layers between a [`ResidualBegin`](Layer::ResidualBegin)
+/// and its [`ResidualEnd`](Layer::ResidualEnd) (blocks nest). Layer norm and
+/// residual blocks also act on flat data, through the position-pair routines
+/// ([`Architecture::gram_spatial`](super::Architecture::gram_spatial) with
+/// [`Shape::Flat`](super::Shape::Flat)), which the flat routines leave to them.
 ///
 /// `Tanh` and `Custom` exist with the `quadrature` feature (on by default);
 /// without it, only the closed forms are compiled in.
@@ -309,6 +319,43 @@ pub enum Layer<T> {
         /// The activation φ.
         activation: RnnNonlinearity<T>,
     },
+    /// Global self-attention over all positions, one head, in the
+    /// infinite-width limit of neural-tangents' `linear_scaling=True`
+    /// (query and key weights tied, logits scaled by 1/(n·n_key)). With
+    /// Gᵢ the |S| × |S| weights of input i, from the layer's own input
+    /// covariance Σᵢᵢ: Gᵢ\[s, s′\] = softmax over s′ of
+    /// WQ·WK·Σᵢᵢ\[s, s′\] (`softmax`), or Gᵢ = WQ·WK·Σᵢᵢ (identity
+    /// weights), the maps are Σ′ᵢⱼ = (WV·WO)²·Gᵢ Σᵢⱼ Gⱼᵀ and
+    /// Θ′ᵢⱼ = (WV·WO)²·Gᵢ Θᵢⱼ Gⱼᵀ + 2Σ′ᵢⱼ (the value and output weights each
+    /// add Σ′; the query and key gradients vanish in this limit). Needs
+    /// positions; the output is Gaussian.
+    Attention {
+        /// Query weight standard deviation WQ (≥ 0).
+        query_std: T,
+        /// Key weight standard deviation WK (≥ 0).
+        key_std: T,
+        /// Value weight standard deviation WV (≥ 0).
+        value_std: T,
+        /// Output weight standard deviation WO (≥ 0).
+        out_std: T,
+        /// `true` for softmax weights (`attn`), `false` for the raw
+        /// weights WQ·WK·Σᵢᵢ (`attn_id`).
+        softmax: bool,
+    },
+    /// Normalisation over the channels at each position (neural-tangents'
+    /// `LayerNorm(axis=-1)`): Σ′ᵢⱼ\[s, s′\] = Σᵢⱼ\[s, s′\]/√((qᵢ\[s\] + ε)(qⱼ\[s′\] + ε)),
+    /// Θ divided by the same, with qᵢ\[s\] = Σᵢᵢ\[s, s\] and ε = 10⁻¹². Needs a
+    /// Gaussian input; keeps it Gaussian.
+    LayerNorm,
+    /// `[`: opens a residual block x + B(x). The state at this point is
+    /// kept, and added to the state at the matching
+    /// [`ResidualEnd`](Layer::ResidualEnd): Σ ← Σ + Σ_B, Θ ← Θ + Θ_B (the
+    /// skip and the block are independent because the block ends in a
+    /// fresh zero-mean affine layer). Needs a Gaussian input.
+    ResidualBegin,
+    /// `]`: closes the innermost open residual block, whose body must end
+    /// Gaussian and keep the grid (no pooling, `gap` or `flatten` inside).
+    ResidualEnd,
 }
 
 impl RnnActivation {
@@ -470,7 +517,7 @@ impl<T: Real> Layer<T> {
     }
 
     /// `true` for the layers that act on positions (convolution, pooling,
-    /// flatten, the recurrent layer and its `last` readout), which only
+    /// flatten, attention, the recurrent layer and its `last` readout), which only
     /// sequence inputs have.
     ///
     /// # Examples
@@ -484,6 +531,7 @@ impl<T: Real> Layer<T> {
         matches!(
             self,
             Layer::Conv { .. }
+                | Layer::Attention { .. }
                 | Layer::AvgPool { .. }
                 | Layer::GlobalAvgPool
                 | Layer::Flatten
@@ -491,6 +539,56 @@ impl<T: Real> Layer<T> {
                 | Layer::RnnWith { .. }
                 | Layer::Last
         )
+    }
+
+    /// `true` for the layers that only the position-pair routines compute
+    /// (attention, layer norm and the residual markers): the flat routines
+    /// refuse them, and [`Architecture::gram_spatial`](super::Architecture::gram_spatial)
+    /// computes layer norm and residual blocks on flat data too
+    /// ([`Shape::Flat`](super::Shape::Flat)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::Layer;
+    /// assert!(Layer::<f64>::LayerNorm.is_structured());
+    /// assert!(Layer::<f64>::ResidualBegin.is_structured());
+    /// assert!(!Layer::<f64>::Relu.is_structured());
+    /// ```
+    pub fn is_structured(&self) -> bool {
+        matches!(
+            self,
+            Layer::Attention { .. } | Layer::LayerNorm | Layer::ResidualBegin | Layer::ResidualEnd
+        )
+    }
+
+    /// Whether the output of the layer is Gaussian, given whether its input
+    /// is (neural-tangents' rule): affine, convolutional and attention
+    /// layers make it Gaussian, `identity`, pooling, `gap` and layer norm
+    /// keep the flag, the other nonlinearities and `flatten` clear it (the
+    /// residual markers are handled by the architecture).
+    pub(crate) fn gaussian_after(&self, before: bool) -> bool {
+        match self {
+            Layer::Dense { .. }
+            | Layer::DenseStandard { .. }
+            | Layer::Conv { .. }
+            | Layer::Attention { .. } => true,
+            Layer::Identity
+            | Layer::AvgPool { .. }
+            | Layer::GlobalAvgPool
+            | Layer::LayerNorm
+            | Layer::ResidualBegin
+            | Layer::ResidualEnd => before,
+            _ => false,
+        }
+    }
+
+    /// `true` for the nonlinearities (the layers mapped by a dual map).
+    pub(crate) fn is_activation(&self) -> bool {
+        !self.is_dense()
+            && !self.is_spatial()
+            && !self.is_structured()
+            && !matches!(self, Layer::Identity)
     }
 
     /// `true` for layers whose kernel is computed by quadrature (`Tanh` and
@@ -588,6 +686,17 @@ impl<T: Real> Layer<T> {
             }
             Layer::LeakyRelu { alpha } => finite(&[alpha]),
             Layer::AbRelu { a, b } => finite(&[a, b]),
+            Layer::Attention {
+                query_std: wq,
+                key_std: wk,
+                value_std: wv,
+                out_std: wo,
+                ..
+            } => {
+                finite(&[wq, wk, wv, wo])?;
+                nonnegative(wq, wk)?;
+                nonnegative(wv, wo)
+            }
             _ => Ok(()),
         }
     }
@@ -648,7 +757,11 @@ impl<T: Real> Layer<T> {
             | Layer::AvgPool { .. }
             | Layer::GlobalAvgPool
             | Layer::Flatten
-            | Layer::Last => Step::Identity,
+            | Layer::Last
+            | Layer::Attention { .. }
+            | Layer::LayerNorm
+            | Layer::ResidualBegin
+            | Layer::ResidualEnd => Step::Identity,
             // The recurrent routines take the activation's step.
             Layer::Rnn { activation, .. } => activation.layer().step(),
             Layer::RnnWith { activation, .. } => activation.layer().step(),

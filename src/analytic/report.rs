@@ -5,6 +5,7 @@ use core::fmt;
 
 use super::arch::Shape;
 use super::case::Case;
+use super::layer::Layer;
 use crate::{Error, Real};
 
 /// Writes `n × n` row-major values, one row per line, `{:.17e}` in f64.
@@ -85,7 +86,9 @@ pub fn evaluate<T: Real, const CAP: usize, W: fmt::Write>(
 /// the workspace needs
 /// [`Architecture::workspace_len`](super::Architecture::workspace_len)
 /// numbers (a short one is reported as the case's error). Flat cases are
-/// computed as by [`evaluate`] and do not use it.
+/// computed as by [`evaluate`] and do not use it, except those with layer
+/// norm or residual blocks, which `gram_spatial` computes with
+/// [`Shape::Flat`] (a workspace of `workspace_len` numbers too).
 ///
 /// # Errors
 ///
@@ -139,7 +142,9 @@ pub fn evaluate_with<T: Real, const CAP: usize, W: fmt::Write>(
         .and_then(|a| {
             let x = x.get(..l.n.saturating_mul(l.d)).unwrap_or(&[]);
             match l.shape {
-                Shape::Flat { .. } => a.gram_flat(x, l.d.max(1), nngp, ntk),
+                Shape::Flat { .. } if !a.layers().iter().any(Layer::is_structured) => {
+                    a.gram_flat(x, l.d.max(1), nngp, ntk)
+                }
                 shape => a.gram_spatial(x, shape, workspace, nngp, ntk),
             }
         });

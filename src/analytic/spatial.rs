@@ -9,27 +9,33 @@
 
 use super::arch::{Architecture, Shape};
 use super::gram::hold;
-use super::grid::{input_grid, invalid, next_grid, workspace_words, Grid};
+use super::grid::{bound_words, input_grid, invalid, next_grid, Grid};
 use super::table::{self, Kernels};
 use crate::outputs::zero_on_error;
 use crate::{Error, Real};
 
 impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// An upper bound of [`workspace_len`](Self::workspace_len) for inputs
-    /// of `positions` positions (L for a sequence, H·W for an image), whatever
-    /// the architecture: 5·positions² + 12·positions (`usize::MAX` on
-    /// overflow). Usable in constant expressions to size a workspace array.
+    /// of `positions` positions (L for a sequence, H·W for an image, 1 for
+    /// flat data), whatever the architecture of up to `CAP` layers:
+    /// (8 + 4D)·positions² + (12 + 4D)·positions + 3D with D = ⌊(`CAP` − 1)/2⌋,
+    /// the deepest nesting of residual blocks that `CAP` layers hold
+    /// (`usize::MAX` on overflow). Five tables and twelve vectors serve
+    /// every architecture, attention adds three |S| × |S| matrices, and each
+    /// level of residual nesting a saved state. Usable in constant
+    /// expressions to size a workspace array.
     ///
     /// # Examples
     ///
     /// ```
     /// use ntk::analytic::Architecture;
-    /// const WS: usize = Architecture::<f64>::workspace_bound(8);
+    /// const WS: usize = Architecture::<f64, 4>::workspace_bound(8);
     /// let workspace = [0.0_f64; WS];
-    /// assert_eq!(workspace.len(), 5 * 64 + 96);
+    /// // D = 1 for four layers (`[ dense ]` and one more).
+    /// assert_eq!(workspace.len(), 12 * 64 + 16 * 8 + 3);
     /// ```
     pub const fn workspace_bound(positions: usize) -> usize {
-        workspace_words(positions)
+        bound_words(positions, CAP.saturating_sub(1) / 2)
     }
 
     /// The exact workspace length that [`gram_spatial`](Self::gram_spatial)
@@ -44,9 +50,15 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] if a size of `shape` is 0 or too large, if
-    /// a convolution, pooling, `gap` or `flatten` layer meets flat data (a
-    /// flat input, or after `gap`/`flatten`), if a pooling window does not
-    /// divide the grid, or if the architecture does not end flat.
+    /// a convolution, pooling, attention, `gap` or `flatten` layer meets flat
+    /// data (a flat input, or after `gap`/`flatten`), if a pooling window
+    /// does not divide the grid, if the architecture does not end flat, or
+    /// if it breaks the Gaussianity and nesting rules of attention, layer
+    /// norm and residual blocks (see [`parse`](Self::parse)).
+    ///
+    /// Attention needs every table whole and three |S| × |S| matrices, and
+    /// each level of residual nesting keeps a copy of the state (four tables,
+    /// four vectors and three numbers).
     ///
     /// # Examples
     ///
@@ -66,6 +78,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         if self.is_recurrent() {
             return self.recurrent_workspace_len(shape);
         }
+        super::syntax::structure(self.layers()).map_err(|(_, what)| invalid(what))?;
         let (mut g, _) = input_grid(shape)?;
         for l in self.layers() {
             g = next_grid(l, g)?;

@@ -27,6 +27,21 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// | `gap`, `flatten` | [`Layer::GlobalAvgPool`], [`Layer::Flatten`] |
     /// | `rnn(W,U,B,ACT)` | [`Layer::Rnn`], W, U, B ≥ 0, ACT one of `relu`, `erf`, `tanh`, `identity`, `gelu` (`reference/RNN.md`) and, as an extension, `abs`, `sin`; [`Layer::RnnWith`] for ACT `leaky_relu(A)`, `abrelu(A,B)` or a custom name (with `parse_with`, feature `quadrature`) |
     /// | `last` | [`Layer::Last`] |
+    /// | `attn(WQ,WK,WV,WO)`, `attn_id(WQ,WK,WV,WO)` | [`Layer::Attention`] with softmax or identity weights, WQ, WK, WV, WO ≥ 0 |
+    /// | `layernorm` | [`Layer::LayerNorm`] |
+    /// | `[`, `]` | [`Layer::ResidualBegin`], [`Layer::ResidualEnd`]: a residual block `[ L1 L2 … ]` (blocks nest) |
+    ///
+    /// An architecture with attention, layer norm or residual blocks follows
+    /// neural-tangents' Gaussianity rules (`reference/FORMAT.md`): the
+    /// stream is Gaussian after `dense`, `conv`, `attn` and a residual
+    /// block, keeps its state through `identity`, pooling, `gap` and
+    /// `layernorm`, and is not Gaussian at the input and after the other
+    /// nonlinearities and `flatten`. A nonlinearity, `layernorm` or `[`
+    /// after a non-Gaussian stream, a block whose body does not end
+    /// Gaussian, an empty block, a pooling, `gap` or `flatten` inside a
+    /// block and a `]` without its `[` are
+    /// [`Unexpected`](ParseErrorKind::Unexpected) at that token; a `[`
+    /// left open is [`Missing`](ParseErrorKind::Missing) at the end.
     ///
     /// A recurrent architecture is exactly `rnn(W,U,B,ACT) last dense(V,BV)`
     /// or `rnn(W,U,B,ACT) gap dense(V,BV)`: `rnn` anywhere but first, `last`
@@ -134,6 +149,19 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         if arch.layers().first().is_some_and(Layer::is_recurrent) && arch.len() < 3 {
             return Err(ParseError::new(ParseErrorKind::Missing, text.len(), ""));
         }
+        if let Err((index, _)) = structure(arch.layers()) {
+            if index >= arch.len() {
+                return Err(ParseError::new(ParseErrorKind::Missing, text.len(), ""));
+            }
+            // The token of layer `index`: one layer per whitespace-separated token.
+            let mut tokens = text
+                .split_ascii_whitespace()
+                .filter(|t| !t.is_empty())
+                .skip(index);
+            let token = tokens.next().unwrap_or("");
+            let position = (token.as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
+            return Err(ParseError::new(ParseErrorKind::Unexpected, position, token));
+        }
         Ok(arch)
     }
 }
@@ -160,6 +188,54 @@ fn recurrent_fits<T: Real>(before: &[Layer<T>], layer: &Layer<T>) -> bool {
     }
 }
 
+/// Checks the Gaussianity and nesting rules of an architecture with
+/// attention, layer norm or residual blocks (see
+/// [`Architecture::parse`]); `Err((index, what))` names the first layer
+/// that breaks them (`index` = the number of layers for a block left open).
+/// Architectures without those layers are not checked.
+pub(super) fn structure<T: Real>(layers: &[Layer<T>]) -> Result<(), (usize, &'static str)> {
+    if !layers.iter().any(Layer::is_structured) {
+        return Ok(());
+    }
+    let mut gaussian = false;
+    let mut depth = 0_usize;
+    let mut previous: Option<&Layer<T>> = None;
+    for (i, l) in layers.iter().enumerate() {
+        match l {
+            Layer::ResidualBegin if !gaussian => {
+                return Err((i, "a residual block needs a Gaussian input"))
+            }
+            Layer::ResidualBegin => depth += 1,
+            Layer::ResidualEnd => {
+                if depth == 0 {
+                    return Err((i, "`]` without its `[`"));
+                }
+                if matches!(previous, Some(Layer::ResidualBegin)) {
+                    return Err((i, "an empty residual block"));
+                }
+                if !gaussian {
+                    return Err((i, "the body of a residual block must end Gaussian"));
+                }
+                depth -= 1;
+            }
+            Layer::LayerNorm if !gaussian => return Err((i, "layer norm needs a Gaussian input")),
+            Layer::AvgPool { .. } | Layer::GlobalAvgPool | Layer::Flatten if depth > 0 => {
+                return Err((i, "a residual block must keep the grid"))
+            }
+            l if l.is_activation() && !gaussian => {
+                return Err((i, "a nonlinearity needs a Gaussian input"))
+            }
+            _ => {}
+        }
+        gaussian = l.gaussian_after(gaussian);
+        previous = Some(l);
+    }
+    if depth > 0 {
+        return Err((layers.len(), "a residual block is not closed"));
+    }
+    Ok(())
+}
+
 /// Arity of the built-in layer names (`None` for an unknown name).
 fn builtin_arity(name: &str) -> Option<usize> {
     Some(match name {
@@ -172,6 +248,8 @@ fn builtin_arity(name: &str) -> Option<usize> {
         "avg_pool" => 1,
         "gap" | "flatten" | "last" => 0,
         "rnn" => 4,
+        "attn" | "attn_id" => 4,
+        "layernorm" | "[" | "]" => 0,
         _ => return None,
     })
 }
@@ -310,6 +388,16 @@ fn parse_layer<T: Real>(
         "gap" => Layer::GlobalAvgPool,
         "flatten" => Layer::Flatten,
         "last" => Layer::Last,
+        "attn" | "attn_id" => Layer::Attention {
+            query_std: std_dev(a0)?,
+            key_std: std_dev(a1)?,
+            value_std: std_dev(a2)?,
+            out_std: std_dev(a3)?,
+            softmax: name == "attn",
+        },
+        "layernorm" => Layer::LayerNorm,
+        "[" => Layer::ResidualBegin,
+        "]" => Layer::ResidualEnd,
         "rnn" => {
             let (w, u, b) = (std_dev(a0)?, std_dev(a1)?, std_dev(a2)?);
             let activation = rnn_activation(a3, custom)?;
@@ -503,6 +591,28 @@ impl<T: Real> fmt::Display for Layer<T> {
                 write!(f, "{})", activation.layer())
             }
             Layer::Last => f.write_str("last"),
+            Layer::Attention {
+                query_std,
+                key_std,
+                value_std,
+                out_std,
+                softmax,
+            } => {
+                f.write_str(if softmax { "attn(" } else { "attn_id(" })?;
+                for (i, v) in [query_std, key_std, value_std, out_std]
+                    .into_iter()
+                    .enumerate()
+                {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    write_number(f, v)?;
+                }
+                f.write_str(")")
+            }
+            Layer::LayerNorm => f.write_str("layernorm"),
+            Layer::ResidualBegin => f.write_str("["),
+            Layer::ResidualEnd => f.write_str("]"),
             #[cfg(feature = "quadrature")]
             Layer::Tanh => f.write_str("tanh"),
             #[cfg(feature = "quadrature")]

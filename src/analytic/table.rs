@@ -66,10 +66,39 @@ pub(super) fn table_sizes<T: Real>(layers: &[Layer<T>], mut g: Grid) -> (usize, 
 }
 
 /// Workspace words for input grid `g`: two cross tables, a scratch table,
-/// two single-input tables and twelve vectors of positions.
+/// two single-input tables and twelve vectors of positions, then the
+/// attention matrices ([`structured_sizes`]) and one saved state per level
+/// of residual nesting.
 pub(super) fn words<T: Real>(layers: &[Layer<T>], g: Grid) -> usize {
     let (wc, ws) = table_sizes(layers, g);
-    2 * wc + wc.max(ws) + 2 * ws + 12 * g.positions()
+    let (attn, depth) = structured_sizes(layers, g);
+    let p = g.positions();
+    2 * wc + wc.max(ws) + 2 * ws + 12 * p + 3 * attn + depth * slot(wc, ws, p)
+}
+
+/// The words of one saved residual state: the four tables, the scales v,
+/// u of both inputs and the three bounds.
+fn slot(wc: usize, ws: usize, p: usize) -> usize {
+    2 * wc + 2 * ws + 4 * p + 3
+}
+
+/// The largest |S|² at an attention layer (0 without attention: its two
+/// weight matrices and a product in the standard layout), and the deepest
+/// nesting of residual blocks.
+pub(super) fn structured_sizes<T: Real>(layers: &[Layer<T>], mut g: Grid) -> (usize, usize) {
+    let (mut attn, mut depth, mut open) = (0, 0, 0_usize);
+    for l in layers {
+        match l {
+            Layer::Attention { .. } => attn = attn.max(g.positions() * g.positions()),
+            Layer::ResidualBegin => {
+                open += 1;
+                depth = depth.max(open);
+            }
+            Layer::ResidualEnd => open = open.saturating_sub(1),
+            _ => g = next_grid(l, g).unwrap_or(g),
+        }
+    }
+    (attn, depth)
 }
 
 /// The kernels of a pair and their absolute error bounds.
@@ -157,6 +186,11 @@ pub(super) fn pair<T: Real>(
     let (scratch, rest) = rest.split_at_mut(wc.max(ws));
     let (saa, rest) = rest.split_at_mut(ws);
     let (sbb, rest) = rest.split_at_mut(ws);
+    let (rest, extra) = rest.split_at_mut((12 * p0).min(rest.len()));
+    let (attn_len, _) = structured_sizes(layers, g0);
+    let (attn_work, stack) = extra.split_at_mut((3 * attn_len).min(extra.len()));
+    let slot_len = slot(wc, ws, p0);
+    let mut level = 0_usize;
     let mut vecs = rest.chunks_exact_mut(p0);
     let mut next = || vecs.next().unwrap_or(&mut []);
     let mut a = Side {
@@ -337,6 +371,76 @@ pub(super) fn pair<T: Real>(
                 let p = g.positions();
                 a.vars(saa, bs, p);
                 b.vars(sbb, bs, p);
+            }
+            Layer::LayerNorm => {
+                let tables = (
+                    &mut sab[..lc],
+                    &mut tab[..lc],
+                    &mut saa[..ls],
+                    &mut sbb[..ls],
+                );
+                layer_norm(tables, (&mut a, &mut b), (bc, bs, p), (gsq, gr), &mut bound)?;
+            }
+            Layer::Attention {
+                query_std,
+                key_std,
+                value_std,
+                out_std,
+                softmax,
+            } => {
+                let c = value_std * out_std;
+                let map = Attend {
+                    wqk: query_std * key_std,
+                    c2: c * c,
+                    softmax,
+                };
+                // The tables after it need only the offsets that the
+                // layers after it read, except inside a residual block,
+                // whose end adds tables kept in the band of its start.
+                let next = if level == 0 {
+                    band_of(&layers[i + 1..], g)
+                } else {
+                    (bc, bs)
+                };
+                let tables = (&mut *sab, &mut *tab, &mut *saa, &mut *sbb);
+                attention(
+                    &map,
+                    tables,
+                    (&mut a, &mut b),
+                    (g, (bc, bs), next),
+                    (&mut *scratch, &mut *attn_work, &mut *gsq, &mut *gr),
+                    &mut bound,
+                )?;
+                (bc, bs) = next;
+            }
+            Layer::ResidualBegin => {
+                let at = level * slot_len;
+                let saved = stack.get_mut(at..at + slot_len).unwrap_or(&mut []);
+                save(
+                    saved,
+                    (&sab[..lc], &tab[..lc], &saa[..ls], &sbb[..ls]),
+                    (&a, &b, p0),
+                    &bound,
+                );
+                level += 1;
+            }
+            Layer::ResidualEnd => {
+                level = level.saturating_sub(1);
+                let at = level * slot_len;
+                let saved = stack.get(at..at + slot_len).unwrap_or(&[]);
+                let tables = (
+                    &mut sab[..lc],
+                    &mut tab[..lc],
+                    &mut saa[..ls],
+                    &mut sbb[..ls],
+                );
+                restore(saved, tables, (&mut a, &mut b, p0), &mut bound);
+                for (side, table) in [(&mut a, &*saa), (&mut b, &*sbb)] {
+                    side.vars(table, bs, p);
+                    if side.q[..p].iter().any(|&q| q > T::ZERO && q < tiny()) {
+                        return Err(loss());
+                    }
+                }
             }
             _ => {
                 let step = layer.step();
@@ -724,5 +828,313 @@ fn generic_row<T: Real>(
         };
         acc.e = worse(acc.e, amp * e + qk);
         acc.t = worse(acc.t, curv * e + kink * dtheta + qt);
+    }
+}
+
+/// The four tables of a pair: Σ_ab, Θ_ab, Σ_aa, Σ_bb.
+type Four<'t, T> = (&'t mut [T], &'t mut [T], &'t mut [T], &'t mut [T]);
+
+/// Layer norm on every table: each entry divided by √((q\[s\] + ε)(q\[t\] + ε)),
+/// ε = 10⁻¹², with `na`, `nb` (one per input) for the factors
+/// 1/√(q + ε).
+///
+/// The bound: with the divisor D, δΣ′ = δΣ/D − Σ′·δD/D, and the scales
+/// map as the variances (v′ = v/(q + ε)), so e and θ grow by the relative
+/// error of D, at most the variance error times the largest v/q of either
+/// input (|Σ′| ≤ √(v′ₐv′_b) and |Θ′| ≤ √(u′ₐu′_b) by Cauchy–Schwarz).
+fn layer_norm<'s, T: Real>(
+    (sab, tab, saa, sbb): Four<'_, T>,
+    (a, b): (&mut Side<'s, T>, &mut Side<'s, T>),
+    (bc, bs, p): (Band, Band, usize),
+    (na, nb): (&mut [T], &mut [T]),
+    bound: &mut Bound<T>,
+) -> Result<(), Error> {
+    let eps = T::from_f64(1e-12);
+    let rel = if ENABLED {
+        let (ra, rb) = (a.ratio(p), b.ratio(p));
+        bound.q * worse(ra * ra, rb * rb)
+    } else {
+        T::ZERO
+    };
+    for (side, n) in [(&*a, &mut *na), (&*b, &mut *nb)] {
+        for s in 0..p {
+            n[s] = T::ONE / (side.q[s] + eps).sqrt();
+        }
+    }
+    let scale = |m: &mut [T], band: Band, x: &[T], y: &[T]| {
+        let w = band.width();
+        for s in 0..p {
+            let row = &mut m[s * w..(s + 1) * w];
+            let f = x[s];
+            band.for_partners(s, |k, t| row[k] *= f * y[t]);
+        }
+    };
+    scale(sab, bc, na, nb);
+    scale(tab, bc, na, nb);
+    scale(saa, bs, na, na);
+    scale(sbb, bs, nb, nb);
+    for (side, n, table) in [(&mut *a, &*na, &*saa), (&mut *b, &*nb, &*sbb)] {
+        for s in 0..p {
+            let f = n[s] * n[s];
+            side.v[s] *= f;
+            side.u[s] *= f;
+        }
+        side.vars(table, bs, p);
+        if side.q[..p].iter().any(|&q| q > T::ZERO && q < tiny()) {
+            return Err(loss());
+        }
+    }
+    let round = T::from_f64(4.0) * T::EPSILON;
+    bound.e += rel + round;
+    bound.t += rel + round;
+    bound.q += round;
+    Ok(())
+}
+
+/// The constants of an attention layer.
+struct Attend<T> {
+    /// WQ·WK.
+    wqk: T,
+    /// (WV·WO)².
+    c2: T,
+    /// Softmax (or identity) weights.
+    softmax: bool,
+}
+
+/// Copies a whole table from its band layout to the standard row-major
+/// |S| × |S| layout.
+fn unpack<T: Real>(m: &[T], band: Band, p: usize, out: &mut [T]) {
+    let w = band.width();
+    for s in 0..p {
+        let row = &m[s * w..(s + 1) * w];
+        let dst = &mut out[s * p..(s + 1) * p];
+        band.for_partners(s, |k, t| dst[t] = row[k]);
+    }
+}
+
+/// The attention weights G of one input from its table `m` (whole, band
+/// `band`), into `g` (row-major |S| × |S|).
+fn weights<T: Real>(map: &Attend<T>, m: &[T], band: Band, p: usize, g: &mut [T]) {
+    unpack(m, band, p, g);
+    for row in g[..p * p].chunks_exact_mut(p) {
+        if map.softmax {
+            let mut top = -T::INFINITY;
+            for x in row.iter_mut() {
+                *x = map.wqk * *x;
+                top = if *x > top { *x } else { top };
+            }
+            let mut sum = T::ZERO;
+            for x in row.iter_mut() {
+                *x = (*x - top).exp();
+                sum += *x;
+            }
+            let inv = T::ONE / sum;
+            for x in row.iter_mut() {
+                *x *= inv;
+            }
+        } else {
+            for x in row.iter_mut() {
+                *x = map.wqk * *x;
+            }
+        }
+    }
+}
+
+/// `m ← c²·gx·m·gyᵀ` for a table `m` whole in band layout `from`, written
+/// back in band layout `to` (only the entries that band holds are
+/// computed), through the standard-layout buffers `t1` and `t2`.
+fn transform<T: Real>(
+    c2: T,
+    m: &mut [T],
+    (from, to): (Band, Band),
+    p: usize,
+    (gx, gy): (&[T], &[T]),
+    (t1, t2): (&mut [T], &mut [T]),
+) {
+    unpack(m, from, p, t1);
+    // t2 = gx·t1, row by row, four rows of t1 at a time.
+    for (s, out) in t2[..p * p].chunks_exact_mut(p).enumerate() {
+        out.fill(T::ZERO);
+        let g = &gx[s * p..(s + 1) * p];
+        let mut u = 0;
+        while u + 4 <= p {
+            let row = |r: usize| &t1[(u + r) * p..(u + r + 1) * p];
+            crate::simd::axpy4(
+                [g[u], g[u + 1], g[u + 2], g[u + 3]],
+                [row(0), row(1), row(2), row(3)],
+                out,
+            );
+            u += 4;
+        }
+        for v in u..p {
+            crate::simd::axpy(g[v], &t1[v * p..(v + 1) * p], out);
+        }
+    }
+    // m[s, t] = c²·(t2·gyᵀ)[s, t] for the entries of `to`.
+    let w = to.width();
+    for s in 0..p {
+        let row = &t2[s * p..(s + 1) * p];
+        let dst = &mut m[s * w..(s + 1) * w];
+        to.for_partners(s, |k, t| {
+            dst[k] = c2 * crate::simd::dot(row, &gy[t * p..(t + 1) * p]);
+        });
+    }
+}
+
+/// Self-attention on every table (all whole, see [`super::band::bands`]):
+/// Σ′ = c²·Gₐ Σ G_bᵀ, Θ′ = c²·Gₐ Θ G_bᵀ + 2Σ′, the tables of one input
+/// likewise with its own weights on both sides.
+///
+/// The bound: with weights of absolute row sums rₐ\[s\], Cauchy–Schwarz gives
+/// Σ_{s′t′}|Gₐ\[s,s′\]||G_b\[t,t′\]|√(vₐ\[s′\]v_b\[t′\]) ≤ √(v′ₐ\[s\]v′_b\[t\]) with
+/// v′ = c²·r·|G|v (for softmax weights r = 1: the averaging of pooling), so
+/// e keeps its value in the new scales, and u′ = c²·r·|G|u + 2v′ (Θ′ and
+/// its 2Σ′ add, again by Cauchy–Schwarz). The weights carry the error of
+/// the input tables: a softmax weight moves by at most twice the largest
+/// logit error, |WQ·WK|·e·max v, relatively; an identity weight moves by
+/// |WQ·WK|·e·√(v\[s\]v\[s′\]), which the last pass bounds against the new
+/// scales entry by entry.
+fn attention<'s, T: Real>(
+    map: &Attend<T>,
+    (sab, tab, saa, sbb): Four<'_, T>,
+    (a, b): (&mut Side<'s, T>, &mut Side<'s, T>),
+    (g, (bc, bs), (nc, ns)): (Grid, (Band, Band), (Band, Band)),
+    (scratch, work, va, vb): (&mut [T], &mut [T], &mut [T], &mut [T]),
+    bound: &mut Bound<T>,
+) -> Result<(), Error> {
+    let p = g.positions();
+    let p2 = p * p;
+    let (ga, rest) = work.split_at_mut(p2);
+    let (gb, rest) = rest.split_at_mut(p2);
+    let t1 = &mut rest[..p2];
+    let t2 = &mut scratch[..p2];
+    weights(map, saa, bs, p, ga);
+    weights(map, sbb, bs, p, gb);
+    let (cross, single) = ((bc, nc), (bs, ns));
+    transform(map.c2, sab, cross, p, (ga, gb), (&mut *t1, &mut *t2));
+    transform(map.c2, tab, cross, p, (ga, gb), (&mut *t1, &mut *t2));
+    let lc = nc.len();
+    for (t, &k) in tab[..lc].iter_mut().zip(sab[..lc].iter()) {
+        *t += T::TWO * k;
+    }
+    transform(map.c2, saa, single, p, (ga, ga), (&mut *t1, &mut *t2));
+    transform(map.c2, sbb, single, p, (gb, gb), (&mut *t1, &mut *t2));
+    if ENABLED {
+        let eg = worse(bound.e, bound.q);
+        let mut eta = T::ZERO;
+        for (side, gx, nv) in [(&mut *a, &*ga, &mut *va), (&mut *b, &*gb, &mut *vb)] {
+            // Σ_s′ √(v[s′]·m[s′]) for m = v, u (identity weights).
+            let (mut kv, mut ku, mut top) = (T::ZERO, T::ZERO, T::ZERO);
+            for s in 0..p {
+                kv += side.v[s];
+                ku += (side.v[s] * side.u[s]).sqrt();
+                top = worse(top, side.v[s]);
+            }
+            let wqk = map.wqk.abs();
+            if map.softmax {
+                let weight = T::from_usize(p + 8) * T::EPSILON;
+                eta = worse(eta, T::TWO * wqk * eg * top + weight);
+            }
+            for s in 0..p {
+                let row = &gx[s * p..(s + 1) * p];
+                let (mut r, mut sv, mut su) = (T::ZERO, T::ZERO, T::ZERO);
+                for (x, (&v, &u)) in row.iter().zip(side.v.iter().zip(side.u.iter())) {
+                    r += x.abs();
+                    sv += x.abs() * v;
+                    su += x.abs() * u;
+                }
+                let (v2, u2) = (map.c2 * r * sv, map.c2 * r * su);
+                if !map.softmax {
+                    // c·|WQ·WK|·e·√v[s]·Σ√(v·m) against √m′[s].
+                    let c = map.c2.sqrt();
+                    let ratio = |num: T, den: T| {
+                        if num == T::ZERO {
+                            T::ZERO
+                        } else {
+                            num / den.sqrt()
+                        }
+                    };
+                    let base = c * wqk * eg * side.v[s].sqrt();
+                    eta = worse(eta, ratio(base * kv, v2));
+                    eta = worse(eta, ratio(base * ku, u2));
+                }
+                nv[s] = v2;
+                scratch[s] = u2;
+            }
+            for s in 0..p {
+                side.v[s] = nv[s];
+                side.u[s] = scratch[s] + T::TWO * nv[s];
+            }
+        }
+        let round = T::from_usize(2 * p + 6) * T::EPSILON;
+        let e = eg + T::TWO * eta + round;
+        bound.t = worse(bound.t + T::TWO * eta, e) + round;
+        bound.e = e;
+        bound.q = e;
+    }
+    for (side, table) in [(&mut *a, &*saa), (&mut *b, &*sbb)] {
+        side.vars(table, ns, p);
+        if side.q[..p].iter().any(|&q| q > T::ZERO && q < tiny()) {
+            return Err(loss());
+        }
+    }
+    Ok(())
+}
+
+/// Keeps the state of a pair at the start of a residual block in `slot`.
+fn save<T: Real>(
+    slot: &mut [T],
+    (sab, tab, saa, sbb): (&[T], &[T], &[T], &[T]),
+    (a, b, p): (&Side<'_, T>, &Side<'_, T>, usize),
+    bound: &Bound<T>,
+) {
+    let mut at = 0;
+    for m in [
+        sab,
+        tab,
+        saa,
+        sbb,
+        &a.v[..p],
+        &a.u[..p],
+        &b.v[..p],
+        &b.u[..p],
+    ] {
+        if let Some(d) = slot.get_mut(at..at + m.len()) {
+            d.copy_from_slice(m);
+        }
+        at += m.len();
+    }
+    if let Some(d) = slot.get_mut(at..at + 3) {
+        d.copy_from_slice(&[bound.e, bound.q, bound.t]);
+    }
+}
+
+/// Adds the state kept by [`save`] to the state of the block's end.
+///
+/// The bound: the errors of the two terms add, and by Cauchy–Schwarz
+/// e₁√(v₁v₁′) + e₂√(v₂v₂′) ≤ max(e₁, e₂)·√((v₁ + v₂)(v₁′ + v₂′)): the
+/// scales add and the bound is the worse of the two, plus the rounding.
+fn restore<T: Real>(
+    slot: &[T],
+    (sab, tab, saa, sbb): Four<'_, T>,
+    (a, b, p): (&mut Side<'_, T>, &mut Side<'_, T>, usize),
+    bound: &mut Bound<T>,
+) {
+    let mut at = 0;
+    let (av, au) = (&mut a.v[..p], &mut a.u[..p]);
+    let (bv, bu) = (&mut b.v[..p], &mut b.u[..p]);
+    for m in [sab, tab, saa, sbb, av, au, bv, bu] {
+        if let Some(s) = slot.get(at..at + m.len()) {
+            for (x, &y) in m.iter_mut().zip(s) {
+                *x += y;
+            }
+        }
+        at += m.len();
+    }
+    if let Some(&[e, q, t]) = slot.get(at..at + 3) {
+        let eps = T::EPSILON;
+        bound.e = worse(bound.e, e) + eps;
+        bound.q = worse(bound.q, q) + eps;
+        bound.t = worse(bound.t, t) + eps;
     }
 }

@@ -75,8 +75,9 @@ pub type Arch<T> = Architecture<T, 4>;
 /// Workspace elements of the analytic kernels of [`Arch`] on windows of
 /// [`L`] positions: five tables and twelve vectors of `L` numbers, as the
 /// flatten readout after an unpooled convolution reads the position
-/// diagonal only (`Arch::workspace_bound(L)`, 5·L² + 12·L, would hold any
-/// readout: 21.5 KiB instead of 2.1 KiB). `build/cnn.rs` checks that this is
+/// diagonal only (`Arch::workspace_bound(L)`, 12·L² + 16·L + 3 for four
+/// layers, would hold any readout, attention and a residual block included:
+/// 50 KiB instead of 2.1 KiB). `build/cnn.rs` checks that this is
 /// `Arch::workspace_len` of the architecture; a short workspace would be
 /// refused on the device with `Error::BufferTooSmall`.
 #[allow(dead_code)] // the device side
