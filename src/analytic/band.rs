@@ -178,6 +178,17 @@ impl Band {
     }
 }
 
+/// `true` for the markers of a residual block (never without the
+/// `attention` feature).
+fn residual_marker<T>(l: &Layer<T>) -> bool {
+    #[cfg(feature = "attention")]
+    if matches!(l, Layer::ResidualBegin | Layer::ResidualEnd) {
+        return true;
+    }
+    let _ = l;
+    false
+}
+
 /// The bands that the layers from `layers[0]` on need from the table they
 /// start with, for the cross table (`.0`) and for the tables of one input
 /// (`.1`, whose entries the nonlinearities read only on the diagonal, and a
@@ -194,18 +205,15 @@ pub(super) fn bands<T: Real>(layers: &[Layer<T>]) -> (usize, usize) {
             }
             Layer::Flatten => return (c, c),
             // Attention reads every table whole.
+            #[cfg(feature = "attention")]
             Layer::Attention { .. } => return (FULL, FULL),
             Layer::GlobalAvgPool => {
                 let after = &layers[i + 1..];
                 let varies = after.iter().any(|l| {
                     !matches!(
                         l,
-                        Layer::Dense { .. }
-                            | Layer::DenseStandard { .. }
-                            | Layer::Identity
-                            | Layer::ResidualBegin
-                            | Layer::ResidualEnd
-                    )
+                        Layer::Dense { .. } | Layer::DenseStandard { .. } | Layer::Identity
+                    ) && !residual_marker(l)
                 });
                 return (FULL, if varies { FULL } else { c });
             }

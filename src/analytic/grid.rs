@@ -130,6 +130,7 @@ pub(super) fn next_grid<T: Real>(layer: &Layer<T>, g: Grid) -> Result<Grid, Erro
         }
     };
     Ok(match *layer {
+        #[cfg(feature = "attention")]
         Layer::Attention { .. } => {
             if g.flat {
                 return Err(invalid(

@@ -180,9 +180,9 @@ impl<T: Copy> RnnNonlinearity<T> {
 /// | [`Flatten`](Layer::Flatten) | `flatten` | `stax.Flatten()` |
 /// | [`Rnn`](Layer::Rnn), [`RnnWith`](Layer::RnnWith) | `rnn(W,U,B,ACT)` | none (an Elman RNN; `reference/RNN.md`) |
 /// | [`Last`](Layer::Last) | `last` | the last time step of an `rnn` |
-/// | [`Attention`](Layer::Attention) | `attn(WQ,WK,WV,WO)`, `attn_id(WQ,WK,WV,WO)` | `stax.GlobalSelfAttention(1, 1, 1, 1, linear_scaling=True, W_query_std=WQ, …, attention_mechanism='SOFTMAX'` or `'IDENTITY')` |
-/// | [`LayerNorm`](Layer::LayerNorm) | `layernorm` | `stax.LayerNorm(axis=-1)` (ε = 10⁻¹²) |
-/// | [`ResidualBegin`](Layer::ResidualBegin), [`ResidualEnd`](Layer::ResidualEnd) | `[`, `]` | `stax.serial(stax.FanOut(2), stax.parallel(stax.Identity(), body), stax.FanInSum())` |
+/// | `Attention` | `attn(WQ,WK,WV,WO)`, `attn_id(WQ,WK,WV,WO)` | `stax.GlobalSelfAttention(1, 1, 1, 1, linear_scaling=True, W_query_std=WQ, …, attention_mechanism='SOFTMAX'` or `'IDENTITY')` |
+/// | `LayerNorm` | `layernorm` | `stax.LayerNorm(axis=-1)` (ε = 10⁻¹²) |
+/// | `ResidualBegin`, `ResidualEnd` | `[`, `]` | `stax.serial(stax.FanOut(2), stax.parallel(stax.Identity(), body), stax.FanInSum())` |
 ///
 /// The convolution, pooling, recurrent and attention layers act on
 /// sequences or images (see
@@ -190,14 +190,16 @@ impl<T: Copy> RnnNonlinearity<T> {
 /// the flat kernel routines refuse them. Dense layers and nonlinearities act
 /// on every position of a sequence.
 ///
-/// A residual block is the layers between a [`ResidualBegin`](Layer::ResidualBegin)
-/// and its [`ResidualEnd`](Layer::ResidualEnd) (blocks nest). Layer norm and
+/// A residual block is the layers between a `ResidualBegin`
+/// and its `ResidualEnd` (blocks nest). Layer norm and
 /// residual blocks also act on flat data, through the position-pair routines
 /// ([`Architecture::gram_spatial`](super::Architecture::gram_spatial) with
 /// [`Shape::Flat`](super::Shape::Flat)), which the flat routines leave to them.
 ///
 /// `Tanh` and `Custom` exist with the `quadrature` feature (on by default);
 /// without it, only the closed forms are compiled in.
+/// `Attention`, `LayerNorm`, `ResidualBegin` and `ResidualEnd` exist with
+/// the `attention` feature (on by default).
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
@@ -329,6 +331,8 @@ pub enum Layer<T> {
     /// Θ′ᵢⱼ = (WV·WO)²·Gᵢ Θᵢⱼ Gⱼᵀ + 2Σ′ᵢⱼ (the value and output weights each
     /// add Σ′; the query and key gradients vanish in this limit). Needs
     /// positions; the output is Gaussian.
+    #[cfg(feature = "attention")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "attention")))]
     Attention {
         /// Query weight standard deviation WQ (≥ 0).
         query_std: T,
@@ -346,15 +350,21 @@ pub enum Layer<T> {
     /// `LayerNorm(axis=-1)`): Σ′ᵢⱼ\[s, s′\] = Σᵢⱼ\[s, s′\]/√((qᵢ\[s\] + ε)(qⱼ\[s′\] + ε)),
     /// Θ divided by the same, with qᵢ\[s\] = Σᵢᵢ\[s, s\] and ε = 10⁻¹². Needs a
     /// Gaussian input; keeps it Gaussian.
+    #[cfg(feature = "attention")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "attention")))]
     LayerNorm,
     /// `[`: opens a residual block x + B(x). The state at this point is
     /// kept, and added to the state at the matching
-    /// [`ResidualEnd`](Layer::ResidualEnd): Σ ← Σ + Σ_B, Θ ← Θ + Θ_B (the
+    /// `ResidualEnd`: Σ ← Σ + Σ_B, Θ ← Θ + Θ_B (the
     /// skip and the block are independent because the block ends in a
     /// fresh zero-mean affine layer). Needs a Gaussian input.
+    #[cfg(feature = "attention")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "attention")))]
     ResidualBegin,
     /// `]`: closes the innermost open residual block, whose body must end
     /// Gaussian and keep the grid (no pooling, `gap` or `flatten` inside).
+    #[cfg(feature = "attention")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "attention")))]
     ResidualEnd,
 }
 
@@ -531,14 +541,23 @@ impl<T: Real> Layer<T> {
         matches!(
             self,
             Layer::Conv { .. }
-                | Layer::Attention { .. }
                 | Layer::AvgPool { .. }
                 | Layer::GlobalAvgPool
                 | Layer::Flatten
                 | Layer::Rnn { .. }
                 | Layer::RnnWith { .. }
                 | Layer::Last
-        )
+        ) || self.is_attention()
+    }
+
+    /// `true` for `Attention` (never without the
+    /// `attention` feature).
+    fn is_attention(&self) -> bool {
+        #[cfg(feature = "attention")]
+        if let Layer::Attention { .. } = self {
+            return true;
+        }
+        false
     }
 
     /// `true` for the layers that only the position-pair routines compute
@@ -551,17 +570,26 @@ impl<T: Real> Layer<T> {
     ///
     /// ```
     /// use ntk::analytic::Layer;
+    /// # #[cfg(feature = "attention")] {
     /// assert!(Layer::<f64>::LayerNorm.is_structured());
     /// assert!(Layer::<f64>::ResidualBegin.is_structured());
+    /// # }
     /// assert!(!Layer::<f64>::Relu.is_structured());
     /// ```
+    ///
+    /// Always `false` without the `attention` feature.
     pub fn is_structured(&self) -> bool {
-        matches!(
+        #[cfg(feature = "attention")]
+        if matches!(
             self,
             Layer::Attention { .. } | Layer::LayerNorm | Layer::ResidualBegin | Layer::ResidualEnd
-        )
+        ) {
+            return true;
+        }
+        false
     }
 
+    #[cfg(feature = "attention")]
     /// Whether the output of the layer is Gaussian, given whether its input
     /// is (neural-tangents' rule): affine, convolutional and attention
     /// layers make it Gaussian, `identity`, pooling, `gap` and layer norm
@@ -569,20 +597,17 @@ impl<T: Real> Layer<T> {
     /// residual markers are handled by the architecture).
     pub(crate) fn gaussian_after(&self, before: bool) -> bool {
         match self {
-            Layer::Dense { .. }
-            | Layer::DenseStandard { .. }
-            | Layer::Conv { .. }
-            | Layer::Attention { .. } => true,
-            Layer::Identity
-            | Layer::AvgPool { .. }
-            | Layer::GlobalAvgPool
-            | Layer::LayerNorm
-            | Layer::ResidualBegin
-            | Layer::ResidualEnd => before,
+            Layer::Dense { .. } | Layer::DenseStandard { .. } | Layer::Conv { .. } => true,
+            #[cfg(feature = "attention")]
+            Layer::Attention { .. } => true,
+            Layer::Identity | Layer::AvgPool { .. } | Layer::GlobalAvgPool => before,
+            #[cfg(feature = "attention")]
+            Layer::LayerNorm | Layer::ResidualBegin | Layer::ResidualEnd => before,
             _ => false,
         }
     }
 
+    #[cfg(feature = "attention")]
     /// `true` for the nonlinearities (the layers mapped by a dual map).
     pub(crate) fn is_activation(&self) -> bool {
         !self.is_dense()
@@ -686,6 +711,7 @@ impl<T: Real> Layer<T> {
             }
             Layer::LeakyRelu { alpha } => finite(&[alpha]),
             Layer::AbRelu { a, b } => finite(&[a, b]),
+            #[cfg(feature = "attention")]
             Layer::Attention {
                 query_std: wq,
                 key_std: wk,
@@ -757,8 +783,9 @@ impl<T: Real> Layer<T> {
             | Layer::AvgPool { .. }
             | Layer::GlobalAvgPool
             | Layer::Flatten
-            | Layer::Last
-            | Layer::Attention { .. }
+            | Layer::Last => Step::Identity,
+            #[cfg(feature = "attention")]
+            Layer::Attention { .. }
             | Layer::LayerNorm
             | Layer::ResidualBegin
             | Layer::ResidualEnd => Step::Identity,

@@ -27,9 +27,9 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// | `gap`, `flatten` | [`Layer::GlobalAvgPool`], [`Layer::Flatten`] |
     /// | `rnn(W,U,B,ACT)` | [`Layer::Rnn`], W, U, B ≥ 0, ACT one of `relu`, `erf`, `tanh`, `identity`, `gelu` (`reference/RNN.md`) and, as an extension, `abs`, `sin`; [`Layer::RnnWith`] for ACT `leaky_relu(A)`, `abrelu(A,B)` or a custom name (with `parse_with`, feature `quadrature`) |
     /// | `last` | [`Layer::Last`] |
-    /// | `attn(WQ,WK,WV,WO)`, `attn_id(WQ,WK,WV,WO)` | [`Layer::Attention`] with softmax or identity weights, WQ, WK, WV, WO ≥ 0 |
-    /// | `layernorm` | [`Layer::LayerNorm`] |
-    /// | `[`, `]` | [`Layer::ResidualBegin`], [`Layer::ResidualEnd`]: a residual block `[ L1 L2 … ]` (blocks nest) |
+    /// | `attn(WQ,WK,WV,WO)`, `attn_id(WQ,WK,WV,WO)` | `Layer::Attention` with softmax or identity weights, WQ, WK, WV, WO ≥ 0 |
+    /// | `layernorm` | `Layer::LayerNorm` |
+    /// | `[`, `]` | `Layer::ResidualBegin`, `Layer::ResidualEnd`: a residual block `[ L1 L2 … ]` (blocks nest) |
     ///
     /// An architecture with attention, layer norm or residual blocks follows
     /// neural-tangents' Gaussianity rules (`reference/FORMAT.md`): the
@@ -67,7 +67,8 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// deviation, a fan-in or window of 0 or above `u32::MAX`, an even
     /// filter size, an `rnn` activation that is not a nonlinearity),
     /// [`NotCompiled`](ParseErrorKind::NotCompiled) (`tanh` without the
-    /// `quadrature` feature).
+    /// `quadrature` feature; `attn`, `attn_id`, `layernorm`, `[` and `]`
+    /// without the `attention` feature).
     ///
     /// # Examples
     ///
@@ -197,6 +198,15 @@ pub(super) fn structure<T: Real>(layers: &[Layer<T>]) -> Result<(), (usize, &'st
     if !layers.iter().any(Layer::is_structured) {
         return Ok(());
     }
+    #[cfg(feature = "attention")]
+    structure_rules(layers)?;
+    Ok(())
+}
+
+/// The rules of [`structure`] for an architecture that has attention, layer
+/// norm or residual blocks.
+#[cfg(feature = "attention")]
+fn structure_rules<T: Real>(layers: &[Layer<T>]) -> Result<(), (usize, &'static str)> {
     let mut gaussian = false;
     let mut depth = 0_usize;
     let mut previous: Option<&Layer<T>> = None;
@@ -388,6 +398,7 @@ fn parse_layer<T: Real>(
         "gap" => Layer::GlobalAvgPool,
         "flatten" => Layer::Flatten,
         "last" => Layer::Last,
+        #[cfg(feature = "attention")]
         "attn" | "attn_id" => Layer::Attention {
             query_std: std_dev(a0)?,
             key_std: std_dev(a1)?,
@@ -395,9 +406,16 @@ fn parse_layer<T: Real>(
             out_std: std_dev(a3)?,
             softmax: name == "attn",
         },
+        #[cfg(feature = "attention")]
         "layernorm" => Layer::LayerNorm,
+        #[cfg(feature = "attention")]
         "[" => Layer::ResidualBegin,
+        #[cfg(feature = "attention")]
         "]" => Layer::ResidualEnd,
+        #[cfg(not(feature = "attention"))]
+        "attn" | "attn_id" | "layernorm" | "[" | "]" => {
+            return Err(ParseError::new(ParseErrorKind::NotCompiled, position, name))
+        }
         "rnn" => {
             let (w, u, b) = (std_dev(a0)?, std_dev(a1)?, std_dev(a2)?);
             let activation = rnn_activation(a3, custom)?;
@@ -591,6 +609,7 @@ impl<T: Real> fmt::Display for Layer<T> {
                 write!(f, "{})", activation.layer())
             }
             Layer::Last => f.write_str("last"),
+            #[cfg(feature = "attention")]
             Layer::Attention {
                 query_std,
                 key_std,
@@ -610,8 +629,11 @@ impl<T: Real> fmt::Display for Layer<T> {
                 }
                 f.write_str(")")
             }
+            #[cfg(feature = "attention")]
             Layer::LayerNorm => f.write_str("layernorm"),
+            #[cfg(feature = "attention")]
             Layer::ResidualBegin => f.write_str("["),
+            #[cfg(feature = "attention")]
             Layer::ResidualEnd => f.write_str("]"),
             #[cfg(feature = "quadrature")]
             Layer::Tanh => f.write_str("tanh"),

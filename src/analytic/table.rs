@@ -85,15 +85,27 @@ fn slot(wc: usize, ws: usize, p: usize) -> usize {
 /// The largest |S|² at an attention layer (0 without attention: its two
 /// weight matrices and a product in the standard layout), and the deepest
 /// nesting of residual blocks.
+#[cfg(not(feature = "attention"))]
+pub(super) fn structured_sizes<T: Real>(_layers: &[Layer<T>], _g: Grid) -> (usize, usize) {
+    (0, 0)
+}
+
+/// The largest |S|² at an attention layer (0 without attention: its two
+/// weight matrices and a product in the standard layout), and the deepest
+/// nesting of residual blocks.
+#[cfg(feature = "attention")]
 pub(super) fn structured_sizes<T: Real>(layers: &[Layer<T>], mut g: Grid) -> (usize, usize) {
     let (mut attn, mut depth, mut open) = (0, 0, 0_usize);
     for l in layers {
         match l {
+            #[cfg(feature = "attention")]
             Layer::Attention { .. } => attn = attn.max(g.positions() * g.positions()),
+            #[cfg(feature = "attention")]
             Layer::ResidualBegin => {
                 open += 1;
                 depth = depth.max(open);
             }
+            #[cfg(feature = "attention")]
             Layer::ResidualEnd => open = open.saturating_sub(1),
             _ => g = next_grid(l, g).unwrap_or(g),
         }
@@ -187,10 +199,17 @@ pub(super) fn pair<T: Real>(
     let (saa, rest) = rest.split_at_mut(ws);
     let (sbb, rest) = rest.split_at_mut(ws);
     let (rest, extra) = rest.split_at_mut((12 * p0).min(rest.len()));
-    let (attn_len, _) = structured_sizes(layers, g0);
-    let (attn_work, stack) = extra.split_at_mut((3 * attn_len).min(extra.len()));
+    #[cfg(feature = "attention")]
+    let (attn_work, stack) = {
+        let (attn_len, _) = structured_sizes(layers, g0);
+        extra.split_at_mut((3 * attn_len).min(extra.len()))
+    };
+    #[cfg(feature = "attention")]
     let slot_len = slot(wc, ws, p0);
+    #[cfg(feature = "attention")]
     let mut level = 0_usize;
+    #[cfg(not(feature = "attention"))]
+    let _ = extra;
     let mut vecs = rest.chunks_exact_mut(p0);
     let mut next = || vecs.next().unwrap_or(&mut []);
     let mut a = Side {
@@ -372,6 +391,7 @@ pub(super) fn pair<T: Real>(
                 a.vars(saa, bs, p);
                 b.vars(sbb, bs, p);
             }
+            #[cfg(feature = "attention")]
             Layer::LayerNorm => {
                 let tables = (
                     &mut sab[..lc],
@@ -381,6 +401,7 @@ pub(super) fn pair<T: Real>(
                 );
                 layer_norm(tables, (&mut a, &mut b), (bc, bs, p), (gsq, gr), &mut bound)?;
             }
+            #[cfg(feature = "attention")]
             Layer::Attention {
                 query_std,
                 key_std,
@@ -413,6 +434,7 @@ pub(super) fn pair<T: Real>(
                 )?;
                 (bc, bs) = next;
             }
+            #[cfg(feature = "attention")]
             Layer::ResidualBegin => {
                 let at = level * slot_len;
                 let saved = stack.get_mut(at..at + slot_len).unwrap_or(&mut []);
@@ -424,6 +446,7 @@ pub(super) fn pair<T: Real>(
                 );
                 level += 1;
             }
+            #[cfg(feature = "attention")]
             Layer::ResidualEnd => {
                 level = level.saturating_sub(1);
                 let at = level * slot_len;
@@ -832,8 +855,10 @@ fn generic_row<T: Real>(
 }
 
 /// The four tables of a pair: Σ_ab, Θ_ab, Σ_aa, Σ_bb.
+#[cfg(feature = "attention")]
 type Four<'t, T> = (&'t mut [T], &'t mut [T], &'t mut [T], &'t mut [T]);
 
+#[cfg(feature = "attention")]
 /// Layer norm on every table: each entry divided by √((q\[s\] + ε)(q\[t\] + ε)),
 /// ε = 10⁻¹², with `na`, `nb` (one per input) for the factors
 /// 1/√(q + ε).
@@ -891,6 +916,7 @@ fn layer_norm<'s, T: Real>(
     Ok(())
 }
 
+#[cfg(feature = "attention")]
 /// The constants of an attention layer.
 struct Attend<T> {
     /// WQ·WK.
@@ -901,6 +927,7 @@ struct Attend<T> {
     softmax: bool,
 }
 
+#[cfg(feature = "attention")]
 /// Copies a whole table from its band layout to the standard row-major
 /// |S| × |S| layout.
 fn unpack<T: Real>(m: &[T], band: Band, p: usize, out: &mut [T]) {
@@ -912,6 +939,7 @@ fn unpack<T: Real>(m: &[T], band: Band, p: usize, out: &mut [T]) {
     }
 }
 
+#[cfg(feature = "attention")]
 /// The attention weights G of one input from its table `m` (whole, band
 /// `band`), into `g` (row-major |S| × |S|).
 fn weights<T: Real>(map: &Attend<T>, m: &[T], band: Band, p: usize, g: &mut [T]) {
@@ -940,6 +968,7 @@ fn weights<T: Real>(map: &Attend<T>, m: &[T], band: Band, p: usize, g: &mut [T])
     }
 }
 
+#[cfg(feature = "attention")]
 /// `m ← c²·gx·m·gyᵀ` for a table `m` whole in band layout `from`, written
 /// back in band layout `to` (only the entries that band holds are
 /// computed), through the standard-layout buffers `t1` and `t2`.
@@ -981,6 +1010,7 @@ fn transform<T: Real>(
     }
 }
 
+#[cfg(feature = "attention")]
 /// Self-attention on every table (all whole, see [`super::band::bands`]):
 /// Σ′ = c²·Gₐ Σ G_bᵀ, Θ′ = c²·Gₐ Θ G_bᵀ + 2Σ′, the tables of one input
 /// likewise with its own weights on both sides.
@@ -1081,6 +1111,7 @@ fn attention<'s, T: Real>(
     Ok(())
 }
 
+#[cfg(feature = "attention")]
 /// Keeps the state of a pair at the start of a residual block in `slot`.
 fn save<T: Real>(
     slot: &mut [T],
@@ -1109,6 +1140,7 @@ fn save<T: Real>(
     }
 }
 
+#[cfg(feature = "attention")]
 /// Adds the state kept by [`save`] to the state of the block's end.
 ///
 /// The bound: the errors of the two terms add, and by Cauchy–Schwarz
