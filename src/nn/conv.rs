@@ -1,7 +1,7 @@
 //! The one-dimensional convolution over sequences `[[T; C]; L]` (channels
 //! innermost).
 
-use super::{ConvFactors, GradSink, Module, Parameterization, Params, Zeroed};
+use super::{ConvFactors, GradSink, Module, Parameterization, Params, WeightGradBuffer, Zeroed};
 use crate::{simd, Real, Rng};
 
 /// How a convolution reads positions beyond the ends of the sequence.
@@ -534,12 +534,23 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
         gw: &mut [[[T; C_IN]; Q]; C_OUT],
         gb: &mut [T; C_OUT],
     ) {
-        let (_, bs) = self.scales();
+        self.weight_grad(x, dy, gw.as_flattened_mut().as_flattened_mut());
+        self.bias_grad(dy, gb);
+    }
+
+    /// The weight gradient summed over positions, added to `gw`
+    /// (`C_OUT·Q·C_IN` elements, [`Params`] order).
+    fn weight_grad(&self, x: &[[T; C_IN]; L], dy: &[[T; C_OUT]; L], gw: &mut [T]) {
         if Self::BLOCKED {
-            self.weight_grad_blocked(x, dy, gw.as_flattened_mut().as_flattened_mut());
+            self.weight_grad_blocked(x, dy, gw);
         } else {
             self.weight_grad_axpy(x, dy, gw);
         }
+    }
+
+    /// The bias gradient summed over positions, added to `gb`.
+    fn bias_grad(&self, dy: &[[T; C_OUT]; L], gb: &mut [T; C_OUT]) {
+        let (_, bs) = self.scales();
         for d in dy {
             for (g, &dpo) in gb.iter_mut().zip(d) {
                 *g += bs * dpo;
@@ -547,18 +558,56 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
         }
     }
 
-    /// The weight gradient by [`axpy4`](simd::axpy4) over filter rows.
-    fn weight_grad_axpy(
+    /// What [`GradSink::conv`] receives.
+    fn factors<'a>(
         &self,
-        x: &[[T; C_IN]; L],
+        cache: &'a [[T; C_IN]; L],
+        dy: &'a [[T; C_OUT]; L],
+        weight_grad: &'a [T],
+        bias_grad: &'a [T; C_OUT],
+    ) -> ConvFactors<'a, T> {
+        let (ws, bs) = self.scales();
+        ConvFactors {
+            input: cache.as_flattened(),
+            c_in: C_IN,
+            width: Q,
+            padding: self.padding,
+            ws,
+            bs,
+            dy: dy.as_flattened(),
+            weight_grad,
+            bias_grad,
+            factored: Self::FACTORED,
+        }
+    }
+
+    /// [`Module::backward_with`] for a sink that does not lend a buffer:
+    /// the weight gradient is built on this function's stack frame, which
+    /// exists only on this path.
+    #[inline(never)]
+    fn backward_with_own<S: GradSink<T>>(
+        &self,
+        cache: &[[T; C_IN]; L],
         dy: &[[T; C_OUT]; L],
-        gw: &mut [[[T; C_IN]; Q]; C_OUT],
-    ) {
+        sink: &mut S,
+    ) -> [[T; C_IN]; L] {
+        let mut gw = [[[T::ZERO; C_IN]; Q]; C_OUT];
+        let mut gb = [T::ZERO; C_OUT];
+        self.param_grad(cache, dy, &mut gw, &mut gb);
+        let gw = gw.as_flattened().as_flattened();
+        sink.conv(&self.factors(cache, dy, gw, &gb));
+        self.input_cotangent(dy)
+    }
+
+    /// The weight gradient by [`axpy4`](simd::axpy4) over filter rows.
+    fn weight_grad_axpy(&self, x: &[[T; C_IN]; L], dy: &[[T; C_OUT]; L], gw: &mut [T]) {
         let (ws, _) = self.scales();
         let xf = x.as_flattened();
         let full = Q * C_IN;
-        for (o, g) in gw.iter_mut().enumerate() {
-            let g = g.as_flattened_mut();
+        if full == 0 {
+            return;
+        }
+        for (o, g) in gw.chunks_exact_mut(full).enumerate().take(C_OUT) {
             // whole-filter positions waiting for a group of four
             let mut alpha = [T::ZERO; 4];
             let mut at = [0usize; 4];
@@ -706,22 +755,19 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
         dy: &[[T; C_OUT]; L],
         sink: &mut S,
     ) -> [[T; C_IN]; L] {
-        let mut gw = [[[T::ZERO; C_IN]; Q]; C_OUT];
+        const { assert!(Q % 2 == 1, "the filter width Q must be odd") };
+        let n = C_OUT * Q * C_IN;
+        match sink.conv_weight_grad(n, C_OUT, Self::FACTORED) {
+            WeightGradBuffer::Lent(buf) if buf.len() == n => {
+                buf.fill(T::ZERO);
+                self.weight_grad(cache, dy, buf);
+            }
+            WeightGradBuffer::Skip => {}
+            _ => return self.backward_with_own(cache, dy, sink),
+        }
         let mut gb = [T::ZERO; C_OUT];
-        self.param_grad(cache, dy, &mut gw, &mut gb);
-        let (ws, bs) = self.scales();
-        sink.conv(&ConvFactors {
-            input: cache.as_flattened(),
-            c_in: C_IN,
-            width: Q,
-            padding: self.padding,
-            ws,
-            bs,
-            dy: dy.as_flattened(),
-            weight_grad: gw.as_flattened().as_flattened(),
-            bias_grad: &gb,
-            factored: Self::FACTORED,
-        });
+        self.bias_grad(dy, &mut gb);
+        sink.conv(&self.factors(cache, dy, &[], &gb));
         self.input_cotangent(dy)
     }
 
