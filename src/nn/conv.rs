@@ -61,9 +61,38 @@ macro_rules! by_chunks {
 /// [`simd::LANES`] positions.
 const PB: usize = 2 * simd::LANES;
 
-/// Output channels per tile of the blocked forward pass and weight gradient,
-/// positions per tile of the blocked input cotangent.
-const TILE: usize = 6;
+/// `f32` lanes per vector register of the build: the tiles below are sized
+/// to keep their sums in the register file (32 registers with AVX-512, 16
+/// otherwise).
+const VECTOR: usize = if cfg!(target_feature = "avx512f") {
+    16
+} else if cfg!(target_feature = "avx") {
+    8
+} else {
+    4
+};
+
+/// Output channels per tile of the blocked forward pass (`TILE_F·PB`
+/// sums: 12 registers).
+const TILE_F: usize = if 12 * VECTOR / PB > 1 {
+    12 * VECTOR / PB
+} else {
+    1
+};
+
+/// Output channels per tile of the blocked weight gradient and positions
+/// per tile of the blocked input cotangent (`TILE·KB` sums).
+const TILE: usize = if VECTOR >= 16 { 6 } else { 3 };
+
+/// Filter elements per tile of the blocked weight gradient and input
+/// cotangent: 4 registers of `f32`, or of `f64` with AVX-512, else 2.
+const KB_F32: usize = 4 * VECTOR;
+/// As [`KB_F32`], for wider scalars.
+const KB_F64: usize = if VECTOR >= 16 {
+    4 * VECTOR / 2
+} else {
+    2 * VECTOR / 2
+};
 
 /// The blocked forward pass: `R` output channels × [`PB`] positions of
 /// accumulators over the taps `(δ, c)`, read from a channel-major window.
@@ -397,8 +426,8 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
             });
             let y = &mut y[p0..p0 + n];
             let mut o0 = 0;
-            while o0 + TILE <= C_OUT {
-                forward_tile::<T, C_IN, C_OUT, Q, TILE>(
+            while o0 + TILE_F <= C_OUT {
+                forward_tile::<T, C_IN, C_OUT, Q, TILE_F>(
                     &self.weight,
                     &self.bias,
                     &win,
@@ -406,7 +435,7 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
                     scales,
                     y,
                 );
-                o0 += TILE;
+                o0 += TILE_F;
             }
             while o0 < C_OUT {
                 forward_tile::<T, C_IN, C_OUT, Q, 1>(&self.weight, &self.bias, &win, o0, scales, y);
@@ -420,9 +449,9 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
     /// of output channels × filter elements keeps its sums in registers.
     fn weight_grad_blocked(&self, x: &[[T; C_IN]; L], dy: &[[T; C_OUT]; L], gw: &mut [T]) {
         if core::mem::size_of::<T>() <= 4 {
-            self.weight_grad_blocked_by::<{ 4 * simd::LANES }>(x, dy, gw);
+            self.weight_grad_blocked_by::<KB_F32>(x, dy, gw);
         } else {
-            self.weight_grad_blocked_by::<{ 2 * simd::LANES }>(x, dy, gw);
+            self.weight_grad_blocked_by::<KB_F64>(x, dy, gw);
         }
     }
 
@@ -471,9 +500,9 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
     /// input positions it covers.
     fn input_cotangent_blocked(&self, dy: &[[T; C_OUT]; L]) -> [[T; C_IN]; L] {
         if core::mem::size_of::<T>() <= 4 {
-            self.input_cotangent_blocked_by::<{ 4 * simd::LANES }>(dy)
+            self.input_cotangent_blocked_by::<KB_F32>(dy)
         } else {
-            self.input_cotangent_blocked_by::<{ 2 * simd::LANES }>(dy)
+            self.input_cotangent_blocked_by::<KB_F64>(dy)
         }
     }
 
