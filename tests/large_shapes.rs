@@ -11,7 +11,8 @@ use ntk::analytic::Architecture;
 use ntk::empirical::{jacobian, structured};
 use ntk::linalg::Regularizer;
 use ntk::nn::{
-    Conv1d, Conv2d, Dense, GlobalAvgPool, Module, Params, Relu, Unflatten, Unflatten2d, Zeroed,
+    Conv1d, Conv2d, Dense, FlatGradient, GlobalAvgPool, Module, Params, Relu, Unflatten,
+    Unflatten2d, Zeroed,
 };
 use ntk::predict::{OnlineGp, Spectrum};
 use ntk::{boxed, train, Rng};
@@ -328,5 +329,39 @@ fn wide_image_network_on_the_heap_is_the_one_built_by_value() {
             .expect("built by value");
         assert!(y.is_finite());
         assert_eq!(y.to_bits(), by_value[0].to_bits());
+    });
+}
+
+/// The 256 → 256 channel convolution of [`WideConv`] alone.
+type WideLayer = Conv1d<f64, 256, 256, 9, 4>;
+
+static WIDE_LAYER: Mutex<WideLayer> = Mutex::new(WideLayer::ZEROED);
+
+#[test]
+fn wide_convolution_writes_its_gradient_into_the_sinks_buffer() {
+    // The weight gradient (256·9·256 elements, 4.5 MiB) does not fit the
+    // thread's 2 MiB stack: the flat sink lends the layer its own buffer.
+    on_2_mib(|| {
+        let mut conv = WIDE_LAYER.lock().expect("not poisoned");
+        conv.init_ntk(1.4, 0.1, &mut Rng::new(21));
+        let mut rng = Rng::new(22);
+        let mut x = [[0.0; 256]; 4];
+        let mut dy = [[0.0; 256]; 4];
+        rng.fill_normal(x.as_flattened_mut());
+        rng.fill_normal(dy.as_flattened_mut());
+        let mut cache = [[0.0; 256]; 4];
+        conv.forward(&x, &mut cache);
+        let mut grad: Box<WideLayer> = boxed::zeroed();
+        let dx = conv.backward(&cache, &dy, &mut grad);
+        let mut flat = vec![0.0; WideLayer::NUM_PARAMS];
+        let mut sink = FlatGradient::new(&mut flat);
+        let dx2 = conv.backward_with(&cache, &dy, &mut sink);
+        assert!(sink.is_complete());
+        let mut want = vec![0.0; WideLayer::NUM_PARAMS];
+        grad.write_flat(&mut want).expect("length");
+        let bits = |s: &[f64]| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&flat), bits(&want));
+        assert_eq!(bits(dx2.as_flattened()), bits(dx.as_flattened()));
+        assert!(want.iter().any(|&v| v != 0.0));
     });
 }

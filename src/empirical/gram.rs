@@ -180,8 +180,41 @@ impl<T: Real> Pass<'_, T> {
 
 /// Adds one segment's contribution for rows `0..m` of `r1` against rows
 /// `0..n` of `r2` (only `j ≤ i` when `symmetric`) to the flat output.
+///
+/// A long segment goes in chunks of [`CHUNK`] cotangents (the sum of their
+/// products times the activations' product), so that one chunk of all
+/// records stays in cache while every pair of rows reads it.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn accumulate<T: Real>(
+    r1: &[T],
+    m: usize,
+    r2: &[T],
+    n: usize,
+    lay: &Layout,
+    s: &Segment,
+    symmetric: bool,
+    mode: Mode,
+    out: &mut [T],
+) {
+    let mut at = 0;
+    while at < s.d_len {
+        let len = (s.d_len - at).min(CHUNK);
+        let chunk = Segment {
+            d_off: s.d_off + at,
+            d_len: len,
+            ..*s
+        };
+        accumulate_chunk(r1, m, r2, n, lay, &chunk, symmetric, mode, out);
+        at += len;
+    }
+}
+
+/// Cotangents per chunk of a segment: 64 records of this many `f32` fill
+/// 256 KiB.
+const CHUNK: usize = 1024;
+
+#[allow(clippy::too_many_arguments)]
+fn accumulate_chunk<T: Real>(
     r1: &[T],
     m: usize,
     r2: &[T],
@@ -215,16 +248,19 @@ pub(crate) fn accumulate<T: Real>(
     // go in panels of PANEL rows: each column quad is then read once per
     // panel (from cache) rather than once per row quad. Every output entry
     // gets the same arithmetic in the same order as row quad by row quad.
+    // In a symmetric matrix the 4×4 tiles on the diagonal are whole tiles
+    // too: their entries above the diagonal are overwritten by `finish`.
     const PANEL: usize = 16;
     let full = if simd::WIDE { m / 4 * 4 } else { 0 };
+    let qend = |i: usize| if symmetric { i + 4 } else { n };
     let mut p0 = 0;
     while p0 < full {
         let p1 = (p0 + PANEL).min(full);
         let mut j = 0;
-        while j + 4 <= jend(p1 - 4) {
+        while j + 4 <= qend(p1 - 4) {
             let mut i = p0;
             while i < p1 {
-                if j + 4 <= jend(i) {
+                if j + 4 <= qend(i) {
                     pass.quad(i, j, out);
                 }
                 i += 4;
@@ -234,7 +270,7 @@ pub(crate) fn accumulate<T: Real>(
         let mut i = p0;
         while i < p1 {
             for r in 0..4 {
-                rest(i + r, jend(i) / 4 * 4, out);
+                rest(i + r, qend(i) / 4 * 4, out);
             }
             i += 4;
         }

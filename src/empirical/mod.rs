@@ -196,8 +196,21 @@ impl<T: Real> GradSink<T> for Checked<'_, T> {
         self.diag.dense(a, ws, dy, bs);
         self.flat.dense(a, ws, dy, bs);
     }
+    fn conv_weight_grad(
+        &mut self,
+        weight_len: usize,
+        bias_len: usize,
+        factored: bool,
+    ) -> crate::nn::WeightGradBuffer<'_, T> {
+        self.flat.conv_weight_grad(weight_len, bias_len, factored)
+    }
     fn conv(&mut self, f: &crate::nn::ConvFactors<'_, T>) {
-        self.diag.conv(f);
+        match self.flat.lent_weight_grad(f.bias_grad.len()) {
+            Some(weight_grad) => self
+                .diag
+                .conv(&crate::nn::ConvFactors { weight_grad, ..*f }),
+            None => self.diag.conv(f),
+        }
         self.flat.conv(f);
     }
     fn rnn(&mut self, f: &crate::nn::RnnFactors<'_, T>) {

@@ -21,7 +21,7 @@
 
 use super::gram::{self, Layout, Mode, Segment};
 use super::range::{note, Diagonal};
-use crate::nn::{ConvFactors, GradSink, Module, Params, RnnFactors, Zeroed};
+use crate::nn::{ConvFactors, GradSink, Module, Params, RnnFactors, WeightGradBuffer, Zeroed};
 use crate::outputs::zero_on_error;
 use crate::simd::{check_finite, check_result};
 use crate::{Error, Real};
@@ -57,6 +57,9 @@ struct FactorSink<'a, T> {
     write_acts: bool,
     bad: bool,
     diag: Diagonal<T>,
+    /// The weight gradient length lent to the convolution whose `conv`
+    /// call is due.
+    lent: Option<usize>,
 }
 
 impl<T: Real> GradSink<T> for FactorSink<'_, T> {
@@ -80,10 +83,41 @@ impl<T: Real> GradSink<T> for FactorSink<'_, T> {
         self.rec[at..at + dy.len()].copy_from_slice(dy);
     }
 
+    /// A convolution with its position-summed gradient writes its weight
+    /// gradient straight into the record, where [`GradSink::dense`] would
+    /// copy it; a factored one keeps its own (the range check reads it).
+    fn conv_weight_grad(
+        &mut self,
+        weight_len: usize,
+        bias_len: usize,
+        factored: bool,
+    ) -> WeightGradBuffer<'_, T> {
+        if factored || self.a_end < 2 || bias_len + weight_len > self.d_end {
+            return WeightGradBuffer::Own;
+        }
+        let at = self.d_base + self.d_end - bias_len - weight_len;
+        self.lent = Some(weight_len);
+        WeightGradBuffer::Lent(&mut self.rec[at..at + weight_len])
+    }
+
     fn conv(&mut self, f: &ConvFactors<'_, T>) {
         if !f.factored {
             self.dense(&[], T::ONE, f.bias_grad, T::ONE);
-            self.dense(&[], T::ONE, f.weight_grad, T::ONE);
+            match self.lent.take() {
+                // what `dense(&[], 1, weight_grad, 1)` does, the cotangent
+                // being in place already
+                Some(n) if !self.bad && self.a_end >= 1 && n <= self.d_end => {
+                    self.d_end -= n;
+                    let at = self.d_base + self.d_end;
+                    self.diag.dense(&[], T::ONE, &self.rec[at..at + n], T::ONE);
+                    self.a_end -= 1;
+                    if self.write_acts {
+                        self.rec[self.a_end] = T::ONE;
+                    }
+                }
+                Some(_) => self.bad = true,
+                None => self.dense(&[], T::ONE, f.weight_grad, T::ONE),
+            }
             return;
         }
         self.diag.conv(f);
@@ -147,6 +181,7 @@ fn sink_for<T: Real, Net: Params<T>>(rec: &mut [T], k: usize) -> FactorSink<'_, 
         write_acts: k == 0,
         bad: false,
         diag: Diagonal::new(),
+        lent: None,
     }
 }
 

@@ -1,7 +1,7 @@
 //! The one-dimensional convolution over sequences `[[T; C]; L]` (channels
 //! innermost).
 
-use super::{ConvFactors, GradSink, Module, Parameterization, Params, Zeroed};
+use super::{ConvFactors, GradSink, Module, Parameterization, Params, WeightGradBuffer, Zeroed};
 use crate::{simd, Real, Rng};
 
 /// How a convolution reads positions beyond the ends of the sequence.
@@ -29,6 +29,179 @@ pub(crate) fn source(padding: Padding, q: usize, l: usize, p: usize, d: usize) -
         Padding::Circular if l == 0 => None,
         // p + d + l·⌈h/l⌉ − h ≥ 0, reduced mod l.
         Padding::Circular => Some((at + l * h.div_ceil(l) - h) % l),
+    }
+}
+
+/// Runs the macro `$tile!(KB, k0)` over the filter elements `0..$k` in
+/// chunks of `KB`: `$big` elements at a time, then
+/// [`simd::LANES`], 4 and 1, so that every chunk length is a constant.
+macro_rules! by_chunks {
+    ($k:expr, $big:expr, $tile:ident) => {{
+        let mut k0 = 0;
+        while k0 + $big <= $k {
+            $tile!($big, k0);
+            k0 += $big;
+        }
+        while k0 + simd::LANES <= $k {
+            $tile!({ simd::LANES }, k0);
+            k0 += simd::LANES;
+        }
+        while k0 + 4 <= $k {
+            $tile!(4, k0);
+            k0 += 4;
+        }
+        while k0 < $k {
+            $tile!(1, k0);
+            k0 += 1;
+        }
+    }};
+}
+
+/// Positions per block of the register-blocked kernels: two vectors of
+/// [`simd::LANES`] positions.
+const PB: usize = 2 * simd::LANES;
+
+/// `f32` lanes per vector register of the build: the tiles below are sized
+/// to keep their sums in the register file (32 registers with AVX-512, 16
+/// otherwise).
+const VECTOR: usize = if cfg!(target_feature = "avx512f") {
+    16
+} else if cfg!(target_feature = "avx") {
+    8
+} else {
+    4
+};
+
+/// Output channels per tile of the blocked forward pass (`TILE_F·PB`
+/// sums: 12 registers).
+const TILE_F: usize = if 12 * VECTOR / PB > 1 {
+    12 * VECTOR / PB
+} else {
+    1
+};
+
+/// Output channels per tile of the blocked weight gradient and positions
+/// per tile of the blocked input cotangent (`TILE·KB` sums).
+const TILE: usize = if VECTOR >= 16 { 6 } else { 3 };
+
+/// Filter elements per tile of the blocked weight gradient and input
+/// cotangent: 4 registers of `f32`, or of `f64` with AVX-512, else 2.
+const KB_F32: usize = 4 * VECTOR;
+/// As [`KB_F32`], for wider scalars.
+const KB_F64: usize = if VECTOR >= 16 {
+    4 * VECTOR / 2
+} else {
+    2 * VECTOR / 2
+};
+
+/// The blocked forward pass: `R` output channels × [`PB`] positions of
+/// accumulators over the taps `(δ, c)`, read from a channel-major window.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn forward_tile<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const R: usize>(
+    weight: &[[[T; C_IN]; Q]; C_OUT],
+    bias: &[T; C_OUT],
+    win: &[[T; 2 * PB]; C_IN],
+    o0: usize,
+    (ws, bs): (T, T),
+    y: &mut [[T; C_OUT]],
+) {
+    let (Some(rows), Some(bias)) = (
+        weight[o0..].first_chunk::<R>(),
+        bias[o0..].first_chunk::<R>(),
+    ) else {
+        return;
+    };
+    let mut acc = [[T::ZERO; PB]; R];
+    for d in 0..Q {
+        for (c, row) in win.iter().enumerate() {
+            let Some(v) = row[d..].first_chunk::<PB>() else {
+                continue;
+            };
+            let w: [T; R] = core::array::from_fn(|r| rows[r][d][c]);
+            for (a, &w) in acc.iter_mut().zip(&w) {
+                for (a, &x) in a.iter_mut().zip(v) {
+                    *a = w.mul_add(x, *a);
+                }
+            }
+        }
+    }
+    for (r, (a, &b)) in acc.iter().zip(bias).enumerate() {
+        let b = bs * b;
+        for (yp, &v) in y.iter_mut().zip(a) {
+            yp[o0 + r] = ws * v + b;
+        }
+    }
+}
+
+/// The blocked weight gradient: `R` output channels × `KB` filter elements
+/// of accumulators over the positions of a position-major window.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn weight_grad_tile<T: Real, const C_OUT: usize, const R: usize, const KB: usize>(
+    dy: &[[T; C_OUT]],
+    win: &[T],
+    c_in: usize,
+    o0: usize,
+    k0: usize,
+    ws: T,
+    gw: &mut [T],
+    k: usize,
+) {
+    let mut acc = [[T::ZERO; KB]; R];
+    for (j, d) in dy.iter().enumerate() {
+        let (Some(v), Some(s)) = (
+            win[j * c_in + k0..].first_chunk::<KB>(),
+            d[o0..].first_chunk::<R>(),
+        ) else {
+            continue;
+        };
+        for (a, &s) in acc.iter_mut().zip(s) {
+            for (a, &x) in a.iter_mut().zip(v) {
+                *a = s.mul_add(x, *a);
+            }
+        }
+    }
+    for (r, a) in acc.iter().enumerate() {
+        let at = (o0 + r) * k + k0;
+        for (g, &v) in gw[at..at + KB].iter_mut().zip(a) {
+            *g = ws.mul_add(v, *g);
+        }
+    }
+}
+
+/// The blocked input cotangent: `R` positions × `KB` filter elements of
+/// accumulators over the output channels, added into a position-major window.
+#[inline(always)]
+fn cotangent_tile<T: Real, const C_OUT: usize, const R: usize, const KB: usize>(
+    dy: &[[T; C_OUT]],
+    weight: &[T],
+    k: usize,
+    k0: usize,
+    ws: T,
+    win: &mut [T],
+    c_in: usize,
+) {
+    let Some(dy) = dy.first_chunk::<R>() else {
+        return;
+    };
+    let mut acc = [[T::ZERO; KB]; R];
+    for o in 0..C_OUT {
+        let Some(w) = weight[o * k + k0..].first_chunk::<KB>() else {
+            continue;
+        };
+        for (a, d) in acc.iter_mut().zip(dy) {
+            let s = d[o];
+            for (a, &x) in a.iter_mut().zip(w) {
+                *a = s.mul_add(x, *a);
+            }
+        }
+    }
+    for (j, a) in acc.iter().enumerate() {
+        let at = j * c_in + k0;
+        for (g, &v) in win[at..at + KB].iter_mut().zip(a) {
+            *g = ws.mul_add(v, *g);
+        }
     }
 }
 
@@ -211,6 +384,172 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
         (r, n)
     }
 
+    /// Whether the register-blocked kernels apply: a target with vector
+    /// registers, and a filter whose halo fits a block of positions.
+    const BLOCKED: bool = simd::WIDE && Q <= PB + 1;
+
+    /// Fills `win[i]` with the input at window position `i` of the block
+    /// starting at `p0` (the position tap `i` reads at output `p0`), zeros in
+    /// the padding, for `i < n`.
+    #[inline(always)]
+    fn window(
+        &self,
+        x: &[[T; C_IN]; L],
+        p0: usize,
+        n: usize,
+        mut put: impl FnMut(usize, Option<&[T; C_IN]>),
+    ) {
+        for i in 0..n {
+            put(i, self.source(p0, i).map(|s| &x[s]));
+        }
+    }
+
+    /// [`Module::forward`] by blocks of [`PB`] positions: the window of
+    /// inputs a block reads is transposed to channel-major rows once, and
+    /// each tile of output channels × positions keeps its sums in registers.
+    fn forward_blocked(&self, x: &[[T; C_IN]; L], y: &mut [[T; C_OUT]; L]) {
+        let scales = self.scales();
+        let mut win = [[T::ZERO; 2 * PB]; C_IN];
+        for p0 in (0..L).step_by(PB) {
+            let n = (L - p0).min(PB);
+            // Window positions past the block's last output feed only
+            // outputs that are not stored; they are zero.
+            for row in win.iter_mut() {
+                row.fill(T::ZERO);
+            }
+            self.window(x, p0, n + Q - 1, |i, v| {
+                if let Some(v) = v {
+                    for (row, &xc) in win.iter_mut().zip(v) {
+                        row[i] = xc;
+                    }
+                }
+            });
+            let y = &mut y[p0..p0 + n];
+            let mut o0 = 0;
+            while o0 + TILE_F <= C_OUT {
+                forward_tile::<T, C_IN, C_OUT, Q, TILE_F>(
+                    &self.weight,
+                    &self.bias,
+                    &win,
+                    o0,
+                    scales,
+                    y,
+                );
+                o0 += TILE_F;
+            }
+            while o0 < C_OUT {
+                forward_tile::<T, C_IN, C_OUT, Q, 1>(&self.weight, &self.bias, &win, o0, scales, y);
+                o0 += 1;
+            }
+        }
+    }
+
+    /// [`Conv1d::param_grad`] by blocks of [`PB`] positions: the patches of a
+    /// block are consecutive slices of a position-major window, and each tile
+    /// of output channels × filter elements keeps its sums in registers.
+    fn weight_grad_blocked(&self, x: &[[T; C_IN]; L], dy: &[[T; C_OUT]; L], gw: &mut [T]) {
+        if core::mem::size_of::<T>() <= 4 {
+            self.weight_grad_blocked_by::<KB_F32>(x, dy, gw);
+        } else {
+            self.weight_grad_blocked_by::<KB_F64>(x, dy, gw);
+        }
+    }
+
+    #[inline(always)]
+    fn weight_grad_blocked_by<const KB: usize>(
+        &self,
+        x: &[[T; C_IN]; L],
+        dy: &[[T; C_OUT]; L],
+        gw: &mut [T],
+    ) {
+        let (ws, _) = self.scales();
+        let k = Q * C_IN;
+        let mut win = [[T::ZERO; C_IN]; 2 * PB];
+        for p0 in (0..L).step_by(PB) {
+            let n = (L - p0).min(PB);
+            self.window(x, p0, n + Q - 1, |i, v| {
+                win[i] = v.copied().unwrap_or([T::ZERO; C_IN]);
+            });
+            let wf = win.as_flattened();
+            let dy = &dy[p0..p0 + n];
+            let mut o0 = 0;
+            while o0 + TILE <= C_OUT {
+                macro_rules! tile {
+                    ($kb:expr, $k0:expr) => {
+                        weight_grad_tile::<T, C_OUT, TILE, $kb>(dy, wf, C_IN, o0, $k0, ws, gw, k)
+                    };
+                }
+                by_chunks!(k, KB, tile);
+                o0 += TILE;
+            }
+            while o0 < C_OUT {
+                macro_rules! tile {
+                    ($kb:expr, $k0:expr) => {
+                        weight_grad_tile::<T, C_OUT, 1, $kb>(dy, wf, C_IN, o0, $k0, ws, gw, k)
+                    };
+                }
+                by_chunks!(k, KB, tile);
+                o0 += 1;
+            }
+        }
+    }
+
+    /// [`Conv1d::input_cotangent`] by blocks of [`PB`] positions: each tile
+    /// of positions × filter elements sums over the output channels in
+    /// registers into a position-major window, which is then added to the
+    /// input positions it covers.
+    fn input_cotangent_blocked(&self, dy: &[[T; C_OUT]; L]) -> [[T; C_IN]; L] {
+        if core::mem::size_of::<T>() <= 4 {
+            self.input_cotangent_blocked_by::<KB_F32>(dy)
+        } else {
+            self.input_cotangent_blocked_by::<KB_F64>(dy)
+        }
+    }
+
+    #[inline(always)]
+    fn input_cotangent_blocked_by<const KB: usize>(&self, dy: &[[T; C_OUT]; L]) -> [[T; C_IN]; L] {
+        let (ws, _) = self.scales();
+        let k = Q * C_IN;
+        let w = self.weight.as_flattened().as_flattened();
+        let mut dx = [[T::ZERO; C_IN]; L];
+        let mut win = [[T::ZERO; C_IN]; 2 * PB];
+        for p0 in (0..L).step_by(PB) {
+            let n = (L - p0).min(PB);
+            win.fill([T::ZERO; C_IN]);
+            let wf = win.as_flattened_mut();
+            let mut j0 = 0;
+            while j0 < n {
+                let r = if j0 + TILE <= n { TILE } else { 1 };
+                let d = &dy[p0 + j0..p0 + j0 + r];
+                let wj = &mut wf[j0 * C_IN..];
+                if r == TILE {
+                    macro_rules! tile {
+                        ($kb:expr, $k0:expr) => {
+                            cotangent_tile::<T, C_OUT, TILE, $kb>(d, w, k, $k0, ws, wj, C_IN)
+                        };
+                    }
+                    by_chunks!(k, KB, tile);
+                } else {
+                    macro_rules! tile {
+                        ($kb:expr, $k0:expr) => {
+                            cotangent_tile::<T, C_OUT, 1, $kb>(d, w, k, $k0, ws, wj, C_IN)
+                        };
+                    }
+                    by_chunks!(k, KB, tile);
+                }
+                j0 += r;
+            }
+            for (i, v) in win.iter().enumerate().take(n + Q - 1) {
+                if let Some(s) = self.source(p0, i) {
+                    for (a, &b) in dx[s].iter_mut().zip(v) {
+                        *a += b;
+                    }
+                }
+            }
+        }
+        dx
+    }
+
     /// The parameter gradient (weight, bias) of `dy · f(x)` summed over
     /// positions, added to `gw`, `gb`.
     ///
@@ -224,11 +563,80 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
         gw: &mut [[[T; C_IN]; Q]; C_OUT],
         gb: &mut [T; C_OUT],
     ) {
+        self.weight_grad(x, dy, gw.as_flattened_mut().as_flattened_mut());
+        self.bias_grad(dy, gb);
+    }
+
+    /// The weight gradient summed over positions, added to `gw`
+    /// (`C_OUT·Q·C_IN` elements, [`Params`] order).
+    fn weight_grad(&self, x: &[[T; C_IN]; L], dy: &[[T; C_OUT]; L], gw: &mut [T]) {
+        if Self::BLOCKED {
+            self.weight_grad_blocked(x, dy, gw);
+        } else {
+            self.weight_grad_axpy(x, dy, gw);
+        }
+    }
+
+    /// The bias gradient summed over positions, added to `gb`.
+    fn bias_grad(&self, dy: &[[T; C_OUT]; L], gb: &mut [T; C_OUT]) {
+        let (_, bs) = self.scales();
+        for d in dy {
+            for (g, &dpo) in gb.iter_mut().zip(d) {
+                *g += bs * dpo;
+            }
+        }
+    }
+
+    /// What [`GradSink::conv`] receives.
+    fn factors<'a>(
+        &self,
+        cache: &'a [[T; C_IN]; L],
+        dy: &'a [[T; C_OUT]; L],
+        weight_grad: &'a [T],
+        bias_grad: &'a [T; C_OUT],
+    ) -> ConvFactors<'a, T> {
         let (ws, bs) = self.scales();
+        ConvFactors {
+            input: cache.as_flattened(),
+            c_in: C_IN,
+            width: Q,
+            padding: self.padding,
+            ws,
+            bs,
+            dy: dy.as_flattened(),
+            weight_grad,
+            bias_grad,
+            factored: Self::FACTORED,
+        }
+    }
+
+    /// [`Module::backward_with`] for a sink that does not lend a buffer:
+    /// the weight gradient is built on this function's stack frame, which
+    /// exists only on this path.
+    #[inline(never)]
+    fn backward_with_own<S: GradSink<T>>(
+        &self,
+        cache: &[[T; C_IN]; L],
+        dy: &[[T; C_OUT]; L],
+        sink: &mut S,
+    ) -> [[T; C_IN]; L] {
+        let mut gw = [[[T::ZERO; C_IN]; Q]; C_OUT];
+        let mut gb = [T::ZERO; C_OUT];
+        self.param_grad(cache, dy, &mut gw, &mut gb);
+        let gw = gw.as_flattened().as_flattened();
+        sink.conv(&self.factors(cache, dy, gw, &gb));
+        self.input_cotangent(dy)
+    }
+
+    /// The weight gradient by [`axpy4`](simd::axpy4) over filter rows.
+    fn weight_grad_axpy(&self, x: &[[T; C_IN]; L], dy: &[[T; C_OUT]; L], gw: &mut [T]) {
+        let (ws, _) = self.scales();
         let xf = x.as_flattened();
         let full = Q * C_IN;
-        for (o, g) in gw.iter_mut().enumerate() {
-            let g = g.as_flattened_mut();
+        if full == 0 {
+            return;
+        }
+        for (o, g) in gw.chunks_exact_mut(full).enumerate().take(C_OUT) {
             // whole-filter positions waiting for a group of four
             let mut alpha = [T::ZERO; 4];
             let mut at = [0usize; 4];
@@ -263,17 +671,15 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
                 simd::axpy(s, &xf[a..a + full], g);
             }
         }
-        for d in dy {
-            for (g, &dpo) in gb.iter_mut().zip(d) {
-                *g += bs * dpo;
-            }
-        }
     }
 
     /// The input cotangent: per position, the output channels with a nonzero
     /// cotangent go four at a time into one [`axpy4`](simd::axpy4) over the
     /// input patch.
     fn input_cotangent(&self, dy: &[[T; C_OUT]; L]) -> [[T; C_IN]; L] {
+        if Self::BLOCKED {
+            return self.input_cotangent_blocked(dy);
+        }
         let (ws, _) = self.scales();
         let mut dx = [[T::ZERO; C_IN]; L];
         let dxf = dx.as_flattened_mut();
@@ -323,8 +729,12 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
     fn forward(&self, x: &[[T; C_IN]; L], cache: &mut [[T; C_IN]; L]) -> [[T; C_OUT]; L] {
         const { assert!(Q % 2 == 1, "the filter width Q must be odd") };
         *cache = *x;
-        let (ws, bs) = self.scales();
         let mut y = [[T::ZERO; C_OUT]; L];
+        if Self::BLOCKED {
+            self.forward_blocked(x, &mut y);
+            return y;
+        }
+        let (ws, bs) = self.scales();
         // y[p] += Σ_{t,c} x[p + t − h][c]·W[·][t][c]: per tap, four input
         // channels at a time, their weights gathered into four rows over the
         // output channels (in cache across positions), one axpy4 per position.
@@ -374,22 +784,19 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
         dy: &[[T; C_OUT]; L],
         sink: &mut S,
     ) -> [[T; C_IN]; L] {
-        let mut gw = [[[T::ZERO; C_IN]; Q]; C_OUT];
+        const { assert!(Q % 2 == 1, "the filter width Q must be odd") };
+        let n = C_OUT * Q * C_IN;
+        match sink.conv_weight_grad(n, C_OUT, Self::FACTORED) {
+            WeightGradBuffer::Lent(buf) if buf.len() == n => {
+                buf.fill(T::ZERO);
+                self.weight_grad(cache, dy, buf);
+            }
+            WeightGradBuffer::Skip => {}
+            _ => return self.backward_with_own(cache, dy, sink),
+        }
         let mut gb = [T::ZERO; C_OUT];
-        self.param_grad(cache, dy, &mut gw, &mut gb);
-        let (ws, bs) = self.scales();
-        sink.conv(&ConvFactors {
-            input: cache.as_flattened(),
-            c_in: C_IN,
-            width: Q,
-            padding: self.padding,
-            ws,
-            bs,
-            dy: dy.as_flattened(),
-            weight_grad: gw.as_flattened().as_flattened(),
-            bias_grad: &gb,
-            factored: Self::FACTORED,
-        });
+        self.bias_grad(dy, &mut gb);
+        sink.conv(&self.factors(cache, dy, &[], &gb));
         self.input_cotangent(dy)
     }
 

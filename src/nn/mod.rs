@@ -158,6 +158,32 @@ pub trait GradSink<T: Real> {
         self.dense(&[], T::ONE, f.weight_grad, T::ONE);
     }
 
+    /// Where the next convolution puts its weight gradient summed over
+    /// positions (`weight_len = C_OUT·Q·C_IN` elements in [`Params`] order;
+    /// its bias gradient has `bias_len` elements; `factored` as in
+    /// [`ConvFactors::factored`]). A convolution asks this once, just before
+    /// its [`GradSink::conv`] call.
+    ///
+    /// The default, [`WeightGradBuffer::Own`], keeps the behaviour every
+    /// sink relies on: the layer builds the gradient in a buffer of its own
+    /// (`weight_len` elements on the stack) and hands it over in
+    /// [`ConvFactors::weight_grad`]. A sink that stores the gradient anyway
+    /// lends the place it goes ([`WeightGradBuffer::Lent`]): the layer
+    /// overwrites it, and the following `conv` call sees an empty
+    /// `weight_grad`, so nothing is copied and the layer needs no buffer of
+    /// that size. A sink that does not read the gradient answers
+    /// [`WeightGradBuffer::Skip`] and the layer does not compute it. A sink
+    /// that answers `Lent` or `Skip` implements [`GradSink::conv`] for it.
+    fn conv_weight_grad(
+        &mut self,
+        weight_len: usize,
+        bias_len: usize,
+        factored: bool,
+    ) -> WeightGradBuffer<'_, T> {
+        let _ = (weight_len, bias_len, factored);
+        WeightGradBuffer::Own
+    }
+
     /// One recurrent layer with weight sharing across time (see
     /// [`RnnFactors`]). The default hands its time-summed gradient on as
     /// three dense factors of input width 0 and scales 1, `b`, then `U`,
@@ -168,6 +194,22 @@ pub trait GradSink<T: Real> {
         self.dense(&[], T::ONE, f.u_grad, T::ONE);
         self.dense(&[], T::ONE, f.w_grad, T::ONE);
     }
+}
+
+/// Where a convolution puts its position-summed weight gradient: the answer
+/// of [`GradSink::conv_weight_grad`].
+#[derive(Debug)]
+pub enum WeightGradBuffer<'a, T> {
+    /// In a buffer of the layer's own, handed over in
+    /// [`ConvFactors::weight_grad`].
+    Own,
+    /// In this buffer, which must hold exactly the requested `weight_len`
+    /// elements (a buffer of another length counts as [`Self::Own`]): the
+    /// layer overwrites it, and [`ConvFactors::weight_grad`] is empty.
+    Lent(&'a mut [T]),
+    /// Nowhere: the sink does not read it, and [`ConvFactors::weight_grad`]
+    /// is empty.
+    Skip,
 }
 
 /// What a convolution hands to [`GradSink::conv`]: its input, cotangent and
@@ -189,7 +231,9 @@ pub struct ConvFactors<'a, T> {
     pub bs: T,
     /// The output cotangent, `L` positions of `C_OUT` channels, position-major.
     pub dy: &'a [T],
-    /// `∂f/∂W` summed over positions, `[o][δ][c]` ([`Params`] order).
+    /// `∂f/∂W` summed over positions, `[o][δ][c]` ([`Params`] order); empty
+    /// if the sink lent the buffer for it or skipped it (see
+    /// [`GradSink::conv_weight_grad`]).
     pub weight_grad: &'a [T],
     /// `∂f/∂b`.
     pub bias_grad: &'a [T],
@@ -235,6 +279,11 @@ impl<T: Real> ConvFactors<'_, T> {
 impl<T: Real> GradSink<T> for () {
     #[inline]
     fn dense(&mut self, _a: &[T], _ws: T, _dy: &[T], _bs: T) {}
+
+    #[inline]
+    fn conv_weight_grad(&mut self, _: usize, _: usize, _: bool) -> WeightGradBuffer<'_, T> {
+        WeightGradBuffer::Skip
+    }
 }
 
 /// Writes the parameter gradient into a flat slice in [`Params`] order
@@ -261,6 +310,9 @@ pub struct FlatGradient<'a, T> {
     buf: &'a mut [T],
     end: usize,
     overrun: bool,
+    /// The weight gradient length lent to the convolution whose `conv`
+    /// call is due.
+    lent: Option<usize>,
 }
 
 impl<'a, T: Real> FlatGradient<'a, T> {
@@ -272,6 +324,7 @@ impl<'a, T: Real> FlatGradient<'a, T> {
             buf,
             end,
             overrun: false,
+            lent: None,
         }
     }
 
@@ -279,6 +332,15 @@ impl<'a, T: Real> FlatGradient<'a, T> {
     /// overran it: the buffer length matched the network.
     pub fn is_complete(&self) -> bool {
         self.end == 0 && !self.overrun
+    }
+
+    /// The weight gradient a convolution wrote into the slice lent to it,
+    /// until its `conv` call (`bias_len` as passed to
+    /// [`GradSink::conv_weight_grad`]).
+    pub(crate) fn lent_weight_grad(&self, bias_len: usize) -> Option<&[T]> {
+        let n = self.lent?;
+        let end = self.end.checked_sub(bias_len)?;
+        self.buf.get(end.checked_sub(n)?..end)
     }
 }
 
@@ -299,6 +361,36 @@ impl<T: Real> GradSink<T> for FlatGradient<'_, T> {
             *bo = d * bs;
         }
         self.end = start;
+    }
+
+    /// Lends the convolution the slice of the buffer where its weight
+    /// gradient goes (before its bias gradient, in [`Params`] order).
+    fn conv_weight_grad(
+        &mut self,
+        weight_len: usize,
+        bias_len: usize,
+        _factored: bool,
+    ) -> WeightGradBuffer<'_, T> {
+        let Some(start) = self
+            .end
+            .checked_sub(bias_len)
+            .and_then(|e| e.checked_sub(weight_len))
+        else {
+            return WeightGradBuffer::Own;
+        };
+        self.lent = Some(weight_len);
+        WeightGradBuffer::Lent(&mut self.buf[start..start + weight_len])
+    }
+
+    fn conv(&mut self, f: &ConvFactors<'_, T>) {
+        self.dense(&[], T::ONE, f.bias_grad, T::ONE);
+        match self.lent.take() {
+            Some(n) => match self.end.checked_sub(n) {
+                Some(e) => self.end = e,
+                None => self.overrun = true,
+            },
+            None => self.dense(&[], T::ONE, f.weight_grad, T::ONE),
+        }
     }
 }
 
