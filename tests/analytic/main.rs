@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+#[cfg(feature = "attention")]
 mod attention;
 mod errors;
 mod kernels;

@@ -2,7 +2,9 @@
 //! neural-tangents reference file of format version 2, and their
 //! properties.
 
-use crate::common::reference::{CONV1D, CONV2D, F32_REFUSED, STRUCTURED as STRUCTURED_CASES};
+use crate::common::reference::{CONV1D, CONV2D};
+#[cfg(feature = "attention")]
+use crate::common::reference::{F32_REFUSED, STRUCTURED as STRUCTURED_CASES};
 use crate::common::rel_err;
 use ntk::analytic::text::{self, Matrix};
 use ntk::analytic::{Architecture, Layer, Shape};
@@ -52,6 +54,7 @@ fn check<T: Real>(names: &[&str], tol: f64) -> (f64, Vec<String>) {
     (worst, refused)
 }
 
+#[cfg(feature = "attention")]
 fn all_cases() -> Vec<&'static str> {
     STRUCTURED_CASES.iter().flatten().copied().collect()
 }
@@ -81,6 +84,7 @@ fn conv2d_cases_f32() {
 /// sequences, images and flat vectors) in f64: none refused, every entry
 /// within 1e-6 of the largest (measured: 4e-9, at the kink of relu-type
 /// activations at cos = 1 on the library's side).
+#[cfg(feature = "attention")]
 #[test]
 fn all_cases_f64() {
     let (worst, refused) = check::<f64>(&all_cases(), 1e-6);
@@ -90,6 +94,7 @@ fn all_cases_f64() {
 
 /// All 48 cases in f32 within 1e-3; with the rounding-error bound, the
 /// cases of [`F32_REFUSED`] are refused (zeroed) and only they.
+#[cfg(feature = "attention")]
 #[test]
 fn all_cases_f32() {
     let (worst, refused) = check::<f32>(&all_cases(), 1e-3);
@@ -104,6 +109,7 @@ fn all_cases_f32() {
 
 /// The list of cases is the file: every case of it is checked above, none
 /// skipped, and each architecture reads back from its `Display` form.
+#[cfg(feature = "attention")]
 #[test]
 fn every_case_of_the_file_is_checked() {
     let names: Vec<&str> = text::cases(STRUCTURED).map(|c| c.name()).collect();
@@ -408,5 +414,24 @@ fn flat_shape_agrees_with_the_flat_routine() {
     a.gram_flat(&x, 3, &mut kf, &mut tf).unwrap();
     for (u, v) in k.iter().zip(&kf).chain(t.iter().zip(&tf)) {
         assert!((u - v).abs() <= 1e-14 * v.abs().max(1.0));
+    }
+}
+
+/// Without the `attention` feature the tokens of attention, layer norm and
+/// residual blocks are known but not compiled in, and the pure
+/// convolutional cases stay exact (checked above).
+#[cfg(not(feature = "attention"))]
+#[test]
+fn attention_tokens_are_not_compiled_without_the_feature() {
+    use ntk::error::ParseErrorKind;
+    for (arch, token) in [
+        ("conv(3,1,0) attn(1,1,1,1) gap dense(1,0)", "attn"),
+        ("conv(3,1,0) attn_id(1,1,1,1) gap dense(1,0)", "attn_id"),
+        ("dense(1,0) layernorm dense(1,0)", "layernorm"),
+        ("dense(1,0) [ relu dense(1,0) ] dense(1,0)", "["),
+    ] {
+        let e = arch.parse::<Architecture<f64>>().unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::NotCompiled, "{arch}");
+        assert_eq!(&arch[e.position..e.position + token.len()], token, "{arch}");
     }
 }

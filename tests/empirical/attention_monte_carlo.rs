@@ -291,3 +291,59 @@ fn identity_attention_ntk_is_close_to_the_infinite_width_one() {
         assert!(et < 0.07, "NTK error {et}");
     });
 }
+
+/// The infinite-width reference of the Monte Carlo tests above is the
+/// library's own kernel: the plain-loop maps and `ntk::analytic` agree on
+/// the same architecture and inputs (softmax and identity weights).
+#[cfg(feature = "attention")]
+#[test]
+fn the_reference_is_the_analytic_kernel() {
+    use ntk::analytic::{Architecture, Shape};
+    let x = inputs();
+    for arch in [
+        ARCH,
+        Arch {
+            softmax: false,
+            wq: 0.5,
+            ..ARCH
+        },
+    ] {
+        let text = format!(
+            "conv(1,{},{}) relu {}({},{},{},{}) relu gap dense({},{})",
+            arch.sw,
+            arch.sb,
+            if arch.softmax { "attn" } else { "attn_id" },
+            arch.wq,
+            arch.wk,
+            arch.wv,
+            arch.wo,
+            arch.vw,
+            arch.vb
+        );
+        let a: Architecture<f64> = text.parse().unwrap();
+        let shape = Shape::Sequence {
+            length: L,
+            channels: C_IN,
+        };
+        let mut ws = vec![0.0; a.workspace_len(shape).unwrap()];
+        let (mut k, mut t) = ([[0.0; N]; N], [[0.0; N]; N]);
+        a.gram_spatial(
+            x.as_flattened(),
+            shape,
+            &mut ws,
+            k.as_flattened_mut(),
+            t.as_flattened_mut(),
+        )
+        .unwrap();
+        let (kr, tr) = infinite_width(&x, arch);
+        for (got, want) in [(k, kr), (t, tr)] {
+            let scale = want
+                .as_flattened()
+                .iter()
+                .fold(0.0_f64, |m, v| m.max(v.abs()));
+            for (g, w) in got.as_flattened().iter().zip(want.as_flattened()) {
+                assert!((g - w).abs() <= 1e-10 * scale, "{text}: {g} vs {w}");
+            }
+        }
+    }
+}
