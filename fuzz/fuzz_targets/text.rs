@@ -24,7 +24,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use ntk::analytic::text::{self, Case, Matrix};
-use ntk::analytic::Architecture;
+use ntk::analytic::{Architecture, Layer, Shape};
 use ntk::error::ParseError;
 use ntk::{Error, Real};
 use ntk_fuzz::kernel_example::run;
@@ -84,7 +84,21 @@ fn compute<T: Real>(case: &Case<'_>, max_n: usize) -> Result<Computed<T>, Error>
     case.read_inputs(&mut x)?;
     let arch = case.architecture::<T, CAP>()?;
     let (mut k, mut t) = (vec![T::ZERO; n * n], vec![T::ZERO; n * n]);
-    arch.gram_flat(&x, d.max(1), &mut k, &mut t)?;
+    // As the example: flat cases by `gram_flat` (except layer norm and
+    // residual blocks), the others by `gram_spatial` on their shape.
+    let shape = case.shape()?;
+    if matches!(shape, Shape::Flat { .. }) && !arch.layers().iter().any(Layer::is_structured) {
+        arch.gram_flat(&x, d.max(1), &mut k, &mut t)?;
+    } else {
+        // The example lends no workspace beyond 2²⁸ numbers: the case
+        // reports the short one.
+        let needed = arch.workspace_len(shape)?;
+        if needed > 1 << 28 {
+            return Err(Error::BufferTooSmall { needed, given: 0 });
+        }
+        let mut ws = vec![T::ZERO; needed];
+        arch.gram_spatial(&x, shape, &mut ws, &mut k, &mut t)?;
+    }
     Ok(Computed {
         arch,
         n,
