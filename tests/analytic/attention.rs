@@ -498,7 +498,14 @@ mod properties {
             let xs: Vec<f64> = [&x[..10], &x[..10], &x[10..]].concat();
             let n = 4;
             let shape = seq(5, 2);
-            let (k, t) = gram::<f64>(&arch, &xs, shape).unwrap();
+            let (k, t) = match gram::<f64>(&arch, &xs, shape) {
+                Ok(kt) => kt,
+                // A refusal is allowed ("Ok means correct"): on degenerate
+                // inputs (all zero) tiny variances meet layer norm's ε
+                // behind small attention weights, and the bound gives up.
+                Err(Error::PrecisionLoss { .. }) => return Ok(()),
+                Err(e) => panic!("{arch}: {e}"),
+            };
             for m in [&k, &t] {
                 for i in 0..n {
                     for j in 0..n {
