@@ -1,9 +1,9 @@
 //! Criterion benchmarks with the ids of DESIGN.md: E1, E2, E1J, E2J, A1, R1,
-//! C1, C2, S1, T1.
+//! C1, C2, S1, T1, and `PEAK`, the core's fused multiply-add peak.
 //!
 //! `cargo bench --bench workloads -- ID` runs one; inputs are standard normal
 //! from a fixed seed and the timed region is the whole computation.
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ntk::empirical::{jacobian, structured};
 use ntk::nn::{Conv1d, Dense, GlobalAvgPool, Last, Relu, Rnn, Unflatten};
 use ntk::Rng;
@@ -293,11 +293,63 @@ fn t1(c: &mut Criterion) {
     });
 }
 
+/// Independent accumulator chains of the `PEAK` probe: enough to cover the
+/// FMA latency (4 cycles) times the FMA units (2) of today's cores, and few
+/// enough to stay in 32 vector registers.
+const PEAK_CHAINS: usize = 16;
+/// Multiply-add rounds per probe call.
+const PEAK_ROUNDS: usize = 4096;
+
+/// `PEAK_CHAINS` independent chains of `LANES`-wide fused multiply-adds, each
+/// lane `v ← v·a + b`; with `a` just below one and `b` small the values stay
+/// normal. Each chain is one vector register at the widest vectors the build
+/// has (`LANES` = 64 bytes over the element size), so the loop issues
+/// `PEAK_CHAINS` independent vector FMAs per round and nothing else.
+macro_rules! peak_probe {
+    ($name:ident, $t:ty) => {
+        #[inline(never)]
+        fn $name(a: $t, b: $t) -> $t {
+            const LANES: usize = 64 / core::mem::size_of::<$t>();
+            let mut acc = [0.0 as $t; PEAK_CHAINS * LANES];
+            for (i, v) in acc.iter_mut().enumerate() {
+                *v = (i as $t) * 1e-3;
+            }
+            for _ in 0..PEAK_ROUNDS {
+                for v in acc.iter_mut() {
+                    *v = v.mul_add(a, b);
+                }
+            }
+            acc.iter().sum()
+        }
+    };
+}
+peak_probe!(peak_f32, f32);
+peak_probe!(peak_f64, f64);
+
+/// `PEAK`: the fused multiply-add throughput of one core, f32 and f64, in
+/// multiply-adds per second (criterion's elements/s). Compare with lanes ×
+/// FMA units × clock; every other id can then be stated as a fraction of it.
+fn peak(c: &mut Criterion) {
+    let mut g = c.benchmark_group("PEAK");
+    g.throughput(Throughput::Elements(
+        (PEAK_ROUNDS * PEAK_CHAINS * 16) as u64,
+    ));
+    g.bench_function("f32", |b| {
+        b.iter(|| peak_f32(black_box(0.999_999), black_box(1e-7)))
+    });
+    g.throughput(Throughput::Elements((PEAK_ROUNDS * PEAK_CHAINS * 8) as u64));
+    g.bench_function("f64", |b| {
+        b.iter(|| peak_f64(black_box(0.999_999_999), black_box(1e-12)))
+    });
+    g.finish();
+}
+
 criterion_group!(benches, empirical, r1, a1, c2, s1);
 criterion_group!(attention, t1);
+criterion_group!(probe, peak);
 criterion_group! {
     name = slow;
     config = Criterion::default().sample_size(10);
     targets = empirical_reference, c1
 }
-criterion_main!(benches, slow, attention);
+criterion_main!(benches, slow, attention, probe);
