@@ -255,7 +255,7 @@ where
             let mut dy = [T::ZERO; K];
             dy[k] = T::ONE;
             let mut sink = sink_for::<T, Net>(r, k);
-            net.backward_with(&cache, &dy, &mut sink);
+            net.backward_params(&cache, &dy, &mut sink);
             if sink.bad || sink.a_end != 0 || sink.d_end != 0 {
                 return Err(shapes_disagree());
             }
