@@ -90,7 +90,8 @@ fn tail_dot<T: Real>(u: &[T], v: &[T]) -> T {
 }
 
 /// Four dot products of `a` with `b0..b3` sharing the loads of `a`: the Gram
-/// micro-kernel. Each result equals [`dot`] of the same pair bitwise.
+/// micro-kernel. Each result equals [`dot`] of the same pair bitwise (on
+/// targets without vector registers it is four calls of [`dot`]).
 ///
 /// # Examples
 ///
@@ -101,6 +102,11 @@ fn tail_dot<T: Real>(u: &[T], v: &[T]) -> T {
 /// ```
 #[inline]
 pub fn dot4<T: Real>(a: &[T], b: [&[T]; 4]) -> [T; 4] {
+    if !WIDE {
+        // Few registers: the shared loads save little, the sixteen
+        // accumulators cost flash.
+        return b.map(|r| dot(a, r));
+    }
     let n = b.iter().fold(a.len(), |n, r| n.min(r.len()));
     let (ca, ra) = a[..n].as_chunks::<LANES>();
     let (c0, r0) = b[0][..n].as_chunks::<LANES>();

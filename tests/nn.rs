@@ -45,6 +45,14 @@ where
     for (a, b) in flat_grad.iter().zip(&flat_sink) {
         assert!((a - b).abs() <= 1e-14 * (1.0 + a.abs()), "{a} vs {b}");
     }
+    // the pass for the parameter gradient alone hands the sink the same
+    // values, bitwise
+    let mut flat_params = vec![0.0; Net::NUM_PARAMS];
+    let mut sink = FlatGradient::new(&mut flat_params);
+    net.backward_params(&cache, &c, &mut sink);
+    assert!(sink.is_complete());
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&flat_params), bits(&flat_sink));
 
     let mut theta = vec![0.0; Net::NUM_PARAMS];
     net.write_flat(&mut theta).unwrap();
@@ -154,6 +162,49 @@ fn nested_tuples_compose() {
     }
     assert_eq!(count(&net), 2 * 20 + 5);
     check_gradients(&net, 4);
+}
+
+/// `Module::PARAMETER_FREE` holds for the layers and networks without
+/// trainable parameters, and only for them.
+#[test]
+fn parameter_free_exactly_without_parameters() {
+    use ntk::nn::{
+        AvgPool, Conv1d, Flatten, GlobalAvgPool, Last, LayerNorm, Residual, Sum, Unflatten,
+    };
+    type Seq = [[f64; 3]; 4];
+    fn flags<X, M: Module<f64, X> + Params<f64>>() -> (bool, bool) {
+        (M::PARAMETER_FREE, M::NUM_PARAMS == 0)
+    }
+    let cases = [
+        ("Dense", flags::<[f64; 3], Dense<f64, 3, 2>>()),
+        ("Relu", flags::<[f64; 3], Relu>()),
+        ("Tanh on sequences", flags::<Seq, Tanh>()),
+        ("Conv1d", flags::<Seq, Conv1d<f64, 3, 2, 3, 4>>()),
+        ("Unflatten", flags::<[f64; 12], Unflatten<3, 4>>()),
+        ("Flatten", flags::<Seq, Flatten<12>>()),
+        ("GlobalAvgPool", flags::<Seq, GlobalAvgPool>()),
+        ("AvgPool", flags::<Seq, AvgPool<2, 2>>()),
+        ("LayerNorm", flags::<Seq, LayerNorm>()),
+        ("Last", flags::<Seq, Last>()),
+        (
+            "free tuple",
+            flags::<[f64; 12], (Unflatten<3, 4>, Relu, Flatten<12>)>(),
+        ),
+        (
+            "tuple with a layer",
+            flags::<[f64; 12], (Unflatten<3, 4>, Conv1d<f64, 3, 2, 3, 4>, Relu)>(),
+        ),
+        ("free residual", flags::<Seq, Residual<(Relu, LayerNorm)>>()),
+        (
+            "residual",
+            flags::<Seq, Residual<(Conv1d<f64, 3, 3, 1, 4>,)>>(),
+        ),
+        ("free sum", flags::<Seq, Sum<Relu, LayerNorm>>()),
+        ("sum", flags::<Seq, Sum<Relu, Conv1d<f64, 3, 3, 3, 4>>>()),
+    ];
+    for (what, (free, no_params)) in cases {
+        assert_eq!(free, no_params, "{what}");
+    }
 }
 
 #[test]
@@ -424,6 +475,19 @@ mod conv {
                 assert_eq!(bits(gb_got), bits(&want[CO * Q * CI..]));
                 let dx4 = c.backward_with(&cache, &dy, &mut ());
                 assert_eq!(bits(dx4.as_flattened()), bits(got_dx.as_flattened()));
+                // without the input cotangent: the same gradient through
+                // every kind of sink
+                let mut flat2 = vec![T::ZERO; CO * Q * CI + CO];
+                let mut sink = FlatGradient::new(&mut flat2);
+                c.backward_params(&cache, &dy, &mut sink);
+                assert!(sink.is_complete());
+                assert_eq!(bits(&flat2), bits(&want));
+                let mut rec2 = Recording(Vec::new());
+                c.backward_params(&cache, &dy, &mut rec2);
+                assert_eq!(rec2.0.len(), 2);
+                assert_eq!(bits(&rec2.0[1]), bits(&want[..CO * Q * CI]));
+                assert_eq!(bits(&rec2.0[0]), bits(&want[CO * Q * CI..]));
+                c.backward_params(&cache, &dy, &mut ());
             }
         }
     }

@@ -59,7 +59,8 @@ fn seg_d<'a, T>(recs: &'a [T], lay: &Layout, s: &Segment, i: usize, k: usize) ->
 /// `x` against columns `j..j + w` (`w ≤ 4`) given by `col`; unused lanes are 0.
 #[inline(always)]
 fn four<'s, T: Real, F: Fn(usize) -> &'s [T]>(x: &[T], j: usize, w: usize, col: F) -> [T; 4] {
-    if w == 4 {
+    // (without vector registers `dot4` is four `dot`s: one loop here)
+    if simd::WIDE && w == 4 {
         simd::dot4(x, [col(j), col(j + 1), col(j + 2), col(j + 3)])
     } else {
         core::array::from_fn(|q| {

@@ -173,7 +173,7 @@ where
             flat: FlatGradient::new(row),
             diag: range::Diagonal::new(),
         };
-        net.backward_with(&cache, &dy, &mut sink);
+        net.backward_params(&cache, &dy, &mut sink);
         if !sink.flat.is_complete() {
             return Err(Error::InvalidArgument {
                 what: "the network's parameter count disagrees with its backward pass",

@@ -100,44 +100,15 @@ impl<T: Real> GradSink<T> for FactorSink<'_, T> {
         WeightGradBuffer::Lent(&mut self.rec[at..at + weight_len])
     }
 
+    /// Inlined, so that the layer's constant `factored` leaves one of the
+    /// two paths in the program.
+    #[inline(always)]
     fn conv(&mut self, f: &ConvFactors<'_, T>) {
-        if !f.factored {
-            self.dense(&[], T::ONE, f.bias_grad, T::ONE);
-            match self.lent.take() {
-                // what `dense(&[], 1, weight_grad, 1)` does, the cotangent
-                // being in place already
-                Some(n) if !self.bad && self.a_end >= 1 && n <= self.d_end => {
-                    self.d_end -= n;
-                    let at = self.d_base + self.d_end;
-                    self.diag.dense(&[], T::ONE, &self.rec[at..at + n], T::ONE);
-                    self.a_end -= 1;
-                    if self.write_acts {
-                        self.rec[self.a_end] = T::ONE;
-                    }
-                }
-                Some(_) => self.bad = true,
-                None => self.dense(&[], T::ONE, f.weight_grad, T::ONE),
-            }
-            return;
+        if f.factored {
+            self.conv_factored(f);
+        } else {
+            self.conv_summed(f);
         }
-        self.diag.conv(f);
-        let l = f.positions();
-        let m = f.width * f.c_in + 1;
-        let na = l * m;
-        if na > self.a_end || f.dy.len() > self.d_end {
-            self.bad = true;
-            return;
-        }
-        self.a_end -= na;
-        if self.write_acts {
-            let dst = &mut self.rec[self.a_end..self.a_end + na];
-            for (p, patch) in dst.chunks_exact_mut(m).enumerate() {
-                f.patch(p, patch);
-            }
-        }
-        self.d_end -= f.dy.len();
-        let at = self.d_base + self.d_end;
-        self.rec[at..at + f.dy.len()].copy_from_slice(f.dy);
     }
 
     fn rnn(&mut self, f: &RnnFactors<'_, T>) {
@@ -164,6 +135,50 @@ impl<T: Real> GradSink<T> for FactorSink<'_, T> {
         self.d_end -= f.delta.len();
         let at = self.d_base + self.d_end;
         self.rec[at..at + f.delta.len()].copy_from_slice(f.delta);
+    }
+}
+
+impl<T: Real> FactorSink<'_, T> {
+    /// A convolution by its position-summed gradient: two dense factors.
+    fn conv_summed(&mut self, f: &ConvFactors<'_, T>) {
+        self.dense(&[], T::ONE, f.bias_grad, T::ONE);
+        match self.lent.take() {
+            // what `dense(&[], 1, weight_grad, 1)` does, the cotangent
+            // being in place already
+            Some(n) if !self.bad && self.a_end >= 1 && n <= self.d_end => {
+                self.d_end -= n;
+                let at = self.d_base + self.d_end;
+                self.diag.dense(&[], T::ONE, &self.rec[at..at + n], T::ONE);
+                self.a_end -= 1;
+                if self.write_acts {
+                    self.rec[self.a_end] = T::ONE;
+                }
+            }
+            Some(_) => self.bad = true,
+            None => self.dense(&[], T::ONE, f.weight_grad, T::ONE),
+        }
+    }
+
+    /// A convolution factored over positions: its patches and cotangents.
+    fn conv_factored(&mut self, f: &ConvFactors<'_, T>) {
+        self.diag.conv(f);
+        let l = f.positions();
+        let m = f.width * f.c_in + 1;
+        let na = l * m;
+        if na > self.a_end || f.dy.len() > self.d_end {
+            self.bad = true;
+            return;
+        }
+        self.a_end -= na;
+        if self.write_acts {
+            let dst = &mut self.rec[self.a_end..self.a_end + na];
+            for (p, patch) in dst.chunks_exact_mut(m).enumerate() {
+                f.patch(p, patch);
+            }
+        }
+        self.d_end -= f.dy.len();
+        let at = self.d_base + self.d_end;
+        self.rec[at..at + f.dy.len()].copy_from_slice(f.dy);
     }
 }
 
@@ -240,7 +255,7 @@ where
             let mut dy = [T::ZERO; K];
             dy[k] = T::ONE;
             let mut sink = sink_for::<T, Net>(r, k);
-            net.backward_with(&cache, &dy, &mut sink);
+            net.backward_params(&cache, &dy, &mut sink);
             if sink.bad || sink.a_end != 0 || sink.d_end != 0 {
                 return Err(shapes_disagree());
             }

@@ -75,15 +75,17 @@ pub fn cholesky<T: Real, const N: usize>(
 }
 
 /// Factorises `l` in place (lower triangle in, `L` out), row by row; 4
-/// columns at a time share the loads of row `i`. `norm` is the largest
-/// absolute entry of the matrix, for the rank decision.
+/// columns at a time share the loads of row `i` where the target has vector
+/// registers. `norm` is the largest absolute entry of the matrix, for the
+/// rank decision.
 fn factor_in_place<T: Real, const N: usize>(l: &mut [[T; N]], norm: T) -> Result<(), Error> {
     let n = l.len().min(N);
     for i in 0..n {
         let (top, rest) = l.split_at_mut(i);
         let row = &mut rest[0];
         let mut j = 0;
-        while j + 4 <= i {
+        // (on targets without vector registers a column at a time: less code)
+        while crate::simd::WIDE && j + 4 <= i {
             let s = dot4(
                 &row[..j],
                 [

@@ -214,6 +214,7 @@ macro_rules! activation_module {
         impl<T: Real, const N: usize> Module<T, [T; N]> for $ty {
             type Output = [T; N];
             type Cache = [T; N];
+            const PARAMETER_FREE: bool = true;
 
             #[inline]
             fn forward(&self, x: &[T; N], cache: &mut [T; N]) -> [T; N] {
@@ -261,6 +262,7 @@ macro_rules! activation_module {
         impl<T: Real, const C: usize, const L: usize> Module<T, [[T; C]; L]> for $ty {
             type Output = [[T; C]; L];
             type Cache = [[T; C]; L];
+            const PARAMETER_FREE: bool = true;
 
             #[inline]
             fn forward(&self, x: &[[T; C]; L], cache: &mut [[T; C]; L]) -> [[T; C]; L] {
@@ -308,6 +310,7 @@ macro_rules! activation_module {
         impl<T: Real, const C: usize, const W: usize, const H: usize> Module<T, [[[T; C]; W]; H]> for $ty {
             type Output = [[[T; C]; W]; H];
             type Cache = [[[T; C]; W]; H];
+            const PARAMETER_FREE: bool = true;
 
             #[inline]
             fn forward(&self, x: &[[[T; C]; W]; H], cache: &mut [[[T; C]; W]; H]) -> [[[T; C]; W]; H] {

@@ -610,22 +610,21 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
         }
     }
 
-    /// [`Module::backward_with`] for a sink that does not lend a buffer:
+    /// [`Module::backward_params`] for a sink that does not lend a buffer:
     /// the weight gradient is built on this function's stack frame, which
     /// exists only on this path.
     #[inline(never)]
-    fn backward_with_own<S: GradSink<T>>(
+    fn backward_params_own<S: GradSink<T>>(
         &self,
         cache: &[[T; C_IN]; L],
         dy: &[[T; C_OUT]; L],
         sink: &mut S,
-    ) -> [[T; C_IN]; L] {
+    ) {
         let mut gw = [[[T::ZERO; C_IN]; Q]; C_OUT];
         let mut gb = [T::ZERO; C_OUT];
         self.param_grad(cache, dy, &mut gw, &mut gb);
         let gw = gw.as_flattened().as_flattened();
         sink.conv(&self.factors(cache, dy, gw, &gb));
-        self.input_cotangent(dy)
     }
 
     /// The weight gradient by [`axpy4`](simd::axpy4) over filter rows.
@@ -784,6 +783,16 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
         dy: &[[T; C_OUT]; L],
         sink: &mut S,
     ) -> [[T; C_IN]; L] {
+        self.backward_params(cache, dy, sink);
+        self.input_cotangent(dy)
+    }
+
+    fn backward_params<S: GradSink<T>>(
+        &self,
+        cache: &[[T; C_IN]; L],
+        dy: &[[T; C_OUT]; L],
+        sink: &mut S,
+    ) {
         const { assert!(Q % 2 == 1, "the filter width Q must be odd") };
         let n = C_OUT * Q * C_IN;
         match sink.conv_weight_grad(n, C_OUT, Self::FACTORED) {
@@ -792,12 +801,11 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
                 self.weight_grad(cache, dy, buf);
             }
             WeightGradBuffer::Skip => {}
-            _ => return self.backward_with_own(cache, dy, sink),
+            _ => return self.backward_params_own(cache, dy, sink),
         }
         let mut gb = [T::ZERO; C_OUT];
         self.bias_grad(dy, &mut gb);
         sink.conv(&self.factors(cache, dy, &[], &gb));
-        self.input_cotangent(dy)
     }
 
     type BatchCache<const B: usize> = [[[T; C_IN]; L]; B];

@@ -183,6 +183,13 @@ impl<T: Real, const IN: usize, const OUT: usize> Module<T, [T; IN]> for Dense<T,
         sink.dense(cache, ws, dy, bs);
         self.input_cotangent(dy, ws)
     }
+
+    #[inline]
+    fn backward_params<S: GradSink<T>>(&self, cache: &[T; IN], dy: &[T; OUT], sink: &mut S) {
+        let (ws, bs) = self.scales();
+        sink.dense(cache, ws, dy, bs);
+    }
+
     type BatchCache<const B: usize> = [[T; IN]; B];
 
     fn forward_batch<const B: usize>(

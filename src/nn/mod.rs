@@ -429,6 +429,46 @@ pub trait Module<T: Real, X> {
         sink: &mut S,
     ) -> X;
 
+    /// `true` for a module without trainable parameters, which hands
+    /// nothing to a [`GradSink`]: a backward pass for the parameter gradient
+    /// alone ([`Module::backward_params`]) stops before the modules in
+    /// front of a network that are all parameter-free. The default, `false`,
+    /// is always correct.
+    const PARAMETER_FREE: bool = false;
+
+    /// Backward pass for the parameter gradient alone: hands each layer's
+    /// gradient factors to `sink` as [`Module::backward_with`] does (the
+    /// same calls with the same values, last layer first) but computes no
+    /// input cotangent. A sequential model computes the cotangents only
+    /// down to its first layer that has parameters, and a convolution skips
+    /// its input cotangent. The default calls [`Module::backward_with`] and
+    /// drops the cotangent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::nn::{Dense, FlatGradient, Module, Params, Relu, Zeroed};
+    /// use ntk::Rng;
+    /// let mut rng = Rng::new(2);
+    /// let net: (Dense<f64, 2, 3>, Relu, Dense<f64, 3, 1>) =
+    ///     (Dense::ntk(1.0, 0.1, &mut rng), Relu, Dense::ntk(1.0, 0.1, &mut rng));
+    /// let mut cache = Zeroed::zeroed();
+    /// net.forward(&[0.5, -1.0], &mut cache);
+    /// let (mut a, mut b) = ([0.0; 13], [0.0; 13]);
+    /// net.backward_params(&cache, &[1.0], &mut FlatGradient::new(&mut a));
+    /// net.backward_with(&cache, &[1.0], &mut FlatGradient::new(&mut b));
+    /// assert_eq!(a, b);
+    /// ```
+    #[inline]
+    fn backward_params<S: GradSink<T>>(
+        &self,
+        cache: &Self::Cache,
+        dy: &Self::Output,
+        sink: &mut S,
+    ) {
+        let _ = self.backward_with(cache, dy, sink);
+    }
+
     /// What [`Module::forward_batch`] stores for `B` inputs.
     type BatchCache<const B: usize>: Zeroed;
 

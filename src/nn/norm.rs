@@ -87,6 +87,7 @@ macro_rules! layer_norm {
             type Output = $x;
             /// The normalised output and `1/sqrt(ε + var)` per position.
             type Cache = ($x, $r);
+            const PARAMETER_FREE: bool = true;
 
             fn forward(&self, x: &$x, cache: &mut ($x, $r)) -> $x {
                 let (y, r) = cache;

@@ -109,6 +109,7 @@ fn copy<T: Copy>(dst: &mut [T], src: &[T]) {
 impl<T: Real, const C: usize, const L: usize> Module<T, [[T; C]; L]> for GlobalAvgPool {
     type Output = [T; C];
     type Cache = ();
+    const PARAMETER_FREE: bool = true;
 
     fn forward(&self, x: &[[T; C]; L], _cache: &mut ()) -> [T; C] {
         let inv = T::ONE / T::from_usize(L.max(1));
@@ -153,6 +154,7 @@ impl<T: Real, const C: usize, const L: usize, const P: usize, const L_OUT: usize
 {
     type Output = [[T; C]; L_OUT];
     type Cache = ();
+    const PARAMETER_FREE: bool = true;
 
     fn forward(&self, x: &[[T; C]; L], _cache: &mut ()) -> [[T; C]; L_OUT] {
         const { assert!(P > 0 && L == P * L_OUT, "AvgPool needs L = P·L_OUT") };
@@ -214,6 +216,7 @@ impl<T: Real, const C: usize, const L: usize, const D: usize> Module<T, [[T; C];
 {
     type Output = [T; D];
     type Cache = ();
+    const PARAMETER_FREE: bool = true;
 
     fn forward(&self, x: &[[T; C]; L], _cache: &mut ()) -> [T; D] {
         const { assert!(D == C * L, "Flatten needs D = C·L") };
@@ -249,6 +252,7 @@ impl<T: Real, const C: usize, const L: usize, const D: usize> Module<T, [T; D]>
 {
     type Output = [[T; C]; L];
     type Cache = ();
+    const PARAMETER_FREE: bool = true;
 
     fn forward(&self, x: &[T; D], _cache: &mut ()) -> [[T; C]; L] {
         const { assert!(D == C * L, "Unflatten needs D = C·L") };
@@ -285,6 +289,7 @@ impl<T: Real, const C: usize, const W: usize, const H: usize> Module<T, [[[T; C]
 {
     type Output = [T; C];
     type Cache = ();
+    const PARAMETER_FREE: bool = true;
 
     fn forward(&self, x: &[[[T; C]; W]; H], _cache: &mut ()) -> [T; C] {
         let inv = T::ONE / T::from_usize((W * H).max(1));
@@ -333,6 +338,7 @@ impl<T: Real, const C: usize, const W: usize, const H: usize, const D: usize> Mo
 {
     type Output = [[[T; C]; W]; H];
     type Cache = ();
+    const PARAMETER_FREE: bool = true;
 
     fn forward(&self, x: &[T; D], _cache: &mut ()) -> [[[T; C]; W]; H] {
         const { assert!(D == C * W * H, "Unflatten2d needs D = C·W·H") };
@@ -379,6 +385,7 @@ impl<
 {
     type Output = [[[T; C]; W_OUT]; H_OUT];
     type Cache = ();
+    const PARAMETER_FREE: bool = true;
 
     fn forward(&self, x: &[[[T; C]; W]; H], _cache: &mut ()) -> [[[T; C]; W_OUT]; H_OUT] {
         const {
@@ -464,6 +471,7 @@ impl<T: Real, const C: usize, const W: usize, const H: usize, const D: usize>
 {
     type Output = [T; D];
     type Cache = ();
+    const PARAMETER_FREE: bool = true;
 
     fn forward(&self, x: &[[[T; C]; W]; H], _cache: &mut ()) -> [T; D] {
         const { assert!(D == C * W * H, "Flatten needs D = C·W·H") };

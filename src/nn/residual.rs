@@ -93,6 +93,7 @@ impl<B: Zeroed> Zeroed for Residual<B> {
 impl<T: Real, X: Elements<T>, B: Module<T, X, Output = X>> Module<T, X> for Residual<B> {
     type Output = X;
     type Cache = B::Cache;
+    const PARAMETER_FREE: bool = B::PARAMETER_FREE;
 
     fn forward(&self, x: &X, cache: &mut B::Cache) -> X {
         let mut y = self.0.forward(x, cache);
@@ -178,6 +179,7 @@ where
 {
     type Output = Y;
     type Cache = (A::Cache, B::Cache);
+    const PARAMETER_FREE: bool = A::PARAMETER_FREE && B::PARAMETER_FREE;
 
     fn forward(&self, x: &X, cache: &mut Self::Cache) -> Y {
         let mut y = self.0.forward(x, &mut cache.0);

@@ -606,6 +606,7 @@ pub struct Last;
 impl<T: Real, const C: usize, const L: usize> Module<T, [[T; C]; L]> for Last {
     type Output = [T; C];
     type Cache = ();
+    const PARAMETER_FREE: bool = true;
 
     fn forward(&self, x: &[[T; C]; L], _cache: &mut ()) -> [T; C] {
         x.last().copied().unwrap_or([T::ZERO; C])

@@ -3,6 +3,18 @@
 use super::{GradSink, Module, Parameterization, Params, Zeroed};
 use crate::{Real, Rng};
 
+/// `true` if the first `n` flags are all `true`.
+const fn all_free(free: &[bool], n: usize) -> bool {
+    let mut i = 0;
+    while i < n {
+        if !free[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 macro_rules! tuple_zeroed {
     ($($m:ident),+) => {
         impl<$($m: Zeroed),+> Zeroed for ($($m,)+) {
@@ -39,6 +51,13 @@ macro_rules! impl_seq {
             #[inline]
             fn backward_with<S: GradSink<T>>(&self, cache: &Self::Cache, dy: &$last, sink: &mut S) -> X0 {
                 impl_seq!(@sink self, cache, dy, sink, $($r)+)
+            }
+
+            const PARAMETER_FREE: bool = true $(&& <$m as Module<T, $x>>::PARAMETER_FREE)+;
+
+            #[inline]
+            fn backward_params<S: GradSink<T>>(&self, cache: &Self::Cache, dy: &$last, sink: &mut S) {
+                impl_seq!(@params self, cache, dy, sink, [$(<$m as Module<T, $x>>::PARAMETER_FREE),+], $($r)+)
             }
 
             type BatchCache<const B: usize> = ($($m::BatchCache<B>,)+);
@@ -113,6 +132,18 @@ macro_rules! impl_seq {
         let h = $s.$first.backward_with_batch(&$c.$first, $dy, $g);
         $(let h = $s.$i.backward_with_batch(&$c.$i, &h, $g);)*
         h
+    }};
+    // From the last layer down: a layer behind parameter-free ones only
+    // (a constant) is the last one visited, without its input cotangent.
+    (@params $s:ident, $c:ident, $dy:ident, $g:ident, $free:tt, $first:tt) => {
+        $s.$first.backward_params(&$c.$first, $dy, $g)
+    };
+    (@params $s:ident, $c:ident, $dy:ident, $g:ident, $free:tt, $i:tt $($rest:tt)+) => {{
+        if const { all_free(&$free, $i) } {
+            return $s.$i.backward_params(&$c.$i, $dy, $g);
+        }
+        let h = &$s.$i.backward_with(&$c.$i, $dy, $g);
+        impl_seq!(@params $s, $c, h, $g, $free, $($rest)+)
     }};
     (@sink $s:ident, $c:ident, $dy:ident, $g:ident, $first:tt $($i:tt)*) => {{
         let h = $s.$first.backward_with(&$c.$first, $dy, $g);

@@ -98,10 +98,49 @@ fn main() -> ! {
     finish(&mut o, pass)
 }
 
+/// Training and test points together.
+const N_ALL: usize = N_TRAIN + N_TEST;
+
+/// A kernel of all points: the training points, then the test points.
+type Gram = [[f32; N_ALL]; N_ALL];
+
+/// The training points.
+const X_TRAIN: [[f32; D]; N_TRAIN] = problem::inputs_f32(&problem::X_TRAIN);
+
+/// The training points, then the test points.
+///
+/// Each kernel is computed once as the Gram matrix of all 12 points, and
+/// its train × train and test × train blocks are read from it: the same
+/// pairs as a train Gram matrix and a test × train cross kernel, and one
+/// routine linked instead of two.
+const X_ALL: [[f32; D]; N_ALL] = {
+    let (train, test) = (X_TRAIN, problem::inputs_f32(&problem::X_TEST));
+    let mut all = [[0.0; D]; N_ALL];
+    let mut i = 0;
+    while i < N_ALL {
+        all[i] = if i < N_TRAIN {
+            train[i]
+        } else {
+            test[i - N_TRAIN]
+        };
+        i += 1;
+    }
+    all
+};
+
+/// Copies the train × train and test × train blocks of the kernel `g` of
+/// all points into `train` and `test`.
+#[inline(never)]
+fn blocks(g: &Gram, train: &mut [[f32; N_TRAIN]; N_TRAIN], test: &mut [[f32; N_TRAIN]; N_TEST]) {
+    for (to, row) in train.iter_mut().chain(test).zip(g) {
+        to.copy_from_slice(&row[..N_TRAIN]);
+    }
+}
+
 /// Computes, prints and checks everything; `true` if every check passed.
 ///
 /// Each stage is a function of its own that keeps its scratch buffers (the
-/// network, the Cholesky factor, the NNGP matrices) in its own stack frame,
+/// network, the Cholesky factor, the NNGP matrix) in its own stack frame,
 /// so they are gone before the next stage starts; only the results live here.
 #[inline(never)]
 fn run(o: &mut Out) -> bool {
@@ -111,16 +150,15 @@ fn run(o: &mut Out) -> bool {
         .str(BACKEND)
         .nl();
 
-    const X_TRAIN: [[f32; D]; N_TRAIN] = problem::inputs_f32(&problem::X_TRAIN);
-    const X_TEST: [[f32; D]; N_TEST] = problem::inputs_f32(&problem::X_TEST);
-    let (x_train, x_test) = (X_TRAIN, X_TEST);
-    let y = problem::targets(&x_train);
+    let x = X_ALL;
+    let x_test = &x[N_TRAIN..];
+    let y = problem::targets(&X_TRAIN);
 
     // Finite width: the empirical NTK and the kernel regression it defines.
     let mut ntk_train = [[0.0; N_TRAIN]; N_TRAIN];
     let mut ntk_test = [[0.0; N_TRAIN]; N_TEST];
     let t0 = clock::now();
-    let init = match empirical(&x_train, &x_test, &mut ntk_train, &mut ntk_test) {
+    let init = match empirical(&x, &mut ntk_train, &mut ntk_test) {
         Ok(ticks) => ticks,
         Err(e) => return error(o, "empirical NTK", e),
     };
@@ -134,7 +172,7 @@ fn run(o: &mut Out) -> bool {
     // Infinite width: the analytic NTK and its kernel regression.
     let mut antk_train = [[0.0; N_TRAIN]; N_TRAIN];
     let mut antk_test = [[0.0; N_TRAIN]; N_TEST];
-    if let Err(e) = analytic(&x_train, &x_test, &mut antk_train, &mut antk_test) {
+    if let Err(e) = analytic(&x, &mut antk_train, &mut antk_test) {
         return error(o, "analytic NTK", e);
     }
     let t3 = clock::now();
@@ -211,19 +249,18 @@ fn run(o: &mut Out) -> bool {
     )
 }
 
-/// The empirical NTK of the network, train × train and test × train, by the
-/// structured method; returns the SysTick time the initialisation of the
-/// network took.
+/// The empirical NTK of the network on all points, by the structured
+/// method, its train × train and test × train blocks into `train` and
+/// `test`; returns the SysTick time the initialisation of the network took.
 ///
 /// The workspace (one record of activations and cotangents per input, 3.4 KiB
 /// here) is the largest buffer of the program: it lives in a `static`, in
 /// `.bss`, where the linker accounts for it, rather than on the stack.
 #[inline(never)]
 fn empirical(
-    x_train: &[[f32; D]; N_TRAIN],
-    x_test: &[[f32; D]; N_TEST],
-    ntk_train: &mut [[f32; N_TRAIN]; N_TRAIN],
-    ntk_test: &mut [[f32; N_TRAIN]; N_TEST],
+    x: &[[f32; D]; N_ALL],
+    train: &mut [[f32; N_TRAIN]; N_TRAIN],
+    test: &mut [[f32; N_TRAIN]; N_TEST],
 ) -> Result<u32, Error> {
     static mut WORKSPACE: [f32; problem::WORKSPACE] = [0.0; problem::WORKSPACE];
     // SAFETY: `empirical` runs once, from `main`, and no interrupt handler
@@ -233,23 +270,23 @@ fn empirical(
     let t0 = clock::now();
     let net: Mlp<f32> = problem::network();
     let init = clock::now().wrapping_sub(t0);
-    structured::ntk(&net, x_train, ws, ntk_train)?;
-    structured::ntk_cross(&net, x_test, x_train, ws, ntk_test)?;
+    let mut g = [[0.0; N_ALL]; N_ALL];
+    structured::ntk(&net, x, ws, &mut g)?;
+    blocks(&g, train, test);
     Ok(init)
 }
 
-/// The infinite-width NTK of the same architecture, train × train and
-/// test × train.
+/// The infinite-width NTK of the same architecture on all points, its
+/// train × train and test × train blocks into `train` and `test`.
 #[inline(never)]
 fn analytic(
-    x_train: &[[f32; D]; N_TRAIN],
-    x_test: &[[f32; D]; N_TEST],
-    ntk_train: &mut [[f32; N_TRAIN]; N_TRAIN],
-    ntk_test: &mut [[f32; N_TRAIN]; N_TEST],
+    x: &[[f32; D]; N_ALL],
+    train: &mut [[f32; N_TRAIN]; N_TRAIN],
+    test: &mut [[f32; N_TRAIN]; N_TEST],
 ) -> Result<(), Error> {
     let arch = problem::architecture::<f32>()?;
-    let mut nngp_train = [[0.0; N_TRAIN]; N_TRAIN];
-    arch.gram(x_train, &mut nngp_train, ntk_train)?;
-    let mut nngp_test = [[0.0; N_TRAIN]; N_TEST];
-    arch.cross(x_test, x_train, &mut nngp_test, ntk_test)
+    let (mut nngp, mut g) = ([[0.0; N_ALL]; N_ALL], [[0.0; N_ALL]; N_ALL]);
+    arch.gram(x, &mut nngp, &mut g)?;
+    blocks(&g, train, test);
+    Ok(())
 }
