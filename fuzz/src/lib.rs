@@ -143,6 +143,10 @@ pub mod cntk;
 /// The bound model of the `empirical` target's convolutional arm.
 pub mod conv_bounds;
 
+/// The checks the `empirical` target's sequence arms (convolution,
+/// recurrence, attention) share.
+pub mod sequence_checks;
+
 /// Random valid architectures of format version 2 (attention, layer norm,
 /// residual blocks among convolutions, pooling, dense layers and
 /// activations) and small inputs, for the `analytic` target's structured

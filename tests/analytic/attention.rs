@@ -2,41 +2,11 @@
 //! their rules, the workspace, a plain evaluation of the maps of
 //! `reference/FORMAT.md` written out here, and properties of the kernels.
 
+use crate::recurrent::seq;
+use crate::spatial::{gram, inputs};
 use ntk::analytic::{Architecture, Layer, Shape};
 use ntk::error::ParseErrorKind;
 use ntk::Error;
-
-fn seq(length: usize, channels: usize) -> Shape {
-    Shape::Sequence { length, channels }
-}
-
-/// Deterministic inputs in [−1, 1].
-fn inputs(count: usize, seed: u64) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..count)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-        })
-        .collect()
-}
-
-fn gram<T: ntk::Real>(arch: &str, x: &[T], shape: Shape) -> Result<(Vec<T>, Vec<T>), Error> {
-    let a: Architecture<T> = arch.parse().unwrap();
-    let n = x.len() / shape.len();
-    let mut ws = vec![T::ZERO; a.workspace_len(shape)?];
-    let (mut k, mut t) = (vec![T::ONE; n * n], vec![T::ONE; n * n]);
-    let r = a.gram_spatial(x, shape, &mut ws, &mut k, &mut t);
-    if r.is_err() {
-        assert!(
-            k.iter().chain(&t).all(|&v| v == T::ZERO),
-            "{arch}: not zeroed"
-        );
-    }
-    r.map(|()| (k, t))
-}
 
 #[test]
 fn tokens_read_back() {

@@ -3,42 +3,47 @@
 //! with zeroed outputs, and the banded tables against the whole ones.
 
 use crate::common::reference::F32_REFUSED;
+use crate::recurrent::seq;
 use ntk::analytic::{Architecture, Shape};
 use ntk::Error;
 
 const STRUCTURED: &str = include_str!("../data/structured_public.txt");
 
+/// The Gram matrices (NNGP, NTK; row-major) of `arch` on `x` of shape
+/// `shape` in precision `T`, with the exact workspace; an error must leave
+/// both zeroed.
+pub(crate) fn gram<T: ntk::Real>(
+    arch: &str,
+    x: &[T],
+    shape: Shape,
+) -> Result<(Vec<T>, Vec<T>), Error> {
+    let a: Architecture<T> = arch.parse().unwrap();
+    let n = x.len() / shape.len();
+    let mut ws = vec![T::ZERO; a.workspace_len(shape)?];
+    let (mut k, mut t) = (vec![T::from_f64(7.0); n * n], vec![T::from_f64(7.0); n * n]);
+    let r = a.gram_spatial(x, shape, &mut ws, &mut k, &mut t);
+    if r.is_err() {
+        assert!(
+            k.iter().chain(&t).all(|&v| v == T::ZERO),
+            "{arch}: not zeroed"
+        );
+    }
+    r.map(|()| (k, t))
+}
+
 /// The Gram matrices (NNGP then NTK, row-major) of `arch` on `x` in f64 and
 /// in f32 (read back as f64), with the exact workspace.
 type Both = (Result<Vec<f64>, Error>, Result<Vec<f64>, Error>);
 fn both_precisions(arch: &str, x: &[f64], shape: Shape) -> Both {
-    let n = x.len() / shape.len();
-    let a64 = Architecture::<f64>::parse(arch).unwrap();
-    let a32 = Architecture::<f32>::parse(arch).unwrap();
-    let mut ws = vec![0.0; a64.workspace_len(shape).unwrap()];
-    let (mut k, mut t) = (vec![7.0; n * n], vec![7.0; n * n]);
-    let r64 = a64.gram_spatial(x, shape, &mut ws, &mut k, &mut t);
-    if r64.is_err() {
-        assert!(k.iter().chain(&t).all(|&v| v == 0.0), "{arch}: not zeroed");
-    }
-    let r64 = r64.map(|()| [k, t].concat());
+    let r64 = gram(arch, x, shape).map(|(k, t)| [k, t].concat());
     let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
-    let mut ws = vec![0.0_f32; a32.workspace_len(shape).unwrap()];
-    let (mut k, mut t) = (vec![7.0_f32; n * n], vec![7.0_f32; n * n]);
-    let r32 = a32.gram_spatial(&x32, shape, &mut ws, &mut k, &mut t);
-    if r32.is_err() {
-        assert!(k.iter().chain(&t).all(|&v| v == 0.0), "{arch}: not zeroed");
-    }
-    let r32 = r32.map(|()| k.iter().chain(&t).map(|&v| f64::from(v)).collect());
+    let r32 =
+        gram(arch, &x32, shape).map(|(k, t)| k.iter().chain(&t).map(|&v| f64::from(v)).collect());
     (r64, r32)
 }
 
-fn seq(length: usize, channels: usize) -> Shape {
-    Shape::Sequence { length, channels }
-}
-
 /// Deterministic inputs in [−1, 1].
-fn inputs(count: usize, seed: u64) -> Vec<f64> {
+pub(crate) fn inputs(count: usize, seed: u64) -> Vec<f64> {
     let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     (0..count)
         .map(|_| {

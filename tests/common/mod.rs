@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code, unused_macros)]
 
+pub mod convergence;
 pub mod oracle;
 pub mod reference;
 pub use oracle::eigenvalues;

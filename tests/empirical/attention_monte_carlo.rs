@@ -2,6 +2,7 @@
 //! infinite-width kernel of the same architecture (the maps of
 //! `reference/FORMAT.md`, `attn` and `attn_id`, written out below).
 
+use crate::common::convergence::{frob_rel, log_log_slope, on_big_stack};
 use ntk::empirical::{monte_carlo, MonteCarlo};
 use ntk::nn::{
     AttentionMechanism, Conv1d, Dense, GlobalAvgPool, Module, Parameterization, Params, Relu,
@@ -164,17 +165,6 @@ fn infinite_width(x: &[[f64; D]; N], arch: Arch) -> ([[f64; N]; N], [[f64; N]; N
     (k, th)
 }
 
-fn frob_rel(a: &[[f64; N]; N], b: &[[f64; N]; N]) -> f64 {
-    let d: f64 = a
-        .iter()
-        .flatten()
-        .zip(b.iter().flatten())
-        .map(|(x, y)| (x - y).powi(2))
-        .sum();
-    let n: f64 = b.iter().flatten().map(|y| y * y).sum();
-    (d / n).sqrt()
-}
-
 type Net<const C: usize> = (
     Unflatten<C_IN, L>,
     Conv1d<f64, C_IN, C, 1, L>,
@@ -227,28 +217,6 @@ fn ntk_error<const C: usize>(t0: &[[f64; N]; N]) -> f64 {
     let rms = sq.sqrt();
     eprintln!("C = {C}: NTK error of {S} samples (rms) {rms:.4}");
     rms
-}
-
-/// Least-squares slope of ln y against ln x.
-fn log_log_slope(x: &[f64], y: &[f64]) -> f64 {
-    let n = x.len() as f64;
-    let (lx, ly): (Vec<f64>, Vec<f64>) = x.iter().zip(y).map(|(a, b)| (a.ln(), b.ln())).unzip();
-    let (mx, my) = (lx.iter().sum::<f64>() / n, ly.iter().sum::<f64>() / n);
-    let sxy: f64 = lx.iter().zip(&ly).map(|(a, b)| (a - mx) * (b - my)).sum();
-    let sxx: f64 = lx.iter().map(|a| (a - mx).powi(2)).sum();
-    sxy / sxx
-}
-
-/// Runs `f` on a thread with a 64 MiB stack: the widest attention layer's
-/// weights and gradient rows pass through the stack.
-fn on_big_stack(f: impl FnOnce() + Send + 'static) {
-    let worker = std::thread::Builder::new()
-        .stack_size(64 << 20)
-        .spawn(f)
-        .expect("a test thread");
-    if let Err(panic) = worker.join() {
-        std::panic::resume_unwind(panic);
-    }
 }
 
 #[test]

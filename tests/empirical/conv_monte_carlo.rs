@@ -1,6 +1,7 @@
 //! Monte Carlo kernels of finite convolutional networks against the
 //! infinite-width ones of the same architecture text.
 
+use crate::common::convergence::{frob_rel, log_log_slope, on_big_stack};
 use ntk::analytic::Architecture;
 use ntk::empirical::{monte_carlo, MonteCarlo};
 use ntk::nn::{
@@ -37,17 +38,6 @@ fn flat(x: &[[[f64; C_IN]; L]; N]) -> [[f64; D]; N] {
         f.copy_from_slice(s.as_flattened());
         f
     })
-}
-
-fn frob_rel(a: &[[f64; N]; N], b: &[[f64; N]; N]) -> f64 {
-    let d: f64 = a
-        .iter()
-        .flatten()
-        .zip(b.iter().flatten())
-        .map(|(x, y)| (x - y).powi(2))
-        .sum();
-    let n: f64 = b.iter().flatten().map(|y| y * y).sum();
-    (d / n).sqrt()
 }
 
 fn analytic(spec: &str) -> ([[f64; N]; N], [[f64; N]; N]) {
@@ -112,29 +102,6 @@ fn ntk_errors<const C: usize>(t0: &[[f64; N]; N]) -> (f64, f64) {
         R * S
     );
     (rms, e)
-}
-
-/// Least-squares slope of ln y against ln x.
-fn log_log_slope(x: &[f64], y: &[f64]) -> f64 {
-    let n = x.len() as f64;
-    let (lx, ly): (Vec<f64>, Vec<f64>) = x.iter().zip(y).map(|(a, b)| (a.ln(), b.ln())).unzip();
-    let (mx, my) = (lx.iter().sum::<f64>() / n, ly.iter().sum::<f64>() / n);
-    let sxy: f64 = lx.iter().zip(&ly).map(|(a, b)| (a - mx) * (b - my)).sum();
-    let sxx: f64 = lx.iter().map(|a| (a - mx).powi(2)).sum();
-    sxy / sxx
-}
-
-/// Runs `f` on a thread with a 64 MiB stack: the forward caches of the
-/// widest networks here pass the 2 MiB of a test thread in some profiles
-/// (with overflow checks, frames are larger).
-fn on_big_stack(f: impl FnOnce() + Send + 'static) {
-    let worker = std::thread::Builder::new()
-        .stack_size(64 << 20)
-        .spawn(f)
-        .expect("a test thread");
-    if let Err(panic) = worker.join() {
-        std::panic::resume_unwind(panic);
-    }
 }
 
 #[test]

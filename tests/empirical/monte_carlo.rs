@@ -1,5 +1,6 @@
 //! Monte Carlo kernels of finite networks against the infinite-width ones.
 
+use crate::common::convergence::frob_rel;
 use ntk::analytic::Architecture;
 use ntk::empirical::{monte_carlo, MonteCarlo};
 #[cfg(feature = "quadrature")]
@@ -15,17 +16,6 @@ const X: [[f64; D]; N] = [
     [0.7, -0.8, 0.9],
     [1.0, 0.5, -0.3],
 ];
-
-fn frob_rel(a: &[[f64; N]; N], b: &[[f64; N]; N]) -> f64 {
-    let d: f64 = a
-        .iter()
-        .flatten()
-        .zip(b.iter().flatten())
-        .map(|(x, y)| (x - y).powi(2))
-        .sum();
-    let n: f64 = b.iter().flatten().map(|y| y * y).sum();
-    (d / n).sqrt()
-}
 
 fn analytic(spec: &str) -> ([[f64; N]; N], [[f64; N]; N]) {
     let a: Architecture<f64> = spec.parse().unwrap();
