@@ -38,7 +38,7 @@
 //!
 //! erf, GELU, sin and tanh use the crate's Gaussian quadrature (feature
 //! `quadrature`; see [`analytic`](super#quadrature)); user activations
-//! ([`Layer::Custom`]) are not supported, since φ² and φφ′ cannot be formed
+//! (`Layer::Custom`) are not supported, since φ² and φφ′ cannot be formed
 //! from their function pointers.
 //!
 //! # Deep ReLU networks (Hanin and Nica 2019)
@@ -115,7 +115,7 @@ pub struct OneHidden<T> {
     /// The activation φ: [`Layer::Relu`], [`Layer::LeakyRelu`],
     /// [`Layer::Abs`], [`Layer::AbRelu`], [`Layer::Identity`], and with the
     /// `quadrature` feature [`Layer::Erf`], [`Layer::Gelu`], [`Layer::Sin`]
-    /// and [`Layer::Tanh`].
+    /// and `Layer::Tanh`.
     pub activation: Layer<T>,
     /// The readout layer's (σw, σb).
     pub readout: (T, T),
