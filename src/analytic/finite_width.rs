@@ -193,7 +193,7 @@ impl<T: Real> OneHidden<T> {
         let d = T::from_usize(D.max(1));
         let sigma = |p: &[T; D], q: &[T; D]| s1 * s1 * crate::simd::dot(p, q) / d + b1 * b1;
         let (q1, q2, c) = (sigma(x, x), sigma(y, y), sigma(x, y));
-        if !(q1 > T::ZERO && q2 > T::ZERO) {
+        if q1 <= T::ZERO || q2 <= T::ZERO {
             return Err(Error::InvalidArgument {
                 what: "pre-activation variance is zero",
             });

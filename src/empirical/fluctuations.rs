@@ -558,15 +558,15 @@ pub fn fit_inverse_width<T: Real>(
             what: "widths, values and standard errors must be non-empty and of one length",
         });
     }
-    // `!(x > 0)` also refuses NaN.
-    if widths.iter().any(|&n| !(n > T::ZERO) || !n.is_finite()) {
+    // `is_finite` also refuses NaN.
+    if widths.iter().any(|&n| n <= T::ZERO || !n.is_finite()) {
         return Err(Error::InvalidArgument {
             what: "widths must be positive and finite",
         });
     }
     if standard_errors
         .iter()
-        .any(|&s| !(s > T::ZERO) || !s.is_finite())
+        .any(|&s| s <= T::ZERO || !s.is_finite())
     {
         return Err(Error::InvalidArgument {
             what: "standard errors must be positive and finite",
