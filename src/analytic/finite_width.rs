@@ -133,7 +133,7 @@ pub struct OneHidden<T> {
 /// use ntk::analytic::Layer;
 /// // Identity activation, no bias, D = 1: Θ_n(x, x) = (1/n)·Σ (wᵢ² + vᵢ²)·x²,
 /// // mean 2x², variance Var[wᵢ² + vᵢ²]·x⁴/n = 4x⁴/n.
-/// let net = OneHidden { first: (1.0, 0.0), activation: Layer::Identity, readout: (1.0, 0.0) };
+/// let net = OneHidden { first: (1.0f64, 0.0), activation: Layer::Identity, readout: (1.0, 0.0) };
 /// let f = net.ntk_fluctuation(&[1.0], &[1.0])?;
 /// assert!((f.mean - 2.0).abs() < 1e-14 && (f.variance - 4.0).abs() < 1e-13);
 /// # Ok::<(), ntk::Error>(())

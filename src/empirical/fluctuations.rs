@@ -457,7 +457,7 @@ impl Fluctuations {
 ///
 /// ```
 /// use ntk::empirical::fluctuations::fit_inverse_width;
-/// let fit = fit_inverse_width(&[10.0, 20.0], &[1.3, 1.15], &[0.01, 0.01], 1.0)?;
+/// let fit = fit_inverse_width(&[10.0f64, 20.0], &[1.3, 1.15], &[0.01, 0.01], 1.0)?;
 /// assert!((fit.coefficient - 3.0).abs() < 1e-12 && fit.chi2 < 1e-20);
 /// # Ok::<(), ntk::Error>(())
 /// ```
@@ -485,8 +485,8 @@ impl<T: Real> InverseWidthFit<T> {
     ///
     /// ```
     /// use ntk::empirical::fluctuations::fit_inverse_width;
-    /// let fit = fit_inverse_width(&[10.0, 20.0, 40.0], &[0.5, 0.1, 0.1], &[0.01; 3], 0.0)?;
-    /// assert!(fit.scaled_standard_error() > 10.0 * fit.standard_error);
+    /// let fit = fit_inverse_width(&[10.0f64, 20.0, 40.0], &[0.5, 0.1, 0.1], &[0.01; 3], 0.0)?;
+    /// assert!(fit.scaled_standard_error() > 5.0 * fit.standard_error);
     /// # Ok::<(), ntk::Error>(())
     /// ```
     pub fn scaled_standard_error(&self) -> T {
@@ -538,7 +538,7 @@ impl<T: Real> InverseWidthFit<T> {
 /// ```
 /// use ntk::empirical::fluctuations::fit_inverse_width;
 /// // Variances 2/n measured with 5 % errors.
-/// let widths = [16.0, 32.0, 64.0];
+/// let widths = [16.0f64, 32.0, 64.0];
 /// let var = [0.125, 0.0625, 0.03125];
 /// let se = [0.00625, 0.003125, 0.0015625];
 /// let fit = fit_inverse_width(&widths, &var, &se, 0.0)?;
