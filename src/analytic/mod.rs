@@ -224,13 +224,14 @@
 // The files import only from files earlier in this list:
 // pair → quadrature → dual → step → activation → layer → arch → syntax → layout → case → report
 // → text → collinear → precision → rows → tile → gram → grid → band → table → spatial
-// → recurrent → recurrent_gram → stream.
+// → recurrent → recurrent_gram → stream → finite_width.
 mod activation;
 mod arch;
 mod band;
 mod case;
 mod collinear;
 mod dual;
+pub mod finite_width;
 mod gram;
 mod grid;
 mod layer;

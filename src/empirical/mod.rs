@@ -23,7 +23,10 @@
 //!
 //! [`MonteCarlo`] averages the NNGP and the structured NTK of a network over
 //! random initialisations, the finite-width estimate of the infinite-width
-//! kernels of [`analytic`](crate::analytic).
+//! kernels of [`analytic`](crate::analytic). [`Fluctuations`] measures their
+//! spread: per-entry means, variances and standard errors, the covariance
+//! among chosen entries, and the fit of the 1/width correction
+//! ([`fluctuations`]).
 //!
 //! ```
 //! use ntk::empirical::{jacobian, structured};
@@ -50,6 +53,7 @@
 //! # Ok::<(), ntk::Error>(())
 //! ```
 
+pub mod fluctuations;
 mod gram;
 pub mod jacobian;
 pub mod monte_carlo;
@@ -61,6 +65,7 @@ use crate::outputs::zero_on_error;
 use crate::simd::check_finite;
 use crate::{Error, Real};
 
+pub use fluctuations::Fluctuations;
 pub use monte_carlo::MonteCarlo;
 
 /// A model whose per-input parameter Jacobian can be written into a flat

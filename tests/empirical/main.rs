@@ -10,6 +10,7 @@ mod common;
 mod conv;
 mod conv_monte_carlo;
 mod errors;
+mod fluctuations;
 mod monte_carlo;
 mod range;
 mod rnn;
