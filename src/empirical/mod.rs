@@ -25,6 +25,10 @@
 //! random initialisations, the finite-width estimate of the infinite-width
 //! kernels of [`analytic`](crate::analytic).
 //!
+//! [`drift`] gives the kernel's exact time derivative under gradient flow
+//! at initialisation, and from it the relative change of the kernel a
+//! training run will make, predicted before training.
+//!
 //! ```
 //! use ntk::empirical::{jacobian, structured};
 //! use ntk::nn::{Dense, Relu};
@@ -50,6 +54,7 @@
 //! # Ok::<(), ntk::Error>(())
 //! ```
 
+pub mod drift;
 mod gram;
 pub mod jacobian;
 pub mod monte_carlo;
