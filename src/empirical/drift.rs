@@ -299,7 +299,8 @@ where
             let mut acc = T::ZERO;
             for k in 0..K {
                 let s = k * p..(k + 1) * p;
-                acc += simd::dot(&hi[s.clone()], &gj[s.clone()]) + simd::dot(&gi[s.clone()], &hj[s]);
+                acc +=
+                    simd::dot(&hi[s.clone()], &gj[s.clone()]) + simd::dot(&gi[s.clone()], &hj[s]);
             }
             out[i][j] = acc * inv_k;
             out[j][i] = out[i][j];

@@ -182,7 +182,11 @@ fn derivative_along_a_random_direction_f32() {
     type Net32 = (Dense<f32, 2, 16>, Tanh, Dense<f32, 16, 1>);
     type Net64 = (Dense<f64, 2, 16>, Tanh, Dense<f64, 16, 1>);
     let mut rng = Rng::new(5);
-    let net: Net64 = (Dense::ntk(1.2, 0.1, &mut rng), Tanh, Dense::ntk(1.2, 0.1, &mut rng));
+    let net: Net64 = (
+        Dense::ntk(1.2, 0.1, &mut rng),
+        Tanh,
+        Dense::ntk(1.2, 0.1, &mut rng),
+    );
     let mut v = net.clone();
     v.reinit(&mut rng);
     let xs: [[f64; 2]; 4] = inputs(&mut rng);
@@ -245,7 +249,15 @@ where
     let constant_rate = drift::predicted_drift(&theta_0, &rate, steps as f64).unwrap();
     let (mut k0, mut change) = ([[0.0; N]; N], [[0.0; N]; N]);
     let predicted = drift::predicted_change(
-        &*net, &xs, &y, eta, steps, &mut *shift, &mut wd, &mut k0, &mut change,
+        &*net,
+        &xs,
+        &y,
+        eta,
+        steps,
+        &mut *shift,
+        &mut wd,
+        &mut k0,
+        &mut change,
     )
     .unwrap();
     assert!(max_rel(&k0, &theta_0) < 1e-12);
@@ -366,7 +378,11 @@ fn drift_errors() {
     use ntk::nn::{Conv1d, GlobalAvgPool, Unflatten};
     type Net = (Dense<f64, 2, 8>, Tanh, Dense<f64, 8, 1>);
     let mut rng = Rng::new(1);
-    let net: Net = (Dense::ntk(1.0, 0.1, &mut rng), Tanh, Dense::ntk(1.0, 0.1, &mut rng));
+    let net: Net = (
+        Dense::ntk(1.0, 0.1, &mut rng),
+        Tanh,
+        Dense::ntk(1.0, 0.1, &mut rng),
+    );
     let xs = [[0.5, -0.5], [1.0, 0.2]];
     let y = [[1.0], [0.0]];
     let mut ws = vec![0.0; drift::workspace_len::<f64, Net>(2, 1)];
@@ -415,7 +431,12 @@ fn drift_errors() {
     assert_eq!(v.dot(&v), 0.0);
 
     // A layer without a tangent pass is refused, never a panic.
-    type Cnn = (Unflatten<1, 2>, Conv1d<f64, 1, 2, 1, 2>, GlobalAvgPool, Dense<f64, 2, 1>);
+    type Cnn = (
+        Unflatten<1, 2>,
+        Conv1d<f64, 1, 2, 1, 2>,
+        GlobalAvgPool,
+        Dense<f64, 2, 1>,
+    );
     let mut cnn = Cnn::ZEROED;
     cnn.init_ntk(1.0, 0.1, &mut Rng::new(2));
     let mut wc = vec![0.0; drift::workspace_len::<f64, Cnn>(2, 1)];
