@@ -42,7 +42,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`nn`] | layers with const-generic shapes ([`nn::Dense`], [`nn::Conv1d`] over sequences `[[T; C]; L]`, pooling, activations, [`nn::Rnn`], [`nn::SelfAttention`], [`nn::LayerNorm`], [`nn::Residual`] and [`nn::Sum`] blocks), tuples compose them; forward with a cache, backward into a gradient of the network's own type |
-//! | [`empirical`] | the empirical NTK by the structured (factored) method and by Jacobian contraction, train×train and test×train, trace or full K×K blocks; Monte Carlo averages over random initialisations; the kernel's exact time derivative under gradient flow and the change a training run will make ([`empirical::drift`]) |
+//! | [`empirical`] | the empirical NTK by the structured (factored) method and by Jacobian contraction, train×train and test×train, trace or full K×K blocks; Monte Carlo averages over random initialisations |
 //! | [`analytic`] | the infinite-width NNGP and NTK in closed form, and the architecture text format |
 //! | [`linalg`] | Cholesky factorisation, triangular solves and O(N²) updates, symmetric eigensolvers (tridiagonal + QL, Jacobi), matrix functions, and the owned decompositions [`linalg::Cholesky`] and [`linalg::Spectrum`] |
 //! | [`predict`] | what the kernel predicts: gradient-descent and gradient-flow dynamics, the NNGP posterior, the infinite ensemble, online GP regression over a sliding window ([`predict::OnlineWindow`]) |
