@@ -285,7 +285,7 @@ impl<T: Real, const IN: usize, const OUT: usize> Module<T, [T; IN]> for Dense<T,
         Ok((y, dy))
     }
 
-    /// `ȧ-cotangent = ws·(Wᵀ·ḋy + Vᵀ·dy)`.
+    /// The input cotangent `ws·Wᵀ·dy` and its tangent `ws·(Wᵀ·ḋy + Vᵀ·dy)`.
     fn backward_tangent<S: TangentSink<T>>(
         &self,
         cache: &[T; IN],

@@ -52,8 +52,8 @@ impl TangentSink<f64> for Rows {
         }
         g.extend(dy.iter().map(|d| bs * d));
         h.extend(ddy.iter().map(|d| bs * d));
-        g.extend(self.g.drain(..));
-        h.extend(self.h.drain(..));
+        g.append(&mut self.g);
+        h.append(&mut self.h);
         self.g = g;
         self.h = h;
     }
