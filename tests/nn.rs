@@ -7,6 +7,8 @@ mod common;
 mod norm_residual;
 #[path = "nn/rnn.rs"]
 mod rnn;
+#[path = "nn/tangent.rs"]
+mod tangent;
 
 use ntk::nn::{
     Abs, Dense, Erf, FlatGradient, Gelu, Identity, LeakyRelu, Module, Params, Relu, Sin, Tanh,

@@ -28,6 +28,10 @@
 //! among chosen entries, and the fit of the 1/width correction
 //! ([`fluctuations`]).
 //!
+//! [`drift`] gives the kernel's exact time derivative under gradient flow
+//! at initialisation, and from it the relative change of the kernel a
+//! training run will make, predicted before training.
+//!
 //! ```
 //! use ntk::empirical::{jacobian, structured};
 //! use ntk::nn::{Dense, Relu};
@@ -53,6 +57,7 @@
 //! # Ok::<(), ntk::Error>(())
 //! ```
 
+pub mod drift;
 pub mod fluctuations;
 mod gram;
 pub mod jacobian;

@@ -1,7 +1,7 @@
 //! Elementwise nonlinearities.
 
-use super::{GradSink, Module, Parameterization, Params, Zeroed};
-use crate::{Real, Rng};
+use super::{no_tangent, GradSink, Module, Parameterization, Params, TangentSink, Zeroed};
+use crate::{Error, Real, Rng};
 
 /// An elementwise nonlinearity φ with its derivative φ′.
 ///
@@ -23,6 +23,21 @@ pub trait Activation<T: Real> {
     fn value(&self, x: T) -> T;
     /// φ′(x).
     fn derivative(&self, x: T) -> T;
+    /// φ″(x), if the activation provides it: what the tangent passes of
+    /// [`Module::forward_tangent`] and [`Module::backward_tangent`] need.
+    /// Zero for the piecewise-linear activations (their kinks are a set of
+    /// measure zero); NaN propagates. `None` (the default) for an activation
+    /// without it, whose tangent passes then refuse.
+    fn second_derivative(&self, x: T) -> Option<T> {
+        let _ = x;
+        None
+    }
+}
+
+/// φ″ of the piecewise-linear activations: 0, NaN for NaN.
+#[inline(always)]
+fn zero_curvature<T: Real>(x: T) -> Option<T> {
+    Some(if x.is_nan() { x } else { T::ZERO })
 }
 
 /// max(x, 0).
@@ -87,6 +102,10 @@ impl<T: Real> Activation<T> for Relu {
             T::ZERO
         }
     }
+    #[inline(always)]
+    fn second_derivative(&self, x: T) -> Option<T> {
+        zero_curvature(x)
+    }
 }
 
 impl<T: Real> Activation<T> for LeakyRelu<T> {
@@ -108,6 +127,10 @@ impl<T: Real> Activation<T> for LeakyRelu<T> {
             self.alpha
         }
     }
+    #[inline(always)]
+    fn second_derivative(&self, x: T) -> Option<T> {
+        zero_curvature(x)
+    }
 }
 
 impl<T: Real> Activation<T> for Abs {
@@ -127,6 +150,10 @@ impl<T: Real> Activation<T> for Abs {
             T::ZERO
         }
     }
+    #[inline(always)]
+    fn second_derivative(&self, x: T) -> Option<T> {
+        zero_curvature(x)
+    }
 }
 
 /// 2/√π.
@@ -145,6 +172,10 @@ impl<T: Real> Activation<T> for Erf {
     fn derivative(&self, x: T) -> T {
         T::from_f64(FRAC_2_SQRT_PI) * (-x * x).exp()
     }
+    #[inline(always)]
+    fn second_derivative(&self, x: T) -> Option<T> {
+        Some(T::from_f64(-2.0 * FRAC_2_SQRT_PI) * x * (-x * x).exp())
+    }
 }
 
 impl<T: Real> Activation<T> for Gelu {
@@ -157,6 +188,10 @@ impl<T: Real> Activation<T> for Gelu {
         let cdf = T::HALF * (T::ONE + (x * T::from_f64(FRAC_1_SQRT_2)).erf());
         cdf + x * T::from_f64(FRAC_1_SQRT_2PI) * (-T::HALF * x * x).exp()
     }
+    #[inline(always)]
+    fn second_derivative(&self, x: T) -> Option<T> {
+        Some(T::from_f64(FRAC_1_SQRT_2PI) * (T::TWO - x * x) * (-T::HALF * x * x).exp())
+    }
 }
 
 impl<T: Real> Activation<T> for Sin {
@@ -167,6 +202,10 @@ impl<T: Real> Activation<T> for Sin {
     #[inline(always)]
     fn derivative(&self, x: T) -> T {
         x.cos()
+    }
+    #[inline(always)]
+    fn second_derivative(&self, x: T) -> Option<T> {
+        Some(-x.sin())
     }
 }
 
@@ -180,6 +219,11 @@ impl<T: Real> Activation<T> for Tanh {
         let t = x.tanh();
         T::ONE - t * t
     }
+    #[inline(always)]
+    fn second_derivative(&self, x: T) -> Option<T> {
+        let t = x.tanh();
+        Some(-T::TWO * t * (T::ONE - t * t))
+    }
 }
 
 impl<T: Real> Activation<T> for Identity {
@@ -190,6 +234,10 @@ impl<T: Real> Activation<T> for Identity {
     #[inline(always)]
     fn derivative(&self, _x: T) -> T {
         T::ONE
+    }
+    #[inline(always)]
+    fn second_derivative(&self, x: T) -> Option<T> {
+        zero_curvature(x)
     }
 }
 
@@ -255,6 +303,45 @@ macro_rules! activation_module {
                 let mut dxs = *dys;
                 scale_by(dxs.as_flattened_mut(), cache.as_flattened(), |v| self.derivative(v));
                 dxs
+            }
+
+            /// `ẏ = φ′(x)·ẋ`.
+            #[inline]
+            fn forward_tangent(
+                &self,
+                x: &[T; N],
+                dx: &[T; N],
+                _v: &Self,
+                cache: &mut [T; N],
+                tangent: &mut [T; N],
+            ) -> Result<([T; N], [T; N]), Error> {
+                let y = self.forward(x, cache);
+                *tangent = *dx;
+                let mut dy = *dx;
+                scale_by(&mut dy, x, |v| self.derivative(v));
+                Ok((y, dy))
+            }
+            /// Cotangent `φ′(x)·dy`, its tangent `φ″(x)·ẋ·dy + φ′(x)·ḋy`.
+            #[inline]
+            fn backward_tangent<S: TangentSink<T>>(
+                &self,
+                cache: &[T; N],
+                tangent: &[T; N],
+                _v: &Self,
+                dy: &[T; N],
+                ddy: &[T; N],
+                _sink: &mut S,
+            ) -> Result<([T; N], [T; N]), Error> {
+                let mut dx = [T::ZERO; N];
+                let mut ddx = [T::ZERO; N];
+                for i in 0..N {
+                    let x = cache[i];
+                    let d1 = self.derivative(x);
+                    let d2 = self.second_derivative(x).ok_or(no_tangent())?;
+                    dx[i] = d1 * dy[i];
+                    ddx[i] = d2 * tangent[i] * dy[i] + d1 * ddy[i];
+                }
+                Ok((dx, ddx))
             }
         }
 

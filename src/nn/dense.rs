@@ -1,7 +1,7 @@
 //! The fully connected layer.
 
-use super::{GradSink, Module, Params, Zeroed};
-use crate::{simd, Real, Rng};
+use super::{GradSink, Module, Params, TangentSink, Zeroed};
+use crate::{simd, Error, Real, Rng};
 
 /// How a dense layer scales its weights.
 ///
@@ -271,6 +271,46 @@ impl<T: Real, const IN: usize, const OUT: usize> Module<T, [T; IN]> for Dense<T,
             }
         }
         dxs
+    }
+
+    /// `ẏ = ws·(W·ẋ + V·x) + bs·v_b` for the direction `v = (V, v_b)`.
+    fn forward_tangent(
+        &self,
+        x: &[T; IN],
+        dx: &[T; IN],
+        v: &Self,
+        cache: &mut [T; IN],
+        tangent: &mut [T; IN],
+    ) -> Result<([T; OUT], [T; OUT]), Error> {
+        let y = self.forward(x, cache);
+        *tangent = *dx;
+        let (ws, bs) = self.scales();
+        let mut dy = [T::ZERO; OUT];
+        for (((d, w), vw), &vb) in dy.iter_mut().zip(&self.weight).zip(&v.weight).zip(&v.bias) {
+            *d = ws * (simd::dot(w, dx) + simd::dot(vw, x)) + bs * vb;
+        }
+        Ok((y, dy))
+    }
+
+    /// The input cotangent `ws·Wᵀ·dy` and its tangent `ws·(Wᵀ·ḋy + Vᵀ·dy)`.
+    fn backward_tangent<S: TangentSink<T>>(
+        &self,
+        cache: &[T; IN],
+        tangent: &[T; IN],
+        v: &Self,
+        dy: &[T; OUT],
+        ddy: &[T; OUT],
+        sink: &mut S,
+    ) -> Result<([T; IN], [T; IN]), Error> {
+        let (ws, bs) = self.scales();
+        sink.dense(cache, tangent, ws, dy, ddy, bs);
+        let dx = self.input_cotangent(dy, ws);
+        let mut ddx = self.input_cotangent(ddy, ws);
+        let from_v = v.input_cotangent(dy, ws);
+        for (d, e) in ddx.iter_mut().zip(from_v) {
+            *d += e;
+        }
+        Ok((dx, ddx))
     }
 }
 

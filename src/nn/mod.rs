@@ -196,6 +196,27 @@ pub trait GradSink<T: Real> {
     }
 }
 
+/// Receives each dense layer's gradient factors and their tangents during a
+/// tangent backward pass ([`Module::backward_tangent`]).
+///
+/// For a dense layer `y = ws·W·a + bs·b` with input tangent `ȧ`, cotangent
+/// `dy` and its tangent `ḋy`, the parameter gradient is
+/// `∂f/∂W[o][i] = ws·dy[o]·a[i]`, `∂f/∂b[o] = bs·dy[o]`, and its tangent
+/// `ws·(ḋy[o]·a[i] + dy[o]·ȧ[i])`, `bs·ḋy[o]`.
+pub trait TangentSink<T: Real> {
+    /// One dense layer: its input `a` and input tangent `da`, weight scale
+    /// `ws`, output cotangent `dy` and its tangent `ddy`, bias scale `bs`.
+    fn dense(&mut self, a: &[T], da: &[T], ws: T, dy: &[T], ddy: &[T], bs: T);
+}
+
+/// The error of a tangent pass through a layer that has none: for now only
+/// [`Dense`], the activations on vectors and tuples of them have one.
+pub(crate) const fn no_tangent() -> Error {
+    Error::InvalidArgument {
+        what: "a layer of the network has no tangent pass (Dense, activations and tuples have one)",
+    }
+}
+
 /// Where a convolution puts its position-summed weight gradient: the answer
 /// of [`GradSink::conv_weight_grad`].
 #[derive(Debug)]
@@ -489,6 +510,59 @@ pub trait Module<T: Real, X> {
         dys: &[Self::Output; B],
         sinks: &mut [S; B],
     ) -> [X; B];
+
+    /// Forward pass with its tangent along a parameter direction `v` (a
+    /// value of the network's own type, like a gradient): returns the output
+    /// `y` and its directional derivative `ẏ = ∂y/∂ε` of
+    /// `y(x + ε·ẋ; θ + ε·v)` at `ε = 0`, storing what
+    /// [`Module::backward_tangent`] needs in `cache` (as
+    /// [`Module::forward`] does) and `tangent` (the same quantities'
+    /// tangents). Forward-mode differentiation: exact, no finite step.
+    ///
+    /// Implemented by [`Dense`], the activations on vectors and tuples of
+    /// them; the default refuses.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if a layer has no tangent pass, or an
+    /// activation no second derivative
+    /// ([`Activation::second_derivative`]). Nothing is checked for
+    /// finiteness here: the callers check inputs and results.
+    fn forward_tangent(
+        &self,
+        x: &X,
+        dx: &X,
+        v: &Self,
+        cache: &mut Self::Cache,
+        tangent: &mut Self::Cache,
+    ) -> Result<(Self::Output, Self::Output), Error> {
+        let _ = (x, dx, v, cache, tangent);
+        Err(no_tangent())
+    }
+
+    /// Backward pass with its tangent along `v`, after
+    /// [`Module::forward_tangent`] filled `cache` and `tangent`: takes the
+    /// output cotangent `dy` and its tangent `ddy`, hands each dense layer's
+    /// gradient factors and their tangents to `sink` (last layer first) and
+    /// returns the input cotangent and its tangent. The parameter gradient's
+    /// tangent is the Hessian-vector product `H(dy·f)·v` (plus the
+    /// gradient of `ddy·f`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Module::forward_tangent`].
+    fn backward_tangent<S: TangentSink<T>>(
+        &self,
+        cache: &Self::Cache,
+        tangent: &Self::Cache,
+        v: &Self,
+        dy: &Self::Output,
+        ddy: &Self::Output,
+        sink: &mut S,
+    ) -> Result<(X, X), Error> {
+        let _ = (cache, tangent, v, dy, ddy, sink);
+        Err(no_tangent())
+    }
 }
 
 /// The flat parameter view of a network and arithmetic between networks of

@@ -1,7 +1,7 @@
 //! Sequential composition: tuples of modules.
 
-use super::{GradSink, Module, Parameterization, Params, Zeroed};
-use crate::{Real, Rng};
+use super::{GradSink, Module, Parameterization, Params, TangentSink, Zeroed};
+use crate::{Error, Real, Rng};
 
 /// `true` if the first `n` flags are all `true`.
 const fn all_free(free: &[bool], n: usize) -> bool {
@@ -76,6 +76,31 @@ macro_rules! impl_seq {
             ) -> [X0; B] {
                 impl_seq!(@sinkb self, cache, dys, sinks, $($r)+)
             }
+
+            #[inline]
+            fn forward_tangent(
+                &self,
+                x: &X0,
+                dx: &X0,
+                v: &Self,
+                cache: &mut Self::Cache,
+                tangent: &mut Self::Cache,
+            ) -> Result<($last, $last), Error> {
+                impl_seq!(@fwdt self, cache, tangent, v, x, dx, $($i)+)
+            }
+
+            #[inline]
+            fn backward_tangent<S: TangentSink<T>>(
+                &self,
+                cache: &Self::Cache,
+                tangent: &Self::Cache,
+                v: &Self,
+                dy: &$last,
+                ddy: &$last,
+                sink: &mut S,
+            ) -> Result<(X0, X0), Error> {
+                impl_seq!(@bwdt self, cache, tangent, v, dy, ddy, sink, $($r)+)
+            }
         }
 
         impl<T: Real, $($m: Params<T>),+> Params<T> for ($($m,)+) {
@@ -122,6 +147,16 @@ macro_rules! impl_seq {
         let h = $s.$first.backward(&$c.$first, $dy, &mut $g.$first);
         $(let h = $s.$i.backward(&$c.$i, &h, &mut $g.$i);)*
         h
+    }};
+    (@fwdt $s:ident, $c:ident, $t:ident, $v:ident, $x:ident, $dx:ident, $first:tt $($i:tt)*) => {{
+        let (h, dh) = $s.$first.forward_tangent($x, $dx, &$v.$first, &mut $c.$first, &mut $t.$first)?;
+        $(let (h, dh) = $s.$i.forward_tangent(&h, &dh, &$v.$i, &mut $c.$i, &mut $t.$i)?;)*
+        Ok((h, dh))
+    }};
+    (@bwdt $s:ident, $c:ident, $t:ident, $v:ident, $dy:ident, $ddy:ident, $g:ident, $first:tt $($i:tt)*) => {{
+        let (h, dh) = $s.$first.backward_tangent(&$c.$first, &$t.$first, &$v.$first, $dy, $ddy, $g)?;
+        $(let (h, dh) = $s.$i.backward_tangent(&$c.$i, &$t.$i, &$v.$i, &h, &dh, $g)?;)*
+        Ok((h, dh))
     }};
     (@fwdb $s:ident, $c:ident, $x:ident, $first:tt $($i:tt)*) => {{
         let h = $s.$first.forward_batch($x, &mut $c.$first);

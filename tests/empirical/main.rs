@@ -9,6 +9,7 @@ mod attention_nt;
 mod common;
 mod conv;
 mod conv_monte_carlo;
+mod drift;
 mod errors;
 mod fluctuations;
 mod monte_carlo;
