@@ -1136,9 +1136,57 @@ struct Attend<T> {
 fn unpack<T: Real>(m: &[T], band: Band, p: usize, out: &mut [T]) {
     let w = band.width();
     for s in 0..p {
-        let row = &m[s * w..(s + 1) * w];
-        let dst = &mut out[s * p..(s + 1) * p];
-        band.for_partners(s, |k, t| dst[t] = row[k]);
+        band.scatter(s, &m[s * w..(s + 1) * w], &mut out[s * p..(s + 1) * p]);
+    }
+}
+
+#[cfg(feature = "attention")]
+/// `c = a·b` for row-major p × p matrices: each row of `c` a sum of rows
+/// of `b`, four rows of `c` and four of `b` at a time (the register tile
+/// of [`crate::simd::axpy4x4`]), contiguous and vectorised along the rows.
+fn product<T: Real>(a: &[T], b: &[T], c: &mut [T], p: usize) {
+    let c = &mut c[..p * p];
+    c.fill(T::ZERO);
+    let brow = |u: usize| &b[u * p..(u + 1) * p];
+    // One row r of c: Σ_u a[r, u]·b[u, ·].
+    let row = |r: usize, y: &mut [T]| {
+        let mut u = 0;
+        while u + 4 <= p {
+            let x = [brow(u), brow(u + 1), brow(u + 2), brow(u + 3)];
+            let at = r * p + u;
+            crate::simd::axpy4([a[at], a[at + 1], a[at + 2], a[at + 3]], x, y);
+            u += 4;
+        }
+        for v in u..p {
+            crate::simd::axpy(a[r * p + v], brow(v), y);
+        }
+    };
+    let mut blocks = c.chunks_exact_mut(4 * p);
+    let mut r = 0;
+    for block in &mut blocks {
+        let (y0, rest) = block.split_at_mut(p);
+        let (y1, rest) = rest.split_at_mut(p);
+        let (y2, y3) = rest.split_at_mut(p);
+        let mut u = 0;
+        while u + 4 <= p {
+            let alpha: [[T; 4]; 4] =
+                core::array::from_fn(|i| core::array::from_fn(|j| a[(r + i) * p + u + j]));
+            let x = [brow(u), brow(u + 1), brow(u + 2), brow(u + 3)];
+            crate::simd::axpy4x4(alpha, x, [&mut *y0, &mut *y1, &mut *y2, &mut *y3]);
+            u += 4;
+        }
+        for v in u..p {
+            for (i, y) in [&mut *y0, &mut *y1, &mut *y2, &mut *y3]
+                .into_iter()
+                .enumerate()
+            {
+                crate::simd::axpy(a[(r + i) * p + v], brow(v), y);
+            }
+        }
+        r += 4;
+    }
+    for (i, y) in blocks.into_remainder().chunks_exact_mut(p).enumerate() {
+        row(r + i, y);
     }
 }
 
@@ -1173,43 +1221,37 @@ fn weights<T: Real>(map: &Attend<T>, m: &[T], band: Band, p: usize, g: &mut [T])
 
 #[cfg(feature = "attention")]
 /// `m ← c²·gx·m·gyᵀ` for a table `m` whole in band layout `from`, written
-/// back in band layout `to` (only the entries that band holds are
-/// computed), through the standard-layout buffers `t1` and `t2`.
+/// back in band layout `to`, through the standard-layout buffers `t1`,
+/// `t2` (|S|² each) and `row` (|S|): two products of rows ([`product`]),
+/// the second against gyᵀ, with `m` itself holding the result before it
+/// is gathered into the band row by row.
 fn transform<T: Real>(
     c2: T,
     m: &mut [T],
     (from, to): (Band, Band),
     p: usize,
     (gx, gy): (&[T], &[T]),
-    (t1, t2): (&mut [T], &mut [T]),
+    (t1, t2, row): (&mut [T], &mut [T], &mut [T]),
 ) {
+    let p2 = p * p;
     unpack(m, from, p, t1);
-    // t2 = gx·t1, row by row, four rows of t1 at a time.
-    for (s, out) in t2[..p * p].chunks_exact_mut(p).enumerate() {
-        out.fill(T::ZERO);
-        let g = &gx[s * p..(s + 1) * p];
-        let mut u = 0;
-        while u + 4 <= p {
-            let row = |r: usize| &t1[(u + r) * p..(u + r + 1) * p];
-            crate::simd::axpy4(
-                [g[u], g[u + 1], g[u + 2], g[u + 3]],
-                [row(0), row(1), row(2), row(3)],
-                out,
-            );
-            u += 4;
-        }
-        for v in u..p {
-            crate::simd::axpy(g[v], &t1[v * p..(v + 1) * p], out);
+    product(gx, t1, t2, p);
+    for (u, out) in t1[..p2].chunks_exact_mut(p).enumerate() {
+        for (t, x) in out.iter_mut().enumerate() {
+            *x = gy[t * p + u];
         }
     }
-    // m[s, t] = c²·(t2·gyᵀ)[s, t] for the entries of `to`.
-    let w = to.width();
+    product(t2, t1, m, p);
+    // Row s of the band reads row s of the product only, and writes no
+    // entry of a later row.
+    let (w, row) = (to.width(), &mut row[..p]);
     for s in 0..p {
-        let row = &t2[s * p..(s + 1) * p];
+        row.copy_from_slice(&m[s * p..(s + 1) * p]);
         let dst = &mut m[s * w..(s + 1) * w];
-        to.for_partners(s, |k, t| {
-            dst[k] = c2 * crate::simd::dot(row, &gy[t * p..(t + 1) * p]);
-        });
+        to.gather(s, row, dst);
+        for x in dst.iter_mut() {
+            *x = c2 * *x;
+        }
     }
 }
 
@@ -1250,16 +1292,19 @@ fn attention<'s, T: Real>(
     tape.exchange(ga, gb);
     let (cross, single) = ((bc, nc), (bs, ns));
     {
-        let t2 = &mut scratch[..p2];
-        transform(map.c2, sab, cross, p, (ga, gb), (&mut *t1, &mut *t2));
-        transform(map.c2, tab, cross, p, (ga, gb), (&mut *t1, &mut *t2));
+        let bufs = (&mut *t1, &mut scratch[..p2], &mut *va);
+        transform(map.c2, sab, cross, p, (ga, gb), bufs);
+        let bufs = (&mut *t1, &mut scratch[..p2], &mut *va);
+        transform(map.c2, tab, cross, p, (ga, gb), bufs);
         let lc = nc.len();
         for (t, &k) in tab[..lc].iter_mut().zip(sab[..lc].iter()) {
             *t += T::TWO * k;
         }
         if !replay {
-            transform(map.c2, saa, single, p, (ga, ga), (&mut *t1, &mut *t2));
-            transform(map.c2, sbb, single, p, (gb, gb), (&mut *t1, &mut *t2));
+            let bufs = (&mut *t1, &mut scratch[..p2], &mut *va);
+            transform(map.c2, saa, single, p, (ga, ga), bufs);
+            let bufs = (&mut *t1, &mut scratch[..p2], &mut *va);
+            transform(map.c2, sbb, single, p, (gb, gb), bufs);
         }
     }
     if ENABLED {
