@@ -377,12 +377,43 @@ pub(super) fn pair_with<T: Real>(
             crate::simd::dot(x, y) * inv_c
         }
     };
+    // A whole cross table of few channels: row by row, Σ_c xₐ[s, c]·x_b[·, c]
+    // as axpys against x_b transposed (the sums of `dot` in its order, so
+    // the same bits), contiguous along the row.
+    let rows = bc.width() == p0
+        && channels < crate::simd::LANES
+        && channels * p0 <= scratch.len()
+        && gsq.len() >= p0;
+    if rows {
+        for (c, col) in scratch[..channels * p0].chunks_exact_mut(p0).enumerate() {
+            for (t, v) in col.iter_mut().enumerate() {
+                *v = xb[t * channels + c];
+            }
+        }
+        for s in 0..p0 {
+            let row = &mut gsq[..p0];
+            row.fill(T::ZERO);
+            for (&f, col) in xa[s * channels..(s + 1) * channels]
+                .iter()
+                .zip(scratch.chunks_exact(p0))
+            {
+                crate::simd::axpy(f, col, row);
+            }
+            for v in row.iter_mut() {
+                *v = *v * inv_c;
+            }
+            bc.gather(s, row, &mut sab[s * p0..(s + 1) * p0]);
+        }
+        tab[..p0 * p0].fill(T::ZERO);
+    }
     for s in 0..p0 {
         let (wc, ws) = (bc.width(), bs.width());
-        bc.for_partners(s, |k, t| {
-            sab[s * wc + k] = dot(xa, s, xb, t);
-            tab[s * wc + k] = T::ZERO;
-        });
+        if !rows {
+            bc.for_partners(s, |k, t| {
+                sab[s * wc + k] = dot(xa, s, xb, t);
+                tab[s * wc + k] = T::ZERO;
+            });
+        }
         if !replay {
             bs.for_partners(s, |k, t| {
                 saa[s * ws + k] = dot(xa, s, xa, t);
