@@ -400,7 +400,7 @@ pub(super) fn pair_with<T: Real>(
                 crate::simd::axpy(f, col, row);
             }
             for v in row.iter_mut() {
-                *v = *v * inv_c;
+                *v *= inv_c;
             }
             bc.gather(s, row, &mut sab[s * p0..(s + 1) * p0]);
         }
