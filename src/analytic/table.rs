@@ -812,30 +812,41 @@ fn nonlinear<'s, T: Real>(
             let mut theta = theta;
             // A table of one input on its diagonal alone: the diagonal map below.
             let rows = if theta.is_none() && w == 1 { 0 } else { p };
+            let (tbuf, twice) = scratch.split_at_mut(w.min(scratch.len()));
+            // A whole band of a sequence: row s reads the columns from s on,
+            // cyclically, a window of the column vectors written twice.
+            let cyclic = band.rows.n == 1
+                && band.cols.lo == 0
+                && band.cols.count == p
+                && twice.len() >= 4 * p;
+            if cyclic {
+                let (sq2, r2) = twice[..4 * p].split_at_mut(2 * p);
+                for (d, src) in [(sq2, &y.sq[..p]), (r2, &y.r[..p])] {
+                    d[..p].copy_from_slice(src);
+                    d[p..].copy_from_slice(src);
+                }
+            }
             for s in 0..rows {
                 let vi = x.var(s);
-                band.gather(s, y.sq, gsq);
-                band.gather(s, y.r, gr);
+                let (sq, r): (&[T], &[T]) = if cyclic {
+                    (&twice[s..s + w], &twice[2 * p + s..2 * p + s + w])
+                } else {
+                    band.gather(s, y.sq, gsq);
+                    band.gather(s, y.r, gr);
+                    (&gsq[..w], &gr[..w])
+                };
                 let krow = &mut table[s * w..(s + 1) * w];
                 let trow = match theta.as_deref_mut() {
                     Some(t) => &mut t[s * w..(s + 1) * w],
-                    None => &mut scratch[..w],
+                    None => &mut tbuf[..w],
                 };
                 let skip = if exact { z } else { usize::MAX };
                 match *step {
                     Step::AbRelu(c) if crate::simd::WIDE => {
-                        let s2 = relu_row(&c, vi, (&gsq[..w], &gr[..w]), (krow, trow), skip);
+                        let s2 = relu_row(&c, vi, (sq, r), (krow, trow), skip);
                         acc.s2 = if s2 < acc.s2 { s2 } else { acc.s2 };
                     }
-                    _ => generic_row(
-                        step,
-                        vi,
-                        (&gsq[..w], &gr[..w]),
-                        (krow, trow),
-                        skip,
-                        err,
-                        acc,
-                    ),
+                    _ => generic_row(step, vi, (sq, r), (krow, trow), skip, err, acc),
                 }
             }
             if theta.is_none() {
