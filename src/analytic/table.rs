@@ -1183,52 +1183,50 @@ fn unpack<T: Real>(m: &[T], band: Band, p: usize, out: &mut [T]) {
 }
 
 #[cfg(feature = "attention")]
-/// `c = a·b` for row-major p × p matrices: each row of `c` a sum of rows
-/// of `b`, four rows of `c` and four of `b` at a time (the register tile
-/// of [`crate::simd::axpy4x4`]), contiguous and vectorised along the rows.
+/// `c = a·b` for row-major p × p matrices, in register tiles of four rows
+/// of `c` by [`LANES`](crate::simd::LANES) columns: each entry the sum over
+/// u = 0, 1, … of a\[r, u\]·b\[u, j\] in that order (fused multiply-adds),
+/// streaming contiguous pieces of the rows of `b`.
 fn product<T: Real>(a: &[T], b: &[T], c: &mut [T], p: usize) {
+    const L: usize = crate::simd::LANES;
     let c = &mut c[..p * p];
-    c.fill(T::ZERO);
-    let brow = |u: usize| &b[u * p..(u + 1) * p];
-    // One row r of c: Σ_u a[r, u]·b[u, ·].
-    let row = |r: usize, y: &mut [T]| {
-        let mut u = 0;
-        while u + 4 <= p {
-            let x = [brow(u), brow(u + 1), brow(u + 2), brow(u + 3)];
-            let at = r * p + u;
-            crate::simd::axpy4([a[at], a[at + 1], a[at + 2], a[at + 3]], x, y);
-            u += 4;
-        }
-        for v in u..p {
-            crate::simd::axpy(a[r * p + v], brow(v), y);
-        }
-    };
-    let mut blocks = c.chunks_exact_mut(4 * p);
-    let mut r = 0;
-    for block in &mut blocks {
-        let (y0, rest) = block.split_at_mut(p);
-        let (y1, rest) = rest.split_at_mut(p);
-        let (y2, y3) = rest.split_at_mut(p);
-        let mut u = 0;
-        while u + 4 <= p {
-            let alpha: [[T; 4]; 4] =
-                core::array::from_fn(|i| core::array::from_fn(|j| a[(r + i) * p + u + j]));
-            let x = [brow(u), brow(u + 1), brow(u + 2), brow(u + 3)];
-            crate::simd::axpy4x4(alpha, x, [&mut *y0, &mut *y1, &mut *y2, &mut *y3]);
-            u += 4;
-        }
-        for v in u..p {
-            for (i, y) in [&mut *y0, &mut *y1, &mut *y2, &mut *y3]
-                .into_iter()
-                .enumerate()
-            {
-                crate::simd::axpy(a[(r + i) * p + v], brow(v), y);
+    for r in (0..p).step_by(4) {
+        let rows = (p - r).min(4);
+        for j in (0..p).step_by(L) {
+            let cols = (p - j).min(L);
+            let mut acc = [[T::ZERO; L]; 4];
+            if rows == 4 && cols == L {
+                for u in 0..p {
+                    let Some(bv) = b[u * p + j..].first_chunk::<L>() else {
+                        continue;
+                    };
+                    let av = [
+                        a[r * p + u],
+                        a[(r + 1) * p + u],
+                        a[(r + 2) * p + u],
+                        a[(r + 3) * p + u],
+                    ];
+                    for (x, row) in av.iter().zip(acc.iter_mut()) {
+                        for (y, &v) in row.iter_mut().zip(bv) {
+                            *y = x.mul_add(v, *y);
+                        }
+                    }
+                }
+            } else {
+                for u in 0..p {
+                    let bv = &b[u * p + j..u * p + j + cols];
+                    for (i, row) in acc.iter_mut().enumerate().take(rows) {
+                        let x = a[(r + i) * p + u];
+                        for (y, &v) in row.iter_mut().zip(bv) {
+                            *y = x.mul_add(v, *y);
+                        }
+                    }
+                }
+            }
+            for (i, row) in acc.iter().enumerate().take(rows) {
+                c[(r + i) * p + j..(r + i) * p + j + cols].copy_from_slice(&row[..cols]);
             }
         }
-        r += 4;
-    }
-    for (i, y) in blocks.into_remainder().chunks_exact_mut(p).enumerate() {
-        row(r + i, y);
     }
 }
 
