@@ -141,7 +141,10 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// bound reads the error of the pair on each input's own tables; and
     /// the ReLU family too on targets with narrow vectors) are computed per
     /// pair whatever the workspace, and this is
-    /// [`workspace_len`](Self::workspace_len) for them.
+    /// [`workspace_len`](Self::workspace_len) for them; so are all
+    /// architectures on targets whose vectors hold fewer than 16 numbers
+    /// ([`LANES`](crate::simd::LANES), microcontrollers), where the
+    /// routines keep only their smaller per-pair code.
     ///
     /// # Errors
     ///
@@ -182,13 +185,20 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// [`gram_workspace_len`](Self::gram_workspace_len)); a tape length of
     /// 0 otherwise.
     fn split_tapes<'w>(&self, grid: Grid, count: usize, workspace: &'w mut [T]) -> Pairs<'w, T> {
+        if count < 2 || !table::tapes_exact(self.layers()) {
+            return Pairs {
+                work: workspace,
+                tapes: &mut [],
+                tape: 0,
+            };
+        }
         let base = table::words(self.layers(), grid);
         let tape = table::tape_words(self.layers(), grid);
         let fits = count
             .checked_mul(tape)
             .and_then(|t| t.checked_add(base))
             .is_some_and(|n| n <= workspace.len());
-        if table::tapes_exact(self.layers()) && fits && count > 1 {
+        if fits {
             let (work, tapes) = workspace.split_at_mut(base);
             Pairs { work, tapes, tape }
         } else {
@@ -609,7 +619,7 @@ impl<T: Real> Pairs<'_, T> {
     ) -> Result<Kernels<T>, Error> {
         let n = self.tape;
         match self.tapes.get_mut(slot * n..(slot + 1) * n) {
-            Some(t) if n > 0 => {
+            Some(t) if crate::simd::WIDE && n > 0 => {
                 let sides = Sides::Record(t);
                 table::pair_with(layers, (x, x, true), g, channels, self.work, false, sides)
             }
@@ -628,7 +638,7 @@ impl<T: Real> Pairs<'_, T> {
         let n = self.tape;
         let tape = |s: usize| self.tapes.get(s * n..(s + 1) * n);
         match (tape(i), tape(j)) {
-            (Some(a), Some(b)) if n > 0 => {
+            (Some(a), Some(b)) if crate::simd::WIDE && n > 0 => {
                 let sides = Sides::Replay(a, b);
                 table::pair_with(layers, inputs, g, channels, self.work, false, sides)
             }

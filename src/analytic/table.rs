@@ -147,7 +147,14 @@ fn nonlinear_step<T: Real>(step: &Step<T>) -> bool {
 /// Whether the tapes of [`Sides`] give the bound of the per-pair path: the
 /// bound of a nonlinearity other than the vectorised ReLU family reads the
 /// pair's own error on the tables of each input alone.
+///
+/// The tapes serve targets with wide vectors only
+/// ([`WIDE`](crate::simd::WIDE)): on a microcontroller the routines keep
+/// their per-pair code alone, which is smaller.
 pub(super) fn tapes_exact<T: Real>(layers: &[Layer<T>]) -> bool {
+    if !crate::simd::WIDE {
+        return false;
+    }
     !ENABLED
         || layers.iter().all(|l| {
             l.is_spatial()
@@ -181,11 +188,18 @@ struct Tape<'c, T> {
 
 impl<T: Real> Tape<'_, T> {
     fn replay(&self) -> bool {
-        matches!(self.sides, Sides::Replay(..))
+        crate::simd::WIDE && matches!(self.sides, Sides::Replay(..))
+    }
+
+    fn recording(&self) -> bool {
+        crate::simd::WIDE && matches!(self.sides, Sides::Record(..))
     }
 
     /// Writes `a` (record) or reads `a` and `b` (replay), then moves on.
     fn exchange(&mut self, a: &mut [T], b: &mut [T]) {
+        if !crate::simd::WIDE {
+            return;
+        }
         let (at, n) = (self.at, a.len());
         match &mut self.sides {
             Sides::Both => {}
@@ -195,9 +209,11 @@ impl<T: Real> Tape<'_, T> {
                 }
             }
             Sides::Replay(ta, tb) => {
-                if let (Some(x), Some(y)) = (ta.get(at..at + n), tb.get(at..at + b.len())) {
+                if let (Some(x), Some(y)) = (ta.get(at..at + n), tb.get(at..at + n)) {
                     a.copy_from_slice(x);
-                    b.copy_from_slice(y);
+                    if let Some(b) = b.get_mut(..n) {
+                        b.copy_from_slice(y);
+                    }
                 }
             }
         }
@@ -206,7 +222,7 @@ impl<T: Real> Tape<'_, T> {
 
     /// The five vectors of both sides, `p0` numbers each.
     fn sides(&mut self, a: &mut Side<'_, T>, b: &mut Side<'_, T>, p0: usize) {
-        if matches!(self.sides, Sides::Both) {
+        if !crate::simd::WIDE || matches!(self.sides, Sides::Both) {
             return;
         }
         let n = p0.min(a.q.len()).min(b.q.len());
@@ -380,7 +396,8 @@ pub(super) fn pair_with<T: Real>(
     // A whole cross table of few channels: row by row, Σ_c xₐ[s, c]·x_b[·, c]
     // as axpys against x_b transposed (the sums of `dot` in its order, so
     // the same bits), contiguous along the row.
-    let rows = bc.width() == p0
+    let rows = crate::simd::WIDE
+        && bc.width() == p0
         && channels < crate::simd::LANES
         && channels * p0 <= scratch.len()
         && gsq.len() >= p0;
@@ -792,8 +809,9 @@ fn nonlinear<'s, T: Real>(
         quad: T::ZERO,
         s2: T::INFINITY,
     };
-    // The cross table's terms, and those of each input alone.
-    let mut accs = [fresh(), fresh(), fresh()];
+    // The terms of all tables, and (recording) those of the input's own.
+    let recording = tape.recording();
+    let (mut acc, mut own) = (fresh(), fresh());
     // (table, Θ table, row side, column side, band, exact diagonal, ratio)
     let err0 = bound.e;
     {
@@ -803,19 +821,26 @@ fn nonlinear<'s, T: Real>(
             (sbb, None, &*b, &*b, bs, true, rb * rb),
         ];
         let count = if replay { 1 } else { 3 };
-        for ((table, theta, x, y, band, exact, ratio), acc) in
-            passes.into_iter().zip(accs.iter_mut()).take(count)
+        for (i, (table, theta, x, y, band, exact, ratio)) in
+            passes.into_iter().enumerate().take(count)
         {
+            let acc = if recording && i == 1 {
+                &mut own
+            } else {
+                &mut acc
+            };
             let err = err0 * ratio + dq;
             let w = band.width();
             let z = band.zero();
             let mut theta = theta;
             // A table of one input on its diagonal alone: the diagonal map below.
             let rows = if theta.is_none() && w == 1 { 0 } else { p };
-            let (tbuf, twice) = scratch.split_at_mut(w.min(scratch.len()));
+            let cut = if crate::simd::WIDE { w } else { scratch.len() };
+            let (tbuf, twice) = scratch.split_at_mut(cut.min(scratch.len()));
             // A whole band of a sequence: row s reads the columns from s on,
             // cyclically, a window of the column vectors written twice.
-            let cyclic = band.rows.n == 1
+            let cyclic = crate::simd::WIDE
+                && band.rows.n == 1
                 && band.cols.lo == 0
                 && band.cols.count == p
                 && twice.len() >= 4 * p;
@@ -858,10 +883,9 @@ fn nonlinear<'s, T: Real>(
         }
     }
     // Diagonal maps: the new variances, scales and quadrature estimates.
-    let mut diags = [T::ZERO; 2];
-    for ((side, table), diag) in [(&mut *a, &*saa), (&mut *b, &*sbb)]
+    let mut diag = T::ZERO;
+    for (side, table) in [(&mut *a, &*saa), (&mut *b, &*sbb)]
         .into_iter()
-        .zip(diags.iter_mut())
         .filter(|_| !replay)
     {
         for s in 0..p {
@@ -870,7 +894,7 @@ fn nonlinear<'s, T: Real>(
             if q2 > T::ZERO && q2 < tiny() {
                 return Err(loss());
             }
-            *diag = worse(*diag, relative_error(e1, q2) + relative_error(e2, dot));
+            diag = worse(diag, relative_error(e1, q2) + relative_error(e2, dot));
             if ENABLED {
                 side.v[s] = q2;
                 side.u[s] *= dot;
@@ -878,21 +902,26 @@ fn nonlinear<'s, T: Real>(
         }
         side.vars(table, bs, p);
     }
-    // The terms of each input alone, kept or read.
-    let [mut acc, ka, kb] = accs;
-    let mut one = [ka.s2, ka.quad, diags[0]];
-    let mut other = [kb.s2, kb.quad, diags[1]];
-    tape.exchange(&mut one, &mut other);
-    let mut diag = T::ZERO;
-    for [s2, quad, d] in [one, other] {
-        acc.s2 = if s2 < acc.s2 { s2 } else { acc.s2 };
-        acc.quad = worse(acc.quad, quad);
-        diag = worse(diag, d);
+    // The terms of each input alone, kept (of the pair (x, x), whose two
+    // inputs give the same terms) or read.
+    if recording {
+        let mut one = [own.s2, own.quad, diag];
+        tape.exchange(&mut one, &mut []);
+        for k in [&own, &own] {
+            acc.s2 = if k.s2 < acc.s2 { k.s2 } else { acc.s2 };
+            acc.quad = worse(acc.quad, k.quad);
+            acc.e = worse(acc.e, k.e);
+            acc.t = worse(acc.t, k.t);
+        }
     }
-    // Without the tapes' condition (`tapes_exact`), these terms too.
-    for k in [&ka, &kb].into_iter().filter(|_| !replay) {
-        acc.e = worse(acc.e, k.e);
-        acc.t = worse(acc.t, k.t);
+    if replay {
+        let (mut one, mut other) = ([T::ZERO; 3], [T::ZERO; 3]);
+        tape.exchange(&mut one, &mut other);
+        for [s2, quad, d] in [one, other] {
+            acc.s2 = if s2 < acc.s2 { s2 } else { acc.s2 };
+            acc.quad = worse(acc.quad, quad);
+            diag = worse(diag, d);
+        }
     }
     if !ENABLED {
         return if super::precision::accepted(worse(acc.quad, diag)) {
