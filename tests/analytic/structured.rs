@@ -441,6 +441,7 @@ fn attention_tokens_are_not_compiled_without_the_feature() {
 /// [`Architecture::gram_workspace_len`] (each input's own state kept once):
 /// the same kernels bit for bit and the same verdict, for the Gram matrix
 /// and for the cross matrix of the first inputs against all.
+#[cfg(feature = "attention")]
 fn kept_state_matches_per_pair<T: Real>() -> usize {
     let mut kept = 0;
     for case in text::cases(STRUCTURED) {
@@ -483,6 +484,7 @@ fn kept_state_matches_per_pair<T: Real>() -> usize {
     kept
 }
 
+#[cfg(feature = "attention")]
 #[test]
 fn kept_state_matches_per_pair_f64() {
     let kept = kept_state_matches_per_pair::<f64>();
@@ -491,6 +493,7 @@ fn kept_state_matches_per_pair_f64() {
     assert!(kept > 0, "{kept}");
 }
 
+#[cfg(feature = "attention")]
 #[test]
 fn kept_state_matches_per_pair_f32() {
     assert!(kept_state_matches_per_pair::<f32>() > 0);
