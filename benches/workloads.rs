@@ -281,7 +281,7 @@ fn t1(c: &mut Criterion) {
         length: L,
         channels: C,
     };
-    let mut ws = vec![0.0_f64; arch.workspace_len(shape).expect("T1 shape")];
+    let mut ws = vec![0.0_f64; arch.gram_workspace_len(shape, N).expect("T1 shape")];
     let mut nngp = boxed_matrix::<f64, N, N>();
     let mut ntk = boxed_matrix::<f64, N, N>();
     c.bench_function("T1", |b| {

@@ -168,6 +168,24 @@ impl Band {
         }
     }
 
+    /// `dst[t] = src[k]` for the partners t of row `s` (copies of runs;
+    /// the inverse of [`gather`](Self::gather)).
+    #[cfg(feature = "attention")]
+    #[inline]
+    pub fn scatter<T: Copy>(&self, s: usize, src: &[T], dst: &mut [T]) {
+        let w = self.cols.n;
+        let (sh, sw) = (s / w, s % w);
+        let t0 = self.cols.partner(sw, 0);
+        let c = self.cols.count;
+        let first = c.min(w - t0);
+        for kh in 0..self.rows.count {
+            let row = &mut dst[self.rows.partner(sh, kh) * w..][..w];
+            let from = &src[kh * c..(kh + 1) * c];
+            row[t0..t0 + first].copy_from_slice(&from[..first]);
+            row[..c - first].copy_from_slice(&from[first..]);
+        }
+    }
+
     /// Partner position of entry (`s`, `k`).
     #[inline(always)]
     pub fn partner(&self, s: usize, k: usize) -> usize {

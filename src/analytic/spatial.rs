@@ -10,7 +10,7 @@
 use super::arch::{Architecture, Shape};
 use super::gram::hold;
 use super::grid::{bound_words, input_grid, invalid, next_grid, Grid};
-use super::table::{self, Kernels};
+use super::table::{self, Kernels, Sides};
 use crate::outputs::zero_on_error;
 use crate::{Error, Real};
 
@@ -90,6 +90,124 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         }
         let (g, _) = input_grid(shape)?;
         Ok(table::words(self.layers(), g))
+    }
+
+    /// An upper bound of [`gram_workspace_len`](Self::gram_workspace_len)
+    /// for `count` inputs of `positions` positions, whatever the
+    /// architecture of up to `CAP` layers:
+    /// [`workspace_bound`](Self::workspace_bound)`(positions)` and, per
+    /// input, 5·(`CAP` + 1)·positions + `CAP`·(positions² + 2·positions)
+    /// (`usize::MAX` on overflow). Usable in constant expressions.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::{Architecture, Shape};
+    /// const WS: usize = Architecture::<f64, 8>::gram_workspace_bound(4, 3);
+    /// let a: Architecture<f64, 8> = "dense(1,0) relu attn(1,1,1,1) relu gap dense(1,0)".parse()?;
+    /// let shape = Shape::Sequence { length: 4, channels: 2 };
+    /// assert!(a.gram_workspace_len(shape, 3)? <= WS);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub const fn gram_workspace_bound(positions: usize, count: usize) -> usize {
+        let p = positions;
+        let per_layer = match p.checked_mul(p) {
+            Some(p2) => p2.saturating_add(p.saturating_mul(2)),
+            None => usize::MAX,
+        };
+        let tape = p
+            .saturating_mul(5)
+            .saturating_mul(CAP.saturating_add(1))
+            .saturating_add(per_layer.saturating_mul(CAP));
+        Self::workspace_bound(p).saturating_add(tape.saturating_mul(count))
+    }
+
+    /// The workspace length with which [`gram_spatial`](Self::gram_spatial)
+    /// of `count` inputs of `shape` computes the tables of each input alone
+    /// once per input instead of once per pair (for
+    /// [`cross_spatial`](Self::cross_spatial) with N training inputs,
+    /// `count` = N + 1): [`workspace_len`](Self::workspace_len) and, per
+    /// input, its state through every layer (the variances and scales of
+    /// each position, and the attention weights of each attention layer).
+    ///
+    /// Given a workspace of at least this length, the Gram routines of
+    /// sequences and images keep each input's own state, O(layers·|S|)
+    /// numbers plus |S|² per attention layer, and compute per pair only the
+    /// tables between the two inputs; the kernels, their error bounds and
+    /// the errors are the same bit for bit. A shorter workspace of at least
+    /// [`workspace_len`](Self::workspace_len) computes everything per pair.
+    /// Recurrent architectures and, with the feature `error-bounds`,
+    /// architectures with a nonlinearity outside the ReLU family (whose
+    /// bound reads the error of the pair on each input's own tables; and
+    /// the ReLU family too on targets with narrow vectors) are computed per
+    /// pair whatever the workspace, and this is
+    /// [`workspace_len`](Self::workspace_len) for them; so are all
+    /// architectures on targets whose vectors hold fewer than 16 numbers
+    /// ([`LANES`](crate::simd::LANES), microcontrollers), where the
+    /// routines keep only their smaller per-pair code.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`workspace_len`](Self::workspace_len).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::{Architecture, Shape};
+    /// let a: Architecture<f64> = "dense(1,0) relu attn(1,1,1,1) relu gap dense(1,0)".parse()?;
+    /// let shape = Shape::Sequence { length: 4, channels: 2 };
+    /// let x: Vec<f64> = (0..3 * 8).map(|i| ((i * 7 % 5) as f64) - 2.0).collect();
+    /// let (mut k, mut t) = ([0.0; 9], [0.0; 9]);
+    /// let mut ws = vec![0.0; a.gram_workspace_len(shape, 3)?];
+    /// a.gram_spatial(&x, shape, &mut ws, &mut k, &mut t)?;
+    /// // The same kernels per pair, with the smallest workspace.
+    /// let (mut kp, mut tp) = ([0.0; 9], [0.0; 9]);
+    /// let mut small = vec![0.0; a.workspace_len(shape)?];
+    /// a.gram_spatial(&x, shape, &mut small, &mut kp, &mut tp)?;
+    /// assert_eq!((k, t), (kp, tp));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn gram_workspace_len(&self, shape: Shape, count: usize) -> Result<usize, Error> {
+        let base = self.workspace_len(shape)?;
+        if self.is_recurrent() || !table::tapes_exact(self.layers()) {
+            return Ok(base);
+        }
+        let (g, _) = input_grid(shape)?;
+        let tape = table::tape_words(self.layers(), g);
+        tape.checked_mul(count)
+            .and_then(|t| t.checked_add(base))
+            .ok_or(invalid("the workspace length overflows"))
+    }
+
+    /// The workspace of the Gram routines split in the workspace of a pair
+    /// and `count` tapes of each input's own state, when it holds them and
+    /// the tapes give the per-pair results (see
+    /// [`gram_workspace_len`](Self::gram_workspace_len)); a tape length of
+    /// 0 otherwise.
+    fn split_tapes<'w>(&self, grid: Grid, count: usize, workspace: &'w mut [T]) -> Pairs<'w, T> {
+        if count < 2 || !table::tapes_exact(self.layers()) {
+            return Pairs {
+                work: workspace,
+                tapes: &mut [],
+                tape: 0,
+            };
+        }
+        let base = table::words(self.layers(), grid);
+        let tape = table::tape_words(self.layers(), grid);
+        let fits = count
+            .checked_mul(tape)
+            .and_then(|t| t.checked_add(base))
+            .is_some_and(|n| n <= workspace.len());
+        if fits {
+            let (work, tapes) = workspace.split_at_mut(base);
+            Pairs { work, tapes, tape }
+        } else {
+            Pairs {
+                work: workspace,
+                tapes: &mut [],
+                tape: 0,
+            }
+        }
     }
 
     /// NNGP and NTK matrices of N inputs of `shape` (sequences or images,
@@ -214,9 +332,11 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
             hold(n.saturating_mul(n), nngp, ntk)?;
             let d = grid.positions() * channels;
             let input = |i: usize| &x[i * d..(i + 1) * d];
+            let mut pairs = self.split_tapes(grid, n, workspace);
+            let layers = (self.layers(), grid, channels);
             // The diagonal first: the scale of every pair's bound.
             for i in 0..n {
-                let r = self.pair((input(i), input(i), true), grid, channels, workspace)?;
+                let r = pairs.own(layers, input(i), i)?;
                 let e = i * n + i;
                 (nngp[e], ntk[e]) = (r.k, r.t);
                 check(r, (r.k, r.k), (r.t, r.t))?;
@@ -224,7 +344,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
             for i in 0..n {
                 for j in i + 1..n {
                     let same = input(i) == input(j);
-                    let r = self.pair((input(i), input(j), same), grid, channels, workspace)?;
+                    let r = pairs.cross(layers, (input(i), input(j), same), (i, j))?;
                     let (ii, jj) = (i * n + i, j * n + j);
                     check(r, (nngp[ii], nngp[jj]), (ntk[ii], ntk[jj]))?;
                     nngp[i * n + j] = r.k;
@@ -322,23 +442,27 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
             let d = grid.positions() * channels;
             let input = |i: usize| &x[i * d..(i + 1) * d];
             let train = |j: usize| &x_train[j * d..(j + 1) * d];
+            // Tapes 0..n for the training inputs, n for the input of the row.
+            let count = if m > 0 { n + 1 } else { 0 };
+            let mut pairs = self.split_tapes(grid, count, workspace);
+            let layers = (self.layers(), grid, channels);
             // The diagonals of the training inputs wait in the last row,
             // each read before its entry is written.
             let last = m.saturating_sub(1) * n;
             if m > 0 {
                 for j in 0..n {
-                    let r = self.pair((train(j), train(j), true), grid, channels, workspace)?;
+                    let r = pairs.own(layers, train(j), j)?;
                     check(r, (r.k, r.k), (r.t, r.t))?;
                     (nngp[last + j], ntk[last + j]) = (r.k, r.t);
                 }
             }
             for i in 0..m {
-                let own = self.pair((input(i), input(i), true), grid, channels, workspace)?;
+                let own = pairs.own(layers, input(i), n)?;
                 check(own, (own.k, own.k), (own.t, own.t))?;
                 for j in 0..n {
                     let (kj, tj) = (nngp[last + j], ntk[last + j]);
                     let same = input(i) == train(j);
-                    let r = self.pair((input(i), train(j), same), grid, channels, workspace)?;
+                    let r = pairs.cross(layers, (input(i), train(j), same), (n, j))?;
                     check(r, (own.k, kj), (own.t, tj))?;
                     nngp[i * n + j] = r.k;
                     ntk[i * n + j] = r.t;
@@ -470,17 +594,56 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         }
         Ok(())
     }
+}
 
-    /// Σ and Θ of one pair of inputs (checked by [`prepare`](Self::prepare)),
-    /// with their error bounds.
-    fn pair(
-        &self,
-        inputs: (&[T], &[T], bool),
-        g: Grid,
-        channels: usize,
-        workspace: &mut [T],
+/// The layers, the input grid and the channels of a Gram routine.
+type Net<'l, T> = (&'l [super::Layer<T>], Grid, usize);
+
+/// The workspace of a pair and the tapes of the inputs' own state (none
+/// when `tape` is 0: every pair computes its inputs' own tables).
+struct Pairs<'w, T> {
+    work: &'w mut [T],
+    tapes: &'w mut [T],
+    tape: usize,
+}
+
+impl<T: Real> Pairs<'_, T> {
+    /// Σ and Θ of input `x` with itself (checked by
+    /// [`prepare`](Architecture::prepare)), with their error bounds; its own
+    /// state goes to tape `slot`.
+    fn own(
+        &mut self,
+        (layers, g, channels): Net<'_, T>,
+        x: &[T],
+        slot: usize,
     ) -> Result<Kernels<T>, Error> {
-        table::pair(self.layers(), inputs, g, channels, workspace, false)
+        let n = self.tape;
+        match self.tapes.get_mut(slot * n..(slot + 1) * n) {
+            Some(t) if crate::simd::WIDE && n > 0 => {
+                let sides = Sides::Record(t);
+                table::pair_with(layers, (x, x, true), g, channels, self.work, false, sides)
+            }
+            _ => table::pair(layers, (x, x, true), g, channels, self.work, false),
+        }
+    }
+
+    /// Σ and Θ of a pair of inputs, with their error bounds, reading their
+    /// own state from tapes `slots` if there are tapes.
+    fn cross(
+        &mut self,
+        (layers, g, channels): Net<'_, T>,
+        inputs: (&[T], &[T], bool),
+        (i, j): (usize, usize),
+    ) -> Result<Kernels<T>, Error> {
+        let n = self.tape;
+        let tape = |s: usize| self.tapes.get(s * n..(s + 1) * n);
+        match (tape(i), tape(j)) {
+            (Some(a), Some(b)) if crate::simd::WIDE && n > 0 => {
+                let sides = Sides::Replay(a, b);
+                table::pair_with(layers, inputs, g, channels, self.work, false, sides)
+            }
+            _ => table::pair(layers, inputs, g, channels, self.work, false),
+        }
     }
 }
 

@@ -113,6 +113,127 @@ pub(super) fn structured_sizes<T: Real>(layers: &[Layer<T>], mut g: Grid) -> (us
     (attn, depth)
 }
 
+/// Words of one input's tape on input grid `g` (see [`Sides`]): the five
+/// vectors of [`Side`] before the first layer and after every layer, three
+/// numbers per nonlinearity, and per attention layer its weights G (|S|²)
+/// and the two new scales (2|S|).
+pub(super) fn tape_words<T: Real>(layers: &[Layer<T>], mut g: Grid) -> usize {
+    let p0 = g.positions();
+    let mut n = (layers.len() + 1) * 5 * p0;
+    for l in layers {
+        if l.is_spatial() || l.is_structured() {
+            #[cfg(feature = "attention")]
+            if let Layer::Attention { .. } = l {
+                n += g.positions() * g.positions() + 2 * g.positions();
+            }
+            if !l.is_structured() {
+                g = next_grid(l, g).unwrap_or(g);
+            }
+        } else if nonlinear_step(&l.step()) {
+            n += 3;
+        }
+    }
+    n
+}
+
+/// Whether a step is a nonlinearity (applied by [`nonlinear`]).
+fn nonlinear_step<T: Real>(step: &Step<T>) -> bool {
+    !matches!(
+        step,
+        Step::Identity | Step::Affine { .. } | Step::AffineStandard { .. }
+    )
+}
+
+/// Whether the tapes of [`Sides`] give the bound of the per-pair path: the
+/// bound of a nonlinearity other than the vectorised ReLU family reads the
+/// pair's own error on the tables of each input alone.
+///
+/// The tapes serve targets with wide vectors only
+/// ([`WIDE`](crate::simd::WIDE)): on a microcontroller the routines keep
+/// their per-pair code alone, which is smaller.
+pub(super) fn tapes_exact<T: Real>(layers: &[Layer<T>]) -> bool {
+    if !crate::simd::WIDE {
+        return false;
+    }
+    !ENABLED
+        || layers.iter().all(|l| {
+            l.is_spatial()
+                || l.is_structured()
+                || match l.step() {
+                    Step::AbRelu(_) => crate::simd::WIDE,
+                    s => !nonlinear_step(&s),
+                }
+        })
+}
+
+/// Where a pair's tables of each input alone come from.
+pub(super) enum Sides<'c, T> {
+    /// Computed with the pair.
+    Both,
+    /// Computed for the pair (x, x), and the state of x alone written to
+    /// the tape: the vectors of [`Side`] after every layer and what the
+    /// cross tables and the bound read of its tables (attention weights,
+    /// the bound terms of nonlinearities).
+    Record(&'c mut [T]),
+    /// Read from the tapes of the two inputs; the tables of each input
+    /// alone are not computed.
+    Replay(&'c [T], &'c [T]),
+}
+
+/// A read or write position on the tapes of [`Sides`].
+struct Tape<'c, T> {
+    sides: Sides<'c, T>,
+    at: usize,
+}
+
+impl<T: Real> Tape<'_, T> {
+    fn replay(&self) -> bool {
+        crate::simd::WIDE && matches!(self.sides, Sides::Replay(..))
+    }
+
+    fn recording(&self) -> bool {
+        crate::simd::WIDE && matches!(self.sides, Sides::Record(..))
+    }
+
+    /// Writes `a` (record) or reads `a` and `b` (replay), then moves on.
+    fn exchange(&mut self, a: &mut [T], b: &mut [T]) {
+        if !crate::simd::WIDE {
+            return;
+        }
+        let (at, n) = (self.at, a.len());
+        match &mut self.sides {
+            Sides::Both => {}
+            Sides::Record(t) => {
+                if let Some(d) = t.get_mut(at..at + n) {
+                    d.copy_from_slice(a);
+                }
+            }
+            Sides::Replay(ta, tb) => {
+                if let (Some(x), Some(y)) = (ta.get(at..at + n), tb.get(at..at + n)) {
+                    a.copy_from_slice(x);
+                    if let Some(b) = b.get_mut(..n) {
+                        b.copy_from_slice(y);
+                    }
+                }
+            }
+        }
+        self.at += n;
+    }
+
+    /// The five vectors of both sides, `p0` numbers each.
+    fn sides(&mut self, a: &mut Side<'_, T>, b: &mut Side<'_, T>, p0: usize) {
+        if !crate::simd::WIDE || matches!(self.sides, Sides::Both) {
+            return;
+        }
+        let n = p0.min(a.q.len()).min(b.q.len());
+        self.exchange(&mut a.q[..n], &mut b.q[..n]);
+        self.exchange(&mut a.v[..n], &mut b.v[..n]);
+        self.exchange(&mut a.u[..n], &mut b.u[..n]);
+        self.exchange(&mut a.sq[..n], &mut b.sq[..n]);
+        self.exchange(&mut a.r[..n], &mut b.r[..n]);
+    }
+}
+
 /// The kernels of a pair and their absolute error bounds.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Kernels<T> {
@@ -181,12 +302,31 @@ impl<T: Real> Side<'_, T> {
 #[allow(clippy::too_many_arguments)]
 pub(super) fn pair<T: Real>(
     layers: &[Layer<T>],
-    (xa, xb, same): (&[T], &[T], bool),
+    inputs: (&[T], &[T], bool),
     g0: Grid,
     channels: usize,
     workspace: &mut [T],
     full: bool,
 ) -> Result<Kernels<T>, Error> {
+    pair_with(layers, inputs, g0, channels, workspace, full, Sides::Both)
+}
+
+/// [`pair`] with the tables of each input alone computed, recorded or
+/// read from tapes (`sides`, see [`Sides`]; a recording pair is (x, x)).
+/// Every path gives the same kernels and bounds bit for bit; a replay
+/// needs [`tapes_exact`] for the bound.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn pair_with<T: Real>(
+    layers: &[Layer<T>],
+    (xa, xb, same): (&[T], &[T], bool),
+    g0: Grid,
+    channels: usize,
+    workspace: &mut [T],
+    full: bool,
+    sides: Sides<'_, T>,
+) -> Result<Kernels<T>, Error> {
+    let mut tape = Tape { sides, at: 0 };
+    let replay = tape.replay();
     let p0 = g0.positions();
     let (wc, ws) = if full {
         (p0 * p0, p0 * p0)
@@ -253,16 +393,50 @@ pub(super) fn pair<T: Real>(
             crate::simd::dot(x, y) * inv_c
         }
     };
+    // A whole cross table of few channels: row by row, Σ_c xₐ[s, c]·x_b[·, c]
+    // as axpys against x_b transposed (the sums of `dot` in its order, so
+    // the same bits), contiguous along the row.
+    let rows = crate::simd::WIDE
+        && bc.width() == p0
+        && channels < crate::simd::LANES
+        && channels * p0 <= scratch.len()
+        && gsq.len() >= p0;
+    if rows {
+        for (c, col) in scratch[..channels * p0].chunks_exact_mut(p0).enumerate() {
+            for (t, v) in col.iter_mut().enumerate() {
+                *v = xb[t * channels + c];
+            }
+        }
+        for s in 0..p0 {
+            let row = &mut gsq[..p0];
+            row.fill(T::ZERO);
+            for (&f, col) in xa[s * channels..(s + 1) * channels]
+                .iter()
+                .zip(scratch.chunks_exact(p0))
+            {
+                crate::simd::axpy(f, col, row);
+            }
+            for v in row.iter_mut() {
+                *v *= inv_c;
+            }
+            bc.gather(s, row, &mut sab[s * p0..(s + 1) * p0]);
+        }
+        tab[..p0 * p0].fill(T::ZERO);
+    }
     for s in 0..p0 {
         let (wc, ws) = (bc.width(), bs.width());
-        bc.for_partners(s, |k, t| {
-            sab[s * wc + k] = dot(xa, s, xb, t);
-            tab[s * wc + k] = T::ZERO;
-        });
-        bs.for_partners(s, |k, t| {
-            saa[s * ws + k] = dot(xa, s, xa, t);
-            sbb[s * ws + k] = dot(xb, s, xb, t);
-        });
+        if !rows {
+            bc.for_partners(s, |k, t| {
+                sab[s * wc + k] = dot(xa, s, xb, t);
+                tab[s * wc + k] = T::ZERO;
+            });
+        }
+        if !replay {
+            bs.for_partners(s, |k, t| {
+                saa[s * ws + k] = dot(xa, s, xa, t);
+                sbb[s * ws + k] = dot(xb, s, xb, t);
+            });
+        }
     }
     let eps = T::EPSILON;
     let start = eps * T::from_usize(channels / crate::simd::LANES + 3);
@@ -271,7 +445,10 @@ pub(super) fn pair<T: Real>(
         q: start,
         t: T::ZERO,
     };
-    for (side, x, table) in [(&mut a, xa, &*saa), (&mut b, xb, &*sbb)] {
+    for (side, x, table) in [(&mut a, xa, &*saa), (&mut b, xb, &*sbb)]
+        .into_iter()
+        .filter(|_| !replay)
+    {
         side.vars(table, bs, p0);
         for s in 0..p0 {
             let q = side.var(s).q;
@@ -286,6 +463,7 @@ pub(super) fn pair<T: Real>(
             }
         }
     }
+    tape.sides(&mut a, &mut b, p0);
     for (i, layer) in layers.iter().enumerate() {
         let p = g.positions();
         let (lc, ls) = (bc.len(), bs.len());
@@ -300,7 +478,14 @@ pub(super) fn pair<T: Real>(
                 let q = size as usize;
                 let filter = if g.planar { q * q } else { q };
                 let scale = w2 / T::from_usize(filter);
-                for (table, band) in [(&mut *saa, bs), (&mut *sbb, bs), (&mut *sab, bc)] {
+                for (table, band, one) in [
+                    (&mut *saa, bs, true),
+                    (&mut *sbb, bs, true),
+                    (&mut *sab, bc, false),
+                ] {
+                    if one && replay {
+                        continue;
+                    }
                     shifted_sum(table, scratch, g, band, q, circular);
                     for (m, &s) in table[..band.len()].iter_mut().zip(&scratch[..band.len()]) {
                         *m = scale * s + b2;
@@ -311,7 +496,7 @@ pub(super) fn pair<T: Real>(
                     *m = k + scale * s;
                 }
                 // The scales map as the diagonals.
-                for side in [&mut a, &mut b].into_iter().filter(|_| ENABLED) {
+                for side in [&mut a, &mut b].into_iter().filter(|_| ENABLED && !replay) {
                     for (j, vec) in [&mut *side.v, &mut *side.u].into_iter().enumerate() {
                         let one = Band::new(g, 0);
                         shifted_sum(vec, scratch, g, one, q, circular);
@@ -327,7 +512,10 @@ pub(super) fn pair<T: Real>(
                 bound.e += round;
                 bound.q += round;
                 bound.t = worse(bound.t, bound.e) + round;
-                for (side, table) in [(&mut a, &*saa), (&mut b, &*sbb)] {
+                for (side, table) in [(&mut a, &*saa), (&mut b, &*sbb)]
+                    .into_iter()
+                    .filter(|_| !replay)
+                {
                     side.vars(table, bs, p);
                     if side.q[..p].iter().any(|&q| q > T::ZERO && q < tiny()) {
                         return Err(loss());
@@ -342,7 +530,10 @@ pub(super) fn pair<T: Real>(
                     (&mut *tab, bc, nc),
                     (&mut *saa, bs, ns),
                     (&mut *sbb, bs, ns),
-                ] {
+                ]
+                .into_iter()
+                .take(if replay { 2 } else { 4 })
+                {
                     let whole = from.width() == g.positions();
                     if matches!(layer, Layer::GlobalAvgPool) && !whole {
                         // Not read after this layer (see `bands`).
@@ -356,7 +547,7 @@ pub(super) fn pair<T: Real>(
                 let np = ng.positions();
                 let (fh, fw) = (g.h / ng.h, g.w / ng.w);
                 let n = fh * fw;
-                for side in [&mut a, &mut b].into_iter().filter(|_| ENABLED) {
+                for side in [&mut a, &mut b].into_iter().filter(|_| ENABLED && !replay) {
                     for vec in [&mut *side.v, &mut *side.u] {
                         for o in 0..np {
                             let (oh, ow) = (o / ng.w, o % ng.w);
@@ -387,9 +578,11 @@ pub(super) fn pair<T: Real>(
                 bound.t += round;
                 g = ng;
                 (bc, bs) = (nc, ns);
-                let p = g.positions();
-                a.vars(saa, bs, p);
-                b.vars(sbb, bs, p);
+                if !replay {
+                    let p = g.positions();
+                    a.vars(saa, bs, p);
+                    b.vars(sbb, bs, p);
+                }
             }
             #[cfg(feature = "attention")]
             Layer::LayerNorm => {
@@ -399,7 +592,15 @@ pub(super) fn pair<T: Real>(
                     &mut saa[..ls],
                     &mut sbb[..ls],
                 );
-                layer_norm(tables, (&mut a, &mut b), (bc, bs, p), (gsq, gr), &mut bound)?;
+                let norm = (&mut *gsq, &mut *gr);
+                layer_norm(
+                    tables,
+                    (&mut a, &mut b),
+                    (bc, bs, p),
+                    norm,
+                    replay,
+                    &mut bound,
+                )?;
             }
             #[cfg(feature = "attention")]
             Layer::Attention {
@@ -430,6 +631,7 @@ pub(super) fn pair<T: Real>(
                     (&mut a, &mut b),
                     (g, (bc, bs), next),
                     (&mut *scratch, &mut *attn_work, &mut *gsq, &mut *gr),
+                    &mut tape,
                     &mut bound,
                 )?;
                 (bc, bs) = next;
@@ -458,7 +660,10 @@ pub(super) fn pair<T: Real>(
                     &mut sbb[..ls],
                 );
                 restore(saved, tables, (&mut a, &mut b, p0), &mut bound);
-                for (side, table) in [(&mut a, &*saa), (&mut b, &*sbb)] {
+                for (side, table) in [(&mut a, &*saa), (&mut b, &*sbb)]
+                    .into_iter()
+                    .filter(|_| !replay)
+                {
                     side.vars(table, bs, p);
                     if side.q[..p].iter().any(|&q| q > T::ZERO && q < tiny()) {
                         return Err(loss());
@@ -470,7 +675,8 @@ pub(super) fn pair<T: Real>(
                 match step {
                     Step::Identity => {}
                     Step::Affine { w2, b2 } | Step::AffineStandard { w2, b2, .. } => {
-                        for m in saa[..ls].iter_mut().chain(sbb[..ls].iter_mut()) {
+                        let ones = if replay { 0 } else { ls };
+                        for m in saa[..ones].iter_mut().chain(sbb[..ones].iter_mut()) {
                             *m = w2 * *m + b2;
                         }
                         for (k, t) in sab[..lc].iter_mut().zip(tab[..lc].iter_mut()) {
@@ -481,7 +687,7 @@ pub(super) fn pair<T: Real>(
                             };
                             *k = k2;
                         }
-                        for side in [&mut a, &mut b].into_iter().filter(|_| ENABLED) {
+                        for side in [&mut a, &mut b].into_iter().filter(|_| ENABLED && !replay) {
                             for s in 0..p {
                                 let (v, u) = (side.v[s], side.u[s]);
                                 side.v[s] = w2 * v + b2;
@@ -495,7 +701,10 @@ pub(super) fn pair<T: Real>(
                         bound.e += two;
                         bound.q += two;
                         bound.t = worse(bound.t, bound.e) + two;
-                        for (side, table) in [(&mut a, &*saa), (&mut b, &*sbb)] {
+                        for (side, table) in [(&mut a, &*saa), (&mut b, &*sbb)]
+                            .into_iter()
+                            .filter(|_| !replay)
+                        {
                             for s in 0..p {
                                 let q = side.var(s).q;
                                 let q2 = w2 * q + b2;
@@ -523,12 +732,14 @@ pub(super) fn pair<T: Real>(
                             (&mut a, &mut b),
                             (bc, bs, p),
                             same,
+                            &mut tape,
                             &mut bound,
                         )?;
                     }
                 }
             }
         }
+        tape.sides(&mut a, &mut b, p0);
     }
     // The scales v and u are kept for the bounds only (feature `error-bounds`).
     let scale = |x: &[T], y: &[T]| (x[0] * y[0]).sqrt();
@@ -558,13 +769,18 @@ struct Tables<'a, T> {
     gr: &'a mut [T],
 }
 
-/// A nonlinearity on every table of the pair, with its bound.
+/// A nonlinearity on every table of the pair, with its bound. The terms
+/// that the tables of each input alone give (their smallest sin²θ and
+/// quadrature estimates, the diagonal maps' estimates) are kept apart per
+/// input, and go through `tape` (a replay computes the cross tables only).
+#[allow(clippy::too_many_arguments)]
 fn nonlinear<'s, T: Real>(
     step: &Step<T>,
     tb: Tables<'_, T>,
     (a, b): (&mut Side<'s, T>, &mut Side<'s, T>),
     (bc, bs, p): (Band, Band, usize),
     same: bool,
+    tape: &mut Tape<'_, T>,
     bound: &mut Bound<T>,
 ) -> Result<(), Error> {
     let Tables {
@@ -576,6 +792,7 @@ fn nonlinear<'s, T: Real>(
         gsq,
         gr,
     } = tb;
+    let replay = tape.replay();
     let (ra, rb) = if ENABLED {
         (a.ratio(p), b.ratio(p))
     } else {
@@ -586,12 +803,15 @@ fn nonlinear<'s, T: Real>(
     } else {
         T::ZERO
     };
-    let mut acc = Acc {
+    let fresh = || Acc {
         e: T::ZERO,
         t: T::ZERO,
         quad: T::ZERO,
         s2: T::INFINITY,
     };
+    // The terms of all tables, and (recording) those of the input's own.
+    let recording = tape.recording();
+    let (mut acc, mut own) = (fresh(), fresh());
     // (table, Θ table, row side, column side, band, exact diagonal, ratio)
     let err0 = bound.e;
     {
@@ -600,37 +820,58 @@ fn nonlinear<'s, T: Real>(
             (saa, None, &*a, &*a, bs, true, ra * ra),
             (sbb, None, &*b, &*b, bs, true, rb * rb),
         ];
-        for (table, theta, x, y, band, exact, ratio) in passes {
+        let count = if replay { 1 } else { 3 };
+        for (i, (table, theta, x, y, band, exact, ratio)) in
+            passes.into_iter().enumerate().take(count)
+        {
+            let acc = if recording && i == 1 {
+                &mut own
+            } else {
+                &mut acc
+            };
             let err = err0 * ratio + dq;
             let w = band.width();
             let z = band.zero();
             let mut theta = theta;
             // A table of one input on its diagonal alone: the diagonal map below.
             let rows = if theta.is_none() && w == 1 { 0 } else { p };
+            let cut = if crate::simd::WIDE { w } else { scratch.len() };
+            let (tbuf, twice) = scratch.split_at_mut(cut.min(scratch.len()));
+            // A whole band of a sequence: row s reads the columns from s on,
+            // cyclically, a window of the column vectors written twice.
+            let cyclic = crate::simd::WIDE
+                && band.rows.n == 1
+                && band.cols.lo == 0
+                && band.cols.count == p
+                && twice.len() >= 4 * p;
+            if cyclic {
+                let (sq2, r2) = twice[..4 * p].split_at_mut(2 * p);
+                for (d, src) in [(sq2, &y.sq[..p]), (r2, &y.r[..p])] {
+                    d[..p].copy_from_slice(src);
+                    d[p..].copy_from_slice(src);
+                }
+            }
             for s in 0..rows {
                 let vi = x.var(s);
-                band.gather(s, y.sq, gsq);
-                band.gather(s, y.r, gr);
+                let (sq, r): (&[T], &[T]) = if cyclic {
+                    (&twice[s..s + w], &twice[2 * p + s..2 * p + s + w])
+                } else {
+                    band.gather(s, y.sq, gsq);
+                    band.gather(s, y.r, gr);
+                    (&gsq[..w], &gr[..w])
+                };
                 let krow = &mut table[s * w..(s + 1) * w];
                 let trow = match theta.as_deref_mut() {
                     Some(t) => &mut t[s * w..(s + 1) * w],
-                    None => &mut scratch[..w],
+                    None => &mut tbuf[..w],
                 };
                 let skip = if exact { z } else { usize::MAX };
                 match *step {
                     Step::AbRelu(c) if crate::simd::WIDE => {
-                        let s2 = relu_row(&c, vi, (&gsq[..w], &gr[..w]), (krow, trow), skip);
+                        let s2 = relu_row(&c, vi, (sq, r), (krow, trow), skip);
                         acc.s2 = if s2 < acc.s2 { s2 } else { acc.s2 };
                     }
-                    _ => generic_row(
-                        step,
-                        vi,
-                        (&gsq[..w], &gr[..w]),
-                        (krow, trow),
-                        skip,
-                        err,
-                        &mut acc,
-                    ),
+                    _ => generic_row(step, vi, (sq, r), (krow, trow), skip, err, acc),
                 }
             }
             if theta.is_none() {
@@ -643,7 +884,10 @@ fn nonlinear<'s, T: Real>(
     }
     // Diagonal maps: the new variances, scales and quadrature estimates.
     let mut diag = T::ZERO;
-    for (side, table) in [(&mut *a, &*saa), (&mut *b, &*sbb)] {
+    for (side, table) in [(&mut *a, &*saa), (&mut *b, &*sbb)]
+        .into_iter()
+        .filter(|_| !replay)
+    {
         for s in 0..p {
             let q = side.var(s).q;
             let ((q2, dot), (e1, e2)) = step.diag_estimated(q);
@@ -657,6 +901,27 @@ fn nonlinear<'s, T: Real>(
             }
         }
         side.vars(table, bs, p);
+    }
+    // The terms of each input alone, kept (of the pair (x, x), whose two
+    // inputs give the same terms) or read.
+    if recording {
+        let mut one = [own.s2, own.quad, diag];
+        tape.exchange(&mut one, &mut []);
+        for k in [&own, &own] {
+            acc.s2 = if k.s2 < acc.s2 { k.s2 } else { acc.s2 };
+            acc.quad = worse(acc.quad, k.quad);
+            acc.e = worse(acc.e, k.e);
+            acc.t = worse(acc.t, k.t);
+        }
+    }
+    if replay {
+        let (mut one, mut other) = ([T::ZERO; 3], [T::ZERO; 3]);
+        tape.exchange(&mut one, &mut other);
+        for [s2, quad, d] in [one, other] {
+            acc.s2 = if s2 < acc.s2 { s2 } else { acc.s2 };
+            acc.quad = worse(acc.quad, quad);
+            diag = worse(diag, d);
+        }
     }
     if !ENABLED {
         return if super::precision::accepted(worse(acc.quad, diag)) {
@@ -872,6 +1137,7 @@ fn layer_norm<'s, T: Real>(
     (a, b): (&mut Side<'s, T>, &mut Side<'s, T>),
     (bc, bs, p): (Band, Band, usize),
     (na, nb): (&mut [T], &mut [T]),
+    replay: bool,
     bound: &mut Bound<T>,
 ) -> Result<(), Error> {
     let eps = T::from_f64(1e-12);
@@ -896,6 +1162,14 @@ fn layer_norm<'s, T: Real>(
     };
     scale(sab, bc, na, nb);
     scale(tab, bc, na, nb);
+    if replay {
+        // The tables of each input alone and their scales come from the tapes.
+        let round = T::from_f64(4.0) * T::EPSILON;
+        bound.e += rel + round;
+        bound.t += rel + round;
+        bound.q += round;
+        return Ok(());
+    }
     scale(saa, bs, na, na);
     scale(sbb, bs, nb, nb);
     for (side, n, table) in [(&mut *a, &*na, &*saa), (&mut *b, &*nb, &*sbb)] {
@@ -933,9 +1207,55 @@ struct Attend<T> {
 fn unpack<T: Real>(m: &[T], band: Band, p: usize, out: &mut [T]) {
     let w = band.width();
     for s in 0..p {
-        let row = &m[s * w..(s + 1) * w];
-        let dst = &mut out[s * p..(s + 1) * p];
-        band.for_partners(s, |k, t| dst[t] = row[k]);
+        band.scatter(s, &m[s * w..(s + 1) * w], &mut out[s * p..(s + 1) * p]);
+    }
+}
+
+#[cfg(feature = "attention")]
+/// `c = a·b` for row-major p × p matrices, in register tiles of four rows
+/// of `c` by [`LANES`](crate::simd::LANES) columns: each entry the sum over
+/// u = 0, 1, … of a\[r, u\]·b\[u, j\] in that order (fused multiply-adds),
+/// streaming contiguous pieces of the rows of `b`.
+fn product<T: Real>(a: &[T], b: &[T], c: &mut [T], p: usize) {
+    const L: usize = crate::simd::LANES;
+    let c = &mut c[..p * p];
+    for r in (0..p).step_by(4) {
+        let rows = (p - r).min(4);
+        for j in (0..p).step_by(L) {
+            let cols = (p - j).min(L);
+            let mut acc = [[T::ZERO; L]; 4];
+            if rows == 4 && cols == L {
+                for u in 0..p {
+                    let Some(bv) = b[u * p + j..].first_chunk::<L>() else {
+                        continue;
+                    };
+                    let av = [
+                        a[r * p + u],
+                        a[(r + 1) * p + u],
+                        a[(r + 2) * p + u],
+                        a[(r + 3) * p + u],
+                    ];
+                    for (x, row) in av.iter().zip(acc.iter_mut()) {
+                        for (y, &v) in row.iter_mut().zip(bv) {
+                            *y = x.mul_add(v, *y);
+                        }
+                    }
+                }
+            } else {
+                for u in 0..p {
+                    let bv = &b[u * p + j..u * p + j + cols];
+                    for (i, row) in acc.iter_mut().enumerate().take(rows) {
+                        let x = a[(r + i) * p + u];
+                        for (y, &v) in row.iter_mut().zip(bv) {
+                            *y = x.mul_add(v, *y);
+                        }
+                    }
+                }
+            }
+            for (i, row) in acc.iter().enumerate().take(rows) {
+                c[(r + i) * p + j..(r + i) * p + j + cols].copy_from_slice(&row[..cols]);
+            }
+        }
     }
 }
 
@@ -970,43 +1290,37 @@ fn weights<T: Real>(map: &Attend<T>, m: &[T], band: Band, p: usize, g: &mut [T])
 
 #[cfg(feature = "attention")]
 /// `m ← c²·gx·m·gyᵀ` for a table `m` whole in band layout `from`, written
-/// back in band layout `to` (only the entries that band holds are
-/// computed), through the standard-layout buffers `t1` and `t2`.
+/// back in band layout `to`, through the standard-layout buffers `t1`,
+/// `t2` (|S|² each) and `row` (|S|): two products of rows ([`product`]),
+/// the second against gyᵀ, with `m` itself holding the result before it
+/// is gathered into the band row by row.
 fn transform<T: Real>(
     c2: T,
     m: &mut [T],
     (from, to): (Band, Band),
     p: usize,
     (gx, gy): (&[T], &[T]),
-    (t1, t2): (&mut [T], &mut [T]),
+    (t1, t2, row): (&mut [T], &mut [T], &mut [T]),
 ) {
+    let p2 = p * p;
     unpack(m, from, p, t1);
-    // t2 = gx·t1, row by row, four rows of t1 at a time.
-    for (s, out) in t2[..p * p].chunks_exact_mut(p).enumerate() {
-        out.fill(T::ZERO);
-        let g = &gx[s * p..(s + 1) * p];
-        let mut u = 0;
-        while u + 4 <= p {
-            let row = |r: usize| &t1[(u + r) * p..(u + r + 1) * p];
-            crate::simd::axpy4(
-                [g[u], g[u + 1], g[u + 2], g[u + 3]],
-                [row(0), row(1), row(2), row(3)],
-                out,
-            );
-            u += 4;
-        }
-        for v in u..p {
-            crate::simd::axpy(g[v], &t1[v * p..(v + 1) * p], out);
+    product(gx, t1, t2, p);
+    for (u, out) in t1[..p2].chunks_exact_mut(p).enumerate() {
+        for (t, x) in out.iter_mut().enumerate() {
+            *x = gy[t * p + u];
         }
     }
-    // m[s, t] = c²·(t2·gyᵀ)[s, t] for the entries of `to`.
-    let w = to.width();
+    product(t2, t1, m, p);
+    // Row s of the band reads row s of the product only, and writes no
+    // entry of a later row.
+    let (w, row) = (to.width(), &mut row[..p]);
     for s in 0..p {
-        let row = &t2[s * p..(s + 1) * p];
+        row.copy_from_slice(&m[s * p..(s + 1) * p]);
         let dst = &mut m[s * w..(s + 1) * w];
-        to.for_partners(s, |k, t| {
-            dst[k] = c2 * crate::simd::dot(row, &gy[t * p..(t + 1) * p]);
-        });
+        to.gather(s, row, dst);
+        for x in dst.iter_mut() {
+            *x = c2 * *x;
+        }
     }
 }
 
@@ -1024,47 +1338,58 @@ fn transform<T: Real>(
 /// logit error, |WQ·WK|·e·max v, relatively; an identity weight moves by
 /// |WQ·WK|·e·√(v\[s\]v\[s′\]), which the last pass bounds against the new
 /// scales entry by entry.
+#[allow(clippy::too_many_arguments)]
 fn attention<'s, T: Real>(
     map: &Attend<T>,
     (sab, tab, saa, sbb): Four<'_, T>,
     (a, b): (&mut Side<'s, T>, &mut Side<'s, T>),
     (g, (bc, bs), (nc, ns)): (Grid, (Band, Band), (Band, Band)),
     (scratch, work, va, vb): (&mut [T], &mut [T], &mut [T], &mut [T]),
+    tape: &mut Tape<'_, T>,
     bound: &mut Bound<T>,
 ) -> Result<(), Error> {
+    let replay = tape.replay();
     let p = g.positions();
     let p2 = p * p;
     let (ga, rest) = work.split_at_mut(p2);
     let (gb, rest) = rest.split_at_mut(p2);
     let t1 = &mut rest[..p2];
-    let t2 = &mut scratch[..p2];
-    weights(map, saa, bs, p, ga);
-    weights(map, sbb, bs, p, gb);
-    let (cross, single) = ((bc, nc), (bs, ns));
-    transform(map.c2, sab, cross, p, (ga, gb), (&mut *t1, &mut *t2));
-    transform(map.c2, tab, cross, p, (ga, gb), (&mut *t1, &mut *t2));
-    let lc = nc.len();
-    for (t, &k) in tab[..lc].iter_mut().zip(sab[..lc].iter()) {
-        *t += T::TWO * k;
+    if !replay {
+        weights(map, saa, bs, p, ga);
+        weights(map, sbb, bs, p, gb);
     }
-    transform(map.c2, saa, single, p, (ga, ga), (&mut *t1, &mut *t2));
-    transform(map.c2, sbb, single, p, (gb, gb), (&mut *t1, &mut *t2));
+    tape.exchange(ga, gb);
+    let (cross, single) = ((bc, nc), (bs, ns));
+    {
+        let bufs = (&mut *t1, &mut scratch[..p2], &mut *va);
+        transform(map.c2, sab, cross, p, (ga, gb), bufs);
+        let bufs = (&mut *t1, &mut scratch[..p2], &mut *va);
+        transform(map.c2, tab, cross, p, (ga, gb), bufs);
+        let lc = nc.len();
+        for (t, &k) in tab[..lc].iter_mut().zip(sab[..lc].iter()) {
+            *t += T::TWO * k;
+        }
+        if !replay {
+            let bufs = (&mut *t1, &mut scratch[..p2], &mut *va);
+            transform(map.c2, saa, single, p, (ga, ga), bufs);
+            let bufs = (&mut *t1, &mut scratch[..p2], &mut *va);
+            transform(map.c2, sbb, single, p, (gb, gb), bufs);
+        }
+    }
     if ENABLED {
         let eg = worse(bound.e, bound.q);
         let mut eta = T::ZERO;
-        for (side, gx, nv) in [(&mut *a, &*ga, &mut *va), (&mut *b, &*gb, &mut *vb)] {
-            // Σ_s′ √(v[s′]·m[s′]) for m = v, u (identity weights).
-            let (mut kv, mut ku, mut top) = (T::ZERO, T::ZERO, T::ZERO);
-            for s in 0..p {
-                kv += side.v[s];
-                ku += (side.v[s] * side.u[s]).sqrt();
-                top = worse(top, side.v[s]);
-            }
-            let wqk = map.wqk.abs();
-            if map.softmax {
-                let weight = T::from_usize(p + 8) * T::EPSILON;
-                eta = worse(eta, T::TWO * wqk * eg * top + weight);
-            }
+        let wqk = map.wqk.abs();
+        // The new scales v′ (into `va`, `vb`) and c²·r·|G|u (into `t1`,
+        // `scratch`), from the weights of each input alone.
+        let (ua, ub) = (&mut t1[..p], &mut scratch[..p]);
+        for (side, gx, nv, nu) in [
+            (&*a, &*ga, &mut *va, &mut *ua),
+            (&*b, &*gb, &mut *vb, &mut *ub),
+        ]
+        .into_iter()
+        .filter(|_| !replay)
+        {
             for s in 0..p {
                 let row = &gx[s * p..(s + 1) * p];
                 let (mut r, mut sv, mut su) = (T::ZERO, T::ZERO, T::ZERO);
@@ -1073,8 +1398,26 @@ fn attention<'s, T: Real>(
                     sv += x.abs() * v;
                     su += x.abs() * u;
                 }
-                let (v2, u2) = (map.c2 * r * sv, map.c2 * r * su);
-                if !map.softmax {
+                nv[s] = map.c2 * r * sv;
+                nu[s] = map.c2 * r * su;
+            }
+        }
+        tape.exchange(&mut va[..p], &mut vb[..p]);
+        tape.exchange(ua, ub);
+        for (side, nv, nu) in [(&mut *a, &*va, &*t1), (&mut *b, &*vb, &*scratch)] {
+            // Σ_s′ √(v[s′]·m[s′]) for m = v, u (identity weights).
+            let (mut kv, mut ku, mut top) = (T::ZERO, T::ZERO, T::ZERO);
+            for s in 0..p {
+                kv += side.v[s];
+                ku += (side.v[s] * side.u[s]).sqrt();
+                top = worse(top, side.v[s]);
+            }
+            if map.softmax {
+                let weight = T::from_usize(p + 8) * T::EPSILON;
+                eta = worse(eta, T::TWO * wqk * eg * top + weight);
+            } else {
+                for s in 0..p {
+                    let (v2, u2) = (nv[s], nu[s]);
                     // c·|WQ·WK|·e·√v[s]·Σ√(v·m) against √m′[s].
                     let c = map.c2.sqrt();
                     let ratio = |num: T, den: T| {
@@ -1088,12 +1431,10 @@ fn attention<'s, T: Real>(
                     eta = worse(eta, ratio(base * kv, v2));
                     eta = worse(eta, ratio(base * ku, u2));
                 }
-                nv[s] = v2;
-                scratch[s] = u2;
             }
             for s in 0..p {
                 side.v[s] = nv[s];
-                side.u[s] = scratch[s] + T::TWO * nv[s];
+                side.u[s] = nu[s] + T::TWO * nv[s];
             }
         }
         let round = T::from_usize(2 * p + 6) * T::EPSILON;
@@ -1102,7 +1443,10 @@ fn attention<'s, T: Real>(
         bound.e = e;
         bound.q = e;
     }
-    for (side, table) in [(&mut *a, &*saa), (&mut *b, &*sbb)] {
+    for (side, table) in [(&mut *a, &*saa), (&mut *b, &*sbb)]
+        .into_iter()
+        .filter(|_| !replay)
+    {
         side.vars(table, ns, p);
         if side.q[..p].iter().any(|&q| q > T::ZERO && q < tiny()) {
             return Err(loss());

@@ -435,3 +435,66 @@ fn attention_tokens_are_not_compiled_without_the_feature() {
         assert_eq!(&arch[e.position..e.position + token.len()], token, "{arch}");
     }
 }
+
+/// Runs every case of the file twice, with the smallest workspace (every
+/// pair computes its inputs' own tables) and with the workspace of
+/// [`Architecture::gram_workspace_len`] (each input's own state kept once):
+/// the same kernels bit for bit and the same verdict, for the Gram matrix
+/// and for the cross matrix of the first inputs against all.
+#[cfg(feature = "attention")]
+fn kept_state_matches_per_pair<T: Real>() -> usize {
+    let mut kept = 0;
+    for case in text::cases(STRUCTURED) {
+        let name = case.name();
+        let (n, d) = case.dims().unwrap();
+        let shape = case.shape().unwrap();
+        let mut x = vec![T::ZERO; n * d];
+        case.read_inputs(&mut x).unwrap();
+        let arch = case.architecture::<T, 32>().unwrap();
+        let small = arch.workspace_len(shape).unwrap();
+        let large = arch.gram_workspace_len(shape, n).unwrap();
+        kept += usize::from(large > small);
+        let run = |len: usize| {
+            let mut ws = vec![T::from_f64(f64::NAN); len];
+            let (mut k, mut t) = (vec![T::ZERO; n * n], vec![T::ZERO; n * n]);
+            let r = arch.gram_spatial(&x, shape, &mut ws, &mut k, &mut t);
+            (r, k, t)
+        };
+        let (r1, k1, t1) = run(small);
+        let (r2, k2, t2) = run(large);
+        assert_eq!(r1, r2, "{name}");
+        let bits = |v: &[T]| v.iter().map(|x| x.to_f64().to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&k1), bits(&k2), "{name}");
+        assert_eq!(bits(&t1), bits(&t2), "{name}");
+        // The first two inputs against all of them.
+        let m = 2.min(n);
+        let cross = |len: usize| {
+            let mut ws = vec![T::from_f64(f64::NAN); len];
+            let (mut k, mut t) = (vec![T::ZERO; m * n], vec![T::ZERO; m * n]);
+            let r = arch.cross_spatial(&x[..m * d], &x, shape, &mut ws, &mut k, &mut t);
+            (r, k, t)
+        };
+        let large = arch.gram_workspace_len(shape, n + 1).unwrap();
+        let (r1, k1, t1) = cross(small);
+        let (r2, k2, t2) = cross(large);
+        assert_eq!(r1, r2, "{name}");
+        assert_eq!(bits(&k1), bits(&k2), "{name}");
+        assert_eq!(bits(&t1), bits(&t2), "{name}");
+    }
+    kept
+}
+
+#[cfg(feature = "attention")]
+#[test]
+fn kept_state_matches_per_pair_f64() {
+    let kept = kept_state_matches_per_pair::<f64>();
+    // Every case but those whose bound reads the pair's error on each
+    // input's own tables (nonlinearities outside the ReLU family).
+    assert!(kept > 0, "{kept}");
+}
+
+#[cfg(feature = "attention")]
+#[test]
+fn kept_state_matches_per_pair_f32() {
+    assert!(kept_state_matches_per_pair::<f32>() > 0);
+}
