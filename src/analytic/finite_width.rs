@@ -20,11 +20,11 @@
 //! an average of n i.i.d. terms: its mean is the infinite-width NTK exactly
 //! (no 1/n bias) and its variance is exactly v/n, with
 //!
-//! Θ_∞ = β₂² + σ₂²·(E[A] + Σ₁·E[B]),
-//! v = σ₂⁴·(E[A²] + 2Σ₁·E[AB] + 3Σ₁²·E[B²] − (E[A] + Σ₁·E[B])²),
+//! Θ_∞ = β₂² + σ₂²·(E\[A\] + Σ₁·E\[B\]),
+//! v = σ₂⁴·(E\[A²\] + 2Σ₁·E\[AB\] + 3Σ₁²·E\[B²\] − (E\[A\] + Σ₁·E\[B\])²),
 //!
 //! A = φ(u)φ(u′), B = φ′(u)φ′(u′), (u, u′) ~ N(0, [[Σ₁(x, x), Σ₁], [Σ₁, Σ₁(x′, x′)]]);
-//! the 3 is E[vᵢ⁴]. Each expectation is of the form E[g(u)g(u′)] with g = φ,
+//! the 3 is E\[vᵢ⁴\]. Each expectation is of the form E[g(u)g(u′)] with g = φ,
 //! φ′, φ², φφ′ or φ′².
 //!
 //! For the ABReLU family (ReLU, leaky ReLU, abs, identity:
@@ -57,7 +57,7 @@
 //! variance of a ReLU layer's squared norm: with g standard normal,
 //! E[relu(g)⁴]/E[relu(g)²]² − 1 = 6 − 1 = 5, so the second moment of the
 //! forward (and backward) norm grows by (1 + 5/n) per layer.
-//! [`hanin_nica_log_ratio`] gives the prediction 5β of ln(E[Θ²]/E[Θ]²).
+//! [`hanin_nica_log_ratio`] gives the prediction 5β of ln(E\[Θ²\]/E\[Θ\]²).
 //!
 //! The ≃ leaves the constant in the exponent unspecified: it is not the
 //! first-order coefficient. To first order in 1/n the crate derives it
@@ -70,11 +70,11 @@
 //! Var Rₖ = Var Qₖ = 5/nₖ and Cov(Rₖ, Qₖ) = 1/nₖ (the shared activation
 //! pattern), independent across layers. Hence
 //!
-//! Var[Θ]/E[Θ]² ≈ Σₖ (5(L − k)² + 5k² + 2k(L − k))/(L²·nₖ),
+//! Var\[Θ\]/E\[Θ\]² ≈ Σₖ (5(L − k)² + 5k² + 2k(L − k))/(L²·nₖ),
 //!
 //! which for equal widths is 13.6/n at d = 4 (0.68 of Hanin and Nica's
 //! 5d/n = 20/n) and tends to (11/15)·5d/n for deep networks. The measured
-//! ln(E[Θ²]/E[Θ]²) follows this coefficient (not 5d) within a few per cent
+//! ln(E\[Θ²\]/E\[Θ\]²) follows this coefficient (not 5d) within a few per cent
 //! at d = 4 and n = 16 … 128, and keeps growing like an exponential in
 //! 1/n as Hanin and Nica predict: the first-order value C/n matches the
 //! log-ratio itself better than ln(1 + C/n) does. The figures are in the
@@ -123,8 +123,8 @@ pub struct OneHidden<T> {
 
 /// The mean and the 1/n variance coefficient of one entry of a
 /// one-hidden-layer network's empirical NTK, from
-/// [`OneHidden::ntk_fluctuation`]: E[Θ_n] = `mean` and
-/// Var[Θ_n] = `variance`/n at every width n.
+/// [`OneHidden::ntk_fluctuation`]: E\[Θ_n\] = `mean` and
+/// Var\[Θ_n\] = `variance`/n at every width n.
 ///
 /// # Examples
 ///
@@ -431,7 +431,7 @@ pub fn hanin_nica_log_ratio<T: Real>(widths: &[usize]) -> T {
 /// and hidden widths `widths` (d = `widths.len()` hidden layers, L = d + 1
 /// dense layers): Σₖ (5(L − k)² + 5k² + 2k(L − k))/(L²·nₖ), k = 1 … d; see
 /// the [module documentation](self) for the derivation. It is also the
-/// first-order value of ln(E[Θ²]/E[Θ]²), the quantity of
+/// first-order value of ln(E\[Θ²\]/E\[Θ\]²), the quantity of
 /// [`hanin_nica_log_ratio`].
 ///
 /// # Examples

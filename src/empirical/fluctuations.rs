@@ -6,7 +6,7 @@
 //! [`analytic`](crate::analytic) with a bias of order 1/n, and its variance
 //! vanishes like 1/n:
 //!
-//! E[Θ_n] − Θ_∞ ≈ a/n,  Var[Θ_n] ≈ v/n.
+//! E\[Θ_n\] − Θ_∞ ≈ a/n,  Var\[Θ_n\] ≈ v/n.
 //!
 //! [`Fluctuations`] draws S initialisations and accumulates, for every entry
 //! of the N×N Gram matrices, the mean, the unbiased variance and the
@@ -514,10 +514,10 @@ impl<T: Real> InverseWidthFit<T> {
 ///
 /// The two uses:
 ///
-/// - the mean bias, E[Θ_n] − Θ_∞ ≈ a/n: `values` the Monte Carlo means
+/// - the mean bias, E\[Θ_n\] − Θ_∞ ≈ a/n: `values` the Monte Carlo means
 ///   ([`Moments::mean`]), `standard_errors` their [`Moments::mean_se`],
 ///   `limit` Θ_∞ from [`analytic`](crate::analytic);
-/// - the variance, Var[Θ_n] ≈ v/n: `values` the variances
+/// - the variance, Var\[Θ_n\] ≈ v/n: `values` the variances
 ///   ([`Moments::variance`]), `standard_errors` their
 ///   [`Moments::variance_se`], `limit` 0.
 ///
