@@ -143,6 +143,21 @@ impl<T: Real> Side<'_, T> {
     /// √q and 1/√q from the diagonal of a single-input table.
     fn vars(&mut self, table: &[T], b: Band, p: usize) {
         let (w, z) = (b.width(), b.zero());
+        if crate::simd::WIDE {
+            // What `Var::new` computes, in passes that vectorise.
+            let (q, sq, r) = (&mut self.q[..p], &mut self.sq[..p], &mut self.r[..p]);
+            for (s, x) in q.iter_mut().enumerate() {
+                let v = table[s * w + z];
+                *x = if v < T::ZERO { T::ZERO } else { v };
+            }
+            for (y, &x) in sq.iter_mut().zip(q.iter()) {
+                *y = x.sqrt();
+            }
+            for (y, &x) in r.iter_mut().zip(sq.iter()) {
+                *y = if x > T::ZERO { T::ONE / x } else { T::ZERO };
+            }
+            return;
+        }
         for s in 0..p {
             let v = Var::new(table[s * w + z]);
             self.q[s] = v.q;
@@ -253,12 +268,47 @@ pub(super) fn pair<T: Real>(
             crate::simd::dot(x, y) * inv_c
         }
     };
+    // Wide cross rows on a wide target: the same sequential sums, one lane
+    // per partner, from the channels of `xb` laid out position-major in
+    // `scratch` (free until the first layer).
+    let lanes = crate::simd::WIDE
+        && channels > 0
+        && channels < crate::simd::LANES
+        && bc.width() >= crate::simd::LANES
+        && channels * p0 <= scratch.len()
+        && gsq.len() >= p0;
+    if lanes {
+        let xt = &mut scratch[..channels * p0];
+        for (t, x) in xb.chunks_exact(channels).take(p0).enumerate() {
+            for (c, &v) in x.iter().enumerate() {
+                xt[c * p0 + t] = v;
+            }
+        }
+        let wc = bc.width();
+        for s in 0..p0 {
+            let row = &mut gsq[..p0];
+            row.fill(T::ZERO);
+            for (c, col) in xt.chunks_exact(p0).enumerate() {
+                let u = xa[s * channels + c];
+                for (r, &v) in row.iter_mut().zip(col) {
+                    *r = u.mul_add(v, *r);
+                }
+            }
+            for r in row.iter_mut() {
+                *r *= inv_c;
+            }
+            bc.gather(s, row, &mut sab[s * wc..(s + 1) * wc]);
+            tab[s * wc..(s + 1) * wc].fill(T::ZERO);
+        }
+    }
     for s in 0..p0 {
         let (wc, ws) = (bc.width(), bs.width());
-        bc.for_partners(s, |k, t| {
-            sab[s * wc + k] = dot(xa, s, xb, t);
-            tab[s * wc + k] = T::ZERO;
-        });
+        if !lanes {
+            bc.for_partners(s, |k, t| {
+                sab[s * wc + k] = dot(xa, s, xb, t);
+                tab[s * wc + k] = T::ZERO;
+            });
+        }
         bs.for_partners(s, |k, t| {
             saa[s * ws + k] = dot(xa, s, xa, t);
             sbb[s * ws + k] = dot(xb, s, xb, t);
@@ -609,19 +659,25 @@ fn nonlinear<'s, T: Real>(
             let rows = if theta.is_none() && w == 1 { 0 } else { p };
             for s in 0..rows {
                 let vi = x.var(s);
-                band.gather(s, y.sq, gsq);
-                band.gather(s, y.r, gr);
                 let krow = &mut table[s * w..(s + 1) * w];
                 let trow = match theta.as_deref_mut() {
                     Some(t) => &mut t[s * w..(s + 1) * w],
                     None => &mut scratch[..w],
                 };
                 let skip = if exact { z } else { usize::MAX };
-                match *step {
-                    Step::AbRelu(c) if crate::simd::WIDE => {
-                        let s2 = relu_row(&c, vi, (&gsq[..w], &gr[..w]), (krow, trow), skip);
+                if let (Step::AbRelu(c), true) = (step, crate::simd::WIDE) {
+                    // The runs of partners straight from the column vectors.
+                    band.for_runs(s, |k, t, len| {
+                        let cols = (&y.sq[t..t + len], &y.r[t..t + len]);
+                        let row = (&mut krow[k..k + len], &mut trow[k..k + len]);
+                        let s2 = relu_row(c, vi, cols, row, skip.wrapping_sub(k));
                         acc.s2 = if s2 < acc.s2 { s2 } else { acc.s2 };
-                    }
+                    });
+                    continue;
+                }
+                band.gather(s, y.sq, gsq);
+                band.gather(s, y.r, gr);
+                match *step {
                     _ => generic_row(
                         step,
                         vi,
@@ -736,7 +792,7 @@ fn relu_row<T: Real>(
         );
         let mut rho = [T::ZERO; CHUNK];
         let mut sin = [T::ZERO; CHUNK];
-        let mut flat = [T::ZERO; CHUNK];
+        let mut flat = [T::INFINITY; CHUNK];
         for (((p, s), f), (&kv, &rj)) in rho
             .iter_mut()
             .zip(sin.iter_mut())
@@ -753,8 +809,10 @@ fn relu_row<T: Real>(
         if let Some(f) = skip.checked_sub(done).and_then(|l| flat.get_mut(l)) {
             *f = T::INFINITY;
         }
-        let mut mins = [T::INFINITY; 4];
-        for f in flat[..m].chunks(4) {
+        // Whole lanes of the chunk (the entries past `m` stay ∞): the
+        // minimum stays in registers.
+        let mut mins = [T::INFINITY; 8];
+        for f in flat.as_chunks::<8>().0 {
             for (lo, &v) in mins.iter_mut().zip(f) {
                 *lo = if v < *lo { v } else { *lo };
             }
