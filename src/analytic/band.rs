@@ -168,25 +168,6 @@ impl Band {
         }
     }
 
-    /// Calls `f(k, t, len)` for the runs of row `s` whose entries
-    /// k..k + len have the partners t..t + len (what [`gather`](Self::gather)
-    /// copies), skipping empty runs.
-    #[inline(always)]
-    pub fn for_runs(&self, s: usize, mut f: impl FnMut(usize, usize, usize)) {
-        let w = self.cols.n;
-        let (sh, sw) = (s / w, s % w);
-        let t0 = self.cols.partner(sw, 0);
-        let c = self.cols.count;
-        let first = c.min(w - t0);
-        for kh in 0..self.rows.count {
-            let base = self.rows.partner(sh, kh) * w;
-            f(kh * c, base + t0, first);
-            if c > first {
-                f(kh * c + first, base, c - first);
-            }
-        }
-    }
-
     /// Partner position of entry (`s`, `k`).
     #[inline(always)]
     pub fn partner(&self, s: usize, k: usize) -> usize {
@@ -335,15 +316,49 @@ fn line_sum<T: Real>(m: &[T], out: &mut [T], ax: Axis, r: usize, circular: bool)
             None
         }
     };
+    let row = |a: usize| &m[a * w..(a + 1) * w];
     for (s, orow) in out[..n * w].chunks_exact_mut(w).enumerate() {
-        orow.fill(T::ZERO);
-        for d in 0..=2 * r {
-            let Some(a) = at(s, d) else {
-                continue;
-            };
-            for (o, &x) in orow.iter_mut().zip(&m[a * w..(a + 1) * w]) {
-                *o += x;
+        // The rows of the shifts that stay inside, three at a time, each
+        // added in turn to the running sum from 0.
+        let mut started = false;
+        let mut d = 0;
+        while d <= 2 * r {
+            let mut rows = [0_usize; 3];
+            let mut count = 0;
+            while count < 3 && d <= 2 * r {
+                if let Some(a) = at(s, d) {
+                    rows[count] = a;
+                    count += 1;
+                }
+                d += 1;
             }
+            if !started && count > 0 {
+                orow.fill(T::ZERO);
+                started = true;
+            }
+            match count {
+                3 => {
+                    let (x, y, z) = (row(rows[0]), row(rows[1]), row(rows[2]));
+                    for (o, ((&x, &y), &z)) in orow.iter_mut().zip(x.iter().zip(y).zip(z)) {
+                        *o = ((*o + x) + y) + z;
+                    }
+                }
+                2 => {
+                    let (x, y) = (row(rows[0]), row(rows[1]));
+                    for (o, (&x, &y)) in orow.iter_mut().zip(x.iter().zip(y)) {
+                        *o = (*o + x) + y;
+                    }
+                }
+                1 => {
+                    for (o, &x) in orow.iter_mut().zip(row(rows[0])) {
+                        *o += x;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !started {
+            orow.fill(T::ZERO);
         }
         if circular {
             continue;

@@ -657,36 +657,47 @@ fn nonlinear<'s, T: Real>(
             let mut theta = theta;
             // A table of one input on its diagonal alone: the diagonal map below.
             let rows = if theta.is_none() && w == 1 { 0 } else { p };
+            // The ReLU rows of a cross table on a sequence on a wide target
+            // read their partners t0..t0 + w straight from the column
+            // vectors laid out twice (scratch is free in this pass).
+            let relu = match *step {
+                Step::AbRelu(c) if crate::simd::WIDE => Some(c),
+                _ => None,
+            };
+            let twice =
+                relu.is_some() && theta.is_some() && band.rows.n == 1 && scratch.len() >= 4 * p;
+            let (cols, spare) = scratch.split_at_mut(if twice { 4 * p } else { 0 });
+            if twice {
+                let (sq2, r2) = cols.split_at_mut(2 * p);
+                for half in sq2.chunks_exact_mut(p) {
+                    half.copy_from_slice(&y.sq[..p]);
+                }
+                for half in r2.chunks_exact_mut(p) {
+                    half.copy_from_slice(&y.r[..p]);
+                }
+            }
             for s in 0..rows {
                 let vi = x.var(s);
                 let krow = &mut table[s * w..(s + 1) * w];
                 let trow = match theta.as_deref_mut() {
                     Some(t) => &mut t[s * w..(s + 1) * w],
-                    None => &mut scratch[..w],
+                    None => &mut spare[..w],
                 };
                 let skip = if exact { z } else { usize::MAX };
-                if let (Step::AbRelu(c), true) = (step, crate::simd::WIDE) {
-                    // The runs of partners straight from the column vectors.
-                    band.for_runs(s, |k, t, len| {
-                        let cols = (&y.sq[t..t + len], &y.r[t..t + len]);
-                        let row = (&mut krow[k..k + len], &mut trow[k..k + len]);
-                        let s2 = relu_row(c, vi, cols, row, skip.wrapping_sub(k));
+                let (gs, gq) = if twice {
+                    let t0 = band.cols.partner(s, 0);
+                    (&cols[t0..t0 + w], &cols[2 * p + t0..2 * p + t0 + w])
+                } else {
+                    band.gather(s, y.sq, gsq);
+                    band.gather(s, y.r, gr);
+                    (&gsq[..w], &gr[..w])
+                };
+                match relu {
+                    Some(c) => {
+                        let s2 = relu_row(&c, vi, (gs, gq), (krow, trow), skip);
                         acc.s2 = if s2 < acc.s2 { s2 } else { acc.s2 };
-                    });
-                    continue;
-                }
-                band.gather(s, y.sq, gsq);
-                band.gather(s, y.r, gr);
-                match *step {
-                    _ => generic_row(
-                        step,
-                        vi,
-                        (&gsq[..w], &gr[..w]),
-                        (krow, trow),
-                        skip,
-                        err,
-                        &mut acc,
-                    ),
+                    }
+                    None => generic_row(step, vi, (gs, gq), (krow, trow), skip, err, &mut acc),
                 }
             }
             if theta.is_none() {
@@ -830,7 +841,7 @@ fn relu_row<T: Real>(
             .zip(&rho)
             .zip(&sin)
         {
-            let theta = super::pair::angle(s, p);
+            let theta = super::pair::arc(s, p);
             let dot = c.half - c.factor * theta;
             *kv = c.factor * (vi.sq * sj * s) + dot * *kv;
             *tv *= dot;
