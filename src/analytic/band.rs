@@ -255,6 +255,9 @@ pub(super) fn shifted_sum<T: Real>(
     if b.width() == 1 {
         return window_sum(m, out, g, q, circular);
     }
+    if crate::simd::WIDE && !g.planar && b.rows.count == 1 {
+        return line_sum(m, out, b.cols, q / 2, circular);
+    }
     let r = (q / 2) as isize;
     let rh = if g.planar { r } else { 0 };
     let (width, cw) = (b.width(), b.cols.count);
@@ -312,9 +315,122 @@ pub(super) fn shifted_sum<T: Real>(
     }
 }
 
+/// [`shifted_sum`] on a sequence (one row of positions, `r` = q/2): every
+/// shifted row is added whole, in the order of the shifts, then the entries
+/// whose partner t leaves the sequence under a shift (t < r or t ≥ n − r,
+/// at most 2r per row) are summed again over the shifts that keep both
+/// positions inside, in the same order: the same sums bit for bit, with
+/// whole-row additions that vectorise.
+fn line_sum<T: Real>(m: &[T], out: &mut [T], ax: Axis, r: usize, circular: bool) {
+    let (n, w) = (ax.n, ax.count);
+    // Position x + d − r (d in 0..=2r), wrapped or dropped.
+    let at = |x: usize, d: usize| -> Option<usize> {
+        let y = x + d;
+        if y >= r && y - r < n {
+            Some(y - r)
+        } else if circular {
+            Some((y + n * (r / n + 1) - r) % n)
+        } else {
+            None
+        }
+    };
+    let row = |a: usize| &m[a * w..(a + 1) * w];
+    for (s, orow) in out[..n * w].chunks_exact_mut(w).enumerate() {
+        // The rows of the shifts that stay inside, three at a time, each
+        // added in turn to the running sum from 0.
+        let mut started = false;
+        let mut d = 0;
+        while d <= 2 * r {
+            let mut rows = [0_usize; 3];
+            let mut count = 0;
+            while count < 3 && d <= 2 * r {
+                if let Some(a) = at(s, d) {
+                    rows[count] = a;
+                    count += 1;
+                }
+                d += 1;
+            }
+            if !started && count > 0 {
+                orow.fill(T::ZERO);
+                started = true;
+            }
+            match count {
+                3 => {
+                    let (x, y, z) = (row(rows[0]), row(rows[1]), row(rows[2]));
+                    for (o, ((&x, &y), &z)) in orow.iter_mut().zip(x.iter().zip(y).zip(z)) {
+                        *o = ((*o + x) + y) + z;
+                    }
+                }
+                2 => {
+                    let (x, y) = (row(rows[0]), row(rows[1]));
+                    for (o, (&x, &y)) in orow.iter_mut().zip(x.iter().zip(y)) {
+                        *o = (*o + x) + y;
+                    }
+                }
+                1 => {
+                    for (o, &x) in orow.iter_mut().zip(row(rows[0])) {
+                        *o += x;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !started {
+            orow.fill(T::ZERO);
+        }
+        if circular {
+            continue;
+        }
+        let low = r.min(n);
+        for t in (0..low).chain(n.saturating_sub(r).max(low)..n) {
+            let k = ax.index(s, t);
+            if k >= w {
+                continue;
+            }
+            let mut acc = T::ZERO;
+            for d in 0..=2 * r {
+                if let (Some(a), Some(_)) = (at(s, d), at(t, d)) {
+                    acc += m[a * w + k];
+                }
+            }
+            orow[k] = acc;
+        }
+    }
+}
+
 /// [`shifted_sum`] of a table of offset 0 alone (a vector of positions).
 fn window_sum<T: Real>(m: &[T], out: &mut [T], g: Grid, q: usize, circular: bool) {
     let r = q / 2;
+    if crate::simd::WIDE && !g.planar && r < g.w {
+        // A sequence: each shift added to the positions it keeps inside
+        // (all of them, in two runs, when circular), shift after shift: the
+        // same sums in the same order as below.
+        let n = g.w;
+        let out = &mut out[..n];
+        out.fill(T::ZERO);
+        for d in 0..=2 * r {
+            // out[s] += m[s + d − r].
+            let add = |o: &mut [T], x: &[T]| {
+                for (o, &x) in o.iter_mut().zip(x) {
+                    *o += x;
+                }
+            };
+            if d >= r {
+                let e = d - r;
+                add(&mut out[..n - e], &m[e..n]);
+                if circular {
+                    add(&mut out[n - e..], &m[..e]);
+                }
+            } else {
+                let e = r - d;
+                add(&mut out[e..], &m[..n - e]);
+                if circular {
+                    add(&mut out[..e], &m[n - e..n]);
+                }
+            }
+        }
+        return;
+    }
     let rh = if g.planar { r } else { 0 };
     let at = |x: usize, d: usize, n: usize, r: usize| -> Option<usize> {
         // x + d − r (d in 0..=2r), wrapped or dropped.
@@ -371,7 +487,22 @@ pub(super) fn reduce<T: Real>(
         }
         Layer::GlobalAvgPool => {
             let mut acc = T::ZERO;
-            for v in &m[..b.len()] {
+            let mut rest = &m[..b.len()];
+            if crate::simd::WIDE {
+                // Eight running sums, then the rest in order.
+                let (chunks, tail) = rest.as_chunks::<8>();
+                let mut lanes = [T::ZERO; 8];
+                for c in chunks {
+                    for (l, &v) in lanes.iter_mut().zip(c) {
+                        *l += v;
+                    }
+                }
+                for l in lanes {
+                    acc += l;
+                }
+                rest = tail;
+            }
+            for v in rest {
                 acc += *v;
             }
             let pf = T::from_usize(p);

@@ -6,7 +6,7 @@
 //! Σ → (Σ′, Σ̇) that is the pair map at x₁ = x₂ written without rounding
 //! (so that, e.g., ReLU maps q to q/2 exactly).
 
-use super::pair::{angle, atan2_right, correlation, cosine, snap, Var};
+use super::pair::{angle, arc, atan2_right, correlation, cosine, snap, Var};
 use crate::Real;
 
 /// Constants of the ABReLU family φ(x) = a·min(x, 0) + b·max(x, 0).
@@ -40,7 +40,13 @@ impl<T: Real> AbRelu<T> {
     #[inline(always)]
     pub fn pair(&self, vi: Var<T>, vj: Var<T>, k: T) -> (T, T) {
         let (rho, s) = correlation(vi, vj, k);
-        let theta = angle(s, rho);
+        // The rows' angle on wide targets, so that a pair equals its Gram
+        // entry bit for bit.
+        let theta = if crate::simd::WIDE {
+            arc(s, rho)
+        } else {
+            angle(s, rho)
+        };
         let dot = self.half - self.factor * theta;
         (self.factor * (vi.sq * vj.sq * s) + dot * k, dot)
     }
@@ -81,7 +87,7 @@ impl<T: Real> AbRelu<T> {
                 .zip(&rho)
                 .zip(&sin)
             {
-                let theta = angle(s, p);
+                let theta = arc(s, p);
                 let dot = self.half - self.factor * theta;
                 *kv = self.factor * (vi.sq * sj * s) + dot * *kv;
                 *tv *= dot;

@@ -264,6 +264,21 @@ impl<T: Real> Side<'_, T> {
     /// √q and 1/√q from the diagonal of a single-input table.
     fn vars(&mut self, table: &[T], b: Band, p: usize) {
         let (w, z) = (b.width(), b.zero());
+        if crate::simd::WIDE {
+            // What `Var::new` computes, in passes that vectorise.
+            let (q, sq, r) = (&mut self.q[..p], &mut self.sq[..p], &mut self.r[..p]);
+            for (s, x) in q.iter_mut().enumerate() {
+                let v = table[s * w + z];
+                *x = if v < T::ZERO { T::ZERO } else { v };
+            }
+            for (y, &x) in sq.iter_mut().zip(q.iter()) {
+                *y = x.sqrt();
+            }
+            for (y, &x) in r.iter_mut().zip(sq.iter()) {
+                *y = if x > T::ZERO { T::ONE / x } else { T::ZERO };
+            }
+            return;
+        }
         for s in 0..p {
             let v = Var::new(table[s * w + z]);
             self.q[s] = v.q;
@@ -393,39 +408,42 @@ pub(super) fn pair_with<T: Real>(
             crate::simd::dot(x, y) * inv_c
         }
     };
-    // A whole cross table of few channels: row by row, Σ_c xₐ[s, c]·x_b[·, c]
-    // as axpys against x_b transposed (the sums of `dot` in its order, so
-    // the same bits), contiguous along the row.
-    let rows = crate::simd::WIDE
-        && bc.width() == p0
+    // Wide cross rows on a wide target: the same sequential sums, one lane
+    // per partner, from the channels of `xb` laid out position-major in
+    // `scratch` (free until the first layer).
+    let lanes = crate::simd::WIDE
+        && channels > 0
         && channels < crate::simd::LANES
+        && bc.width() >= crate::simd::LANES
         && channels * p0 <= scratch.len()
         && gsq.len() >= p0;
-    if rows {
-        for (c, col) in scratch[..channels * p0].chunks_exact_mut(p0).enumerate() {
-            for (t, v) in col.iter_mut().enumerate() {
-                *v = xb[t * channels + c];
+    if lanes {
+        let xt = &mut scratch[..channels * p0];
+        for (t, x) in xb.chunks_exact(channels).take(p0).enumerate() {
+            for (c, &v) in x.iter().enumerate() {
+                xt[c * p0 + t] = v;
             }
         }
+        let wc = bc.width();
         for s in 0..p0 {
             let row = &mut gsq[..p0];
             row.fill(T::ZERO);
-            for (&f, col) in xa[s * channels..(s + 1) * channels]
-                .iter()
-                .zip(scratch.chunks_exact(p0))
-            {
-                crate::simd::axpy(f, col, row);
+            for (c, col) in xt.chunks_exact(p0).enumerate() {
+                let u = xa[s * channels + c];
+                for (r, &v) in row.iter_mut().zip(col) {
+                    *r = u.mul_add(v, *r);
+                }
             }
-            for v in row.iter_mut() {
-                *v *= inv_c;
+            for r in row.iter_mut() {
+                *r *= inv_c;
             }
-            bc.gather(s, row, &mut sab[s * p0..(s + 1) * p0]);
+            bc.gather(s, row, &mut sab[s * wc..(s + 1) * wc]);
+            tab[s * wc..(s + 1) * wc].fill(T::ZERO);
         }
-        tab[..p0 * p0].fill(T::ZERO);
     }
     for s in 0..p0 {
         let (wc, ws) = (bc.width(), bs.width());
-        if !rows {
+        if !lanes {
             bc.for_partners(s, |k, t| {
                 sab[s * wc + k] = dot(xa, s, xb, t);
                 tab[s * wc + k] = T::ZERO;
@@ -835,43 +853,47 @@ fn nonlinear<'s, T: Real>(
             let mut theta = theta;
             // A table of one input on its diagonal alone: the diagonal map below.
             let rows = if theta.is_none() && w == 1 { 0 } else { p };
-            let cut = if crate::simd::WIDE { w } else { scratch.len() };
-            let (tbuf, twice) = scratch.split_at_mut(cut.min(scratch.len()));
-            // A whole band of a sequence: row s reads the columns from s on,
-            // cyclically, a window of the column vectors written twice.
-            let cyclic = crate::simd::WIDE
-                && band.rows.n == 1
-                && band.cols.lo == 0
-                && band.cols.count == p
-                && twice.len() >= 4 * p;
-            if cyclic {
-                let (sq2, r2) = twice[..4 * p].split_at_mut(2 * p);
-                for (d, src) in [(sq2, &y.sq[..p]), (r2, &y.r[..p])] {
-                    d[..p].copy_from_slice(src);
-                    d[p..].copy_from_slice(src);
+            // The ReLU rows of a cross table on a sequence on a wide target
+            // read their partners t0..t0 + w straight from the column
+            // vectors laid out twice (scratch is free in this pass).
+            let relu = match *step {
+                Step::AbRelu(c) if crate::simd::WIDE => Some(c),
+                _ => None,
+            };
+            let twice =
+                relu.is_some() && theta.is_some() && band.rows.n == 1 && scratch.len() >= 4 * p;
+            let (cols, spare) = scratch.split_at_mut(if twice { 4 * p } else { 0 });
+            if twice {
+                let (sq2, r2) = cols.split_at_mut(2 * p);
+                for half in sq2.chunks_exact_mut(p) {
+                    half.copy_from_slice(&y.sq[..p]);
+                }
+                for half in r2.chunks_exact_mut(p) {
+                    half.copy_from_slice(&y.r[..p]);
                 }
             }
             for s in 0..rows {
                 let vi = x.var(s);
-                let (sq, r): (&[T], &[T]) = if cyclic {
-                    (&twice[s..s + w], &twice[2 * p + s..2 * p + s + w])
+                let krow = &mut table[s * w..(s + 1) * w];
+                let trow = match theta.as_deref_mut() {
+                    Some(t) => &mut t[s * w..(s + 1) * w],
+                    None => &mut spare[..w],
+                };
+                let skip = if exact { z } else { usize::MAX };
+                let (gs, gq) = if twice {
+                    let t0 = band.cols.partner(s, 0);
+                    (&cols[t0..t0 + w], &cols[2 * p + t0..2 * p + t0 + w])
                 } else {
                     band.gather(s, y.sq, gsq);
                     band.gather(s, y.r, gr);
                     (&gsq[..w], &gr[..w])
                 };
-                let krow = &mut table[s * w..(s + 1) * w];
-                let trow = match theta.as_deref_mut() {
-                    Some(t) => &mut t[s * w..(s + 1) * w],
-                    None => &mut tbuf[..w],
-                };
-                let skip = if exact { z } else { usize::MAX };
-                match *step {
-                    Step::AbRelu(c) if crate::simd::WIDE => {
-                        let s2 = relu_row(&c, vi, (sq, r), (krow, trow), skip);
+                match relu {
+                    Some(c) => {
+                        let s2 = relu_row(&c, vi, (gs, gq), (krow, trow), skip);
                         acc.s2 = if s2 < acc.s2 { s2 } else { acc.s2 };
                     }
-                    _ => generic_row(step, vi, (sq, r), (krow, trow), skip, err, acc),
+                    None => generic_row(step, vi, (gs, gq), (krow, trow), skip, err, acc),
                 }
             }
             if theta.is_none() {
@@ -1001,7 +1023,7 @@ fn relu_row<T: Real>(
         );
         let mut rho = [T::ZERO; CHUNK];
         let mut sin = [T::ZERO; CHUNK];
-        let mut flat = [T::ZERO; CHUNK];
+        let mut flat = [T::INFINITY; CHUNK];
         for (((p, s), f), (&kv, &rj)) in rho
             .iter_mut()
             .zip(sin.iter_mut())
@@ -1018,8 +1040,10 @@ fn relu_row<T: Real>(
         if let Some(f) = skip.checked_sub(done).and_then(|l| flat.get_mut(l)) {
             *f = T::INFINITY;
         }
-        let mut mins = [T::INFINITY; 4];
-        for f in flat[..m].chunks(4) {
+        // Whole lanes of the chunk (the entries past `m` stay ∞): the
+        // minimum stays in registers.
+        let mut mins = [T::INFINITY; 8];
+        for f in flat.as_chunks::<8>().0 {
             for (lo, &v) in mins.iter_mut().zip(f) {
                 *lo = if v < *lo { v } else { *lo };
             }
@@ -1037,7 +1061,7 @@ fn relu_row<T: Real>(
             .zip(&rho)
             .zip(&sin)
         {
-            let theta = super::pair::angle(s, p);
+            let theta = super::pair::arc(s, p);
             let dot = c.half - c.factor * theta;
             *kv = c.factor * (vi.sq * sj * s) + dot * *kv;
             *tv *= dot;
