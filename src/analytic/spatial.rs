@@ -104,7 +104,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// ```
     /// use ntk::analytic::{Architecture, Shape};
     /// const WS: usize = Architecture::<f64, 8>::gram_workspace_bound(4, 3);
-    /// let a: Architecture<f64, 8> = "dense(1,0) relu attn(1,1,1,1) relu gap dense(1,0)".parse()?;
+    /// let a: Architecture<f64, 8> = "conv(3,1.5,0.1) relu gap dense(1,0)".parse()?;
     /// let shape = Shape::Sequence { length: 4, channels: 2 };
     /// assert!(a.gram_workspace_len(shape, 3)? <= WS);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -154,7 +154,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     ///
     /// ```
     /// use ntk::analytic::{Architecture, Shape};
-    /// let a: Architecture<f64> = "dense(1,0) relu attn(1,1,1,1) relu gap dense(1,0)".parse()?;
+    /// let a: Architecture<f64> = "conv(3,1.5,0.1) relu gap dense(1,0)".parse()?;
     /// let shape = Shape::Sequence { length: 4, channels: 2 };
     /// let x: Vec<f64> = (0..3 * 8).map(|i| ((i * 7 % 5) as f64) - 2.0).collect();
     /// let (mut k, mut t) = ([0.0; 9], [0.0; 9]);
