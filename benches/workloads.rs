@@ -180,7 +180,7 @@ fn c1(c: &mut Criterion) {
         length: L,
         channels: C,
     };
-    let mut ws = vec![0.0_f64; arch.workspace_len(shape).expect("C1 shape")];
+    let mut ws = vec![0.0_f64; arch.gram_workspace_len(shape, N).expect("C1 shape")];
     let mut nngp = boxed_matrix::<f64, N, N>();
     let mut ntk = boxed_matrix::<f64, N, N>();
     c.bench_function("C1", |b| {
