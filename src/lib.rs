@@ -171,6 +171,7 @@ extern crate std;
 extern crate alloc;
 
 pub mod analytic;
+mod block;
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub mod boxed;

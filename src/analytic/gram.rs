@@ -28,7 +28,7 @@ pub(super) fn hold<T>(needed: usize, nngp: &[T], ntk: &[T]) -> Result<(), Error>
 /// [`Error::Overflow`] if an entry is not finite, [`Error::PrecisionLoss`] if
 /// the bound passes [`PRECISION_LIMIT`](super::PRECISION_LIMIT) (the caller
 /// zeroes the outputs then, as on every error).
-fn judge<T: Real, M: RowsMut<T> + ?Sized>(
+pub(super) fn judge<T: Real, M: RowsMut<T> + ?Sized>(
     nngp: &mut M,
     ntk: &mut M,
     (rows, cols): (usize, usize),
@@ -53,7 +53,7 @@ fn all_finite<T: Real, M: RowsMut<T> + ?Sized>(m: &mut M, rows: usize, cols: usi
 impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// The steps of a flat architecture; [`Error::InvalidArgument`] for a
     /// layer that needs positions.
-    fn steps(&self) -> Result<([Step<T>; CAP], usize), Error> {
+    pub(super) fn steps(&self) -> Result<([Step<T>; CAP], usize), Error> {
         let mut steps = [Step::Identity; CAP];
         for (s, l) in steps.iter_mut().zip(self.layers()) {
             if l.is_spatial() {
@@ -134,7 +134,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// maps, with the sum of the quadrature's relative error estimates;
     /// [`Error::PrecisionLoss`] if a variance on the way leaves the normal
     /// range (see [`input_in_range`]).
-    fn diagonal(&self, steps: &[Step<T>], x: &[T]) -> Result<(T, T, T), Error> {
+    pub(super) fn diagonal(&self, steps: &[Step<T>], x: &[T]) -> Result<(T, T, T), Error> {
         let mut q = crate::simd::dot(x, x) * (T::ONE / T::from_usize(x.len().max(1)));
         input_in_range(x, q)?;
         let mut t = T::ZERO;
@@ -197,7 +197,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         judge(nngp, ntk, (n, n), error)
     }
 
-    fn cross_impl<X1, X2, M>(
+    pub(super) fn cross_impl<X1, X2, M>(
         &self,
         x1: &X1,
         x2: &X2,
@@ -455,7 +455,7 @@ fn step_in_range<T: Real>(step: &Step<T>, q: T, q2: T) -> Result<(), Error> {
     Ok(())
 }
 
-fn flat_count(len: usize, d: usize) -> Result<usize, Error> {
+pub(super) fn flat_count(len: usize, d: usize) -> Result<usize, Error> {
     if d == 0 || !len.is_multiple_of(d) {
         return Err(Error::InvalidArgument {
             what: "the input length must be a nonzero multiple of the dimension",

@@ -228,6 +228,7 @@
 mod activation;
 mod arch;
 mod band;
+mod block;
 mod case;
 mod collinear;
 mod dual;

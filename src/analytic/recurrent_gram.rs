@@ -204,7 +204,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
 
     /// Checks the architecture, `shape`, the inputs and the workspace;
     /// returns the cell, the channels D and the number of sequences.
-    fn recurrent_prepare(
+    pub(super) fn recurrent_prepare(
         &self,
         x: &[T],
         shape: Shape,

@@ -184,7 +184,12 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// the tapes give the per-pair results (see
     /// [`gram_workspace_len`](Self::gram_workspace_len)); a tape length of
     /// 0 otherwise.
-    fn split_tapes<'w>(&self, grid: Grid, count: usize, workspace: &'w mut [T]) -> Pairs<'w, T> {
+    pub(super) fn split_tapes<'w>(
+        &self,
+        grid: Grid,
+        count: usize,
+        workspace: &'w mut [T],
+    ) -> Pairs<'w, T> {
         if count < 2 || !table::tapes_exact(self.layers()) {
             return Pairs {
                 work: workspace,
@@ -560,7 +565,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// Checks the architecture against `shape`, the inputs and the
     /// workspace; returns the input grid, the channels and the number of
     /// inputs.
-    fn prepare(
+    pub(super) fn prepare(
         &self,
         x: &[T],
         shape: Shape,
@@ -586,7 +591,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
 
     /// [`Error::InvalidArgument`] for a recurrent architecture, which the
     /// grid routines do not compute.
-    fn not_recurrent(&self) -> Result<(), Error> {
+    pub(super) fn not_recurrent(&self) -> Result<(), Error> {
         if self.is_recurrent() {
             return Err(invalid(
                 "a recurrent architecture: use gram_spatial or gram_recurrent",
@@ -597,11 +602,11 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
 }
 
 /// The layers, the input grid and the channels of a Gram routine.
-type Net<'l, T> = (&'l [super::Layer<T>], Grid, usize);
+pub(super) type Net<'l, T> = (&'l [super::Layer<T>], Grid, usize);
 
 /// The workspace of a pair and the tapes of the inputs' own state (none
 /// when `tape` is 0: every pair computes its inputs' own tables).
-struct Pairs<'w, T> {
+pub(super) struct Pairs<'w, T> {
     work: &'w mut [T],
     tapes: &'w mut [T],
     tape: usize,
@@ -611,7 +616,7 @@ impl<T: Real> Pairs<'_, T> {
     /// Σ and Θ of input `x` with itself (checked by
     /// [`prepare`](Architecture::prepare)), with their error bounds; its own
     /// state goes to tape `slot`.
-    fn own(
+    pub(super) fn own(
         &mut self,
         (layers, g, channels): Net<'_, T>,
         x: &[T],
@@ -629,7 +634,7 @@ impl<T: Real> Pairs<'_, T> {
 
     /// Σ and Θ of a pair of inputs, with their error bounds, reading their
     /// own state from tapes `slots` if there are tapes.
-    fn cross(
+    pub(super) fn cross(
         &mut self,
         (layers, g, channels): Net<'_, T>,
         inputs: (&[T], &[T], bool),
@@ -650,7 +655,7 @@ impl<T: Real> Pairs<'_, T> {
 /// [`Error::PrecisionLoss`] unless the bounds of `r` are within the limit
 /// of the diagonal scales (K(x, x), K(x′, x′)) and (Θ(x, x), Θ(x′, x′))
 /// (always accepted without the `error-bounds` feature).
-fn check<T: Real>(r: Kernels<T>, k: (T, T), t: (T, T)) -> Result<(), Error> {
+pub(super) fn check<T: Real>(r: Kernels<T>, k: (T, T), t: (T, T)) -> Result<(), Error> {
     if !super::precision::ENABLED {
         return Ok(());
     }
@@ -666,7 +671,7 @@ fn check<T: Real>(r: Kernels<T>, k: (T, T), t: (T, T)) -> Result<(), Error> {
 }
 
 /// [`Error::Overflow`] unless every entry is finite.
-fn finite<T: Real>(nngp: &[T], ntk: &[T]) -> Result<(), Error> {
+pub(super) fn finite<T: Real>(nngp: &[T], ntk: &[T]) -> Result<(), Error> {
     if crate::simd::all_finite(nngp) && crate::simd::all_finite(ntk) {
         Ok(())
     } else {

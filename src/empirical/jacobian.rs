@@ -285,3 +285,102 @@ pub fn ntk_blocks_cross<
     let flat = out.as_flattened_mut().as_flattened_mut().as_flattened_mut();
     run(model, x1, Some(x2), workspace, flat, Mode::Blocks)
 }
+
+/// Rows `rows` × columns `cols` of the N×N empirical NTK of [`ntk`] on
+/// `xs` by Jacobian contraction (trace convention), bitwise equal to the
+/// same entries of the whole matrix, into the leading `h × w` entries of
+/// `out` (row-major, `h = rows.len()`, `w = cols.len()`), with a workspace
+/// of [`workspace_len`]`(h + w)` elements.
+///
+/// Every entry of the whole matrix is a sum of products of the two inputs'
+/// Jacobians in a fixed order, the same for (x, x′) and (x′, x) bit for
+/// bit: the block computes its entries from the Jacobians of its row and
+/// column inputs alone, and the blocks of a partition of the matrix,
+/// computed anywhere, assemble into the matrix of [`ntk`].
+///
+/// # Errors
+///
+/// [`Error::InvalidArgument`] unless `rows.start ≤ rows.end ≤ N` and
+/// `cols.start ≤ cols.end ≤ N`; [`Error::BufferTooSmall`] if `out` holds
+/// fewer than `h·w` elements or the workspace fewer than
+/// [`workspace_len`]`(h + w)`; the errors of [`ntk`] for the block's
+/// inputs. On every error `out` is zeroed.
+///
+/// # Examples
+///
+/// ```
+/// use ntk::empirical::jacobian;
+/// use ntk::nn::{Dense, Relu};
+/// use ntk::Rng;
+/// let mut rng = Rng::new(3);
+/// type Net = (Dense<f64, 2, 8>, Relu, Dense<f64, 8, 1>);
+/// let net: Net = (Dense::ntk(1.5, 0.1, &mut rng), Relu, Dense::ntk(1.0, 0.0, &mut rng));
+/// let xs = [[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]];
+/// let mut ws = [0.0; jacobian::workspace_len::<f64, [f64; 2], Net>(4)];
+/// let mut theta = [[0.0; 3]; 3];
+/// jacobian::ntk(&net, &xs, &mut ws, &mut theta)?;
+/// let mut block = [0.0; 2];
+/// jacobian::ntk_block(&net, &xs, 2..3, 0..2, &mut ws, &mut block)?;
+/// assert_eq!(block, theta[2][..2]);
+/// # Ok::<(), ntk::Error>(())
+/// ```
+pub fn ntk_block<T: Real, X, Mdl: JacobianModel<T, X>>(
+    model: &Mdl,
+    xs: &[X],
+    rows: core::ops::Range<usize>,
+    cols: core::ops::Range<usize>,
+    workspace: &mut [T],
+    out: &mut [T],
+) -> Result<(), Error> {
+    ntk_cross_block(model, xs, xs, rows, cols, workspace, out)
+}
+
+/// Rows `rows` × columns `cols` of the M×N empirical NTK of [`ntk_cross`]
+/// between `x1` and `x2` by Jacobian contraction (trace convention),
+/// bitwise equal to the same entries of the whole matrix, into the leading
+/// `h × w` entries of `out` (row-major), with a workspace of
+/// [`workspace_len`]`(h + w)` elements.
+///
+/// # Errors
+///
+/// As [`ntk_block`], with `rows.end ≤ M` and `cols.end ≤ N`.
+///
+/// # Examples
+///
+/// ```
+/// use ntk::empirical::jacobian;
+/// use ntk::nn::Dense;
+/// use ntk::Rng;
+/// let net: Dense<f64, 2, 1> = Dense::ntk(2.0, 0.5, &mut Rng::new(0));
+/// let (test, train) = ([[1.0, 2.0]], [[3.0, -1.0], [0.0, 1.0]]);
+/// let mut ws = [0.0; jacobian::workspace_len::<f64, [f64; 2], Dense<f64, 2, 1>>(2)];
+/// let mut block = [0.0; 1];
+/// jacobian::ntk_cross_block(&net, &test, &train, 0..1, 1..2, &mut ws, &mut block)?;
+/// // ws²·x·x′/D + bs², with x·x′ = 2.
+/// assert!((block[0] - (4.0 * 2.0 / 2.0 + 0.25)).abs() < 1e-14);
+/// # Ok::<(), ntk::Error>(())
+/// ```
+pub fn ntk_cross_block<T: Real, X, Mdl: JacobianModel<T, X>>(
+    model: &Mdl,
+    x1: &[X],
+    x2: &[X],
+    rows: core::ops::Range<usize>,
+    cols: core::ops::Range<usize>,
+    workspace: &mut [T],
+    out: &mut [T],
+) -> Result<(), Error> {
+    zero_on_error(out, |out| {
+        let h = crate::block::rows_of(&rows, x1.len())?;
+        let w = crate::block::cols_of(&cols, x2.len())?;
+        crate::block::holds(out.len(), h, w, 1)?;
+        let (x1, x2) = (&x1[rows], &x2[cols]);
+        run(
+            model,
+            x1,
+            Some(x2),
+            workspace,
+            &mut out[..h * w],
+            Mode::Trace,
+        )
+    })
+}

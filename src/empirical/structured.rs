@@ -469,3 +469,110 @@ where
     let flat = out.as_flattened_mut().as_flattened_mut().as_flattened_mut();
     run(net, x1, Some(x2), workspace, flat, Mode::Blocks)
 }
+
+/// Rows `rows` × columns `cols` of the N×N empirical NTK of [`ntk`] on
+/// `xs` (trace convention), bitwise equal to the same entries of the whole
+/// matrix, into the leading `h × w` entries of `out` (row-major,
+/// `h = rows.len()`, `w = cols.len()`), with a workspace of
+/// [`workspace_len`]`(h + w, K)` elements.
+///
+/// Every entry of the whole matrix is a sum of products of the two inputs'
+/// factors in a fixed order, the same for (x, x′) and (x′, x) bit for bit:
+/// the block computes its entries from the factors of its row and column
+/// inputs alone. The blocks of a partition of the N×N matrix, computed
+/// anywhere (a job array, each task one block), assemble into the matrix
+/// of [`ntk`].
+///
+/// # Errors
+///
+/// [`Error::InvalidArgument`] unless `rows.start ≤ rows.end ≤ N` and
+/// `cols.start ≤ cols.end ≤ N`; [`Error::BufferTooSmall`] if `out` holds
+/// fewer than `h·w` elements or the workspace fewer than
+/// [`workspace_len`]`(h + w, K)`; [`Error::NonFinite`] for a non-finite
+/// input (any of `xs`) or parameter; the range refusals of [`ntk`] for the
+/// block's inputs. On every error `out` is zeroed.
+///
+/// # Examples
+///
+/// ```
+/// use ntk::empirical::structured;
+/// use ntk::nn::{Dense, Tanh};
+/// use ntk::Rng;
+/// let mut rng = Rng::new(5);
+/// type Net = (Dense<f64, 2, 16>, Tanh, Dense<f64, 16, 1>);
+/// let net: Net = (Dense::ntk(1.0, 0.1, &mut rng), Tanh, Dense::ntk(1.0, 0.1, &mut rng));
+/// let xs = [[1.0, 2.0], [0.5, -1.0], [0.0, 0.3]];
+/// let mut ws = [0.0; structured::workspace_len::<f64, Net>(5, 1)];
+/// let mut theta = [[0.0; 3]; 3];
+/// structured::ntk(&net, &xs, &mut ws, &mut theta)?;
+/// let mut block = [0.0; 2 * 3];
+/// structured::ntk_block(&net, &xs, 1..3, 0..3, &mut ws, &mut block)?;
+/// assert_eq!(block, [theta[1], theta[2]].concat()[..]);
+/// # Ok::<(), ntk::Error>(())
+/// ```
+pub fn ntk_block<T, Net, const D: usize, const K: usize>(
+    net: &Net,
+    xs: &[[T; D]],
+    rows: core::ops::Range<usize>,
+    cols: core::ops::Range<usize>,
+    workspace: &mut [T],
+    out: &mut [T],
+) -> Result<(), Error>
+where
+    T: Real,
+    Net: Module<T, [T; D], Output = [T; K]> + Params<T>,
+{
+    ntk_cross_block(net, xs, xs, rows, cols, workspace, out)
+}
+
+/// Rows `rows` × columns `cols` of the M×N empirical NTK of [`ntk_cross`]
+/// between `x1` and `x2` (trace convention), bitwise equal to the same
+/// entries of the whole matrix, into the leading `h × w` entries of `out`
+/// (row-major), with a workspace of [`workspace_len`]`(h + w, K)`
+/// elements.
+///
+/// # Errors
+///
+/// As [`ntk_block`], with `rows.end ≤ M` and `cols.end ≤ N`.
+///
+/// # Examples
+///
+/// ```
+/// use ntk::empirical::structured;
+/// use ntk::nn::{Dense, Relu};
+/// use ntk::Rng;
+/// let mut rng = Rng::new(2);
+/// type Net = (Dense<f32, 2, 8>, Relu, Dense<f32, 8, 2>);
+/// let net: Net = (Dense::ntk(1.5, 0.1, &mut rng), Relu, Dense::ntk(1.0, 0.0, &mut rng));
+/// let (test, train) = ([[1.0, 0.5]], [[0.0, 1.0], [2.0, -1.0], [0.5, 0.5]]);
+/// let mut ws = [0.0; structured::workspace_len::<f32, Net>(4, 2)];
+/// let mut theta = [[0.0; 3]; 1];
+/// structured::ntk_cross(&net, &test, &train, &mut ws, &mut theta)?;
+/// let mut block = [0.0; 2];
+/// structured::ntk_cross_block(&net, &test, &train, 0..1, 1..3, &mut ws, &mut block)?;
+/// assert_eq!(block, theta[0][1..]);
+/// # Ok::<(), ntk::Error>(())
+/// ```
+pub fn ntk_cross_block<T, Net, const D: usize, const K: usize>(
+    net: &Net,
+    x1: &[[T; D]],
+    x2: &[[T; D]],
+    rows: core::ops::Range<usize>,
+    cols: core::ops::Range<usize>,
+    workspace: &mut [T],
+    out: &mut [T],
+) -> Result<(), Error>
+where
+    T: Real,
+    Net: Module<T, [T; D], Output = [T; K]> + Params<T>,
+{
+    zero_on_error(out, |out| {
+        let h = crate::block::rows_of(&rows, x1.len())?;
+        let w = crate::block::cols_of(&cols, x2.len())?;
+        crate::block::holds(out.len(), h, w, 1)?;
+        check_finite(x1.as_flattened(), "inputs")?;
+        check_finite(x2.as_flattened(), "inputs")?;
+        let (x1, x2) = (&x1[rows], &x2[cols]);
+        run(net, x1, Some(x2), workspace, &mut out[..h * w], Mode::Trace)
+    })
+}
