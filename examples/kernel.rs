@@ -1,7 +1,7 @@
 //! Infinite-width NNGP and NTK of every case of a reference file.
 //!
 //! ```text
-//! cargo run --release --example kernel -- FILE [--f32] [--max-n N]
+//! cargo run --release --example kernel -- FILE [--f32] [--max-n N] [--rows a..b] [--cols c..d]
 //! ```
 //!
 //! Reads each case of FILE (format of `ntk::analytic::text`: `case`, `arch`,
@@ -17,11 +17,21 @@
 //! `--max-n N`) is refused before anything is allocated for it: its two N×N
 //! matrices would take 16·N² bytes in f64.
 //!
+//! With `--rows a..b` or `--cols c..d` (0-based, half-open; the other
+//! defaults to all), it writes one block of every case instead of its whole
+//! matrices: the rows a..b and columns c..d, cut to the case's N, after a
+//! line `block a b c d` that gives the cut range (see
+//! `ntk::analytic::text::evaluate_block_with`). The numbers are those of
+//! the whole matrices, bit for bit; the `assemble` example stitches the
+//! blocks of a partition back into this program's default output, byte for
+//! byte (`examples/job-array/` runs the blocks as a job array).
+//!
 //! Exit status: 0 when every case was computed; 1 when a case failed, FILE
 //! holds no case or a non-blank line outside every case, or cannot be read
 //! (each problem is also reported on stderr); 2 for bad arguments.
 
 use std::io::Write;
+use std::ops::Range;
 use std::process::ExitCode;
 
 use ntk::analytic::text::{self, Outcome};
@@ -35,9 +45,25 @@ const CAPACITY: usize = 256;
 /// two 4096×4096 matrices take 256 MiB in f64.
 pub const DEFAULT_MAX_N: usize = 4096;
 
-const USAGE: &str = "usage: kernel FILE [--f32] [--max-n N]";
+const USAGE: &str = "usage: kernel FILE [--f32] [--max-n N] [--rows a..b] [--cols c..d]";
 
-/// Computes every case of `file`, refusing cases of more than `max_n`
+/// Rows and columns of a block, each `None` for all of them.
+pub type Block = (Option<Range<usize>>, Option<Range<usize>>);
+
+/// `a..b` with `a ≤ b`, 0-based and half-open.
+fn parse_range(s: &str) -> Option<Range<usize>> {
+    let (a, b) = s.split_once("..")?;
+    let (a, b) = (a.parse().ok()?, b.parse().ok()?);
+    (a <= b).then_some(a..b)
+}
+
+/// `r` (all of `0..n` for `None`) cut to `0..n`.
+fn cut(r: &Option<Range<usize>>, n: usize) -> Range<usize> {
+    r.as_ref().map_or(0..n, |r| r.start.min(n)..r.end.min(n))
+}
+
+/// Computes every case of `file` (or the block `block` of every case, when
+/// it names rows or columns), refusing cases of more than `max_n`
 /// inputs, and writes them to `out`. Returns one message per problem found:
 /// a case that failed, a line outside every case, a file without a case
 /// (empty when every case was computed).
@@ -48,8 +74,10 @@ const USAGE: &str = "usage: kernel FILE [--f32] [--max-n N]";
 pub fn run<T: Real, W: Write>(
     file: &str,
     max_n: usize,
+    block: &Block,
     out: &mut W,
 ) -> std::io::Result<Vec<String>> {
+    let blocks = block.0.is_some() || block.1.is_some();
     let mut problems: Vec<String> = text::outside_cases(file)
         .map(|e| {
             format!(
@@ -74,6 +102,18 @@ pub fn run<T: Real, W: Write>(
                     text::describe(file, &e)
                 ));
                 Outcome::Failed(e)
+            }
+            dims if blocks => {
+                let (n, d) = dims.unwrap_or((0, 0));
+                let (rows, cols) = (cut(&block.0, n), cut(&block.1, n));
+                let mut x = vec![T::ZERO; n * d];
+                let mut k = vec![T::ZERO; rows.len() * cols.len()];
+                let mut t = vec![T::ZERO; rows.len() * cols.len()];
+                let mut ws = vec![T::ZERO; workspace_len::<T>(&case)];
+                text::evaluate_block_with::<T, CAPACITY, _>(
+                    &case, rows, cols, &mut x, &mut ws, &mut k, &mut t, &mut buf,
+                )
+                .map_err(|_| std::io::Error::other("formatting a case failed"))?
             }
             dims => {
                 let (n, d) = dims.unwrap_or((0, 0));
@@ -130,9 +170,29 @@ fn workspace_len<T: Real>(case: &text::Case<'_>) -> usize {
 fn main() -> ExitCode {
     let mut f32_mode = false;
     let mut max_n = DEFAULT_MAX_N;
+    let mut block: Block = (None, None);
     let mut files = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
+        let range = match a.as_str() {
+            "--rows" | "--cols" => Some((a.clone(), args.next())),
+            _ => ["--rows=", "--cols="].iter().find_map(|p| {
+                a.strip_prefix(p)
+                    .map(|v| (p.trim_end_matches('=').to_string(), Some(v.to_string())))
+            }),
+        };
+        if let Some((which, value)) = range {
+            let Some(r) = value.as_deref().and_then(parse_range) else {
+                eprintln!("kernel: {which} needs a range a..b with a <= b\n{USAGE}");
+                return ExitCode::from(2);
+            };
+            if which == "--rows" {
+                block.0 = Some(r);
+            } else {
+                block.1 = Some(r);
+            }
+            continue;
+        }
         let limit = match a.as_str() {
             "--f32" => {
                 f32_mode = true;
@@ -173,9 +233,9 @@ fn main() -> ExitCode {
     let stdout = std::io::stdout();
     let mut stdout = stdout.lock();
     let result = if f32_mode {
-        run::<f32, _>(&file, max_n, &mut stdout)
+        run::<f32, _>(&file, max_n, &block, &mut stdout)
     } else {
-        run::<f64, _>(&file, max_n, &mut stdout)
+        run::<f64, _>(&file, max_n, &block, &mut stdout)
     };
     match result {
         Ok(problems) if problems.is_empty() => ExitCode::SUCCESS,

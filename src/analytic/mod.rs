@@ -244,6 +244,7 @@ mod quadrature;
 mod recurrent;
 mod recurrent_gram;
 mod report;
+mod report_block;
 mod rows;
 mod spatial;
 mod step;

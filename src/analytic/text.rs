@@ -42,3 +42,4 @@
 
 pub use super::case::{cases, outside_cases, Case, Cases, Matrix};
 pub use super::report::{describe, evaluate, evaluate_with, locate, Described, Location, Outcome};
+pub use super::report_block::evaluate_block_with;
