@@ -18,7 +18,8 @@
 //! its inputs and reference matrices into caller buffers, and [`evaluate`]
 //! writes a case back with the matrices computed by this crate (what the
 //! `kernel` example prints; [`evaluate_with`] also computes the sequence
-//! and image cases, with a workspace). [`outside_cases`] lists the lines that belong to
+//! and image cases, with a workspace; [`evaluate_block_with`] writes one
+//! block of the matrices, rows `a..b` × columns `c..d`, for a job array). [`outside_cases`] lists the lines that belong to
 //! no case, [`Case::dims_within`] checks N against a reader's limit before
 //! it allocates, and errors carry byte offsets in the text, which
 //! [`locate`] turns into a line and column ([`describe`] shows an error
