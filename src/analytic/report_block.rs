@@ -74,8 +74,8 @@ fn write_rows<T: Real, W: fmt::Write>(
 /// // Rows 1 and 2 of the whole matrices, as written.
 /// let lines: Vec<&str> = whole.lines().collect();
 /// let blines: Vec<&str> = block.lines().collect();
-/// assert_eq!(blines[7..9], lines[7..9]); // nngp rows 1, 2
-/// assert_eq!(blines[10..12], lines[11..13]); // ntk rows 1, 2
+/// assert_eq!(blines[8..10], lines[8..10]); // nngp rows 1, 2
+/// assert_eq!(blines[11..13], lines[12..14]); // ntk rows 1, 2
 /// # Ok::<(), core::fmt::Error>(())
 /// ```
 #[allow(clippy::too_many_arguments)]
