@@ -170,8 +170,9 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// blocks of a partition of the n × n matrix, computed anywhere (a job
     /// array, each task one block), assemble into the matrix of
     /// `gram_flat`, bit for bit. Cost: the pairs of the block and the
-    /// diagonal maps of its rows and columns; stack: a few kilobytes more
-    /// than `gram_flat`.
+    /// diagonal maps of its rows and columns (once more per strip of 16
+    /// rows or columns); stack: that of `gram_flat` and two scratch tiles
+    /// of 16 × 32 numbers (8 KiB in f64).
     ///
     /// A block is checked as a whole: an entry not finite or an error bound
     /// past the limit refuses the block (another block of the same matrix
