@@ -79,6 +79,13 @@
 //! assert!(net.eval(&[0.1; 32])[0].is_finite());
 //! ```
 //!
+//! Two wrappers take a network to the lazy regime: [`Linearized`] is its
+//! first-order Taylor expansion around `θ₀` and [`OutputScaled`] the
+//! Chizat–Bach scaling `α·(f − f₀)`; both are modules and trainable like the
+//! network (see [`crate::train`]). [`Parameterization`] names the
+//! parameterisations of the layers, NTK, standard and μP, as points of the
+//! abc family.
+//!
 //! For the structured empirical NTK the dense and convolution layers inside
 //! such blocks keep handing their factors to the [`GradSink`];
 //! [`SelfAttention`] hands its parameter gradient on as flat rows (factors
@@ -117,6 +124,7 @@ mod attention;
 mod conv;
 mod conv2d;
 mod dense;
+mod lazy;
 mod norm;
 mod pool;
 mod residual;
@@ -130,6 +138,7 @@ pub use attention::{AttentionCache, AttentionMechanism, SelfAttention};
 pub use conv::{Conv1d, Padding};
 pub use conv2d::Conv2d;
 pub use dense::{Dense, Parameterization};
+pub use lazy::{Linearized, OutputScaled};
 pub use norm::LayerNorm;
 pub use pool::{AvgPool, AvgPool2d, Flatten, GlobalAvgPool, Unflatten, Unflatten2d};
 pub use residual::{Elements, Residual, Sum};
