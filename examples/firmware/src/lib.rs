@@ -10,6 +10,7 @@
 #![no_std]
 
 pub mod clock;
+mod mem;
 pub mod out;
 pub mod report;
 pub mod stack;

@@ -286,7 +286,7 @@ fn analytic(
 ) -> Result<(), Error> {
     let arch = problem::architecture::<f32>()?;
     let (mut nngp, mut g) = ([[0.0; N_ALL]; N_ALL], [[0.0; N_ALL]; N_ALL]);
-    arch.gram(x, &mut nngp, &mut g)?;
+    arch.gram_piecewise_linear(x, &mut nngp, &mut g)?;
     blocks(&g, train, test);
     Ok(())
 }
