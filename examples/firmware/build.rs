@@ -25,7 +25,20 @@ fn main() {
     // `device` feature, `device.x` from the search path. The interrupt
     // vectors of `src/vectors.rs` all point at `DefaultHandler`, which needs
     // no weak aliases: `device.x` is empty.
-    fs::copy("memory.x", out.join("memory.x")).expect("copy memory.x");
+    // The Cortex-M0 build (`thumbv6m-none-eabi`) runs on the micro:bit, whose
+    // memory map is `memory-microbit.x`; the others on the MPS2 board
+    // (`memory-mps2.x`). Neither is named `memory.x`: the linker would find
+    // that in the package's directory before the search path.
+    let memory = match env::var("TARGET").as_deref() {
+        Ok("thumbv6m-none-eabi") => "memory-microbit.x",
+        _ => "memory-mps2.x",
+    };
+    fs::copy(memory, out.join("memory.x")).expect("copy memory.x");
+    // `microbit`: the Cortex-M0 build, for the text the programs print.
+    println!("cargo::rustc-check-cfg=cfg(microbit)");
+    if memory == "memory-microbit.x" {
+        println!("cargo:rustc-cfg=microbit");
+    }
     fs::write(
         out.join("device.x"),
         "/* No interrupt handler aliases: see src/vectors.rs. */\n",
@@ -33,7 +46,8 @@ fn main() {
     .expect("write device.x");
     println!("cargo:rustc-link-search={}", out.display());
     for path in [
-        "memory.x",
+        "memory-mps2.x",
+        "memory-microbit.x",
         "build.rs",
         "build/mlp.rs",
         "build/cnn.rs",

@@ -76,7 +76,10 @@ where
                 cols: (m0 - s0, m1 - m0),
                 upper: true,
             };
-            error = worse(error, tile(steps, &rows, &rows, at, &mut k[..], &mut t[..]));
+            error = worse(
+                error,
+                tile::<true, _, _, _, _>(steps, &rows, &rows, at, &mut k[..], &mut t[..]),
+            );
             for (p, (kr, tr)) in (s0..s1).zip(k.iter().zip(&t)) {
                 for q in m0.max(p + 1)..m1 {
                     put(p, q, kr[q - s0], tr[q - s0]);
@@ -93,7 +96,10 @@ where
                 cols: (0, c1 - c0),
                 upper: false,
             };
-            error = worse(error, tile(steps, &rows, &cols, at, &mut k[..], &mut t[..]));
+            error = worse(
+                error,
+                tile::<true, _, _, _, _>(steps, &rows, &cols, at, &mut k[..], &mut t[..]),
+            );
             for (p, (kr, tr)) in (s0..s1).zip(k.iter().zip(&t)) {
                 for (q, (&kv, &tv)) in (c0..c1).zip(kr.iter().zip(tr)) {
                     put(p, q, kv, tv);
@@ -123,14 +129,14 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         check_inputs(x, None)?;
         let (h, w) = (rows_of(&rows, n)?, cols_of(&cols, n)?);
         holds(nngp.len().min(ntk.len()), h, w, 1)?;
-        let (steps, len) = self.steps()?;
+        let (steps, len) = self.steps::<true>()?;
         let steps = steps.get(..len).unwrap_or(&[]);
         let (a, c) = (rows.start, cols.start);
         // The range check of every input the block reads; the diagonal, as
         // the whole matrix has it.
         let mut error = T::ZERO;
         for i in rows.clone().chain(cols.clone()) {
-            let (q, t, e) = self.diagonal(steps, x.row(i))?;
+            let (q, t, e) = self.diagonal::<true>(steps, x.row(i))?;
             if rows.contains(&i) && cols.contains(&i) {
                 error = worse(error, e);
                 let at = (i - a) * w + (i - c);

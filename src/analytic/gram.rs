@@ -52,8 +52,9 @@ fn all_finite<T: Real, M: RowsMut<T> + ?Sized>(m: &mut M, rows: usize, cols: usi
 
 impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// The steps of a flat architecture; [`Error::InvalidArgument`] for a
-    /// layer that needs positions.
-    pub(super) fn steps(&self) -> Result<([Step<T>; CAP], usize), Error> {
+    /// layer that needs positions, and without `SMOOTH` for a nonlinearity
+    /// that is not piecewise linear (`Layer::piecewise_linear_step`).
+    pub(super) fn steps<const SMOOTH: bool>(&self) -> Result<([Step<T>; CAP], usize), Error> {
         let mut steps = [Step::Identity; CAP];
         for (s, l) in steps.iter_mut().zip(self.layers()) {
             if l.is_spatial() {
@@ -66,7 +67,13 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
                     what: "layer norm and residual blocks: use gram_spatial with Shape::Flat",
                 });
             }
-            *s = l.step();
+            *s = if SMOOTH {
+                l.step()
+            } else {
+                l.piecewise_linear_step().ok_or(Error::InvalidArgument {
+                    what: "gram_piecewise_linear: a nonlinearity outside the ABReLU family (use gram)",
+                })?
+            };
         }
         Ok((steps, self.len()))
     }
@@ -105,7 +112,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         let mut errors = precision::pair_start(x1, x2, &s);
         // The worst quadrature error estimate of one layer (see `tile`).
         let mut quad = T::ZERO;
-        let (steps, len) = self.steps()?;
+        let (steps, len) = self.steps::<true>()?;
         for step in steps.get(..len).unwrap_or(&[]) {
             let (next, traced) = apply_pair_traced(step, s);
             step_in_range(step, s.sigma11, next.sigma11)?;
@@ -134,13 +141,17 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// maps, with the sum of the quadrature's relative error estimates;
     /// [`Error::PrecisionLoss`] if a variance on the way leaves the normal
     /// range (see [`input_in_range`]).
-    pub(super) fn diagonal(&self, steps: &[Step<T>], x: &[T]) -> Result<(T, T, T), Error> {
+    pub(super) fn diagonal<const SMOOTH: bool>(
+        &self,
+        steps: &[Step<T>],
+        x: &[T],
+    ) -> Result<(T, T, T), Error> {
         let mut q = crate::simd::dot(x, x) * (T::ONE / T::from_usize(x.len().max(1)));
         input_in_range(x, q)?;
         let mut t = T::ZERO;
         let mut error = T::ZERO;
         for s in steps {
-            let ((q2, t2), e) = s.diag_ntk_estimated(q, t);
+            let ((q2, t2), e) = s.diag_ntk_estimated::<SMOOTH>(q, t);
             step_in_range(s, q, q2)?;
             (q, t) = (q2, t2);
             error += e;
@@ -148,7 +159,15 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         Ok((q, t, error))
     }
 
-    fn gram_impl<X, M>(&self, x: &X, nngp: &mut M, ntk: &mut M) -> Result<(), Error>
+    /// The Gram matrices; with `SMOOTH` false only the piecewise-linear
+    /// maps are linked, and an architecture with another nonlinearity is
+    /// refused.
+    fn gram_impl<const SMOOTH: bool, X, M>(
+        &self,
+        x: &X,
+        nngp: &mut M,
+        ntk: &mut M,
+    ) -> Result<(), Error>
     where
         X: Rows<T> + ?Sized,
         M: RowsMut<T> + ?Sized,
@@ -157,12 +176,12 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         check_inputs(x, None)?;
         check_output(nngp, n, n)?;
         check_output(ntk, n, n)?;
-        let (steps, len) = self.steps()?;
+        let (steps, len) = self.steps::<SMOOTH>()?;
         let steps = steps.get(..len).unwrap_or(&[]);
         // Diagonal, once per input.
         let mut error = T::ZERO;
         for i in 0..n {
-            let (q, t, e) = self.diagonal(steps, x.row(i))?;
+            let (q, t, e) = self.diagonal::<SMOOTH>(steps, x.row(i))?;
             error = worse(error, e);
             if let Some(v) = nngp.row_mut(i).get_mut(i) {
                 *v = q;
@@ -176,7 +195,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
             let nr = TILE.min(n - r0);
             for c0 in (r0..n).step_by(TILE) {
                 let nc = TILE.min(n - c0);
-                let e = tile(
+                let e = tile::<SMOOTH, _, _, _, _>(
                     steps,
                     x,
                     x,
@@ -218,7 +237,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         }
         check_output(nngp, m, n)?;
         check_output(ntk, m, n)?;
-        let (steps, len) = self.steps()?;
+        let (steps, len) = self.steps::<true>()?;
         let steps = steps.get(..len).unwrap_or(&[]);
         if m == 0 || n == 0 {
             return Ok(());
@@ -226,17 +245,17 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
         // The range check, once per input (the tiles do not look at the
         // diagonal maps); nothing has been written yet.
         for i in 0..m {
-            self.diagonal(steps, x1.row(i))?;
+            self.diagonal::<true>(steps, x1.row(i))?;
         }
         for j in 0..n {
-            self.diagonal(steps, x2.row(j))?;
+            self.diagonal::<true>(steps, x2.row(j))?;
         }
         let mut error = T::ZERO;
         for r0 in (0..m).step_by(TILE) {
             let nr = TILE.min(m - r0);
             for c0 in (0..n).step_by(TILE) {
                 let nc = TILE.min(n - c0);
-                let e = tile(
+                let e = tile::<true, _, _, _, _>(
                     steps,
                     x1,
                     x2,
@@ -293,7 +312,48 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     ) -> Result<(), Error> {
         const { assert!(D > 0, "inputs need at least one feature") };
         zero_on_error(&mut (nngp, ntk), |(k, t)| {
-            self.gram_impl(&x[..], &mut k[..], &mut t[..])
+            self.gram_impl::<true, _, _>(&x[..], &mut k[..], &mut t[..])
+        })
+    }
+
+    /// [`gram`](Self::gram) for architectures whose nonlinearities are all
+    /// of the ABReLU family (ReLU, leaky ReLU, abs, ABReLU) or the identity,
+    /// with the same results bit for bit: only their closed forms are
+    /// linked, not those of erf, GELU, sin or the quadrature (1.8 KiB of
+    /// flash on a Cortex-M4F), which matters when a firmware's
+    /// architecture is fixed at compile time.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if a layer is another nonlinearity (erf,
+    /// GELU, sin, tanh, a custom activation), and the errors of
+    /// [`gram`](Self::gram). On every error both outputs are zeroed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::Architecture;
+    /// let a: Architecture<f32> = "dense(1.5,0.1) relu dense(1.5,0.1)".parse()?;
+    /// let x = [[1.0, 0.0], [0.0, 2.0], [0.5, -1.0]];
+    /// let (mut k, mut t) = ([[0.0; 3]; 3], [[0.0; 3]; 3]);
+    /// a.gram_piecewise_linear(&x, &mut k, &mut t)?;
+    /// let (mut k2, mut t2) = ([[0.0; 3]; 3], [[0.0; 3]; 3]);
+    /// a.gram(&x, &mut k2, &mut t2)?;
+    /// assert_eq!((k, t), (k2, t2));
+    /// let erf: Architecture<f32> = "dense(1,0) erf".parse()?;
+    /// assert!(erf.gram_piecewise_linear(&x, &mut k, &mut t).is_err());
+    /// assert_eq!(k, [[0.0; 3]; 3]);
+    /// # Ok::<(), ntk::Error>(())
+    /// ```
+    pub fn gram_piecewise_linear<const N: usize, const D: usize>(
+        &self,
+        x: &[[T; D]; N],
+        nngp: &mut [[T; N]; N],
+        ntk: &mut [[T; N]; N],
+    ) -> Result<(), Error> {
+        const { assert!(D > 0, "inputs need at least one feature") };
+        zero_on_error(&mut (nngp, ntk), |(k, t)| {
+            self.gram_impl::<false, _, _>(&x[..], &mut k[..], &mut t[..])
         })
     }
 
@@ -367,7 +427,7 @@ impl<T: Real, const CAP: usize> Architecture<T, CAP> {
                 data: ntk,
                 width: n,
             };
-            self.gram_impl(&x, &mut k, &mut t)
+            self.gram_impl::<true, _, _>(&x, &mut k, &mut t)
         })
     }
 

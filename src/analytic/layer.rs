@@ -750,9 +750,12 @@ impl<T: Real> Layer<T> {
         apply_pair(&self.step(), s)
     }
 
-    /// The layer's step of the recursion, with its constants worked out.
-    pub(crate) fn step(&self) -> Step<T> {
-        match *self {
+    /// The step of a piecewise-linear layer — affine, of the ABReLU family
+    /// (ReLU, leaky ReLU, abs, ABReLU) or the identity — as [`step`](Self::step)
+    /// gives it; `None` for the other layers. Matching these layers alone,
+    /// it links none of the other steps.
+    pub(crate) fn piecewise_linear_step(&self) -> Option<Step<T>> {
+        Some(match *self {
             Layer::Dense {
                 weight_std: w,
                 bias_std: b,
@@ -773,22 +776,20 @@ impl<T: Real> Layer<T> {
             Layer::LeakyRelu { alpha } => Step::AbRelu(AbRelu::new(alpha, T::ONE)),
             Layer::Abs => Step::AbRelu(AbRelu::new(-T::ONE, T::ONE)),
             Layer::AbRelu { a, b } => Step::AbRelu(AbRelu::new(a, b)),
+            Layer::Identity => Step::Identity,
+            _ => return None,
+        })
+    }
+
+    /// The layer's step of the recursion, with its constants worked out.
+    pub(crate) fn step(&self) -> Step<T> {
+        if let Some(step) = self.piecewise_linear_step() {
+            return step;
+        }
+        match *self {
             Layer::Erf => Step::Erf,
             Layer::Gelu => Step::Gelu,
             Layer::Sin => Step::Sin,
-            // Spatial layers are applied by the sequence routines; the flat
-            // routines refuse them before they look at the steps.
-            Layer::Identity
-            | Layer::Conv { .. }
-            | Layer::AvgPool { .. }
-            | Layer::GlobalAvgPool
-            | Layer::Flatten
-            | Layer::Last => Step::Identity,
-            #[cfg(feature = "attention")]
-            Layer::Attention { .. }
-            | Layer::LayerNorm
-            | Layer::ResidualBegin
-            | Layer::ResidualEnd => Step::Identity,
             // The recurrent routines take the activation's step.
             Layer::Rnn { activation, .. } => activation.layer().step(),
             Layer::RnnWith { activation, .. } => activation.layer().step(),
@@ -802,6 +803,26 @@ impl<T: Real> Layer<T> {
                 phi: a.phi(),
                 dphi: a.dphi(),
             },
+            // Spatial layers are applied by the sequence routines; the flat
+            // routines refuse them before they look at the steps. (The
+            // piecewise-linear layers returned above.)
+            Layer::Identity
+            | Layer::Dense { .. }
+            | Layer::DenseStandard { .. }
+            | Layer::Relu
+            | Layer::LeakyRelu { .. }
+            | Layer::Abs
+            | Layer::AbRelu { .. }
+            | Layer::Conv { .. }
+            | Layer::AvgPool { .. }
+            | Layer::GlobalAvgPool
+            | Layer::Flatten
+            | Layer::Last => Step::Identity,
+            #[cfg(feature = "attention")]
+            Layer::Attention { .. }
+            | Layer::LayerNorm
+            | Layer::ResidualBegin
+            | Layer::ResidualEnd => Step::Identity,
         }
     }
 }

@@ -59,18 +59,27 @@ impl<T: Real> Step<T> {
     /// quadrature (0 for the closed forms).
     #[inline]
     pub fn diag_estimated(&self, q: T) -> ((T, T), (T, T)) {
+        self.diag_in::<true>(q)
+    }
+
+    /// [`diag_estimated`](Self::diag_estimated) with the smooth maps (erf,
+    /// GELU, sin, quadrature) compiled in only if `SMOOTH`: without them
+    /// the step must be affine, of the ABReLU family or the identity
+    /// ([`Layer::piecewise_linear_step`](super::Layer::piecewise_linear_step)), and any other maps as the identity.
+    #[inline]
+    pub fn diag_in<const SMOOTH: bool>(&self, q: T) -> ((T, T), (T, T)) {
         let exact = |v| (v, (T::ZERO, T::ZERO));
         match *self {
             Step::Affine { w2, b2 } | Step::AffineStandard { w2, b2, .. } => {
                 exact((w2 * q + b2, T::ONE))
             }
             Step::AbRelu(c) => exact(c.diag(q)),
-            Step::Erf => exact(erf_diag(q)),
-            Step::Gelu => exact(gelu_diag(q)),
-            Step::Sin => exact(sin_diag(q)),
-            Step::Identity => exact((q, T::ONE)),
+            Step::Erf if SMOOTH => exact(erf_diag(q)),
+            Step::Gelu if SMOOTH => exact(gelu_diag(q)),
+            Step::Sin if SMOOTH => exact(sin_diag(q)),
             #[cfg(feature = "quadrature")]
-            Step::Quadrature { phi, dphi } => quadrature::diag(phi, dphi, q),
+            Step::Quadrature { phi, dphi } if SMOOTH => quadrature::diag(phi, dphi, q),
+            _ => exact((q, T::ONE)),
         }
     }
 
@@ -93,11 +102,11 @@ impl<T: Real> Step<T> {
     /// [`diag_ntk`](Self::diag_ntk), with the quadrature's error estimate
     /// relative to the outputs ([`relative_error`]; 0 for the closed forms).
     #[inline]
-    pub fn diag_ntk_estimated(&self, q: T, t: T) -> ((T, T), T) {
+    pub fn diag_ntk_estimated<const SMOOTH: bool>(&self, q: T, t: T) -> ((T, T), T) {
         match *self {
             Step::Affine { .. } | Step::AffineStandard { .. } => (self.diag_ntk(q, t), T::ZERO),
             _ => {
-                let ((q2, dot), (eq, ed)) = self.diag_estimated(q);
+                let ((q2, dot), (eq, ed)) = self.diag_in::<SMOOTH>(q);
                 let err = relative_error(eq, q2) + relative_error(ed, dot);
                 ((q2, t * dot), err)
             }
@@ -200,17 +209,22 @@ impl<T: Real> Step<T> {
     /// closed forms).
     #[inline]
     pub fn pair_estimated(&self, vi: Var<T>, vj: Var<T>, k: T) -> ((T, T), (T, T)) {
+        self.pair_in::<true>(vi, vj, k)
+    }
+
+    /// [`pair_estimated`](Self::pair_estimated) with the smooth maps
+    /// compiled in only if `SMOOTH` (see [`diag_in`](Self::diag_in)).
+    #[inline]
+    pub fn pair_in<const SMOOTH: bool>(&self, vi: Var<T>, vj: Var<T>, k: T) -> ((T, T), (T, T)) {
         let exact = |v| (v, (T::ZERO, T::ZERO));
         match *self {
             Step::AbRelu(c) => exact(c.pair(vi, vj, k)),
-            Step::Erf => exact(erf_pair(vi, vj, k)),
-            Step::Gelu => exact(gelu_pair(vi, vj, k)),
-            Step::Sin => exact(sin_pair(vi, vj, k)),
+            Step::Erf if SMOOTH => exact(erf_pair(vi, vj, k)),
+            Step::Gelu if SMOOTH => exact(gelu_pair(vi, vj, k)),
+            Step::Sin if SMOOTH => exact(sin_pair(vi, vj, k)),
             #[cfg(feature = "quadrature")]
-            Step::Quadrature { phi, dphi } => quadrature::pair(phi, dphi, vi, vj, k),
-            Step::Affine { .. } | Step::AffineStandard { .. } | Step::Identity => {
-                exact((k, T::ONE))
-            }
+            Step::Quadrature { phi, dphi } if SMOOTH => quadrature::pair(phi, dphi, vi, vj, k),
+            _ => exact((k, T::ONE)),
         }
     }
 }

@@ -47,8 +47,11 @@ pub(crate) struct Tile {
 /// Runs the steps on the tile `at` of the inputs `x1` against `x2`,
 /// writing its entries of `nngp` and `ntk`; returns the tile's error bound
 /// (see [`super::precision`]).
+///
+/// With `SMOOTH` false only the piecewise-linear maps are compiled in, and
+/// every step must be [`Step::piecewise_linear`].
 #[inline(always)]
-pub(crate) fn tile<T, X1, X2, M>(
+pub(crate) fn tile<const SMOOTH: bool, T, X1, X2, M>(
     steps: &[Step<T>],
     x1: &X1,
     x2: &X2,
@@ -62,14 +65,14 @@ where
     X2: Rows<T> + ?Sized,
     M: RowsMut<T> + ?Sized,
 {
-    run(steps, x1, x2, at.rows, at.cols, at.upper, nngp, ntk)
+    run::<SMOOTH, T, X1, X2, M>(steps, x1, x2, at.rows, at.cols, at.upper, nngp, ntk)
 }
 
 /// [`tile`] with the tile's geometry as scalar arguments, which the
 /// optimiser keeps in registers (an aggregate argument is passed through
 /// memory: 0.8 KiB more code and 4 % more time on a Cortex-M4F).
 #[allow(clippy::too_many_arguments)]
-fn run<T, X1, X2, M>(
+fn run<const SMOOTH: bool, T, X1, X2, M>(
     steps: &[Step<T>],
     x1: &X1,
     x2: &X2,
@@ -206,8 +209,8 @@ where
                 // The per-input error factors and the variances after this
                 // step, from the diagonal maps.
                 let diagonal = worse(
-                    prepare(step, &qr[..nr.min(TILE)], &mut ir, &mut q2r, &mut sr),
-                    prepare(step, &qc[..nc.min(TILE)], &mut ic, &mut q2c, &mut sc),
+                    prepare::<SMOOTH, T>(step, &qr[..nr.min(TILE)], &mut ir, &mut q2r, &mut sr),
+                    prepare::<SMOOTH, T>(step, &qc[..nc.min(TILE)], &mut ic, &mut q2c, &mut sc),
                 );
                 let (vr, vc) = (&vr[..nr.min(TILE)], &vc[..nc.min(TILE)]);
                 let (ir, ic) = (&ir[..nr.min(TILE)], &ic[..nc.min(TILE)]);
@@ -235,7 +238,7 @@ where
                     // the generic pair map serves every nonlinearity: the
                     // specialised loops below would cost flash, not time.
                     _ if !crate::simd::WIDE => {
-                        sweep(tiles, |a, b, k| step.pair_estimated(a, b, k), second)
+                        sweep(tiles, |a, b, k| step.pair_in::<SMOOTH>(a, b, k), second)
                     }
                     Step::AbRelu(c) => {
                         let Sweep {
@@ -260,10 +263,12 @@ where
                         }
                         T::ZERO
                     }
-                    Step::Erf => sweep(tiles, |a, b, k| exact(erf_pair(a, b, k)), second),
-                    Step::Gelu => sweep(tiles, |a, b, k| exact(gelu_pair(a, b, k)), second),
-                    Step::Sin => sweep(tiles, |a, b, k| exact(sin_pair(a, b, k)), second),
-                    _ => sweep(tiles, |a, b, k| step.pair_estimated(a, b, k), second),
+                    Step::Erf if SMOOTH => sweep(tiles, |a, b, k| exact(erf_pair(a, b, k)), second),
+                    Step::Gelu if SMOOTH => {
+                        sweep(tiles, |a, b, k| exact(gelu_pair(a, b, k)), second)
+                    }
+                    Step::Sin if SMOOTH => sweep(tiles, |a, b, k| exact(sin_pair(a, b, k)), second),
+                    _ => sweep(tiles, |a, b, k| step.pair_in::<SMOOTH>(a, b, k), second),
                 };
                 errors.end();
                 if precision::ENABLED {
@@ -344,7 +349,7 @@ fn contracting_errors<T, M>(
 /// relative to, and the worst relative quadrature error of the diagonal
 /// maps (0 for the closed forms).
 #[inline(never)]
-fn prepare<T: Real>(
+fn prepare<const SMOOTH: bool, T: Real>(
     step: &Step<T>,
     q: &[T],
     factors: &mut [Input<T>],
@@ -360,7 +365,7 @@ fn prepare<T: Real>(
         .zip(next.iter_mut())
         .zip(scales.iter_mut())
     {
-        let ((q2, dot), (eq, ed)) = step.diag_estimated(q);
+        let ((q2, dot), (eq, ed)) = step.diag_in::<SMOOTH>(q);
         if wanted {
             *f = step.input_factors(q, q2, dot);
         }

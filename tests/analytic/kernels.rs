@@ -143,6 +143,47 @@ proptest! {
         }
     }
 
+    /// `gram_piecewise_linear` gives `gram`'s matrices bit for bit, and
+    /// agrees with the pair routine, when every nonlinearity is of the
+    /// ABReLU family or the identity; it refuses the others with nothing
+    /// written.
+    #[test]
+    fn piecewise_linear_gram_agrees_or_refuses(
+        arch in architecture(),
+        x in prop::collection::vec(-3.0..3.0_f64, 12),
+        dup in 0usize..4,
+    ) {
+        let mut x: [[f64; 3]; 4] = core::array::from_fn(|i| core::array::from_fn(|c| x[3 * i + c]));
+        x[3] = x[dup];
+        let piecewise = arch.layers().iter().all(|l| {
+            matches!(
+                l,
+                Layer::Dense { .. } | Layer::Relu | Layer::LeakyRelu { .. } | Layer::Abs | Layer::AbRelu { .. } | Layer::Identity
+            )
+        });
+        let (mut k, mut t) = ([[1.0; 4]; 4], [[1.0; 4]; 4]);
+        let got = arch.gram_piecewise_linear(&x, &mut k, &mut t);
+        if piecewise {
+            got.unwrap();
+            let (mut k2, mut t2) = ([[0.0; 4]; 4], [[0.0; 4]; 4]);
+            arch.gram(&x, &mut k2, &mut t2).unwrap();
+            for (a, b) in k.iter().chain(&t).flatten().zip(k2.iter().chain(&t2).flatten()) {
+                prop_assert_eq!(a.to_bits(), b.to_bits(), "{}", arch);
+            }
+            let scale = max_abs(k.as_flattened()).max(max_abs(t.as_flattened())).max(1e-300);
+            for i in 0..4 {
+                for j in 0..4 {
+                    let s = arch.kernel(&x[i], &x[j]).unwrap();
+                    prop_assert!((s.sigma12 - k[i][j]).abs() <= 1e-12 * scale, "{arch} ({i},{j})");
+                    prop_assert!((s.theta12 - t[i][j]).abs() <= 1e-12 * scale, "{arch} ({i},{j})");
+                }
+            }
+        } else {
+            prop_assert!(matches!(got, Err(Error::InvalidArgument { .. })), "{}: {:?}", arch, got);
+            prop_assert!(k.iter().chain(&t).flatten().all(|&v| v == 0.0));
+        }
+    }
+
     #[test]
     fn f32_agrees_with_f64(arch in architecture(), (x, d) in inputs()) {
         let n = x.len() / d;

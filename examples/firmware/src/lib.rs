@@ -1,6 +1,6 @@
 //! What the firmware programs share: start-up and exit, the clock, the stack
 //! measurement, text output to the host, the comparison with the host's
-//! references and the kernel regression.
+//! references, the kernel regression and a small `memcpy`/`memset`.
 //!
 //! Each program (`src/bin/mlp`, `src/bin/cnn`) defines its problem in a
 //! `problem.rs` of its own, which `build.rs` also includes to compute the
@@ -10,6 +10,7 @@
 #![no_std]
 
 pub mod clock;
+mod mem;
 pub mod out;
 pub mod report;
 pub mod stack;

@@ -11,6 +11,13 @@ use ntk::Error;
 use crate::out::Out;
 use crate::stack;
 
+/// The core the program was built for.
+pub const CORE: &str = if cfg!(microbit) {
+    "Cortex-M0"
+} else {
+    "Cortex-M4F"
+};
+
 /// Name of the `f32` math backend in use.
 pub const BACKEND: &str = if cfg!(feature = "micromath") {
     "micromath"
@@ -24,7 +31,9 @@ pub fn time(o: &mut Out, what: &str, ticks: u32) {
         .str(what)
         .str(" ")
         .uint(ticks)
-        .str(" SysTick ticks (25 MHz core clock)")
+        .str(" SysTick ticks (")
+        .uint(crate::clock::MHZ)
+        .str(" MHz core clock)")
         .nl();
 }
 

@@ -45,7 +45,7 @@ pub fn paint() {
             "2:",
             "cmp {p}, {sp}",
             "bhs 3f",
-            "str {v}, [{p}], #4",
+            "stm {p}!, {{{v}}}",
             "b 2b",
             "3:",
             p = inout(reg) bottom => _,

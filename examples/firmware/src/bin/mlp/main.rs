@@ -1,4 +1,4 @@
-//! `ntk` on a Cortex-M4F: the MLP program.
+//! `ntk` on a Cortex-M4F or a Cortex-M0: the MLP program.
 //!
 //! Computes, in `f32` on the device, the empirical NTK of a 2-16-16-1 ReLU MLP
 //! on 8 training and 4 test points, the kernel regression it defines
@@ -10,7 +10,9 @@
 //! through semihosting with status 0 on success and 1 otherwise.
 //!
 //! Run it under QEMU with `cargo run --release --bin mlp` (the runner is set
-//! in `.cargo/config.toml`).
+//! in `.cargo/config.toml`), on the Cortex-M0 of a micro:bit with
+//! `--target thumbv6m-none-eabi` (soft-float `f32`: the same IEEE
+//! arithmetic, so the same results and tolerances).
 
 #![no_std]
 #![no_main]
@@ -23,7 +25,7 @@ use cortex_m_rt::entry;
 use ntk::empirical::structured;
 use ntk::Error;
 use ntk_firmware::out::Out;
-use ntk_firmware::report::{check, error, finish, matrix, time, BACKEND};
+use ntk_firmware::report::{check, error, finish, matrix, time, BACKEND, CORE};
 use ntk_firmware::{clock, regression, stack};
 
 use problem::{Mlp, D, N_TEST, N_TRAIN};
@@ -144,7 +146,9 @@ fn blocks(g: &Gram, train: &mut [[f32; N_TRAIN]; N_TRAIN], test: &mut [[f32; N_T
 /// so they are gone before the next stage starts; only the results live here.
 #[inline(never)]
 fn run(o: &mut Out) -> bool {
-    o.str("ntk on Cortex-M4F: 2-16-16-1 ReLU MLP, NTK parameterization, seed ")
+    o.str("ntk on ")
+        .str(CORE)
+        .str(": 2-16-16-1 ReLU MLP, NTK parameterization, seed ")
         .uint(problem::SEED as u32)
         .str(", f32, math backend ")
         .str(BACKEND)
@@ -286,7 +290,7 @@ fn analytic(
 ) -> Result<(), Error> {
     let arch = problem::architecture::<f32>()?;
     let (mut nngp, mut g) = ([[0.0; N_ALL]; N_ALL], [[0.0; N_ALL]; N_ALL]);
-    arch.gram(x, &mut nngp, &mut g)?;
+    arch.gram_piecewise_linear(x, &mut nngp, &mut g)?;
     blocks(&g, train, test);
     Ok(())
 }
