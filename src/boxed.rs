@@ -39,8 +39,8 @@ use alloc::boxed::Box;
 use crate::linalg::{Cholesky, Spectrum};
 use crate::nn::{
     Abs, AvgPool, AvgPool2d, Conv1d, Conv2d, Dense, Erf, Flatten, Gelu, GlobalAvgPool, Identity,
-    Last, LayerNorm, LeakyRelu, Parameterization, Params, Relu, Residual, Rnn, SelfAttention, Sin,
-    Sum, Tanh, Unflatten, Unflatten2d, Zeroed,
+    Last, LayerNorm, LeakyRelu, Linearized, OutputScaled, Parameterization, Params, Relu, Residual,
+    Rnn, SelfAttention, Sin, Sum, Tanh, Unflatten, Unflatten2d, Zeroed,
 };
 use crate::predict::{OnlineGp, OnlineWindow};
 use crate::{Real, Rng};
@@ -58,7 +58,8 @@ mod sealed {
 /// [`Parameterization::Ntk`] — [`Conv1d`], whose padding's 0 is
 /// `Padding::Same`, [`Rnn`] with a `Zeroable` activation, [`SelfAttention`],
 /// whose mechanism's 0 is `AttentionMechanism::Softmax`, [`LayerNorm`],
-/// [`Residual`] and [`Sum`] of `Zeroable` blocks, the activations,
+/// [`Residual`] and [`Sum`] of `Zeroable` blocks, [`Linearized`] and
+/// [`OutputScaled`] of `Zeroable` networks, the activations,
 /// pooling, reshaping and readout layers), and [`Spectrum`],
 /// [`Cholesky`], [`OnlineGp`] and [`OnlineWindow`] (its inputs are a ring
 /// of float slots with two `usize` indices). None of them holds a reference, a pointer,
@@ -84,6 +85,8 @@ zeroable! {
     impl[T: Real, const C_IN: usize, const C_OUT: usize, const L: usize, const C_K: usize, const C_V: usize, const HEADS: usize] SelfAttention<T, C_IN, C_OUT, L, C_K, C_V, HEADS>;
     impl[B: Zeroable] Residual<B>;
     impl[A: Zeroable, B: Zeroable] Sum<A, B>;
+    impl[N: Zeroable] Linearized<N>;
+    impl[T: Real, N: Zeroable] OutputScaled<T, N>;
     impl[] LayerNorm;
     impl[] GlobalAvgPool;
     impl[] Last;

@@ -70,6 +70,15 @@ pub enum Error {
     },
     /// An architecture or data text did not parse.
     Parse(ParseError),
+    /// The infinite-width limit asked for has no fixed kernel: the network
+    /// learns features, and the kernel of its training dynamics moves by
+    /// `Θ(1)` however wide it is (μP, see
+    /// [`nn::Parameterization`](crate::nn::Parameterization)). No kernel
+    /// prediction of its training is returned.
+    NoFixedKernel {
+        /// Which parameterisation or layer, and why.
+        what: &'static str,
+    },
 }
 
 /// Why and where a text did not parse.
@@ -216,6 +225,7 @@ impl fmt::Display for Error {
             }
             Error::InvalidArgument { what } => write!(f, "invalid argument: {what}"),
             Error::Parse(e) => write!(f, "parse error: {e}"),
+            Error::NoFixedKernel { what } => write!(f, "no fixed infinite-width kernel: {what}"),
         }
     }
 }

@@ -337,13 +337,10 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
     /// The weight scale `ws` and bias scale `bs`.
     #[inline]
     pub fn scales(&self) -> (T, T) {
-        match self.parameterization {
-            Parameterization::Ntk => (
-                self.weight_std / T::from_usize((Q * C_IN).max(1)).sqrt(),
-                self.bias_std,
-            ),
-            Parameterization::Standard => (T::ONE, self.bias_std),
-        }
+        let [ws, bs, ..] =
+            self.parameterization
+                .factors(self.weight_std, self.bias_std, Q * C_IN, C_OUT);
+        (ws, bs)
     }
 
     /// The input position filter tap `d` reads at output position `p`, if
@@ -902,13 +899,14 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
         self.parameterization = parameterization;
     }
     fn reinit(&mut self, rng: &mut Rng) {
-        let wscale = match self.parameterization {
-            Parameterization::Ntk => T::ONE,
-            Parameterization::Standard => self.weight_std / T::from_usize((Q * C_IN).max(1)).sqrt(),
-        };
+        let [.., wscale, bscale] =
+            self.parameterization
+                .factors(self.weight_std, self.bias_std, Q * C_IN, C_OUT);
         for w in self.weight.as_flattened_mut().as_flattened_mut() {
             *w = wscale * rng.normal::<T>();
         }
-        rng.fill_normal(&mut self.bias);
+        for b in self.bias.iter_mut() {
+            *b = bscale * rng.normal::<T>();
+        }
     }
 }

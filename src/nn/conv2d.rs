@@ -129,13 +129,10 @@ impl<
     /// The weight scale `ws` and bias scale `bs`.
     #[inline]
     pub fn scales(&self) -> (T, T) {
-        match self.parameterization {
-            Parameterization::Ntk => (
-                self.weight_std / T::from_usize((QH * QW * C_IN).max(1)).sqrt(),
-                self.bias_std,
-            ),
-            Parameterization::Standard => (T::ONE, self.bias_std),
-        }
+        let [ws, bs, ..] =
+            self.parameterization
+                .factors(self.weight_std, self.bias_std, QH * QW * C_IN, C_OUT);
+        (ws, bs)
     }
 
     /// Calls `f(i, j, r', s')` for every filter tap `(i, j)` that reads input
@@ -338,12 +335,9 @@ impl<
         self.parameterization = parameterization;
     }
     fn reinit(&mut self, rng: &mut Rng) {
-        let wscale = match self.parameterization {
-            Parameterization::Ntk => T::ONE,
-            Parameterization::Standard => {
-                self.weight_std / T::from_usize((QH * QW * C_IN).max(1)).sqrt()
-            }
-        };
+        let [.., wscale, bscale] =
+            self.parameterization
+                .factors(self.weight_std, self.bias_std, QH * QW * C_IN, C_OUT);
         for w in self
             .weight
             .as_flattened_mut()
@@ -352,6 +346,8 @@ impl<
         {
             *w = wscale * rng.normal::<T>();
         }
-        rng.fill_normal(&mut self.bias);
+        for b in self.bias.iter_mut() {
+            *b = bscale * rng.normal::<T>();
+        }
     }
 }

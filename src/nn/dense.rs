@@ -3,10 +3,89 @@
 use super::{GradSink, Module, Params, TangentSink, Zeroed};
 use crate::{simd, Error, Real, Rng};
 
-/// How a dense layer scales its weights.
+/// How a dense layer scales its weights: a point of the abc family of
+/// parameterisations.
 ///
 /// Represented as a `u8` with [`Parameterization::Ntk`] = 0, so that an
 /// all-zero dense layer is a valid value.
+///
+/// # The abc family
+///
+/// Yang & Hu (2021, *Tensor Programs IV: Feature Learning in
+/// Infinite-Width Neural Networks*, §3) write every weight of a network of
+/// width `n` as `W = n^(−a)·w`, draw the trainable `w` from
+/// `N(0, n^(−2b))` and train it by SGD with learning rate `η·n^(−c)`: the
+/// exponents `a` (multiplier), `b` (initialisation) and `c` (learning rate),
+/// per layer, name a parameterisation. Input dimension and output
+/// dimension are fixed; only the width grows. The points implemented here,
+/// with `(a, b, c)` for the input layer (`d → n`), the hidden layers
+/// (`n → n`) and the output layer (`n → k`):
+///
+/// | variant | input | hidden | output |
+/// |---|---|---|---|
+/// | [`Ntk`](Self::Ntk) | `(0, 0, 0)` | `(½, 0, 0)` | `(½, 0, 0)` |
+/// | [`Standard`](Self::Standard) | `(0, 0, 0)` | `(0, ½, 0)` | `(0, ½, 0)` |
+/// | μP: [`MuPInput`](Self::MuPInput), [`MuPHidden`](Self::MuPHidden), [`MuPOutput`](Self::MuPOutput) | `(−½, ½, 0)` | `(0, ½, 0)` | `(½, ½, 0)` |
+///
+/// The μP row is the maximal update parameterisation of Yang & Hu (2021)
+/// in the form they state it, with one learning rate for all layers
+/// (`c = 0`). The symmetry `(a, b, c) → (a + θ, b − θ, c − 2θ)` of a layer
+/// changes neither the function nor its SGD trajectory, and moves μP to
+/// the form with multipliers 1 and per-layer learning rates (the SGD rows of
+/// Table 3 of Yang et al. 2021, *Tensor Programs V*): initial variance
+/// `1/fan_in` for input weights and biases, `1/fan_in²` for output weights,
+/// `1/fan_in` for hidden weights, and learning rates `η·fan_out`, `η/fan_in`
+/// and `η` respectively. The layers here store the `c = 0` form, so
+/// [`crate::train`] with one learning rate `η` is the SGD of either form
+/// (per-layer learning rates included), and the empirical NTK of the stored
+/// parameters is the kernel of that gradient descent.
+///
+/// Biases are weights of fan-in 1 (the first column of Table 3 of *Tensor
+/// Programs V*): in μP the input and hidden layers' biases have
+/// `(a, b) = (−½, ½)` with `n` their length; the output layer's bias (of
+/// fixed length `k`) is not scaled with the width.
+///
+/// In this crate's terms, with `y = ws·W·a + bs·b` (see [`Dense`]),
+/// `fan_in = IN`, `fan_out = OUT`, σw and σb the layer's constants, and
+/// `W`, `b` drawn from normals of standard deviations `std(W)`, `std(b)`:
+///
+/// | variant | `ws` | `std(W)` | `bs` | `std(b)` |
+/// |---|---|---|---|---|
+/// | [`Ntk`](Self::Ntk) | `σw/√IN` | 1 | σb | 1 |
+/// | [`Standard`](Self::Standard) | 1 | `σw/√IN` | σb | 1 |
+/// | [`MuPInput`](Self::MuPInput) | `σw·√OUT/√IN` | `1/√OUT` | `σb·√OUT` | `1/√OUT` |
+/// | [`MuPHidden`](Self::MuPHidden) | σw | `1/√IN` | `σb·√OUT` | `1/√OUT` |
+/// | [`MuPOutput`](Self::MuPOutput) | `σw/√IN` | `1/√IN` | σb | 1 |
+///
+/// so that the effective weight `ws·W` has variance `σw²/IN` in every
+/// layer but μP's output layer, where it is `σw²/IN²`: μP's output at
+/// initialisation shrinks like `1/√n` (its output bias aside), and one SGD
+/// step moves the hidden features by `Θ(1)` whatever the width, where the
+/// NTK parameterisation moves them by `O(1/√n)`.
+///
+/// # Infinite width
+///
+/// In the NTK parameterisation the empirical NTK converges to a fixed
+/// kernel that stays fixed during training (the kernels of
+/// [`crate::analytic`]); the standard parameterisation has the analytic
+/// kernel of [`analytic::Layer::DenseStandard`](crate::analytic::Layer::DenseStandard)
+/// at its finite width. In μP the NTK at initialisation has the same
+/// infinite-width limit as in the NTK parameterisation with the same σw
+/// and σb, layer by layer (each layer's gradient is `√n` times smaller
+/// per coordinate and its multiplier `√n` times larger, or the reverse:
+/// the contributions `ws²·Σ(∂f/∂h)²·Σa²` agree), while the output at
+/// initialisation, and so the NNGP kernel of the outputs, tends to the
+/// output bias alone (`σb²`). But that kernel does not govern training: the
+/// features move by `Θ(1)` in the first steps and the kernel with them, so
+/// no fixed kernel predicts the trained μP network and
+/// [`Dense::kernel_layer`] refuses μP with [`Error::NoFixedKernel`].
+///
+/// Layers other than [`Dense`] take the same rules with their own fan-in
+/// and fan-out (a convolution's fan-in is filter width × input channels,
+/// its fan-out its output channels; an [`Rnn`](super::Rnn) applies the
+/// rule to its recurrent and its input weight, its bias following the
+/// recurrent weight). [`SelfAttention`](super::SelfAttention) has its own
+/// fixed scaling and ignores the parameterisation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[repr(u8)]
@@ -17,13 +96,71 @@ pub enum Parameterization {
     /// Standard parameterization: `y = W·a + σb·b` with `W ~ N(0, σw²/IN)`,
     /// `b ~ N(0, 1)`.
     Standard = 1,
+    /// μP, the input layer (`IN` the fixed input dimension, `OUT` the width
+    /// `n`): `y = σw·√(OUT/IN)·W·a + σb·√OUT·b` with
+    /// `W, b ~ N(0, 1/OUT)`.
+    MuPInput = 2,
+    /// μP, a hidden layer (`IN` the width `n`): `y = σw·W·a + σb·√OUT·b`
+    /// with `W ~ N(0, 1/IN)`, `b ~ N(0, 1/OUT)`.
+    MuPHidden = 3,
+    /// μP, the output layer (`IN` the width `n`, `OUT` the fixed output
+    /// dimension): `y = σw/√IN·W·a + σb·b` with `W ~ N(0, 1/IN)`,
+    /// `b ~ N(0, 1)`.
+    MuPOutput = 4,
+}
+
+impl Parameterization {
+    /// `[ws, bs, std(W), std(b)]` for a weight of fan-in `fan_in` and
+    /// fan-out `fan_out` (see the tables of [`Parameterization`]).
+    #[inline]
+    pub(crate) fn factors<T: Real>(
+        self,
+        weight_std: T,
+        bias_std: T,
+        fan_in: usize,
+        fan_out: usize,
+    ) -> [T; 4] {
+        let root = |n: usize| T::from_usize(n.max(1)).sqrt();
+        match self {
+            Self::Ntk => [weight_std / root(fan_in), bias_std, T::ONE, T::ONE],
+            Self::Standard => [T::ONE, bias_std, weight_std / root(fan_in), T::ONE],
+            Self::MuPInput => {
+                let r = root(fan_out);
+                [
+                    weight_std * r / root(fan_in),
+                    bias_std * r,
+                    (T::ONE / r),
+                    (T::ONE / r),
+                ]
+            }
+            Self::MuPHidden => {
+                let r = root(fan_out);
+                [
+                    weight_std,
+                    bias_std * r,
+                    T::ONE / root(fan_in),
+                    (T::ONE / r),
+                ]
+            }
+            Self::MuPOutput => {
+                let r = root(fan_in);
+                [weight_std / r, bias_std, (T::ONE / r), T::ONE]
+            }
+        }
+    }
+
+    /// `true` for the three μP variants.
+    pub const fn is_mup(self) -> bool {
+        matches!(self, Self::MuPInput | Self::MuPHidden | Self::MuPOutput)
+    }
 }
 
 /// A fully connected layer `[T; IN] → [T; OUT]`.
 ///
-/// `y = ws·W·a + bs·b` with `ws = σw/√IN`, `bs = σb` in [`Parameterization::Ntk`]
-/// and `ws = 1`, `bs = σb` in [`Parameterization::Standard`]. The weight is
-/// stored row-major, `weight[o][i]`.
+/// `y = ws·W·a + bs·b` with `ws = σw/√IN`, `bs = σb` in [`Parameterization::Ntk`],
+/// `ws = 1`, `bs = σb` in [`Parameterization::Standard`], and the scales of
+/// the table of [`Parameterization`] in μP. The weight is stored row-major,
+/// `weight[o][i]`.
 ///
 /// # Examples
 ///
@@ -109,16 +246,120 @@ impl<T: Real, const IN: usize, const OUT: usize> Dense<T, IN, OUT> {
         )
     }
 
+    /// A μP input layer ([`Parameterization::MuPInput`]): `ws = σw·√(OUT/IN)`,
+    /// `bs = σb·√OUT`, `W, b ~ N(0, 1/OUT)`.
+    pub fn mup_input(weight_std: f64, bias_std: f64, rng: &mut Rng) -> Self {
+        Self::new(
+            T::from_f64(weight_std),
+            T::from_f64(bias_std),
+            Parameterization::MuPInput,
+            rng,
+        )
+    }
+
+    /// A μP hidden layer ([`Parameterization::MuPHidden`]): `ws = σw`,
+    /// `bs = σb·√OUT`, `W ~ N(0, 1/IN)`, `b ~ N(0, 1/OUT)`.
+    pub fn mup_hidden(weight_std: f64, bias_std: f64, rng: &mut Rng) -> Self {
+        Self::new(
+            T::from_f64(weight_std),
+            T::from_f64(bias_std),
+            Parameterization::MuPHidden,
+            rng,
+        )
+    }
+
+    /// A μP output layer ([`Parameterization::MuPOutput`]): `ws = σw/√IN`,
+    /// `bs = σb`, `W ~ N(0, 1/IN)`, `b ~ N(0, 1)`.
+    pub fn mup_output(weight_std: f64, bias_std: f64, rng: &mut Rng) -> Self {
+        Self::new(
+            T::from_f64(weight_std),
+            T::from_f64(bias_std),
+            Parameterization::MuPOutput,
+            rng,
+        )
+    }
+
+    /// The layer of the infinite-width kernel that governs gradient-descent
+    /// training of this layer, for an [`Architecture`](crate::analytic::Architecture)
+    /// built layer by layer: [`Layer::Dense`] in the NTK parameterisation,
+    /// [`Layer::DenseStandard`] (at this layer's fan-in `IN`) in the standard
+    /// one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::analytic::Layer;
+    /// use ntk::nn::Dense;
+    /// use ntk::{Error, Rng};
+    /// let mut rng = Rng::new(1);
+    /// let ntk: Dense<f64, 4, 8> = Dense::ntk(1.5, 0.1, &mut rng);
+    /// assert_eq!(ntk.kernel_layer()?, Layer::Dense { weight_std: 1.5, bias_std: 0.1 });
+    /// let mup: Dense<f64, 8, 8> = Dense::mup_hidden(1.5, 0.1, &mut rng);
+    /// assert!(matches!(mup.kernel_layer(), Err(Error::NoFixedKernel { .. })));
+    /// # Ok::<(), ntk::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoFixedKernel`] in μP (see [`Parameterization`]: its NTK at
+    /// initialisation has the NTK parameterisation's limit, but it moves
+    /// during training by `Θ(1)` at any width). In the standard
+    /// parameterisation [`Error::InvalidArgument`] unless σb = 1 (the
+    /// analytic layer trains the bias with scale 1, this layer with σb) or
+    /// if `IN` does not fit a `u32`. [`Error::NonFinite`] for non-finite or
+    /// negative σw, σb.
+    ///
+    /// [`Layer::Dense`]: crate::analytic::Layer::Dense
+    /// [`Layer::DenseStandard`]: crate::analytic::Layer::DenseStandard
+    pub fn kernel_layer(&self) -> Result<crate::analytic::Layer<T>, Error> {
+        use crate::analytic::Layer;
+        let (weight_std, bias_std) = (self.weight_std, self.bias_std);
+        if !(weight_std.is_finite() && bias_std.is_finite()) {
+            return Err(Error::NonFinite {
+                what: "weight or bias standard deviation",
+            });
+        }
+        if weight_std < T::ZERO || bias_std < T::ZERO {
+            return Err(Error::InvalidArgument {
+                what: "weight and bias standard deviations must be non-negative",
+            });
+        }
+        match self.parameterization {
+            Parameterization::Ntk => Ok(Layer::Dense {
+                weight_std,
+                bias_std,
+            }),
+            Parameterization::Standard => {
+                if bias_std != T::ONE {
+                    return Err(Error::InvalidArgument {
+                        what:
+                            "the analytic standard layer trains the bias at scale 1: σb must be 1",
+                    });
+                }
+                let fan_in = u32::try_from(IN).map_err(|_| Error::InvalidArgument {
+                    what: "fan-in beyond u32",
+                })?;
+                Ok(Layer::DenseStandard {
+                    weight_std,
+                    bias_std,
+                    fan_in,
+                })
+            }
+            Parameterization::MuPInput
+            | Parameterization::MuPHidden
+            | Parameterization::MuPOutput => Err(Error::NoFixedKernel {
+                what: "μP: the kernel moves by Θ(1) during training at any width",
+            }),
+        }
+    }
+
     /// The weight scale `ws` and bias scale `bs` of `y = ws·W·a + bs·b`.
     #[inline]
     pub fn scales(&self) -> (T, T) {
-        match self.parameterization {
-            Parameterization::Ntk => (
-                self.weight_std / T::from_usize(IN.max(1)).sqrt(),
-                self.bias_std,
-            ),
-            Parameterization::Standard => (T::ONE, self.bias_std),
-        }
+        let [ws, bs, ..] = self
+            .parameterization
+            .factors(self.weight_std, self.bias_std, IN, OUT);
+        (ws, bs)
     }
 
     #[inline]
@@ -351,13 +592,14 @@ impl<T: Real, const IN: usize, const OUT: usize> Params<T> for Dense<T, IN, OUT>
         self.parameterization = parameterization;
     }
     fn reinit(&mut self, rng: &mut Rng) {
-        let wscale = match self.parameterization {
-            Parameterization::Ntk => T::ONE,
-            Parameterization::Standard => self.weight_std / T::from_usize(IN.max(1)).sqrt(),
-        };
+        let [.., wscale, bscale] =
+            self.parameterization
+                .factors(self.weight_std, self.bias_std, IN, OUT);
         for w in self.weight.as_flattened_mut() {
             *w = wscale * rng.normal::<T>();
         }
-        rng.fill_normal(&mut self.bias);
+        for b in self.bias.iter_mut() {
+            *b = bscale * rng.normal::<T>();
+        }
     }
 }

@@ -290,14 +290,10 @@ impl<T: Real, const D: usize, const H: usize, const L: usize, A> Rnn<T, D, H, L,
     where
         T: Real,
     {
-        match self.parameterization {
-            Parameterization::Ntk => (
-                self.w_std / T::from_usize(H.max(1)).sqrt(),
-                self.u_std / T::from_usize(D.max(1)).sqrt(),
-                self.bias_std,
-            ),
-            Parameterization::Standard => (T::ONE, T::ONE, self.bias_std),
-        }
+        let p = self.parameterization;
+        let [ws, bs, ..] = p.factors(self.w_std, self.bias_std, H, H);
+        let [us, ..] = p.factors(self.u_std, self.bias_std, D, H);
+        (ws, us, bs)
     }
 
     /// Draws `W`, `U`, `b` (in that order) for the scales and
@@ -306,20 +302,18 @@ impl<T: Real, const D: usize, const H: usize, const L: usize, A> Rnn<T, D, H, L,
     where
         T: Real,
     {
-        let (wscale, uscale) = match self.parameterization {
-            Parameterization::Ntk => (T::ONE, T::ONE),
-            Parameterization::Standard => (
-                self.w_std / T::from_usize(H.max(1)).sqrt(),
-                self.u_std / T::from_usize(D.max(1)).sqrt(),
-            ),
-        };
+        let p = self.parameterization;
+        let [.., wscale, bscale] = p.factors(self.w_std, self.bias_std, H, H);
+        let [.., uscale, _] = p.factors(self.u_std, self.bias_std, D, H);
         for v in self.w.as_flattened_mut() {
             *v = wscale * rng.normal::<T>();
         }
         for v in self.u.as_flattened_mut() {
             *v = uscale * rng.normal::<T>();
         }
-        rng.fill_normal(&mut self.bias);
+        for b in self.bias.iter_mut() {
+            *b = bscale * rng.normal::<T>();
+        }
     }
 }
 
