@@ -9,47 +9,67 @@
 //!
 //! The task: 8 training and 32 test points on the unit circle in 2-D, target
 //! `sin(2θ) + cos θ / 2`. Networks with one hidden layer (widths 16 … 4096)
-//! and two hidden layers (16 … 1024) with erf activations, NTK
-//! parameterisation (σw = 1.5, σb = 0.1), are trained by full-batch
-//! gradient descent for 50 steps at half the largest stable learning rate
-//! of their NTK at initialisation. Each width is the geometric mean (drift)
-//! or mean (errors) of several initialisations. Three panels, written to
-//! `target/feature_learning.svg` (or `OUT.svg`):
+//! and two hidden layers (16 … 1024; a square layer of width 4096, 16 M
+//! weights, would take most of a minute) with erf activations, σw = 1.5,
+//! σb = 0.1, are trained by full-batch gradient descent for 100 steps at
+//! half the largest stable learning rate of their NTK at initialisation:
+//!
+//! - in NTK parameterisation (`Dense::ntk`);
+//! - in μP (`Parameterization::MuPInput`, `MuPHidden`, `MuPOutput`), whose
+//!   NTK at initialisation has the same limit;
+//! - one hidden layer only: scaled by the Chizat–Bach α = 4 and 32
+//!   (`OutputScaled`, learning rate `η/α²`);
+//! - the first initialisation of each width also as the linearised network
+//!   (`Linearized`), whose test outputs are checked against the kernel
+//!   prediction from the network's empirical NTK at initialisation
+//!   (`predict::GradientDescentMse`, same steps, same initial outputs): the
+//!   last column of the table, equal up to rounding.
+//!
+//! Each width is the geometric mean (changes) or mean (errors) of 2 to 8
+//! initialisations. Three panels, written to `target/feature_learning.svg`
+//! (or `OUT.svg`):
 //!
 //! 1. the relative NTK change `‖Θ_t − Θ₀‖_F / ‖Θ₀‖_F` after training
 //!    against width, log–log, with the fitted slopes, next to the relative
-//!    change of the first layer's weights;
+//!    change of the first layer's weights (NTK parameterisation);
 //! 2. the test error (RMS against the target) of the trained networks, of
 //!    the kernel prediction from each network's empirical NTK at
-//!    initialisation (`predict::GradientDescentMse`, same steps, same
-//!    initial outputs) and of the prediction from the infinite-width NTK of
-//!    `analytic` (initial outputs zero, their mean);
+//!    initialisation (= the linearised network) and of the prediction from
+//!    the infinite-width NTK of `analytic` (initial outputs zero, their
+//!    mean), and of the μP networks, which learn features and beat both
+//!    kernels at every width;
 //! 3. the variance of an NTK entry at initialisation over 64
 //!    initialisations of one-hidden-layer ReLU networks against width, with
 //!    the exact `v/n` of `analytic::finite_width::OneHidden` and the fitted
 //!    coefficient of `empirical::fluctuations::fit_inverse_width`.
 //!
+//! The last line prints the fitted drift slopes of both parameterisations.
+//!
 //! # What the slopes say
 //!
 //! In NTK parameterisation the first layer's weights move by `O(1/√n)`
 //! relative to their size (each of the `n` hidden units moves by
-//! `O(1/√n)`): the fitted slope is −1/2. The kernel moves less: its
+//! `O(1/√n)`): slope −1/2 (the fits print −0.4 to −0.5, bent by the
+//! narrowest networks, whose weights move by tens of per cent). The kernel
+//! moves less: its
 //! first-order change along the training direction is a sum over hidden
 //! units whose terms carry random signs (odd powers of the readout
 //! weights), so a single network's change is `O(1/n)` at every fixed depth
 //! — the order Dyer and Gur-Ari (2019) derive for `dΘ/dt` — and the fitted
-//! slope over 16 … 1024 or 4096 is −0.8 to −0.95, approaching −1 from above.
+//! slope over 16 … 1024 or 4096 is −0.75 to −0.95, approaching −1 from above.
 //! The `n^{−1/2}` of Lee et al. (2019) is their bound on the change, which
 //! the weights saturate and the kernel does not; ReLU networks, whose units
-//! cross their kink, fall in between (about −0.7). `tests/empirical/drift.rs`
-//! checks both slopes.
+//! cross their kink, fall in between (about −0.7). In μP the kernel moves
+//! by `Θ(1)` at every width (slope near 0: features are learnt); with the
+//! Chizat–Bach scaling it moves about `α` times less, at the NTK's slope (lazy
+//! training). `tests/feature_learning.rs` checks the slopes.
 
 use ntk::analytic::finite_width::OneHidden;
 use ntk::analytic::{Architecture, Layer};
 use ntk::boxed::{self, Zeroable};
 use ntk::empirical::fluctuations::{fit_inverse_width, Entry, Fluctuations, Statistics};
 use ntk::empirical::{monte_carlo, structured};
-use ntk::nn::{Dense, Erf, Module, Params, Relu};
+use ntk::nn::{Dense, Erf, Linearized, Module, OutputScaled, Parameterization, Params, Relu};
 use ntk::predict::{max_learning_rate, GradientDescentMse, Spectrum};
 use ntk::train::{ntk_drift, outputs, train};
 use ntk::Rng;
@@ -60,7 +80,7 @@ const N: usize = 8;
 /// Test points.
 const M: usize = 32;
 /// Gradient-descent steps.
-const STEPS: u32 = 200;
+const STEPS: u32 = 100;
 /// Learning rate as a fraction of the largest stable one.
 const RATE: f64 = 0.5;
 /// Weight and bias scales of every layer.
@@ -70,6 +90,8 @@ const SPEC_1: &str = "dense(1.5,0.1) erf dense(1.5,0.1)";
 const SPEC_2: &str = "dense(1.5,0.1) erf dense(1.5,0.1) erf dense(1.5,0.1)";
 /// Initialisations per width in the variance panel.
 const SAMPLES: usize = 64;
+/// Output scales α of the Chizat–Bach runs.
+const ALPHAS: [f64; 2] = [4.0, 32.0];
 
 type One<const W: usize> = (Dense<f64, 2, W>, Erf, Dense<f64, W, 1>);
 type Two<const W: usize> = (
@@ -82,6 +104,43 @@ type Two<const W: usize> = (
 type OneRelu<const W: usize> = (Dense<f64, 2, W>, Relu, Dense<f64, W, 1>);
 
 type Error = Box<dyn std::error::Error>;
+
+/// The networks in μP (`Parameterization::MuPInput`, `MuPHidden`,
+/// `MuPOutput` layer by layer), built on the heap.
+trait MuP: Sized {
+    fn mup(seed: u64) -> Box<Self>;
+}
+
+impl<const W: usize> MuP for One<W> {
+    fn mup(seed: u64) -> Box<Self> {
+        let mut rng = Rng::new(seed);
+        let mut net: Box<Self> = boxed::zeroed();
+        net.0
+            .init(SCALES.0, SCALES.1, Parameterization::MuPInput, &mut rng);
+        net.2
+            .init(SCALES.0, SCALES.1, Parameterization::MuPOutput, &mut rng);
+        net
+    }
+}
+
+impl<const W: usize> MuP for Two<W> {
+    fn mup(seed: u64) -> Box<Self> {
+        let mut rng = Rng::new(seed);
+        let mut net: Box<Self> = boxed::zeroed();
+        net.0
+            .init(SCALES.0, SCALES.1, Parameterization::MuPInput, &mut rng);
+        net.2
+            .init(SCALES.0, SCALES.1, Parameterization::MuPHidden, &mut rng);
+        net.4
+            .init(SCALES.0, SCALES.1, Parameterization::MuPOutput, &mut rng);
+        net
+    }
+}
+
+/// What the example needs of a network type.
+trait Net: Module<f64, [f64; 2], Output = [f64; 1]> + Params<f64> + Zeroable + MuP {}
+impl<const W: usize> Net for One<W> {}
+impl<const W: usize> Net for Two<W> {}
 
 fn on_circle<const P: usize>(offset: f64) -> [[f64; 2]; P] {
     core::array::from_fn(|i| {
@@ -137,6 +196,18 @@ struct Run {
     network: f64,
     /// Test error of the prediction from the empirical NTK at initialisation.
     empirical: f64,
+    /// Largest gap between the test outputs of the linearised network
+    /// trained by the same steps (first initialisation only) and the
+    /// prediction from the empirical NTK at initialisation: equal up to
+    /// rounding.
+    lin_gap: f64,
+    /// Relative NTK change of the network in μP.
+    mup_drift: f64,
+    /// Test error of the network in μP.
+    mup_error: f64,
+    /// Relative NTK change of the network scaled by α (Chizat–Bach), for
+    /// each α of [`ALPHAS`].
+    alpha_drift: [f64; 2],
 }
 
 /// The relative change ‖a − b‖/‖b‖ of the first parameter slice (the
@@ -155,18 +226,38 @@ fn first_layer_change<Net: Params<f64>>(trained: &Net, initial: &Net) -> f64 {
     (d / n).sqrt()
 }
 
-fn run<Net>(task: &Task, seed: u64) -> Result<Run, ntk::Error>
+/// The test outputs after training `net` (any trainable model) from its
+/// initial kernel's learning rate `eta`.
+fn trained<Md>(task: &Task, model: &mut Md, eta: f64) -> Result<[[f64; 1]; M], ntk::Error>
 where
-    Net: Module<f64, [f64; 2], Output = [f64; 1]> + Params<f64> + Zeroable,
+    Md: Module<f64, [f64; 2], Output = [f64; 1]> + Params<f64> + Zeroable,
 {
+    let mut grad: Box<Md> = boxed::zeroed();
+    train(model, &task.xs, &task.y, eta, STEPS, &mut *grad)?;
+    let mut out = [[0.0; 1]; M];
+    outputs(model, &task.xt, &mut out)?;
+    Ok(out)
+}
+
+/// The empirical NTK of `net` on the training inputs.
+fn kernel<Nt: Net>(task: &Task, net: &Nt) -> Result<[[f64; N]; N], ntk::Error> {
+    let mut ws = vec![0.0; structured::workspace_len::<f64, Nt>(N, 1)];
+    let mut k = [[0.0; N]; N];
+    structured::ntk(net, &task.xs, &mut ws, &mut k)?;
+    Ok(k)
+}
+
+/// One initialisation: the network in NTK parameterisation and the kernel
+/// prediction, the same network in μP; with `extras` also the linearised
+/// network and the Chizat–Bach scaled ones.
+fn run<Nt: Net>(task: &Task, seed: u64, extras: Extras) -> Result<Run, ntk::Error> {
     // Built twice from the same seed, bit for bit the same network (a
     // clone would pass through the stack).
-    let mut net: Box<Net> = boxed::ntk(SCALES.0, SCALES.1, &mut Rng::new(seed));
-    let initial: Box<Net> = boxed::ntk(SCALES.0, SCALES.1, &mut Rng::new(seed));
-    let mut grad: Box<Net> = boxed::zeroed();
-    let mut ws = vec![0.0; structured::workspace_len::<f64, Net>(N + M, 1)];
-    let (mut k0, mut kt0) = ([[0.0; N]; N], [[0.0; N]; M]);
-    structured::ntk(&*net, &task.xs, &mut ws, &mut k0)?;
+    let mut net: Box<Nt> = boxed::ntk(SCALES.0, SCALES.1, &mut Rng::new(seed));
+    let initial: Box<Nt> = boxed::ntk(SCALES.0, SCALES.1, &mut Rng::new(seed));
+    let mut ws = vec![0.0; structured::workspace_len::<f64, Nt>(N + M, 1)];
+    let k0 = kernel(task, &*net)?;
+    let mut kt0 = [[0.0; N]; M];
     structured::ntk_cross(&*net, &task.xt, &task.xs, &mut ws, &mut kt0)?;
     let (mut f0, mut f0t) = ([[0.0; 1]; N], [[0.0; 1]; M]);
     outputs(&*net, &task.xs, &mut f0)?;
@@ -180,32 +271,84 @@ where
     let mut predicted = [[0.0; 1]; M];
     gd.test_outputs_after_steps(&spectrum, &kt0, Some(&f0t), STEPS, &mut predicted)?;
 
-    train(&mut *net, &task.xs, &task.y, eta, STEPS, &mut *grad)?;
-    let mut k1 = [[0.0; N]; N];
-    structured::ntk(&*net, &task.xs, &mut ws, &mut k1)?;
-    let mut trained = [[0.0; 1]; M];
-    outputs(&*net, &task.xt, &mut trained)?;
+    // The linearised network at the same initialisation, trained alike.
+    let mut lin_gap = 0.0;
+    if extras.linearised {
+        let mut lin: Box<Linearized<Nt>> = boxed::zeroed();
+        lin.init_ntk(SCALES.0, SCALES.1, &mut Rng::new(seed));
+        lin.check()?;
+        let lin_out = trained(task, &mut *lin, eta)?;
+        lin_gap = lin_out
+            .iter()
+            .zip(&predicted)
+            .map(|(a, b)| (a[0] - b[0]).abs())
+            .fold(0.0, f64::max);
+    }
+
+    let net_out = trained(task, &mut *net, eta)?;
+    let k1 = kernel(task, &*net)?;
+
+    // μP, at its own learning rate (its NTK at initialisation has the
+    // same limit as the NTK parameterisation's).
+    let mut mup = Nt::mup(seed);
+    let m0 = kernel(task, &*mup)?;
+    let eta_mup = RATE * max_learning_rate(&m0, 1, &mut [[0.0; N]; N])?;
+    let mup_out = trained(task, &mut *mup, eta_mup)?;
+    let m1 = kernel(task, &*mup)?;
+
+    // The Chizat–Bach output scaling: g = α·(f − f₀), learning rate η/α².
+    let mut alpha_drift = [0.0; ALPHAS.len()];
+    for (d, &alpha) in alpha_drift.iter_mut().zip(&ALPHAS) {
+        if !extras.alpha {
+            break;
+        }
+        let mut model: Box<OutputScaled<f64, Nt>> = boxed::zeroed();
+        model.alpha = alpha;
+        model.init_ntk(SCALES.0, SCALES.1, &mut Rng::new(seed));
+        let lr = model.learning_rate(eta)?;
+        trained(task, &mut *model, lr)?;
+        *d = ntk_drift(&k0, &kernel(task, &model.net)?)?;
+    }
+
     Ok(Run {
         drift: ntk_drift(&k0, &k1)?,
         weights: first_layer_change(&*net, &*initial),
-        network: task.test_error(&trained),
+        network: task.test_error(&net_out),
         empirical: task.test_error(&predicted),
+        lin_gap,
+        mup_drift: ntk_drift(&m0, &m1)?,
+        mup_error: task.test_error(&mup_out),
+        alpha_drift,
     })
+}
+
+/// Which of the optional runs [`run`] makes.
+#[derive(Clone, Copy)]
+struct Extras {
+    linearised: bool,
+    alpha: bool,
 }
 
 /// One width: geometric means of the changes, means of the errors, over
 /// `seeds` initialisations.
-fn width<Net>(task: &Task, seeds: u64) -> Result<Run, ntk::Error>
-where
-    Net: Module<f64, [f64; 2], Output = [f64; 1]> + Params<f64> + Zeroable,
-{
+fn width<Nt: Net>(task: &Task, seeds: u64, alpha: bool) -> Result<Run, ntk::Error> {
     let mut m = Run::default();
     for seed in 1..=seeds {
-        let r = run::<Net>(task, seed)?;
+        let extras = Extras {
+            linearised: seed == 1,
+            alpha,
+        };
+        let r = run::<Nt>(task, seed, extras)?;
         m.drift += r.drift.ln();
         m.weights += r.weights.ln();
         m.network += r.network;
         m.empirical += r.empirical;
+        m.lin_gap = m.lin_gap.max(r.lin_gap);
+        m.mup_drift += r.mup_drift.ln();
+        m.mup_error += r.mup_error;
+        for (a, b) in m.alpha_drift.iter_mut().zip(r.alpha_drift) {
+            *a += b.ln();
+        }
     }
     let s = seeds as f64;
     Ok(Run {
@@ -213,6 +356,10 @@ where
         weights: (m.weights / s).exp(),
         network: m.network / s,
         empirical: m.empirical / s,
+        lin_gap: m.lin_gap,
+        mup_drift: (m.mup_drift / s).exp(),
+        mup_error: m.mup_error / s,
+        alpha_drift: m.alpha_drift.map(|a| (a / s).exp()),
     })
 }
 
@@ -357,17 +504,17 @@ fn main() -> Result<(), Error> {
     // Training runs: one hidden layer to width 4096, two to 1024 (a
     // width-4096 square layer, 16 M weights, would take most of a minute).
     let one = [
-        (16, width::<One<16>>(&task, 8)?),
-        (64, width::<One<64>>(&task, 8)?),
-        (256, width::<One<256>>(&task, 8)?),
-        (1024, width::<One<1024>>(&task, 8)?),
-        (4096, width::<One<4096>>(&task, 8)?),
+        (16, width::<One<16>>(&task, 8, true)?),
+        (64, width::<One<64>>(&task, 8, true)?),
+        (256, width::<One<256>>(&task, 8, true)?),
+        (1024, width::<One<1024>>(&task, 8, true)?),
+        (4096, width::<One<4096>>(&task, 8, true)?),
     ];
     let two = [
-        (16, width::<Two<16>>(&task, 6)?),
-        (64, width::<Two<64>>(&task, 6)?),
-        (256, width::<Two<256>>(&task, 6)?),
-        (1024, width::<Two<1024>>(&task, 4)?),
+        (16, width::<Two<16>>(&task, 8, false)?),
+        (64, width::<Two<64>>(&task, 8, false)?),
+        (256, width::<Two<256>>(&task, 4, false)?),
+        (1024, width::<Two<1024>>(&task, 2, false)?),
     ];
     let analytic = [
         analytic_error(&task, SPEC_1)?,
@@ -375,25 +522,50 @@ fn main() -> Result<(), Error> {
     ];
 
     println!(
-        "NTK parameterisation, erf, {N} training points, {STEPS} steps at {RATE}·η_max; \
-         geometric means of the changes, means of the test errors (RMS)"
+        "erf networks, {N} training points, {STEPS} steps at {RATE}·η_max; geometric means of \
+         the changes, means of the test errors (RMS); NTK parameterisation unless marked"
     );
     println!(
-        "{:>7} {:>6} {:>12} {:>12} {:>12} {:>12}",
-        "hidden", "width", "NTK change", "W₁ change", "net error", "Θ₀ error"
+        "{:>6} {:>5} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>9}",
+        "hidden",
+        "width",
+        "NTK chg",
+        "W₁ chg",
+        "μP chg",
+        "α=4 chg",
+        "α=32 chg",
+        "net err",
+        "Θ₀ err",
+        "μP err",
+        "lin−Θ₀"
     );
+    // The Chizat–Bach runs are made with one hidden layer only.
+    let alpha = |d: f64| {
+        if d > 0.0 {
+            format!("{d:.3e}")
+        } else {
+            "-".into()
+        }
+    };
     for (depth, rows) in [(1, &one[..]), (2, &two[..])] {
         for (w, r) in rows {
             println!(
-                "{depth:>7} {w:>6} {:>12.4e} {:>12.4e} {:>12.4e} {:>12.4e}",
-                r.drift, r.weights, r.network, r.empirical
+                "{depth:>6} {w:>5} {:>10.3e} {:>10.3e} {:>10.3e} {:>10} {:>10} \
+                 {:>10.3e} {:>10.3e} {:>10.3e} {:>9.1e}",
+                r.drift,
+                r.weights,
+                r.mup_drift,
+                alpha(r.alpha_drift[0]),
+                alpha(r.alpha_drift[1]),
+                r.network,
+                r.empirical,
+                r.mup_error,
+                r.lin_gap
             );
         }
         println!(
-            "{depth:>7} {:>6} {:>12} {:>12} {:>12} {:>12.4e}",
+            "{depth:>6} {:>5} {:>65} {:>10.3e}",
             "∞",
-            "",
-            "",
             "",
             analytic[depth - 1]
         );
@@ -432,53 +604,50 @@ fn main() -> Result<(), Error> {
     let pts = |rows: &[(usize, Run)], f: fn(&Run) -> f64| -> Vec<(f64, f64)> {
         rows.iter().map(|(w, r)| (*w as f64, f(r))).collect()
     };
-    let drift_1 = pts(&one, |r| r.drift);
-    let drift_2 = pts(&two, |r| r.drift);
-    let weights_1 = pts(&one, |r| r.weights);
-    let weights_2 = pts(&two, |r| r.weights);
-    let (s_d1, l_d1) = fitted(&drift_1);
-    let (s_d2, l_d2) = fitted(&drift_2);
-    let (s_w1, l_w1) = fitted(&weights_1);
-    let (s_w2, l_w2) = fitted(&weights_2);
-    println!("first-layer weight change slope: {s_w1:.2} (1 hidden), {s_w2:.2} (2 hidden)");
+    let mut changes = Vec::new();
+    let mut slopes = Vec::new();
+    let series: [(&str, RGBColor, &[(usize, Run)], fn(&Run) -> f64); 8] = [
+        ("NTK, 1 hidden", RED, &one, |r| r.drift),
+        ("NTK, 2 hidden", BLUE, &two, |r| r.drift),
+        ("μP, 1 hidden", RGBColor(230, 140, 0), &one, |r| {
+            r.mup_drift
+        }),
+        ("μP, 2 hidden", GREEN, &two, |r| r.mup_drift),
+        ("α = 4, 1 hidden", RGBColor(150, 80, 80), &one, |r| {
+            r.alpha_drift[0]
+        }),
+        ("α = 32, 1 hidden", RGBColor(90, 40, 40), &one, |r| {
+            r.alpha_drift[1]
+        }),
+        ("W₁, 1 hidden", MAGENTA, &one, |r| r.weights),
+        ("W₁, 2 hidden", CYAN, &two, |r| r.weights),
+    ];
+    for (label, color, rows, f) in series {
+        let points = pts(rows, f);
+        let (slope, line) = fitted(&points);
+        slopes.push(slope);
+        changes.push(curve(
+            format!("{label}: slope {slope:.2}"),
+            color,
+            points,
+            false,
+        ));
+        changes.push(curve(String::new(), color, line, true));
+    }
+    println!(
+        "first-layer weight change slope: {:.2} (1 hidden), {:.2} (2 hidden); \
+         NTK change with α = 4, 32 (1 hidden): {:.2}, {:.2}",
+        slopes[6], slopes[7], slopes[4], slopes[5]
+    );
 
-    let root = SVGBackend::new(&path, (1500, 520)).into_drawing_area();
+    let root = SVGBackend::new(&path, (1560, 560)).into_drawing_area();
     root.fill(&WHITE)?;
     let areas = root.split_evenly((1, 3));
     panel(
         &areas[0],
-        "Change after training (NTK param.)",
-        "relative change",
-        &[
-            curve(
-                format!("NTK, 1 hidden: slope {s_d1:.2}"),
-                RED,
-                drift_1,
-                false,
-            ),
-            curve(String::new(), RED, l_d1, true),
-            curve(
-                format!("NTK, 2 hidden: slope {s_d2:.2}"),
-                BLUE,
-                drift_2,
-                false,
-            ),
-            curve(String::new(), BLUE, l_d2, true),
-            curve(
-                format!("W₁, 1 hidden: slope {s_w1:.2}"),
-                MAGENTA,
-                weights_1,
-                false,
-            ),
-            curve(String::new(), MAGENTA, l_w1, true),
-            curve(
-                format!("W₁, 2 hidden: slope {s_w2:.2}"),
-                CYAN,
-                weights_2,
-                false,
-            ),
-            curve(String::new(), CYAN, l_w2, true),
-        ],
+        &format!("Relative change after {STEPS} steps"),
+        "‖Θ_t − Θ₀‖_F / ‖Θ₀‖_F, ‖ΔW₁‖_F / ‖W₁‖_F",
+        &changes,
     )?;
 
     // Panel 2: test errors.
@@ -497,9 +666,15 @@ fn main() -> Result<(), Error> {
                 false,
             ),
             curve(
-                "Θ₀ prediction, 1 hidden".into(),
+                "Θ₀ prediction = linearised, 1 hidden".into(),
                 MAGENTA,
                 pts(&one, |r| r.empirical),
+                false,
+            ),
+            curve(
+                "μP network, 1 hidden".into(),
+                RGBColor(230, 140, 0),
+                pts(&one, |r| r.mup_error),
                 false,
             ),
             curve(
@@ -515,9 +690,15 @@ fn main() -> Result<(), Error> {
                 false,
             ),
             curve(
-                "Θ₀ prediction, 2 hidden".into(),
+                "Θ₀ prediction = linearised, 2 hidden".into(),
                 CYAN,
                 pts(&two, |r| r.empirical),
+                false,
+            ),
+            curve(
+                "μP network, 2 hidden".into(),
+                GREEN,
+                pts(&two, |r| r.mup_error),
                 false,
             ),
             curve(
@@ -551,6 +732,9 @@ fn main() -> Result<(), Error> {
     )?;
     root.present()?;
     println!("wrote {path}");
-    println!("drift slope: ntk {s_d1:.2} (1 hidden), {s_d2:.2} (2 hidden)");
+    println!(
+        "drift slope: ntk {:.2}, mup {:.2} (1 hidden); ntk {:.2}, mup {:.2} (2 hidden)",
+        slopes[0], slopes[2], slopes[1], slopes[3]
+    );
     Ok(())
 }
