@@ -11,6 +11,64 @@
 //! The gradient has the network's own type: `grad` is a caller-owned value of
 //! the same type as the network (its parameters are overwritten each step).
 //!
+//! # Lazy versus rich
+//!
+//! The same gradient descent trains the network, its linearisation
+//! ([`Linearized`](crate::nn::Linearized): `f(θ₀) + J(θ₀)·(θ − θ₀)`, which
+//! the kernel prediction from the empirical NTK at `θ₀` describes exactly
+//! for one output) and its Chizat–Bach scaling
+//! ([`OutputScaled`](crate::nn::OutputScaled): `α·(f − f₀)` trained with
+//! learning rate `η/α²`, lazy as `α → ∞`). Which of them a wide network
+//! follows depends on its [`Parameterization`](crate::nn::Parameterization):
+//! in the NTK parameterisation the network approaches its linearisation as
+//! the width grows; in μP its features move by `Θ(1)` at every width and no
+//! fixed kernel describes it.
+//!
+//! ```
+//! use ntk::empirical::structured;
+//! use ntk::nn::{Dense, Linearized, Relu};
+//! use ntk::predict::{GradientDescentMse, Spectrum};
+//! use ntk::train::{outputs, train};
+//! use ntk::Rng;
+//! type Net = (Dense<f64, 1, 256>, Relu, Dense<f64, 256, 1>);
+//! let mut rng = Rng::new(7);
+//! let net: Net = (Dense::ntk(1.5, 0.1, &mut rng), Relu, Dense::ntk(1.5, 0.1, &mut rng));
+//! let xs = [[-1.0], [-0.3], [0.4], [1.0]];
+//! let y = [[0.5], [-0.5], [0.2], [0.5]];
+//! let (eta, steps) = (0.5, 100);
+//!
+//! // The kernel prediction from the empirical NTK at θ₀.
+//! let mut ws = [0.0; structured::workspace_len::<f64, Net>(4, 1)];
+//! let mut k0 = [[0.0; 4]; 4];
+//! structured::ntk(&net, &xs, &mut ws, &mut k0)?;
+//! let mut f0 = [[0.0; 1]; 4];
+//! outputs(&net, &xs, &mut f0)?;
+//! let gd = GradientDescentMse::new(&y, eta)?.with_initial_outputs(&f0)?;
+//! let mut spectrum = Spectrum::new();
+//! gd.spectrum(&k0, &mut spectrum)?;
+//! let mut kernel = [[0.0; 1]; 4];
+//! gd.train_outputs_after_steps(&spectrum, steps, &mut kernel)?;
+//!
+//! // The linearised network follows it to rounding; the network, nearly.
+//! let mut lin = Linearized::new(net.clone())?;
+//! let mut grad = lin.clone();
+//! train(&mut lin, &xs, &y, eta, steps, &mut grad)?;
+//! let mut wide = net.clone();
+//! let mut grad = net.clone();
+//! train(&mut wide, &xs, &y, eta, steps, &mut grad)?;
+//! let (mut f_lin, mut f_net) = ([[0.0; 1]; 4], [[0.0; 1]; 4]);
+//! outputs(&lin, &xs, &mut f_lin)?;
+//! outputs(&wide, &xs, &mut f_net)?;
+//! let (mut gap, mut moved) = (0.0_f64, 0.0_f64);
+//! for i in 0..4 {
+//!     assert!((f_lin[i][0] - kernel[i][0]).abs() < 1e-10);
+//!     gap = gap.max((f_net[i][0] - kernel[i][0]).abs());
+//!     moved = moved.max((kernel[i][0] - f0[i][0]).abs());
+//! }
+//! assert!(gap < 0.1 * moved); // closer the wider the network
+//! # Ok::<(), ntk::Error>(())
+//! ```
+//!
 //! # Examples
 //!
 //! ```

@@ -464,7 +464,10 @@ fn small(seed: u64) -> Small {
     )
 }
 
-fn train_data() -> ([[f64; 2]; NT], [[f64; 1]; NT], [[f64; 2]; MT]) {
+/// Training inputs, targets and test inputs.
+type Data = ([[f64; 2]; NT], [[f64; 1]; NT], [[f64; 2]; MT]);
+
+fn train_data() -> Data {
     let xs: [[f64; 2]; NT] = core::array::from_fn(|i| {
         let t = i as f64 * 1.1;
         [t.cos(), t.sin() * 0.8]

@@ -16,6 +16,15 @@ use ntk::nn::{
 };
 use ntk::{Error, Rng};
 
+/// Every parameterisation, for the layers that take them all.
+const ALL_PARAMETERIZATIONS: [ntk::nn::Parameterization; 5] = [
+    ntk::nn::Parameterization::Ntk,
+    ntk::nn::Parameterization::Standard,
+    ntk::nn::Parameterization::MuPInput,
+    ntk::nn::Parameterization::MuPHidden,
+    ntk::nn::Parameterization::MuPOutput,
+];
+
 /// Checks `backward` (gradient of the network's own type), `backward_with`
 /// (flat gradient) and the input cotangent against central differences of
 /// `c · f(x; θ)` for a random cotangent `c`.
@@ -318,9 +327,13 @@ mod conv {
         c: &Conv1d<f64, CI, CO, Q, L>,
         x: &[[f64; CI]; L],
     ) -> [[f64; CO]; L] {
+        let (fan_in, fan_out) = (((Q * CI) as f64).sqrt(), (CO as f64).sqrt());
         let (ws, bs) = match c.parameterization {
-            Parameterization::Ntk => (c.weight_std / ((Q * CI) as f64).sqrt(), c.bias_std),
+            Parameterization::Ntk => (c.weight_std / fan_in, c.bias_std),
             Parameterization::Standard => (1.0, c.bias_std),
+            Parameterization::MuPInput => (c.weight_std * fan_out / fan_in, c.bias_std * fan_out),
+            Parameterization::MuPHidden => (c.weight_std, c.bias_std * fan_out),
+            Parameterization::MuPOutput => (c.weight_std / fan_in, c.bias_std),
         };
         let h = (Q as isize - 1) / 2;
         core::array::from_fn(|p| {
@@ -368,9 +381,15 @@ mod conv {
         dy: &[[T; CO]; L],
     ) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
         let f = |v: T| v.to_f64();
+        let (fan_in, fan_out) = (((Q * CI) as f64).sqrt(), (CO as f64).sqrt());
         let (ws, bs) = match c.parameterization {
-            Parameterization::Ntk => (f(c.weight_std) / ((Q * CI) as f64).sqrt(), f(c.bias_std)),
+            Parameterization::Ntk => (f(c.weight_std) / fan_in, f(c.bias_std)),
             Parameterization::Standard => (1.0, f(c.bias_std)),
+            Parameterization::MuPInput => {
+                (f(c.weight_std) * fan_out / fan_in, f(c.bias_std) * fan_out)
+            }
+            Parameterization::MuPHidden => (f(c.weight_std), f(c.bias_std) * fan_out),
+            Parameterization::MuPOutput => (f(c.weight_std) / fan_in, f(c.bias_std)),
         };
         let mut y = vec![0.0; L * CO];
         let mut gw = vec![0.0; CO * Q * CI];
@@ -429,7 +448,7 @@ mod conv {
         tol: f64,
     ) {
         let mut rng = Rng::new(seed);
-        for p in [Parameterization::Ntk, Parameterization::Standard] {
+        for p in super::ALL_PARAMETERIZATIONS {
             for padding in [Padding::Same, Padding::Circular] {
                 let mut c = Conv1d::<T, CI, CO, Q, L>::ZEROED;
                 c.init(T::from_f64(1.3), T::from_f64(0.4), p, &mut rng);
@@ -577,7 +596,7 @@ mod conv {
     #[test]
     fn gradients_of_convolutional_networks() {
         for seed in 0..3 {
-            for p in [Parameterization::Ntk, Parameterization::Standard] {
+            for p in super::ALL_PARAMETERIZATIONS {
                 for padding in [Padding::Same, Padding::Circular] {
                     check_gradients::<_, 10, 2>(&gap_net(seed, p, padding), seed);
                 }
@@ -664,8 +683,8 @@ mod conv {
 mod conv2d {
     use super::check_gradients;
     use ntk::nn::{
-        AvgPool2d, Conv2d, Dense, Erf, Flatten, GlobalAvgPool, Module, Padding, Parameterization,
-        Params, Relu, Tanh, Unflatten2d, Zeroed,
+        AvgPool2d, Conv2d, Dense, Erf, Flatten, GlobalAvgPool, Module, Padding, Params, Relu, Tanh,
+        Unflatten2d, Zeroed,
     };
     use ntk::Rng;
 
@@ -773,7 +792,7 @@ mod conv2d {
             Dense<f64, 12, 2>,
         );
         for seed in 0..3 {
-            for p in [Parameterization::Ntk, Parameterization::Standard] {
+            for p in super::ALL_PARAMETERIZATIONS {
                 let mut pool = PoolNet::ZEROED;
                 pool.init(1.2, 0.3, p, &mut Rng::new(seed + 20));
                 pool.4.padding = Padding::Circular;

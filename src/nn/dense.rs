@@ -80,6 +80,34 @@ use crate::{simd, Error, Real, Rng};
 /// no fixed kernel predicts the trained μP network and
 /// [`Dense::kernel_layer`] refuses μP with [`Error::NoFixedKernel`].
 ///
+/// # Examples
+///
+/// A μP network names each layer's role; [`Params::init`] on a whole
+/// network gives every layer the same variant, so a μP network is built
+/// layer by layer (by value, or in place with [`Params::init`] on each
+/// layer):
+///
+/// ```
+/// use ntk::nn::{Dense, Module, Relu};
+/// use ntk::Rng;
+/// type Mlp<const W: usize> = (Dense<f64, 2, W>, Relu, Dense<f64, W, W>, Relu, Dense<f64, W, 1>);
+/// fn mup<const W: usize>(seed: u64) -> Mlp<W> {
+///     let mut rng = Rng::new(seed);
+///     (
+///         Dense::mup_input(1.4, 0.0, &mut rng),
+///         Relu,
+///         Dense::mup_hidden(1.4, 0.0, &mut rng),
+///         Relu,
+///         Dense::mup_output(1.4, 0.0, &mut rng),
+///     )
+/// }
+/// // The output at initialisation shrinks like 1/√n (averaged over draws).
+/// let rms = |f: &dyn Fn(u64) -> f64| ((0..32).map(|s| f(s).powi(2)).sum::<f64>() / 32.0).sqrt();
+/// let narrow = rms(&|s| mup::<16>(s).eval(&[0.6, 0.8])[0]);
+/// let wide = rms(&|s| mup::<256>(s).eval(&[0.6, 0.8])[0]);
+/// assert!(wide < 0.5 * narrow);
+/// ```
+///
 /// Layers other than [`Dense`] take the same rules with their own fan-in
 /// and fan-out (a convolution's fan-in is filter width × input channels,
 /// its fan-out its output channels; an [`Rnn`](super::Rnn) applies the

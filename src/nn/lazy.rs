@@ -38,7 +38,11 @@ fn nan<T: Real, const K: usize>() -> [T; K] {
 /// gradient descent on the MSE loss with learning rate `η` for `k` steps,
 /// its outputs are exactly (up to rounding) what
 /// [`GradientDescentMse`](crate::predict::GradientDescentMse) predicts for
-/// `k` steps from that kernel and the initial outputs `f(X; θ₀)`.
+/// `k` steps from that kernel and the initial outputs `f(X; θ₀)`, for a
+/// network with one output. (With `K > 1` outputs the prediction uses one
+/// kernel for all outputs, the output average of the empirical NTK, which
+/// the linearised model follows only as the per-output kernels agree, in
+/// the wide limit.) See [`crate::train`] for the three side by side.
 ///
 /// Works for the networks that have a tangent pass: [`Dense`](super::Dense)
 /// layers, the activations on vectors and tuples of them (an activation

@@ -79,6 +79,13 @@
 //! assert!(net.eval(&[0.1; 32])[0].is_finite());
 //! ```
 //!
+//! Two wrappers take a network to the lazy regime: [`Linearized`] is its
+//! first-order Taylor expansion around `θ₀` and [`OutputScaled`] the
+//! Chizat–Bach scaling `α·(f − f₀)`; both are modules and trainable like the
+//! network (see [`crate::train`]). [`Parameterization`] names the
+//! parameterisations of the layers, NTK, standard and μP, as points of the
+//! abc family.
+//!
 //! For the structured empirical NTK the dense and convolution layers inside
 //! such blocks keep handing their factors to the [`GradSink`];
 //! [`SelfAttention`] hands its parameter gradient on as flat rows (factors

@@ -2,7 +2,7 @@
 //! through time against central finite differences, in-place
 //! initialisation, batched passes, the readouts.
 
-use super::check_gradients;
+use super::{check_gradients, ALL_PARAMETERIZATIONS};
 use ntk::nn::{
     Dense, Erf, GlobalAvgPool, Last, LeakyRelu, Module, Parameterization, Params, Relu, Rnn, Tanh,
     Unflatten, Zeroed,
@@ -14,15 +14,20 @@ fn rnn_by_hand<const D: usize, const H: usize, const L: usize>(
     r: &Rnn<f64, D, H, L, Tanh>,
     x: &[[f64; D]; L],
 ) -> [[f64; H]; L] {
-    let (ws, us) = match r.parameterization {
-        Parameterization::Ntk => (r.w_std / (H as f64).sqrt(), r.u_std / (D as f64).sqrt()),
-        Parameterization::Standard => (1.0, 1.0),
+    let (h, d) = (H as f64, D as f64);
+    // μP: the rule of each role with fan-in and fan-out of W (H, H) and U (D, H).
+    let (ws, us, bs) = match r.parameterization {
+        Parameterization::Ntk => (r.w_std / h.sqrt(), r.u_std / d.sqrt(), r.bias_std),
+        Parameterization::Standard => (1.0, 1.0, r.bias_std),
+        Parameterization::MuPInput => (r.w_std, r.u_std * (h / d).sqrt(), r.bias_std * h.sqrt()),
+        Parameterization::MuPHidden => (r.w_std, r.u_std, r.bias_std * h.sqrt()),
+        Parameterization::MuPOutput => (r.w_std / h.sqrt(), r.u_std / d.sqrt(), r.bias_std),
     };
     let mut h = [[0.0; H]; L];
     let mut prev = [0.0; H];
     for t in 0..L {
         for o in 0..H {
-            let mut g = r.bias_std * r.bias[o];
+            let mut g = bs * r.bias[o];
             for i in 0..H {
                 g += ws * r.w[o][i] * prev[i];
             }
@@ -43,7 +48,7 @@ fn forward_matches_the_definition() {
     for xt in &mut x {
         rng.fill_normal(xt);
     }
-    for p in [Parameterization::Ntk, Parameterization::Standard] {
+    for p in ALL_PARAMETERIZATIONS {
         // H = 6: a block of four rows and two single rows
         let r: Rnn<f64, 3, 6, 5, Tanh> = Rnn::new(1.4, 0.8, 0.3, p, &mut rng);
         let want = rnn_by_hand(&r, &x);
@@ -90,7 +95,7 @@ type GapNet<A> = (
 #[test]
 fn gradients_through_time() {
     for seed in 0..3 {
-        for p in [Parameterization::Ntk, Parameterization::Standard] {
+        for p in ALL_PARAMETERIZATIONS {
             let mut rng = Rng::new(40 + seed);
             let net: LastNet<Tanh> = (
                 Unflatten,
