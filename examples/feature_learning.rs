@@ -485,6 +485,10 @@ fn panel(
     Ok(())
 }
 
+/// One series of the change panel: label, colour, the widths' runs and the
+/// quantity read from each.
+type Series<'a> = (&'a str, RGBColor, &'a [(usize, Run)], fn(&Run) -> f64);
+
 /// The fitted line of `points` over their range of widths.
 fn fitted(points: &[(f64, f64)]) -> (f64, Vec<(f64, f64)>) {
     let (slope, intercept) = fit(points);
@@ -606,7 +610,7 @@ fn main() -> Result<(), Error> {
     };
     let mut changes = Vec::new();
     let mut slopes = Vec::new();
-    let series: [(&str, RGBColor, &[(usize, Run)], fn(&Run) -> f64); 8] = [
+    let series: [Series; 8] = [
         ("NTK, 1 hidden", RED, &one, |r| r.drift),
         ("NTK, 2 hidden", BLUE, &two, |r| r.drift),
         ("μP, 1 hidden", RGBColor(230, 140, 0), &one, |r| {
