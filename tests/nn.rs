@@ -668,6 +668,18 @@ mod conv {
                 core::array::from_fn(|_| FlatGradient::new(it.next().unwrap()));
             net.backward_with_batch(&bc, &dys, &mut sinks)
         };
+        // the batched pass for the parameter gradient alone (which stops at
+        // the first convolution) hands every sink the same values, bitwise
+        let mut alone = vec![vec![0.0; GapNet::NUM_PARAMS]; 3];
+        {
+            let mut it = alone.iter_mut();
+            let mut sinks: [FlatGradient<'_, f64>; 3] =
+                core::array::from_fn(|_| FlatGradient::new(it.next().unwrap()));
+            <GapNet as Module<f64, [f64; 10]>>::backward_params_batch(&net, &bc, &dys, &mut sinks);
+            assert!(sinks.iter().all(FlatGradient::is_complete));
+        }
+        let bits = |g: &[Vec<f64>]| g.iter().flatten().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&alone), bits(&grads));
         for b in 0..3 {
             let mut cache = Zeroed::zeroed();
             assert_eq!(net.forward(&xs[b], &mut cache), ys[b]);

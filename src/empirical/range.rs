@@ -38,6 +38,37 @@ fn out_of_range<T: Real>(v: T) -> bool {
     v.is_nan() || v > high()
 }
 
+/// `Σ vᵢ²`: on a wide target in four independent vector accumulators, so
+/// that the sum of a long gradient is not one chain of dependent
+/// multiply-adds; elsewhere [`simd::dot`](crate::simd::dot).
+fn sum_squares<T: Real>(v: &[T]) -> T {
+    use crate::simd::{dot, LANES, WIDE};
+    if !WIDE {
+        return dot(v, v);
+    }
+    let (chunks, rest) = v.as_chunks::<LANES>();
+    let (quads, single) = chunks.as_chunks::<4>();
+    let z = [T::ZERO; LANES];
+    let (mut s0, mut s1, mut s2, mut s3) = (z, z, z, z);
+    for [x0, x1, x2, x3] in quads {
+        for l in 0..LANES {
+            s0[l] = x0[l].mul_add(x0[l], s0[l]);
+            s1[l] = x1[l].mul_add(x1[l], s1[l]);
+            s2[l] = x2[l].mul_add(x2[l], s2[l]);
+            s3[l] = x3[l].mul_add(x3[l], s3[l]);
+        }
+    }
+    for x in single {
+        for l in 0..LANES {
+            s0[l] = x[l].mul_add(x[l], s0[l]);
+        }
+    }
+    for l in 0..LANES {
+        s0[l] += s1[l] + (s2[l] + s3[l]);
+    }
+    s0.iter().fold(dot(rest, rest), |s, &x| s + x)
+}
+
 /// `‖c·v‖ = (|c|·max|vᵢ|)·‖v/max|vᵢ|‖`: no square underflows or overflows,
 /// and `c·max|vᵢ|` is formed first so that `c` may pull a vector of huge
 /// entries back into range; NaN if an entry is NaN.
@@ -46,7 +77,7 @@ fn norm<T: Real>(c: T, v: &[T]) -> T {
     // range (squares that underflow then cost at most n·MIN_POSITIVE·ε of
     // it); the scaled form otherwise, and for NaN.
     // the common case in one vectorised pass
-    let s = crate::simd::dot(v, v);
+    let s = sum_squares(v);
     if s.is_finite() && s >= low() {
         return c.abs() * s.sqrt();
     }

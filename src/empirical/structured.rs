@@ -230,8 +230,9 @@ where
     let (batches, rest) = xs.split_at(batched);
     let (batches, _) = batches.as_chunks::<BATCH>();
     let (recs_b, recs_rest) = recs.split_at_mut(batches.len() * BATCH * rec);
+    // One cache for every batch: a forward pass overwrites what it stores.
+    let mut cache = Net::BatchCache::<BATCH>::zeroed();
     for (xb, rb) in batches.iter().zip(recs_b.chunks_exact_mut(BATCH * rec)) {
-        let mut cache = Net::BatchCache::<BATCH>::zeroed();
         net.forward_batch(xb, &mut cache);
         for k in 0..K {
             let mut dy = [T::ZERO; K];
@@ -239,7 +240,7 @@ where
             let mut parts = rb.chunks_exact_mut(rec);
             let mut sinks: [FactorSink<'_, T>; BATCH] =
                 core::array::from_fn(|_| sink_for::<T, Net>(parts.next().unwrap_or_default(), k));
-            net.backward_with_batch(&cache, &[dy; BATCH], &mut sinks);
+            net.backward_params_batch(&cache, &[dy; BATCH], &mut sinks);
             if sinks.iter().any(|s| s.bad || s.a_end != 0 || s.d_end != 0) {
                 return Err(shapes_disagree());
             }
@@ -248,8 +249,8 @@ where
             }
         }
     }
+    let mut cache = Net::Cache::zeroed();
     for (x, r) in rest.iter().zip(recs_rest.chunks_exact_mut(rec)) {
-        let mut cache = Net::Cache::zeroed();
         net.forward(x, &mut cache);
         for k in 0..K {
             let mut dy = [T::ZERO; K];

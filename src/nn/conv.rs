@@ -147,6 +147,7 @@ fn weight_grad_tile<T: Real, const C_OUT: usize, const R: usize, const KB: usize
     ws: T,
     gw: &mut [T],
     k: usize,
+    fresh: bool,
 ) {
     let mut acc = [[T::ZERO; KB]; R];
     for (j, d) in dy.iter().enumerate() {
@@ -164,8 +165,15 @@ fn weight_grad_tile<T: Real, const C_OUT: usize, const R: usize, const KB: usize
     }
     for (r, a) in acc.iter().enumerate() {
         let at = (o0 + r) * k + k0;
-        for (g, &v) in gw[at..at + KB].iter_mut().zip(a) {
-            *g = ws.mul_add(v, *g);
+        // A fresh gradient is written as if added to zeros, bit for bit.
+        if fresh {
+            for (g, &v) in gw[at..at + KB].iter_mut().zip(a) {
+                *g = ws.mul_add(v, T::ZERO);
+            }
+        } else {
+            for (g, &v) in gw[at..at + KB].iter_mut().zip(a) {
+                *g = ws.mul_add(v, *g);
+            }
         }
     }
 }
@@ -441,14 +449,88 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
         }
     }
 
+    /// Whether the forward pass goes by [`Conv1d::forward_positions`]: a
+    /// short filter row (at most 16 taps per output) and at most 256 bytes
+    /// of output channels per position, which then fit the register file.
+    const SHORT_ROWS: bool =
+        Self::BLOCKED && Q * C_IN <= 16 && C_OUT * core::mem::size_of::<T>() <= 256;
+
+    /// [`Module::forward`] for a short filter row: tiles of [`TILE`]
+    /// positions × all output channels keep their sums in registers, over
+    /// the weights transposed once to rows over the output channels, and
+    /// each output position is stored whole. Every sum takes its taps in
+    /// the order of [`Conv1d::forward_blocked`], with the same arithmetic:
+    /// the two agree bitwise.
+    fn forward_positions(&self, x: &[[T; C_IN]; L], y: &mut [[T; C_OUT]; L]) {
+        let (ws, bs) = self.scales();
+        let mut wt = [[[T::ZERO; C_OUT]; C_IN]; Q];
+        for (o, wo) in self.weight.iter().enumerate() {
+            for (d, wd) in wo.iter().enumerate() {
+                for (c, &w) in wd.iter().enumerate() {
+                    wt[d][c][o] = w;
+                }
+            }
+        }
+        let b: [T; C_OUT] = core::array::from_fn(|o| bs * self.bias[o]);
+        let mut p0 = 0;
+        while p0 + TILE <= L {
+            self.positions_tile::<TILE>(x, &wt, p0, (ws, &b), y);
+            p0 += TILE;
+        }
+        while p0 < L {
+            self.positions_tile::<1>(x, &wt, p0, (ws, &b), y);
+            p0 += 1;
+        }
+    }
+
+    /// Output positions `p0..p0 + R` of [`Conv1d::forward_positions`].
+    #[inline(always)]
+    fn positions_tile<const R: usize>(
+        &self,
+        x: &[[T; C_IN]; L],
+        wt: &[[[T; C_OUT]; C_IN]; Q],
+        p0: usize,
+        (ws, b): (T, &[T; C_OUT]),
+        y: &mut [[T; C_OUT]; L],
+    ) {
+        let zero = [T::ZERO; C_IN];
+        let mut acc = [[T::ZERO; C_OUT]; R];
+        for (d, wd) in wt.iter().enumerate() {
+            let rows: [&[T; C_IN]; R] =
+                core::array::from_fn(|r| self.source(p0 + r, d).map_or(&zero, |s| &x[s]));
+            for (c, w) in wd.iter().enumerate() {
+                for (a, row) in acc.iter_mut().zip(&rows) {
+                    let v = row[c];
+                    for (a, &w) in a.iter_mut().zip(w) {
+                        *a = w.mul_add(v, *a);
+                    }
+                }
+            }
+        }
+        for (a, yp) in acc.iter().zip(&mut y[p0..]) {
+            for ((yo, &v), &bo) in yp.iter_mut().zip(a).zip(b) {
+                *yo = ws * v + bo;
+            }
+        }
+    }
+
     /// [`Conv1d::param_grad`] by blocks of [`PB`] positions: the patches of a
     /// block are consecutive slices of a position-major window, and each tile
     /// of output channels × filter elements keeps its sums in registers.
-    fn weight_grad_blocked(&self, x: &[[T; C_IN]; L], dy: &[[T; C_OUT]; L], gw: &mut [T]) {
+    ///
+    /// With `fresh`, `gw` is overwritten (what adding to zeros gives) rather
+    /// than added to.
+    fn weight_grad_blocked(
+        &self,
+        x: &[[T; C_IN]; L],
+        dy: &[[T; C_OUT]; L],
+        gw: &mut [T],
+        fresh: bool,
+    ) {
         if core::mem::size_of::<T>() <= 4 {
-            self.weight_grad_blocked_by::<KB_F32>(x, dy, gw);
+            self.weight_grad_blocked_by::<KB_F32>(x, dy, gw, fresh);
         } else {
-            self.weight_grad_blocked_by::<KB_F64>(x, dy, gw);
+            self.weight_grad_blocked_by::<KB_F64>(x, dy, gw, fresh);
         }
     }
 
@@ -458,11 +540,13 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
         x: &[[T; C_IN]; L],
         dy: &[[T; C_OUT]; L],
         gw: &mut [T],
+        fresh: bool,
     ) {
         let (ws, _) = self.scales();
         let k = Q * C_IN;
         let mut win = [[T::ZERO; C_IN]; 2 * PB];
         for p0 in (0..L).step_by(PB) {
+            let fresh = fresh && p0 == 0;
             let n = (L - p0).min(PB);
             self.window(x, p0, n + Q - 1, |i, v| {
                 win[i] = v.copied().unwrap_or([T::ZERO; C_IN]);
@@ -473,7 +557,9 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
             while o0 + TILE <= C_OUT {
                 macro_rules! tile {
                     ($kb:expr, $k0:expr) => {
-                        weight_grad_tile::<T, C_OUT, TILE, $kb>(dy, wf, C_IN, o0, $k0, ws, gw, k)
+                        weight_grad_tile::<T, C_OUT, TILE, $kb>(
+                            dy, wf, C_IN, o0, $k0, ws, gw, k, fresh,
+                        )
                     };
                 }
                 by_chunks!(k, KB, tile);
@@ -482,7 +568,9 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
             while o0 < C_OUT {
                 macro_rules! tile {
                     ($kb:expr, $k0:expr) => {
-                        weight_grad_tile::<T, C_OUT, 1, $kb>(dy, wf, C_IN, o0, $k0, ws, gw, k)
+                        weight_grad_tile::<T, C_OUT, 1, $kb>(
+                            dy, wf, C_IN, o0, $k0, ws, gw, k, fresh,
+                        )
                     };
                 }
                 by_chunks!(k, KB, tile);
@@ -568,7 +656,7 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
     /// (`C_OUT·Q·C_IN` elements, [`Params`] order).
     fn weight_grad(&self, x: &[[T; C_IN]; L], dy: &[[T; C_OUT]; L], gw: &mut [T]) {
         if Self::BLOCKED {
-            self.weight_grad_blocked(x, dy, gw);
+            self.weight_grad_blocked(x, dy, gw, false);
         } else {
             self.weight_grad_axpy(x, dy, gw);
         }
@@ -726,6 +814,10 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
         const { assert!(Q % 2 == 1, "the filter width Q must be odd") };
         *cache = *x;
         let mut y = [[T::ZERO; C_OUT]; L];
+        if Self::SHORT_ROWS {
+            self.forward_positions(x, &mut y);
+            return y;
+        }
         if Self::BLOCKED {
             self.forward_blocked(x, &mut y);
             return y;
@@ -794,8 +886,12 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
         let n = C_OUT * Q * C_IN;
         match sink.conv_weight_grad(n, C_OUT, Self::FACTORED) {
             WeightGradBuffer::Lent(buf) if buf.len() == n => {
-                buf.fill(T::ZERO);
-                self.weight_grad(cache, dy, buf);
+                if Self::BLOCKED && L > 0 {
+                    self.weight_grad_blocked(cache, dy, buf, true);
+                } else {
+                    buf.fill(T::ZERO);
+                    self.weight_grad(cache, dy, buf);
+                }
             }
             WeightGradBuffer::Skip => {}
             _ => return self.backward_params_own(cache, dy, sink),
@@ -813,6 +909,17 @@ impl<T: Real, const C_IN: usize, const C_OUT: usize, const Q: usize, const L: us
         cache: &mut [[[T; C_IN]; L]; B],
     ) -> [[[T; C_OUT]; L]; B] {
         core::array::from_fn(|b| self.forward(&xs[b], &mut cache[b]))
+    }
+
+    fn backward_params_batch<S: GradSink<T>, const B: usize>(
+        &self,
+        cache: &[[[T; C_IN]; L]; B],
+        dys: &[[[T; C_OUT]; L]; B],
+        sinks: &mut [S; B],
+    ) {
+        for ((sink, c), dy) in sinks.iter_mut().zip(cache).zip(dys) {
+            self.backward_params(c, dy, sink);
+        }
     }
 
     fn backward_with_batch<S: GradSink<T>, const B: usize>(

@@ -498,6 +498,19 @@ impl<T: Real, const IN: usize, const OUT: usize> Module<T, [T; IN]> for Dense<T,
         ys
     }
 
+    #[inline]
+    fn backward_params_batch<S: GradSink<T>, const B: usize>(
+        &self,
+        cache: &[[T; IN]; B],
+        dys: &[[T; OUT]; B],
+        sinks: &mut [S; B],
+    ) {
+        let (ws, bs) = self.scales();
+        for ((sink, a), dy) in sinks.iter_mut().zip(cache).zip(dys) {
+            sink.dense(a, ws, dy, bs);
+        }
+    }
+
     fn backward_with_batch<S: GradSink<T>, const B: usize>(
         &self,
         cache: &[[T; IN]; B],

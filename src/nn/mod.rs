@@ -520,6 +520,40 @@ pub trait Module<T: Real, X> {
         sinks: &mut [S; B],
     ) -> [X; B];
 
+    /// [`Module::backward_params`] of `B` inputs at once: the same calls on
+    /// `sinks[b]` as `B` calls of it, with the same values. A sequential
+    /// model computes the input cotangents only down to its first layer
+    /// that has parameters, and that layer computes none. The default calls
+    /// [`Module::backward_with_batch`] and drops the cotangents.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ntk::nn::{Conv1d, FlatGradient, Module, Relu, Zeroed};
+    /// use ntk::Rng;
+    /// let mut rng = Rng::new(3);
+    /// let net: (Conv1d<f64, 1, 2, 3, 4>, Relu) = (Conv1d::ntk(1.0, 0.1, &mut rng), Relu);
+    /// let xs = [[[0.5], [-1.0], [2.0], [0.0]], [[1.0], [0.5], [-0.5], [1.5]]];
+    /// let dys = [[[1.0, -1.0]; 4]; 2];
+    /// let mut cache = Zeroed::zeroed();
+    /// net.forward_batch(&xs, &mut cache);
+    /// let (mut a, mut b) = ([[0.0; 8]; 2], [[0.0; 8]; 2]);
+    /// let [a0, a1] = &mut a;
+    /// net.backward_params_batch(&cache, &dys, &mut [FlatGradient::new(a0), FlatGradient::new(a1)]);
+    /// let [b0, b1] = &mut b;
+    /// net.backward_with_batch(&cache, &dys, &mut [FlatGradient::new(b0), FlatGradient::new(b1)]);
+    /// assert_eq!(a, b);
+    /// ```
+    #[inline]
+    fn backward_params_batch<S: GradSink<T>, const B: usize>(
+        &self,
+        cache: &Self::BatchCache<B>,
+        dys: &[Self::Output; B],
+        sinks: &mut [S; B],
+    ) {
+        let _ = self.backward_with_batch(cache, dys, sinks);
+    }
+
     /// Forward pass with its tangent along a parameter direction `v` (a
     /// value of the network's own type, like a gradient): returns the output
     /// `y` and its directional derivative `ẏ = ∂y/∂ε` of

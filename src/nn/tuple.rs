@@ -78,6 +78,16 @@ macro_rules! impl_seq {
             }
 
             #[inline]
+            fn backward_params_batch<S: GradSink<T>, const B: usize>(
+                &self,
+                cache: &Self::BatchCache<B>,
+                dys: &[$last; B],
+                sinks: &mut [S; B],
+            ) {
+                impl_seq!(@paramsb self, cache, dys, sinks, [$(<$m as Module<T, $x>>::PARAMETER_FREE),+], $($r)+)
+            }
+
+            #[inline]
             fn forward_tangent(
                 &self,
                 x: &X0,
@@ -179,6 +189,17 @@ macro_rules! impl_seq {
         }
         let h = &$s.$i.backward_with(&$c.$i, $dy, $g);
         impl_seq!(@params $s, $c, h, $g, $free, $($rest)+)
+    }};
+    // The same for a batch.
+    (@paramsb $s:ident, $c:ident, $dy:ident, $g:ident, $free:tt, $first:tt) => {
+        $s.$first.backward_params_batch(&$c.$first, $dy, $g)
+    };
+    (@paramsb $s:ident, $c:ident, $dy:ident, $g:ident, $free:tt, $i:tt $($rest:tt)+) => {{
+        if const { all_free(&$free, $i) } {
+            return $s.$i.backward_params_batch(&$c.$i, $dy, $g);
+        }
+        let h = &$s.$i.backward_with_batch(&$c.$i, $dy, $g);
+        impl_seq!(@paramsb $s, $c, h, $g, $free, $($rest)+)
     }};
     (@sink $s:ident, $c:ident, $dy:ident, $g:ident, $first:tt $($i:tt)*) => {{
         let h = $s.$first.backward_with(&$c.$first, $dy, $g);
