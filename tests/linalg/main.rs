@@ -409,3 +409,98 @@ fn removing_a_dominant_point_keeps_the_factor_accurate() {
     }
     assert!(l[2].iter().all(|&x| x == 0.0));
 }
+
+/// A zeroed `N × N` matrix on the heap (too large for a test thread's stack
+/// at N = 256).
+fn boxed<const N: usize>() -> Box<[[f64; N]; N]> {
+    match vec![[0.0; N]; N].into_boxed_slice().try_into() {
+        Ok(b) => b,
+        Err(_) => unreachable!("N rows by construction"),
+    }
+}
+
+/// `g(A)·Y` through the tridiagonal path ([`matrix_function`], whose rotation
+/// log is short enough to be refilled at the larger sizes) against the
+/// eigenvectors of cyclic Jacobi, and the eigenvalues of [`eigh`] against
+/// Jacobi's, on a random positive definite `A = B·Bᵀ/N + 0.1·I` (spectrum in
+/// about [0.1, 4]) and `g(λ) = (1 − e^{−3λ})/λ`, the gradient-flow filter.
+/// Both paths are backward stable: the differences stay below a few
+/// `N·ε` relative to the largest entry of the result.
+fn tridiagonal_path_matches_jacobi<const N: usize>(seed: u64) {
+    let mut rng = ntk::Rng::new(seed);
+    let mut b = boxed::<N>();
+    for row in b.iter_mut() {
+        rng.fill_normal(row);
+    }
+    let mut a = boxed::<N>();
+    for i in 0..N {
+        for j in 0..=i {
+            let s: f64 = b[i].iter().zip(&b[j]).map(|(x, y)| x * y).sum();
+            a[i][j] = s / N as f64 + if i == j { 0.1 } else { 0.0 };
+        }
+    }
+    let mut y = [[0.0; 2]; N];
+    for row in y.iter_mut() {
+        rng.fill_normal(row);
+    }
+    let g = |l: f64| (1.0 - (-3.0 * l).exp()) / l;
+    let (mut work, mut vectors) = (boxed::<N>(), boxed::<N>());
+    let mut values = [0.0; N];
+    jacobi_eigh(
+        &a,
+        EigenOptions::default(),
+        &mut work,
+        &mut values,
+        &mut vectors,
+    )
+    .unwrap();
+    let mut want = [[0.0; 2]; N];
+    for (v, &l) in vectors.iter().zip(&values) {
+        let c: [f64; 2] =
+            core::array::from_fn(|k| g(l) * (0..N).map(|i| v[i] * y[i][k]).sum::<f64>());
+        for (w, vi) in want.iter_mut().zip(v.iter()) {
+            w[0] += vi * c[0];
+            w[1] += vi * c[1];
+        }
+    }
+    let mut rot = vec![0.0; 3 * (N * N / 4).max(1)];
+    let mut got = [[0.0; 2]; N];
+    matrix_function(
+        &a,
+        EigenOptions::default(),
+        g,
+        &y,
+        &mut work,
+        &mut rot,
+        &mut got,
+    )
+    .unwrap();
+    let scale = want.iter().flatten().fold(0.0_f64, |m, v| m.max(v.abs()));
+    let err = got
+        .iter()
+        .flatten()
+        .zip(want.iter().flatten())
+        .fold(0.0_f64, |m, (x, w)| m.max((x - w).abs()));
+    assert!(
+        err <= 4.0 * N as f64 * f64::EPSILON * scale,
+        "N = {N}: {err:e} vs {scale:e}"
+    );
+    let mut ql_values = [0.0; N];
+    eigh(&a, EigenOptions::default(), &mut ql_values, &mut vectors).unwrap();
+    for (x, w) in ql_values.iter().zip(&values) {
+        assert!(
+            (x - w).abs() <= 4.0 * N as f64 * f64::EPSILON * values[N - 1],
+            "N = {N}: {x} vs {w}"
+        );
+    }
+}
+
+#[test]
+fn tridiagonal_path_matches_jacobi_at_all_sizes() {
+    tridiagonal_path_matches_jacobi::<1>(1);
+    tridiagonal_path_matches_jacobi::<2>(2);
+    tridiagonal_path_matches_jacobi::<3>(3);
+    tridiagonal_path_matches_jacobi::<17>(17);
+    tridiagonal_path_matches_jacobi::<64>(64);
+    tridiagonal_path_matches_jacobi::<256>(256);
+}

@@ -114,11 +114,20 @@ pub(crate) fn apply_matrix_function_checked<T: Real, const N: usize, const K: us
         let mut total = 0usize;
         let mut slot = 0usize;
         let (tol, max_iter) = (opts.tolerance, opts.max_iterations);
-        tql(&mut d, &mut e, tol, max_iter, |i, c, s| {
-            rotate_rows(out, i, c, s);
-            record(ring, &mut slot, i, c, s);
-            total += 1;
-        })?;
+        // Inlined into the QL loop, where the rotation runs in the shadow of
+        // the latency-bound recurrence.
+        tql(
+            &mut d,
+            &mut e,
+            tol,
+            max_iter,
+            #[inline(always)]
+            |i, c, s| {
+                rotate_rows(out, i, c, s);
+                record(ring, &mut slot, i, c, s);
+                total += 1;
+            },
+        )?;
         let lambdas = d.map(|v| v * unscale);
         check_result(&lambdas, "eigenvalues")?;
         check(&lambdas)?;
@@ -150,12 +159,19 @@ pub(crate) fn apply_matrix_function_checked<T: Real, const N: usize, const K: us
             let (mut d, mut e) = (d0, e0);
             let mut idx = 0usize;
             let mut slot = 3 * (lo % cap);
-            tql(&mut d, &mut e, tol, max_iter, |i, c, s| {
-                if idx >= lo && idx < hi {
-                    record(ring, &mut slot, i, c, s);
-                }
-                idx += 1;
-            })?;
+            tql(
+                &mut d,
+                &mut e,
+                tol,
+                max_iter,
+                #[inline(always)]
+                |i, c, s| {
+                    if idx >= lo && idx < hi {
+                        record(ring, &mut slot, i, c, s);
+                    }
+                    idx += 1;
+                },
+            )?;
             replay(out, ring, lo, hi);
         }
         for k in (0..N.saturating_sub(1)).rev() {

@@ -3,7 +3,7 @@
 
 use super::pow2_scale;
 use crate::linalg::hypot;
-use crate::simd::{axpy, dot};
+use crate::simd::{axpy, dot, dot4};
 use crate::{Error, Real};
 
 /// Householder reduction `T = Qᵀ·A·Q` of the symmetric matrix held in the
@@ -11,70 +11,188 @@ use crate::{Error, Real};
 ///
 /// On return `d` is the diagonal of `T`, `e[i] = T[i][i+1]` (`e[N−1] = 0`),
 /// and row `k` of `a`, columns `k+1..`, holds the unit vector `vₖ` (zeros for
-/// `Hₖ = I`). The symmetric matrix–vector product and the rank-2 update both
-/// run over contiguous row prefixes of the lower triangle: 4N³/3 flops.
+/// `Hₖ = I`). 4N³/3 flops in one pass over the trailing lower triangle per
+/// step: the rank-2 update `A ← A − v·wᵀ − w·vᵀ` of step `k` is deferred and
+/// applied four rows at a time while the same rows, still in L1, give the
+/// symmetric matrix–vector product `p = A·v` of step `k + 1` (each row `i`
+/// adds `A[i][..i]·v[..i]` to `pᵢ` and `vᵢ·A[i][..i]` to `p[..i]`). Only the
+/// column that defines the next reflector is updated ahead of the pass, in a
+/// contiguous copy: below the diagonal, column `k` of `a` is left stale.
 pub(super) fn tridiagonalize<T: Real, const N: usize>(
     a: &mut [[T; N]; N],
     d: &mut [T; N],
     e: &mut [T; N],
 ) {
+    // The deferred update `(v, w)` of the previous step, by absolute index
+    // (zero before the first step), and the product p = A·v.
+    let mut vp = [T::ZERO; N];
+    let mut wp = [T::ZERO; N];
     let mut p = [T::ZERO; N];
+    // Column k of the trailing matrix, contiguous: the pass of step k − 1
+    // leaves it with the update of step k − 2 applied.
+    let mut col = [T::ZERO; N];
+    for (c, row) in col.iter_mut().zip(a.iter()) {
+        *c = row[0];
+    }
     for k in 0..N {
-        d[k] = a[k][k];
+        let (vk, wk) = (vp[k], wp[k]);
+        for (c, (&vi, &wi)) in col[k..].iter_mut().zip(vp[k..].iter().zip(&wp[k..])) {
+            *c = (-vi).mul_add(wk, (-wi).mul_add(vk, *c));
+        }
+        d[k] = col[k];
         e[k] = T::ZERO;
         if k + 1 >= N {
             break;
         }
         let (top, rest) = a.split_at_mut(k + 1);
         let vrow = &mut top[k];
-        for (i, r) in rest.iter().enumerate() {
-            vrow[k + 1 + i] = r[k];
-        }
+        vrow[k + 1..].copy_from_slice(&col[k + 1..]);
         let x = &mut vrow[k + 1..];
         let x0 = x[0];
         if x[1..].iter().all(|v| *v == T::ZERO) {
             e[k] = x0;
             x.fill(T::ZERO);
-            continue;
+        } else {
+            // The reflector of x/‖x‖∞ (entries of order 1 even when the
+            // column is subnormal, whose reciprocal would overflow and whose
+            // squares would underflow), divided rather than multiplied by
+            // reciprocals.
+            let scale = x.iter().fold(T::ZERO, |m, v| m.max(v.abs()));
+            for v in x.iter_mut() {
+                *v /= scale;
+            }
+            let y0 = x[0];
+            let sigma = x.iter().map(|v| *v * *v).sum::<T>().sqrt();
+            let alpha = if x0 > T::ZERO { -sigma } else { sigma };
+            x[0] = y0 - alpha;
+            // ‖y − α·e₁‖² = 2σ(σ + |y₀|)
+            let norm = (T::TWO * sigma).sqrt() * (sigma + y0.abs()).sqrt();
+            for v in x.iter_mut() {
+                *v /= norm;
+            }
+            e[k] = alpha * scale;
         }
-        // The reflector of x/‖x‖∞ (entries of order 1 even when the column
-        // is subnormal, whose reciprocal would overflow and whose squares
-        // would underflow), divided rather than multiplied by reciprocals.
-        let scale = x.iter().fold(T::ZERO, |m, v| m.max(v.abs()));
-        for v in x.iter_mut() {
-            *v /= scale;
-        }
-        let y0 = x[0];
-        let sigma = x.iter().map(|v| *v * *v).sum::<T>().sqrt();
-        let alpha = if x0 > T::ZERO { -sigma } else { sigma };
-        x[0] = y0 - alpha;
-        // ‖y − α·e₁‖² = 2σ(σ + |y₀|)
-        let norm = (T::TWO * sigma).sqrt() * (sigma + y0.abs()).sqrt();
-        for v in x.iter_mut() {
-            *v /= norm;
-        }
-        e[k] = alpha * scale;
         let v = &vrow[k + 1..];
-        let m = N - k - 1;
-        let p = &mut p[..m];
-        p.fill(T::ZERO);
-        // p = A₂₂·v from the lower triangle: row i gives pᵢ += A[i][..=i]·v[..=i]
-        // and p[..i] += vᵢ·A[i][..i].
-        for (ii, row) in rest.iter().enumerate() {
-            let r = &row[k + 1..=k + 1 + ii];
-            p[ii] += dot(r, &v[..=ii]);
-            axpy(v[ii], &r[..ii], &mut p[..ii]);
+        p[k + 1..].fill(T::ZERO);
+        // One pass: the deferred update of row i, columns k+1..=i, and its
+        // share of p = A₂₂·v; four rows at a time over their common columns.
+        let quads = (N - k - 1) / 4;
+        let (quad_rows, single_rows) = rest.split_at_mut(4 * quads);
+        for (q, quad) in quad_rows.chunks_exact_mut(4).enumerate() {
+            let i0 = k + 1 + 4 * q;
+            if let [r0, r1, r2, r3] = quad {
+                let rows = [
+                    &mut r0[k + 1..i0 + 4],
+                    &mut r1[k + 1..i0 + 4],
+                    &mut r2[k + 1..i0 + 4],
+                    &mut r3[k + 1..i0 + 4],
+                ];
+                let pend = (&vp[k + 1..i0 + 4], &wp[k + 1..i0 + 4]);
+                update_and_multiply4(rows, pend, &v[..i0 + 3 - k], &mut p[k + 1..i0 + 4]);
+                col[i0..i0 + 4].copy_from_slice(&[r0[k + 1], r1[k + 1], r2[k + 1], r3[k + 1]]);
+            }
         }
-        let kc = dot(v, p);
-        for (pi, vi) in p.iter_mut().zip(v) {
-            *pi = T::TWO * (*pi - kc * *vi);
+        for (q, row) in single_rows.iter_mut().enumerate() {
+            let ii = 4 * quads + q;
+            let i = k + 1 + ii;
+            let (off, diag) = row[k + 1..=i].split_at_mut(ii);
+            let (p_off, p_i) = p[k + 1..=i].split_at_mut(ii);
+            let (vpi, wpi, vi) = (vp[i], wp[i], v[ii]);
+            let s = update_and_multiply(
+                off,
+                (&vp[k + 1..i], &wp[k + 1..i], vpi, wpi),
+                (&v[..ii], vi),
+                p_off,
+            );
+            let aii = (-vpi).mul_add(wpi, (-wpi).mul_add(vpi, diag[0]));
+            diag[0] = aii;
+            p_i[0] += aii.mul_add(vi, s);
+            col[i] = row[k + 1];
         }
-        // A₂₂ ← A₂₂ − v·wᵀ − w·vᵀ with w = p, lower triangle only.
-        for (ii, row) in rest.iter_mut().enumerate() {
-            let r = &mut row[k + 1..=k + 1 + ii];
-            axpy(-v[ii], &p[..=ii], r);
-            axpy(-p[ii], &v[..=ii], r);
+        // w = 2·(p − (vᵀp)·v), the update deferred to the next step.
+        let kc = dot(v, &p[k + 1..]);
+        for ((vj, wj), (&pj, &xj)) in vp[k + 1..]
+            .iter_mut()
+            .zip(&mut wp[k + 1..])
+            .zip(p[k + 1..].iter().zip(v))
+        {
+            *vj = xj;
+            *wj = T::TWO * (-kc).mul_add(xj, pj);
         }
+    }
+}
+
+/// One row of [`tridiagonalize`]'s pass: `a ← a − vᵢ·w − wᵢ·v` (the deferred
+/// update, `(v, w, vᵢ, wᵢ)` in `upd`), then `p += xᵢ·a`; returns `a·x` (with
+/// `(x, xᵢ)` in `mul`). All slices have the length of `a`.
+#[inline(always)]
+fn update_and_multiply<T: Real>(
+    a: &mut [T],
+    upd: (&[T], &[T], T, T),
+    mul: (&[T], T),
+    p: &mut [T],
+) -> T {
+    let (v, w, vi, wi) = upd;
+    let (x, xi) = mul;
+    let (nvi, nwi) = (-vi, -wi);
+    // Elementwise (vectorised as it is), then the dot product on the row
+    // while it is in L1.
+    for ((a, p), (v, w)) in a.iter_mut().zip(p.iter_mut()).zip(v.iter().zip(w)) {
+        let y = nvi.mul_add(*w, nwi.mul_add(*v, *a));
+        *a = y;
+        *p = xi.mul_add(y, *p);
+    }
+    dot(a, x)
+}
+
+/// Four consecutive rows of [`tridiagonalize`]'s pass at once, sharing the
+/// loads of the vectors and of `p`: row `r` of `rows` holds the columns
+/// `0..=n₀+r` of the trailing matrix (`n₀ = len − 4`; the columns past its
+/// diagonal are not touched), `vp`, `wp` the deferred update and `x` the
+/// vector of the product, all indexed like the columns.
+#[inline(always)]
+fn update_and_multiply4<T: Real>(rows: [&mut [T]; 4], pend: (&[T], &[T]), x: &[T], p: &mut [T]) {
+    let (vp, wp) = pend;
+    let n0 = p.len() - 4;
+    let [a0, a1, a2, a3] = rows;
+    let (a0, c0) = a0.split_at_mut(n0);
+    let (a1, c1) = a1.split_at_mut(n0);
+    let (a2, c2) = a2.split_at_mut(n0);
+    let (a3, c3) = a3.split_at_mut(n0);
+    let nv: [T; 4] = core::array::from_fn(|r| -vp[n0 + r]);
+    let nw: [T; 4] = core::array::from_fn(|r| -wp[n0 + r]);
+    let xr: [T; 4] = core::array::from_fn(|r| x[n0 + r]);
+    let (ph, pc) = p.split_at_mut(n0);
+    let (vh, wh) = (&vp[..n0], &wp[..n0]);
+    let (a1, a2, a3) = (&mut a1[..n0], &mut a2[..n0], &mut a3[..n0]);
+    for (j, (a, pj)) in a0.iter_mut().zip(ph.iter_mut()).enumerate() {
+        let (vj, wj) = (vh[j], wh[j]);
+        let y0 = nv[0].mul_add(wj, nw[0].mul_add(vj, *a));
+        let y1 = nv[1].mul_add(wj, nw[1].mul_add(vj, a1[j]));
+        let y2 = nv[2].mul_add(wj, nw[2].mul_add(vj, a2[j]));
+        let y3 = nv[3].mul_add(wj, nw[3].mul_add(vj, a3[j]));
+        *a = y0;
+        a1[j] = y1;
+        a2[j] = y2;
+        a3[j] = y3;
+        *pj = xr[3].mul_add(
+            y3,
+            xr[2].mul_add(y2, xr[1].mul_add(y1, xr[0].mul_add(y0, *pj))),
+        );
+    }
+    let s = dot4(&x[..n0], [&*a0, &*a1, &*a2, &*a3]);
+    // The 4 × 4 corner: row r's columns n₀..n₀+r, then its diagonal.
+    for (r, c) in [c0, c1, c2, c3].into_iter().enumerate() {
+        let mut sr = s[r];
+        for q in 0..r {
+            let y = nv[r].mul_add(wp[n0 + q], nw[r].mul_add(vp[n0 + q], c[q]));
+            c[q] = y;
+            pc[q] = xr[r].mul_add(y, pc[q]);
+            sr = y.mul_add(xr[q], sr);
+        }
+        let y = nv[r].mul_add(wp[n0 + r], nw[r].mul_add(vp[n0 + r], c[r]));
+        c[r] = y;
+        pc[r] += y.mul_add(xr[r], sr);
     }
 }
 
@@ -198,7 +316,9 @@ pub(super) fn tql<T: Real>(
                 i -= 1;
                 let f = s * e[i];
                 let b = c * e[i];
-                r = (f * f + g * g).sqrt();
+                // The recurrence is latency-bound: fused operations and two
+                // independent divisions keep its chain short.
+                r = g.mul_add(g, f * f).sqrt();
                 if r < T::MIN_POSITIVE.sqrt() {
                     // f² + g² lost to underflow: the careful root.
                     r = hypot(f, g);
@@ -210,14 +330,13 @@ pub(super) fn tql<T: Real>(
                     deflated = true;
                     break;
                 }
-                let inv = T::ONE / r;
-                s = f * inv;
-                c = g * inv;
+                s = f / r;
+                c = g / r;
                 g = d[i + 1] - p;
-                r = (d[i] - g) * s + T::TWO * c * b;
+                r = (d[i] - g).mul_add(s, c * (b + b));
                 p = s * r;
                 d[i + 1] = g + p;
-                g = c * r - b;
+                g = c.mul_add(r, -b);
                 rot(i, c, s);
             }
             if deflated {
