@@ -59,6 +59,7 @@
 mod dynamics;
 mod ensemble;
 mod gp;
+mod krylov;
 mod online;
 mod window;
 
@@ -68,6 +69,7 @@ pub use ensemble::{Ensemble, NngpKernels};
 #[allow(deprecated)]
 pub use gp::posterior_covariance;
 pub use gp::{covariance_posterior, posterior_mean, posterior_variance};
+pub use krylov::{flow_weights_krylov, max_learning_rate_krylov};
 pub use online::OnlineGp;
 pub use window::{OnlineWindow, WindowInputs};
 
