@@ -14,8 +14,10 @@ use crate::{Error, Real};
 /// the MSE loss, `m` the operator's dimension (N·K) and `λ_max` its largest
 /// eigenvalue by [`lanczos_extremes`]: the convention of
 /// [`max_learning_rate`](super::max_learning_rate) without forming the
-/// kernel. `start`, `work` and `scratch` as for [`lanczos_extremes`];
-/// the tolerance bounds the relative error of `λ_max`.
+/// kernel (for K = 1 the same number; for K > 1 `λ_max` is that of the
+/// block kernel, which the operators of the crate represent). `start`,
+/// `work` and `scratch` as for [`lanczos_extremes`]; the tolerance bounds
+/// the relative error of `λ_max`.
 ///
 /// # Examples
 ///
