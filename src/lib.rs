@@ -42,9 +42,9 @@
 //! | module | what |
 //! |---|---|
 //! | [`nn`] | layers with const-generic shapes ([`nn::Dense`], [`nn::Conv1d`] over sequences `[[T; C]; L]`, pooling, activations, [`nn::Rnn`], [`nn::SelfAttention`], [`nn::LayerNorm`], [`nn::Residual`] and [`nn::Sum`] blocks), tuples compose them; forward with a cache, backward into a gradient of the network's own type |
-//! | [`empirical`] | the empirical NTK by the structured (factored) method and by Jacobian contraction, train×train and test×train, trace or full K×K blocks; Monte Carlo averages over random initialisations, their per-entry variances and covariances, and the fit of the 1/width correction |
+//! | [`empirical`] | the empirical NTK by the structured (factored) method and by Jacobian contraction, train×train and test×train, trace or full K×K blocks; the matrix-free product Θ·v ([`empirical::matvec`]); Monte Carlo averages over random initialisations, their per-entry variances and covariances, and the fit of the 1/width correction |
 //! | [`analytic`] | the infinite-width NNGP and NTK in closed form, the architecture text format, and the finite-width corrections known in closed form |
-//! | [`linalg`] | Cholesky factorisation, triangular solves and O(N²) updates, symmetric eigensolvers (tridiagonal + QL, Jacobi), matrix functions, and the owned decompositions [`linalg::Cholesky`] and [`linalg::Spectrum`] |
+//! | [`linalg`] | Cholesky factorisation, triangular solves and O(N²) updates, symmetric eigensolvers (tridiagonal + QL, Jacobi), matrix functions, the owned decompositions [`linalg::Cholesky`] and [`linalg::Spectrum`], and matrix-free Krylov solvers on any linear operator ([`linalg::krylov`]: conjugate gradients, Lanczos) |
 //! | [`predict`] | what the kernel predicts: gradient-descent and gradient-flow dynamics, the NNGP posterior, the infinite ensemble, online GP regression over a sliding window ([`predict::OnlineWindow`]) |
 //! | [`train`] | full-batch gradient descent of a finite network on the MSE loss, and how far its empirical NTK moves while it trains |
 //! | [`real`], [`simd`], [`rng`] | the scalar trait and math backend, vectorisable kernels, the generator |

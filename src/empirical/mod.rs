@@ -21,6 +21,11 @@
 //! `[i][j][k][k']`). The plain forms use neural-tangents' default trace
 //! convention: the mean over outputs of the diagonal blocks.
 //!
+//! [`matvec`] gives the NTK-vector product `Θ·v = J·(Jᵀ·v)` without forming
+//! `Θ` (O(P + N·K) memory, O(N·P) work), the operator behind the
+//! matrix-free solvers of [`linalg::krylov`](crate::linalg::krylov) for
+//! large N.
+//!
 //! [`MonteCarlo`] averages the NNGP and the structured NTK of a network over
 //! random initialisations, the finite-width estimate of the infinite-width
 //! kernels of [`analytic`](crate::analytic). [`Fluctuations`] measures their
@@ -61,6 +66,7 @@ pub mod drift;
 pub mod fluctuations;
 mod gram;
 pub mod jacobian;
+pub mod matvec;
 pub mod monte_carlo;
 mod range;
 pub mod structured;

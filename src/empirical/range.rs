@@ -203,6 +203,11 @@ impl<T: Real> Diagonal<T> {
         }
     }
 
+    /// The diagonal accumulated so far.
+    pub(crate) fn sum(&self) -> T {
+        self.sum
+    }
+
     /// One Jacobian row `J_k(x)`.
     pub(crate) fn row(&mut self, j: &[T]) {
         let n = norm(T::ONE, j);

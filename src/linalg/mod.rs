@@ -14,6 +14,7 @@
 //! | symmetric eigendecomposition | [`eigh`] (default), [`eigh_tridiagonal_ql`], [`jacobi_eigh`] |
 //! | spectrum only | [`eigvalsh`], [`min_eigenvalue`], [`max_eigenvalue`], [`condition_number`], [`is_positive_semidefinite`] |
 //! | `g(A)·v` without eigenvectors | [`matrix_function`] |
+//! | matrix-free: CG, Lanczos extremes, Lanczos `g(A)·y` on any [`krylov::LinearOperator`] | [`krylov`] |
 //!
 //! Everything is allocation-free: outputs and scratch matrices belong to the
 //! caller, so a 256 × 256 `f64` matrix (512 KiB) is never copied onto the
@@ -37,6 +38,7 @@
 
 mod cholesky;
 mod eigen;
+pub mod krylov;
 mod solve;
 mod update;
 

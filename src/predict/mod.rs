@@ -28,6 +28,12 @@
 //! the residual on the eigenvectors above that tolerance, the limit of
 //! gradient flow on a singular kernel too.
 //!
+//! Without a matrix, from operator products alone
+//! ([`crate::linalg::krylov::LinearOperator`], e.g. the empirical NTK of
+//! [`crate::empirical::matvec`]): [`flow_weights_krylov`] for gradient flow
+//! at any time and [`max_learning_rate_krylov`]; at `t = ∞` the weights are
+//! [`conjugate_gradient`](crate::linalg::krylov::conjugate_gradient)'s solve.
+//!
 //! Matrices are row-major const-generic arrays: the train kernel
 //! `[[T; N]; N]` (lower triangle read), the test×train kernel `[[T; N]; M]`,
 //! targets and outputs `[[T; K]; N]` / `[[T; K]; M]`. Nothing allocates; the
@@ -59,6 +65,7 @@
 mod dynamics;
 mod ensemble;
 mod gp;
+mod krylov;
 mod online;
 mod window;
 
@@ -68,6 +75,7 @@ pub use ensemble::{Ensemble, NngpKernels};
 #[allow(deprecated)]
 pub use gp::posterior_covariance;
 pub use gp::{covariance_posterior, posterior_mean, posterior_variance};
+pub use krylov::{flow_weights_krylov, max_learning_rate_krylov};
 pub use online::OnlineGp;
 pub use window::{OnlineWindow, WindowInputs};
 

@@ -25,7 +25,8 @@ use super::check_lower_finite;
 use crate::outputs::zero_on_error;
 use crate::simd::check_result;
 use crate::{Error, Real};
-use tridiagonal::{form_qt, rotate_rows, tql, tridiagonalize};
+pub(super) use tridiagonal::tql;
+use tridiagonal::{form_qt, rotate_rows, tridiagonalize};
 
 /// Convergence controls of the eigensolvers: an explicit tolerance and a
 /// finite iteration cap.

@@ -263,7 +263,7 @@ pub(super) fn rotate_rows<T: Real, const C: usize>(z: &mut [[T; C]], i: usize, c
 /// T[i][i+1]`); `d` ends as the eigenvalues (unsorted). Each plane rotation
 /// of rows `(i, i+1)` is reported as `rot(i, c, s)`, in order, so a caller
 /// can apply `Wᵀ` (the transposed eigenvector matrix of `T`) to anything.
-pub(super) fn tql<T: Real>(
+pub(in crate::linalg) fn tql<T: Real>(
     d: &mut [T],
     e: &mut [T],
     tol: T,
