@@ -203,8 +203,9 @@ fn a1p(c: &mut Criterion) {
 }
 
 /// `C1P`: the `C1` workload by `Architecture::gram_sequence_parallel`, with
-/// the workspace of `gram_parallel_workspace_len` for one worker per thread
-/// of rayon's global pool.
+/// the workspace of `gram_parallel_workspace_len` for four workers per
+/// thread of rayon's global pool (bands small enough for rayon to balance
+/// them when a core is busy with other work).
 #[cfg(feature = "rayon")]
 fn c1p(c: &mut Criterion) {
     const N: usize = 64;
@@ -223,7 +224,7 @@ fn c1p(c: &mut Criterion) {
         length: L,
         channels: C,
     };
-    let workers = rayon::current_num_threads();
+    let workers = 4 * rayon::current_num_threads();
     let len = arch
         .gram_parallel_workspace_len(shape, N, workers)
         .expect("C1 shape");
