@@ -303,3 +303,31 @@ fn cntk_train_and_test() {
     assert!(matches!(e, Err(Error::BufferTooSmall { .. })));
     assert!(kp.iter().chain(&tp).all(|&v| v == 0.0));
 }
+
+/// The `A1` workload of the benchmarks (N = 512, f64, four layers): whole
+/// tile rows, and the bands split several times.
+#[test]
+fn analytic_a1_workload() {
+    const NA: usize = 512;
+    let arch: Architecture<f64> =
+        "dense(1.5,0.1) relu dense(1.5,0.1) relu dense(1.5,0.1) relu dense(1.5,0.1)"
+            .parse()
+            .expect("valid");
+    let x = normal64::<16, NA>(0xA1);
+    let (mut k, mut t) = (square::<NA>(0.0), square::<NA>(0.0));
+    arch.gram(&x, &mut k, &mut t).expect("finite");
+    let (mut kp, mut tp) = (square::<NA>(f64::NAN), square::<NA>(f64::NAN));
+    arch.gram_parallel(&x, &mut kp, &mut tp).expect("finite");
+    assert_eq!(bits64(k.as_flattened()), bits64(kp.as_flattened()));
+    assert_eq!(bits64(t.as_flattened()), bits64(tp.as_flattened()));
+    let s = arch.kernel(&x[3], &x[400]).expect("finite");
+    assert!((kp[3][400] - s.sigma12).abs() <= 1e-12 * s.sigma12.abs().max(1.0));
+}
+
+/// An N × N matrix on the heap, built there (too large for a test's stack).
+fn square<const NA: usize>(v: f64) -> Box<[[f64; NA]; NA]> {
+    match vec![[v; NA]; NA].into_boxed_slice().try_into() {
+        Ok(b) => b,
+        Err(_) => unreachable!("NA rows by construction"),
+    }
+}
