@@ -1,5 +1,7 @@
 //! Criterion benchmarks with the ids of DESIGN.md: E1, E2, E1J, E2J, A1, R1,
-//! C1, C2, S1, T1, and `PEAK`, the core's fused multiply-add peak.
+//! C1, C2, S1, T1, and `PEAK`, the core's fused multiply-add peak. With the
+//! feature `rayon`, `E2P`, `A1P` and `C1P` time the workloads of E2, A1 and
+//! C1 by the `_parallel` routines on rayon's global pool (all cores).
 //!
 //! `cargo bench --bench workloads -- ID` runs one; inputs are standard normal
 //! from a fixed seed and the timed region is the whole computation.
@@ -75,6 +77,24 @@ fn empirical_jacobian<const W: usize, const N: usize>(c: &mut Criterion, id: &st
 fn empirical(c: &mut Criterion) {
     empirical_structured::<128, 128>(c, "E1");
     empirical_structured::<512, 256>(c, "E2");
+}
+
+/// `E2P`: the `E2` workload by `structured::ntk_parallel`.
+#[cfg(feature = "rayon")]
+fn e2p(c: &mut Criterion) {
+    const W: usize = 512;
+    const N: usize = 256;
+    let net = mlp::<W>(1);
+    let xs = inputs::<16, N>(2);
+    let mut out = boxed_matrix::<f32, N, N>();
+    let mut ws = vec![0.0_f32; structured::workspace_len::<f32, Mlp<W>>(N, 1)];
+    c.bench_function("E2P", |b| {
+        b.iter(|| {
+            structured::ntk_parallel(black_box(&*net), black_box(&*xs), &mut ws, &mut out)
+                .expect("finite");
+            black_box(out[N - 1][0])
+        })
+    });
 }
 
 fn empirical_reference(c: &mut Criterion) {
@@ -154,6 +174,66 @@ fn a1(c: &mut Criterion) {
     c.bench_function("A1", |b| {
         b.iter(|| {
             arch.gram(black_box(&*x), &mut nngp, &mut ntk)
+                .expect("finite");
+            black_box((nngp[N - 1][0], ntk[N - 1][0]))
+        })
+    });
+}
+
+/// `A1P`: the `A1` workload by `Architecture::gram_parallel`.
+#[cfg(feature = "rayon")]
+fn a1p(c: &mut Criterion) {
+    const N: usize = 512;
+    const D: usize = 16;
+    let arch = a1_architecture();
+    let mut rng = Rng::new(0xA1);
+    let mut x = boxed_matrix::<f64, D, N>();
+    for row in x.iter_mut() {
+        rng.fill_normal(row);
+    }
+    let mut nngp = boxed_matrix::<f64, N, N>();
+    let mut ntk = boxed_matrix::<f64, N, N>();
+    c.bench_function("A1P", |b| {
+        b.iter(|| {
+            arch.gram_parallel(black_box(&*x), &mut nngp, &mut ntk)
+                .expect("finite");
+            black_box((nngp[N - 1][0], ntk[N - 1][0]))
+        })
+    });
+}
+
+/// `C1P`: the `C1` workload by `Architecture::gram_sequence_parallel`, with
+/// the workspace of `gram_parallel_workspace_len` for four workers per
+/// thread of rayon's global pool (bands small enough for rayon to balance
+/// them when a core is busy with other work).
+#[cfg(feature = "rayon")]
+fn c1p(c: &mut Criterion) {
+    const N: usize = 64;
+    const L: usize = 32;
+    const C: usize = 4;
+    let arch: ntk::analytic::Architecture<f64> =
+        "conv(3,1.5,0.1) relu conv(3,1.5,0.1) relu conv(3,1.5,0.1) relu gap dense(1.5,0.1)"
+            .parse()
+            .expect("C1 architecture");
+    let mut rng = Rng::new(0xC1);
+    let mut x = boxed_matrix::<[f64; C], L, N>();
+    for seq in x.iter_mut() {
+        rng.fill_normal(seq.as_flattened_mut());
+    }
+    let shape = ntk::analytic::Shape::Sequence {
+        length: L,
+        channels: C,
+    };
+    let workers = 4 * rayon::current_num_threads();
+    let len = arch
+        .gram_parallel_workspace_len(shape, N, workers)
+        .expect("C1 shape");
+    let mut ws = vec![0.0_f64; len];
+    let mut nngp = boxed_matrix::<f64, N, N>();
+    let mut ntk = boxed_matrix::<f64, N, N>();
+    c.bench_function("C1P", |b| {
+        b.iter(|| {
+            arch.gram_sequence_parallel(black_box(&*x), &mut ws, &mut nngp, &mut ntk)
                 .expect("finite");
             black_box((nngp[N - 1][0], ntk[N - 1][0]))
         })
@@ -352,4 +432,15 @@ criterion_group! {
     config = Criterion::default().sample_size(10);
     targets = empirical_reference, c1
 }
+#[cfg(feature = "rayon")]
+criterion_group!(parallel, e2p, a1p);
+#[cfg(feature = "rayon")]
+criterion_group! {
+    name = parallel_slow;
+    config = Criterion::default().sample_size(10);
+    targets = c1p
+}
+#[cfg(feature = "rayon")]
+criterion_main!(benches, slow, attention, probe, parallel, parallel_slow);
+#[cfg(not(feature = "rayon"))]
 criterion_main!(benches, slow, attention, probe);

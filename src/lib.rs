@@ -61,6 +61,7 @@
 //! | `std` | no | links `std`: its float functions back the math when `libm` is off; `Error` implements `std::error::Error` |
 //! | `defmt` | no | derives `defmt::Format` on the public data types |
 //! | `alloc` | no | links `alloc` for the `boxed` module: networks, spectra, factors and online GPs of any size on the heap, never built on the stack |
+//! | `rayon` | no | multi-core Gram matrices on a host (implies `std`): the `_parallel` variants of the structured NTK and of the analytic Gram routines, the single-thread results bit for bit, on rayon's current pool (the global pool, or `rayon::ThreadPool::install`) |
 //!
 //! Features are additive; at least one of `libm`, `micromath`, `std` is needed.
 //!

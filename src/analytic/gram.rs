@@ -16,6 +16,9 @@ use super::tile::{mirror, tile, Tile};
 use crate::outputs::zero_on_error;
 use crate::{Error, Real};
 
+#[cfg(feature = "rayon")]
+pub(super) mod parallel;
+
 /// [`Error::BufferTooSmall`] unless both flat outputs hold `needed` entries.
 pub(super) fn hold<T>(needed: usize, nngp: &[T], ntk: &[T]) -> Result<(), Error> {
     match nngp.len().min(ntk.len()) {

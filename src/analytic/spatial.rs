@@ -14,6 +14,9 @@ use super::table::{self, Kernels, Sides};
 use crate::outputs::zero_on_error;
 use crate::{Error, Real};
 
+#[cfg(feature = "rayon")]
+mod parallel;
+
 impl<T: Real, const CAP: usize> Architecture<T, CAP> {
     /// An upper bound of [`workspace_len`](Self::workspace_len) for inputs
     /// of `positions` positions (L for a sequence, H·W for an image, 1 for

@@ -13,6 +13,9 @@
 
 use crate::{simd, Error, Real};
 
+#[cfg(feature = "rayon")]
+pub(super) mod parallel;
+
 /// Where records and segments live in a workspace.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Layout {

@@ -182,6 +182,14 @@ impl<T: Real> FactorSink<'_, T> {
     }
 }
 
+#[cfg(feature = "rayon")]
+mod parallel;
+#[cfg(feature = "rayon")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rayon")))]
+pub use parallel::{
+    ntk_blocks_cross_parallel, ntk_blocks_parallel, ntk_cross_parallel, ntk_parallel,
+};
+
 /// Inputs per forward/backward batch: each weight row is loaded once per
 /// batch.
 const BATCH: usize = 4;
@@ -279,6 +287,78 @@ where
     T: Real,
     Net: Module<T, [T; D], Output = [T; K]> + Params<T>,
 {
+    let pass = Passes {
+        write: write_records::<T, Net, D, K>,
+        accumulate: accumulate::<T, Net>,
+    };
+    run_with(net, x1, x2, workspace, out, mode, pass)
+}
+
+/// How the records are written and the Gram matrix accumulated: on one
+/// thread, or (feature `rayon`) on several.
+struct Passes<W, A> {
+    write: W,
+    accumulate: A,
+}
+
+/// The record sets and shape of one Gram matrix.
+struct Gram<'a, T> {
+    r1: &'a [T],
+    m: usize,
+    r2: &'a [T],
+    n: usize,
+    lay: Layout,
+    symmetric: bool,
+    mode: Mode,
+}
+
+/// Adds every segment of `Net` to the zeroed output (only `j ≤ i` when
+/// symmetric).
+fn accumulate<T: Real, Net: Params<T>>(g: &Gram<'_, T>, out: &mut [T]) {
+    let Gram {
+        r1,
+        m,
+        r2,
+        n,
+        lay,
+        symmetric,
+        mode,
+    } = *g;
+    let lay = &lay;
+    let (mut a_off, mut d_off) = (0, 0);
+    Net::factor_shapes(&mut |positions, a_len, d_len| {
+        let seg = Segment {
+            a_off,
+            a_len,
+            d_off,
+            d_len,
+        };
+        if positions == 1 {
+            gram::accumulate(r1, m, r2, n, lay, &seg, symmetric, mode, out);
+        } else {
+            gram::accumulate_positions(r1, m, r2, n, lay, &seg, positions, symmetric, mode, out);
+        }
+        a_off += positions * a_len;
+        d_off += positions * d_len;
+    });
+}
+
+/// [`run`] with the record and Gram passes of `pass`.
+fn run_with<T, Net, W, A, const D: usize, const K: usize>(
+    net: &Net,
+    x1: &[[T; D]],
+    x2: Option<&[[T; D]]>,
+    workspace: &mut [T],
+    out: &mut [T],
+    mode: Mode,
+    pass: Passes<W, A>,
+) -> Result<(), Error>
+where
+    T: Real,
+    Net: Module<T, [T; D], Output = [T; K]> + Params<T>,
+    W: Fn(&Net, &[[T; D]], &mut [T], &mut Option<Error>) -> Result<(), Error>,
+    A: FnOnce(&Gram<'_, T>, &mut [T]),
+{
     zero_on_error(out, |out| {
         const { assert!(K > 0, "a network needs at least one output") };
         let m = x1.len();
@@ -310,9 +390,9 @@ where
         // Range refusals are reported once every record is written (the worst
         // of them), as the Jacobian method reports them.
         let mut refusal = None;
-        write_records(net, x1, r1, &mut refusal)?;
+        (pass.write)(net, x1, r1, &mut refusal)?;
         if let Some(x2) = x2 {
-            write_records(net, x2, rest, &mut refusal)?;
+            (pass.write)(net, x2, rest, &mut refusal)?;
         }
         if let Some(e) = refusal {
             return Err(e);
@@ -330,24 +410,16 @@ where
             k: K,
         };
         out.fill(T::ZERO);
-        let (mut a_off, mut d_off) = (0, 0);
-        Net::factor_shapes(&mut |positions, a_len, d_len| {
-            let seg = Segment {
-                a_off,
-                a_len,
-                d_off,
-                d_len,
-            };
-            if positions == 1 {
-                gram::accumulate(r1, m, r2, n, &lay, &seg, symmetric, mode, out);
-            } else {
-                gram::accumulate_positions(
-                    r1, m, r2, n, &lay, &seg, positions, symmetric, mode, out,
-                );
-            }
-            a_off += positions * a_len;
-            d_off += positions * d_len;
-        });
+        let g = Gram {
+            r1,
+            m,
+            r2,
+            n,
+            lay,
+            symmetric,
+            mode,
+        };
+        (pass.accumulate)(&g, out);
         gram::finish(out, m, n, K, symmetric, mode)
     })
 }
