@@ -182,7 +182,7 @@ impl<T: Real + Send + Sync, const D: usize> Job<'_, T, D> {
                 cols: (c0, nc),
                 upper: self.upper && c0 == r0,
             };
-            let e = tile(self.steps, self.x1, self.x2, at, &mut k, &mut t);
+            let e = tile::<true, _, _, _, _>(self.steps, self.x1, self.x2, at, &mut k, &mut t);
             error = worse(error, e);
         }
         error
@@ -198,13 +198,13 @@ impl<T: Real + Send + Sync, const CAP: usize> Architecture<T, CAP> {
     ) -> Result<(), Error> {
         let n = x.len();
         check_inputs(x, None)?;
-        let (steps, len) = self.steps()?;
+        let (steps, len) = self.steps::<true>()?;
         let steps = steps.get(..len).unwrap_or(&[]);
         // Diagonal, once per input, in input order (the first refusal is
         // the single-thread one).
         let mut error = T::ZERO;
         for (i, xi) in x.iter().enumerate() {
-            let (q, t, e) = self.diagonal(steps, xi)?;
+            let (q, t, e) = self.diagonal::<true>(steps, xi)?;
             error = worse(error, e);
             nngp[i * n + i] = q;
             ntk[i * n + i] = t;
@@ -244,13 +244,13 @@ impl<T: Real + Send + Sync, const CAP: usize> Architecture<T, CAP> {
         } else {
             check_inputs(x2, None)?;
         }
-        let (steps, len) = self.steps()?;
+        let (steps, len) = self.steps::<true>()?;
         let steps = steps.get(..len).unwrap_or(&[]);
         if m == 0 || n == 0 {
             return Ok(());
         }
         for xi in x1.iter().chain(x2) {
-            self.diagonal(steps, xi)?;
+            self.diagonal::<true>(steps, xi)?;
         }
         let job = Job {
             steps,
