@@ -115,7 +115,7 @@ fn bits<T: Real>(v: &[T]) -> Vec<u64> {
 
 fn check<T: Real>(file: &str, max_n: usize) {
     let mut out = Vec::new();
-    let problems = run::<T, _>(file, max_n, &mut out).expect("writing to a Vec");
+    let problems = run::<T, _>(file, max_n, &(None, None), &mut out).expect("writing to a Vec");
     let out = String::from_utf8(out).expect("the output is UTF-8");
 
     let mut expected = Vec::new();
@@ -172,7 +172,8 @@ fn check<T: Real>(file: &str, max_n: usize) {
 
     if all_computed && count > 0 {
         let mut again = Vec::new();
-        let problems = run::<T, _>(&out, max_n, &mut again).expect("writing to a Vec");
+        let problems =
+            run::<T, _>(&out, max_n, &(None, None), &mut again).expect("writing to a Vec");
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(
             String::from_utf8(again).unwrap(),
